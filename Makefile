@@ -1,0 +1,45 @@
+# sscard — the two commands that matter: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck migrations-check pytest install demo serve clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the product: embedded SQLite under ./var, demo data, server on http://127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/sscard db upgrade
+	$(BIN)/sscard demo load
+	$(BIN)/sscard serve
+
+## Run everything CI runs: lint, types, migrations check, the suite on SQLite and PostgreSQL
+test: $(STAMP) lint typecheck migrations-check pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src
+
+migrations-check: $(STAMP)
+	@tmp=$$(mktemp -d); \
+	SSCARD_DATA_DIR=$$tmp SSCARD_DATABASE_URL=sqlite:///$$tmp/check.db $(BIN)/sscard db upgrade >/dev/null && \
+	SSCARD_DATA_DIR=$$tmp SSCARD_DATABASE_URL=sqlite:///$$tmp/check.db $(BIN)/sscard db check; \
+	rc=$$?; rm -rf $$tmp; exit $$rc
+
+# pytest exits 5 when it collected nothing: that is a failure here, never a pass.
+pytest: $(STAMP)
+	$(BIN)/pytest -n 2 --dist loadgroup -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing"; exit 1; fi; exit $$rc
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

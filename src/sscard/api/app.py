@@ -1,0 +1,34 @@
+"""The ASGI application: REST API under /api/v1, docs, pages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from sscard import __version__
+from sscard.api import health
+from sscard.api.middleware import RequestIdMiddleware
+from sscard.api.problems import install_problem_handlers
+from sscard.logging import configure_logging
+
+
+def create_app() -> FastAPI:
+    configure_logging()
+    app = FastAPI(
+        title="sscard — social security card platform",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url="/api/redoc",
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+
+    v1 = APIRouter(prefix="/api/v1")
+    v1.include_router(health.router)
+    # Channel routers register here, one line each.
+    app.include_router(v1)
+
+    from sscard.web.pages import router as pages_router
+
+    app.include_router(pages_router)
+    return app

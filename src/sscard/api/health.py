@@ -1,0 +1,19 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import text
+
+from sscard import __version__
+from sscard.api.deps import get_uow
+from sscard.db.session import UnitOfWork
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(uow: UnitOfWork = Depends(get_uow)) -> dict[str, str]:
+    """Report that the service and its database answer."""
+    uow.session.execute(text("SELECT 1"))
+    return {"status": "ok", "version": __version__, "database": uow.session.get_bind().dialect.name}

@@ -1,0 +1,215 @@
+"""Write and verify the audit chain (CH-4).
+
+``record_event`` runs inside the caller's unit of work, so an audit entry exists if and only if the
+change it records was committed. Per stream: an atomic ``UPDATE … RETURNING`` takes the next
+sequence number and row-locks the head until commit, so concurrent writers to one stream are
+serialised by the database, never by Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from sscard.audit.actor import Actor, Channel
+from sscard.audit.models import AuditEntry, AuditStreamHead
+from sscard.config import get_settings
+from sscard.db.base import utcnow
+from sscard.db.session import UnitOfWork
+from sscard.security import get_security_module
+
+GENESIS = b"\x00" * 32
+
+
+def canonical_bytes(
+    *, stream: int, seq: int, at: datetime, actor: Actor, subject: str, action: str, result: str, details: str
+) -> bytes:
+    """The exact bytes that are MACed: every column except the hashes, in a fixed order."""
+    fields = [
+        str(stream),
+        str(seq),
+        at.isoformat(timespec="microseconds"),
+        actor.kind,
+        actor.id,
+        actor.role,
+        actor.channel.value,
+        actor.region,
+        subject,
+        action,
+        result,
+        details,
+    ]
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def chain_hash(prev_hash: bytes, content: bytes) -> bytes:
+    return get_security_module().audit_mac(prev_hash + content)[:32]
+
+
+def stream_for(subject_key: str, streams: int) -> int:
+    return int.from_bytes(hashlib.sha256(subject_key.encode()).digest()[:4], "big") % streams
+
+
+def ensure_streams(uow: UnitOfWork) -> None:
+    """Create missing stream heads (idempotent; run at ``db upgrade`` and before first use)."""
+    n = get_settings().audit_streams
+    existing = set(uow.session.scalars(select(AuditStreamHead.stream)))
+    for stream in range(n):
+        if stream not in existing:
+            uow.session.add(AuditStreamHead(stream=stream, seq=0, last_hash=GENESIS))
+    uow.flush()
+
+
+def record_event(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    action: str,
+    subject: str,
+    result: str = "ok",
+    details: dict[str, Any] | None = None,
+    subject_key: str | None = None,
+) -> AuditEntry:
+    """Append one entry. ``subject`` and ``details`` must already be masked (no PIN, key or full ID)."""
+    streams = get_settings().audit_streams
+    stream = stream_for(subject_key or subject, streams)
+    session = uow.session
+    row = session.execute(
+        update(AuditStreamHead)
+        .where(AuditStreamHead.stream == stream)
+        .values(seq=AuditStreamHead.seq + 1)
+        .returning(AuditStreamHead.seq, AuditStreamHead.last_hash)
+    ).one_or_none()
+    if row is None:
+        ensure_streams(uow)
+        return record_event(
+            uow,
+            actor=actor,
+            action=action,
+            subject=subject,
+            result=result,
+            details=details,
+            subject_key=subject_key,
+        )
+    seq, prev_hash = row
+    at = utcnow()
+    details_json = json.dumps(details or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    content = canonical_bytes(
+        stream=stream,
+        seq=seq,
+        at=at,
+        actor=actor,
+        subject=subject,
+        action=action,
+        result=result,
+        details=details_json,
+    )
+    digest = chain_hash(prev_hash, content)
+    session.execute(update(AuditStreamHead).where(AuditStreamHead.stream == stream).values(last_hash=digest))
+    entry = AuditEntry(
+        stream=stream,
+        seq=seq,
+        at=at,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        role=actor.role,
+        channel=actor.channel.value,
+        region=actor.region,
+        subject=subject,
+        action=action,
+        result=result,
+        details=details_json,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    stream: int
+    seq: int
+    entry_id: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    entries: int
+    streams: int
+    problem: ChainProblem | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def verify_chain(uow: UnitOfWork, *, batch: int = 5000) -> VerifyReport:
+    """Walk every stream; report the first entry that was modified, deleted, inserted or reordered."""
+    heads = list(uow.session.scalars(select(AuditStreamHead).order_by(AuditStreamHead.stream)))
+    total = 0
+    problems: list[ChainProblem] = []
+    for head in heads:
+        count, problem = _verify_stream(uow, head, batch)
+        total += count
+        if problem:
+            problems.append(problem)
+    # "First" = the earliest written bad entry; a truncated tail has no entry and sorts last.
+    problems.sort(key=lambda p: (p.entry_id is None, p.entry_id or 0, p.stream))
+    return VerifyReport(entries=total, streams=len(heads), problem=problems[0] if problems else None)
+
+
+def _verify_stream(uow: UnitOfWork, head: AuditStreamHead, batch: int) -> tuple[int, ChainProblem | None]:
+    prev_hash, expected_seq, last_id, count = GENESIS, 1, -1, 0
+    while True:
+        rows = uow.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.stream == head.stream, AuditEntry.id > last_id)
+            .order_by(AuditEntry.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        for entry in rows:
+            count += 1
+            last_id = entry.id
+            reason = _entry_fault(entry, expected_seq, prev_hash)
+            if reason:
+                return count, ChainProblem(head.stream, entry.seq, entry.id, reason)
+            prev_hash, expected_seq = entry.hash, expected_seq + 1
+    if head.seq != expected_seq - 1 or head.last_hash != prev_hash:
+        reason = f"stream head records {head.seq} entries, found {expected_seq - 1} (entries removed from the end)"
+        return count, ChainProblem(head.stream, expected_seq, None, reason)
+    return count, None
+
+
+def _entry_fault(entry: AuditEntry, expected_seq: int, prev_hash: bytes) -> str | None:
+    if entry.seq != expected_seq:
+        return f"sequence {entry.seq} where {expected_seq} was expected (entry deleted, inserted or moved)"
+    if entry.prev_hash != prev_hash:
+        return "link to the previous entry is broken (an earlier entry was changed, removed or reordered)"
+    actor = Actor(entry.actor_kind, entry.actor_id, Channel(entry.channel), entry.role, entry.region)
+    content = canonical_bytes(
+        stream=entry.stream,
+        seq=entry.seq,
+        at=entry.at,
+        actor=actor,
+        subject=entry.subject,
+        action=entry.action,
+        result=entry.result,
+        details=entry.details,
+    )
+    if chain_hash(prev_hash, content) != entry.hash:
+        return "content does not match its hash (entry modified)"
+    return None
+
+
+def count_entries(uow: UnitOfWork) -> int:
+    return int(uow.session.scalar(select(func.count()).select_from(AuditEntry)) or 0)

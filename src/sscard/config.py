@@ -1,0 +1,60 @@
+"""Settings, read once from ``SSCARD_*`` environment variables (and an optional ``.env``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SSCARD_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    data_dir: Path = Path("./var")
+    # Empty means: the embedded SQLite file under data_dir.
+    database_url: str = ""
+    # PostgreSQL only: run in this schema (tests use a fresh one per run).
+    database_schema: str = ""
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Security module backend and algorithm suite (see security/).
+    hsm: Literal["soft", "pkcs11"] = "soft"
+    crypto_suite: Literal["sm", "intl"] = "sm"
+    master_key: SecretStr | None = None
+    pkcs11_module: str = "/usr/lib/softhsm/libsofthsm2.so"
+    pkcs11_token_label: str = "sscard"  # noqa: S105 - a label, not a secret
+    pkcs11_user_pin: SecretStr | None = None
+
+    # Audit chain: number of independent hash-chained streams (contention vs. verify cost).
+    audit_streams: int = Field(default=16, ge=1, le=1024)
+
+    # Terminal simulator target.
+    api_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'sscard.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Forget the cached settings (tests and CLI options that change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,12 @@
+"""Import every domain's models so ``Base.metadata`` is complete (Alembic, tests, create checks).
+
+Add a line here when a new domain gets a ``models.py``.
+"""
+
+from sscard.audit import models as audit_models  # noqa: F401
+from sscard.cards import models as cards_models  # noqa: F401
+from sscard.db.base import Base
+from sscard.people import models as people_models  # noqa: F401
+from sscard.staff import models as staff_models  # noqa: F401
+
+metadata = Base.metadata

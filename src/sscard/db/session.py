@@ -1,0 +1,109 @@
+"""Engine and unit of work.
+
+The entrypoint (HTTP request, CLI command, batch step) owns the transaction: it opens a
+``UnitOfWork``, services ``flush()`` and never ``commit()``; the unit of work commits once and then
+runs the after-commit hooks (outbox dispatch and other effects that cannot roll back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from sscard.config import get_settings
+
+
+def build_engine(url: str, *, schema: str = "", **kwargs: Any) -> Engine:
+    """Create an engine with the settings every backend needs."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not pysqlite, issue BEGIN (needed for SAVEPOINT to work correctly).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # IMMEDIATE takes the write lock up front: no SQLITE_BUSY when a reader later writes,
+            # so counters stay exact on the embedded database too.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    connect_args: dict[str, Any] = {}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, connect_args=connect_args, **kwargs)
+
+
+@lru_cache(maxsize=1)
+def get_engine() -> Engine:
+    settings = get_settings()
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return build_engine(settings.effective_database_url, schema=settings.database_schema)
+
+
+def reset_engine_cache() -> None:
+    get_engine.cache_clear()
+    _sessionmaker.cache_clear()
+
+
+@lru_cache(maxsize=1)
+def _sessionmaker() -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+
+
+class UnitOfWork:
+    """One transaction. ``session`` for the ORM, ``after_commit`` for effects that must not roll back."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        self._after_commit.append(fn)
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def commit(self) -> None:
+        self.session.commit()
+        hooks, self._after_commit = self._after_commit, []
+        for fn in hooks:
+            fn()
+
+    def rollback(self) -> None:
+        self._after_commit.clear()
+        self.session.rollback()
+
+
+@contextmanager
+def unit_of_work(engine: Engine | None = None) -> Iterator[UnitOfWork]:
+    """Open a transaction; commit on success, roll back on any exception."""
+    maker = _sessionmaker() if engine is None else sessionmaker(bind=engine, expire_on_commit=False)
+    session = maker()
+    uow = UnitOfWork(session)
+    try:
+        yield uow
+        uow.commit()
+    except BaseException:
+        uow.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,124 @@
+"""Hash-chained audit log (CH-4)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+
+from sscard.audit import Actor, Channel, record_event
+from sscard.audit.models import AuditEntry
+from sscard.audit.service import verify_chain
+
+CLERK = Actor(kind="staff", id="clerk1", channel=Channel.COUNTER, role="counter_clerk", region="110100")
+
+
+def _write(uow, n: int, subject_prefix: str = "card:") -> list[AuditEntry]:
+    return [
+        record_event(uow, actor=CLERK, action="card.activate", subject=f"{subject_prefix}{i}", details={"i": i})
+        for i in range(n)
+    ]
+
+
+# rule CH-4
+def test_intact_chain_verifies(uow) -> None:
+    _write(uow, 40)
+    report = verify_chain(uow)
+    assert report.ok, report.problem
+    assert report.entries >= 40
+
+
+# rule CH-4: a modified entry is found and named
+def test_modified_entry_detected(uow) -> None:
+    entries = _write(uow, 30)
+    target = entries[12]
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == target.id).values(result="denied"))
+    uow.session.expire_all()
+    report = verify_chain(uow)
+    assert not report.ok
+    assert report.problem.entry_id == target.id
+    assert "modified" in report.problem.reason
+
+
+# rule CH-4: a deleted entry breaks the chain at its successor
+def test_deleted_entry_detected(uow) -> None:
+    entries = _write(uow, 30, "person:")
+    victim = entries[5]
+    successor = uow.session.scalar(
+        select(AuditEntry).where(AuditEntry.stream == victim.stream, AuditEntry.seq == victim.seq + 1)
+    )
+    uow.session.execute(delete(AuditEntry).where(AuditEntry.id == victim.id))
+    uow.session.expire_all()
+    report = verify_chain(uow)
+    assert not report.ok
+    if successor is not None:
+        assert report.problem.entry_id == successor.id
+    else:
+        assert report.problem.entry_id is None  # it was the tail
+
+
+# rule CH-4: removing the newest entries is caught by the stream head
+def test_truncated_tail_detected(uow) -> None:
+    entries = _write(uow, 5, "tail:")
+    last = entries[-1]
+    uow.session.execute(delete(AuditEntry).where(AuditEntry.id == last.id))
+    uow.session.expire_all()
+    report = verify_chain(uow)
+    assert not report.ok
+    assert report.problem.stream == last.stream
+
+
+# rule CH-4: an inserted (forged) entry cannot carry a valid hash
+def test_inserted_entry_detected(uow) -> None:
+    entries = _write(uow, 10, "ins:")
+    src = entries[3]
+    uow.session.execute(
+        update(AuditEntry)
+        .where(AuditEntry.stream == src.stream, AuditEntry.seq > src.seq)
+        .values(seq=AuditEntry.seq + 1000)
+    )
+    forged = AuditEntry(
+        stream=src.stream,
+        seq=src.seq + 1,
+        at=src.at,
+        actor_kind="staff",
+        actor_id="mallory",
+        role="x",
+        channel="counter",
+        region="110100",
+        subject="card:forged",
+        action="card.activate",
+        result="ok",
+        details="{}",
+        prev_hash=src.hash,
+        hash=b"\x01" * 32,
+    )
+    uow.session.add(forged)
+    uow.session.flush()
+    uow.session.expire_all()
+    report = verify_chain(uow)
+    assert not report.ok
+
+
+# rule CH-4: swapping two entries' content (reordering) is caught
+def test_reordered_entries_detected(uow) -> None:
+    a = record_event(uow, actor=CLERK, action="a.first", subject="same", subject_key="k")
+    b = record_event(uow, actor=CLERK, action="a.second", subject="same", subject_key="k")
+    assert a.stream == b.stream
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == a.id).values(action="a.second"))
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == b.id).values(action="a.first"))
+    uow.session.expire_all()
+    assert not verify_chain(uow).ok
+
+
+# rule CH-4: the entry is part of the caller's transaction
+def test_rolled_back_change_leaves_no_entry(db) -> None:
+    from sscard.db.session import unit_of_work
+
+    try:
+        with unit_of_work(db.engine) as uow:
+            record_event(uow, actor=CLERK, action="x.rollback", subject="rb")
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    with unit_of_work(db.engine) as uow:
+        assert uow.session.scalar(select(AuditEntry).where(AuditEntry.action == "x.rollback")) is None
+        assert verify_chain(uow).ok
