@@ -11,8 +11,16 @@ import os
 import secrets
 from pathlib import Path
 
+from sscard.security.envelope import seal_envelope
 from sscard.security.module import ProtectedDataInvalid, SecurityModule
-from sscard.security.primitives import aead_decrypt, aead_encrypt, data_key_length, hmac_digest
+from sscard.security.primitives import (
+    aead_decrypt,
+    aead_encrypt,
+    cmac_digest,
+    data_key_length,
+    hmac_digest,
+    key_check_value,
+)
 
 FORMAT_VERSION = 1
 
@@ -26,6 +34,7 @@ class KeyFileModule(SecurityModule):
         self._index_key = bytes.fromhex(keys["index_key"])
         self._audit_key = bytes.fromhex(keys["audit_key"])
         self._key_version = int(keys.get("data_key_version", 1))
+        self._terminal_master = bytes.fromhex(keys["terminal_master_key"])
 
     def _load_or_create(self, path: Path) -> dict[str, str]:
         if path.exists():
@@ -41,6 +50,7 @@ class KeyFileModule(SecurityModule):
             "data_key": secrets.token_hex(data_key_length(self.suite)),
             "index_key": secrets.token_hex(32),
             "audit_key": secrets.token_hex(32),
+            "terminal_master_key": secrets.token_hex(16),
         }
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -62,3 +72,20 @@ class KeyFileModule(SecurityModule):
 
     def audit_mac(self, data: bytes) -> bytes:
         return hmac_digest(self.suite, self._audit_key, data)
+
+    def _terminal_key(self, terminal_id: str, region_code: str, key_version: int) -> bytes:
+        # Diversification: CMAC(master, region ‖ terminal ‖ version) — one 16-byte block cipher key.
+        data = f"{region_code}|{terminal_id}|{key_version}".encode()
+        return cmac_digest(self.suite, self._terminal_master, data)
+
+    def terminal_mac(self, *, terminal_id: str, region_code: str, key_version: int, data: bytes) -> bytes:
+        return cmac_digest(self.suite, self._terminal_key(terminal_id, region_code, key_version), data)
+
+    def export_terminal_key(
+        self, *, terminal_id: str, region_code: str, key_version: int, recipient_public_key: bytes
+    ) -> bytes:
+        key = self._terminal_key(terminal_id, region_code, key_version)
+        return seal_envelope(recipient_public_key, key, terminal_id.encode())
+
+    def terminal_key_check_value(self, *, terminal_id: str, region_code: str, key_version: int) -> str:
+        return key_check_value(self.suite, self._terminal_key(terminal_id, region_code, key_version))

@@ -40,3 +40,20 @@ class SecurityModule(ABC):
     @abstractmethod
     def audit_mac(self, data: bytes) -> bytes:
         """MAC that chains audit entries; its key never leaves the module."""
+
+    # --- terminals (CH-3, KEY-3): per-terminal keys never leave the module in clear -------------
+
+    @abstractmethod
+    def terminal_mac(self, *, terminal_id: str, region_code: str, key_version: int, data: bytes) -> bytes:
+        """CMAC (SM4 or AES, 16 bytes) of ``data`` under the terminal's derived key."""
+
+    @abstractmethod
+    def export_terminal_key(
+        self, *, terminal_id: str, region_code: str, key_version: int, recipient_public_key: bytes
+    ) -> bytes:
+        """Remote key loading: the terminal key sealed to the terminal's P-256 public key
+        (ECIES: ephemeral ECDH → HKDF-SHA256 → AES-256-GCM); see ``sscard.security.envelope``."""
+
+    @abstractmethod
+    def terminal_key_check_value(self, *, terminal_id: str, region_code: str, key_version: int) -> str:
+        """KCV of the terminal key (first 3 bytes of E(key, zero block), hex)."""

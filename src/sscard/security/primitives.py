@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives import cmac, hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -51,3 +51,23 @@ def aead_decrypt(suite: str, key: bytes, blob: bytes, aad: bytes) -> bytes:
 
 def data_key_length(suite: str) -> int:
     return 16 if suite == "sm" else 32
+
+
+def block_cipher(suite: str, key: bytes) -> algorithms.SM4 | algorithms.AES:
+    return algorithms.SM4(key) if suite == "sm" else algorithms.AES(key)
+
+
+def cmac_digest(suite: str, key: bytes, data: bytes) -> bytes:
+    mac = cmac.CMAC(block_cipher(suite, key))
+    mac.update(data)
+    return mac.finalize()
+
+
+def encrypt_block(suite: str, key: bytes, block: bytes) -> bytes:
+    """One raw block encryption (ECB of a single block): key diversification and KCVs only."""
+    enc = Cipher(block_cipher(suite, key), modes.ECB()).encryptor()  # noqa: S305 - single-block primitive
+    return enc.update(block) + enc.finalize()
+
+
+def key_check_value(suite: str, key: bytes) -> str:
+    return encrypt_block(suite, key, b"\x00" * 16)[:3].hex().upper()
