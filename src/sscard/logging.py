@@ -43,6 +43,17 @@ def scrub_event(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mu
     return event
 
 
+class _CurrentStderr:
+    """Resolve ``sys.stderr`` at each write, so redirection (and pytest's capture) is honoured even by
+    loggers cached before it changed."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 _configured = False
 
 
@@ -62,7 +73,7 @@ def configure_logging(force: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(message)s")

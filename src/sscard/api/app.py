@@ -1,12 +1,13 @@
-"""The ASGI application: REST API under /api/v1, docs, pages."""
+"""The ASGI application: REST API under /api/v1, docs, metrics, pages."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
 from sscard import __version__
-from sscard.api import health
-from sscard.api.middleware import RequestIdMiddleware
+from sscard.api import health, metrics, regions, staff
+from sscard.api.metrics import MetricsMiddleware
+from sscard.api.middleware import ErrorBoundary, InputGuardMiddleware, RequestIdMiddleware
 from sscard.api.problems import install_problem_handlers
 from sscard.logging import configure_logging
 
@@ -21,12 +22,20 @@ def create_app() -> FastAPI:
         redoc_url="/api/redoc",
     )
     install_problem_handlers(app)
+    # add_middleware wraps: the last added is the outermost. Outermost first: RequestId → Metrics →
+    # ErrorBoundary → InputGuard, so even a 500 carries X-Request-ID and is counted.
+    app.add_middleware(InputGuardMiddleware)
+    app.add_middleware(ErrorBoundary)
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
 
     v1 = APIRouter(prefix="/api/v1")
     v1.include_router(health.router)
+    v1.include_router(staff.router)
+    v1.include_router(regions.router)
     # Channel routers register here, one line each.
     app.include_router(v1)
+    app.include_router(metrics.router)
 
     from sscard.web.pages import router as pages_router
 

@@ -1,17 +1,32 @@
-"""Request ids: accepted from ``X-Request-ID`` (if sane) or generated, bound to every log line."""
+"""Pure ASGI middleware: request ids, the error boundary, and the input guard (size, NUL).
+
+Order in ``create_app`` (outermost first): RequestId → Metrics → ErrorBoundary → InputGuard → routes,
+so a 500 still carries ``X-Request-ID`` and is counted by the metrics.
+"""
 
 from __future__ import annotations
 
 import re
+import traceback
 import uuid
 
 import structlog
+from sqlalchemy.exc import DataError, DBAPIError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sscard.api.problems import http_problem, problem
+from sscard.logging import mask_text
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+MAX_BODY_BYTES = 1024 * 1024
+log = structlog.get_logger("sscard.api")
 
 
 class RequestIdMiddleware:
+    """Accept ``X-Request-ID`` when it is sane, otherwise generate one; echo it and bind it to logs."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -21,14 +36,151 @@ class RequestIdMiddleware:
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _safe_message(exc: BaseException) -> str:
+    """First line only, masked: a database error's later lines quote SQL parameters and row values."""
+    source = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+    lines = str(source).strip().splitlines()
+    return mask_text(lines[0])[:300] if lines else ""
+
+
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f"{last.filename.rsplit('/site-packages/', 1)[-1]}:{last.lineno} in {last.name}"
+
+
+class ErrorBoundary:
+    """Turn any exception that escaped the handlers into problem+json: no traceback ever reaches a client.
+
+    The log line carries the exception type, where it was raised and the first line of its message,
+    masked (an exception message can quote personal data), not a full traceback with locals.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            database_down = isinstance(exc, PoolTimeout) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+            log.error(
+                "unhandled_error",
+                path=scope.get("path", ""),
+                error_type=type(exc).__name__,
+                where=_where(exc),
+                message=_safe_message(exc),
+            )
+            if started:
+                return  # headers are gone; the server closes the connection
+            if database_down:
+                response = problem(503, "DATABASE_UNAVAILABLE", "The database is unavailable.", retry_after=5)
+            elif isinstance(exc, DataError):
+                # Input the database refuses to store (a value its column cannot hold) that validation
+                # let through: still the client's input, so 422, and the log line above flags the gap.
+                response = problem(422, "INPUT_NOT_STORABLE", "The input cannot be stored.")
+            else:
+                response = http_problem(500)
+            await response(scope, receive, send)
+
+
+class _BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"The request body exceeds {limit} bytes.")
+
+
+class _NulInBody(HTTPException):
+    problem_code = "INVALID_CHARACTERS"
+
+    def __init__(self) -> None:
+        super().__init__(status_code=422, detail=NUL_DETAIL)
+
+
+NUL_DETAIL = "Text must not contain NUL characters."
+# How a NUL character is spelled inside a body of each kind (JSON escape, URL encoding).
+_NUL_SPELLING = {b"application/json": b"\\u0000", b"application/x-www-form-urlencoded": b"%00"}
+
+
+def _media_type(headers: dict[bytes, bytes]) -> bytes:
+    media = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+    return b"application/json" if media.endswith(b"+json") else media
+
+
+class InputGuardMiddleware:
+    """Refuse what no route should ever see: bodies over ``max_bytes`` (413) and NUL characters in the
+    URL or a JSON / form body (422 ``INVALID_CHARACTERS``; PostgreSQL cannot store them in text).
+
+    Sizes are checked by ``Content-Length`` up front and again while streaming (chunked bodies).
+    Multipart bodies may carry binary files, so only their size is checked.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        raw_path = scope.get("raw_path") or scope.get("path", "").encode()
+        if b"%00" in raw_path or b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
+            await problem(422, "INVALID_CHARACTERS", "The input is not valid.", NUL_DETAIL)(scope, receive, send)
+            return
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await http_problem(400, "Content-Length is not a number.")(scope, receive, send)
+                return
+            if int(declared) > self.max_bytes:
+                await http_problem(413, f"The request body exceeds {self.max_bytes} bytes.")(scope, receive, send)
+                return
+        nul = _NUL_SPELLING.get(_media_type(headers))
+        received = 0
+        tail = b""
+
+        async def guarded_receive() -> Message:
+            nonlocal received, tail
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                # FastAPI re-raises HTTPException from body reading, so these become problem responses.
+                if received > self.max_bytes:
+                    raise _BodyTooLarge(self.max_bytes)
+                if nul is not None:
+                    if nul in tail + chunk:
+                        raise _NulInBody()
+                    tail = (tail + chunk)[-(len(nul) - 1) :]
+            return message
+
+        await self.app(scope, guarded_receive, send)

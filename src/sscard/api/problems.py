@@ -1,7 +1,20 @@
-"""One place that turns every error into RFC 9457 ``application/problem+json`` with a stable ``code``."""
+"""One place that turns every error into RFC 9457 ``application/problem+json`` with a stable ``code``.
+
+Sources of errors and their codes:
+- ``DomainError`` subclasses: their own ``code`` / ``status`` (services raise these).
+- request validation: 422 ``VALIDATION_FAILED`` (where and why, never the submitted value), 400
+  ``MALFORMED_JSON`` for a body that is not JSON, 415 ``UNSUPPORTED_MEDIA_TYPE`` for a JSON route
+  called with another content type.
+- routing / protocol (``HTTPException``): 404 ``NOT_FOUND``, 405 ``METHOD_NOT_ALLOWED`` (with
+  ``Allow``), 413 ``PAYLOAD_TOO_LARGE`` ...
+- anything else: 500 ``INTERNAL_ERROR`` or 503 ``DATABASE_UNAVAILABLE`` from ``ErrorBoundary``
+  (middleware.py), never a traceback to the client.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 import structlog
@@ -11,66 +24,134 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sscard.errors import DomainError
+from sscard.logging import mask_text
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://sscard.example/problems/"
 log = structlog.get_logger("sscard.api")
 
 HTTP_CODES = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHENTICATED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    406: "NOT_ACCEPTABLE",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    422: "VALIDATION_FAILED",
-    429: "TOO_MANY_REQUESTS",
+    400: ("BAD_REQUEST", "The request is malformed."),
+    401: ("UNAUTHENTICATED", "Authentication required."),
+    403: ("FORBIDDEN", "Not allowed."),
+    404: ("NOT_FOUND", "Not found."),
+    405: ("METHOD_NOT_ALLOWED", "Method not allowed for this resource."),
+    406: ("NOT_ACCEPTABLE", "Cannot produce an acceptable representation."),
+    409: ("CONFLICT", "Conflicts with the current state."),
+    413: ("PAYLOAD_TOO_LARGE", "The request body is too large."),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "Unsupported content type; send application/json."),
+    422: ("VALIDATION_FAILED", "The input is not valid."),
+    429: ("TOO_MANY_REQUESTS", "Too many requests."),
+    500: ("INTERNAL_ERROR", "An internal error occurred; it has been logged."),
+    503: ("SERVICE_UNAVAILABLE", "The service is temporarily unavailable."),
 }
+# Starlette's wording when a body cannot even be decoded (e.g. JSON that is not UTF-8).
+_BODY_PARSE_DETAIL = "There was an error parsing the body"
+_RESERVED = {"type", "title", "status", "code", "detail"}
 
 
-def problem(status: int, code: str, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
+def _current_request_id() -> str | None:
+    return structlog.contextvars.get_contextvars().get("request_id")
+
+
+def problem_body(status: int, code: str, title: str, detail: str | None = None, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "type": f"https://sscard.example/problems/{code.lower().replace('_', '-')}",
+        "type": PROBLEM_BASE + code.lower().replace("_", "-"),
         "title": title,
         "status": status,
         "code": code,
     }
     if detail:
         body["detail"] = detail
-    body.update(extra)
-    headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    body.update({k: v for k, v in extra.items() if k not in _RESERVED})
+    request_id = _current_request_id()
+    if request_id and "request_id" not in body:
+        body["request_id"] = request_id
+    return body
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A problem+json response; ``retry_after`` also sets ``Retry-After``, 401 sets ``WWW-Authenticate``."""
+    all_headers = dict(headers or {})
+    if "retry_after" in extra:
+        all_headers["Retry-After"] = str(extra["retry_after"])
+    if status == 401:
+        all_headers.setdefault("WWW-Authenticate", "Bearer")
+    body = problem_body(status, code, title, detail, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=all_headers or None)
+
+
+def http_problem(status: int, detail: str | None = None, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    code, title = HTTP_CODES.get(status, (f"HTTP_{status}", "The request could not be processed."))
+    # Starlette's default detail is the bare reason phrase ("Not Found"): it adds nothing to the title.
+    if detail and detail.lower().rstrip(".") in {title.lower().rstrip("."), _reason_phrase(status)}:
+        detail = None
+    return problem(status, code, title, detail, headers=headers)
+
+
+def _reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower()
+    except ValueError:
+        return ""
+
+
+def _safe_loc(loc: Any) -> list[str | int]:
+    # A location part can be a key the client chose (a dict key): bound and mask it like any text.
+    return [part if isinstance(part, int) else mask_text(str(part))[:64] for part in loc]
 
 
 def _safe_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    # Echo where and why, never the submitted value (it may be a password or a full ID).
-    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+    # Echo where and why, never the submitted value (it may be a password or a full ID): ``input``
+    # and ``ctx`` are dropped, and ``msg`` comes from pydantic's templates, not from the input.
+    return [
+        {"loc": _safe_loc(e.get("loc", ())), "msg": mask_text(str(e.get("msg", ""))), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+
+
+def _is_json_content_type(value: str) -> bool:
+    media = value.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _wrong_media_type(request: Request, exc: RequestValidationError) -> bool:
+    """A JSON-body route that got a non-JSON content type: FastAPI saw the body as raw bytes."""
+    content_type = request.headers.get("content-type")
+    if not content_type or _is_json_content_type(content_type):
+        return False
+    if content_type.split(";", 1)[0].strip().lower() in {"multipart/form-data", "application/x-www-form-urlencoded"}:
+        # Form routes exist (pages, uploads); a form sent to one is validated normally.
+        return any(tuple(e.get("loc", ()))[:1] == ("body",) and len(e.get("loc", ())) == 1 for e in exc.errors())
+    return any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors())
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
-        body = exc.to_problem()
-        return problem(
-            exc.status,
-            exc.code,
-            exc.title,
-            exc.detail,
-            **{k: v for k, v in body.items() if k not in {"type", "title", "status", "code", "detail"}},
-        )
+        return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return problem(400, "MALFORMED_JSON", "The request body is not valid JSON.")
+        if _wrong_media_type(request, exc):
+            code, title = HTTP_CODES[415]
+            return problem(415, code, title)
         return problem(422, "VALIDATION_FAILED", "The input is not valid.", errors=_safe_validation_errors(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = HTTP_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
-        return problem(exc.status_code, code, str(exc.detail))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
-        return problem(500, "INTERNAL_ERROR", "An internal error occurred; it has been logged.")
+        if exc.status_code == 400 and exc.detail == _BODY_PARSE_DETAIL:
+            return problem(400, "MALFORMED_JSON", "The request body is not valid JSON.")
+        problem_code = getattr(exc, "problem_code", None)
+        if problem_code:
+            return problem(exc.status_code, problem_code, "The input is not valid.", str(exc.detail))
+        return http_problem(exc.status_code, str(exc.detail), headers=exc.headers)

@@ -6,7 +6,9 @@ Add a line here when a new domain gets a ``models.py``.
 from sscard.audit import models as audit_models  # noqa: F401
 from sscard.cards import models as cards_models  # noqa: F401
 from sscard.db.base import Base
+from sscard.imports import models as imports_models  # noqa: F401
 from sscard.people import models as people_models  # noqa: F401
+from sscard.regions import models as regions_models  # noqa: F401
 from sscard.staff import models as staff_models  # noqa: F401
 
 metadata = Base.metadata

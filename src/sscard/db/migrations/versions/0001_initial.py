@@ -51,6 +51,34 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("stream", name=op.f("pk_audit_stream_head")),
     )
     op.create_table(
+        "card_serial",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("allocated_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_card_serial")),
+    )
+    op.create_table(
+        "import_job",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("file_sha256", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("file_size", sa.BigInteger(), nullable=False),
+        sa.Column("file_name", sa.String(length=255), nullable=False),
+        sa.Column(
+            "status", sa.Enum("running", "finished", name="importstatus", native_enum=False, length=16), nullable=False
+        ),
+        sa.Column("last_line", sa.Integer(), nullable=False),
+        sa.Column("next_offset", sa.BigInteger(), nullable=False),
+        sa.Column("batches", sa.Integer(), nullable=False),
+        sa.Column("imported", sa.Integer(), nullable=False),
+        sa.Column("already_present", sa.Integer(), nullable=False),
+        sa.Column("rejected", sa.Integer(), nullable=False),
+        sa.Column("started_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_job")),
+        sa.UniqueConstraint("kind", "file_sha256", "file_size", name=op.f("uq_import_job_kind_file_sha256_file_size")),
+    )
+    op.create_table(
         "person",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("id_number_enc", sa.LargeBinary(), nullable=False),
@@ -62,6 +90,7 @@ def upgrade() -> None:
         sa.Column("phone_enc", sa.LargeBinary(), nullable=True),
         sa.Column("phone_bidx", sa.LargeBinary(length=32), nullable=True),
         sa.Column("email_enc", sa.LargeBinary(), nullable=True),
+        sa.Column("email_bidx", sa.LargeBinary(length=32), nullable=True),
         sa.Column(
             "status",
             sa.Enum("employed", "unemployed", "retired", "deceased", name="personstatus", native_enum=False, length=16),
@@ -73,19 +102,338 @@ def upgrade() -> None:
         sa.UniqueConstraint("id_number_bidx", name=op.f("uq_person_id_number_bidx")),
     )
     with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_person_email_bidx"), ["email_bidx"], unique=False)
         batch_op.create_index(batch_op.f("ix_person_phone_bidx"), ["phone_bidx"], unique=False)
         batch_op.create_index(batch_op.f("ix_person_region_code"), ["region_code"], unique=False)
+
+    op.create_table(
+        "region",
+        sa.Column("code", sa.String(length=6), nullable=False),
+        sa.Column("name_zh", sa.String(length=64), nullable=False),
+        sa.Column("name_en", sa.String(length=128), nullable=False),
+        sa.Column(
+            "level",
+            sa.Enum("national", "province", "city", "district", name="regionlevel", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("parent_code", sa.String(length=6), nullable=True),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["parent_code"], ["region.code"], name=op.f("fk_region_parent_code_region")),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_region")),
+    )
+    with op.batch_alter_table("region", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_region_parent_code"), ["parent_code"], unique=False)
+
+    op.create_table(
+        "card",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("card_no", sa.String(length=9), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "card_type",
+            sa.Enum("social", "medical", "rural", name="cardtype", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("generation", sa.SmallInteger(), nullable=True),
+        sa.Column("financial", sa.Boolean(), nullable=False),
+        sa.Column("bank_code", sa.String(length=16), nullable=True),
+        sa.Column(
+            "medium",
+            sa.Enum("contact", "dual_interface", name="cardmedium", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("magstripe", sa.Boolean(), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "applied",
+                "issued",
+                "active",
+                "loss_reported",
+                "lost",
+                "replaced",
+                "cancelled",
+                name="cardstate",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column("replaces_card_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "close_reason",
+            sa.Enum(
+                "replaced",
+                "holder_deceased",
+                "holder_request",
+                "issued_in_error",
+                name="closereason",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=True,
+        ),
+        sa.Column("applied_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("issued_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("activated_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"], name=op.f("fk_card_person_id_person")),
+        sa.ForeignKeyConstraint(["replaces_card_id"], ["card.id"], name=op.f("fk_card_replaces_card_id_card")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_card")),
+        sa.UniqueConstraint("card_no", name=op.f("uq_card_card_no")),
+    )
+    with op.batch_alter_table("card", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_card_person_id"), ["person_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_card_region_code"), ["region_code"], unique=False)
+        batch_op.create_index(
+            "uq_card_live_person_type",
+            ["person_id", "card_type"],
+            unique=True,
+            sqlite_where=sa.text("state IN ('active', 'applied', 'issued', 'loss_reported', 'lost')"),
+            postgresql_where=sa.text("state IN ('active', 'applied', 'issued', 'loss_reported', 'lost')"),
+        )
+
+    op.create_table(
+        "import_row_error",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("job_id", sa.Integer(), nullable=False),
+        sa.Column("line", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("value_masked", sa.String(length=80), nullable=False),
+        sa.Column("message", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["import_job.id"], name=op.f("fk_import_row_error_job_id_import_job"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_row_error")),
+        sa.UniqueConstraint("job_id", "line", name=op.f("uq_import_row_error_job_id_line")),
+    )
+    op.create_table(
+        "person_disability_assessment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("work_injury", "occupational_disease", name="disabilitykind", native_enum=False, length=32),
+            nullable=False,
+        ),
+        sa.Column("grade", sa.SmallInteger(), nullable=False),
+        sa.Column("diagnosis", sa.String(length=128), nullable=False),
+        sa.Column("assessed_on", sa.Date(), nullable=False),
+        sa.Column("authority", sa.String(length=128), nullable=False),
+        sa.Column("conclusion_no", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("grade >= 1 AND grade <= 10", name=op.f("ck_person_disability_assessment_grade_range")),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["person.id"], name=op.f("fk_person_disability_assessment_person_id_person")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_person_disability_assessment")),
+    )
+    with op.batch_alter_table("person_disability_assessment", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_person_disability_assessment_person_id"), ["person_id"], unique=False)
+
+    op.create_table(
+        "person_employment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("employer_name", sa.String(length=128), nullable=False),
+        sa.Column("employer_code", sa.String(length=18), nullable=True),
+        sa.Column("position", sa.String(length=64), nullable=True),
+        sa.Column("started_on", sa.Date(), nullable=False),
+        sa.Column("ended_on", sa.Date(), nullable=True),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "ended_on IS NULL OR ended_on >= started_on", name=op.f("ck_person_employment_end_after_start")
+        ),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"], name=op.f("fk_person_employment_person_id_person")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_person_employment")),
+    )
+    with op.batch_alter_table("person_employment", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_person_employment_person_id"), ["person_id"], unique=False)
+
+    op.create_table(
+        "person_qualification",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "category",
+            sa.Enum(
+                "vocational_skill",
+                "professional_title",
+                "practice_qualification",
+                name="qualificationcategory",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("level", sa.String(length=32), nullable=True),
+        sa.Column("certificate_no", sa.String(length=64), nullable=True),
+        sa.Column("issuer", sa.String(length=128), nullable=False),
+        sa.Column("issued_on", sa.Date(), nullable=False),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"], name=op.f("fk_person_qualification_person_id_person")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_person_qualification")),
+    )
+    with op.batch_alter_table("person_qualification", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_person_qualification_person_id"), ["person_id"], unique=False)
+
+    op.create_table(
+        "staff_account",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("display_name", sa.String(length=64), nullable=False),
+        sa.Column("password_hash", sa.String(length=255), nullable=False),
+        sa.Column(
+            "role",
+            sa.Enum(
+                "counter_clerk",
+                "counter_supervisor",
+                "bank_clerk",
+                "security_officer",
+                "key_custodian",
+                "auditor",
+                "administrator",
+                "hotline_operator",
+                name="role",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("failed_logins", sa.Integer(), nullable=False),
+        sa.Column("locked_until", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_login_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["region_code"], ["region.code"], name=op.f("fk_staff_account_region_code_region")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_account")),
+        sa.UniqueConstraint("username", name=op.f("uq_staff_account_username")),
+    )
+    with op.batch_alter_table("staff_account", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_staff_account_region_code"), ["region_code"], unique=False)
+
+    op.create_table(
+        "card_loss_report",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("card_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "provisional",
+                "confirmed",
+                "expired",
+                "withdrawn",
+                "closed",
+                name="lossreportstate",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("reported_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reported_by", sa.String(length=64), nullable=False),
+        sa.Column("confirmed_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("confirmed_by", sa.String(length=64), nullable=True),
+        sa.Column("evidence", sa.String(length=200), nullable=True),
+        sa.Column("closed_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["card_id"], ["card.id"], name=op.f("fk_card_loss_report_card_id_card")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_card_loss_report")),
+    )
+    with op.batch_alter_table("card_loss_report", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_card_loss_report_card_id"), ["card_id"], unique=False)
+        batch_op.create_index("ix_card_loss_report_state_expires", ["state", "expires_at"], unique=False)
+        batch_op.create_index(
+            "uq_card_loss_report_open",
+            ["card_id"],
+            unique=True,
+            sqlite_where=sa.text("state = 'provisional'"),
+            postgresql_where=sa.text("state = 'provisional'"),
+        )
+
+    op.create_table(
+        "staff_session",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff_account.id"], name=op.f("fk_staff_session_staff_id_staff_account")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_session")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_staff_session_token_hash")),
+    )
+    with op.batch_alter_table("staff_session", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_staff_session_staff_id"), ["staff_id"], unique=False)
 
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("staff_session", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_staff_session_staff_id"))
+
+    op.drop_table("staff_session")
+    with op.batch_alter_table("card_loss_report", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_card_loss_report_open",
+            sqlite_where=sa.text("state = 'provisional'"),
+            postgresql_where=sa.text("state = 'provisional'"),
+        )
+        batch_op.drop_index("ix_card_loss_report_state_expires")
+        batch_op.drop_index(batch_op.f("ix_card_loss_report_card_id"))
+
+    op.drop_table("card_loss_report")
+    with op.batch_alter_table("staff_account", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_staff_account_region_code"))
+
+    op.drop_table("staff_account")
+    with op.batch_alter_table("person_qualification", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_person_qualification_person_id"))
+
+    op.drop_table("person_qualification")
+    with op.batch_alter_table("person_employment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_person_employment_person_id"))
+
+    op.drop_table("person_employment")
+    with op.batch_alter_table("person_disability_assessment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_person_disability_assessment_person_id"))
+
+    op.drop_table("person_disability_assessment")
+    op.drop_table("import_row_error")
+    with op.batch_alter_table("card", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_card_live_person_type",
+            sqlite_where=sa.text("state IN ('active', 'applied', 'issued', 'loss_reported', 'lost')"),
+            postgresql_where=sa.text("state IN ('active', 'applied', 'issued', 'loss_reported', 'lost')"),
+        )
+        batch_op.drop_index(batch_op.f("ix_card_region_code"))
+        batch_op.drop_index(batch_op.f("ix_card_person_id"))
+
+    op.drop_table("card")
+    with op.batch_alter_table("region", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_region_parent_code"))
+
+    op.drop_table("region")
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_person_region_code"))
         batch_op.drop_index(batch_op.f("ix_person_phone_bidx"))
+        batch_op.drop_index(batch_op.f("ix_person_email_bidx"))
 
     op.drop_table("person")
+    op.drop_table("import_job")
+    op.drop_table("card_serial")
     op.drop_table("audit_stream_head")
     with op.batch_alter_table("audit_entry", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_entry_subject"))

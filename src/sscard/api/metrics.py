@@ -1,0 +1,99 @@
+"""Prometheus metrics: request counts and latency by route template (never the raw path).
+
+Labelling by template (``/api/v1/cards/{card_no}``) keeps the series bounded and keeps card numbers
+and IDs out of the metrics; requests that match no route share the label ``unmatched``. With several
+worker processes set ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` aggregates them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import structlog
+from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUESTS = Counter(
+    "sscard_http_requests_total",
+    "HTTP requests by method, route template and status.",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "sscard_http_request_duration_seconds",
+    "HTTP request latency by method and route template.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+_KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+log = structlog.get_logger("sscard.http")
+
+
+def route_label(scope: Scope) -> str:
+    """The matched route's full template, e.g. ``/api/v1/regions/{code}``; ``unmatched`` if none."""
+    # FastAPI >= 0.16x keeps nested routers unflattened: the full template (with every prefix) is in
+    # its effective route context; ``scope["route"]`` holds the template relative to its router.
+    context = (scope.get("fastapi") or {}).get("effective_route_context")
+    path = getattr(context, "path_format", None)
+    if not path:
+        route = scope.get("route")
+        path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(path) if path else "unmatched"
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # if nothing is ever sent, the server answered with an error
+        start = time.perf_counter()
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            elapsed = time.perf_counter() - start
+            # The router writes the matched route into the shared scope dict on its way down.
+            route = route_label(scope)
+            method = scope.get("method", "GET")
+            method = method if method in _KNOWN_METHODS else "OTHER"
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(elapsed)
+            log.debug("request", method=method, route=route, status=status, ms=round(elapsed * 1000, 2))
+
+
+def _registry() -> CollectorRegistry:
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    """Expose Prometheus metrics."""
+    return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,34 @@
+"""Administrative regions: public reference data (codes and names only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from sscard.api.deps import get_uow
+from sscard.db.session import UnitOfWork
+from sscard.regions.schemas import RegionRead
+from sscard.regions.service import get_region_or_raise, list_regions
+
+router = APIRouter(prefix="/regions", tags=["regions"])
+RegionCode = Annotated[str, Path(pattern=r"^[0-9]{6}$", description="Six-digit administrative code.")]
+
+
+def _read(region: object) -> RegionRead:
+    return RegionRead.model_validate(region, from_attributes=True)
+
+
+@router.get("", response_model=list[RegionRead])
+def regions(
+    within: Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="Only regions inside this one.")] = None,
+    uow: UnitOfWork = Depends(get_uow),
+) -> list[RegionRead]:
+    """List registered regions, optionally only those inside one region."""
+    return [_read(r) for r in list_regions(uow, within=within)]
+
+
+@router.get("/{code}", response_model=RegionRead, responses={404: {"description": "`REGION_NOT_FOUND`"}})
+def region(code: RegionCode, uow: UnitOfWork = Depends(get_uow)) -> RegionRead:
+    """Show one region."""
+    return _read(get_region_or_raise(uow, code))

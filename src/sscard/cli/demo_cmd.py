@@ -1,0 +1,72 @@
+"""``sscard demo load``: idempotent demo regions, staff logins, persons and cards."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from sscard.cli.common import console, handle_errors, print_json
+
+if TYPE_CHECKING:
+    from sscard.demo.loader import DemoReport
+
+app = typer.Typer(help="Demo data for development.", no_args_is_help=True)
+
+
+@app.command("load")
+@handle_errors
+def load(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Load the demo data (running it again changes nothing) and print the demo logins."""
+    from sscard.audit import Actor, Channel
+    from sscard.config import get_settings
+    from sscard.db.session import unit_of_work
+    from sscard.demo.data import DEMO_STAFF_PASSWORD
+    from sscard.demo.loader import load_demo
+
+    with unit_of_work() as uow:
+        report = load_demo(uow, actor=Actor.system(Channel.CLI), env=get_settings().env)
+
+    staff = [
+        {"username": s.username, "password": DEMO_STAFF_PASSWORD, "role": s.role.value, "region": s.region_code}
+        for s in report.staff
+    ]
+    if as_json:
+        print_json(
+            {
+                "added": {
+                    "regions": report.regions_added,
+                    "staff": report.staff_added,
+                    "persons": report.persons_added,
+                    "cards": report.cards_added,
+                },
+                "staff": staff,
+                "persons": report.persons,
+                "terminals": report.terminals,
+            }
+        )
+        return
+    _print_report(report, staff)
+
+
+def _print_report(report: DemoReport, staff: list[dict[str, str]]) -> None:
+    from rich.table import Table
+
+    what = (
+        f"added {report.regions_added} regions, {report.staff_added} staff, "
+        f"{report.persons_added} persons, {report.cards_added} cards"
+        if report.changed
+        else "already loaded; nothing changed"
+    )
+    console.print(f"[bold]demo data[/bold]: {what}")
+    table = Table("staff login", "password", "role", "region", title="Demo staff logins (POST /api/v1/staff/login)")
+    for s in staff:
+        table.add_row(s["username"], s["password"], s["role"], s["region"])
+    console.print(table)
+    if report.persons:
+        people = Table(*report.persons[0].keys(), title="Demo persons (fictitious)")
+        for p in report.persons:
+            people.add_row(*p.values())
+        console.print(people)
+    for line in report.terminals:
+        console.print(f"terminal: {line}")

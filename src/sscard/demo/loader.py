@@ -1,0 +1,147 @@
+"""Load the demo data set (idempotent): regions, staff logins, persons and their cards.
+
+Each step looks its rows up by natural key (region code, username, citizen ID) and only adds what is
+missing, so a second run writes nothing and prints the same logins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sscard.audit import Actor
+from sscard.db.session import UnitOfWork
+from sscard.demo import data
+from sscard.errors import DomainError
+from sscard.regions.service import add_region
+from sscard.staff.service import create_staff, get_staff
+
+
+class DemoRefused(DomainError):
+    code = "DEMO_REFUSED"
+    status = 409
+    title = "Demo data is not loaded into a production installation."
+    title_zh = "生产环境不加载演示数据。"
+
+
+@dataclass
+class DemoReport:
+    """What the demo holds after loading, and how much this run added."""
+
+    regions_added: int = 0
+    staff_added: int = 0
+    persons_added: int = 0
+    cards_added: int = 0
+    staff: list[data.DemoStaff] = field(default_factory=list)
+    persons: list[dict[str, str]] = field(default_factory=list)
+    terminals: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any((self.regions_added, self.staff_added, self.persons_added, self.cards_added))
+
+
+def load_demo_regions(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> None:
+    """Register the demo regions (national, two provinces, their cities and districts)."""
+    from sscard.regions.service import get_region
+
+    for r in data.REGIONS:
+        if get_region(uow, r.code) is None:
+            add_region(uow, code=r.code, name_zh=r.name_zh, name_en=r.name_en, actor=actor)
+            report.regions_added += 1
+
+
+def load_demo_staff(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> None:
+    """Open one staff account per role in each demo province (plus one Shenzhen clerk)."""
+    for s in data.STAFF:
+        if get_staff(uow, s.username) is None:
+            create_staff(
+                uow,
+                username=s.username,
+                password=data.DEMO_STAFF_PASSWORD,
+                role=s.role,
+                region_code=s.region_code,
+                display_name=s.display_name,
+                actor=actor,
+            )
+            report.staff_added += 1
+        report.staff.append(s)
+
+
+def load_demo_people(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> None:
+    """Register the demo persons and give each the card its plan names (only if they have no card yet)."""
+    from sscard.cards.service import list_cards_of_person
+    from sscard.people.service import add_person, find_person_by_id_number
+
+    for p in data.PERSONS:
+        person = find_person_by_id_number(uow, p.id_number)
+        if person is None:
+            person = add_person(uow, id_number=p.id_number, name=p.name, phone=p.phone, email=p.email, actor=actor)
+            report.persons_added += 1
+        cards = list_cards_of_person(uow, person_id=person.id)
+        if not cards and p.card is not None:
+            report.cards_added += _give_card(uow, person_id=person.id, id_number=p.id_number, plan=p.card, actor=actor)
+            cards = list_cards_of_person(uow, person_id=person.id)
+        newest = cards[0] if cards else None
+        report.persons.append(
+            {
+                "name": p.name,
+                "id_number": p.id_number,  # fictitious demo data: shown in full so it can be typed in
+                "card_no": newest.card_no if newest else "-",
+                "card_state": (newest.state.value + (" (replacement)" if newest.replaces_card_id else ""))
+                if newest
+                else "-",
+                "portal_password": p.id_number[-8:].replace("X", "0"),  # the initial query password (QPW-1)
+            }
+        )
+
+
+def _give_card(uow: UnitOfWork, *, person_id: int, id_number: str, plan: str, actor: Actor) -> int:
+    """Walk a new social security card through the states ``plan`` names; returns cards created."""
+    from sscard.cards.service import (
+        activate_card,
+        apply_for_card,
+        confirm_loss,
+        issue_card,
+        replace_card,
+        report_loss_by_hotline,
+    )
+
+    if plan == "applied":
+        apply_for_card(uow, person_id=person_id, actor=actor)
+        return 1
+    card = issue_card(uow, person_id=person_id, actor=actor)
+    if plan == "issued":
+        return 1
+    activate_card(uow, card_no=card.card_no, actor=actor)
+    if plan == "active":
+        return 1
+    report_loss_by_hotline(uow, id_number=id_number, actor=actor)
+    if plan == "loss_reported":
+        return 1
+    confirm_loss(uow, card_no=card.card_no, actor=actor, evidence="resident ID card checked (demo)")
+    replace_card(uow, card_no=card.card_no, actor=actor)
+    return 2
+
+
+def load_demo(uow: UnitOfWork, *, actor: Actor, env: str) -> DemoReport:
+    """Load every part of the demo in one unit of work; refused in production."""
+    if env == "prod":
+        raise DemoRefused("demo data publishes its passwords; it is refused when SSCARD_ENV=prod")
+    report = DemoReport()
+    load_demo_regions(uow, actor=actor, report=report)
+    load_demo_staff(uow, actor=actor, report=report)
+    load_demo_people(uow, actor=actor, report=report)
+    # Slot for the terminal engineer: sscard.demo.terminals.load_demo_terminals(uow, *, actor) -> list[str]
+    # (printable lines, e.g. "T-DEMO-0001  北京协和医院  110101"), called here when that module exists.
+    _load_terminals_if_available(uow, actor=actor, report=report)
+    return report
+
+
+def _load_terminals_if_available(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> None:
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("sscard.demo.terminals") is None:
+        return
+    module = importlib.import_module("sscard.demo.terminals")
+    report.terminals = list(module.load_demo_terminals(uow, actor=actor))

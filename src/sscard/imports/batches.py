@@ -1,0 +1,194 @@
+"""Turning raw chunks into prepared batches, and committing one batch (a batch step).
+
+``prepare_chunk`` is pure CPU work (parse, validate, seal) with picklable input and output, so it can
+run in a worker process. ``commit_batch`` runs in the caller's unit of work: the persons, the rejected
+rows, the job's counters and resume point, and one audit entry are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert, update
+
+from sscard.audit import Actor, record_event
+from sscard.db.base import utcnow
+from sscard.db.session import UnitOfWork
+from sscard.imports.errors import ImportConcurrent
+from sscard.imports.models import ImportJob, ImportRowError, ImportStatus
+from sscard.imports.rows import (
+    Rejection,
+    StageRecord,
+    check_stage_columns,
+    iter_rows,
+    natural_key,
+    seal_person,
+)
+from sscard.imports.source import Header, RawChunk
+from sscard.imports.writers import encode_copy_row, insert_persons
+
+AUDIT_ACTION = "person.import_batch"
+
+
+@dataclass(slots=True)
+class PreparedChunk:
+    first_line: int
+    last_line: int
+    start_offset: int
+    end_offset: int
+    rows: int = 0  # records seen (valid + rejected); blank lines are not rows
+    # (line, key, payload): the staging tuple, its binary COPY encoding, or None when not sealed
+    persons: list[tuple[int, int, StageRecord | bytes | None]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def prepare_chunk(chunk: RawChunk, header: Header, *, seal: bool = True, copy_binary: bool = False) -> PreparedChunk:
+    """Parse and validate every record of the chunk; seal the valid ones unless ``seal`` is false.
+
+    ``copy_binary`` also encodes each sealed row for PostgreSQL's binary COPY.
+    """
+    out = PreparedChunk(chunk.first_line, chunk.first_line + len(chunk.lines) - 1, chunk.start_offset, chunk.end_offset)
+    persons, rejections = out.persons, out.rejections
+    checked = False
+    for line, row in iter_rows(chunk, header):
+        out.rows += 1
+        if isinstance(row, Rejection):
+            rejections.append(row)
+            continue
+        payload: StageRecord | bytes | None = None
+        if seal:
+            if not checked:
+                check_stage_columns(row)
+                checked = True
+            payload = seal_person(row)
+            if copy_binary:
+                payload = encode_copy_row(payload)
+        persons.append((line, natural_key(row), payload))
+    return out
+
+
+@dataclass(slots=True)
+class JobCursor:
+    """What the running import knows of its job; ``job_id`` is None until the first batch commits."""
+
+    kind: str
+    file_sha256: bytes
+    file_size: int
+    file_name: str
+    next_offset: int
+    last_line: int
+    job_id: int | None = None
+    batches: int = 0
+    imported: int = 0
+    already_present: int = 0
+    rejected: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    job_id: int
+    batch: PreparedChunk
+    imported: int
+    already_present: int
+    rejections: list[Rejection]
+
+    def advance(self, cursor: JobCursor) -> None:
+        """Apply this committed batch to the in-memory cursor (call only after the commit)."""
+        cursor.job_id = self.job_id
+        cursor.next_offset = self.batch.end_offset
+        cursor.last_line = self.batch.last_line
+        cursor.batches += 1
+        cursor.imported += self.imported
+        cursor.already_present += self.already_present
+        cursor.rejected += len(self.rejections)
+
+
+def commit_batch(
+    *,
+    uow: UnitOfWork,
+    cursor: JobCursor,
+    batch: PreparedChunk,
+    records: list[StageRecord | bytes],
+    rejections: list[Rejection],
+    actor: Actor,
+    final: bool,
+) -> BatchResult:
+    """Write one batch: persons, rejected rows, job progress (compare-and-set) and its audit entry.
+
+    One audit entry per batch, not per person: a million-person import must not write a million
+    chain links. The entry (job, line range, counts — no personal data) together with the job row
+    and its rejected rows is the evidence of what the import changed.
+    """
+    session = uow.session
+    now = utcnow()
+    if cursor.job_id is None:
+        # The job row is born with its first batch: a run killed before any commit leaves nothing behind.
+        job = ImportJob(
+            kind=cursor.kind,
+            file_sha256=cursor.file_sha256,
+            file_size=cursor.file_size,
+            file_name=cursor.file_name[:255],
+            status=ImportStatus.RUNNING,
+            last_line=cursor.last_line,
+            next_offset=cursor.next_offset,
+            started_at=now,
+            updated_at=now,
+        )
+        session.add(job)
+        session.flush()
+        job_id = job.id
+    else:
+        job_id = cursor.job_id
+    imported = insert_persons(uow, records)
+    already = len(records) - imported
+    if rejections:
+        session.execute(
+            insert(ImportRowError),
+            [
+                {
+                    "job_id": job_id,
+                    "line": r.line,
+                    "code": r.code,
+                    "value_masked": r.value_masked,
+                    "message": r.message[:200],
+                }
+                for r in rejections
+            ],
+        )
+    values: dict[str, object] = {
+        "last_line": batch.last_line,
+        "next_offset": batch.end_offset,
+        "batches": ImportJob.batches + 1,
+        "imported": ImportJob.imported + imported,
+        "already_present": ImportJob.already_present + already,
+        "rejected": ImportJob.rejected + len(rejections),
+        "updated_at": now,
+    }
+    if final:
+        values.update(status=ImportStatus.FINISHED, finished_at=now)
+    # Compare-and-set on the resume point: a second process on the same file cannot double-count.
+    moved = session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job_id, ImportJob.next_offset == cursor.next_offset)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise ImportConcurrent("another process advanced this import job; stop one of them and re-run")
+    record_event(
+        uow,
+        actor=actor,
+        action=AUDIT_ACTION,
+        subject=f"import_job:{job_id}",
+        subject_key=f"import_job:{job_id}",
+        details={
+            "job": job_id,
+            "first_line": batch.first_line,
+            "last_line": batch.last_line,
+            "imported": imported,
+            "already_present": already,
+            "rejected": len(rejections),
+            "final": final,
+        },
+    )
+    return BatchResult(job_id, batch, imported, already, rejections)

@@ -1,0 +1,232 @@
+"""``import persons``: stream a CSV of persons into the ``person`` table, idempotently and resumably.
+
+The run is a sequence of batch steps, each its own transaction (persons + rejected rows + job
+progress + one audit entry). Idempotent: persons are keyed by the blind index of their ID, so a
+re-run or an overlapping file inserts nobody twice. Resumable: the job (file SHA-256 + size)
+remembers the byte offset after its last committed batch; a re-run after a kill continues there,
+and the counters end exactly as if the run had never stopped.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import Engine, select
+
+from sscard.audit import Actor
+from sscard.db.session import UnitOfWork, get_engine, unit_of_work
+from sscard.identity import mask_id_number
+from sscard.identity.citizen_id import check_character
+from sscard.imports.batches import BatchResult, JobCursor, PreparedChunk, commit_batch, prepare_chunk
+from sscard.imports.errors import ImportJobNotFound
+from sscard.imports.models import ImportJob, ImportRowError, ImportStatus
+from sscard.imports.rows import DUPLICATE_IN_FILE, Rejection, StageRecord
+from sscard.imports.source import Header, fingerprint, iter_chunks, read_header
+
+KIND = "persons"
+DEFAULT_BATCH_SIZE = 5000
+PARALLEL_MIN_BYTES = 4 << 20  # about 50,000 rows
+
+
+@dataclass(frozen=True, slots=True)
+class ImportStart:
+    job_id: int | None
+    file_size: int
+    start_offset: int  # bytes already done before this run (header, or the resume point)
+    resumed_after_line: int | None  # set when an earlier run of this file was resumed
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    job_id: int | None
+    rows: int  # rows handled by this run
+    imported: int
+    already_present: int
+    rejected: int
+    elapsed: float
+    batches: int
+    resumed_after_line: int | None = None
+    previously_finished: bool = False  # the same file was imported completely before: nothing done
+    job_totals: tuple[int, int, int] = (0, 0, 0)  # imported, already present, rejected over all runs
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.elapsed if self.elapsed > 0 else 0.0
+
+
+class ImportObserver(Protocol):
+    def started(self, start: ImportStart) -> None: ...
+
+    def batch_committed(self, result: BatchResult) -> None: ...
+
+
+def import_persons(
+    *,
+    path: Path,
+    actor: Actor,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int | None = None,
+    observer: ImportObserver | None = None,
+    engine: Engine | None = None,
+) -> ImportSummary:
+    """Import a persons CSV (id_number,name,phone,email), resuming an unfinished job of the same file."""
+    t0 = time.perf_counter()
+    header = read_header(path)
+    print_ = fingerprint(path)
+    with unit_of_work(engine) as uow:
+        job = find_job(uow=uow, kind=KIND, file_sha256=print_.sha256, file_size=print_.size)
+    if job is not None and job.status == ImportStatus.FINISHED:
+        totals = (job.imported, job.already_present, job.rejected)
+        return ImportSummary(job.id, 0, 0, 0, 0, time.perf_counter() - t0, 0, None, True, totals)
+    cursor = JobCursor(KIND, print_.sha256, print_.size, path.name, header.data_offset, 1)
+    seen: dict[int, int] = {}  # natural key -> first line, for duplicates within the file
+    resumed = None
+    if job is not None:
+        cursor.job_id, cursor.next_offset, cursor.last_line = job.id, job.next_offset, job.last_line
+        cursor.batches, cursor.imported = job.batches, job.imported
+        cursor.already_present, cursor.rejected = job.already_present, job.rejected
+        resumed = job.last_line
+        _remember_committed_keys(path, header, cursor, batch_size, seen)
+    if observer:
+        observer.started(ImportStart(cursor.job_id, print_.size, cursor.next_offset, resumed))
+    start_counts = (cursor.imported, cursor.already_present, cursor.rejected)
+    pending: PreparedChunk | None = None
+    if workers is None:
+        workers = default_workers(print_.size - cursor.next_offset)
+    copy_binary = (engine or get_engine()).dialect.name == "postgresql"
+    for prepared in _prepared_chunks(path, header, cursor, batch_size, workers, copy_binary):
+        if pending is not None:
+            _commit(pending, seen, cursor, actor, engine, observer, final=False)
+        pending = prepared
+    if pending is None:  # nothing after the resume point (or a header-only file): close the job
+        pending = PreparedChunk(cursor.last_line + 1, cursor.last_line, cursor.next_offset, cursor.next_offset)
+    _commit(pending, seen, cursor, actor, engine, observer, final=True)
+    imported = cursor.imported - start_counts[0]
+    already = cursor.already_present - start_counts[1]
+    rejected = cursor.rejected - start_counts[2]
+    return ImportSummary(
+        cursor.job_id,
+        imported + already + rejected,
+        imported,
+        already,
+        rejected,
+        time.perf_counter() - t0,
+        cursor.batches,
+        resumed,
+        False,
+        (cursor.imported, cursor.already_present, cursor.rejected),
+    )
+
+
+def _prepared_chunks(
+    path: Path, header: Header, cursor: JobCursor, batch_size: int, workers: int, copy_binary: bool
+) -> Iterator[PreparedChunk]:
+    """Prepared chunks in file order; with ``workers`` they are parsed and sealed in child processes."""
+    chunks = iter_chunks(
+        path, start_offset=cursor.next_offset, first_line=cursor.last_line + 1, lines_per_chunk=batch_size
+    )
+    if workers <= 0:
+        for chunk in chunks:
+            yield prepare_chunk(chunk, header, copy_binary=copy_binary)
+        return
+    # fork: the children inherit the already-open security module (the key-file backend would also
+    # re-open from SSCARD_DATA_DIR under spawn, but a module installed by a test or CLI option would not).
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        window: deque[Future[PreparedChunk]] = deque()
+        for chunk in chunks:
+            window.append(pool.submit(prepare_chunk, chunk, header, copy_binary=copy_binary))
+            # Keep a few chunks in flight: enough to hide the database round trip, bounded memory.
+            if len(window) > 2 * workers:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+
+def default_workers(remaining_bytes: int) -> int:
+    """Worker processes for parsing and sealing: none for small files (a fork costs more than it saves)."""
+    cpus = os.cpu_count() or 1
+    if cpus < 2 or remaining_bytes < PARALLEL_MIN_BYTES:
+        return 0
+    return cpus
+
+
+def _remember_committed_keys(
+    path: Path, header: Header, cursor: JobCursor, batch_size: int, seen: dict[int, int]
+) -> None:
+    """Rebuild the duplicate detector over the part committed by earlier runs (validation, no crypto)."""
+    if cursor.next_offset <= header.data_offset:
+        return
+    chunks = iter_chunks(
+        path, start_offset=header.data_offset, first_line=2, lines_per_chunk=batch_size, end_offset=cursor.next_offset
+    )
+    for chunk in chunks:
+        for line, key, _ in prepare_chunk(chunk, header, seal=False).persons:
+            seen.setdefault(key, line)
+
+
+def _split_duplicates(batch: PreparedChunk, seen: dict[int, int]) -> tuple[list[StageRecord | bytes], list[Rejection]]:
+    records: list[StageRecord | bytes] = []
+    rejections = list(batch.rejections)
+    for line, key, record in batch.persons:
+        first = seen.setdefault(key, line)
+        if first != line:
+            number = str(key) + check_character(str(key))
+            rejections.append(
+                Rejection(line, DUPLICATE_IN_FILE, mask_id_number(number), f"the same ID as line {first}")
+            )
+        elif record is not None:
+            records.append(record)
+    rejections.sort(key=lambda r: r.line)
+    return records, rejections
+
+
+def _commit(
+    batch: PreparedChunk,
+    seen: dict[int, int],
+    cursor: JobCursor,
+    actor: Actor,
+    engine: Engine | None,
+    observer: ImportObserver | None,
+    *,
+    final: bool,
+) -> None:
+    records, rejections = _split_duplicates(batch, seen)
+    with unit_of_work(engine) as uow:
+        result = commit_batch(
+            uow=uow, cursor=cursor, batch=batch, records=records, rejections=rejections, actor=actor, final=final
+        )
+    result.advance(cursor)
+    if observer:
+        observer.batch_committed(result)
+
+
+def find_job(*, uow: UnitOfWork, kind: str, file_sha256: bytes, file_size: int) -> ImportJob | None:
+    """Return the job of this exact file, if any."""
+    return uow.session.scalar(
+        select(ImportJob).where(
+            ImportJob.kind == kind, ImportJob.file_sha256 == file_sha256, ImportJob.file_size == file_size
+        )
+    )
+
+
+def get_job_or_raise(*, uow: UnitOfWork, job_id: int) -> ImportJob:
+    """Return the job or raise ``ImportJobNotFound``."""
+    job = uow.session.get(ImportJob, job_id)
+    if job is None:
+        raise ImportJobNotFound(f"no import job {job_id}")
+    return job
+
+
+def list_row_errors(*, uow: UnitOfWork, job_id: int, limit: int | None = None) -> list[ImportRowError]:
+    """Return the job's rejected rows in line order."""
+    stmt = select(ImportRowError).where(ImportRowError.job_id == job_id).order_by(ImportRowError.line).limit(limit)
+    return list(uow.session.scalars(stmt))

@@ -1,0 +1,87 @@
+"""People errors, each with a stable code (PER-1, PER-2, ID-4, ID-5)."""
+
+from __future__ import annotations
+
+from sscard.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+
+class PersonNotFound(NotFound):
+    code = "PERSON_NOT_FOUND"
+    title = "No such person."
+    title_zh = "参保人不存在。"
+
+
+class PersonDuplicate(Conflict):
+    code = "PERSON_DUPLICATE"
+    title = "A person with this citizen ID number is already registered."
+    title_zh = "该公民身份号码的人员已登记。"
+
+
+class PersonDeceased(Conflict):
+    code = "PERSON_DECEASED"
+    title = "The person is registered as deceased."
+    title_zh = "该人员已登记为死亡。"
+
+
+class IdMismatch(ValidationFailed):
+    """ID-4: a gender or birth date that disagrees with the one the ID number encodes."""
+
+    code = "ID_MISMATCH"
+    title = "The gender or birth date does not agree with the citizen ID number."
+    title_zh = "性别或出生日期与公民身份号码不一致。"
+
+
+class NameInvalid(ValidationFailed):
+    code = "NAME_INVALID"
+    title = "The name is not valid."
+    title_zh = "姓名无效。"
+
+
+class GenderInvalid(ValidationFailed):
+    code = "GENDER_INVALID"
+    title = "The gender is not valid."
+    title_zh = "性别无效。"
+
+
+class PhoneInvalid(ValidationFailed):
+    code = "PHONE_INVALID"
+    title = "The phone number is not an 11-digit mainland mobile number."
+    title_zh = "手机号码不是有效的11位大陆手机号。"
+
+
+class EmailInvalid(ValidationFailed):
+    code = "EMAIL_INVALID"
+    title = "The email address is not valid."
+    title_zh = "电子邮箱地址无效。"
+
+
+class PersonStatusInvalid(ValidationFailed):
+    code = "PERSON_STATUS_INVALID"
+    title = "Unknown person status."
+    title_zh = "人员状态无效。"
+
+
+class EvidenceRequired(ValidationFailed):
+    """CH-2: sensitive counter operations record the identity evidence that was checked."""
+
+    code = "EVIDENCE_REQUIRED"
+    title = "Record the identity document that was checked."
+    title_zh = "请记录已核验的身份证件。"
+
+
+class RevealForbidden(Forbidden):
+    code = "REVEAL_FORBIDDEN"
+    title = "Your role may not see full personal data."
+    title_zh = "您的角色无权查看完整个人信息。"
+
+
+class RevealFieldsInvalid(ValidationFailed):
+    code = "REVEAL_FIELDS_INVALID"
+    title = "Unknown field to reveal."
+    title_zh = "请求显示的字段无效。"
+
+
+class PersonRecordInvalid(ValidationFailed):
+    code = "PERSON_RECORD_INVALID"
+    title = "The record is not valid."
+    title_zh = "记录无效。"

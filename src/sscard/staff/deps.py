@@ -1,0 +1,53 @@
+"""The one FastAPI dependency routers use to require a staff role (CH-2).
+
+    @router.post("/cards/{card_no}/activate")
+    def activate(..., staff: StaffPrincipal = Depends(require_staff(Role.COUNTER_CLERK)),
+                 uow: UnitOfWork = Depends(get_uow)):
+        staff.ensure_region(person.region_code)           # 403 OUTSIDE_REGION
+        activate_card(uow, card_no=..., actor=staff.actor(Channel.COUNTER))
+
+Missing, unknown, expired or revoked token → 401 ``UNAUTHENTICATED``; a role not listed → 403
+``ROLE_FORBIDDEN``. ``require_staff()`` with no roles admits any signed-in staff member.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from sscard.api.deps import get_uow
+from sscard.db.session import UnitOfWork
+from sscard.errors import Unauthenticated
+from sscard.staff.errors import RoleForbidden
+from sscard.staff.principal import StaffPrincipal
+from sscard.staff.roles import Role
+from sscard.staff.sessions import resolve_session
+
+__all__ = ["StaffPrincipal", "require_staff", "staff_bearer"]
+
+staff_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="StaffBearer",
+    description="Staff session token from POST /api/v1/staff/login.",
+)
+
+
+def require_staff(*roles: Role) -> Callable[..., StaffPrincipal]:
+    """A dependency that admits a signed-in staff member holding one of ``roles``."""
+    allowed = frozenset(Role(r) for r in roles)
+
+    def dependency(
+        credentials: HTTPAuthorizationCredentials | None = Security(staff_bearer),
+        uow: UnitOfWork = Depends(get_uow),
+    ) -> StaffPrincipal:
+        if credentials is None or not credentials.credentials:
+            raise Unauthenticated("a staff bearer token is required")
+        principal = resolve_session(uow, token=credentials.credentials)
+        if allowed and principal.role not in allowed:
+            needed = ", ".join(sorted(r.value for r in allowed))
+            raise RoleForbidden(f"this operation needs the role {needed}")
+        return principal
+
+    return dependency

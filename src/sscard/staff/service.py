@@ -1,0 +1,118 @@
+"""Staff accounts: create, list, deactivate (CH-2). Every change is audited (CH-4)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select, update
+
+from sscard.audit import Actor, record_event
+from sscard.db.base import utcnow
+from sscard.db.session import UnitOfWork
+from sscard.regions.codes import is_within
+from sscard.regions.service import get_region_or_raise
+from sscard.staff.errors import InvalidStaffInput, OutsideRegion, StaffNotFound, UsernameTaken
+from sscard.staff.models import StaffAccount, StaffSession
+from sscard.staff.passwords import check_password_policy, hash_password
+from sscard.staff.roles import Role
+
+_USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def get_staff(uow: UnitOfWork, username: str) -> StaffAccount | None:
+    """The account with this username, or None."""
+    return uow.session.scalar(select(StaffAccount).where(StaffAccount.username == normalise_username(username)))
+
+
+def get_staff_or_raise(uow: UnitOfWork, username: str) -> StaffAccount:
+    """The account with this username; ``StaffNotFound`` otherwise."""
+    account = get_staff(uow, username)
+    if account is None:
+        raise StaffNotFound("no staff account with that username")
+    return account
+
+
+def create_staff(
+    uow: UnitOfWork,
+    *,
+    username: str,
+    password: str,
+    role: Role | str,
+    region_code: str,
+    actor: Actor,
+    display_name: str = "",
+) -> StaffAccount:
+    """Open a staff account with one role in one registered region; the password is stored as Argon2id."""
+    username = normalise_username(username)
+    if not _USERNAME.match(username):
+        raise InvalidStaffInput("a username is 3-64 characters: lowercase letters, digits, '.', '_', '-'")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise InvalidStaffInput(f"unknown role; one of: {', '.join(r.value for r in Role)}") from None
+    if len(display_name) > 64:
+        raise InvalidStaffInput("a display name has at most 64 characters")
+    get_region_or_raise(uow, region_code)
+    check_password_policy(password, username=username)
+    if get_staff(uow, username) is not None:
+        raise UsernameTaken(f"username {username!r} is already in use")
+
+    account = StaffAccount(
+        username=username,
+        display_name=display_name.strip(),
+        password_hash=hash_password(password),
+        role=role,
+        region_code=region_code,
+        active=True,
+        failed_logins=0,
+    )
+    uow.session.add(account)
+    uow.flush()
+    record_event(
+        uow,
+        actor=actor,
+        action="staff.create",
+        subject=f"staff:{username}",
+        details={"role": role.value, "region": region_code},
+    )
+    return account
+
+
+def deactivate_staff(uow: UnitOfWork, *, username: str, actor: Actor) -> StaffAccount:
+    """Close an account and revoke its open sessions at once; deactivating twice changes nothing."""
+    account = get_staff_or_raise(uow, username)
+    if actor.kind == "staff" and actor.region and not is_within(account.region_code, actor.region):
+        raise OutsideRegion(f"outside your region {actor.region}")
+    if not account.active:
+        return account
+    now = utcnow()
+    account.active = False
+    revoked = len(
+        uow.session.execute(
+            update(StaffSession)
+            .where(StaffSession.staff_id == account.id, StaffSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .returning(StaffSession.id)
+        ).all()
+    )
+    uow.flush()
+    record_event(
+        uow,
+        actor=actor,
+        action="staff.deactivate",
+        subject=f"staff:{account.username}",
+        details={"sessions_revoked": revoked},
+    )
+    return account
+
+
+def list_staff(uow: UnitOfWork, *, region_code: str | None = None) -> list[StaffAccount]:
+    """Accounts ordered by username; with ``region_code``, only those inside that region."""
+    accounts = list(uow.session.scalars(select(StaffAccount).order_by(StaffAccount.username)))
+    if region_code is None:
+        return accounts
+    return [a for a in accounts if is_within(a.region_code, region_code)]

@@ -1,0 +1,121 @@
+"""``sscard demo load``: idempotent demo data on both backends; refused in production."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from sscard.audit import Actor, Channel
+from sscard.audit.models import AuditEntry
+from sscard.audit.service import verify_chain
+from sscard.cards.models import Card
+from sscard.demo import data
+from sscard.demo.loader import DemoRefused, load_demo
+from sscard.identity import parse_citizen_id
+from sscard.people.models import Person
+from sscard.regions.models import Region
+from sscard.staff.models import StaffAccount
+from sscard.staff.roles import Role
+from sscard.staff.sessions import authenticate_staff
+
+ACTOR = Actor.system(Channel.CLI)
+
+
+def _counts(uow) -> dict[str, int]:
+    return {
+        model.__name__: uow.session.scalar(select(func.count()).select_from(model))
+        for model in (Region, StaffAccount, Person, Card, AuditEntry)
+    }
+
+
+def test_demo_data_is_well_formed() -> None:
+    ids = [parse_citizen_id(p.id_number).number for p in data.PERSONS]  # every demo ID is valid (ID-2, ID-3)
+    assert len(set(ids)) == len(ids) >= 20
+    assert any(i.endswith("X") for i in ids)
+    assert {p.card for p in data.PERSONS} >= set(data.CARD_PLANS)
+    for prefix in ("bj", "gd"):  # one account per role in each demo province
+        assert {s.role for s in data.STAFF if s.username.startswith(prefix + "_")} == set(Role)
+
+
+# rule CH-4: the demo's state changes are audited; loading twice changes nothing (no second audit entry)
+def test_demo_load_is_idempotent(uow) -> None:
+    first = load_demo(uow, actor=ACTOR, env="dev")
+    after_first = _counts(uow)
+    second = load_demo(uow, actor=ACTOR, env="dev")
+    assert _counts(uow) == after_first
+    assert not second.changed
+    assert [s.username for s in second.staff] == [s.username for s in first.staff]
+    assert second.persons == first.persons
+    assert verify_chain(uow).ok
+
+
+def test_demo_cards_in_each_planned_state(uow) -> None:
+    report = load_demo(uow, actor=ACTOR, env="dev")
+    states = {p["id_number"]: p["card_state"] for p in report.persons}
+    for person in data.PERSONS:
+        expected = {
+            None: "-",
+            "applied": "applied",
+            "issued": "issued",
+            "active": "active",
+            "loss_reported": "loss_reported",
+            "replaced": "issued (replacement)",
+        }[person.card]
+        assert states[person.id_number] == expected
+    # rule ID-5: the demo's citizen IDs and phones are stored encrypted like any other
+    ciphertexts = uow.session.scalars(select(Person.id_number_enc)).all()
+    assert all(p.id_number.encode() not in c for c in ciphertexts for p in data.PERSONS)
+
+
+# rule CH-2: the printed demo logins work, with the role and region they claim
+def test_demo_logins_work(uow) -> None:
+    load_demo(uow, actor=ACTOR, env="dev")
+    for staff in (data.STAFF[0], data.STAFF[-1]):
+        login = authenticate_staff(uow, username=staff.username, password=data.DEMO_STAFF_PASSWORD)
+        assert (login.principal.role, login.principal.region_code) == (staff.role, staff.region_code)
+
+
+def test_demo_refused_in_production(uow) -> None:
+    with pytest.raises(DemoRefused) as exc:
+        load_demo(uow, actor=ACTOR, env="prod")
+    assert exc.value.code == "DEMO_REFUSED"
+    assert (
+        uow.session.scalar(select(func.count()).select_from(StaffAccount).where(StaffAccount.username == "bj_auditor"))
+        == 0
+    )
+
+
+def test_cli_demo_load_twice_prints_the_same_logins(tmp_path, monkeypatch) -> None:
+    """The ``make run`` path on a fresh embedded database: upgrade, then load twice."""
+    from sscard.cli.main import app
+    from sscard.config import reset_settings_cache
+    from sscard.db.session import reset_engine_cache
+
+    monkeypatch.setenv("SSCARD_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
+    monkeypatch.setenv("SSCARD_DATABASE_SCHEMA", "")
+    monkeypatch.setenv("SSCARD_ENV", "dev")
+    reset_settings_cache()
+    reset_engine_cache()
+    try:
+        runner = CliRunner()
+        assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+        first = runner.invoke(app, ["demo", "load", "--json"])
+        second = runner.invoke(app, ["demo", "load", "--json"])
+        assert first.exit_code == second.exit_code == 0, first.output
+        a, b = json.loads(first.stdout), json.loads(second.stdout)
+        assert a["added"]["staff"] == len(data.STAFF) and a["added"]["persons"] == len(data.PERSONS)
+        assert b["added"] == {"regions": 0, "staff": 0, "persons": 0, "cards": 0}
+        assert a["staff"] == b["staff"] and a["persons"] == b["persons"]
+        text = runner.invoke(app, ["demo", "load"])
+        assert "nothing changed" in text.stdout and "bj_counter_clerk" in text.stdout
+        assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+        monkeypatch.setenv("SSCARD_ENV", "prod")
+        reset_settings_cache()
+        refused = runner.invoke(app, ["demo", "load"])
+        assert refused.exit_code == 1 and "DEMO_REFUSED" in refused.output
+    finally:
+        reset_settings_cache()
+        reset_engine_cache()

@@ -1,0 +1,58 @@
+"""Test factories for regions and staff, usable by any domain's tests.
+
+from tests.staff.factories import make_staff, login_token
+account = make_staff(uow, role=Role.COUNTER_CLERK, region_code="110105")
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sscard.audit import Actor
+from sscard.db.session import UnitOfWork
+from sscard.regions.codes import parent_code_of
+from sscard.regions.models import Region
+from sscard.regions.service import add_region, get_region
+from sscard.staff.models import StaffAccount
+from sscard.staff.roles import Role
+from sscard.staff.service import create_staff
+from sscard.staff.sessions import authenticate_staff
+
+PASSWORD = "correct horse battery"  # noqa: S105 - test credential
+TEST_ACTOR = Actor.system()
+
+
+def ensure_region(uow: UnitOfWork, code: str) -> Region:
+    """Register ``code`` and every ancestor it implies (generic names), if missing."""
+    existing = get_region(uow, code)
+    if existing is not None:
+        return existing
+    parent = parent_code_of(code)
+    if parent is not None:
+        ensure_region(uow, parent)
+    return add_region(uow, code=code, name_zh=f"测试{code}", name_en=f"Test {code}", actor=TEST_ACTOR)
+
+
+def make_staff(
+    uow: UnitOfWork,
+    *,
+    role: Role = Role.COUNTER_CLERK,
+    region_code: str = "110000",
+    username: str | None = None,
+    password: str = PASSWORD,
+) -> StaffAccount:
+    """A new active staff account (unique username unless given) in ``region_code``."""
+    ensure_region(uow, region_code)
+    return create_staff(
+        uow,
+        username=username or f"t{secrets.token_hex(5)}",
+        password=password,
+        role=role,
+        region_code=region_code,
+        actor=TEST_ACTOR,
+    )
+
+
+def login_token(uow: UnitOfWork, account: StaffAccount, password: str = PASSWORD) -> str:
+    """Open a session for ``account`` and return its bearer token."""
+    return authenticate_staff(uow, username=account.username, password=password).access_token

@@ -1,0 +1,44 @@
+"""The bilingual landing page: zh_CN by default, English on request, demo logins only in dev mode."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+@pytest.fixture
+def page(db_env, monkeypatch):
+    from sscard.api.app import create_app
+    from sscard.config import reset_settings_cache
+
+    def get(env: str = "test", **params: str):
+        monkeypatch.setenv("SSCARD_ENV", env)
+        reset_settings_cache()
+        return TestClient(create_app()).get("/", params=params)
+
+    yield get
+    reset_settings_cache()
+
+
+def test_default_is_chinese_with_docs_links(page) -> None:
+    r = page()
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert '<html lang="zh-CN">' in r.text and "社会保障卡服务平台" in r.text
+    for link in ('href="/api/docs"', 'href="/api/openapi.json"', 'href="/api/v1/health"', 'href="/metrics"'):
+        assert link in r.text
+    assert "<code>staff</code>" in r.text  # the API groups being served are listed
+
+
+def test_english_on_request_and_unknown_language_falls_back(page) -> None:
+    r = page(lang="en")
+    assert '<html lang="en">' in r.text and "API documentation" in r.text
+    assert '<html lang="zh-CN">' in page(lang="xx").text
+
+
+def test_demo_logins_only_in_dev(page) -> None:
+    from sscard.demo.data import DEMO_STAFF_PASSWORD
+
+    assert DEMO_STAFF_PASSWORD not in page(env="test").text
+    assert DEMO_STAFF_PASSWORD not in page(env="prod").text
+    dev = page(env="dev")
+    assert DEMO_STAFF_PASSWORD in dev.text and "bj_counter_clerk" in dev.text and 'id="demo"' in dev.text
