@@ -71,11 +71,12 @@ def _make_database(backend: str, tmp_root: Path) -> TestDatabase:
 
 @pytest.fixture(scope="session", autouse=True)
 def security_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """A real key-file security module under a temporary directory."""
+    """A real soft security module (sealed keystore, SM suite, development root) in a temporary directory."""
     from sscard.security import set_security_module
-    from sscard.security.keyfile import KeyFileModule
+    from sscard.security.factory import open_soft_module
 
-    module = KeyFileModule(tmp_path_factory.mktemp("keys") / "keys.json", suite="sm")
+    keys = tmp_path_factory.mktemp("keys")
+    module = open_soft_module(keys, suite="sm", master_key=secrets.token_hex(32), dev_root=True)
     set_security_module(module)
     yield module
     set_security_module(None)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from sscard.errors import Conflict
 
@@ -38,9 +40,19 @@ def _app() -> FastAPI:
     def db_down() -> None:
         raise OperationalError("SELECT 1", {}, Exception("connection refused"), connection_invalidated=True)
 
+    @router.get("/integrity")
+    def integrity() -> None:
+        orig = Exception('duplicate key value violates unique constraint "uq_x"\nDETAIL: Key (email)=(li@example.com)')
+        raise IntegrityError("INSERT INTO person (email) VALUES (%(email)s)", {"email": "li@example.com"}, orig)
+
+    @router.get("/data-error")
+    def data_error() -> None:
+        raise DataError("INSERT", {}, Exception("value too long for type character varying(64)"))
+
     @router.get("/conflict")
     def conflict() -> None:
-        raise Conflict("already done", state="active")
+        # Extra members that are not JSON-native, or that collide with reserved ones, must not break the answer.
+        raise Conflict("already done", state="active", since=date(2024, 5, 1), code="HIJACK", response_headers="x")
 
     app.include_router(router)
     return app
@@ -116,7 +128,7 @@ def test_oversized_body_413(client) -> None:
 
 def test_domain_error_keeps_code_and_extra_members(client) -> None:
     body = _assert_problem(client.get("/api/v1/_test/conflict"), 409, "CONFLICT")
-    assert body["detail"] == "already done" and body["state"] == "active"
+    assert body["detail"] == "already done" and body["state"] == "active" and body["since"] == "2024-05-01"
 
 
 # rule ID-5: an unexpected bug is a 500 problem without a traceback; the log line is masked
@@ -126,9 +138,54 @@ def test_unhandled_error_500_without_traceback(client, capsys) -> None:
     logged = capsys.readouterr().err
     assert "unhandled_error" in logged and "RuntimeError" in logged
     assert FULL_ID not in logged and "1101**********101X" in logged
+    assert f'"request_id": "{body["request_id"]}"' in logged  # the log line carries the request id
 
 
 def test_database_down_503(client) -> None:
     r = client.get("/api/v1/_test/db-down")
     _assert_problem(r, 503, "DATABASE_UNAVAILABLE")
     assert r.headers["retry-after"] == "5"
+
+
+def test_unreachable_database_503(monkeypatch) -> None:
+    """A server whose database refuses connections answers 503, health included, not 500."""
+    from sscard.api.app import create_app
+    from sscard.config import reset_settings_cache
+    from sscard.db.session import reset_engine_cache
+
+    monkeypatch.setenv("SSCARD_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
+    reset_settings_cache()
+    reset_engine_cache()
+    try:
+        r = TestClient(create_app(), raise_server_exceptions=False).get("/api/v1/health")
+        _assert_problem(r, 503, "DATABASE_UNAVAILABLE")
+    finally:
+        monkeypatch.delenv("SSCARD_DATABASE_URL")
+        reset_settings_cache()
+        reset_engine_cache()
+
+
+# rule ID-5: a database error is logged by its first line only; SQL parameters and row values stay out
+def test_database_error_log_keeps_values_out(client, capsys) -> None:
+    _assert_problem(client.get("/api/v1/_test/integrity"), 500, "INTERNAL_ERROR")
+    logged = capsys.readouterr().err
+    assert "IntegrityError" in logged and "uq_x" in logged
+    assert "li@example.com" not in logged and "INSERT" not in logged
+
+
+def test_value_the_database_cannot_store_is_422(client) -> None:
+    _assert_problem(client.get("/api/v1/_test/data-error"), 422, "INPUT_NOT_STORABLE")
+
+
+# PostgreSQL refuses NUL in text: refused up front, in a body, a query string or a path
+def test_nul_characters_refused(client) -> None:
+    r = client.post(
+        "/api/v1/_test/things",
+        content=b'{"name": "a\\u0000b", "id_number": "x"}',
+        headers={"content-type": "application/json"},
+    )
+    _assert_problem(r, 422, "INVALID_CHARACTERS")
+    _assert_problem(client.get("/api/v1/regions?within=11%0000"), 422, "INVALID_CHARACTERS")
+    _assert_problem(client.get("/api/v1/regions/11%0000"), 422, "INVALID_CHARACTERS")
+    ok = client.post("/api/v1/_test/things", json={"name": "a\\u0000 is fine as text", "id_number": "x"})
+    assert ok.status_code == 200

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from sscard.audit import Actor
@@ -15,6 +15,7 @@ from sscard.audit.models import AuditEntry
 from sscard.cli.main import app
 from sscard.db.session import unit_of_work
 from sscard.identity.protected import EMAIL, ID_NUMBER, PHONE
+from sscard.imports.errors import ImportConcurrent
 from sscard.imports.models import ImportJob, ImportRowError, ImportStatus
 from sscard.imports.service import import_persons
 from sscard.people.models import Person
@@ -74,14 +75,16 @@ def test_one_audit_entry_per_batch(db_env, tmp_path: Path) -> None:
     with unit_of_work() as uow:
         entries = list(
             uow.session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.subject == f"import_job:{summary.job_id}")
-                .order_by(AuditEntry.id)
+                select(AuditEntry).where(AuditEntry.subject == f"import_job:{summary.job_id}").order_by(AuditEntry.id)
             )
         )
     assert len(entries) == summary.batches == 3
     details = [json.loads(e.details) for e in entries]
-    assert [(d["first_line"], d["last_line"], d["imported"]) for d in details] == [(2, 11, 10), (12, 21, 10), (22, 26, 5)]
+    assert [(d["first_line"], d["last_line"], d["imported"]) for d in details] == [
+        (2, 11, 10),
+        (12, 21, 10),
+        (22, 26, 5),
+    ]
     assert all(e.action == "person.import_batch" for e in entries)
     blob = " ".join(e.details + e.subject for e in entries)
     assert not any(p[0] in blob or p[1] in blob for p in people)
@@ -220,13 +223,14 @@ class _CrashAfter:
 
 
 # Resumable: after a crash the re-run continues after the last committed batch, exactly once
-def test_resume_after_a_crash_in_process(db_env, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_after_a_crash_in_process(db_env, tmp_path: Path, workers: int) -> None:
     people = fresh_people(50)
     rows = [*people[:20], (people[3][0], "重复", "", ""), *people[20:], ("bad", "x", "", "")]
     path = write_csv(tmp_path / "crash.csv", rows)
     with pytest.raises(_Crash):
-        import_persons(path=path, actor=Actor.cli_operator(), batch_size=8, workers=0, observer=_CrashAfter(2))
-    summary = import_persons(path=path, actor=Actor.cli_operator(), batch_size=5, workers=0)
+        import_persons(path=path, actor=Actor.cli_operator(), batch_size=8, workers=workers, observer=_CrashAfter(2))
+    summary = import_persons(path=path, actor=Actor.cli_operator(), batch_size=5, workers=workers)
     assert summary.resumed_after_line == 17
     assert summary.job_totals == (50, 0, 2)
     assert summary.rows == len(rows) - 16
@@ -249,3 +253,25 @@ def test_worker_processes_give_the_same_result(db_env, tmp_path: Path) -> None:
             select(func.count()).select_from(ImportRowError).where(ImportRowError.job_id == summary.job_id)
         )
     assert total == 1
+
+
+class _SecondRunner:
+    """Moves the job's resume point behind the importer's back, as a second process would."""
+
+    def started(self, start) -> None:
+        pass
+
+    def batch_committed(self, result) -> None:
+        with unit_of_work() as uow:
+            uow.session.execute(
+                update(ImportJob).where(ImportJob.id == result.job_id).values(next_offset=ImportJob.next_offset + 1)
+            )
+
+
+# Exactly-once under two processes on one file: the compare-and-set on the resume point stops one
+def test_a_second_process_on_the_same_job_is_refused(db_env, tmp_path: Path) -> None:
+    people = fresh_people(20)
+    path = write_csv(tmp_path / "twice.csv", people)
+    with pytest.raises(ImportConcurrent):
+        import_persons(path=path, actor=Actor.cli_operator(), batch_size=10, workers=0, observer=_SecondRunner())
+    assert count_present(db_env.engine, [p[0] for p in people]) == 10  # the refused batch left nothing

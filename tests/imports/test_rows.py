@@ -167,9 +167,7 @@ def test_resume_offset_stops_the_stream(tmp_path: Path) -> None:
     header = read_header(path)
     first = list(iter_chunks(path, start_offset=header.data_offset, first_line=2, lines_per_chunk=3))
     stop = first[1].end_offset
-    again = list(
-        iter_chunks(path, start_offset=header.data_offset, first_line=2, lines_per_chunk=100, end_offset=stop)
-    )
+    again = list(iter_chunks(path, start_offset=header.data_offset, first_line=2, lines_per_chunk=100, end_offset=stop))
     assert sum(len(c.lines) for c in again) == 6
     rest = list(iter_chunks(path, start_offset=stop, first_line=8, lines_per_chunk=100))
     assert rest[0].first_line == 8 and len(rest[0].lines) == 4

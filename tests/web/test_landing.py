@@ -42,3 +42,13 @@ def test_demo_logins_only_in_dev(page) -> None:
     assert DEMO_STAFF_PASSWORD not in page(env="prod").text
     dev = page(env="dev")
     assert DEMO_STAFF_PASSWORD in dev.text and "bj_counter_clerk" in dev.text and 'id="demo"' in dev.text
+
+
+def test_api_docs_are_served_without_a_cdn(page) -> None:
+    from sscard.api.app import create_app
+
+    client = TestClient(create_app())
+    for url in ("/api/docs", "/api/redoc"):
+        html = client.get(url).text
+        assert "/api/docs-static/" in html and "cdn" not in html.lower() and "googleapis" not in html
+    assert client.get("/api/docs-static/swagger-ui-bundle.js").status_code == 200

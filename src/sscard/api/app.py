@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from sscard import __version__
-from sscard.api import health, metrics, regions, staff
+from sscard.api import (
+    admin,
+    admin_pin,
+    counter,
+    counter_pin,
+    counter_query_password,
+    health,
+    hotline,
+    hotline_query,
+    metrics,
+    portal,
+    regions,
+    security,
+    staff,
+    terminal,
+    terminal_pin,
+)
 from sscard.api.metrics import MetricsMiddleware
 from sscard.api.middleware import ErrorBoundary, InputGuardMiddleware, RequestIdMiddleware
 from sscard.api.problems import install_problem_handlers
@@ -14,12 +31,14 @@ from sscard.logging import configure_logging
 
 def create_app() -> FastAPI:
     configure_logging()
-    app = FastAPI(
+    # Swagger UI and ReDoc served from vendored assets (fastapi-offline), never from a CDN.
+    app = FastAPIOffline(
         title="sscard — social security card platform",
         version=__version__,
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url="/api/redoc",
+        static_url="/api/docs-static",
     )
     install_problem_handlers(app)
     # add_middleware wraps: the last added is the outermost. Outermost first: RequestId → Metrics →
@@ -33,6 +52,17 @@ def create_app() -> FastAPI:
     v1.include_router(health.router)
     v1.include_router(staff.router)
     v1.include_router(regions.router)
+    v1.include_router(counter.router)
+    v1.include_router(hotline.router)
+    v1.include_router(portal.router)
+    v1.include_router(admin.router)
+    v1.include_router(hotline_query.router)
+    v1.include_router(counter_query_password.router)
+    v1.include_router(terminal.router)
+    v1.include_router(terminal_pin.router)
+    v1.include_router(counter_pin.router)
+    v1.include_router(admin_pin.router)
+    v1.include_router(security.router)
     # Channel routers register here, one line each.
     app.include_router(v1)
     app.include_router(metrics.router)

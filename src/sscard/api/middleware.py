@@ -11,7 +11,7 @@ import traceback
 import uuid
 
 import structlog
-from sqlalchemy.exc import DataError, DBAPIError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -67,6 +67,15 @@ def _where(exc: BaseException) -> str:
     return f"{last.filename.rsplit('/site-packages/', 1)[-1]}:{last.lineno} in {last.name}"
 
 
+def _database_down(exc: BaseException) -> bool:
+    """The database cannot be reached: pool exhausted, a connection lost, or no connection at all."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, OperationalError) and exc.statement is None:
+        return True  # raised while connecting, before any statement ran
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 class ErrorBoundary:
     """Turn any exception that escaped the handlers into problem+json: no traceback ever reaches a client.
 
@@ -92,7 +101,7 @@ class ErrorBoundary:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
-            database_down = isinstance(exc, PoolTimeout) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+            database_down = _database_down(exc)
             log.error(
                 "unhandled_error",
                 path=scope.get("path", ""),
@@ -126,8 +135,13 @@ class _NulInBody(HTTPException):
 
 
 NUL_DETAIL = "Text must not contain NUL characters."
-# How a NUL character is spelled inside a body of each kind (JSON escape, URL encoding).
-_NUL_SPELLING = {b"application/json": b"\\u0000", b"application/x-www-form-urlencoded": b"%00"}
+# How a NUL character is spelled inside a body of each kind: the JSON escape \u0000 (only when its
+# backslash is not itself escaped, i.e. preceded by an even run of backslashes), or URL-encoded %00.
+_NUL_SPELLING = {
+    b"application/json": re.compile(rb"(?<!\\)(?:\\\\)*\\u0000"),
+    b"application/x-www-form-urlencoded": re.compile(rb"%00"),
+}
+_TAIL = 64  # bytes carried over between chunks so a spelling split across two chunks is still seen
 
 
 def _media_type(headers: dict[bytes, bytes]) -> bytes:
@@ -178,9 +192,10 @@ class InputGuardMiddleware:
                 if received > self.max_bytes:
                     raise _BodyTooLarge(self.max_bytes)
                 if nul is not None:
-                    if nul in tail + chunk:
+                    window = tail + chunk
+                    if nul.search(window):
                         raise _NulInBody()
-                    tail = (tail + chunk)[-(len(nul) - 1) :]
+                    tail = window[-_TAIL:]
             return message
 
         await self.app(scope, guarded_receive, send)

@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -75,16 +76,17 @@ def problem(
     code: str,
     title: str,
     detail: str | None = None,
-    headers: Mapping[str, str] | None = None,
+    response_headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     """A problem+json response; ``retry_after`` also sets ``Retry-After``, 401 sets ``WWW-Authenticate``."""
-    all_headers = dict(headers or {})
+    all_headers = dict(response_headers or {})
     if "retry_after" in extra:
         all_headers["Retry-After"] = str(extra["retry_after"])
     if status == 401:
         all_headers.setdefault("WWW-Authenticate", "Bearer")
-    body = problem_body(status, code, title, detail, **extra)
+    # Extra members come from domain errors: encode dates, enums and the like rather than fail.
+    body = jsonable_encoder(problem_body(status, code, title, detail, **extra))
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=all_headers or None)
 
 
@@ -93,7 +95,7 @@ def http_problem(status: int, detail: str | None = None, headers: Mapping[str, s
     # Starlette's default detail is the bare reason phrase ("Not Found"): it adds nothing to the title.
     if detail and detail.lower().rstrip(".") in {title.lower().rstrip("."), _reason_phrase(status)}:
         detail = None
-    return problem(status, code, title, detail, headers=headers)
+    return problem(status, code, title, detail, response_headers=headers)
 
 
 def _reason_phrase(status: int) -> str:
@@ -136,7 +138,8 @@ def _wrong_media_type(request: Request, exc: RequestValidationError) -> bool:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+        extra = {k: v for k, v in exc.extra.items() if k not in _RESERVED and k != "response_headers"}
+        return problem(exc.status, exc.code, exc.title, exc.detail, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

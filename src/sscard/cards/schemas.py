@@ -84,3 +84,32 @@ class LossReportRead(BaseModel):
             reported_at=report.reported_at,
             expires_at=report.expires_at,
         )
+
+
+# --- request bodies ---------------------------------------------------------------------------------
+
+
+class CardCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: int = Field(ge=1)
+    card_type: CardType = CardType.SOCIAL
+    generation: int | None = Field(default=None, ge=1, le=3)
+    financial: bool = False
+    bank_code: str | None = Field(default=None, max_length=16)
+
+
+class CardCancel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: CloseReason = CloseReason.HOLDER_REQUEST
+
+
+class HotlineLossReportIn(BaseModel):
+    """CARD-5: the citizen ID number or the social security number (the same number, ID-1); no password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id_number: str | None = Field(default=None, max_length=32)
+    ss_number: str | None = Field(default=None, max_length=32)
+    card_type: CardType | None = Field(default=None, description="Default: the social security card.")

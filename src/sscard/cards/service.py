@@ -32,6 +32,7 @@ from sscard.db.session import UnitOfWork
 from sscard.people.errors import PersonDeceased
 from sscard.people.models import Person, PersonStatus
 from sscard.people.service import lock_person_or_raise
+from sscard.people.validation import normalise_evidence
 
 __all__ = [
     "activate_card",
@@ -117,13 +118,14 @@ def activate_card(uow: UnitOfWork, *, card_no: str, actor: Actor) -> Card:
     return transition(uow, card, CardEvent.ACTIVATE, actor=actor)
 
 
-def replace_card(uow: UnitOfWork, *, card_no: str, actor: Actor) -> Card:
+def replace_card(uow: UnitOfWork, *, card_no: str, actor: Actor, evidence: str | None = None) -> Card:
     """Replace a lost or damaged card: a new card number; the old one is invalid for every use (CARD-2).
 
     The new card is a current-generation card with the same type and financial function. Accounts
     belong to the person and carry over; credentials (PIN) do not: the new card starts from the
     initial PIN state (CARD-5).
     """
+    note = normalise_evidence(evidence) if evidence is not None else None
     now = utcnow()
     old = lock_card_or_raise(uow, card_no, now=now)
     next_state(old.state, CardEvent.REPLACE)  # refuse before anything is written
@@ -136,7 +138,7 @@ def replace_card(uow: UnitOfWork, *, card_no: str, actor: Actor) -> Card:
     )
     old.close_reason = CloseReason.REPLACED
     # Close the old card first: the partial unique index (CARD-2) must see it final before the new row.
-    transition(uow, old, CardEvent.REPLACE, actor=actor, now=now)
+    transition(uow, old, CardEvent.REPLACE, actor=actor, now=now, details={"evidence": note} if note else None)
     new = _create_card(uow, person=person, spec=spec, actor=actor, replaces=old)
     transition(uow, new, CardEvent.ISSUE, actor=actor, now=now, details={"replaces": mask_card_no(old.card_no)})
     audit_card(uow, old, actor=actor, action="card.replaced_by", details={"new_card_id": new.id})

@@ -44,26 +44,31 @@ class _Reporter:
             err_console.print(
                 f"resuming import job {start.job_id} after line {start.resumed_after_line}", highlight=False
             )
-        if err_console.is_terminal:
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self.progress = Progress(
-                TextColumn("importing"),
-                BarColumn(),
-                DownloadColumn(),
-                TextColumn("{task.fields[rows]:,} rows"),
-                TimeRemainingColumn(),
-                console=err_console,
-                transient=True,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("import", total=self.total, completed=self.done, rows=0)
+    def _start_bar(self) -> None:
+        # Started at the first committed batch, not before: the worker processes are forked by then,
+        # so no child inherits the bar's refresh thread mid-flight.
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            DownloadColumn(),
+            TextColumn("{task.fields[rows]:,} rows"),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("import", total=self.total, completed=self.done, rows=0)
 
     def batch_committed(self, result: BatchResult) -> None:
         for rejection in result.rejections:
             self._print_rejection(rejection)
         self.rows += result.batch.rows
         self.done = result.batch.end_offset
+        if self.progress is None and err_console.is_terminal:
+            self._start_bar()
         if self.progress is not None and self.task is not None:
             self.progress.update(self.task, completed=self.done, rows=self.rows)
             return

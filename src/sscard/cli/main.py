@@ -4,8 +4,24 @@ from __future__ import annotations
 
 import typer
 
-from sscard.cli import audit_cmd, db_cmd, demo_cmd, id_cmd, region_cmd, staff_cmd
-from sscard.cli import import_cmd
+from sscard.cli import (
+    audit_cmd,
+    card_cmd,
+    db_cmd,
+    demo_cmd,
+    id_cmd,
+    import_cmd,
+    keyreg_cmd,
+    keys_cmd,
+    notify_cmd,
+    person_cmd,
+    pin_cmd,
+    policy_cmd,
+    region_cmd,
+    staff_cmd,
+    terminal_cmd,
+    terminal_pin_cmd,
+)
 from sscard.cli.serve import serve
 
 app = typer.Typer(help="sscard — social security card platform.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -13,10 +29,19 @@ app.add_typer(id_cmd.app, name="id")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(import_cmd.app, name="import")
+app.add_typer(person_cmd.app, name="person")
+app.add_typer(card_cmd.app, name="card")
 app.command("serve")(serve)
 app.add_typer(staff_cmd.app, name="staff")
 app.add_typer(region_cmd.app, name="region")
 app.add_typer(demo_cmd.app, name="demo")
+app.add_typer(policy_cmd.app, name="policy")
+app.add_typer(terminal_cmd.app, name="terminal")
+terminal_pin_cmd.register(terminal_cmd.app)  # verify-pin, change-pin
+app.add_typer(notify_cmd.app, name="notify")
+app.add_typer(pin_cmd.app, name="pin")
+app.add_typer(keyreg_cmd.app, name="keyreg")
+app.add_typer(keys_cmd.app, name="keys")
 # Further groups register here, one line each.
 
 

@@ -43,7 +43,13 @@ def list_(
 
     with unit_of_work() as uow:
         rows = [
-            {"code": r.code, "name_zh": r.name_zh, "name_en": r.name_en, "level": r.level.value, "parent": r.parent_code}
+            {
+                "code": r.code,
+                "name_zh": r.name_zh,
+                "name_en": r.name_en,
+                "level": r.level.value,
+                "parent": r.parent_code,
+            }
             for r in list_regions(uow, within=within)
         ]
     if as_json:

@@ -10,16 +10,30 @@ from sscard.config import get_settings
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default SSCARD_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default SSCARD_PORT or 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default SSCARD_WORKERS or 1).")] = None,
 ) -> None:
     """Run the API and pages."""
     import uvicorn
 
     settings = get_settings()
     h, p = host or settings.host, port or settings.port
-    typer.echo(f"sscard serving on http://{h}:{p}/  (API docs: http://{h}:{p}/api/docs)")
+    base = f"http://{h}:{p}"
+    typer.echo(f"sscard serving on {base}/")
+    typer.echo(f"  API docs   {base}/api/docs")
+    typer.echo(f"  OpenAPI    {base}/api/openapi.json")
+    typer.echo(f"  health     {base}/api/v1/health")
+    typer.echo(f"  metrics    {base}/metrics")
+    if settings.env == "dev":
+        from sscard.demo.data import DEMO_STAFF_PASSWORD, STAFF
+
+        names = ", ".join(s.username for s in STAFF[:3])
+        typer.echo(
+            f"  demo staff logins: {names}, ... (password {DEMO_STAFF_PASSWORD}; "
+            f"`sscard demo load` lists them all, so does {base}/)"
+        )
+    typer.echo("Press Ctrl+C to stop.")
     uvicorn.run(
         "sscard.api.app:create_app",
         factory=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
 
 from sscard.audit import Actor, record_event
 from sscard.db.base import utcnow
@@ -134,8 +135,12 @@ def commit_batch(
             started_at=now,
             updated_at=now,
         )
-        session.add(job)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(job)
+        except IntegrityError:
+            # Another run of the same file created the job first (the unique key is the file's hash).
+            raise ImportConcurrent("another process started importing this file; let it finish or re-run") from None
         job_id = job.id
     else:
         job_id = cursor.job_id

@@ -74,7 +74,7 @@ def validate_row(line: int, fields: tuple[str, str, str, str]) -> NewPerson | Re
     try:
         return prepare_person(id_number=fields[0], name=fields[1], phone=fields[2], email=fields[3])
     except (InvalidCitizenId, NameInvalid, PhoneInvalid, EmailInvalid) as exc:
-        index, mask = _FAULT_FIELD[type(exc)]
+        index, mask = next(field for kind, field in _FAULT_FIELD.items() if isinstance(exc, kind))
         return Rejection(line, exc.code, _masked(mask, fields[index]), exc.detail)
 
 

@@ -9,12 +9,7 @@ and the counters end exactly as if the run had never stopped.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -25,15 +20,16 @@ from sscard.audit import Actor
 from sscard.db.session import UnitOfWork, get_engine, unit_of_work
 from sscard.identity import mask_id_number
 from sscard.identity.citizen_id import check_character
-from sscard.imports.batches import BatchResult, JobCursor, PreparedChunk, commit_batch, prepare_chunk
+from sscard.imports.batches import BatchResult, JobCursor, PreparedChunk, commit_batch
 from sscard.imports.errors import ImportJobNotFound
 from sscard.imports.models import ImportJob, ImportRowError, ImportStatus
+from sscard.imports.pipeline import default_workers, prepared_chunks
 from sscard.imports.rows import DUPLICATE_IN_FILE, Rejection, StageRecord
-from sscard.imports.source import Header, fingerprint, iter_chunks, read_header
+from sscard.imports.source import Header, fingerprint, read_header
+from sscard.security import get_security_module
 
 KIND = "persons"
 DEFAULT_BATCH_SIZE = 5000
-PARALLEL_MIN_BYTES = 4 << 20  # about 50,000 rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +48,7 @@ class ImportSummary:
     already_present: int
     rejected: int
     elapsed: float
-    batches: int
+    batches: int  # committed batches of the job, all runs
     resumed_after_line: int | None = None
     previously_finished: bool = False  # the same file was imported completely before: nothing done
     job_totals: tuple[int, int, int] = (0, 0, 0)  # imported, already present, rejected over all runs
@@ -80,6 +76,9 @@ def import_persons(
     """Import a persons CSV (id_number,name,phone,email), resuming an unfinished job of the same file."""
     t0 = time.perf_counter()
     header = read_header(path)
+    # Open the security module before any worker forks: the children inherit it instead of each
+    # opening (or, on a fresh data dir, racing to create) the key file.
+    get_security_module()
     print_ = fingerprint(path)
     with unit_of_work(engine) as uow:
         job = find_job(uow=uow, kind=KIND, file_sha256=print_.sha256, file_size=print_.size)
@@ -88,21 +87,29 @@ def import_persons(
         return ImportSummary(job.id, 0, 0, 0, 0, time.perf_counter() - t0, 0, None, True, totals)
     cursor = JobCursor(KIND, print_.sha256, print_.size, path.name, header.data_offset, 1)
     seen: dict[int, int] = {}  # natural key -> first line, for duplicates within the file
+    if workers is None:
+        workers = default_workers(print_.size)
     resumed = None
     if job is not None:
         cursor.job_id, cursor.next_offset, cursor.last_line = job.id, job.next_offset, job.last_line
         cursor.batches, cursor.imported = job.batches, job.imported
         cursor.already_present, cursor.rejected = job.already_present, job.rejected
         resumed = job.last_line
-        _remember_committed_keys(path, header, cursor, batch_size, seen)
+        _remember_committed_keys(path, header, cursor, batch_size, workers, seen)
     if observer:
         observer.started(ImportStart(cursor.job_id, print_.size, cursor.next_offset, resumed))
     start_counts = (cursor.imported, cursor.already_present, cursor.rejected)
     pending: PreparedChunk | None = None
-    if workers is None:
-        workers = default_workers(print_.size - cursor.next_offset)
-    copy_binary = (engine or get_engine()).dialect.name == "postgresql"
-    for prepared in _prepared_chunks(path, header, cursor, batch_size, workers, copy_binary):
+    stream = prepared_chunks(
+        path,
+        header,
+        start_offset=cursor.next_offset,
+        first_line=cursor.last_line + 1,
+        batch_size=batch_size,
+        workers=workers,
+        copy_binary=(engine or get_engine()).dialect.name == "postgresql",
+    )
+    for prepared in stream:
         if pending is not None:
             _commit(pending, seen, cursor, actor, engine, observer, final=False)
         pending = prepared
@@ -126,50 +133,22 @@ def import_persons(
     )
 
 
-def _prepared_chunks(
-    path: Path, header: Header, cursor: JobCursor, batch_size: int, workers: int, copy_binary: bool
-) -> Iterator[PreparedChunk]:
-    """Prepared chunks in file order; with ``workers`` they are parsed and sealed in child processes."""
-    chunks = iter_chunks(
-        path, start_offset=cursor.next_offset, first_line=cursor.last_line + 1, lines_per_chunk=batch_size
-    )
-    if workers <= 0:
-        for chunk in chunks:
-            yield prepare_chunk(chunk, header, copy_binary=copy_binary)
-        return
-    # fork: the children inherit the already-open security module (the key-file backend would also
-    # re-open from SSCARD_DATA_DIR under spawn, but a module installed by a test or CLI option would not).
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        window: deque[Future[PreparedChunk]] = deque()
-        for chunk in chunks:
-            window.append(pool.submit(prepare_chunk, chunk, header, copy_binary=copy_binary))
-            # Keep a few chunks in flight: enough to hide the database round trip, bounded memory.
-            if len(window) > 2 * workers:
-                yield window.popleft().result()
-        while window:
-            yield window.popleft().result()
-
-
-def default_workers(remaining_bytes: int) -> int:
-    """Worker processes for parsing and sealing: none for small files (a fork costs more than it saves)."""
-    cpus = os.cpu_count() or 1
-    if cpus < 2 or remaining_bytes < PARALLEL_MIN_BYTES:
-        return 0
-    return cpus
-
-
 def _remember_committed_keys(
-    path: Path, header: Header, cursor: JobCursor, batch_size: int, seen: dict[int, int]
+    path: Path, header: Header, cursor: JobCursor, batch_size: int, workers: int, seen: dict[int, int]
 ) -> None:
     """Rebuild the duplicate detector over the part committed by earlier runs (validation, no crypto)."""
-    if cursor.next_offset <= header.data_offset:
-        return
-    chunks = iter_chunks(
-        path, start_offset=header.data_offset, first_line=2, lines_per_chunk=batch_size, end_offset=cursor.next_offset
+    chunks = prepared_chunks(
+        path,
+        header,
+        start_offset=header.data_offset,
+        first_line=2,
+        end_offset=cursor.next_offset,
+        batch_size=batch_size,
+        workers=workers,
+        seal=False,
     )
     for chunk in chunks:
-        for line, key, _ in prepare_chunk(chunk, header, seal=False).persons:
+        for line, key, _ in chunk.persons:
             seen.setdefault(key, line)
 
 

@@ -31,6 +31,12 @@ class IdMismatch(ValidationFailed):
     title_zh = "性别或出生日期与公民身份号码不一致。"
 
 
+class DateInvalid(ValidationFailed):
+    code = "DATE_INVALID"
+    title = "The date is not a YYYY-MM-DD date."
+    title_zh = "日期格式应为YYYY-MM-DD。"
+
+
 class NameInvalid(ValidationFailed):
     code = "NAME_INVALID"
     title = "The name is not valid."

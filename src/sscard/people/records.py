@@ -21,7 +21,7 @@ from sscard.people.models import (
     Qualification,
     QualificationCategory,
 )
-from sscard.people.service import get_person_or_raise, person_subject
+from sscard.people.service import MAX_PERSON_ID, get_person_or_raise, person_subject
 
 # Labour Law art. 15: no employment under 16.
 MIN_WORKING_AGE = 16
@@ -139,7 +139,7 @@ def add_employment(
 
 def end_employment(uow: UnitOfWork, *, record_id: int, ended_on: date, actor: Actor) -> EmploymentRecord:
     """Close an open employment period."""
-    record = uow.session.get(EmploymentRecord, record_id)
+    record = uow.session.get(EmploymentRecord, record_id) if 1 <= record_id <= MAX_PERSON_ID else None
     if record is None:
         raise PersonRecordInvalid(f"no employment record {record_id}", field="record_id")
     if record.ended_on is not None:

@@ -75,3 +75,40 @@ class DisabilityAssessmentRead(BaseModel):
     assessed_on: date
     authority: str
     conclusion_no: str | None
+
+
+# --- request bodies (counter channel) -------------------------------------------------------------
+
+
+class PersonCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id_number: str = Field(min_length=1, max_length=32, description="Citizen ID (18 characters or 15 legacy digits).")
+    name: str = Field(min_length=1, max_length=64)
+    phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=254)
+    gender: str | None = Field(default=None, max_length=8, description="M/F; must agree with the ID (ID-4).")
+    birth_date: date | None = Field(default=None, description="Must agree with the ID (ID-4).")
+    status: PersonStatus = PersonStatus.EMPLOYED
+
+
+class EvidenceIn(BaseModel):
+    """CH-2: the identity document the counter checked, e.g. "resident ID card, original"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    evidence: str = Field(min_length=1, max_length=200)
+
+
+class PersonLookup(EvidenceIn):
+    id_number: str = Field(min_length=1, max_length=32)
+
+
+class PersonRevealRequest(EvidenceIn):
+    fields: list[str] = Field(default_factory=lambda: ["id_number", "phone", "email"], max_length=3)
+
+
+class PersonStatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: PersonStatus

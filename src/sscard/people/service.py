@@ -27,6 +27,12 @@ from sscard.people.validation import normalise_evidence, prepare_person
 # ID-5 / CH-2: roles that may see full values ("operator" is the local CLI operator).
 REVEAL_ROLES = frozenset({"counter_supervisor", "operator"})
 REVEALABLE_FIELDS = ("id_number", "phone", "email")
+# Person ids are 32-bit integer keys: anything outside cannot exist (and would overflow a driver).
+MAX_PERSON_ID = 2**31 - 1
+
+
+def _valid_id(person_id: int) -> bool:
+    return isinstance(person_id, int) and 1 <= person_id <= MAX_PERSON_ID
 
 
 def person_subject(person_id: int) -> str:
@@ -71,7 +77,7 @@ def add_person(
 
 def get_person(uow: UnitOfWork, person_id: int) -> Person | None:
     """The person with this internal id, or None."""
-    return uow.session.get(Person, person_id)
+    return uow.session.get(Person, person_id) if _valid_id(person_id) else None
 
 
 def get_person_or_raise(uow: UnitOfWork, person_id: int) -> Person:
@@ -84,6 +90,8 @@ def get_person_or_raise(uow: UnitOfWork, person_id: int) -> Person:
 
 def lock_person_or_raise(uow: UnitOfWork, person_id: int) -> Person:
     """The person, row-locked until commit (serialises card issue against a death registration)."""
+    if not _valid_id(person_id):
+        raise PersonNotFound(f"no person with id {person_id}")
     person = uow.session.scalar(
         select(Person).where(Person.id == person_id).with_for_update().execution_options(populate_existing=True)
     )
@@ -147,6 +155,13 @@ def person_read(person: Person) -> PersonRead:
         email_masked=mask_email(EMAIL.open(person.email_enc)) if person.email_enc else None,
         created_at=person.created_at,
     )
+
+
+def view_person(uow: UnitOfWork, *, id_number: str, actor: Actor) -> Person:
+    """Find a person by ID to show their masked record; the disclosure is audited (CH-4)."""
+    person = get_person_by_id_number_or_raise(uow, id_number)
+    record_event(uow, actor=actor, action="person.view", subject=person_subject(person.id))
+    return person
 
 
 def lookup_person_at_counter(uow: UnitOfWork, *, id_number: str, actor: Actor, evidence: str) -> Person:

@@ -4,7 +4,8 @@ encrypted, indexed, MACed or (for PINs) verified. Everything else calls ``get_se
 
 from __future__ import annotations
 
-from sscard.security.module import SecurityModule, SecurityModuleError
+from sscard.security.errors import ProtectedDataInvalid, SecurityModuleError
+from sscard.security.module import PinScreenReason, SecurityModule
 
 _module: SecurityModule | None = None
 
@@ -25,4 +26,11 @@ def set_security_module(module: SecurityModule | None) -> None:
     _module = module
 
 
-__all__ = ["SecurityModule", "SecurityModuleError", "get_security_module", "set_security_module"]
+__all__ = [
+    "PinScreenReason",
+    "ProtectedDataInvalid",
+    "SecurityModule",
+    "SecurityModuleError",
+    "get_security_module",
+    "set_security_module",
+]

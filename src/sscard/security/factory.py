@@ -1,12 +1,80 @@
-"""Open the backend that settings select."""
+"""Open the backend that settings select (``SSCARD_HSM=soft|pkcs11``) and the module over it."""
 
 from __future__ import annotations
 
-from sscard.config import get_settings
-from sscard.security.keyfile import KeyFileModule
-from sscard.security.module import SecurityModule
+import sys
+from pathlib import Path
+
+import structlog
+
+from sscard.config import Settings, get_settings
+from sscard.security.errors import KeystoreTampered, MasterKeyRequired, MasterKeyWrong
+from sscard.security.hsm import HierarchyModule
+from sscard.security.keystore import resolve_master_key
+from sscard.security.soft import SoftBackend
+
+KEYSTORE = "keystore.sealed"
+log = structlog.get_logger("sscard.security")
 
 
-def open_security_module() -> SecurityModule:
-    settings = get_settings()
-    return KeyFileModule(settings.data_dir / "keys" / "sscard-keys.json", suite=settings.crypto_suite)
+def suite_for(settings: Settings) -> str:
+    """SM (national commercial cryptography) by default; ``intl`` on a PKCS#11 token unless asked."""
+    if settings.hsm == "pkcs11" and "crypto_suite" not in settings.model_fields_set:
+        return "intl"  # SoftHSM2 / most HSMs have no SM4: see docs/security-module.md
+    return settings.crypto_suite
+
+
+def open_soft_module(keys_dir: Path, *, suite: str, master_key: str, dev_root: bool = False) -> HierarchyModule:
+    """A soft module whose keystore lives in ``keys_dir`` (tests and tools pass the master key)."""
+    module = HierarchyModule(SoftBackend(keys_dir / KEYSTORE, master_key=master_key, suite=suite))
+    if dev_root:
+        _ensure_dev_root(module)
+    return module
+
+
+def open_pkcs11_module(
+    *, module_path: str, token_label: str, user_pin: str, lock_dir: Path, dev_root: bool = False,
+    namespace: str = "sscard",
+) -> HierarchyModule:  # fmt: skip
+    from sscard.security.pkcs11_backend import Pkcs11Backend
+
+    backend = Pkcs11Backend(
+        module_path=module_path, token_label=token_label, user_pin=user_pin, suite="intl",
+        lock_path=lock_dir / f"pkcs11-{token_label}-{namespace}.lock", namespace=namespace,
+    )  # fmt: skip
+    module = HierarchyModule(backend)
+    if dev_root:
+        _ensure_dev_root(module)
+    return module
+
+
+def _ensure_dev_root(module: HierarchyModule) -> None:
+    if not module.has_root():
+        # Outside prod a national root is generated so `make run` works; prod uses init-root or a ceremony.
+        module.init_root(origin="generated-dev")
+        print("WARNING: generated a development national root key (not for production)", file=sys.stderr)
+        log.warning("security.root.generated_dev")
+
+
+def open_security_module(settings: Settings | None = None) -> HierarchyModule:
+    settings = settings or get_settings()
+    keys_dir = settings.data_dir / "keys"
+    dev = settings.env != "prod"
+    if settings.hsm == "pkcs11":
+        if settings.pkcs11_user_pin is None:
+            raise MasterKeyRequired("SSCARD_PKCS11_USER_PIN is required for the pkcs11 backend")
+        return open_pkcs11_module(
+            module_path=settings.pkcs11_module, token_label=settings.pkcs11_token_label,
+            user_pin=settings.pkcs11_user_pin.get_secret_value(), lock_dir=keys_dir, dev_root=dev,
+        )  # fmt: skip
+    path = keys_dir / KEYSTORE
+    configured = settings.master_key.get_secret_value() if settings.master_key else None
+    master = resolve_master_key(
+        configured=configured, env=settings.env, keys_dir=keys_dir, keystore_exists=path.exists()
+    )
+    try:
+        return open_soft_module(keys_dir, suite=suite_for(settings), master_key=master, dev_root=dev)
+    except (KeystoreTampered, MasterKeyWrong) as exc:
+        # The audit chain cannot record this (its MAC key is in the refused keystore): log it loudly.
+        log.error("security.keystore.refused", code=exc.code, path=str(path))
+        raise

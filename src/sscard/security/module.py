@@ -1,29 +1,36 @@
-"""The ``SecurityModule`` interface. Backends implement it; callers never see key bytes."""
+"""The ``SecurityModule`` interface. Callers never see key bytes, and never a clear PIN.
+
+One implementation (``hsm.HierarchyModule``) runs over two backends (``soft``, ``pkcs11``); this
+class is the contract other packages code against. Every method is keyword-only past its first
+data argument, and every refusal is a ``DomainError`` with a stable code (``security.errors``).
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 
-from sscard.errors import DomainError
+from sscard.security.errors import ProtectedDataInvalid, SecurityModuleError
 
-
-class SecurityModuleError(DomainError):
-    code = "SECURITY_MODULE_ERROR"
-    status = 500
-    title = "The security module refused the operation."
-    title_zh = "安全模块拒绝了该操作。"
+__all__ = ["PinScreenReason", "ProtectedDataInvalid", "SecurityModule", "SecurityModuleError"]
 
 
-class ProtectedDataInvalid(SecurityModuleError):
-    code = "PROTECTED_DATA_INVALID"
-    title = "A protected field failed its integrity check."
-    title_zh = "受保护字段完整性校验失败。"
+@dataclass(frozen=True, slots=True)
+class PinScreenReason:
+    """Why a proposed PIN is refused (PIN-3): a stable ``code`` and a message without the PIN."""
+
+    code: str  # LENGTH | ALL_SAME | CONSECUTIVE | BIRTH_DATE | PHONE_NUMBER | INITIAL_PIN | CURRENT_PIN | EXCLUDED
+    message: str
 
 
 class SecurityModule(ABC):
-    """Field encryption, blind indexes and audit MACs (more operations arrive with the key system)."""
+    """Field AEAD, blind index, audit MAC, the key hierarchy's terminal keys and PIN operations."""
 
     suite: str = "sm"
+
+    # --- protected fields (ID-5) ------------------------------------------------------------------
 
     @abstractmethod
     def encrypt_field(self, plaintext: bytes, *, context: bytes) -> bytes:
@@ -31,7 +38,7 @@ class SecurityModule(ABC):
 
     @abstractmethod
     def decrypt_field(self, token: bytes, *, context: bytes) -> bytes:
-        """Reverse ``encrypt_field``; raise ``ProtectedDataInvalid`` on any tampering."""
+        """Reverse ``encrypt_field`` (any data-key version not retired); ``ProtectedDataInvalid`` on tampering."""
 
     @abstractmethod
     def blind_index(self, value: bytes, *, purpose: str) -> bytes:
@@ -45,7 +52,10 @@ class SecurityModule(ABC):
 
     @abstractmethod
     def terminal_mac(self, *, terminal_id: str, region_code: str, key_version: int, data: bytes) -> bytes:
-        """CMAC (SM4 or AES, 16 bytes) of ``data`` under the terminal's derived key."""
+        """CMAC (SM4 or AES, 16 bytes) of ``data`` under the terminal's derived key.
+
+        ``key_version`` is the version of the region's terminal master key ``TMK/<city>``.
+        """
 
     @abstractmethod
     def export_terminal_key(
@@ -57,3 +67,48 @@ class SecurityModule(ABC):
     @abstractmethod
     def terminal_key_check_value(self, *, terminal_id: str, region_code: str, key_version: int) -> str:
         """KCV of the terminal key (first 3 bytes of E(key, zero block), hex)."""
+
+    @abstractmethod
+    def terminal_key_version(self, *, region_code: str) -> int:
+        """Current version of the terminal master key serving ``region_code`` (new terminals use it)."""
+
+    # --- PINs (PIN-1, PIN-3, PIN-11): format-4 blocks are opened only inside the module -----------
+    # ``pan`` is the PAN the block is bound to (``sscard.terminal.pinblock.pin_block_pan(card_no)``).
+    # Errors: ``PIN_BLOCK_MALFORMED`` (truncated / not format 4 / wrong PAN or key), ``KEY_VERSION_UNKNOWN``,
+    # ``KEY_REVOKED``, ``KEY_RETIRED``. A well-formed block with the wrong PIN is not an error: False.
+
+    @abstractmethod
+    def pin_verification_value(
+        self, *, terminal_id: str, region_code: str, key_version: int, pan: str, pin_block: bytes
+    ) -> tuple[bytes, int]:
+        """(PVV, PVK version) of the PIN in the block: PVV = CMAC(PVK, "PVV1" ‖ pan ‖ PIN)[0:8]."""
+
+    @abstractmethod
+    def verify_pin_block(
+        self, *, terminal_id: str, region_code: str, key_version: int, pan: str, pin_block: bytes,
+        pvv: bytes, pvk_version: int,
+    ) -> bool:  # fmt: skip
+        """True when the block holds the PIN whose PVV (under PVK ``pvk_version``) is ``pvv``; constant time."""
+
+    @abstractmethod
+    def verify_initial_pin_block(
+        self, *, terminal_id: str, region_code: str, key_version: int, pan: str, pin_block: bytes,
+        initial_rule: str, id_number: str, birth_date: date,
+    ) -> bool:  # fmt: skip
+        """True when the block holds the initial PIN that ``initial_rule`` derives (PIN-1; never stored)."""
+
+    @abstractmethod
+    def screen_new_pin_block(
+        self, *, terminal_id: str, region_code: str, key_version: int, pan: str, pin_block: bytes,
+        initial_rule: str, id_number: str, birth_date: date, phone: str | None,
+        current_pvv: bytes | None, current_pvk_version: int | None,
+        excluded_pvvs: Sequence[tuple[bytes, int]] = (),
+    ) -> PinScreenReason | None:  # fmt: skip
+        """PIN-3 inside the module: None when the proposed PIN is acceptable, else the rule it breaks."""
+
+    @abstractmethod
+    def translate_pin_block(
+        self, *, terminal_id: str, region_code: str, key_version: int, pan: str, pin_block: bytes,
+        zone_key: str, zone_key_version: int | None = None,
+    ) -> tuple[bytes, int]:  # fmt: skip
+        """Re-encipher a format-4 block from the terminal key to zone key ``zone_key``: (block, zone version)."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import cmac, hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from sscard.security.module import ProtectedDataInvalid
+from sscard.security.errors import ProtectedDataInvalid
 
 NONCE_LEN = 12
 TAG_LEN = 16
@@ -69,5 +70,55 @@ def encrypt_block(suite: str, key: bytes, block: bytes) -> bytes:
     return enc.update(block) + enc.finalize()
 
 
+def decrypt_block(suite: str, key: bytes, block: bytes) -> bytes:
+    dec = Cipher(block_cipher(suite, key), modes.ECB()).decryptor()  # noqa: S305 - single-block primitive
+    return dec.update(block) + dec.finalize()
+
+
 def key_check_value(suite: str, key: bytes) -> str:
     return encrypt_block(suite, key, b"\x00" * 16)[:3].hex().upper()
+
+
+def hmac_check_value(suite: str, key: bytes) -> str:
+    return hmac_digest(suite, key, b"\x00" * 16)[:3].hex().upper()
+
+
+# --- RFC 3394 key wrap over any 128-bit block cipher (AES-KW in intl, the same construction with SM4) ---
+
+KW_IV = bytes.fromhex("A6A6A6A6A6A6A6A6")
+
+
+def key_wrap(encrypt: Callable[[bytes], bytes], key: bytes) -> bytes:
+    """RFC 3394 §2.2.1 wrapping of ``key`` (a multiple of 8 bytes, at least 16)."""
+    if len(key) < 16 or len(key) % 8:
+        raise ValueError("a wrapped key is a multiple of 8 bytes, at least 16")
+    a, r = KW_IV, [key[i : i + 8] for i in range(0, len(key), 8)]
+    n = len(r)
+    for j in range(6):
+        for i in range(n):
+            b = encrypt(a + r[i])
+            t = (n * j + i + 1).to_bytes(8, "big")
+            a, r[i] = bytes(x ^ y for x, y in zip(b[:8], t, strict=True)), b[8:]
+    return a + b"".join(r)
+
+
+def key_unwrap(decrypt: Callable[[bytes], bytes], blob: bytes) -> bytes:
+    """RFC 3394 §2.2.2 unwrapping; ``ValueError`` when the integrity check fails."""
+    if len(blob) < 24 or len(blob) % 8:
+        raise ValueError("a wrapped key is a multiple of 8 bytes, at least 24")
+    a, r = blob[:8], [blob[i : i + 8] for i in range(8, len(blob), 8)]
+    n = len(r)
+    for j in reversed(range(6)):
+        for i in reversed(range(n)):
+            t = (n * j + i + 1).to_bytes(8, "big")
+            b = decrypt(bytes(x ^ y for x, y in zip(a, t, strict=True)) + r[i])
+            a, r[i] = b[:8], b[8:]
+    if not hmac_compare(a, KW_IV):
+        raise ValueError("the wrapped key does not unwrap under this transport key")
+    return b"".join(r)
+
+
+def hmac_compare(a: bytes, b: bytes) -> bool:
+    import hmac as std_hmac
+
+    return std_hmac.compare_digest(a, b)

@@ -51,10 +51,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("stream", name=op.f("pk_audit_stream_head")),
     )
     op.create_table(
+        "captcha_challenge",
+        sa.Column("id", sa.String(length=48), nullable=False),
+        sa.Column("answer_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_captcha_challenge")),
+    )
+    with op.batch_alter_table("captcha_challenge", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_captcha_challenge_expires_at"), ["expires_at"], unique=False)
+
+    op.create_table(
         "card_serial",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("allocated_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_card_serial")),
+    )
+    op.create_table(
+        "data_key_rotation",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("from_version", sa.Integer(), nullable=False),
+        sa.Column("to_version", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("started_by", sa.String(length=64), nullable=False),
+        sa.Column("started_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_key_rotation")),
     )
     op.create_table(
         "import_job",
@@ -77,6 +100,34 @@ def upgrade() -> None:
         sa.Column("finished_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_import_job")),
         sa.UniqueConstraint("kind", "file_sha256", "file_size", name=op.f("uq_import_job_kind_file_sha256_file_size")),
+    )
+    op.create_table(
+        "key_ceremony",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("label", sa.String(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=24), nullable=False),
+        sa.Column("level", sa.String(length=16), nullable=False),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column("components_required", sa.SmallInteger(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("started_by", sa.String(length=64), nullable=False),
+        sa.Column("started_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("completed_by", sa.String(length=64), nullable=True),
+        sa.Column("completed_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("key_version", sa.Integer(), nullable=True),
+        sa.Column("kcv", sa.String(length=6), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_ceremony")),
+    )
+    op.create_table(
+        "login_throttle",
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("key", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("failures", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("first_failure_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("wait_until", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("hard_locked_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("kind", "key", name=op.f("pk_login_throttle")),
     )
     op.create_table(
         "person",
@@ -107,6 +158,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_person_region_code"), ["region_code"], unique=False)
 
     op.create_table(
+        "policy_version",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column("card_type", sa.String(length=16), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("effective_from", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("settings", sa.JSON(), nullable=False),
+        sa.Column("changed_by", sa.String(length=64), nullable=False),
+        sa.Column("changed_role", sa.String(length=32), nullable=False),
+        sa.Column("changed_channel", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_version")),
+        sa.UniqueConstraint(
+            "region_code", "card_type", "version", name=op.f("uq_policy_version_region_code_card_type_version")
+        ),
+    )
+    with op.batch_alter_table("policy_version", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_policy_version_region_code"), ["region_code"], unique=False)
+
+    op.create_table(
         "region",
         sa.Column("code", sa.String(length=6), nullable=False),
         sa.Column("name_zh", sa.String(length=64), nullable=False),
@@ -123,6 +195,87 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("region", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_region_parent_code"), ["parent_code"], unique=False)
+
+    op.create_table(
+        "security_key",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("label", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("level", sa.String(length=16), nullable=False),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column("purpose", sa.String(length=24), nullable=False),
+        sa.Column("kcv", sa.String(length=6), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("current", sa.Boolean(), nullable=False),
+        sa.Column("origin", sa.String(length=16), nullable=False),
+        sa.Column("parent", sa.String(length=80), nullable=True),
+        sa.Column("backend", sa.String(length=8), nullable=False),
+        sa.Column("suite", sa.String(length=8), nullable=False),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("rotated_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("retired_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoke_reason", sa.String(length=200), nullable=True),
+        sa.Column("rotation_due", sa.Boolean(), nullable=False),
+        sa.Column("rotation_reason", sa.String(length=200), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_security_key")),
+        sa.UniqueConstraint("label", "version", name=op.f("uq_security_key_label_version")),
+    )
+    with op.batch_alter_table("security_key", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_security_key_label"), ["label"], unique=False)
+        batch_op.create_index(batch_op.f("ix_security_key_region_code"), ["region_code"], unique=False)
+
+    op.create_table(
+        "terminal",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("terminal_id", sa.String(length=32), nullable=False),
+        sa.Column("institution_name", sa.String(length=200), nullable=False),
+        sa.Column(
+            "institution_type",
+            sa.Enum(
+                "hospital",
+                "pharmacy",
+                "clinic",
+                "community_health_station",
+                "kiosk",
+                "bank_outlet",
+                "service_outlet",
+                name="institutiontype",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum("active", "blocked", "retired", name="terminalstatus", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("suite", sa.String(length=8), nullable=False),
+        sa.Column("key_version", sa.SmallInteger(), nullable=False),
+        sa.Column("public_key_fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("enrolled_by", sa.String(length=64), nullable=False),
+        sa.Column("enrolled_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("status_reason", sa.String(length=200), nullable=True),
+        sa.Column("status_changed_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_terminal")),
+        sa.UniqueConstraint("terminal_id", name=op.f("uq_terminal_terminal_id")),
+    )
+    with op.batch_alter_table("terminal", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_terminal_region_code"), ["region_code"], unique=False)
+
+    op.create_table(
+        "terminal_nonce",
+        sa.Column("terminal_id", sa.String(length=32), nullable=False),
+        sa.Column("nonce", sa.String(length=32), nullable=False),
+        sa.Column("expires_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("terminal_id", "nonce", name=op.f("pk_terminal_nonce")),
+    )
+    with op.batch_alter_table("terminal_nonce", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_terminal_nonce_expires_at"), ["expires_at"], unique=False)
 
     op.create_table(
         "card",
@@ -197,6 +350,50 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "crypto_device",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("model", sa.String(length=64), nullable=False),
+        sa.Column("serial", sa.String(length=64), nullable=False),
+        sa.Column("manufacturer", sa.String(length=128), nullable=False),
+        sa.Column("certificate_no", sa.String(length=64), nullable=False),
+        sa.Column("certificate_issuer", sa.String(length=128), nullable=False),
+        sa.Column("certificate_valid_from", sa.Date(), nullable=False),
+        sa.Column("certificate_valid_until", sa.Date(), nullable=False),
+        sa.Column("certificate_revoked_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("location", sa.String(length=128), nullable=False),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum("active", "blocked", "retired", name="devicestate", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("blocked_reason", sa.String(length=32), nullable=True),
+        sa.Column("registered_by", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["region_code"], ["region.code"], name=op.f("fk_crypto_device_region_code_region")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crypto_device")),
+        sa.UniqueConstraint("model", "serial", name=op.f("uq_crypto_device_model_serial")),
+    )
+    with op.batch_alter_table("crypto_device", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_crypto_device_certificate_no"), ["certificate_no"], unique=False)
+        batch_op.create_index(batch_op.f("ix_crypto_device_region_code"), ["region_code"], unique=False)
+
+    op.create_table(
+        "data_key_rotation_progress",
+        sa.Column("rotation_id", sa.Integer(), nullable=False),
+        sa.Column("table_name", sa.String(length=64), nullable=False),
+        sa.Column("last_id", sa.Integer(), nullable=False),
+        sa.Column("rows_done", sa.Integer(), nullable=False),
+        sa.Column("done", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["rotation_id"],
+            ["data_key_rotation.id"],
+            name=op.f("fk_data_key_rotation_progress_rotation_id_data_key_rotation"),
+        ),
+        sa.PrimaryKeyConstraint("rotation_id", "table_name", name=op.f("pk_data_key_rotation_progress")),
+    )
+    op.create_table(
         "import_row_error",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("job_id", sa.Integer(), nullable=False),
@@ -210,6 +407,143 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_import_row_error")),
         sa.UniqueConstraint("job_id", "line", name=op.f("uq_import_row_error_job_id_line")),
     )
+    op.create_table(
+        "key_carrier",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "carrier_type",
+            sa.Enum(
+                "master_key_card",
+                "key_mother_card",
+                "transmission_key_card",
+                "psam_card",
+                name="carriertype",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("serial", sa.String(length=64), nullable=False),
+        sa.Column("issuer", sa.String(length=128), nullable=False),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "received",
+                "in_service",
+                "in_custody",
+                "handed_over",
+                "recovered",
+                "destroyed",
+                "lost",
+                name="carrierstate",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("holder", sa.String(length=128), nullable=False),
+        sa.Column("location", sa.String(length=128), nullable=False),
+        sa.Column("receipt_no", sa.String(length=64), nullable=False),
+        sa.Column("received_on", sa.Date(), nullable=False),
+        sa.Column("received_from", sa.String(length=128), nullable=False),
+        sa.Column("usage_count", sa.Integer(), nullable=False),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["region_code"], ["region.code"], name=op.f("fk_key_carrier_region_code_region")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_carrier")),
+        sa.UniqueConstraint("carrier_type", "serial", name=op.f("uq_key_carrier_carrier_type_serial")),
+        sa.UniqueConstraint("receipt_no", name=op.f("uq_key_carrier_receipt_no")),
+    )
+    with op.batch_alter_table("key_carrier", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_carrier_region_code"), ["region_code"], unique=False)
+
+    op.create_table(
+        "key_ceremony_component",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("ceremony_id", sa.Integer(), nullable=False),
+        sa.Column("custodian", sa.String(length=64), nullable=False),
+        sa.Column("kcv", sa.String(length=6), nullable=False),
+        sa.Column("component_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("entered_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["ceremony_id"],
+            ["key_ceremony.id"],
+            name=op.f("fk_key_ceremony_component_ceremony_id_key_ceremony"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_ceremony_component")),
+        sa.UniqueConstraint("ceremony_id", "custodian", name=op.f("uq_key_ceremony_component_ceremony_id_custodian")),
+    )
+    with op.batch_alter_table("key_ceremony_component", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_ceremony_component_ceremony_id"), ["ceremony_id"], unique=False)
+
+    op.create_table(
+        "key_document",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "confidentiality_agreement",
+                "security_plan",
+                "emergency_plan",
+                name="documentkind",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column("filename", sa.String(length=128), nullable=False),
+        sa.Column("media_type", sa.String(length=64), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=True),
+        sa.Column("uploaded_by", sa.String(length=64), nullable=False),
+        sa.Column("uploaded_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["region_code"], ["region.code"], name=op.f("fk_key_document_region_code_region")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_document")),
+    )
+    with op.batch_alter_table("key_document", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_document_region_code"), ["region_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_key_document_sha256"), ["sha256"], unique=False)
+
+    op.create_table(
+        "outbox_message",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("uid", sa.String(length=32), nullable=False),
+        sa.Column(
+            "channel",
+            sa.Enum("email", "sms", "department", name="notifychannel", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("topic", sa.String(length=64), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=True),
+        sa.Column("department_code", sa.String(length=6), nullable=True),
+        sa.Column("recipient_enc", sa.LargeBinary(), nullable=True),
+        sa.Column("recipient_masked", sa.String(length=64), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("body_enc", sa.LargeBinary(), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum("pending", "sent", "failed", name="messagestate", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("attempts", sa.SmallInteger(), nullable=False),
+        sa.Column("next_attempt_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.String(length=200), nullable=True),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"], name=op.f("fk_outbox_message_person_id_person")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_message")),
+        sa.UniqueConstraint("uid", name=op.f("uq_outbox_message_uid")),
+    )
+    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outbox_message_department_code"), ["department_code"], unique=False)
+        batch_op.create_index("ix_outbox_message_due", ["state", "next_attempt_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_outbox_message_person_id"), ["person_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_outbox_message_topic"), ["topic"], unique=False)
+
     op.create_table(
         "person_disability_assessment",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -282,6 +616,37 @@ def upgrade() -> None:
     with op.batch_alter_table("person_qualification", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_person_qualification_person_id"), ["person_id"], unique=False)
 
+    op.create_table(
+        "portal_session",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("must_change", sa.Boolean(), nullable=False),
+        sa.Column("via_temporary", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"], name=op.f("fk_portal_session_person_id_person")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_session")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_portal_session_token_hash")),
+    )
+    with op.batch_alter_table("portal_session", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_portal_session_person_id"), ["person_id"], unique=False)
+
+    op.create_table(
+        "query_password",
+        sa.Column("person_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("password_hash", sa.String(length=255), nullable=True),
+        sa.Column("changed_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reinitialised_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("temp_hash", sa.String(length=255), nullable=True),
+        sa.Column("temp_issued_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("temp_expires_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("temp_used_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"], name=op.f("fk_query_password_person_id_person")),
+        sa.PrimaryKeyConstraint("person_id", name=op.f("pk_query_password")),
+    )
     op.create_table(
         "staff_account",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -360,6 +725,219 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "card_pin",
+        sa.Column("card_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("pvv", sa.LargeBinary(length=32), nullable=True),
+        sa.Column("pvk_version", sa.SmallInteger(), nullable=True),
+        sa.Column("failures", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("locked_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("restorable", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
+        sa.Column("prior_pvv", sa.LargeBinary(length=32), nullable=True),
+        sa.Column("prior_pvk_version", sa.SmallInteger(), nullable=True),
+        sa.Column("changed_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("changed_channel", sa.String(length=16), nullable=True),
+        sa.Column("updated_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("(pvv IS NULL) = (pvk_version IS NULL)", name=op.f("ck_card_pin_pvv_has_key_version")),
+        sa.CheckConstraint("failures >= 0", name=op.f("ck_card_pin_failures_not_negative")),
+        sa.ForeignKeyConstraint(["card_id"], ["card.id"], name=op.f("fk_card_pin_card_id_card")),
+        sa.PrimaryKeyConstraint("card_id", name=op.f("pk_card_pin")),
+    )
+    op.create_table(
+        "crypto_device_alert",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("device_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("detail", sa.String(length=200), nullable=False),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column("raised_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("message_id", sa.Integer(), nullable=True),
+        sa.Column("acknowledged_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("acknowledged_by", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["device_id"], ["crypto_device.id"], name=op.f("fk_crypto_device_alert_device_id_crypto_device")
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"], ["outbox_message.id"], name=op.f("fk_crypto_device_alert_message_id_outbox_message")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crypto_device_alert")),
+    )
+    with op.batch_alter_table("crypto_device_alert", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_crypto_device_alert_device_id"), ["device_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_crypto_device_alert_region_code"), ["region_code"], unique=False)
+
+    op.create_table(
+        "key_carrier_destruction",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("carrier_id", sa.Integer(), nullable=False),
+        sa.Column("method", sa.String(length=64), nullable=False),
+        sa.Column("place", sa.String(length=128), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("requested_by", sa.String(length=64), nullable=False),
+        sa.Column("requested_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["carrier_id"], ["key_carrier.id"], name=op.f("fk_key_carrier_destruction_carrier_id_key_carrier")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_carrier_destruction")),
+    )
+    with op.batch_alter_table("key_carrier_destruction", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_carrier_destruction_carrier_id"), ["carrier_id"], unique=False)
+
+    op.create_table(
+        "key_carrier_handover",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("carrier_id", sa.Integer(), nullable=False),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column("third_party", sa.String(length=128), nullable=False),
+        sa.Column("purpose", sa.String(length=200), nullable=False),
+        sa.Column("due_back_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "requested", "handed_over", "recovered", "cancelled", name="handoverstate", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column("requested_by", sa.String(length=64), nullable=False),
+        sa.Column("requested_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("record_no", sa.String(length=64), nullable=True),
+        sa.Column("record_recipient", sa.String(length=64), nullable=True),
+        sa.Column("record_items", sa.String(length=200), nullable=True),
+        sa.Column("record_by", sa.String(length=64), nullable=True),
+        sa.Column("record_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("agreement_document_id", sa.Integer(), nullable=True),
+        sa.Column("agreement_signed_on", sa.Date(), nullable=True),
+        sa.Column("supervisor", sa.String(length=64), nullable=True),
+        sa.Column("supervisor_assigned_by", sa.String(length=64), nullable=True),
+        sa.Column("completed_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("completed_by", sa.String(length=64), nullable=True),
+        sa.Column("recovered_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("recovered_by", sa.String(length=64), nullable=True),
+        sa.Column("closing_note", sa.String(length=200), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["agreement_document_id"],
+            ["key_document.id"],
+            name=op.f("fk_key_carrier_handover_agreement_document_id_key_document"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["carrier_id"], ["key_carrier.id"], name=op.f("fk_key_carrier_handover_carrier_id_key_carrier")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_carrier_handover")),
+    )
+    with op.batch_alter_table("key_carrier_handover", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_carrier_handover_carrier_id"), ["carrier_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_key_carrier_handover_due_back_at"), ["due_back_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_key_carrier_handover_region_code"), ["region_code"], unique=False)
+
+    op.create_table(
+        "key_carrier_key",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("carrier_id", sa.Integer(), nullable=False),
+        sa.Column("key_label", sa.String(length=64), nullable=False),
+        sa.Column("loaded_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("loaded_by", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["carrier_id"], ["key_carrier.id"], name=op.f("fk_key_carrier_key_carrier_id_key_carrier")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_carrier_key")),
+        sa.UniqueConstraint("carrier_id", "key_label", name=op.f("uq_key_carrier_key_carrier_id_key_label")),
+    )
+    with op.batch_alter_table("key_carrier_key", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_carrier_key_carrier_id"), ["carrier_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_key_carrier_key_key_label"), ["key_label"], unique=False)
+
+    op.create_table(
+        "key_carrier_usage",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("carrier_id", sa.Integer(), nullable=False),
+        sa.Column("at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("used_by", sa.String(length=64), nullable=False),
+        sa.Column("role", sa.String(length=32), nullable=False),
+        sa.Column("location", sa.String(length=128), nullable=False),
+        sa.Column("purpose", sa.String(length=200), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["carrier_id"], ["key_carrier.id"], name=op.f("fk_key_carrier_usage_carrier_id_key_carrier")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_carrier_usage")),
+    )
+    with op.batch_alter_table("key_carrier_usage", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_carrier_usage_at"), ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_key_carrier_usage_carrier_id"), ["carrier_id"], unique=False)
+
+    op.create_table(
+        "key_emergency_plan",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=128), nullable=False),
+        sa.Column("document_id", sa.Integer(), nullable=False),
+        sa.Column("effective_from", sa.Date(), nullable=False),
+        sa.Column("adopted_by", sa.String(length=64), nullable=False),
+        sa.Column("adopted_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["document_id"], ["key_document.id"], name=op.f("fk_key_emergency_plan_document_id_key_document")
+        ),
+        sa.ForeignKeyConstraint(
+            ["region_code"], ["region.code"], name=op.f("fk_key_emergency_plan_region_code_region")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_emergency_plan")),
+        sa.UniqueConstraint("region_code", "version", name=op.f("uq_key_emergency_plan_region_code_version")),
+    )
+    with op.batch_alter_table("key_emergency_plan", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_emergency_plan_region_code"), ["region_code"], unique=False)
+
+    op.create_table(
+        "liability_notice_ack",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("notice_version", sa.String(length=16), nullable=False),
+        sa.Column("session_id", sa.Integer(), nullable=True),
+        sa.Column("acknowledged_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"], name=op.f("fk_liability_notice_ack_person_id_person")),
+        sa.ForeignKeyConstraint(
+            ["session_id"], ["portal_session.id"], name=op.f("fk_liability_notice_ack_session_id_portal_session")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_liability_notice_ack")),
+    )
+    with op.batch_alter_table("liability_notice_ack", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_liability_notice_ack_person_id"), ["person_id"], unique=False)
+
+    op.create_table(
+        "psam_deployment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("carrier_id", sa.Integer(), nullable=False),
+        sa.Column("terminal_id", sa.String(length=64), nullable=True),
+        sa.Column("institution", sa.String(length=128), nullable=True),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column(
+            "physical_form",
+            sa.Enum("plug_in", "full_size", "embedded", name="psamform", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("environment", sa.String(length=200), nullable=False),
+        sa.Column(
+            "usage_mode",
+            sa.Enum("attended", "unattended", "back_office", name="psamusagemode", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("deployed_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deployed_by", sa.String(length=64), nullable=False),
+        sa.Column("ended_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_by", sa.String(length=64), nullable=True),
+        sa.Column("end_reason", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["carrier_id"], ["key_carrier.id"], name=op.f("fk_psam_deployment_carrier_id_key_carrier")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_psam_deployment")),
+    )
+    with op.batch_alter_table("psam_deployment", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_psam_deployment_carrier_id"), ["carrier_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_psam_deployment_region_code"), ["region_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_psam_deployment_terminal_id"), ["terminal_id"], unique=False)
+
+    op.create_table(
         "staff_session",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.LargeBinary(length=32), nullable=False),
@@ -376,15 +954,224 @@ def upgrade() -> None:
     with op.batch_alter_table("staff_session", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_staff_session_staff_id"), ["staff_id"], unique=False)
 
+    op.create_table(
+        "key_carrier_destruction_signature",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("destruction_id", sa.Integer(), nullable=False),
+        sa.Column("signer", sa.String(length=64), nullable=False),
+        sa.Column("role", sa.String(length=32), nullable=False),
+        sa.Column("signed_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("statement", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["destruction_id"],
+            ["key_carrier_destruction.id"],
+            name=op.f("fk_key_carrier_destruction_signature_destruction_id_key_carrier_destruction"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_carrier_destruction_signature")),
+        sa.UniqueConstraint(
+            "destruction_id", "signer", name=op.f("uq_key_carrier_destruction_signature_destruction_id_signer")
+        ),
+    )
+    with op.batch_alter_table("key_carrier_destruction_signature", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_key_carrier_destruction_signature_destruction_id"), ["destruction_id"], unique=False
+        )
+
+    op.create_table(
+        "key_handover_plan_review",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("handover_id", sa.Integer(), nullable=False),
+        sa.Column("document_id", sa.Integer(), nullable=False),
+        sa.Column("submitted_by", sa.String(length=64), nullable=False),
+        sa.Column("submitted_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "decision",
+            sa.Enum("pending", "approved", "rejected", name="reviewdecision", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("decided_by", sa.String(length=64), nullable=True),
+        sa.Column("decided_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("comments", sa.String(length=500), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["document_id"], ["key_document.id"], name=op.f("fk_key_handover_plan_review_document_id_key_document")
+        ),
+        sa.ForeignKeyConstraint(
+            ["handover_id"],
+            ["key_carrier_handover.id"],
+            name=op.f("fk_key_handover_plan_review_handover_id_key_carrier_handover"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_handover_plan_review")),
+    )
+    with op.batch_alter_table("key_handover_plan_review", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_handover_plan_review_handover_id"), ["handover_id"], unique=False)
+
+    op.create_table(
+        "key_handover_supervision",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("handover_id", sa.Integer(), nullable=False),
+        sa.Column("supervisor", sa.String(length=64), nullable=False),
+        sa.Column("at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("location", sa.String(length=128), nullable=False),
+        sa.Column("observation", sa.String(length=500), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["handover_id"],
+            ["key_carrier_handover.id"],
+            name=op.f("fk_key_handover_supervision_handover_id_key_carrier_handover"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_handover_supervision")),
+    )
+    with op.batch_alter_table("key_handover_supervision", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_handover_supervision_handover_id"), ["handover_id"], unique=False)
+
+    op.create_table(
+        "key_security_incident",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("carrier_loss", "device_compromise", "other", name="incidentkind", native_enum=False, length=32),
+            nullable=False,
+        ),
+        sa.Column("carrier_id", sa.Integer(), nullable=True),
+        sa.Column("plan_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "state",
+            sa.Enum("reported", "handling", "closed", name="incidentstate", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("description", sa.String(length=500), nullable=False),
+        sa.Column("occurred_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reported_by", sa.String(length=64), nullable=False),
+        sa.Column("reported_at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("cause", sa.Text(), nullable=True),
+        sa.Column("handling", sa.Text(), nullable=True),
+        sa.Column("findings_by", sa.String(length=64), nullable=True),
+        sa.Column("closed_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_by", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["carrier_id"], ["key_carrier.id"], name=op.f("fk_key_security_incident_carrier_id_key_carrier")
+        ),
+        sa.ForeignKeyConstraint(
+            ["plan_id"], ["key_emergency_plan.id"], name=op.f("fk_key_security_incident_plan_id_key_emergency_plan")
+        ),
+        sa.ForeignKeyConstraint(
+            ["region_code"], ["region.code"], name=op.f("fk_key_security_incident_region_code_region")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_security_incident")),
+    )
+    with op.batch_alter_table("key_security_incident", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_security_incident_carrier_id"), ["carrier_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_key_security_incident_region_code"), ["region_code"], unique=False)
+
+    op.create_table(
+        "key_incident_measure",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("incident_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "notify_superior",
+                "notify_ministry",
+                "carrier_blocked",
+                "key_revoked",
+                "key_rotation",
+                "terminal_blocked",
+                "deployment_ended",
+                "handover_closed",
+                name="measurekind",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("target", sa.String(length=64), nullable=False),
+        sa.Column(
+            "status", sa.Enum("done", "pending", name="measurestatus", native_enum=False, length=16), nullable=False
+        ),
+        sa.Column("detail", sa.String(length=200), nullable=False),
+        sa.Column("at", sscard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("done_at", sscard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("done_by", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["key_security_incident.id"],
+            name=op.f("fk_key_incident_measure_incident_id_key_security_incident"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_incident_measure")),
+    )
+    with op.batch_alter_table("key_incident_measure", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_incident_measure_incident_id"), ["incident_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("key_incident_measure", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_incident_measure_incident_id"))
+
+    op.drop_table("key_incident_measure")
+    with op.batch_alter_table("key_security_incident", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_security_incident_region_code"))
+        batch_op.drop_index(batch_op.f("ix_key_security_incident_carrier_id"))
+
+    op.drop_table("key_security_incident")
+    with op.batch_alter_table("key_handover_supervision", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_handover_supervision_handover_id"))
+
+    op.drop_table("key_handover_supervision")
+    with op.batch_alter_table("key_handover_plan_review", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_handover_plan_review_handover_id"))
+
+    op.drop_table("key_handover_plan_review")
+    with op.batch_alter_table("key_carrier_destruction_signature", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_carrier_destruction_signature_destruction_id"))
+
+    op.drop_table("key_carrier_destruction_signature")
     with op.batch_alter_table("staff_session", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_staff_session_staff_id"))
 
     op.drop_table("staff_session")
+    with op.batch_alter_table("psam_deployment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_psam_deployment_terminal_id"))
+        batch_op.drop_index(batch_op.f("ix_psam_deployment_region_code"))
+        batch_op.drop_index(batch_op.f("ix_psam_deployment_carrier_id"))
+
+    op.drop_table("psam_deployment")
+    with op.batch_alter_table("liability_notice_ack", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_liability_notice_ack_person_id"))
+
+    op.drop_table("liability_notice_ack")
+    with op.batch_alter_table("key_emergency_plan", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_emergency_plan_region_code"))
+
+    op.drop_table("key_emergency_plan")
+    with op.batch_alter_table("key_carrier_usage", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_carrier_usage_carrier_id"))
+        batch_op.drop_index(batch_op.f("ix_key_carrier_usage_at"))
+
+    op.drop_table("key_carrier_usage")
+    with op.batch_alter_table("key_carrier_key", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_carrier_key_key_label"))
+        batch_op.drop_index(batch_op.f("ix_key_carrier_key_carrier_id"))
+
+    op.drop_table("key_carrier_key")
+    with op.batch_alter_table("key_carrier_handover", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_carrier_handover_region_code"))
+        batch_op.drop_index(batch_op.f("ix_key_carrier_handover_due_back_at"))
+        batch_op.drop_index(batch_op.f("ix_key_carrier_handover_carrier_id"))
+
+    op.drop_table("key_carrier_handover")
+    with op.batch_alter_table("key_carrier_destruction", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_carrier_destruction_carrier_id"))
+
+    op.drop_table("key_carrier_destruction")
+    with op.batch_alter_table("crypto_device_alert", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_crypto_device_alert_region_code"))
+        batch_op.drop_index(batch_op.f("ix_crypto_device_alert_device_id"))
+
+    op.drop_table("crypto_device_alert")
+    op.drop_table("card_pin")
     with op.batch_alter_table("card_loss_report", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_card_loss_report_open",
@@ -399,6 +1186,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_staff_account_region_code"))
 
     op.drop_table("staff_account")
+    op.drop_table("query_password")
+    with op.batch_alter_table("portal_session", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_portal_session_person_id"))
+
+    op.drop_table("portal_session")
     with op.batch_alter_table("person_qualification", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_person_qualification_person_id"))
 
@@ -411,7 +1203,33 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_person_disability_assessment_person_id"))
 
     op.drop_table("person_disability_assessment")
+    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_message_topic"))
+        batch_op.drop_index(batch_op.f("ix_outbox_message_person_id"))
+        batch_op.drop_index("ix_outbox_message_due")
+        batch_op.drop_index(batch_op.f("ix_outbox_message_department_code"))
+
+    op.drop_table("outbox_message")
+    with op.batch_alter_table("key_document", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_document_sha256"))
+        batch_op.drop_index(batch_op.f("ix_key_document_region_code"))
+
+    op.drop_table("key_document")
+    with op.batch_alter_table("key_ceremony_component", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_ceremony_component_ceremony_id"))
+
+    op.drop_table("key_ceremony_component")
+    with op.batch_alter_table("key_carrier", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_carrier_region_code"))
+
+    op.drop_table("key_carrier")
     op.drop_table("import_row_error")
+    op.drop_table("data_key_rotation_progress")
+    with op.batch_alter_table("crypto_device", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_crypto_device_region_code"))
+        batch_op.drop_index(batch_op.f("ix_crypto_device_certificate_no"))
+
+    op.drop_table("crypto_device")
     with op.batch_alter_table("card", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_card_live_person_type",
@@ -422,18 +1240,42 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_card_person_id"))
 
     op.drop_table("card")
+    with op.batch_alter_table("terminal_nonce", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_terminal_nonce_expires_at"))
+
+    op.drop_table("terminal_nonce")
+    with op.batch_alter_table("terminal", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_terminal_region_code"))
+
+    op.drop_table("terminal")
+    with op.batch_alter_table("security_key", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_security_key_region_code"))
+        batch_op.drop_index(batch_op.f("ix_security_key_label"))
+
+    op.drop_table("security_key")
     with op.batch_alter_table("region", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_region_parent_code"))
 
     op.drop_table("region")
+    with op.batch_alter_table("policy_version", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_policy_version_region_code"))
+
+    op.drop_table("policy_version")
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_person_region_code"))
         batch_op.drop_index(batch_op.f("ix_person_phone_bidx"))
         batch_op.drop_index(batch_op.f("ix_person_email_bidx"))
 
     op.drop_table("person")
+    op.drop_table("login_throttle")
+    op.drop_table("key_ceremony")
     op.drop_table("import_job")
+    op.drop_table("data_key_rotation")
     op.drop_table("card_serial")
+    with op.batch_alter_table("captcha_challenge", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_captcha_challenge_expires_at"))
+
+    op.drop_table("captcha_challenge")
     op.drop_table("audit_stream_head")
     with op.batch_alter_table("audit_entry", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_entry_subject"))

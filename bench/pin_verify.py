@@ -1,0 +1,562 @@
+"""Benchmark terminal PIN verification over HTTP against two baselines from the same run (not a test).
+
+    .venv/bin/python bench/pin_verify.py [--concurrency 32] [--duration 10] [--cards 200] [--load auto|wrk|httpx]
+
+What is measured, each at the same concurrency, one after the other on this machine:
+1. ``pin verify``: ``POST /api/v1/terminal/pin/verify`` on the real app — terminal MAC check and replay
+   guard, ISO 9564 format-4 PIN block opened in the security module, verification value compared,
+   the card's failure counter updated atomically, one audit entry — on PostgreSQL, served by uvicorn
+   (uvloop + httptools, 2 workers) on 127.0.0.1. Every request is signed with a fresh nonce.
+2. ``bare endpoint``: a bare FastAPI JSON endpoint (pydantic body in, JSON out, no database) on the
+   same server settings, sent the very same request bytes.
+3. ``bare DB work``: what one verification must at least do in the database, with no HTTP and no
+   framework: one CMAC in the security module, one single-row UPDATE, one INSERT, one commit per
+   transaction (psycopg, 2 processes like the 2 workers, the same total concurrency).
+
+The load generator is wrk (Debian package) with pre-signed requests when installed, else a bounded
+async httpx loop; both only target 127.0.0.1 and stop by themselves (duration and request budget).
+Prints the machine, requests/s, p50/p99 latency and the ratios against the targets (≥ 0.5 of the
+bare endpoint, ≥ 0.6 of the bare DB work). The schema it creates is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+
+# --- the bare endpoint (baseline 2), imported by uvicorn's workers as ``pin_verify:bare_app`` -------
+
+bare_app = FastAPI()
+
+
+class _BareIn(BaseModel):
+    card_no: str
+    pin_block: str | None = None
+
+
+@bare_app.post("/bare")
+async def bare(body: _BareIn) -> dict[str, object]:
+    return {"ok": True, "pin_enabled": True, "code": None, "tries_left": 6}
+
+
+# --- results ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    requests: int
+    seconds: float
+    failures: int  # non-2xx answers or failed transactions
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<15} {self.rate:>9.0f} req/s   p50 {self.p50_ms:6.2f} ms   p99 {self.p99_ms:6.2f} ms"
+            f"   ({self.requests} in {self.seconds:.1f} s, {self.failures} failed)"
+        )
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
+
+
+# --- servers ----------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def uvicorn_server(
+    app: str, *, env: dict[str, str], factory: bool = False, app_dir: Path | None = None
+) -> Iterator[str]:
+    """Run ``app`` under uvicorn (2 workers, uvloop, httptools) on 127.0.0.1 until the block ends."""
+    port = _free_port()
+    cmd = [
+        str(VENV_BIN / "uvicorn"),
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    if factory:
+        cmd.append("--factory")
+    if app_dir is not None:
+        cmd += ["--app-dir", str(app_dir)]
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_listening(port, proc, log)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: object) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)  # type: ignore[attr-defined]
+            raise SystemExit(f"server exited: {log.read().decode(errors='replace')[-2000:]}")  # type: ignore[attr-defined]
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                time.sleep(1.0)  # both workers up
+                return
+        time.sleep(0.2)
+    raise SystemExit("server did not start within 60 s")
+
+
+# --- load generators --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One request, signed in advance (the clock stays out of the measured loop)."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+WRK_LUA = r"""
+local next_tid = 0
+function setup(thread) thread:set("tid", next_tid); next_tid = next_tid + 1 end
+local reqs, n, i = {}, 0, 0
+function init(args)
+  for line in io.lines(args[1] .. "." .. tid) do
+    local parts = {}
+    for field in string.gmatch(line, "[^\t]+") do parts[#parts + 1] = field end
+    local headers = {}
+    for k = 2, #parts - 1 do
+      local name, value = string.match(parts[k], "^([^:]+): (.*)$")
+      headers[name] = value
+    end
+    n = n + 1
+    reqs[n] = wrk.format("POST", parts[1], headers, parts[#parts])
+  end
+end
+function request()
+  i = i + 1
+  if i > n then i = 1 end
+  return reqs[i]
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRKRESULT %d %d %d %d %f %f\n", summary.requests, summary.duration, e.status,
+    e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def run_wrk(name: str, base: str, path: str, reqs: list[Prepared], *, concurrency: int, duration: int) -> Result:
+    """wrk with ``reqs`` (each at most once per run if the budget suffices), 2 threads, ``concurrency`` connections."""
+    threads = 2
+    with tempfile.TemporaryDirectory(prefix="pinbench-") as tmp:
+        script = Path(tmp) / "reqs.lua"
+        script.write_text(WRK_LUA)
+        for t in range(threads):
+            with (Path(tmp) / f"reqs.{t}").open("w") as fh:
+                for r in reqs[t::threads]:
+                    headers = "\t".join(f"{k}: {v}" for k, v in r.headers.items())
+                    fh.write(f"{path}\t{headers}\t{r.body.decode()}\n")
+        out = subprocess.run(
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{concurrency}",
+                f"-d{duration}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(script),
+                base,
+                "--",
+                str(Path(tmp) / "reqs"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=duration + 120,
+            check=True,
+        ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRKRESULT"))
+    n, micros, status_errors, socket_errors, p50, p99 = line.split()[1:]
+    return Result(
+        name, int(n), int(micros) / 1e6, int(status_errors) + int(socket_errors), float(p50) / 1000, float(p99) / 1000
+    )
+
+
+def run_httpx(name: str, base: str, path: str, reqs: list[Prepared], *, concurrency: int, duration: int) -> Result:
+    """A bounded async httpx loop: ``concurrency`` workers until ``duration`` or the requests run out."""
+    import httpx
+
+    async def go() -> Result:
+        latencies: list[float] = []
+        failures = 0
+        it = iter(reqs)
+        deadline = time.perf_counter() + duration
+
+        async def worker() -> None:
+            nonlocal failures
+            # One client (one connection) per worker: a shared httpx pool serialises on its lock.
+            async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+                for r in it:
+                    if time.perf_counter() >= deadline:
+                        return
+                    t0 = time.perf_counter()
+                    resp = await client.post(path, content=r.body, headers=r.headers)
+                    latencies.append(time.perf_counter() - t0)
+                    failures += resp.status_code >= 300
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+        latencies.sort()
+        p50, p99 = _percentile(latencies, 0.5) * 1000, _percentile(latencies, 0.99) * 1000
+        return Result(name, len(latencies), elapsed, failures, p50, p99)
+
+    return asyncio.run(go())
+
+
+# --- baseline 3: the bare database work -------------------------------------------------------------
+
+BARE_EVENT_DDL = (
+    "CREATE TABLE bench_event (id bigserial PRIMARY KEY, at timestamptz NOT NULL, actor text NOT NULL, "
+    "subject text NOT NULL, action text NOT NULL, details text NOT NULL, mac bytea NOT NULL)"
+)
+
+
+def _db_work_thread(
+    url: str,
+    schema: str,
+    card_ids: list[int],
+    mac_args: dict[str, object],
+    stop_at: float,
+    out: list[float],
+    failed: list[int],
+) -> None:
+    import psycopg
+
+    from sscard.security import get_security_module
+
+    module = get_security_module()
+    payload = secrets.token_bytes(180)  # about the size of a signed verify request
+    with psycopg.connect(url, options=f"-csearch_path={schema}") as conn:
+        i = secrets.randbelow(len(card_ids))
+        while (t0 := time.perf_counter()) < stop_at:
+            card_id = card_ids[i % len(card_ids)]
+            i += 1
+            try:
+                mac = module.terminal_mac(data=payload, **mac_args)  # type: ignore[arg-type]
+                with conn.transaction():
+                    conn.execute("UPDATE card_pin SET failures = 0, updated_at = now() WHERE card_id = %s", (card_id,))
+                    conn.execute(
+                        "INSERT INTO bench_event (at, actor, subject, action, details, mac) "
+                        "VALUES (now(), 'terminal:T', %s, 'pin.verify', '{\"pin_entered\":true}', %s)",
+                        (f"card:{card_id}", mac),
+                    )
+            except psycopg.Error:
+                failed[0] += 1
+                continue
+            out.append(time.perf_counter() - t0)
+
+
+def _db_work_process(
+    url: str,
+    schema: str,
+    card_ids: list[int],
+    mac_args: dict[str, object],
+    threads: int,
+    duration: int,
+    queue: mp.Queue,
+) -> None:  # type: ignore[type-arg]
+    stop_at = time.perf_counter() + duration
+    out: list[float] = []
+    failed = [0]
+    workers = [
+        threading.Thread(target=_db_work_thread, args=(url, schema, card_ids, mac_args, stop_at, out, failed))
+        for _ in range(threads)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    queue.put((out, failed[0]))
+
+
+def run_bare_db(
+    url: str, schema: str, card_ids: list[int], mac_args: dict[str, object], *, concurrency: int, duration: int
+) -> Result:
+    """Two processes (like the two workers) × concurrency/2 threads, each its own connection."""
+    import psycopg
+
+    with psycopg.connect(url, options=f"-csearch_path={schema}", autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_event")
+        conn.execute(BARE_EVENT_DDL)
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_db_work_process, args=(url, schema, card_ids, mac_args, max(1, concurrency // 2), duration, queue)
+        )
+        for _ in range(2)
+    ]
+    start = time.perf_counter()
+    for p in procs:
+        p.start()
+    latencies: list[float] = []
+    failed = 0
+    for _ in procs:
+        out, f = queue.get(timeout=duration + 120)
+        latencies += out
+        failed += f
+    for p in procs:
+        p.join()
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    return Result(
+        "bare DB work",
+        len(latencies),
+        min(elapsed, float(duration)),
+        failed,
+        _percentile(latencies, 0.5) * 1000,
+        _percentile(latencies, 0.99) * 1000,
+    )
+
+
+# --- the data: a region, a pharmacy terminal, N active cards with enabled PINs ----------------------
+
+REGION = "110105"
+STAFF_PASSWORD = "bench-" + secrets.token_hex(8)
+
+
+@dataclass
+class Seeded:
+    terminal_profile: object  # sscard.terminal.profile.TerminalProfile
+    cards: list[tuple[str, str]]  # (card number, PIN)
+    card_ids: list[int]
+
+
+def _new_id(n: int) -> str:
+    from datetime import date, timedelta
+
+    from sscard.identity.citizen_id import check_character
+
+    born = date(1950, 1, 1) + timedelta(days=n * 7 % 20000)
+    body = f"{REGION}{born:%Y%m%d}{(n % 499) * 2 + 1:03d}"
+    return body + check_character(body)
+
+
+def seed_database(url: str, schema: str, n_cards: int) -> tuple[list[str], list[int]]:
+    """Migrate, then add the region, a security officer and ``n_cards`` active cards (in process)."""
+    from sscard.audit import Actor
+    from sscard.audit.service import ensure_streams
+    from sscard.cards.service import activate_card, issue_card
+    from sscard.db import migrate
+    from sscard.db.session import build_engine, unit_of_work
+    from sscard.people.service import add_person
+    from sscard.regions.codes import parent_code_of
+    from sscard.regions.service import add_region
+    from sscard.staff.roles import Role
+    from sscard.staff.service import create_staff
+
+    migrate.upgrade(url, schema)
+    engine = build_engine(url, schema=schema)
+    actor = Actor.system()
+    card_nos: list[str] = []
+    card_ids: list[int] = []
+    with unit_of_work(engine) as uow:
+        ensure_streams(uow)
+        chain = [REGION]
+        while (parent := parent_code_of(chain[-1])) is not None:
+            chain.append(parent)
+        for code in reversed(chain):
+            add_region(uow, code=code, name_zh=f"区{code}", name_en=f"Region {code}", actor=actor)
+        create_staff(uow, username="bench_security", password=STAFF_PASSWORD, role=Role.SECURITY_OFFICER,
+                     region_code="110000", actor=actor)  # fmt: skip
+        for n in range(n_cards):
+            person = add_person(uow, id_number=_new_id(n), name="测试", actor=actor)
+            card = issue_card(uow, person_id=person.id, actor=actor)
+            activate_card(uow, card_no=card.card_no, actor=actor)
+            card_nos.append(card.card_no)
+            card_ids.append(card.id)
+    engine.dispose()
+    return card_nos, card_ids
+
+
+def enable_pins(base: str, card_nos: list[str]) -> Seeded:
+    """Enroll a pharmacy terminal over HTTP and change every card's PIN from the initial one."""
+    from sscard.terminal.client import TerminalClient, TerminalError, enroll, staff_login
+
+    token = staff_login(base, "bench_security", STAFF_PASSWORD)
+    profile = enroll(base, staff_token=token, institution="基准测试药房", institution_type="pharmacy",
+                     region_code=REGION)  # fmt: skip
+    cards: list[tuple[str, str]] = []
+    with TerminalClient(base, profile) as client:
+        for card_no in card_nos:
+            while True:
+                pin = f"{secrets.randbelow(10**6):06d}"
+                body = {"card_no": card_no, "old_pin_block": client.pin_block(card_no, "123456"),
+                        "new_pin_block": client.pin_block(card_no, pin)}  # fmt: skip
+                try:
+                    client.request("POST", "/terminal/pin/change", json_body=body)
+                except TerminalError as exc:
+                    if exc.code == "PIN_TOO_SIMPLE":
+                        continue  # a random PIN can be too simple (ascending, birth date ...): draw again
+                    raise
+                cards.append((card_no, pin))
+                break
+    return Seeded(terminal_profile=profile, cards=cards, card_ids=[])
+
+
+def prepare_verify_requests(seeded: Seeded, count: int) -> list[Prepared]:
+    """``count`` signed verify requests over the cards, each with its own nonce, timestamped now."""
+    from sscard.terminal.pinblock import encipher_pin_block, pin_block_pan
+    from sscard.terminal.protocol import sign_request
+
+    profile = seeded.terminal_profile
+    path = "/api/v1/terminal/pin/verify"
+    now = int(time.time())
+    out: list[Prepared] = []
+    for i in range(count):
+        card_no, pin = seeded.cards[i % len(seeded.cards)]
+        block = encipher_pin_block(profile.key, pin, pin_block_pan(card_no), cipher=profile.pin_cipher)  # type: ignore[attr-defined]
+        body = f'{{"card_no":"{card_no}","pin_block":"{block.hex()}"}}'.encode()
+        signed = sign_request(key=profile.key, suite=profile.suite, method="POST", target=path,  # type: ignore[attr-defined]
+                              terminal_id=profile.terminal_id, key_version=profile.key_version,  # type: ignore[attr-defined]
+                              body=body, timestamp=now)  # fmt: skip
+        out.append(Prepared(path, {"Content-Type": "application/json", **signed.as_dict()}, body))
+    return out
+
+
+# --- the run ----------------------------------------------------------------------------------------
+
+
+def _count_verifications(url: str, schema: str) -> tuple[int, int]:
+    """(audit entries of successful verifications, cards with a non-zero failure count) after the run."""
+    import psycopg
+
+    with psycopg.connect(url, options=f"-csearch_path={schema}") as conn:
+        audited = conn.execute(
+            "SELECT count(*) FROM audit_entry WHERE action = 'pin.verify' AND result = 'ok'"
+        ).fetchone()
+        failing = conn.execute("SELECT count(*) FROM card_pin WHERE failures > 0").fetchone()
+    return int(audited[0] if audited else 0), int(failing[0] if failing else 0)
+
+
+def main() -> None:
+    sys.path.insert(0, str(BENCH_DIR))
+    from common import PG_URL, print_machine
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--url", default=PG_URL, help="PostgreSQL URL (a fresh schema is created and dropped)")
+    ap.add_argument("--concurrency", type=int, default=32, help="connections / transactions in flight")
+    ap.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    ap.add_argument("--cards", type=int, default=200, help="active cards with an enabled PIN")
+    ap.add_argument("--max-rate", type=int, default=6000, help="budget of pre-signed requests per second")
+    ap.add_argument("--load", choices=("auto", "wrk", "httpx"), default="auto")
+    args = ap.parse_args()
+    load = "wrk" if args.load == "wrk" or (args.load == "auto" and shutil.which("wrk")) else "httpx"
+    runner = run_wrk if load == "wrk" else run_httpx
+
+    data_dir = tempfile.mkdtemp(prefix="pinbench-data-")
+    schema = f"bench_pin_{secrets.token_hex(4)}"
+    os.environ.update(SSCARD_DATA_DIR=data_dir, SSCARD_DATABASE_URL=args.url, SSCARD_DATABASE_SCHEMA=schema,
+                      SSCARD_LOG_LEVEL="WARNING")  # fmt: skip
+    print("bench/pin_verify.py — terminal PIN verification over HTTP vs. bare endpoint vs. bare DB work")
+    print_machine(args.url)
+    print(f"load         {load}, concurrency {args.concurrency}, {args.duration} s per measurement, "
+          f"{args.cards} cards; server: uvicorn, 2 workers, uvloop + httptools, 127.0.0.1")  # fmt: skip
+    from sscard.security import get_security_module
+
+    get_security_module()  # creates the key file once, before two workers could race to create it
+    results: dict[str, Result] = {}
+    try:
+        card_nos, card_ids = seed_database(args.url, schema, args.cards)
+        env = dict(os.environ)
+        with uvicorn_server("sscard.api.app:create_app", env=env, factory=True) as base:
+            seeded = enable_pins(base, card_nos)
+            runner("warm-up", base, "/api/v1/terminal/pin/verify", prepare_verify_requests(seeded, 2000),
+                   concurrency=args.concurrency, duration=2)  # fmt: skip
+            before, _ = _count_verifications(args.url, schema)
+            reqs = prepare_verify_requests(seeded, args.duration * args.max_rate)
+            results["pin"] = runner("pin verify", base, "/api/v1/terminal/pin/verify", reqs,
+                                    concurrency=args.concurrency, duration=args.duration)  # fmt: skip
+            after, failing = _count_verifications(args.url, schema)
+        print(f"check        {after - before} verifications audited as ok, {failing} cards with failures counted")
+        with uvicorn_server("pin_verify:bare_app", env=env, app_dir=BENCH_DIR) as base:
+            bare_reqs = reqs[:20000]
+            runner("warm-up", base, "/bare", bare_reqs, concurrency=args.concurrency, duration=2)
+            results["endpoint"] = runner("bare endpoint", base, "/bare", bare_reqs, concurrency=args.concurrency,
+                                         duration=args.duration)  # fmt: skip
+        profile = seeded.terminal_profile
+        mac_args = {"terminal_id": profile.terminal_id, "region_code": profile.region_code,  # type: ignore[attr-defined]
+                    "key_version": profile.key_version}  # type: ignore[attr-defined]  # fmt: skip
+        results["db"] = run_bare_db(args.url, schema, card_ids, mac_args, concurrency=args.concurrency,
+                                    duration=args.duration)  # fmt: skip
+    finally:
+        import psycopg
+
+        with psycopg.connect(args.url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        shutil.rmtree(data_dir, ignore_errors=True)
+    print()
+    for key in ("pin", "endpoint", "db"):
+        print(results[key].line())
+    pin = results["pin"].rate
+    print()
+    print(f"ratio pin verify / bare endpoint  {pin / results['endpoint'].rate:5.2f}   (target >= 0.50)")
+    print(f"ratio pin verify / bare DB work   {pin / results['db'].rate:5.2f}   (target >= 0.60)")
+
+
+if __name__ == "__main__":
+    main()

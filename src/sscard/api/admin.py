@@ -1,0 +1,127 @@
+"""The admin channel: regional policy (POL) and the initial-credential report, by administrators in their region.
+
+Reading is open to administrators and auditors of the region; changing it needs the administrator
+role. A region's policy is changed only by an administrator whose region contains it (CH-2).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel
+
+from sscard.api.deps import get_uow
+from sscard.audit import Channel
+from sscard.cards.types import CardType
+from sscard.credentials.query_password.report import count_initial_passwords
+from sscard.db.session import UnitOfWork
+from sscard.policy.models import PolicyVersion
+from sscard.policy.schemas import PolicyChange, PolicyVersionRead
+from sscard.policy.service import get_effective_policy, list_policy_versions, set_policy
+from sscard.staff.deps import StaffPrincipal, require_staff
+from sscard.staff.roles import Role
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+READERS = require_staff(Role.ADMINISTRATOR, Role.AUDITOR)
+ADMIN = require_staff(Role.ADMINISTRATOR)
+_ERRORS: dict[int | str, dict[str, str]] = {
+    403: {"description": "Wrong role (`ROLE_FORBIDDEN`) or a region outside yours (`OUTSIDE_REGION`)."},
+    422: {"description": "Invalid policy key or value (`POLICY_INVALID`)."},
+}
+
+
+class EffectivePolicyRead(BaseModel):
+    region_code: str
+    card_type: CardType | None
+    as_of: datetime
+    values: dict[str, Any]
+    sources: dict[str, str]
+
+
+class InitialPasswordCountRead(BaseModel):
+    region_code: str
+    holders: int
+    initial_password: int
+    share: float
+
+
+def version_read(v: PolicyVersion) -> PolicyVersionRead:
+    return PolicyVersionRead(
+        region_code=v.region_code,
+        card_type=v.card_type,
+        version=v.version,
+        effective_from=v.effective_from,
+        settings=v.settings,
+        changed_by=v.changed_by,
+        changed_role=v.changed_role,
+        reason=v.reason,
+        created_at=v.created_at,
+    )
+
+
+@router.get("/policy/{region_code}", response_model=EffectivePolicyRead, responses=_ERRORS)
+def show_policy(
+    region_code: str,
+    card_type: CardType | None = None,
+    at: datetime | None = Query(default=None, description="Moment to evaluate (default now)."),
+    staff: StaffPrincipal = Depends(READERS),
+    uow: UnitOfWork = Depends(get_uow),
+) -> EffectivePolicyRead:
+    """Show the policy in force for a region and card type, and which version set each value."""
+    staff.ensure_region(region_code)
+    policy = get_effective_policy(uow, region_code=region_code, card_type=card_type, at=at)
+    return EffectivePolicyRead(
+        region_code=region_code,
+        card_type=policy.card_type,
+        as_of=policy.as_of,
+        values=policy.values(),
+        sources=policy.sources,
+    )
+
+
+@router.get("/policy/{region_code}/versions", response_model=list[PolicyVersionRead], responses=_ERRORS)
+def policy_history(
+    region_code: str,
+    card_type: CardType | None = None,
+    staff: StaffPrincipal = Depends(READERS),
+    uow: UnitOfWork = Depends(get_uow),
+) -> list[PolicyVersionRead]:
+    """List the stored versions of a region's policy: who changed what, when, why, effective when."""
+    staff.ensure_region(region_code)
+    return [version_read(v) for v in list_policy_versions(uow, region_code=region_code, card_type=card_type)]
+
+
+@router.post(
+    "/policy/{region_code}", status_code=status.HTTP_201_CREATED, response_model=PolicyVersionRead, responses=_ERRORS
+)
+def change_policy(
+    region_code: str, body: PolicyChange, staff: StaffPrincipal = Depends(ADMIN), uow: UnitOfWork = Depends(get_uow)
+) -> PolicyVersionRead:
+    """Record a new version of a region's policy (audited); values not given are kept or inherited."""
+    staff.ensure_region(region_code)
+    version = set_policy(
+        uow,
+        region_code=region_code,
+        card_type=body.card_type,
+        values=body.set,
+        unset=body.unset,
+        effective_from=body.effective_from,
+        reason=body.reason,
+        actor=staff.actor(Channel.ADMIN),
+    )
+    return version_read(version)
+
+
+@router.get("/reports/initial-query-passwords", response_model=list[InitialPasswordCountRead], responses=_ERRORS)
+def initial_query_passwords(
+    within: str | None = Query(default=None, description="Region to report on (default: yours)."),
+    staff: StaffPrincipal = Depends(READERS),
+    uow: UnitOfWork = Depends(get_uow),
+) -> list[InitialPasswordCountRead]:
+    """Count, per region, the holders still on the initial query password (issue 5 item 7)."""
+    region = within or staff.region_code
+    staff.ensure_region(region)
+    return [InitialPasswordCountRead(**c.as_dict()) for c in count_initial_passwords(uow, within=region)]  # type: ignore[arg-type]

@@ -1,0 +1,35 @@
+"""Admin report on the card PIN: how many active cards per region still run on the initial PIN (PIN-1, PIN-9).
+
+Beside ``/admin/reports/initial-query-passwords`` (the query-password half, ``api/admin.py``).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+
+from sscard.api.deps import get_uow
+from sscard.credentials.pin.report import count_initial_pins
+from sscard.credentials.pin.schemas import InitialPinCountRead
+from sscard.db.session import UnitOfWork
+from sscard.staff.deps import StaffPrincipal, require_staff
+from sscard.staff.roles import Role
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+READERS = require_staff(Role.ADMINISTRATOR, Role.AUDITOR)
+
+
+@router.get(
+    "/reports/initial-pins",
+    response_model=list[InitialPinCountRead],
+    responses={403: {"description": "Wrong role (`ROLE_FORBIDDEN`) or a region outside yours (`OUTSIDE_REGION`)."}},
+)
+def initial_pins(
+    within: str | None = Query(default=None, description="Region to report on (default: yours)."),
+    staff: StaffPrincipal = Depends(READERS),
+    uow: UnitOfWork = Depends(get_uow),
+) -> list[InitialPinCountRead]:
+    """Count, per region and card type, the active cards still on the initial PIN (issue 5 item 7)."""
+    region = within or staff.region_code
+    staff.ensure_region(region)
+    return [InitialPinCountRead(**c.as_dict()) for c in count_initial_pins(uow, within=region)]  # type: ignore[arg-type]

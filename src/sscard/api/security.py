@@ -1,0 +1,360 @@
+"""The security console (CH-1): certified devices (KEY-4), key carriers (KEY-5) and PSAM cards (KEY-8).
+
+Security officers and key custodians act within their region (CH-2); auditors read. Every change
+runs inside ``refusals_audited``: a refused operation is rolled back and its refusal audited (CH-4).
+Handovers live in ``security_handovers.py``; plans, incidents and reports in ``security_incidents.py``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, status
+
+from sscard.api import security_handovers, security_incidents
+from sscard.api.deps import get_uow
+from sscard.api.security_common import AUDIT_READ, KEYS, OFFICER, actor_of, carrier_read, region_scope
+from sscard.db.session import UnitOfWork
+from sscard.keys import carriers as carrier_service
+from sscard.keys import destruction as destruction_service
+from sscard.keys import devices as device_service
+from sscard.keys import psam as psam_service
+from sscard.keys.models import DeviceState
+from sscard.keys.refusals import refusals_audited
+from sscard.keys.schemas import (
+    AlertRead,
+    CarrierDeploy,
+    CarrierMove,
+    CarrierRead,
+    CarrierReceive,
+    CarrierUse,
+    CertificateRenew,
+    CertificateRevoke,
+    DeploymentRead,
+    DestructionCreate,
+    DestructionRead,
+    DeviceCreate,
+    DeviceRead,
+    KeyLoad,
+    LocationIn,
+    PsamDeploy,
+    PsamRecover,
+    ReasonIn,
+    SignatureRead,
+    SignIn,
+    SweepRead,
+    UsageRead,
+)
+from sscard.keys.states import CarrierState, CarrierType
+from sscard.staff.deps import StaffPrincipal
+
+router = APIRouter(prefix="/security", tags=["security"])
+router.include_router(security_handovers.router)
+router.include_router(security_incidents.router)
+
+
+# --- devices (KEY-4) --------------------------------------------------------------------------------
+
+
+def _device(uow: UnitOfWork, staff: StaffPrincipal, device_id: int) -> DeviceRead:
+    device = device_service.get_device_or_raise(uow, device_id)
+    staff.ensure_region(device.region_code)
+    return DeviceRead.model_validate(device)
+
+
+@router.get("/devices", response_model=list[DeviceRead])
+def list_devices(
+    region: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
+    state: DeviceState | None = None,
+    staff: StaffPrincipal = Depends(AUDIT_READ),
+    uow: UnitOfWork = Depends(get_uow),
+) -> list[DeviceRead]:
+    """List the certified cryptographic devices in your region (or a sub-region)."""
+    devices = device_service.list_devices(uow, region_code=region_scope(staff, region), state=state)
+    return [DeviceRead.model_validate(d) for d in devices]
+
+
+@router.post("/devices", status_code=status.HTTP_201_CREATED, response_model=DeviceRead)
+def register_device(
+    body: DeviceCreate, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+) -> DeviceRead:
+    """Register an encryption machine with its commercial cryptography model certificate (KEY-4)."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="device.register", subject=f"device:{body.model}/{body.serial}"):
+        device = device_service.register_device(uow, **body.model_dump(), actor=actor)
+    return DeviceRead.model_validate(device)
+
+
+@router.get("/devices/{device_id}", response_model=DeviceRead)
+def show_device(
+    device_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+) -> DeviceRead:
+    """One device and its certificate."""
+    return _device(uow, staff, device_id)
+
+
+@router.put("/devices/{device_id}/certificate", response_model=DeviceRead)
+def renew_certificate(
+    device_id: int, body: CertificateRenew, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+) -> DeviceRead:
+    """Record a device's new model certificate; a device blocked for its old one returns to service."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="device.certificate_renew", subject=f"device:{device_id}"):
+        device = device_service.renew_certificate(uow, device_id=device_id, **body.model_dump(), actor=actor)
+    return DeviceRead.model_validate(device)
+
+
+@router.post("/devices/certificate-revocations", response_model=list[DeviceRead])
+def revoke_certificate(
+    body: CertificateRevoke, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+) -> list[DeviceRead]:
+    """Record that a model certificate was revoked: every device on it is blocked and alerted."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="device.certificate_revoke", subject=f"cert:{body.certificate_no}"):
+        devices = device_service.revoke_certificate(
+            uow, certificate_no=body.certificate_no, reason=body.reason, actor=actor
+        )
+    return [DeviceRead.model_validate(d) for d in devices]
+
+
+@router.post("/devices/{device_id}/move", response_model=DeviceRead)
+def move_device(
+    device_id: int, body: LocationIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+) -> DeviceRead:
+    """Record a device's new location."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="device.move", subject=f"device:{device_id}"):
+        device = device_service.move_device(uow, device_id=device_id, location=body.location, actor=actor)
+    return DeviceRead.model_validate(device)
+
+
+@router.post("/devices/{device_id}/retire", response_model=DeviceRead)
+def retire_device(
+    device_id: int, body: ReasonIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+) -> DeviceRead:
+    """Take a device out of service for good."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="device.retire", subject=f"device:{device_id}"):
+        device = device_service.retire_device(uow, device_id=device_id, reason=body.reason, actor=actor)
+    return DeviceRead.model_validate(device)
+
+
+@router.post("/devices/sweep", response_model=SweepRead)
+def sweep_devices(staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)) -> SweepRead:
+    """Check every certificate now: block lapsed or revoked devices, warn of those expiring within 30 days."""
+    report = device_service.sweep_certificates(uow)
+    return SweepRead(blocked=report.blocked, warned=report.warned)
+
+
+@router.get("/alerts", response_model=list[AlertRead])
+def list_alerts(
+    include_acknowledged: bool = False,
+    staff: StaffPrincipal = Depends(AUDIT_READ),
+    uow: UnitOfWork = Depends(get_uow),
+) -> list[AlertRead]:
+    """Device certificate alerts in your region (open ones unless asked for all)."""
+    alerts = device_service.list_alerts(uow, region_code=staff.region_code, open_only=not include_acknowledged)
+    return [AlertRead.model_validate(a) for a in alerts]
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertRead)
+def acknowledge_alert(
+    alert_id: int, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+) -> AlertRead:
+    """Acknowledge an alert (the device stays blocked until recertified)."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="device.alert_ack", subject=f"alert:{alert_id}"):
+        alert = device_service.acknowledge_alert(uow, alert_id=alert_id, actor=actor)
+    return AlertRead.model_validate(alert)
+
+
+# --- carriers (KEY-5) -------------------------------------------------------------------------------
+
+
+@router.get("/carriers", response_model=list[CarrierRead])
+def list_carriers(
+    region: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
+    carrier_type: CarrierType | None = None,
+    state: CarrierState | None = None,
+    staff: StaffPrincipal = Depends(AUDIT_READ),
+    uow: UnitOfWork = Depends(get_uow),
+) -> list[CarrierRead]:
+    """List key carriers in your region (or a sub-region), optionally by type and state."""
+    scope = region_scope(staff, region)
+    found = carrier_service.list_carriers(uow, region_code=scope, carrier_type=carrier_type, state=state)
+    return [CarrierRead.model_validate(c) for c in found]
+
+
+@router.post("/carriers", status_code=status.HTTP_201_CREATED, response_model=CarrierRead)
+def receive_carrier(
+    body: CarrierReceive, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+) -> CarrierRead:
+    """Register a carrier received from the ministry, with its receipt (KEY-5)."""
+    actor = actor_of(staff)
+    subject = f"carrier:{body.carrier_type.value}/{body.serial}"
+    with refusals_audited(uow, actor=actor, action="carrier.receive", subject=subject):
+        carrier = carrier_service.receive_carrier(uow, **body.model_dump(), actor=actor)
+    return carrier_read(uow, carrier)
+
+
+@router.get("/carriers/{carrier_id}", response_model=CarrierRead)
+def show_carrier(
+    carrier_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+) -> CarrierRead:
+    """One carrier with the keys it holds and its PSAM deployment in force."""
+    carrier = carrier_service.get_carrier_or_raise(uow, carrier_id)
+    staff.ensure_region(carrier.region_code)
+    return carrier_read(uow, carrier)
+
+
+@router.get("/carriers/{carrier_id}/usage", response_model=list[UsageRead])
+def carrier_usage(
+    carrier_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+) -> list[UsageRead]:
+    """The carrier's log: every use and movement with who, where and why (KEY-5)."""
+    staff.ensure_region(carrier_service.get_carrier_or_raise(uow, carrier_id).region_code)
+    return [UsageRead.model_validate(u) for u in carrier_service.usage_log(uow, carrier_id=carrier_id)]
+
+
+@router.post("/carriers/{carrier_id}/deploy", response_model=CarrierRead)
+def deploy_carrier(
+    carrier_id: int, body: CarrierDeploy, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+) -> CarrierRead:
+    """Put a key card into service with a named holder (PSAM cards: /psam/{id}/deploy)."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="carrier.deploy", subject=f"carrier:{carrier_id}"):
+        carrier = carrier_service.deploy_carrier(uow, carrier_id=carrier_id, **body.model_dump(), actor=actor)
+    return carrier_read(uow, carrier)
+
+
+@router.post("/carriers/{carrier_id}/store", response_model=CarrierRead)
+def store_carrier(
+    carrier_id: int, body: CarrierMove, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+) -> CarrierRead:
+    """Put a carrier into custody (the safe)."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="carrier.store", subject=f"carrier:{carrier_id}"):
+        carrier = carrier_service.store_carrier(uow, carrier_id=carrier_id, **body.model_dump(), actor=actor)
+    return carrier_read(uow, carrier)
+
+
+@router.post("/carriers/{carrier_id}/recover", response_model=CarrierRead)
+def recover_carrier(
+    carrier_id: int, body: CarrierMove, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+) -> CarrierRead:
+    """Withdraw a carrier from service (third parties: /handovers/{id}/recover)."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="carrier.recover", subject=f"carrier:{carrier_id}"):
+        carrier = carrier_service.recover_carrier(uow, carrier_id=carrier_id, **body.model_dump(), actor=actor)
+    return carrier_read(uow, carrier)
+
+
+@router.post("/carriers/{carrier_id}/uses", status_code=status.HTTP_201_CREATED, response_model=UsageRead)
+def record_use(
+    carrier_id: int, body: CarrierUse, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+) -> UsageRead:
+    """Log a use of the carrier with where and why (KEY-5)."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="carrier.use", subject=f"carrier:{carrier_id}"):
+        entry = carrier_service.record_carrier_use(uow, carrier_id=carrier_id, **body.model_dump(), actor=actor)
+    return UsageRead.model_validate(entry)
+
+
+@router.post("/carriers/{carrier_id}/keys", response_model=CarrierRead)
+def load_key(
+    carrier_id: int, body: KeyLoad, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+) -> CarrierRead:
+    """Record that the carrier holds the key with this inventory label."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="carrier.load_key", subject=f"carrier:{carrier_id}"):
+        carrier_service.load_key(uow, carrier_id=carrier_id, key_label=body.key_label, actor=actor)
+    return carrier_read(uow, carrier_service.get_carrier_or_raise(uow, carrier_id))
+
+
+@router.post("/carriers/{carrier_id}/destructions", status_code=status.HTTP_201_CREATED, response_model=DestructionRead)
+def request_destruction(
+    carrier_id: int, body: DestructionCreate, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+) -> DestructionRead:
+    """Record a destruction to be witnessed by two different people (KEY-8)."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="carrier.destruction_request", subject=f"carrier:{carrier_id}"):
+        record = destruction_service.request_destruction(uow, carrier_id=carrier_id, **body.model_dump(), actor=actor)
+    return DestructionRead.model_validate(record)
+
+
+@router.post("/destructions/{destruction_id}/signatures", response_model=DestructionRead)
+def sign_destruction(
+    destruction_id: int, body: SignIn, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+) -> DestructionRead:
+    """Sign a destruction as a witness; the second different signer destroys the carrier."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="carrier.destruction_sign", subject=f"destruction:{destruction_id}"):
+        record = destruction_service.sign_destruction(
+            uow, destruction_id=destruction_id, statement=body.statement, actor=actor
+        )
+    return _destruction_read(uow, record.id)
+
+
+@router.get("/destructions/{destruction_id}", response_model=DestructionRead)
+def show_destruction(
+    destruction_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+) -> DestructionRead:
+    """A destruction record with its signatures."""
+    record = destruction_service.get_destruction_or_raise(uow, destruction_id)
+    staff.ensure_region(carrier_service.get_carrier_or_raise(uow, record.carrier_id).region_code)
+    return _destruction_read(uow, destruction_id)
+
+
+def _destruction_read(uow: UnitOfWork, destruction_id: int) -> DestructionRead:
+    read = DestructionRead.model_validate(destruction_service.get_destruction_or_raise(uow, destruction_id))
+    signatures = destruction_service.signatures_of(uow, destruction_id=destruction_id)
+    read.signatures = [SignatureRead.model_validate(s) for s in signatures]
+    return read
+
+
+# --- PSAM (KEY-8) -----------------------------------------------------------------------------------
+
+
+@router.get("/psam", response_model=list[CarrierRead])
+def psam_register(
+    region: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
+    staff: StaffPrincipal = Depends(AUDIT_READ),
+    uow: UnitOfWork = Depends(get_uow),
+) -> list[CarrierRead]:
+    """The PSAM register: every card with its state, usage count and deployment in force."""
+    entries = psam_service.psam_register(uow, region_code=region_scope(staff, region))
+    out = []
+    for entry in entries:
+        read = CarrierRead.model_validate(entry.carrier)
+        read.deployment = DeploymentRead.model_validate(entry.deployment) if entry.deployment else None
+        out.append(read)
+    return out
+
+
+@router.post("/psam/{carrier_id}/deploy", status_code=status.HTTP_201_CREATED, response_model=DeploymentRead)
+def deploy_psam(
+    carrier_id: int, body: PsamDeploy, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+) -> DeploymentRead:
+    """Deploy a PSAM into a terminal or institution with its form, environment and mode (KEY-8)."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="carrier.deploy", subject=f"carrier:{carrier_id}"):
+        deployment = psam_service.deploy_psam(uow, carrier_id=carrier_id, **body.model_dump(), actor=actor)
+    return DeploymentRead.model_validate(deployment)
+
+
+@router.post("/psam/{carrier_id}/recover", response_model=CarrierRead)
+def recover_psam(
+    carrier_id: int, body: PsamRecover, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+) -> CarrierRead:
+    """Withdraw a PSAM from its terminal (KEY-8 recovery)."""
+    actor = actor_of(staff)
+    with refusals_audited(uow, actor=actor, action="carrier.recover", subject=f"carrier:{carrier_id}"):
+        carrier = psam_service.recover_psam(uow, carrier_id=carrier_id, **body.model_dump(), actor=actor)
+    return carrier_read(uow, carrier)
+
+
+@router.get("/psam/{carrier_id}/deployments", response_model=list[DeploymentRead])
+def psam_deployments(
+    carrier_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+) -> list[DeploymentRead]:
+    """Every deployment of a PSAM card, oldest first."""
+    staff.ensure_region(carrier_service.get_carrier_or_raise(uow, carrier_id).region_code)
+    return [DeploymentRead.model_validate(d) for d in psam_service.deployments_of(uow, carrier_id=carrier_id)]

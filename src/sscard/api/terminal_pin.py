@@ -1,0 +1,88 @@
+"""Terminal PIN routes (PIN-2..PIN-5, PIN-9, CARD-4): verify and change a card's PIN.
+
+Every request is MAC-authenticated as a registered terminal (CH-3, ``authenticated_terminal``) and
+carries ISO 9564 format-4 PIN blocks enciphered under that terminal's key (PIN-11). A wrong, missing
+or refused PIN must still be remembered — the failure counter, the lock, the audit entry, the nonce —
+so those answers commit the unit of work before the problem response is sent.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from sscard.api.deps import get_uow
+from sscard.api.terminal import AuthenticatedTerminal, authenticated_terminal
+from sscard.credentials.pin.errors import PinChangeNotHere, PinLocked, PinRequired, PinTooSimple, PinWrong
+from sscard.credentials.pin.schemas import (
+    CampaignPromptRead,
+    TerminalPinChange,
+    TerminalPinChanged,
+    TerminalPinVerified,
+    TerminalPinVerify,
+)
+from sscard.credentials.pin.service import change_card_pin, verify_card_pin
+from sscard.db.session import UnitOfWork
+
+router = APIRouter(prefix="/terminal/pin", tags=["terminal"])
+
+# PIN-4: PIN changes at designated medical institutions' terminals and touch-screen kiosks.
+CHANGE_KINDS = frozenset({"pharmacy", "hospital", "clinic", "community_health_station", "kiosk"})
+
+_ERRORS = {
+    403: {"description": "`PIN_WRONG` (with `tries_left`), `MAC_INVALID`, `PIN_CHANGE_NOT_OFFERED`."},
+    409: {"description": "`CARD_NOT_ACTIVE` (send the holder to an activation window) or `CARD_BLOCKED`."},
+    423: {"description": "`PIN_LOCKED`: reset at a service outlet with the ID document and the card."},
+    428: {"description": "`PIN_REQUIRED`: the card's PIN is enabled."},
+    422: {"description": "`PIN_TOO_SIMPLE` with the `reason` of the rule broken (PIN-3)."},
+}
+_REMEMBERED = (PinWrong, PinLocked, PinRequired, PinTooSimple)
+
+
+@router.post("/verify", response_model=TerminalPinVerified, responses=_ERRORS)  # type: ignore[arg-type]
+def verify_pin(
+    body: TerminalPinVerify,
+    terminal: AuthenticatedTerminal = Depends(authenticated_terminal),
+    uow: UnitOfWork = Depends(get_uow),
+) -> TerminalPinVerified:
+    """Check a card transaction's PIN; a card whose PIN is not enabled needs none (PIN-2)."""
+    try:
+        check = verify_card_pin(
+            uow,
+            card_no=body.card_no,
+            pin_block=bytes.fromhex(body.pin_block) if body.pin_block else None,
+            terminal=terminal,
+            actor=terminal.actor(),
+        )
+    except _REMEMBERED:
+        uow.commit()
+        raise
+    prompt = check.campaign_prompt
+    return TerminalPinVerified(
+        pin_enabled=check.pin_enabled,
+        tries_left=check.tries_left,
+        campaign_prompt=CampaignPromptRead(**prompt.as_dict()) if prompt else None,
+    )
+
+
+@router.post("/change", response_model=TerminalPinChanged, responses=_ERRORS)  # type: ignore[arg-type]
+def change_pin(
+    body: TerminalPinChange,
+    terminal: AuthenticatedTerminal = Depends(authenticated_terminal),
+    uow: UnitOfWork = Depends(get_uow),
+) -> TerminalPinChanged:
+    """Change the PIN with the current PIN, or the initial one while not enabled (PIN-4); enables it (PIN-2)."""
+    if terminal.kind not in CHANGE_KINDS:
+        raise PinChangeNotHere(f"PIN changes are offered at {', '.join(sorted(CHANGE_KINDS))} terminals")
+    try:
+        change_card_pin(
+            uow,
+            card_no=body.card_no,
+            old_pin_block=bytes.fromhex(body.old_pin_block),
+            new_pin_block=bytes.fromhex(body.new_pin_block),
+            terminal=terminal,
+            actor=terminal.actor(),
+        )
+    except _REMEMBERED:
+        uow.commit()
+        raise
+    return TerminalPinChanged()

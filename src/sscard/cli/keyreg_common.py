@@ -1,0 +1,108 @@
+"""What the key-register commands share: acting as a named staff member, the audited run, output."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from sscard.audit import Actor, Channel
+from sscard.cli.common import console, print_json
+from sscard.db.session import UnitOfWork, unit_of_work
+from sscard.keys.errors import KeysInvalid, StaffNotEligible
+from sscard.keys.refusals import refusals_audited
+from sscard.staff.models import StaffAccount
+from sscard.staff.roles import Role
+
+# Two-person rules (approval, witnessed destruction, supervision) need to know who acts: the CLI
+# acts as the named staff member, on the server, by an operator who already holds the database.
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Act as this staff member (a security officer or key custodian)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Answer in JSON.")]
+KEY_ROLES = frozenset({Role.SECURITY_OFFICER, Role.KEY_CUSTODIAN})
+OFFICER_ONLY = frozenset({Role.SECURITY_OFFICER})
+
+
+def acting(uow: UnitOfWork, as_user: str | None, roles: frozenset[Role] = KEY_ROLES) -> Actor:
+    """The audit actor: the named staff member (role and region included) or the CLI operator."""
+    if as_user is None:
+        return Actor.cli_operator()
+    account = uow.session.scalar(select(StaffAccount).where(StaffAccount.username == as_user.strip().lower()))
+    if account is None or not account.active or account.role not in roles:
+        needed = " or ".join(sorted(r.value for r in roles))
+        raise StaffNotEligible(f"--as names an active {needed}", part="actor")
+    return Actor(
+        kind="staff", id=account.username, channel=Channel.CLI, role=account.role.value, region=account.region_code
+    )
+
+
+def run(
+    as_user: str | None,
+    action: str,
+    subject: str,
+    work: Callable[[UnitOfWork, Actor], dict[str, Any]],
+    *,
+    roles: frozenset[Role] = KEY_ROLES,
+) -> dict[str, Any]:
+    """Run one change in its own transaction; a refusal is rolled back, audited and re-raised."""
+    with unit_of_work() as uow:
+        actor = acting(uow, as_user, roles)
+        with refusals_audited(uow, actor=actor, action=action, subject=subject):
+            return work(uow, actor)
+
+
+def read(work: Callable[[UnitOfWork], Any]) -> Any:
+    """Run a read-only query."""
+    with unit_of_work() as uow:
+        return work(uow)
+
+
+def emit(result: Any, as_json: bool, message: str) -> None:
+    if as_json:
+        print_json(result)
+    else:
+        console.print(message, highlight=False, soft_wrap=True)
+
+
+def table(rows: list[dict[str, Any]], columns: tuple[str, ...], as_json: bool) -> None:
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    out = Table(*columns)
+    for row in rows:
+        out.add_row(*(str(row.get(c, "")) if row.get(c) is not None else "" for c in columns))
+    console.print(out)
+
+
+def parse_date(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise KeysInvalid(f"{field} is a date YYYY-MM-DD", field=field) from None
+
+
+def parse_time(value: str, field: str) -> datetime:
+    """An ISO 8601 time; without an offset it is read as Beijing time (UTC+8)."""
+    from sscard.keys.access import CHINA
+
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise KeysInvalid(f"{field} is an ISO 8601 date or time", field=field) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=CHINA)
+
+
+def columns_of(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """A plain dict of the named attributes (enums by value, dates as ISO text)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        value = getattr(obj, name)
+        out[name] = getattr(value, "value", value) if not isinstance(value, date | datetime) else value.isoformat()
+    return out

@@ -1,0 +1,106 @@
+"""``sscard terminal``: the terminal simulator, built on the terminal SDK (contract.md).
+
+It talks HTTP to ``SSCARD_API_URL`` (default http://127.0.0.1:8000) exactly as a real terminal does;
+it never touches the database or the security module. Enrollment is done on site by an administrator
+or security officer of the region, whose credentials come from ``--staff-user`` / ``--staff-password``
+or the environment variables ``SSCARD_STAFF_USER`` / ``SSCARD_STAFF_PASSWORD``. The terminal key ends
+up in ``$SSCARD_DATA_DIR/terminals/<terminal_id>.json`` (0600), the simulator's stand-in for a secure
+element.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import typer
+
+from sscard.cli.common import fail, print_json
+from sscard.config import get_settings
+from sscard.terminal import (
+    PinBlockError,
+    ProfileError,
+    TerminalClient,
+    TerminalError,
+    enroll,
+    load_profile,
+    save_profile,
+    staff_login,
+)
+from sscard.terminal.client import staff_logout
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(help="Terminal simulator: a terminal talking to the platform over HTTP.", no_args_is_help=True)
+
+
+def _terminal_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Refusals and local problems as a one-line reason with the code, and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except TerminalError as exc:
+            raise fail(exc.detail, exc.code) from None
+        except (ProfileError, PinBlockError) as exc:
+            raise fail(str(exc), getattr(exc, "code", "TERMINAL_PROFILE")) from None
+
+    return wrapper
+
+
+def _api_url() -> str:
+    return get_settings().api_url
+
+
+def _profiles() -> Path:
+    return get_settings().data_dir / "terminals"
+
+
+@app.command("register")
+@_terminal_errors
+def register(
+    institution: str = typer.Option(..., "--institution", help="Name of the institution the terminal stands in."),
+    region: str | None = typer.Option(None, "--region", help="Six-digit region code; default: the staff member's."),
+    institution_type: str = typer.Option(
+        "pharmacy",
+        "--type",
+        help="hospital, pharmacy, clinic, community_health_station, kiosk, bank_outlet or service_outlet.",
+    ),
+    staff_user: str | None = typer.Option(None, "--staff-user", envvar="SSCARD_STAFF_USER", show_envvar=True),
+    staff_password: str | None = typer.Option(
+        None, "--staff-password", envvar="SSCARD_STAFF_PASSWORD", show_envvar=True, show_default=False
+    ),
+) -> None:
+    """Enroll a new terminal and keep its key in a local profile; prints {"terminal_id"}."""
+    if not staff_user or not staff_password:
+        raise fail(
+            "enrollment needs an administrator or security officer: --staff-user/--staff-password "
+            "or SSCARD_STAFF_USER/SSCARD_STAFF_PASSWORD",
+            "STAFF_CREDENTIALS_REQUIRED",
+        )
+    api_url = _api_url()
+    token = staff_login(api_url, staff_user, staff_password)
+    try:
+        profile = enroll(
+            api_url, staff_token=token, institution=institution, institution_type=institution_type, region_code=region
+        )
+    finally:
+        staff_logout(api_url, token)
+    save_profile(profile, _profiles())
+    print_json({"terminal_id": profile.terminal_id})
+
+
+@app.command("echo")
+@_terminal_errors
+def echo(
+    terminal: str = typer.Option(..., "--terminal", help="Terminal id (its profile must exist locally)."),
+    message: str = typer.Option("hello", "--message"),
+) -> None:
+    """Send one signed request and print what the server saw."""
+    profile = load_profile(terminal, _profiles())
+    with TerminalClient(_api_url(), profile) as client:
+        print_json(client.echo(message))

@@ -1,0 +1,92 @@
+"""The PIN counter and lock in SQL (PIN-5): every change is ONE atomic statement.
+
+Why single statements: the count is per card across all channels, and two terminals (or twenty
+parallel requests) may try the same card at once. ``failures = failures + 1 … RETURNING`` lets the
+database serialise them on the row, so exactly ``threshold`` failures are counted before the lock
+and nothing is ever read, changed in Python and written back. The same row lock orders a right PIN
+against a concurrent lock: the success statement only matches an unlocked row, so no right PIN is
+accepted once the lock is committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Table, case, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+from sscard.credentials.pin.models import CardPin
+from sscard.db.session import UnitOfWork
+
+T = cast(Table, CardPin.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The counter after a wrong PIN was counted."""
+
+    failures: int
+    locked: bool
+
+
+def _insert(uow: UnitOfWork) -> Insert:
+    """``INSERT`` with ``ON CONFLICT`` support for the session's backend (PostgreSQL or SQLite ≥ 3.35)."""
+    name = uow.session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(T)
+    if name == "sqlite":
+        return sqlite.insert(T)
+    raise NotImplementedError(f"no atomic upsert for {name}")  # pragma: no cover - two backends only
+
+
+def record_failure(uow: UnitOfWork, *, card_id: int, threshold: int, now: datetime) -> Failure | None:
+    """Count one wrong PIN; lock at ``threshold``. None when the PIN was already locked (nothing counted)."""
+    locked_expr = case((T.c.failures + 1 >= threshold, literal(now, T.c.locked_at.type)), else_=None)
+    ins = _insert(uow).values(
+        card_id=card_id,
+        failures=1,
+        locked_at=now if threshold <= 1 else None,
+        restorable=False,
+        updated_at=now,
+    )
+    stmt = ins.on_conflict_do_update(  # type: ignore[attr-defined]
+        index_elements=[T.c.card_id],
+        set_={"failures": T.c.failures + 1, "locked_at": locked_expr, "updated_at": now},
+        where=T.c.locked_at.is_(None),
+    ).returning(T.c.failures, T.c.locked_at)
+    row = uow.session.execute(stmt).one_or_none()
+    if row is None:
+        return None
+    return Failure(failures=int(row.failures), locked=row.locked_at is not None)
+
+
+def confirm_success(uow: UnitOfWork, *, card_id: int, threshold: int, now: datetime) -> bool:
+    """A right PIN: reset the counter if the row is still unlocked. False = locked meanwhile (refuse)."""
+    stmt = (
+        update(T)
+        .where(T.c.card_id == card_id, T.c.locked_at.is_(None), T.c.failures < threshold)
+        .values(failures=0, updated_at=now)
+        .returning(T.c.card_id)
+    )
+    return uow.session.execute(stmt).first() is not None
+
+
+def get_pin_row(uow: UnitOfWork, card_id: int) -> CardPin | None:
+    """The card's PIN row as committed now (no row: never changed, never failed)."""
+    return uow.session.scalar(
+        select(CardPin).where(CardPin.card_id == card_id).execution_options(populate_existing=True)
+    )
+
+
+def lock_pin_row(uow: UnitOfWork, *, card_id: int, now: datetime) -> CardPin:
+    """The card's PIN row, created if absent and row-locked until commit (changes and counter work)."""
+    ins = _insert(uow).values(card_id=card_id, failures=0, restorable=False, updated_at=now)
+    uow.session.execute(ins.on_conflict_do_nothing(index_elements=[T.c.card_id]))  # type: ignore[attr-defined]
+    row = uow.session.scalar(
+        select(CardPin).where(CardPin.card_id == card_id).with_for_update().execution_options(populate_existing=True)
+    )
+    assert row is not None  # noqa: S101 - inserted just above in this transaction
+    return row

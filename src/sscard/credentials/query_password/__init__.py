@@ -1,0 +1,1 @@
+"""The online query password (QPW-1..QPW-8): initial password by rule, login, change, forgot, counter reset."""

@@ -1,0 +1,92 @@
+"""INS-5: the 12345 hotline's automatic voice query: no password, non-sensitive facts only (seed 004).
+
+What a caller who knows an ID number may hear: the state of the holder's cards and whether
+contributions are up to date. Never a name, a phone, an address, an amount or a full card number.
+Contribution records arrive with the insurance domain; until then the answer is ``unknown`` — said
+honestly, never invented. An unregistered number gets the same shape of answer (no cards), and
+every query is audited as a disclosure (CH-4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sscard.audit import Actor, Channel, record_event
+from sscard.cards.lifecycle import get_card
+from sscard.cards.numbers import mask_card_no
+from sscard.cards.service import list_cards_of_person
+from sscard.cards.states import CardState
+from sscard.db.base import utcnow
+from sscard.db.session import UnitOfWork
+from sscard.identity import mask_id_number, parse_citizen_id
+from sscard.people.service import find_person_by_id_number, person_subject
+
+VOICE_CALLER = Actor(kind="caller", id="hotline-12345-ivr", channel=Channel.HOTLINE, role="caller")
+MAX_CARDS = 5
+
+STATE_ZH = {
+    CardState.APPLIED: "已申领，正在制卡",
+    CardState.ISSUED: "已制卡，尚未激活，请到社保卡服务窗口激活",
+    CardState.ACTIVE: "正常使用",
+    CardState.LOSS_REPORTED: "已临时挂失",
+    CardState.LOST: "已正式挂失",
+    CardState.REPLACED: "已补换，旧卡停用",
+    CardState.CANCELLED: "已注销",
+}
+CONTRIBUTIONS_UNKNOWN = "unknown"
+CONTRIBUTIONS_NOTE_ZH = "缴费记录暂不能通过语音查询，请登录网上查询系统或咨询参保地经办机构。"
+
+
+@dataclass(frozen=True)
+class VoiceCard:
+    card_no_masked: str
+    card_type: str
+    state: str
+    state_zh: str
+
+
+@dataclass(frozen=True)
+class VoiceAnswer:
+    cards: list[VoiceCard] = field(default_factory=list)
+    # "yes" | "no" | "unknown": only "unknown" until contribution records exist (INS-3).
+    contributions_up_to_date: str = CONTRIBUTIONS_UNKNOWN
+    contributions_note_zh: str = CONTRIBUTIONS_NOTE_ZH
+    as_of: datetime = field(default_factory=utcnow)
+
+
+def _one_number(id_number: str | None, ss_number: str | None) -> str:
+    from sscard.cards.errors import LossReportInvalid
+
+    given = [n.strip() for n in (id_number, ss_number) if n and n.strip()]
+    if not given:
+        raise LossReportInvalid("give id_number or ss_number")
+    numbers = {parse_citizen_id(n).number for n in given}  # ID-1: the same number; ID_* codes when invalid
+    if len(numbers) > 1:
+        raise LossReportInvalid("id_number and ss_number differ; give one of them")
+    return numbers.pop()
+
+
+def answer_voice_query(
+    uow: UnitOfWork, *, id_number: str | None = None, ss_number: str | None = None, actor: Actor = VOICE_CALLER
+) -> VoiceAnswer:
+    """The non-sensitive facts for one number: card states and the contribution status (INS-5)."""
+    number = _one_number(id_number, ss_number)
+    now = utcnow()
+    person = find_person_by_id_number(uow, number)
+    cards: list[VoiceCard] = []
+    if person is not None:
+        for listed in list_cards_of_person(uow, person_id=person.id)[:MAX_CARDS]:
+            card = get_card(uow, listed.card_no) or listed  # a lapsed provisional loss report is applied
+            cards.append(
+                VoiceCard(mask_card_no(card.card_no), card.card_type.value, card.state.value, STATE_ZH[card.state])
+            )
+    record_event(
+        uow,
+        actor=actor,
+        action="hotline.voice_query",
+        subject=person_subject(person.id) if person is not None else f"id:{mask_id_number(number)}",
+        result="ok" if person is not None else "not_registered",
+        details={"cards": len(cards), "contributions": CONTRIBUTIONS_UNKNOWN},
+    )
+    return VoiceAnswer(cards=cards, as_of=now)

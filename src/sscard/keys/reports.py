@@ -1,0 +1,280 @@
+"""Reports for security officers and auditors, built from the records, never assembled by hand:
+
+* the key and carrier inventory of a region (sub-regions included): carriers with the keys they
+  hold and their PSAM deployments, devices with their certificates, keys in the inventory;
+* the audit report of a period: every key-management entry of the audit chain whose actor acted in
+  the region, with a summary and the chain's integrity at the time of the report.
+
+Each comes as CSV (UTF-8 with BOM, so spreadsheet software shows the Chinese text) and as PDF
+(``pdf.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from sscard.audit.models import AuditEntry
+from sscard.audit.service import verify_chain
+from sscard.db.base import utcnow
+from sscard.db.session import UnitOfWork
+from sscard.keys import bridge
+from sscard.keys.devices import certificate_problem, list_devices
+from sscard.keys.errors import ReportInvalid
+from sscard.keys.models import CarrierKey, SecurityIncident
+from sscard.keys.psam import psam_register
+from sscard.keys.states import CARRIER_STATE_ZH, CARRIER_TYPE_ZH, CarrierState, CarrierType
+from sscard.regions.codes import is_region_code, is_within
+
+# The audit actions this report covers: everything the key-management records write.
+AUDIT_PREFIXES = ("device.", "carrier.", "document.", "handover.", "plan.", "incident.", "key.", "keys.", "report.")
+MAX_PERIOD_DAYS = 366
+
+
+@dataclass
+class InventoryReport:
+    region_code: str
+    generated_at: datetime
+    carriers: list[dict[str, Any]] = field(default_factory=list)
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    keys: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, dict[str, int]] = field(default_factory=dict)  # carrier type → state → count
+
+
+def inventory_report(uow: UnitOfWork, *, region_code: str) -> InventoryReport:
+    """The key and carrier inventory of ``region_code`` and its sub-regions."""
+    if not is_region_code(region_code):
+        raise ReportInvalid("a region code is six digits", field="region")
+    now = utcnow()
+    report = InventoryReport(region_code=region_code, generated_at=now)
+    from sscard.keys.carriers import list_carriers
+
+    carriers = list_carriers(uow, region_code=region_code)
+    labels: dict[int, list[str]] = {}
+    for link in uow.session.scalars(select(CarrierKey).order_by(CarrierKey.key_label)):
+        labels.setdefault(link.carrier_id, []).append(link.key_label)
+    deployments = {e.carrier.id: e.deployment for e in psam_register(uow, region_code=region_code)}
+    for c in carriers:
+        d = deployments.get(c.id)
+        report.carriers.append(
+            {
+                "region": c.region_code,
+                "type": c.carrier_type.value,
+                "type_zh": CARRIER_TYPE_ZH[c.carrier_type],
+                "serial": c.serial,
+                "state": c.state.value,
+                "state_zh": CARRIER_STATE_ZH[c.state],
+                "holder": c.holder,
+                "location": c.location,
+                "receipt_no": c.receipt_no,
+                "received_on": c.received_on.isoformat(),
+                "received_from": c.received_from,
+                "usage_count": c.usage_count,
+                "keys": labels.get(c.id, []),
+                "deployment": None
+                if d is None
+                else {
+                    "terminal": d.terminal_id,
+                    "institution": d.institution,
+                    "form": d.physical_form.value,
+                    "environment": d.environment,
+                    "mode": d.usage_mode.value,
+                },
+            }
+        )
+        for label in labels.get(c.id, []):
+            report.keys.append(
+                {"label": label, "carrier": c.serial, "carrier_state": c.state.value, "source": "carrier"}
+            )
+    for t in CarrierType:
+        counts = Counter(c.state for c in carriers if c.carrier_type is t)
+        report.summary[t.value] = {s.value: counts.get(s, 0) for s in CarrierState}
+    for dev in list_devices(uow, region_code=region_code):
+        report.devices.append(
+            {
+                "region": dev.region_code,
+                "model": dev.model,
+                "serial": dev.serial,
+                "certificate_no": dev.certificate_no,
+                "valid_until": dev.certificate_valid_until.isoformat(),
+                "state": dev.state.value,
+                "problem": certificate_problem(dev, now) or "",
+                "location": dev.location,
+            }
+        )
+    report.keys.extend(bridge.list_keys(uow, region_code=region_code))
+    return report
+
+
+INVENTORY_COLUMNS = (
+    "category",
+    "region",
+    "type",
+    "serial",
+    "state",
+    "holder",
+    "location",
+    "certificate_no",
+    "valid_until",
+    "receipt_no",
+    "received_on",
+    "usage_count",
+    "keys",
+    "deployment",
+)
+
+
+def inventory_csv(report: InventoryReport) -> bytes:
+    """One row per carrier, device and inventory key (``category`` tells which)."""
+    rows: list[dict[str, Any]] = []
+    for c in report.carriers:
+        d = c["deployment"]
+        rows.append(
+            {
+                "category": "carrier",
+                **{k: c[k] for k in ("region", "type", "serial", "state", "holder", "location", "receipt_no")},
+                "received_on": c["received_on"],
+                "usage_count": c["usage_count"],
+                "keys": ";".join(c["keys"]),
+                "deployment": "" if d is None else f"{d['terminal'] or d['institution']} {d['form']} {d['mode']}",
+            }
+        )
+    for dev in report.devices:
+        rows.append(
+            {
+                "category": "device",
+                "region": dev["region"],
+                "type": dev["model"],
+                "serial": dev["serial"],
+                "state": dev["problem"] or dev["state"],
+                "location": dev["location"],
+                "certificate_no": dev["certificate_no"],
+                "valid_until": dev["valid_until"],
+            }
+        )
+    for key in report.keys:
+        if key.get("source") != "carrier":
+            rows.append(
+                {
+                    "category": "key",
+                    "serial": key["label"],
+                    "state": key.get("state", ""),
+                    "region": key.get("region", ""),
+                }
+            )
+    return _csv(INVENTORY_COLUMNS, rows)
+
+
+@dataclass
+class AuditReport:
+    region_code: str
+    start: datetime
+    end: datetime
+    generated_at: datetime
+    chain_ok: bool
+    chain_problem: str | None
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    by_action: dict[str, dict[str, int]] = field(default_factory=dict)  # action → result → count
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+
+
+def audit_report(uow: UnitOfWork, *, region_code: str, start: datetime, end: datetime) -> AuditReport:
+    """Key-management audit entries of ``[start, end)`` by actors in the region, with chain integrity."""
+    if not is_region_code(region_code):
+        raise ReportInvalid("a region code is six digits", field="region")
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ReportInvalid("give the period with a time zone", field="start")
+    if end <= start or (end - start).days > MAX_PERIOD_DAYS:
+        raise ReportInvalid(f"the period must end after it starts and last at most {MAX_PERIOD_DAYS} days")
+    verified = verify_chain(uow)
+    report = AuditReport(
+        region_code=region_code,
+        start=start,
+        end=end,
+        generated_at=utcnow(),
+        chain_ok=verified.ok,
+        chain_problem=None if verified.problem is None else verified.problem.reason,
+    )
+    query = select(AuditEntry).where(AuditEntry.at >= start, AuditEntry.at < end).order_by(AuditEntry.at, AuditEntry.id)
+    tally: dict[str, Counter[str]] = {}
+    for e in uow.session.scalars(query):
+        if not e.action.startswith(AUDIT_PREFIXES) or not is_within(e.region, region_code):
+            continue
+        report.entries.append(
+            {
+                "id": e.id,
+                "at": e.at.isoformat(timespec="seconds"),
+                "actor": e.actor_id,
+                "role": e.role,
+                "channel": e.channel,
+                "region": e.region,
+                "action": e.action,
+                "subject": e.subject,
+                "result": e.result,
+                "details": e.details,
+                "stream": e.stream,
+                "seq": e.seq,
+            }
+        )
+        tally.setdefault(e.action, Counter())[e.result] += 1
+    report.by_action = {a: dict(c) for a, c in sorted(tally.items())}
+    for i in uow.session.scalars(
+        select(SecurityIncident).where(SecurityIncident.reported_at < end).order_by(SecurityIncident.id)
+    ):
+        open_in_period = i.closed_at is None or i.closed_at >= start
+        if is_within(i.region_code, region_code) and open_in_period:
+            report.incidents.append(
+                {
+                    "id": i.id,
+                    "region": i.region_code,
+                    "kind": i.kind.value,
+                    "state": i.state.value,
+                    "reported_at": i.reported_at.isoformat(timespec="seconds"),
+                    "closed_at": i.closed_at.isoformat(timespec="seconds") if i.closed_at else "",
+                    "cause": i.cause or "",
+                }
+            )
+    return report
+
+
+AUDIT_COLUMNS = (
+    "id",
+    "at",
+    "stream",
+    "seq",
+    "actor",
+    "role",
+    "channel",
+    "region",
+    "action",
+    "subject",
+    "result",
+    "details",
+)
+
+
+def audit_csv(report: AuditReport) -> bytes:
+    """One row per audit entry, in time order (details as the canonical JSON the chain MACs)."""
+    return _csv(AUDIT_COLUMNS, report.entries)
+
+
+def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(row.get(k, "")) for k in columns})
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _cell(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) if value is not None else ""
+    # A cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,0 +1,161 @@
+"""Soft backend: key objects in process memory, held keys persisted only in the sealed keystore file.
+
+Derived keys are never written: they are recomputed from their held ancestor when first used.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from cryptography.hazmat.primitives import cmac
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+from sscard.security import primitives as p
+from sscard.security.backend import BlockFunction, KeyBackend, KeyKind, key_length
+from sscard.security.errors import KeyNotFound, KeyUsageInvalid
+from sscard.security.keystore import SealedFile
+
+
+@dataclass(slots=True)
+class _Key:
+    kind: KeyKind
+    value: bytes
+    exportable: bool
+    held: bool
+
+
+class SoftBackend(KeyBackend):
+    name: ClassVar[str] = "soft"
+
+    def __init__(self, path: Path, *, master_key: str, suite: str) -> None:
+        self.suite = suite
+        self.path = path
+        self._file = SealedFile(path, master_key, suite)
+        self._keys: dict[str, _Key] = {}
+        self._blocks: dict[str, tuple[BlockFunction, BlockFunction]] = {}
+        self._cmacs: dict[str, cmac.CMAC] = {}
+
+    # --- directory and persistence --------------------------------------------------------------
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def read_directory(self) -> dict[str, Any] | None:
+        payload = self._file.load()
+        if payload is None:
+            return None
+        held = {
+            ref: _Key(k["kind"], bytes.fromhex(k["value"]), bool(k["exportable"]), True)
+            for ref, k in payload["keys"].items()
+        }
+        # Keep derived keys already computed; drop held keys that another process destroyed.
+        self._keys = {ref: key for ref, key in self._keys.items() if not key.held} | held
+        self._blocks.clear()
+        self._cmacs.clear()
+        directory: dict[str, Any] = payload["directory"]
+        return directory
+
+    def write_directory(self, directory: dict[str, Any]) -> None:
+        keys = {
+            ref: {"kind": k.kind, "value": k.value.hex(), "exportable": k.exportable}
+            for ref, k in self._keys.items()
+            if k.held
+        }
+        self._file.save({"keys": keys, "directory": directory})
+
+    def stamp(self) -> object:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    # --- key objects ------------------------------------------------------------------------------
+
+    def _get(self, ref: str, kind: KeyKind | None = None) -> _Key:
+        key = self._keys.get(ref)
+        if key is None:
+            raise KeyNotFound(f"key {ref} is not loaded")
+        if kind is not None and key.kind != kind:
+            raise KeyUsageInvalid(f"key {ref} is a {key.kind} key, not a {kind} key")
+        return key
+
+    def has(self, ref: str) -> bool:
+        return ref in self._keys
+
+    def generate(self, ref: str, kind: KeyKind, *, exportable: bool) -> None:
+        self._keys[ref] = _Key(kind, secrets.token_bytes(key_length(self.suite, kind)), exportable, True)
+
+    def import_clear(self, ref: str, kind: KeyKind, value: bytes, *, exportable: bool) -> None:
+        if len(value) != key_length(self.suite, kind):
+            raise KeyUsageInvalid(f"a {kind} key of this suite is {key_length(self.suite, kind)} bytes")
+        self._keys[ref] = _Key(kind, bytes(value), exportable, True)
+
+    def derive(self, parent: str, ref: str, data: bytes, *, exportable: bool, hold: bool = False) -> None:
+        value = p.encrypt_block(self.suite, self._get(parent, "block").value, data)
+        self._keys[ref] = _Key("block", value, exportable, hold)
+
+    def destroy(self, ref: str) -> None:
+        self._keys.pop(ref, None)
+        self._cmacs.pop(ref, None)
+        self._blocks.pop(ref, None)
+
+    def wrap(self, transport: str, ref: str) -> bytes:
+        encrypt, _ = self.block_functions(transport)
+        return p.key_wrap(encrypt, self._get(ref).value)
+
+    def unwrap(self, transport: str, ref: str, kind: KeyKind, blob: bytes, *, exportable: bool) -> None:
+        _, decrypt = self.block_functions(transport)
+        self.import_clear(ref, kind, p.key_unwrap(decrypt, blob), exportable=exportable)
+
+    # --- primitives -----------------------------------------------------------------------------
+
+    def block_functions(self, ref: str) -> tuple[BlockFunction, BlockFunction]:
+        pair = self._blocks.get(ref)
+        if pair is None:
+            # One ECB context per key, reused: ECB of single blocks is the raw block cipher. Sharing it
+            # across threads is safe because ``cryptography`` holds the GIL for the whole update.
+            primitive = Cipher(p.block_cipher(self.suite, self._get(ref, "block").value), modes.ECB())  # noqa: S305
+            pair = self._blocks[ref] = (primitive.encryptor().update, primitive.decryptor().update)
+        return pair
+
+    def cmac(self, ref: str, data: bytes) -> bytes:
+        template = self._cmacs.get(ref)
+        if template is None:
+            template = self._cmacs[ref] = cmac.CMAC(p.block_cipher(self.suite, self._get(ref, "block").value))
+        mac = template.copy()
+        mac.update(data)
+        return mac.finalize()
+
+    def hmac(self, ref: str, data: bytes) -> bytes:
+        return p.hmac_digest(self.suite, self._get(ref, "hmac").value, data)
+
+    def aead_encrypt(self, ref: str, plaintext: bytes, aad: bytes) -> bytes:
+        return p.aead_encrypt(self.suite, self._get(ref, "data").value, plaintext, aad)
+
+    def aead_decrypt(self, ref: str, blob: bytes, aad: bytes) -> bytes:
+        return p.aead_decrypt(self.suite, self._get(ref, "data").value, blob, aad)
+
+    def kcv(self, ref: str, kind: KeyKind) -> str:
+        key = self._get(ref, kind)
+        if kind == "hmac":
+            return p.hmac_check_value(self.suite, key.value)
+        return p.key_check_value(self.suite, key.value)  # AES-256 data keys: the same zero-block rule
+
+    def reveal_derived(self, parent: str, data: bytes) -> bytes:
+        return p.encrypt_block(self.suite, self._get(parent, "block").value, data)

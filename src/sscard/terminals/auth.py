@@ -1,0 +1,187 @@
+"""Authenticate one terminal request (CH-3): registered and active, MAC, timestamp window, nonce.
+
+Checks, in this order, each with the contract code it fails with:
+1. the five headers are present and well formed (the code of the header's check);
+2. the terminal is registered and active — else ``TERMINAL_UNKNOWN`` (blocked and retired too:
+   the answer never tells an outsider which ids exist);
+3. the key version is the terminal's current one and the CMAC, computed inside the security module,
+   matches in constant time — else ``MAC_INVALID``;
+4. the timestamp is within ±120 s of the server clock — else ``REPLAY``;
+5. the nonce was never used by this terminal — else ``REPLAY``.
+The MAC comes before the freshness checks so that only authentic requests learn about the clock,
+and so that nobody without the key can fill the nonce table.
+
+Transactions: checks 2–5 run in one short transaction of their own that commits the nonce before
+the route starts. A signed request is therefore single-use whatever the route then does (even if the
+route's own transaction rolls back, its nonce stays spent). A refusal is audited in another unit of
+work, so the audit entry survives the refused request's rollback (CH-4).
+"""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NoReturn
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from sscard.audit import Actor, Channel, record_event
+from sscard.db.session import UnitOfWork, unit_of_work
+from sscard.logging import mask_text
+from sscard.security import get_security_module
+from sscard.terminal.protocol import (
+    MAC_INVALID,
+    REPLAY,
+    TERMINAL_ID,
+    TERMINAL_UNKNOWN,
+    WINDOW_SECONDS,
+    ProtocolError,
+    SignedHeaders,
+    canonical_request,
+    is_fresh,
+    parse_headers,
+)
+from sscard.terminals.errors import MacInvalid, Replay, TerminalUnknown
+from sscard.terminals.models import InstitutionType, TerminalNonce, TerminalStatus
+from sscard.terminals.service import get_terminal, subject_of
+
+_ERRORS = {TERMINAL_UNKNOWN: TerminalUnknown, MAC_INVALID: MacInvalid, REPLAY: Replay}
+NOT_ACTIVE = "not registered or not active"
+# Expired nonces are purged by the request that happens to be every PURGE_EVERY-th in this process.
+PURGE_EVERY = 500
+_requests = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedTerminal:
+    """The terminal a request comes from, after every check passed. Routes depend on this."""
+
+    terminal_id: str
+    institution_name: str
+    institution_type: InstitutionType
+    region_code: str
+    key_version: int
+    suite: str
+
+    @property
+    def kind(self) -> str:
+        """The institution type's value ("pharmacy", "hospital", ...): what the terminal may offer."""
+        return self.institution_type.value
+
+    def actor(self) -> Actor:
+        """The audit actor for what this terminal does (CH-4)."""
+        return Actor(kind="terminal", id=self.terminal_id, channel=Channel.TERMINAL, role=self.kind,
+                     region=self.region_code)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    code: str
+    detail: str
+    region: str = ""
+    role: str = ""
+
+
+def authenticate_request(
+    *, method: str, target: str, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> AuthenticatedTerminal:
+    """Return the authenticated terminal, or audit the refusal and raise its contract error."""
+    now = time.time() if now is None else now
+    path = target.split("?", 1)[0]
+    try:
+        signed = parse_headers(headers)
+    except ProtocolError as exc:
+        raw_id = headers.get("X-Terminal-Id") or ""
+        _refuse(raw_id if TERMINAL_ID.match(raw_id) else "unknown", method, path, _Refusal(exc.code, str(exc)))
+    with unit_of_work() as uow:
+        outcome = _check(uow, signed, method=method, target=target, body=body, now=now)
+    if isinstance(outcome, _Refusal):
+        _refuse(signed.terminal_id, method, path, outcome)
+    return outcome
+
+
+def _check(
+    uow: UnitOfWork, signed: SignedHeaders, *, method: str, target: str, body: bytes, now: float
+) -> AuthenticatedTerminal | _Refusal:
+    terminal = get_terminal(uow, signed.terminal_id)
+    if terminal is None:
+        return _Refusal(TERMINAL_UNKNOWN, "no such terminal")
+    where = {"region": terminal.region_code, "role": terminal.institution_type.value}
+    if terminal.status != TerminalStatus.ACTIVE:
+        # The audit says why; the caller only hears NOT_ACTIVE (see _refuse).
+        return _Refusal(TERMINAL_UNKNOWN, f"terminal is {terminal.status.value}", **where)
+    if signed.key_version != terminal.key_version:
+        return _Refusal(MAC_INVALID, f"key version {signed.key_version} is not the terminal's current key", **where)
+    try:
+        data = canonical_request(
+            method=method, target=target, terminal_id=signed.terminal_id, timestamp=signed.timestamp,
+            nonce=signed.nonce, key_version=signed.key_version, body=body,
+        )  # fmt: skip
+    except ProtocolError as exc:
+        return _Refusal(exc.code, str(exc), **where)
+    expected = get_security_module().terminal_mac(
+        terminal_id=terminal.terminal_id, region_code=terminal.region_code, key_version=terminal.key_version, data=data
+    )
+    if not hmac.compare_digest(expected, signed.mac):
+        return _Refusal(MAC_INVALID, "the MAC does not match the canonical request", **where)
+    if not is_fresh(signed.timestamp, now):
+        return _Refusal(REPLAY, f"the timestamp is more than {WINDOW_SECONDS} s from the server clock", **where)
+    if not consume_nonce(uow, terminal_id=terminal.terminal_id, nonce=signed.nonce, timestamp=signed.timestamp):
+        return _Refusal(REPLAY, "the nonce was already used", **where)
+    if next(_requests) % PURGE_EVERY == 0:
+        purge_expired_nonces(uow, now=now)
+    return AuthenticatedTerminal(
+        terminal_id=terminal.terminal_id,
+        institution_name=terminal.institution_name,
+        institution_type=terminal.institution_type,
+        region_code=terminal.region_code,
+        key_version=terminal.key_version,
+        suite=terminal.suite,
+    )
+
+
+def consume_nonce(uow: UnitOfWork, *, terminal_id: str, nonce: str, timestamp: int) -> bool:
+    """Record the nonce; False when it was already recorded (one atomic INSERT … ON CONFLICT DO NOTHING).
+
+    Under concurrency the primary key decides: of N transactions inserting the same nonce exactly
+    one inserts, the others wait for it and then insert nothing (or insert, if it rolled back).
+    """
+    dialect = uow.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    expires_at = datetime.fromtimestamp(timestamp + WINDOW_SECONDS, UTC)
+    stmt = insert(TerminalNonce).values(terminal_id=terminal_id, nonce=nonce, expires_at=expires_at)
+    # RETURNING, not rowcount: an ORM-enabled INSERT does not report a reliable rowcount on every driver.
+    inserted = uow.session.execute(stmt.on_conflict_do_nothing().returning(TerminalNonce.nonce)).first()
+    return inserted is not None
+
+
+def purge_expired_nonces(uow: UnitOfWork, *, now: float | None = None) -> int:
+    """Delete nonces whose request timestamp has left the window; return how many went."""
+    cutoff = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    result = uow.session.execute(
+        delete(TerminalNonce).where(TerminalNonce.expires_at < cutoff).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _refuse(terminal_id: str, method: str, path: str, refusal: _Refusal) -> NoReturn:
+    # Own unit of work: the refused request's transaction rolls back, this entry must not.
+    with unit_of_work() as uow:
+        record_event(
+            uow,
+            actor=Actor(
+                kind="terminal", id=terminal_id, channel=Channel.TERMINAL, role=refusal.role, region=refusal.region
+            ),  # fmt: skip
+            action="terminal.request.refused",
+            subject=subject_of(terminal_id),
+            result=refusal.code,
+            # The path only: a query string could carry a card number or other personal data.
+            details={"method": method[:16], "path": mask_text(path)[:200], "reason": refusal.detail},
+        )
+    raise _ERRORS[refusal.code](NOT_ACTIVE if refusal.code == TERMINAL_UNKNOWN else refusal.detail)

@@ -1,0 +1,82 @@
+"""``POST /api/v1/hotline/loss-reports`` through the real app (CARD-5, contract.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from sscard.audit.models import AuditEntry
+from sscard.cards.service import activate_card, get_card_or_raise, issue_card
+from sscard.cards.states import CardState
+from sscard.db.session import unit_of_work
+from tests.people.factories import CLERK, add_test_person, new_id_number
+
+URL = "/api/v1/hotline/loss-reports"
+PROBLEM = "application/problem+json"
+
+
+def _holder(card_type: str = "social") -> tuple[str, str]:
+    number = new_id_number()
+    with unit_of_work() as uow:
+        person = add_test_person(uow, id_number=number)
+        card = issue_card(uow, person_id=person.id, card_type=card_type, actor=CLERK)
+        activate_card(uow, card_no=card.card_no, actor=CLERK)
+        return number, card.card_no
+
+
+# rule CARD-5: by ID number, no password → 201; the card is blocked at once; the answer is minimal
+def test_report_by_id_number(client) -> None:
+    number, card_no = _holder()
+    r = client.post(URL, json={"id_number": number})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert set(body) == {"reference", "card_no_masked", "card_type", "state", "reported_at", "expires_at"}
+    assert body["card_no_masked"] == card_no[:5] + "****" and body["state"] == "provisional"
+    assert card_no not in r.text and number not in r.text
+    expires = datetime.fromisoformat(body["expires_at"]) - datetime.fromisoformat(body["reported_at"])
+    assert expires == timedelta(days=5)
+    with unit_of_work() as uow:
+        assert get_card_or_raise(uow, card_no).state is CardState.LOSS_REPORTED
+        entry = uow.session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "card.report_loss").order_by(AuditEntry.id.desc())
+        )
+        assert entry.channel == "hotline" and number not in entry.details
+
+
+# rule CARD-5 / ID-1: by social security number (the same number); repeating gives the same report
+def test_report_by_ss_number(client) -> None:
+    number, _ = _holder("rural")
+    first = client.post(URL, json={"ss_number": number.lower()})
+    assert first.status_code == 201 and first.json()["card_type"] == "rural"
+    again = client.post(URL, json={"id_number": number, "card_type": "rural"})
+    assert again.status_code == 201 and again.json()["reference"] == first.json()["reference"]
+
+
+# rule CARD-5: unknown persons and persons without a card get the same answer; bad input is 4xx problem+json
+def test_errors(client) -> None:
+    registered_without_card = new_id_number()
+    with unit_of_work() as uow:
+        add_test_person(uow, id_number=registered_without_card)
+    unknown = client.post(URL, json={"id_number": new_id_number()})
+    no_card = client.post(URL, json={"id_number": registered_without_card})
+    assert unknown.status_code == no_card.status_code == 404
+    assert unknown.json()["code"] == no_card.json()["code"] == "LOSS_REPORT_NO_CARD"
+    assert unknown.json()["detail"] == no_card.json()["detail"]
+    cases = [
+        ({}, 422, "LOSS_REPORT_INVALID"),
+        ({"id_number": ""}, 422, "LOSS_REPORT_INVALID"),
+        ({"id_number": new_id_number(), "ss_number": new_id_number()}, 422, "LOSS_REPORT_INVALID"),
+        ({"id_number": "110105194912310021"}, 422, "ID_CHECKSUM"),
+        ({"id_number": "1101"}, 422, "ID_LENGTH"),
+        ({"id_number": 12345}, 422, "VALIDATION_FAILED"),
+        ({"id_number": "x" * 500}, 422, "VALIDATION_FAILED"),
+        ({"id_number": registered_without_card, "password": "123456"}, 422, "VALIDATION_FAILED"),
+        ({"id_number": registered_without_card, "card_type": "gold"}, 422, "VALIDATION_FAILED"),
+    ]
+    for payload, status, code in cases:
+        r = client.post(URL, json=payload)
+        assert (r.status_code, r.json().get("code")) == (status, code), (payload, r.text)
+        assert r.headers["content-type"].startswith(PROBLEM)
+        assert registered_without_card not in r.text
+    assert client.post(URL, content=b"{not json", headers={"content-type": "application/json"}).status_code == 400

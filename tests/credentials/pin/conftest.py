@@ -1,0 +1,70 @@
+"""API fixtures for PIN tests: the real app on the test database, staff tokens, enrolled terminals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sscard.staff.roles import Role
+
+
+@pytest.fixture
+def client(db_env) -> Iterator[TestClient]:
+    from sscard.api.app import create_app
+
+    with TestClient(create_app(), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def staff_headers(db_env) -> Callable[..., dict[str, str]]:
+    """``staff_headers(Role.X, "110000")`` → Authorization headers for a fresh account."""
+    from sscard.db.session import unit_of_work
+    from tests.staff.factories import login_token, make_staff
+
+    def make(role: Role = Role.COUNTER_CLERK, region_code: str = "110000") -> dict[str, str]:
+        with unit_of_work() as uow:
+            account = make_staff(uow, role=role, region_code=region_code)
+            return {"Authorization": f"Bearer {login_token(uow, account)}"}
+
+    return make
+
+
+@pytest.fixture
+def terminal(client, staff_headers) -> Callable[..., Any]:
+    """``terminal("pharmacy", "110105")`` → a ``TerminalClient`` for a freshly enrolled terminal."""
+    from sscard.db.session import unit_of_work
+    from sscard.terminal.client import TerminalClient, enroll
+    from tests.staff.factories import ensure_region
+
+    def make(institution_type: str = "pharmacy", region_code: str = "110105") -> TerminalClient:
+        with unit_of_work() as uow:
+            ensure_region(uow, region_code)
+        token = staff_headers(Role.SECURITY_OFFICER, region_code[:2] + "0000")["Authorization"].split()[1]
+        profile = enroll(
+            "http://testserver", staff_token=token, institution="仁和大药房", institution_type=institution_type,
+            region_code=region_code, http=client,
+        )  # fmt: skip
+        return TerminalClient("http://testserver", profile, http=client)
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def pin_operations() -> Iterator[None]:
+    """Wrap the session's security module with the PIN double while the real PIN operations are missing."""
+    from sscard.security import get_security_module, set_security_module
+    from tests.credentials.pin.pin_module_double import PIN_OPERATIONS, PinModuleDouble
+
+    real = get_security_module()
+    if all(hasattr(real, op) for op in PIN_OPERATIONS):
+        yield
+        return
+    set_security_module(PinModuleDouble(real))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        set_security_module(real)

@@ -1,0 +1,87 @@
+"""The atomic PIN counter (PIN-5) and the status it means (PIN-2), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from sscard.credentials.pin.models import CardPin
+from sscard.credentials.pin.status import DEFAULT_LOCKOUT_THRESHOLD, pin_status_of
+from sscard.credentials.pin.store import confirm_success, get_pin_row, lock_pin_row, record_failure
+from sscard.db.base import utcnow
+from sscard.db.session import unit_of_work
+from tests.credentials.pin.factories import make_card
+
+
+# rule PIN-2: no row = never changed: not enabled, nothing counted (issuing writes no credential row)
+def test_no_row_means_initial_not_enabled() -> None:
+    status = pin_status_of(None, threshold=6)
+    assert (status.enabled, status.locked, status.tries_left) == (False, False, 6)
+
+
+# rule PIN-5: a threshold lowered by policy below the current count locks at once
+def test_lowered_threshold_locks() -> None:
+    row = CardPin(card_id=1, failures=4, locked_at=None, restorable=False)
+    assert pin_status_of(row, threshold=6).tries_left == 2
+    assert pin_status_of(row, threshold=4).locked
+
+
+# rule PIN-5: six consecutive failures lock; the seventh is not counted; a right PIN is then refused
+def test_six_failures_lock(uow) -> None:
+    card = make_card(uow)
+    assert get_pin_row(uow, card.id) is None
+    counted = [record_failure(uow, card_id=card.id, threshold=6, now=utcnow()) for _ in range(7)]
+    assert [c.failures for c in counted[:6] if c] == [1, 2, 3, 4, 5, 6]
+    assert [c.locked for c in counted[:6] if c] == [False] * 5 + [True]
+    assert counted[6] is None
+    assert confirm_success(uow, card_id=card.id, threshold=6, now=utcnow()) is False
+    status = pin_status_of(get_pin_row(uow, card.id), threshold=6)
+    assert status.locked and status.tries_left == 0 and status.failures == 6
+
+
+# rule PIN-5: a right PIN resets the consecutive count
+def test_right_pin_resets_count(uow) -> None:
+    card = make_card(uow)
+    for _ in range(5):
+        record_failure(uow, card_id=card.id, threshold=6, now=utcnow())
+    assert confirm_success(uow, card_id=card.id, threshold=6, now=utcnow()) is True
+    first = record_failure(uow, card_id=card.id, threshold=6, now=utcnow())
+    assert first is not None and first.failures == 1 and not first.locked
+
+
+def test_lock_pin_row_creates_once(uow) -> None:
+    card = make_card(uow)
+    row = lock_pin_row(uow, card_id=card.id, now=utcnow())
+    assert row.failures == 0 and row.pvv is None
+    assert lock_pin_row(uow, card_id=card.id, now=utcnow()).card_id == card.id
+
+
+# rule PIN-5: 20 parallel wrong tries on separate connections count exactly 6 and lock
+def test_parallel_failures_count_exactly_threshold(db) -> None:
+    if db.backend != "postgresql":
+        pytest.skip("real parallelism needs PostgreSQL (SQLite serialises writers)")
+    with unit_of_work(db.engine) as uow:
+        card_id = make_card(uow).id
+    barrier = threading.Barrier(20, timeout=30)
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        barrier.wait()
+        with unit_of_work(db.engine) as uow:
+            outcome = record_failure(uow, card_id=card_id, threshold=DEFAULT_LOCKOUT_THRESHOLD, now=utcnow())
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    counted = sorted(r.failures for r in results if r is not None)  # type: ignore[attr-defined]
+    assert counted == [1, 2, 3, 4, 5, 6]
+    assert results.count(None) == 14
+    with unit_of_work(db.engine) as uow:
+        status = pin_status_of(get_pin_row(uow, card_id), threshold=6)
+    assert status.locked and status.failures == 6

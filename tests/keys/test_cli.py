@@ -1,0 +1,173 @@
+"""``sscard keyreg`` and ``sscard notify`` against a real database (KEY-5, KEY-8, KEY-9, CH-4)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from sscard.audit.models import AuditEntry
+from sscard.cli.main import app
+from sscard.db.base import utcnow
+from sscard.db.session import unit_of_work
+from sscard.keys.access import china_today
+from sscard.staff.roles import Role
+from tests.keys.factories import PDF, REGION, unique
+from tests.staff.factories import make_staff
+
+runner = CliRunner()
+
+
+def _staff(role: Role, region: str = REGION) -> str:
+    with unit_of_work() as uow:
+        return make_staff(uow, role=role, region_code=region).username
+
+
+def _ok(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+# rule KEY-5, KEY-8: receive, store and destroy with two different witnesses, from the command line
+def test_carrier_lifecycle_and_witnessed_destruction(db_env, tmp_path) -> None:
+    custodian, officer = _staff(Role.KEY_CUSTODIAN), _staff(Role.SECURITY_OFFICER)
+    serial = unique("CLI")
+    out = _ok(
+        "keyreg", "carriers", "receive", "--type", "psam_card", "--serial", serial, "--region", REGION,
+        "--receipt-no", unique("R"), "--received-on", china_today().isoformat(), "--received-from", "人社部",
+        "--location", "保险柜", "--as", custodian, "--json",
+    )  # fmt: skip
+    cid = json.loads(out)["id"]
+    _ok("keyreg", "carriers", "store", str(cid), "--location", "保险柜", "--purpose", "入库", "--as", custodian)
+    out = _ok(
+        "keyreg", "carriers", "destroy", str(cid), "--method", "剪毁", "--place", "机要室", "--reason", "损坏",
+        "--as", custodian, "--json",
+    )  # fmt: skip
+    did = json.loads(out)["destruction"]
+    _ok("keyreg", "carriers", "sign", str(did), "--as", custodian)
+    again = runner.invoke(app, ["keyreg", "carriers", "sign", str(did), "--as", custodian])
+    assert again.exit_code == 1 and "SIGNATURE_DUPLICATE" in again.output
+    assert "carrier destroyed" in _ok("keyreg", "carriers", "sign", str(did), "--as", officer)
+    rows = json.loads(_ok("keyreg", "carriers", "list", "--region", REGION, "--json"))
+    assert next(r for r in rows if r["id"] == cid)["state"] == "destroyed"
+    usage = json.loads(_ok("keyreg", "carriers", "usage", str(cid), "--json"))
+    assert [u["kind"] for u in usage] == ["receive", "store", "destroy"]
+    with unit_of_work() as uow:
+        refused = uow.session.scalars(
+            select(AuditEntry).where(AuditEntry.subject == f"destruction:{did}", AuditEntry.result == "refused")
+        ).all()
+    assert len(refused) == 1 and "SIGNATURE_DUPLICATE" in refused[0].details
+
+
+# rule CH-2: --as acts with that staff member's region; outside it the command is refused
+def test_as_staff_outside_region_and_bad_actor(db_env) -> None:
+    far = _staff(Role.SECURITY_OFFICER, "310104")
+    result = runner.invoke(app, [
+        "keyreg", "carriers", "receive", "--type", "master_key_card", "--serial", unique("X"), "--region", REGION,
+        "--receipt-no", unique("R"), "--received-on", china_today().isoformat(), "--received-from", "人社部",
+        "--location", "x", "--as", far,
+    ])  # fmt: skip
+    assert result.exit_code == 1 and "OUTSIDE_REGION" in result.output
+    clerk = _staff(Role.COUNTER_CLERK)
+    result = runner.invoke(
+        app, ["keyreg", "carriers", "store", "1", "--location", "x", "--purpose", "y", "--as", clerk]
+    )
+    assert result.exit_code == 1 and "STAFF_NOT_ELIGIBLE" in result.output
+
+
+# rule KEY-7, KEY-9: a handover over the CLI, overdue listing, a loss, reports and the outbox
+def test_handover_loss_reports_and_dispatch(db_env, tmp_path) -> None:
+    custodian, officer, reviewer = (
+        _staff(Role.KEY_CUSTODIAN),
+        _staff(Role.SECURITY_OFFICER),
+        _staff(Role.SECURITY_OFFICER),
+    )
+    out = _ok(
+        "keyreg", "carriers", "receive", "--type", "key_mother_card", "--serial", unique("KM"), "--region", REGION,
+        "--receipt-no", unique("R"), "--received-on", china_today().isoformat(), "--received-from", "人社部",
+        "--location", "保险柜", "--as", custodian, "--json",
+    )  # fmt: skip
+    cid = json.loads(out)["id"]
+    _ok("keyreg", "carriers", "store", str(cid), "--location", "保险柜", "--purpose", "入库", "--as", custodian)
+    due = (utcnow() + timedelta(hours=1)).isoformat()
+    hid = json.loads(_ok(
+        "keyreg", "handovers", "request", str(cid), "--third-party", "制卡厂", "--purpose", "制卡", "--due-back", due,
+        "--as", officer, "--json",
+    ))["id"]  # fmt: skip
+    incomplete = runner.invoke(app, ["keyreg", "handovers", "complete", str(hid), "--as", officer])
+    assert incomplete.exit_code == 1 and "HANDOVER_INCOMPLETE" in incomplete.output
+    doc = tmp_path / "agreement.pdf"
+    doc.write_bytes(PDF)
+    _ok(
+        "keyreg",
+        "handovers",
+        "record",
+        str(hid),
+        "--record-no",
+        "R-1",
+        "--recipient",
+        "王工",
+        "--items",
+        "母卡1张",
+        "--as",
+        officer,
+    )
+    _ok(
+        "keyreg",
+        "handovers",
+        "agreement",
+        str(hid),
+        str(doc),
+        "--signed-on",
+        china_today().isoformat(),
+        "--as",
+        officer,
+    )
+    review = json.loads(_ok("keyreg", "handovers", "plan", str(hid), str(doc), "--as", officer, "--json"))["review"]
+    self_ok = runner.invoke(app, ["keyreg", "handovers", "decide", str(review), "--approve", "--as", officer])
+    assert self_ok.exit_code == 1 and "SELF_APPROVAL" in self_ok.output
+    _ok("keyreg", "handovers", "decide", str(review), "--approve", "--as", reviewer)
+    _ok("keyreg", "handovers", "supervisor", str(hid), reviewer, "--as", officer)
+    _ok("keyreg", "handovers", "complete", str(hid), "--as", officer)
+    _ok("keyreg", "handovers", "supervise", str(hid), "--location", "厂区", "--observation", "正常", "--as", reviewer)
+    overdue = json.loads(_ok("keyreg", "handovers", "list", "--overdue", "--json"))
+    assert hid not in [h["id"] for h in overdue]  # due in an hour
+
+    loss = json.loads(
+        _ok("keyreg", "incidents", "report-loss", str(cid), "--description", "厂商报告遗失", "--as", officer, "--json")
+    )
+    assert {m["kind"] for m in loss["measures"]} >= {
+        "carrier_blocked",
+        "notify_superior",
+        "notify_ministry",
+        "handover_closed",
+    }
+    out = _ok("notify", "dispatch", "--json")
+    assert json.loads(out)["claimed"] >= 2
+
+    inventory = tmp_path / "inv.csv"
+    _ok("keyreg", "report", "inventory", "--region", REGION, "--out", str(inventory))
+    assert "key_mother_card" in inventory.read_text(encoding="utf-8-sig")
+    audit = tmp_path / "audit.pdf"
+    start = (utcnow() - timedelta(hours=1)).isoformat()
+    end = (utcnow() + timedelta(hours=1)).isoformat()
+    _ok(
+        "keyreg",
+        "report",
+        "audit",
+        "--region",
+        REGION,
+        "--start",
+        start,
+        "--end",
+        end,
+        "--format",
+        "pdf",
+        "--out",
+        str(audit),
+    )
+    assert audit.read_bytes().startswith(b"%PDF")
+    _ok("audit", "verify")
