@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from sscard.audit.models import AuditEntry
 from sscard.imports.models import ImportJob, ImportRowError, ImportStatus
-from sscard.security.keyfile import KeyFileModule
+from sscard.security.factory import open_security_module
 from tests.imports.conftest import count_present, fresh_people, write_csv
 
 KILL_AFTER_BATCHES = 3
@@ -82,7 +82,7 @@ def test_sigkill_then_rerun_imports_every_valid_person_exactly_once(db_env, tmp_
     assert summary["job_totals"] == {"imported": len(valid), "already_present": 0, "rejected": len(bad_lines)}
 
     # Every valid person exactly once (the blind index is computed with the subprocess's key file).
-    module = KeyFileModule(Path(os.environ["SSCARD_DATA_DIR"]) / "keys" / "sscard-keys.json")
+    module = open_security_module()
     ids = [p[0] for p in valid]
     assert count_present(
         db_env.engine, ids, index=lambda v: module.blind_index(v.encode(), purpose="id_number")

@@ -156,11 +156,11 @@ def test_refusal_audit_survives_and_nothing_else_changes(client: TestClient, enr
 def test_intl_suite_uses_aes_cmac(client: TestClient, staff_token, tmp_path) -> None:
     # rule CH-3 — the suite announced at enrollment decides the MAC: AES-CMAC for intl.
     from sscard.security import get_security_module, set_security_module
-    from sscard.security.keyfile import KeyFileModule
+    from sscard.security.factory import open_soft_module
     from sscard.terminal import enroll
 
     session_module = get_security_module()
-    intl = KeyFileModule(tmp_path / "intl-keys.json", suite="intl")
+    intl = open_soft_module(tmp_path, suite="intl", master_key="t", dev_root=True)
 
     class IntlTerminals:
         """The session module (same audit key, so the chain stays verifiable) with intl terminal keys."""
