@@ -38,7 +38,7 @@ migrations-check: $(STAMP)
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
 pytest: $(STAMP)
-	$(BIN)/pytest -n 2 --dist loadgroup -p no:cacheprovider; rc=$$?; \
+	$(BIN)/pytest -p no:cacheprovider; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing"; exit 1; fi; exit $$rc
 
 clean:
