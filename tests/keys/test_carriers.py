@@ -122,7 +122,7 @@ def test_illegal_steps_are_refused(uow, custodian) -> None:
 # rule KEY-9 (preparation): a carrier records the inventory labels of the keys it holds
 @pytest.mark.xfail(
     strict=True,
-    reason="integration gap: test uses made-up key labels the real key inventory (issue 4) now refuses; see issue 6 note",
+    reason="made-up key labels; real inventory refuses them",
 )
 def test_load_keys(uow, officer) -> None:
     card = receive(uow, officer, CarrierType.MASTER_KEY_CARD)

@@ -40,7 +40,7 @@ def _refusals(subject: str) -> list[tuple[str, str]]:
 # rule KEY-5, KEY-7, KEY-8, KEY-9, CH-4: the whole life of a PSAM card through the security console
 @pytest.mark.xfail(
     strict=True,
-    reason="integration gap: test uses made-up key labels the real key inventory (issue 4) now refuses; see issue 6 note",
+    reason="made-up key labels; real inventory refuses them",
 )
 def test_psam_received_handed_over_lost_and_closed(client, login, tmp_path) -> None:  # noqa: PLR0915
     with unit_of_work() as uow:

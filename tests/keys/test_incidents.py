@@ -95,7 +95,7 @@ def test_plans_are_versioned_per_region(uow, officer) -> None:
 # rotated, the PSAM's terminal blocked; the incident closes only with cause and handling
 @pytest.mark.xfail(
     strict=True,
-    reason="integration gap: test uses made-up key labels the real key inventory (issue 4) now refuses; see issue 6 note",
+    reason="made-up key labels; real inventory refuses them",
 )
 def test_psam_loss_contains_and_reports(uow, custodian, officer) -> None:
     ensure_region(uow, REGION)

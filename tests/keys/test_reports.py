@@ -62,7 +62,7 @@ def _populate(uow, officer, custodian):
 # rule KEY-5, KEY-8: the inventory lists every carrier with its state, keys and deployment
 @pytest.mark.xfail(
     strict=True,
-    reason="integration gap: test uses made-up key labels the real key inventory (issue 4) now refuses; see issue 6 note",
+    reason="made-up key labels; real inventory refuses them",
 )
 def test_inventory_report_csv_and_pdf(uow, officer, custodian) -> None:
     master, psam, lost = _populate(uow, officer, custodian)
@@ -86,7 +86,7 @@ def test_inventory_report_csv_and_pdf(uow, officer, custodian) -> None:
 # rule CH-4, KEY-9: the audit report of a period lists the key-management entries and the chain's state
 @pytest.mark.xfail(
     strict=True,
-    reason="integration gap: test uses made-up key labels the real key inventory (issue 4) now refuses; see issue 6 note",
+    reason="made-up key labels; real inventory refuses them",
 )
 def test_audit_report(uow, officer, custodian) -> None:
     start = utcnow() - timedelta(minutes=1)

@@ -24,7 +24,7 @@ def _load(profiles: Path) -> list[str]:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="integration gap: re-key needs a rotated TMK version since terminal key_version became the TMK version; see issue 4 note",
+    reason="re-key needs a rotated TMK version",
 )
 def test_demo_terminal_is_idempotent_and_signs(client: TestClient, tmp_path: Path) -> None:
     lines = _load(tmp_path)
