@@ -36,10 +36,14 @@ migrations-check: $(STAMP)
 	SSCARD_DATA_DIR=$$tmp SSCARD_DATABASE_URL=sqlite:///$$tmp/check.db $(BIN)/sscard db check; \
 	rc=$$?; rm -rf $$tmp; exit $$rc
 
-# pytest exits 5 when it collected nothing: that is a failure here, never a pass.
+# One pytest process per test package: tests that swap the security module (other audit keys) must not
+# write into another package's session database. pytest exits 5 when it collected nothing: a failure here.
 pytest: $(STAMP)
-	$(BIN)/pytest -p no:cacheprovider; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing"; exit 1; fi; exit $$rc
+	@rc=0; for d in $$(ls -d tests/*/ | sort); do \
+	  echo "== $$d"; $(BIN)/pytest -p no:cacheprovider -q "$$d"; r=$$?; \
+	  if [ $$r -eq 5 ]; then echo "pytest ran no tests in $$d: failing"; r=1; fi; \
+	  [ $$r -eq 0 ] || rc=1; \
+	done; exit $$rc
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
