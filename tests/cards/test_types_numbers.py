@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from sscard.cards.errors import CardNumbersExhausted, CardSpecInvalid, CardTypeInvalid
 from sscard.cards.numbers import CAPACITY, format_card_no, is_card_no, mask_card_no, normalise_card_no
-from sscard.cards.policy import loss_report_expiry_days
 from sscard.cards.types import CardApplication, CardMedium, CardType, card_spec, parse_card_type
 
 
@@ -91,6 +90,8 @@ def test_card_number_helpers() -> None:
     assert mask_card_no("A12345678") == "A1234****"
 
 
-# rule CARD-5: the policy default is 5 days
-def test_loss_report_expiry_default() -> None:
-    assert loss_report_expiry_days("110105") == 5
+# rule CARD-5: with no regional policy on record, the national default of 5 days applies
+def test_loss_report_expiry_default(uow) -> None:
+    from sscard.policy.service import loss_report_expiry_days
+
+    assert loss_report_expiry_days(uow, region_code="650102", card_type=CardType.SOCIAL) == 5

@@ -41,8 +41,14 @@ def test_demo_data_is_well_formed() -> None:
 
 
 # rule CH-4: the demo's state changes are audited; loading twice changes nothing (no second audit entry)
-def test_demo_load_is_idempotent(uow) -> None:
+def test_demo_load_is_idempotent(uow, tmp_path, monkeypatch) -> None:
+    from sscard.config import reset_settings_cache
+
+    monkeypatch.setenv("SSCARD_DATA_DIR", str(tmp_path))  # the demo terminal's profile is written there
+    reset_settings_cache()
     first = load_demo(uow, actor=ACTOR, env="dev")
+    uow.commit()  # as `sscard demo load` does: the terminal profile is saved only once the data commits
+    assert first.terminals and (tmp_path / "terminals").is_dir()
     after_first = _counts(uow)
     second = load_demo(uow, actor=ACTOR, env="dev")
     assert _counts(uow) == after_first

@@ -76,3 +76,12 @@ def terminal(uow: UnitOfWork, region_code: str = REGION) -> str:
 
 def later(days: int = 7):
     return utcnow() + timedelta(days=days)
+
+
+def inventory_key(uow: UnitOfWork, actor: Actor, region_code: str = REGION, purpose: str = "local") -> str:
+    """A real local key (KEY-2) generated in the session's security module; returns its inventory label."""
+    from sscard.security.inventory import generate_key
+
+    label = unique("LK/T")
+    generate_key(uow, label=label, purpose=purpose, region_code=region_code, actor=actor)
+    return label

@@ -35,7 +35,7 @@ from sscard.keys.psam import current_deployment, deploy_psam, deployments_of, ps
 from sscard.keys.states import CarrierState, CarrierType
 from sscard.staff.errors import OutsideRegion
 from sscard.staff.roles import Role
-from tests.keys.factories import REGION, receive, staff_actor, terminal, unique
+from tests.keys.factories import REGION, inventory_key, receive, staff_actor, terminal, unique
 
 S = CarrierState
 
@@ -120,16 +120,16 @@ def test_illegal_steps_are_refused(uow, custodian) -> None:
 
 
 # rule KEY-9 (preparation): a carrier records the inventory labels of the keys it holds
-@pytest.mark.xfail(
-    strict=True,
-    reason="made-up key labels; real inventory refuses them",
-)
 def test_load_keys(uow, officer) -> None:
     card = receive(uow, officer, CarrierType.MASTER_KEY_CARD)
-    load_key(uow, carrier_id=card.id, key_label="MK-110105-01", actor=officer)
-    load_key(uow, carrier_id=card.id, key_label="MK-110105-01", actor=officer)  # idempotent
-    load_key(uow, carrier_id=card.id, key_label="TK-110105-01", actor=officer)
-    assert keys_on(uow, carrier_id=card.id) == ["MK-110105-01", "TK-110105-01"]
+    master, transport = inventory_key(uow, officer), inventory_key(uow, officer, purpose="transport")
+    load_key(uow, carrier_id=card.id, key_label=master, actor=officer)
+    load_key(uow, carrier_id=card.id, key_label=master, actor=officer)  # idempotent
+    load_key(uow, carrier_id=card.id, key_label=transport, actor=officer)
+    assert keys_on(uow, carrier_id=card.id) == sorted([master, transport])
+    with pytest.raises(KeysInvalid) as exc:  # a label the key inventory does not hold
+        load_key(uow, carrier_id=card.id, key_label="MK-110105-01", actor=officer)
+    assert exc.value.code == "KEYS_INVALID"
 
 
 # rule KEY-8: a PSAM deployment records terminal or institution, physical form, environment and mode

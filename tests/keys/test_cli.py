@@ -1,4 +1,4 @@
-"""``sscard keyreg`` and ``sscard notify`` against a real database (KEY-5, KEY-8, KEY-9, CH-4)."""
+"""``sscard keys`` (the register) and ``sscard notify`` against a real database (KEY-5, KEY-8, KEY-9, CH-4)."""
 
 from __future__ import annotations
 
@@ -36,24 +36,24 @@ def test_carrier_lifecycle_and_witnessed_destruction(db_env, tmp_path) -> None:
     custodian, officer = _staff(Role.KEY_CUSTODIAN), _staff(Role.SECURITY_OFFICER)
     serial = unique("CLI")
     out = _ok(
-        "keyreg", "carriers", "receive", "--type", "psam_card", "--serial", serial, "--region", REGION,
+        "keys", "carriers", "receive", "--type", "psam_card", "--serial", serial, "--region", REGION,
         "--receipt-no", unique("R"), "--received-on", china_today().isoformat(), "--received-from", "人社部",
         "--location", "保险柜", "--as", custodian, "--json",
     )  # fmt: skip
     cid = json.loads(out)["id"]
-    _ok("keyreg", "carriers", "store", str(cid), "--location", "保险柜", "--purpose", "入库", "--as", custodian)
+    _ok("keys", "carriers", "store", str(cid), "--location", "保险柜", "--purpose", "入库", "--as", custodian)
     out = _ok(
-        "keyreg", "carriers", "destroy", str(cid), "--method", "剪毁", "--place", "机要室", "--reason", "损坏",
+        "keys", "carriers", "destroy", str(cid), "--method", "剪毁", "--place", "机要室", "--reason", "损坏",
         "--as", custodian, "--json",
     )  # fmt: skip
     did = json.loads(out)["destruction"]
-    _ok("keyreg", "carriers", "sign", str(did), "--as", custodian)
-    again = runner.invoke(app, ["keyreg", "carriers", "sign", str(did), "--as", custodian])
+    _ok("keys", "carriers", "sign", str(did), "--as", custodian)
+    again = runner.invoke(app, ["keys", "carriers", "sign", str(did), "--as", custodian])
     assert again.exit_code == 1 and "SIGNATURE_DUPLICATE" in again.output
-    assert "carrier destroyed" in _ok("keyreg", "carriers", "sign", str(did), "--as", officer)
-    rows = json.loads(_ok("keyreg", "carriers", "list", "--region", REGION, "--json"))
+    assert "carrier destroyed" in _ok("keys", "carriers", "sign", str(did), "--as", officer)
+    rows = json.loads(_ok("keys", "carriers", "list", "--region", REGION, "--json"))
     assert next(r for r in rows if r["id"] == cid)["state"] == "destroyed"
-    usage = json.loads(_ok("keyreg", "carriers", "usage", str(cid), "--json"))
+    usage = json.loads(_ok("keys", "carriers", "usage", str(cid), "--json"))
     assert [u["kind"] for u in usage] == ["receive", "store", "destroy"]
     with unit_of_work() as uow:
         refused = uow.session.scalars(
@@ -66,15 +66,13 @@ def test_carrier_lifecycle_and_witnessed_destruction(db_env, tmp_path) -> None:
 def test_as_staff_outside_region_and_bad_actor(db_env) -> None:
     far = _staff(Role.SECURITY_OFFICER, "310104")
     result = runner.invoke(app, [
-        "keyreg", "carriers", "receive", "--type", "master_key_card", "--serial", unique("X"), "--region", REGION,
+        "keys", "carriers", "receive", "--type", "master_key_card", "--serial", unique("X"), "--region", REGION,
         "--receipt-no", unique("R"), "--received-on", china_today().isoformat(), "--received-from", "人社部",
         "--location", "x", "--as", far,
     ])  # fmt: skip
     assert result.exit_code == 1 and "OUTSIDE_REGION" in result.output
     clerk = _staff(Role.COUNTER_CLERK)
-    result = runner.invoke(
-        app, ["keyreg", "carriers", "store", "1", "--location", "x", "--purpose", "y", "--as", clerk]
-    )
+    result = runner.invoke(app, ["keys", "carriers", "store", "1", "--location", "x", "--purpose", "y", "--as", clerk])
     assert result.exit_code == 1 and "STAFF_NOT_ELIGIBLE" in result.output
 
 
@@ -86,23 +84,23 @@ def test_handover_loss_reports_and_dispatch(db_env, tmp_path) -> None:
         _staff(Role.SECURITY_OFFICER),
     )
     out = _ok(
-        "keyreg", "carriers", "receive", "--type", "key_mother_card", "--serial", unique("KM"), "--region", REGION,
+        "keys", "carriers", "receive", "--type", "key_mother_card", "--serial", unique("KM"), "--region", REGION,
         "--receipt-no", unique("R"), "--received-on", china_today().isoformat(), "--received-from", "人社部",
         "--location", "保险柜", "--as", custodian, "--json",
     )  # fmt: skip
     cid = json.loads(out)["id"]
-    _ok("keyreg", "carriers", "store", str(cid), "--location", "保险柜", "--purpose", "入库", "--as", custodian)
+    _ok("keys", "carriers", "store", str(cid), "--location", "保险柜", "--purpose", "入库", "--as", custodian)
     due = (utcnow() + timedelta(hours=1)).isoformat()
     hid = json.loads(_ok(
-        "keyreg", "handovers", "request", str(cid), "--third-party", "制卡厂", "--purpose", "制卡", "--due-back", due,
+        "keys", "handovers", "request", str(cid), "--third-party", "制卡厂", "--purpose", "制卡", "--due-back", due,
         "--as", officer, "--json",
     ))["id"]  # fmt: skip
-    incomplete = runner.invoke(app, ["keyreg", "handovers", "complete", str(hid), "--as", officer])
+    incomplete = runner.invoke(app, ["keys", "handovers", "complete", str(hid), "--as", officer])
     assert incomplete.exit_code == 1 and "HANDOVER_INCOMPLETE" in incomplete.output
     doc = tmp_path / "agreement.pdf"
     doc.write_bytes(PDF)
     _ok(
-        "keyreg",
+        "keys",
         "handovers",
         "record",
         str(hid),
@@ -116,7 +114,7 @@ def test_handover_loss_reports_and_dispatch(db_env, tmp_path) -> None:
         officer,
     )
     _ok(
-        "keyreg",
+        "keys",
         "handovers",
         "agreement",
         str(hid),
@@ -126,18 +124,18 @@ def test_handover_loss_reports_and_dispatch(db_env, tmp_path) -> None:
         "--as",
         officer,
     )
-    review = json.loads(_ok("keyreg", "handovers", "plan", str(hid), str(doc), "--as", officer, "--json"))["review"]
-    self_ok = runner.invoke(app, ["keyreg", "handovers", "decide", str(review), "--approve", "--as", officer])
+    review = json.loads(_ok("keys", "handovers", "plan", str(hid), str(doc), "--as", officer, "--json"))["review"]
+    self_ok = runner.invoke(app, ["keys", "handovers", "decide", str(review), "--approve", "--as", officer])
     assert self_ok.exit_code == 1 and "SELF_APPROVAL" in self_ok.output
-    _ok("keyreg", "handovers", "decide", str(review), "--approve", "--as", reviewer)
-    _ok("keyreg", "handovers", "supervisor", str(hid), reviewer, "--as", officer)
-    _ok("keyreg", "handovers", "complete", str(hid), "--as", officer)
-    _ok("keyreg", "handovers", "supervise", str(hid), "--location", "厂区", "--observation", "正常", "--as", reviewer)
-    overdue = json.loads(_ok("keyreg", "handovers", "list", "--overdue", "--json"))
+    _ok("keys", "handovers", "decide", str(review), "--approve", "--as", reviewer)
+    _ok("keys", "handovers", "supervisor", str(hid), reviewer, "--as", officer)
+    _ok("keys", "handovers", "complete", str(hid), "--as", officer)
+    _ok("keys", "handovers", "supervise", str(hid), "--location", "厂区", "--observation", "正常", "--as", reviewer)
+    overdue = json.loads(_ok("keys", "handovers", "list", "--overdue", "--json"))
     assert hid not in [h["id"] for h in overdue]  # due in an hour
 
     loss = json.loads(
-        _ok("keyreg", "incidents", "report-loss", str(cid), "--description", "厂商报告遗失", "--as", officer, "--json")
+        _ok("keys", "incidents", "report-loss", str(cid), "--description", "厂商报告遗失", "--as", officer, "--json")
     )
     assert {m["kind"] for m in loss["measures"]} >= {
         "carrier_blocked",
@@ -149,13 +147,13 @@ def test_handover_loss_reports_and_dispatch(db_env, tmp_path) -> None:
     assert json.loads(out)["claimed"] >= 2
 
     inventory = tmp_path / "inv.csv"
-    _ok("keyreg", "report", "inventory", "--region", REGION, "--out", str(inventory))
+    _ok("keys", "report", "inventory", "--region", REGION, "--out", str(inventory))
     assert "key_mother_card" in inventory.read_text(encoding="utf-8-sig")
     audit = tmp_path / "audit.pdf"
     start = (utcnow() - timedelta(hours=1)).isoformat()
     end = (utcnow() + timedelta(hours=1)).isoformat()
     _ok(
-        "keyreg",
+        "keys",
         "report",
         "audit",
         "--region",

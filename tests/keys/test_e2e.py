@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from sscard.audit import Actor
 from sscard.audit.models import AuditEntry
 from sscard.db.base import utcnow
 from sscard.db.session import unit_of_work
@@ -20,10 +20,11 @@ from sscard.keys.access import china_today
 from sscard.notify.department import DepartmentFileSink
 from sscard.notify.dispatcher import dispatch_pending
 from sscard.notify.registry import SenderRegistry
+from sscard.security.inventory import list_keys
 from sscard.staff.roles import Role
 from sscard.terminals.models import TerminalStatus
 from sscard.terminals.service import get_terminal
-from tests.keys.factories import PDF, REGION, terminal, unique
+from tests.keys.factories import PDF, REGION, inventory_key, terminal, unique
 from tests.staff.factories import ensure_region
 
 API = "/api/v1/security"
@@ -38,14 +39,11 @@ def _refusals(subject: str) -> list[tuple[str, str]]:
 
 
 # rule KEY-5, KEY-7, KEY-8, KEY-9, CH-4: the whole life of a PSAM card through the security console
-@pytest.mark.xfail(
-    strict=True,
-    reason="made-up key labels; real inventory refuses them",
-)
 def test_psam_received_handed_over_lost_and_closed(client, login, tmp_path) -> None:  # noqa: PLR0915
     with unit_of_work() as uow:
         ensure_region(uow, REGION)
         tid = terminal(uow)
+        key_label = inventory_key(uow, Actor.system())  # the key the PSAM card carries, in the real inventory
     officer = login(Role.SECURITY_OFFICER)
     custodian = login(Role.KEY_CUSTODIAN)
     auditor = login(Role.AUDITOR)
@@ -70,9 +68,7 @@ def test_psam_received_handed_over_lost_and_closed(client, login, tmp_path) -> N
     cid = card["id"]
     assert card["state"] == "received"
     assert (
-        client.post(
-            f"{API}/carriers/{cid}/keys", headers=officer.headers, json={"key_label": f"PSAM-{cid}"}
-        ).status_code
+        client.post(f"{API}/carriers/{cid}/keys", headers=officer.headers, json={"key_label": key_label}).status_code
         == 200
     )
 
@@ -184,7 +180,7 @@ def test_psam_received_handed_over_lost_and_closed(client, login, tmp_path) -> N
     iid = incident["id"]
     kinds = {(m["kind"], m["target"]) for m in incident["measures"]}
     assert {("notify_superior", "110100"), ("notify_ministry", "000000"), ("terminal_blocked", tid)} <= kinds
-    assert ("key_rotation", f"PSAM-{cid}") in kinds and ("handover_closed", str(hid)) in kinds
+    assert ("key_rotation", key_label) in kinds and ("handover_closed", str(hid)) in kinds
     assert client.get(f"{API}/carriers/{cid}", headers=auditor.headers).json()["state"] == "lost"
     with unit_of_work() as uow:
         assert get_terminal(uow, tid).status is TerminalStatus.BLOCKED
@@ -209,7 +205,7 @@ def test_psam_received_handed_over_lost_and_closed(client, login, tmp_path) -> N
     assert r.status_code == 200
     r = client.post(f"{API}/incidents/{iid}/close", headers=officer.headers)
     assert r.status_code == 409 and r.json()["code"] == "INCIDENT_MEASURES_PENDING"
-    _rotate_keys(client, officer, iid)
+    _rotate_keys(client, officer, iid, key_label)
     r = client.post(f"{API}/incidents/{iid}/close", headers=officer.headers)
     assert r.status_code == 200 and r.json()["state"] == "closed"
 
@@ -235,15 +231,22 @@ def test_psam_received_handed_over_lost_and_closed(client, login, tmp_path) -> N
     assert result.exit_code == 0, result.output
 
 
-def _rotate_keys(client, officer, iid: int) -> None:
-    """Rotate the lost card's keys: through the key inventory when it exists, else confirmed by hand."""
+def _rotate_keys(client, officer, iid: int, key_label: str) -> None:
+    """The officer rotates the revoked key in the inventory (`sscard keys rotate`) and confirms the rest."""
+    from sscard.cli.main import app
+
+    result = CliRunner().invoke(app, ["keys", "rotate", key_label, "--json"])
+    assert result.exit_code == 0, result.output
+    with unit_of_work() as uow:
+        versions = {k.version: k.state for k in list_keys(uow, label=key_label)}
+    assert versions == {1: "revoked", 2: "active"}
     incident = client.get(f"{API}/incidents/{iid}", headers=officer.headers).json()
     for m in incident["measures"]:
-        if m["status"] == "pending":
+        if m["status"] == "pending" and m["kind"] != "key_rotation":  # the rotation is seen by the inventory
             r = client.post(
                 f"{API}/incidents/{iid}/measures/{m['id']}/confirm",
                 headers=officer.headers,
-                json={"note": "已在密码机完成吊销与更换"},
+                json={"note": "已按应急预案处置"},
             )
             assert r.status_code == 200, r.text
 

@@ -31,11 +31,12 @@ from sscard.keys.psam import current_deployment, deploy_psam
 from sscard.keys.states import CarrierState, CarrierType, IncidentState
 from sscard.notify import OutboxMessage
 from sscard.notify.outbox import open_body
+from sscard.security.inventory import list_keys, rotate_key
 from sscard.staff.errors import OutsideRegion
 from sscard.staff.roles import Role
 from sscard.terminals.models import TerminalStatus
 from sscard.terminals.service import get_terminal
-from tests.keys.factories import PDF, REGION, receive, staff_actor, terminal
+from tests.keys.factories import PDF, REGION, inventory_key, receive, staff_actor, terminal
 from tests.staff.factories import ensure_region
 
 
@@ -93,10 +94,6 @@ def test_plans_are_versioned_per_region(uow, officer) -> None:
 
 # rule KEY-9: a lost carrier is blocked, superior department and ministry notified, keys revoked and
 # rotated, the PSAM's terminal blocked; the incident closes only with cause and handling
-@pytest.mark.xfail(
-    strict=True,
-    reason="made-up key labels; real inventory refuses them",
-)
 def test_psam_loss_contains_and_reports(uow, custodian, officer) -> None:
     ensure_region(uow, REGION)
     plan = adopt_emergency_plan(
@@ -109,7 +106,8 @@ def test_psam_loss_contains_and_reports(uow, custodian, officer) -> None:
         actor=officer,
     )
     card = receive(uow, custodian)
-    load_key(uow, carrier_id=card.id, key_label="PSAM-KEY-1", actor=officer)
+    key = inventory_key(uow, officer)
+    load_key(uow, carrier_id=card.id, key_label=key, actor=officer)
     tid = terminal(uow)
     deploy_psam(
         uow,
@@ -130,8 +128,9 @@ def test_psam_loss_contains_and_reports(uow, custodian, officer) -> None:
     measures = {(m.kind, m.target): m for m in measures_of(uow, incident_id=incident.id)}
     assert measures[(MeasureKind.CARRIER_BLOCKED, card.serial)].status is MeasureStatus.DONE
     assert measures[(MeasureKind.TERMINAL_BLOCKED, tid)].status is MeasureStatus.DONE
-    assert (MeasureKind.KEY_REVOKED, "PSAM-KEY-1") in measures
-    assert measures[(MeasureKind.KEY_ROTATION, "PSAM-KEY-1")].status is MeasureStatus.PENDING
+    assert measures[(MeasureKind.KEY_REVOKED, key)].status is MeasureStatus.DONE
+    assert [k.state for k in list_keys(uow, label=key)] == ["revoked"]  # refused by the module from now on
+    assert measures[(MeasureKind.KEY_ROTATION, key)].status is MeasureStatus.PENDING
     superior = measures[(MeasureKind.NOTIFY_SUPERIOR, "110100")]
     ministry = measures[(MeasureKind.NOTIFY_MINISTRY, "000000")]
     assert superior.status is ministry.status is MeasureStatus.DONE
@@ -140,7 +139,7 @@ def test_psam_loss_contains_and_reports(uow, custodian, officer) -> None:
     )
     mine = [m for m in notices if card.serial in open_body(m)]
     assert sorted(m.department_code for m in mine) == ["000000", "110100"]
-    assert "PSAM-KEY-1" in open_body(mine[0]) and tid in open_body(mine[0])
+    assert key in open_body(mine[0]) and tid in open_body(mine[0])
     assert uow.session.scalar(select(AuditEntry).where(AuditEntry.subject == f"incident:{incident.id}")) is not None
 
     # A lost carrier stays lost: reporting it again is an illegal transition.
@@ -156,12 +155,15 @@ def test_psam_loss_contains_and_reports(uow, custodian, officer) -> None:
     record_findings(uow, incident_id=incident.id, handling="已报警；已停用终端；密钥已吊销并更换", actor=officer)
     with pytest.raises(IncidentMeasuresPending) as pending:
         close_incident(uow, incident_id=incident.id, actor=officer)
-    assert "key_rotation:PSAM-KEY-1" in pending.value.detail
+    assert f"key_rotation:{key}" in pending.value.detail
+    rotate_key(uow, label=key, actor=officer)  # the officer rotates the key; the inventory reports it
     for m in measures_of(uow, incident_id=incident.id):
-        if m.status is MeasureStatus.PENDING:
+        if m.status is MeasureStatus.PENDING and m.kind is not MeasureKind.KEY_ROTATION:
             confirm_measure(uow, incident_id=incident.id, measure_id=m.id, note="已在密码机控制台完成", actor=officer)
     close_incident(uow, incident_id=incident.id, actor=officer)
     assert incident.state is IncidentState.CLOSED and incident.closed_by == officer.id
+    rotation = measures_of(uow, incident_id=incident.id)
+    assert {m.status for m in rotation if m.kind is MeasureKind.KEY_ROTATION} == {MeasureStatus.DONE}
     with pytest.raises(IncidentIllegalTransition):
         record_findings(uow, incident_id=incident.id, cause="x", actor=officer)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from sscard.audit import Actor
@@ -22,10 +21,6 @@ def _load(profiles: Path) -> list[str]:
         return load_demo_terminals(uow, actor=Actor.system(), profiles=profiles)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="re-key needs a rotated TMK version",
-)
 def test_demo_terminal_is_idempotent_and_signs(client: TestClient, tmp_path: Path) -> None:
     lines = _load(tmp_path)
     assert lines[0].startswith(DEMO_TERMINAL_ID)

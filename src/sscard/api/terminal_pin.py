@@ -29,11 +29,15 @@ router = APIRouter(prefix="/terminal/pin", tags=["terminal"])
 CHANGE_KINDS = frozenset({"pharmacy", "hospital", "clinic", "community_health_station", "kiosk"})
 
 _ERRORS = {
-    403: {"description": "`PIN_WRONG` (with `tries_left`), `MAC_INVALID`, `PIN_CHANGE_NOT_OFFERED`."},
+    401: {"description": "`TERMINAL_UNKNOWN`, `MAC_INVALID` or `REPLAY`: the request did not authenticate."},
+    403: {"description": "`PIN_WRONG` (with `tries_left`), `PIN_CHANGE_NOT_OFFERED`, `KEY_REVOKED`."},
     409: {"description": "`CARD_NOT_ACTIVE` (send the holder to an activation window) or `CARD_BLOCKED`."},
     423: {"description": "`PIN_LOCKED`: reset at a service outlet with the ID document and the card."},
     428: {"description": "`PIN_REQUIRED`: the card's PIN is enabled."},
-    422: {"description": "`PIN_TOO_SIMPLE` with the `reason` of the rule broken (PIN-3)."},
+    422: {
+        "description": "`PIN_TOO_SIMPLE` with the `reason` of the rule broken (PIN-3); `PIN_BLOCK_MALFORMED`; "
+        "`KEY_VERSION_UNKNOWN` (the terminal must re-key)."
+    },
 }
 _REMEMBERED = (PinWrong, PinLocked, PinRequired, PinTooSimple)
 

@@ -22,7 +22,6 @@ from sscard.cards.lifecycle import (
     transition,
 )
 from sscard.cards.models import Card, LossReport, LossReportState
-from sscard.cards.policy import loss_report_expiry_days
 from sscard.cards.states import CardEvent, CardState, next_state
 from sscard.cards.types import CardType, parse_card_type
 from sscard.db.base import utcnow
@@ -30,6 +29,7 @@ from sscard.db.session import UnitOfWork
 from sscard.identity import parse_citizen_id
 from sscard.people.service import find_person_by_id_number
 from sscard.people.validation import normalise_evidence
+from sscard.policy.service import loss_report_expiry_days
 
 # Without a card type, a caller means their social security card, else their only other card.
 _TYPE_PREFERENCE = (CardType.SOCIAL, CardType.MEDICAL, CardType.RURAL)
@@ -66,7 +66,9 @@ def report_loss_by_hotline(
                 details={"report_id": existing.id},
             )
             return existing
-    expires_at = now + timedelta(days=loss_report_expiry_days(card.region_code))
+    expires_at = now + timedelta(
+        days=loss_report_expiry_days(uow, region_code=card.region_code, card_type=card.card_type)
+    )
     report = LossReport(
         card_id=card.id,
         channel=actor.channel.value,

@@ -1,4 +1,4 @@
-"""``sscard keyreg``: the key-management register — devices (KEY-4), carriers (KEY-5), PSAM (KEY-8),
+"""``sscard keys`` (register part): the key-management register — devices (KEY-4), carriers (KEY-5), PSAM (KEY-8),
 handovers (KEY-7), plans and incidents (KEY-9), reports. Changes are audited, refusals too.
 
 Two-person rules need a named actor: pass ``--as USERNAME`` (a security officer or key custodian).
@@ -18,13 +18,17 @@ from sscard.db.session import UnitOfWork
 from sscard.keys.models import KeyCarrier
 from sscard.keys.states import CarrierState, CarrierType
 
-app = typer.Typer(help="Key-management register: devices, carriers, PSAM, handovers, incidents.", no_args_is_help=True)
 carriers = typer.Typer(help="Key carriers received from the ministry (KEY-5).", no_args_is_help=True)
 psam = typer.Typer(help="PSAM cards: deployment and recovery (KEY-8).", no_args_is_help=True)
-app.add_typer(keyreg_devices_cmd.devices, name="devices")
-app.add_typer(carriers, name="carriers")
-app.add_typer(psam, name="psam")
-keyreg_records_cmd.register(app)
+
+
+def register(keys_app: typer.Typer) -> None:
+    """Mount the officers' register under ``sscard keys``: devices, carriers, psam, handovers, plans, ..."""
+    keys_app.add_typer(keyreg_devices_cmd.devices, name="devices")
+    keys_app.add_typer(carriers, name="carriers")
+    keys_app.add_typer(psam, name="psam")
+    keyreg_records_cmd.register(keys_app)
+
 
 CARRIER_COLS = ("id", "carrier_type", "serial", "state", "region_code", "holder", "location", "usage_count")
 
@@ -124,7 +128,7 @@ def carrier_deploy(
     as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Put a key card into service (PSAM cards: `keyreg psam deploy`)."""
+    """Put a key card into service (PSAM cards: `sscard keys psam deploy`)."""
     _move("deploy", carrier_id, as_user, as_json, holder=holder, location=location, purpose=purpose)
 
 

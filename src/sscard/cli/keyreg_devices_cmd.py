@@ -1,4 +1,4 @@
-"""``sscard keyreg devices``: certified cryptographic devices (KEY-4)."""
+"""``sscard keys devices``: certified cryptographic devices (KEY-4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``sscard keyreg handovers|plans|incidents|report``: third-party handovers (KEY-7), emergency plans
+"""``sscard keys handovers|plans|incidents|report``: third-party handovers (KEY-7), emergency plans
 and incidents (KEY-9), and the inventory and audit reports."""
 
 from __future__ import annotations

@@ -23,7 +23,10 @@ from sscard.db.session import UnitOfWork, unit_of_work
 from sscard.errors import DomainError
 from sscard.keys.refusals import refusals_audited
 
-app = typer.Typer(help="Keys of the security module: hierarchy, rotation, export, ceremonies.", no_args_is_help=True)
+app = typer.Typer(
+    help="Keys and their register: hierarchy, rotation, export, ceremonies; devices, carriers, PSAM, incidents.",
+    no_args_is_help=True,
+)
 ceremony = typer.Typer(help="Key ceremonies: a key formed from custodians' components (KEY-6).", no_args_is_help=True)
 app.add_typer(ceremony, name="ceremony")
 

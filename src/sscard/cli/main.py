@@ -40,8 +40,8 @@ app.add_typer(terminal_cmd.app, name="terminal")
 terminal_pin_cmd.register(terminal_cmd.app)  # verify-pin, change-pin
 app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(pin_cmd.app, name="pin")
-app.add_typer(keyreg_cmd.app, name="keyreg")
 app.add_typer(keys_cmd.app, name="keys")
+keyreg_cmd.register(keys_cmd.app)  # devices, carriers, psam, handovers, plans, incidents, report (KEY-4..9)
 # Further groups register here, one line each.
 
 

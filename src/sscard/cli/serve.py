@@ -13,9 +13,14 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default SSCARD_HOST or 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default SSCARD_PORT or 8000).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default SSCARD_WORKERS or 1).")] = None,
+    dispatch: Annotated[
+        bool, typer.Option(help="Also deliver queued SMS and e-mail (the notify outbox) while serving.")
+    ] = True,
 ) -> None:
-    """Run the API and pages."""
-    import uvicorn
+    """Run the API and pages (and, by default, the notification dispatcher)."""
+    import contextlib
+
+    from sscard.notify.dispatcher import background_dispatcher
 
     settings = get_settings()
     h, p = host or settings.host, port or settings.port
@@ -33,13 +38,22 @@ def serve(
             f"  demo staff logins: {names}, ... (password {DEMO_STAFF_PASSWORD}; "
             f"`sscard demo load` lists them all, so does {base}/)"
         )
+    typer.echo("  notifications " + ("delivered by this process" if dispatch else "not delivered (--no-dispatch)"))
     typer.echo("Press Ctrl+C to stop.")
+    # One dispatcher per server, whatever the worker count: it claims outbox rows, so a second server is safe.
+    with background_dispatcher() if dispatch else contextlib.nullcontext():
+        _run_uvicorn(h, p, workers or settings.workers)
+
+
+def _run_uvicorn(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         "sscard.api.app:create_app",
         factory=True,
-        host=h,
-        port=p,
-        workers=workers or settings.workers,
+        host=host,
+        port=port,
+        workers=workers,
         loop="uvloop",
         http="httptools",
         access_log=False,

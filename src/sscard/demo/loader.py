@@ -12,8 +12,10 @@ from sscard.audit import Actor
 from sscard.db.session import UnitOfWork
 from sscard.demo import data
 from sscard.errors import DomainError
+from sscard.policy.demo import load_demo_policies
 from sscard.regions.service import add_region
 from sscard.staff.service import create_staff, get_staff
+from sscard.terminals.demo import load_demo_terminals
 
 
 class DemoRefused(DomainError):
@@ -129,19 +131,9 @@ def load_demo(uow: UnitOfWork, *, actor: Actor, env: str) -> DemoReport:
         raise DemoRefused("demo data publishes its passwords; it is refused when SSCARD_ENV=prod")
     report = DemoReport()
     load_demo_regions(uow, actor=actor, report=report)
+    # Regional policies before cards: loss-report expiry and initial PIN rules are read from them.
+    load_demo_policies(uow, actor=actor)
     load_demo_staff(uow, actor=actor, report=report)
     load_demo_people(uow, actor=actor, report=report)
-    # Slot for the terminal engineer: sscard.demo.terminals.load_demo_terminals(uow, *, actor) -> list[str]
-    # (printable lines, e.g. "T-DEMO-0001  北京协和医院  110101"), called here when that module exists.
-    _load_terminals_if_available(uow, actor=actor, report=report)
+    report.terminals = load_demo_terminals(uow, actor=actor)
     return report
-
-
-def _load_terminals_if_available(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> None:
-    import importlib
-    import importlib.util
-
-    if importlib.util.find_spec("sscard.demo.terminals") is None:
-        return
-    module = importlib.import_module("sscard.demo.terminals")
-    report.terminals = list(module.load_demo_terminals(uow, actor=actor))

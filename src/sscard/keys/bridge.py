@@ -1,37 +1,24 @@
 """The key-management records' links to the other registries: the key inventory of the security
-module (``sscard.security``) and the terminal registry (``sscard.terminals``).
+module (``sscard.security.inventory``) and the terminal registry (``sscard.terminals``).
 
 Kept in one place so that the records here name keys only by their inventory label and terminals
-only by their id, and so that an incident still records what must be done when a registry cannot
-do it itself (the measure stays pending until an officer confirms it by hand).
+only by their id, and so that an incident still records what must be done when a registry refuses
+(the measure stays pending until an officer confirms it by hand).
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from types import ModuleType
 
 from sscard.audit import Actor
 from sscard.db.session import UnitOfWork
 from sscard.errors import DomainError
+from sscard.regions.codes import is_within
+from sscard.security import inventory
 
 
-def _inventory() -> ModuleType | None:
-    """The key-inventory service of the security module, once it provides revoke/rotate by label."""
-    try:
-        module = importlib.import_module("sscard.security.inventory")
-    except ImportError:
-        return None
-    needed = ("get_key", "revoke_key", "schedule_rotation")
-    return module if all(hasattr(module, name) for name in needed) else None
-
-
-def key_known(uow: UnitOfWork, label: str) -> bool | None:
-    """True/False when the inventory can tell whether a key with this label exists; None without one."""
-    inventory = _inventory()
-    if inventory is None:
-        return None
+def key_known(uow: UnitOfWork, label: str) -> bool:
+    """Whether the key inventory holds a key with this label."""
     return inventory.get_key(uow, label=label) is not None
 
 
@@ -42,35 +29,26 @@ class Outcome:
 
 
 def revoke_key(uow: UnitOfWork, *, label: str, reason: str, actor: Actor) -> Outcome:
-    """Revoke the key with this label in the inventory (KEY-9)."""
-    inventory = _inventory()
-    if inventory is None:
-        return Outcome(False, "key inventory unavailable: revoke by hand, then confirm")
+    """Revoke every version of the key with this label in the inventory (KEY-9)."""
     try:
         inventory.revoke_key(uow, label=label, reason=reason, actor=actor)
     except DomainError as exc:
-        return Outcome(False, f"inventory refused: {exc.code}")
+        return Outcome(False, f"inventory refused ({exc.code}): revoke by hand, then confirm")
     return Outcome(True, "revoked in the key inventory")
 
 
 def schedule_rotation(uow: UnitOfWork, *, label: str, reason: str, actor: Actor) -> Outcome:
     """Schedule the rotation of the key with this label; ``done`` only once the inventory says it rotated."""
-    inventory = _inventory()
-    if inventory is None:
-        return Outcome(False, "key inventory unavailable: rotate by hand, then confirm")
     try:
         inventory.schedule_rotation(uow, label=label, reason=reason, actor=actor)
     except DomainError as exc:
-        return Outcome(False, f"inventory refused: {exc.code}")
+        return Outcome(False, f"inventory refused ({exc.code}): rotate by hand, then confirm")
     return Outcome(False, "rotation scheduled in the key inventory")
 
 
-def key_rotated(uow: UnitOfWork, *, label: str) -> bool | None:
-    """Whether the inventory reports the key rotated (a successor is active); None without an inventory."""
-    inventory = _inventory()
-    if inventory is None or not hasattr(inventory, "is_rotated"):
-        return None
-    return bool(inventory.is_rotated(uow, label=label))
+def key_rotated(uow: UnitOfWork, *, label: str) -> bool:
+    """Whether the inventory reports the key rotated (no version still waits for its scheduled rotation)."""
+    return inventory.is_rotated(uow, label=label)
 
 
 def terminal_region(uow: UnitOfWork, terminal_id: str) -> str:
@@ -96,19 +74,14 @@ def block_terminal(uow: UnitOfWork, *, terminal_id: str, reason: str, actor: Act
 
 
 def list_keys(uow: UnitOfWork, *, region_code: str) -> list[dict[str, str]]:
-    """Keys of the inventory in a region (label, state, region), for the inventory report."""
-    inventory = _inventory()
-    if inventory is None or not hasattr(inventory, "list_keys"):
-        return []
-    rows = []
-    for key in inventory.list_keys(uow, region_code=region_code):
-        state = getattr(key, "state", getattr(key, "status", ""))
-        rows.append(
-            {
-                "label": str(getattr(key, "label", "")),
-                "state": str(getattr(state, "value", state)),
-                "region": str(getattr(key, "region_code", "")),
-                "source": "inventory",
-            }
-        )
-    return rows
+    """Keys of the inventory in a region and its sub-regions (label@version, state, region), for reports."""
+    return [
+        {
+            "label": f"{key.label}@{key.version}",
+            "state": key.state + (" (rotation due)" if key.rotation_due else ""),
+            "region": key.region_code,
+            "source": "inventory",
+        }
+        for key in inventory.list_keys(uow)
+        if is_within(key.region_code, region_code)
+    ]

@@ -282,7 +282,7 @@ def load_key(uow: UnitOfWork, *, carrier_id: int, key_label: str, actor: Actor) 
     if carrier.state in CARRIER_FINAL:
         raise CarrierNotUsable(f"a carrier that is {carrier.state.value} cannot hold keys", state=carrier.state.value)
     key_label = text(key_label, "key_label", max_len=64)
-    if bridge.key_known(uow, key_label) is False:
+    if not bridge.key_known(uow, key_label):
         raise KeysInvalid(f"no key labelled {key_label!r} in the key inventory", field="key_label")
     existing = uow.session.scalar(
         select(CarrierKey).where(CarrierKey.carrier_id == carrier.id, CarrierKey.key_label == key_label)

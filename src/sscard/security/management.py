@@ -103,7 +103,8 @@ class KeyManagement(ModuleCore):
             entry = directory.entries.get(label)
             if entry is None:
                 raise KeyNotFound(f"no key {label} in the security module")
-            self._usable(label)
+            # No usability check on the old version: rotating is the remedy for a revoked (compromised)
+            # key (KEY-9), and the new version's material never depends on the old one's.
             version = max(entry.versions) + 1
             origin = entry.versions[entry.current].origin
             if origin in ("ceremony", "imported"):

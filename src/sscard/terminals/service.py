@@ -13,6 +13,8 @@ from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
 from sscard.logging import mask_text
 from sscard.regions.service import get_region_or_raise
+from sscard.security import get_security_module
+from sscard.security.diversify import terminal_master_label
 from sscard.terminal.envelope import EnvelopeError, load_public_key
 from sscard.terminal.protocol import SUITES, TERMINAL_ID
 from sscard.terminals.errors import TerminalExists, TerminalNotFound, TerminalPublicKeyInvalid, TerminalStateConflict
@@ -89,6 +91,8 @@ def register_terminal(
     if suite not in SUITES:
         raise ValueError(f"unknown suite {suite!r}")  # the security module's own setting: a bug, not input
     get_region_or_raise(uow, region_code)
+    # A terminal key is diversified from its city's TMK (KEY-3): it starts on the TMK's current version.
+    key_version = get_security_module().terminal_key_version(region_code=region_code)
     terminal = Terminal(
         terminal_id=terminal_id or _new_terminal_id(uow, region_code),
         institution_name=institution_name.strip(),
@@ -96,7 +100,7 @@ def register_terminal(
         region_code=region_code,
         status=TerminalStatus.ACTIVE,
         suite=suite,
-        key_version=1,
+        key_version=key_version,
         public_key_fingerprint=public_key_fingerprint(public_key),
         enrolled_by=actor.id,
         enrolled_at=utcnow(),
@@ -134,7 +138,9 @@ def rekey_terminal(uow: UnitOfWork, *, terminal_id: str, public_key: bytes, acto
     """Move a terminal to a new key version, to be delivered sealed to a new public key.
 
     The old version stops verifying at once (its requests fail with ``MAC_INVALID``): used when a
-    terminal lost its key store or its key may be compromised (KEY-9).
+    terminal lost its key store or its key may be compromised (KEY-9). Terminal keys are diversified
+    from the city TMK, so a terminal already on the TMK's current version needs a new TMK version: the
+    TMK is rotated (audited), and the city's other terminals keep their version until they re-key (KEY-6).
     """
     try:
         load_public_key(public_key)
@@ -144,7 +150,9 @@ def rekey_terminal(uow: UnitOfWork, *, terminal_id: str, public_key: bytes, acto
     if terminal.status == TerminalStatus.RETIRED:
         raise TerminalStateConflict(f"terminal {terminal_id} is retired")
     before = terminal.key_version
-    terminal.key_version = before + 1
+    terminal.key_version = _next_terminal_key_version(
+        uow, region_code=terminal.region_code, current=before, actor=actor
+    )
     terminal.public_key_fingerprint = public_key_fingerprint(public_key)
     uow.flush()
     record_event(
@@ -159,6 +167,17 @@ def rekey_terminal(uow: UnitOfWork, *, terminal_id: str, public_key: bytes, acto
         },
     )
     return terminal
+
+
+def _next_terminal_key_version(uow: UnitOfWork, *, region_code: str, current: int, actor: Actor) -> int:
+    from sscard.security.inventory import rotate_key
+
+    module = get_security_module()
+    newest = module.terminal_key_version(region_code=region_code)
+    if newest <= current:
+        rotate_key(uow, label=terminal_master_label(region_code), actor=actor)
+        newest = module.terminal_key_version(region_code=region_code)
+    return newest
 
 
 def _change_status(

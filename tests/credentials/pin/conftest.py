@@ -51,20 +51,3 @@ def terminal(client, staff_headers) -> Callable[..., Any]:
         return TerminalClient("http://testserver", profile, http=client)
 
     return make
-
-
-@pytest.fixture(autouse=True)
-def pin_operations() -> Iterator[None]:
-    """Wrap the session's security module with the PIN double while the real PIN operations are missing."""
-    from sscard.security import get_security_module, set_security_module
-    from tests.credentials.pin.pin_module_double import PIN_OPERATIONS, PinModuleDouble
-
-    real = get_security_module()
-    if all(hasattr(real, op) for op in PIN_OPERATIONS):
-        yield
-        return
-    set_security_module(PinModuleDouble(real))  # type: ignore[arg-type]
-    try:
-        yield
-    finally:
-        set_security_module(real)
