@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from sscard.security import get_security_module
 from sscard.terminal import TerminalClient, TerminalError, TerminalProfile
 from sscard.terminal.protocol import H_MAC, H_NONCE
 from tests.terminals.conftest import BASE, REGION, assert_chain_ok, refusals
@@ -25,7 +26,8 @@ def _refused(client: TestClient, request: httpx.Request) -> dict[str, object]:
 def test_enrolled_terminal_signs_an_echo(client: TestClient, enroll_terminal) -> None:
     # rule CH-3 — a registered terminal's MAC under its derived key is accepted.
     profile = enroll_terminal()
-    assert profile.suite == "sm" and profile.key_version == 1 and len(profile.key) == 16
+    assert profile.suite == "sm" and len(profile.key) == 16
+    assert profile.key_version == get_security_module().terminal_key_version(region_code=REGION)
     terminal = TerminalClient(BASE, profile, http=client)
     answer = terminal.echo("你好")
     assert answer["ok"] is True
@@ -169,6 +171,7 @@ def test_intl_suite_uses_aes_cmac(client: TestClient, staff_token, tmp_path) -> 
         terminal_mac = intl.terminal_mac
         export_terminal_key = intl.export_terminal_key
         terminal_key_check_value = intl.terminal_key_check_value
+        terminal_key_version = intl.terminal_key_version
 
         def __getattr__(self, name: str) -> object:
             return getattr(session_module, name)

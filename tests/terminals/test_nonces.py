@@ -39,7 +39,7 @@ def test_purge_removes_only_nonces_outside_the_window(uow) -> None:
     assert left == {"c" * 32}
 
 
-def _terminal_with_key() -> tuple[str, bytes]:
+def _terminal_with_key() -> tuple[str, int, bytes]:
     """A committed terminal and its key, loaded the way a terminal gets it (sealed envelope)."""
     from sscard.db.session import unit_of_work
 
@@ -50,21 +50,21 @@ def _terminal_with_key() -> tuple[str, bytes]:
             uow, institution_name="并发药房", institution_type=InstitutionType.PHARMACY, region_code=REGION,
             public_key=public_key_bytes(key_pair), suite=get_security_module().suite, actor=Actor.system(),
         )  # fmt: skip
-        tid = terminal.terminal_id
+        tid, version = terminal.terminal_id, terminal.key_version
     envelope = get_security_module().export_terminal_key(
-        terminal_id=tid, region_code=REGION, key_version=1, recipient_public_key=public_key_bytes(key_pair)
+        terminal_id=tid, region_code=REGION, key_version=version, recipient_public_key=public_key_bytes(key_pair)
     )
-    return tid, open_envelope(key_pair, envelope, tid.encode())
+    return tid, version, open_envelope(key_pair, envelope, tid.encode())
 
 
 def test_replaying_one_request_from_many_threads_is_accepted_once(db_env) -> None:
     # rule CH-3 — N concurrent copies of one signed request: exactly one is accepted (real PostgreSQL
     # row locks on the nonce's primary key; SQLite serialises writers), the rest are REPLAY, audited.
-    tid, key = _terminal_with_key()
+    tid, version, key = _terminal_with_key()
     body = b'{"message":"race"}'
     target = "/api/v1/terminal/echo"
     headers = sign_request(key=key, suite=get_security_module().suite, method="POST", target=target,
-                           terminal_id=tid, key_version=1, body=body).as_dict()  # fmt: skip
+                           terminal_id=tid, key_version=version, body=body).as_dict()  # fmt: skip
     barrier = threading.Barrier(THREADS)
 
     def attempt(_: int) -> str:

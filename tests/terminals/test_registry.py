@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from sscard.audit import Actor
 from sscard.audit.models import AuditEntry
+from sscard.security import get_security_module
+from sscard.security.diversify import terminal_master_label
 from sscard.staff.roles import Role
 from sscard.terminal.client import generate_enrollment_key
 from sscard.terminal.envelope import public_key_bytes
@@ -57,7 +59,9 @@ def test_register_records_the_terminal_and_audits(uow) -> None:
     # rule CH-3 — registered to an institution and a region; rule CH-4 — audited.
     terminal = _register(uow)
     assert terminal.terminal_id.startswith("T" + REGION) and len(terminal.terminal_id) == 15
-    assert terminal.status == TerminalStatus.ACTIVE and terminal.key_version == 1
+    assert terminal.status == TerminalStatus.ACTIVE
+    # KEY-3: the terminal key is diversified from the city TMK's current version
+    assert terminal.key_version == get_security_module().terminal_key_version(region_code=REGION)
     assert len(terminal.public_key_fingerprint) == 64
     assert _actions(uow, terminal.terminal_id) == ["terminal.register"]
     assert terminal.terminal_id in {t.terminal_id for t in list_terminals(uow, region_prefix="4403")}
@@ -99,9 +103,14 @@ def test_fixed_ids_are_unique(uow) -> None:
 
 def test_rekey_moves_to_a_new_version(uow) -> None:
     # rule KEY-3 — a new key version for a new public key; the old one stops verifying.
+    # rule KEY-6 — a terminal already on the TMK's current version makes the TMK rotate; the old
+    # version stays valid for the city's other terminals until they re-key.
+    module = get_security_module()
     terminal = _register(uow)
+    before = terminal.key_version
     terminal = rekey_terminal(uow, terminal_id=terminal.terminal_id, public_key=_public_key(), actor=ACTOR)
-    assert terminal.key_version == 2
+    assert terminal.key_version == before + 1 == module.terminal_key_version(region_code=REGION)
+    assert module.key_state(terminal_master_label(REGION), before) == "active"
     assert _actions(uow, terminal.terminal_id)[-1] == "terminal.rekey"
 
 
