@@ -35,19 +35,19 @@ class SenderRegistry:
 
 
 def default_registry() -> SenderRegistry:
-    """The senders chosen by settings: department inbox file, SMS gateway or file sink, SMTP relay."""
+    """The senders chosen by settings: department inbox file, SMS gateway or file sink, SMTP relay or file sink."""
     from sscard.config import get_settings
     from sscard.notify.department import DepartmentFileSink
     from sscard.notify.senders.config import get_sender_settings
     from sscard.notify.senders.sms import sms_sender
-    from sscard.notify.senders.smtp import SmtpSender
+    from sscard.notify.senders.smtp import email_sender
 
     sender_settings = get_sender_settings()
     return SenderRegistry(
         {
             "department": DepartmentFileSink(get_settings().data_dir),
             "sms": sms_sender(sender_settings),
-            "email": SmtpSender(sender_settings),
+            "email": email_sender(sender_settings),
         }
     )
 

@@ -6,7 +6,16 @@ import json
 
 import pytest
 
-from sscard.notify.senders import Delivery, FileSmsSink, SenderSettings, SendFailed, SmsGatewaySender, SmtpSender
+from sscard.notify.senders import (
+    Delivery,
+    FileMailSink,
+    FileSmsSink,
+    SenderSettings,
+    SendFailed,
+    SmsGatewaySender,
+    SmtpSender,
+    email_sender,
+)
 from sscard.notify.senders.sms import sms_sender
 
 MAIL = Delivery("m-1", "email", "holder@example.com", "【社保查询】密码已修改", "您的网上查询密码已修改。")
@@ -79,6 +88,22 @@ def test_file_sink_is_the_default(tmp_path) -> None:
     lines = settings.sms_sink_path.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["to"] for line in lines] == ["13800138000"] * 2
     assert settings.sms_sink_path.stat().st_mode & 0o777 == 0o600
+
+
+def test_mail_file_sink_is_the_default_without_a_relay(tmp_path) -> None:
+    from email import message_from_bytes, policy
+
+    settings = SenderSettings(data_dir=tmp_path)
+    sender = email_sender(settings)
+    assert isinstance(sender, FileMailSink)
+    sender.send(MAIL)
+    sender.send(MAIL)  # a retried delivery rewrites its file, it does not add a second message
+    [path] = list(settings.mail_sink_path.iterdir())
+    assert path.stat().st_mode & 0o777 == 0o600
+    parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert parsed["To"] == MAIL.to and parsed["Subject"] == MAIL.subject
+    assert parsed.get_content().strip() == MAIL.body.strip()
+    assert isinstance(email_sender(SenderSettings(smtp_host="127.0.0.1")), SmtpSender)
 
 
 def test_delivery_repr_hides_content() -> None:

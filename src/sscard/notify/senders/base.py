@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
+from pathlib import Path
+
+_file_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -26,3 +31,23 @@ class SendFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+
+
+def write_private(path: Path, data: bytes, *, append: bool, what: str) -> None:
+    """Write ``data`` to an owner-only file and fsync it before the dispatcher marks the message sent.
+
+    The file sinks hold what would have been sent (it may carry a temporary password for the few
+    minutes it is valid, exactly as the holder's phone or mailbox would), hence mode 0600.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _file_lock:
+            fd = os.open(path, flags, 0o600)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    except OSError as exc:
+        raise SendFailed(f"{what} sink not writable: {type(exc).__name__}") from exc

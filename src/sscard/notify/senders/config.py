@@ -14,8 +14,9 @@ class SenderSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SSCARD_", env_file=".env", extra="ignore")
 
     data_dir: Path = Path("./var")
-    # E-mail: an SMTP relay. "starttls" upgrades a plain connection, "ssl" is SMTPS (port 465).
-    smtp_host: str = "127.0.0.1"
+    # E-mail: an SMTP relay. "starttls" upgrades a plain connection, "ssl" is SMTPS (port 465). Empty
+    # means the local file sink under data_dir (embedded default), as for SMS.
+    smtp_host: str = ""
     smtp_port: int = 25
     smtp_from: str = "sscard <no-reply@sscard.example>"
     smtp_tls: Literal["none", "starttls", "ssl"] = "none"
@@ -27,6 +28,11 @@ class SenderSettings(BaseSettings):
     sms_gateway_token: SecretStr | None = None
     sms_timeout_seconds: float = 10.0
     sms_sink_dir: Path | None = None
+    mail_sink_dir: Path | None = None
+
+    @property
+    def mail_sink_path(self) -> Path:
+        return self.mail_sink_dir or self.data_dir / "outbox" / "mail"
 
     @property
     def sms_sink_path(self) -> Path:

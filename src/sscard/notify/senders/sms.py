@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import threading
 from datetime import UTC, datetime
 
 import httpx
 
-from sscard.notify.senders.base import Delivery, SendFailed
+from sscard.notify.senders.base import Delivery, SendFailed, write_private
 from sscard.notify.senders.config import SenderSettings
 
 
@@ -45,14 +43,9 @@ class SmsGatewaySender:
 
 
 class FileSmsSink:
-    """The embedded default: append each SMS as one JSON line to a local file (no gateway configured).
-
-    The file holds what would have been sent, so it is created owner-only (it may carry a temporary
-    password for the few minutes it is valid, exactly as the holder's phone would).
-    """
+    """The embedded default: append each SMS as one JSON line to a local file (no gateway configured)."""
 
     channel = "sms"
-    _lock = threading.Lock()
 
     def __init__(self, settings: SenderSettings) -> None:
         self.path = settings.sms_sink_path
@@ -62,17 +55,7 @@ class FileSmsSink:
             {"id": delivery.message_id, "to": delivery.to, "text": delivery.body, "at": datetime.now(UTC).isoformat()},
             ensure_ascii=False,
         )
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock:
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                try:
-                    os.write(fd, (line + "\n").encode())
-                    os.fsync(fd)  # on disk before the dispatcher marks the message sent
-                finally:
-                    os.close(fd)
-        except OSError as exc:
-            raise SendFailed(f"SMS sink not writable: {type(exc).__name__}") from exc
+        write_private(self.path, (line + "\n").encode(), append=True, what="SMS")
 
 
 def sms_sender(settings: SenderSettings) -> SmsGatewaySender | FileSmsSink:
