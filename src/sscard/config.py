@@ -30,8 +30,10 @@ class Settings(BaseSettings):
     pkcs11_token_label: str = "sscard"  # noqa: S105 - a label, not a secret
     pkcs11_user_pin: SecretStr | None = None
 
-    # Audit chain: number of independent hash-chained streams (contention vs. verify cost).
-    audit_streams: int = Field(default=16, ge=1, le=1024)
+    # Audit chain: number of independent hash-chained streams. A transaction holds its stream's head
+    # row until it commits, so two concurrent writers on one stream queue; 128 keeps that rare at
+    # national request rates, and verification cost grows only with the number of entries.
+    audit_streams: int = Field(default=128, ge=1, le=1024)
 
     # Terminal simulator target.
     api_url: str = "http://127.0.0.1:8000"

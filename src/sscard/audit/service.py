@@ -12,9 +12,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 
 from sscard.audit.actor import Actor, Channel
 from sscard.audit.models import AuditEntry, AuditStreamHead
@@ -65,6 +65,21 @@ def ensure_streams(uow: UnitOfWork) -> None:
     uow.flush()
 
 
+_HEAD = cast(Table, AuditStreamHead.__table__)
+_ENTRY = cast(Table, AuditEntry.__table__)
+_TAKE_SEQ = (
+    update(_HEAD)
+    .where(_HEAD.c.stream == bindparam("h_stream"))
+    .values(seq=_HEAD.c.seq + 1)
+    .returning(_HEAD.c.seq, _HEAD.c.last_hash)
+)
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.stream == bindparam("h_stream")).values(last_hash=bindparam("h_hash"))
+_APPEND = (
+    insert(_ENTRY).values({c.name: bindparam(f"e_{c.name}", type_=c.type) for c in _ENTRY.c if c.name != "id"})
+).returning(_ENTRY.c.id)
+_APPEND_PG = _APPEND.add_cte(_MOVE_HEAD.cte("moved_head"))
+
+
 def record_event(
     uow: UnitOfWork,
     *,
@@ -79,12 +94,7 @@ def record_event(
     streams = get_settings().audit_streams
     stream = stream_for(subject_key or subject, streams)
     session = uow.session
-    row = session.execute(
-        update(AuditStreamHead)
-        .where(AuditStreamHead.stream == stream)
-        .values(seq=AuditStreamHead.seq + 1)
-        .returning(AuditStreamHead.seq, AuditStreamHead.last_hash)
-    ).one_or_none()
+    row = session.execute(_TAKE_SEQ, {"h_stream": stream}).one_or_none()
     if row is None:
         ensure_streams(uow)
         return record_event(
@@ -110,26 +120,33 @@ def record_event(
         details=details_json,
     )
     digest = chain_hash(prev_hash, content)
-    session.execute(update(AuditStreamHead).where(AuditStreamHead.stream == stream).values(last_hash=digest))
-    entry = AuditEntry(
-        stream=stream,
-        seq=seq,
-        at=at,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        role=actor.role,
-        channel=actor.channel.value,
-        region=actor.region,
-        subject=subject,
-        action=action,
-        result=result,
-        details=details_json,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
-    session.add(entry)
-    session.flush()
-    return entry
+    values = {
+        "stream": stream,
+        "seq": seq,
+        "at": at,
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "role": actor.role,
+        "channel": actor.channel.value,
+        "region": actor.region,
+        "subject": subject,
+        "action": action,
+        "result": result,
+        "details": details_json,
+        "prev_hash": prev_hash,
+        "hash": digest,
+    }
+    # Prebuilt Core statements on the tables (not ORM add + flush, not ORM-enabled DML): this runs in
+    # every audited request (PIN, login), compiled once, and the entry is never read back through the
+    # session. On PostgreSQL the head update and the insert are one statement (a data-modifying CTE).
+    # Entry binds are prefixed: an UPDATE given a parameter named like a column would SET that column.
+    params = {**{f"e_{k}": v for k, v in values.items()}, "h_stream": stream, "h_hash": digest}
+    if session.get_bind().dialect.name == "postgresql":
+        entry_id = session.execute(_APPEND_PG, params).scalar_one()
+    else:
+        session.execute(_MOVE_HEAD, {"h_stream": stream, "h_hash": digest})
+        entry_id = session.execute(_APPEND, params).scalar_one()
+    return AuditEntry(id=entry_id, **values)  # detached: what was written, for callers and tests
 
 
 @dataclass(frozen=True)

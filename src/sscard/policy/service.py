@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from sscard.audit import Actor, record_event
@@ -50,6 +50,18 @@ def get_effective_policy(
     return get_effective_policies(uow, region_codes=[region_code], card_type=card_type, at=at)[region_code]
 
 
+# Built once (statement and cache key): read on every PIN verification and portal login.
+_VERSIONS_IN_FORCE = (
+    select(PolicyVersion)
+    .where(
+        PolicyVersion.region_code.in_(bindparam("codes", expanding=True)),
+        PolicyVersion.card_type.in_(bindparam("types", expanding=True)),
+        PolicyVersion.effective_from <= bindparam("at"),
+    )
+    .order_by(PolicyVersion.version)
+)
+
+
 def get_effective_policies(
     uow: UnitOfWork, *, region_codes: list[str], card_type: CardType | str | None = None, at: datetime | None = None
 ) -> dict[str, EffectivePolicy]:
@@ -60,15 +72,8 @@ def get_effective_policies(
     chains = {code: region_chain(code) for code in region_codes}
     type_key = _card_type_key(card_type)
     type_keys = [ANY_CARD_TYPE] if type_key == ANY_CARD_TYPE else [ANY_CARD_TYPE, type_key]
-    rows = uow.session.scalars(
-        select(PolicyVersion)
-        .where(
-            PolicyVersion.region_code.in_({c for chain in chains.values() for c in chain}),
-            PolicyVersion.card_type.in_(type_keys),
-            PolicyVersion.effective_from <= at,
-        )
-        .order_by(PolicyVersion.version)
-    ).all()
+    codes = sorted({c for chain in chains.values() for c in chain})
+    rows = uow.session.scalars(_VERSIONS_IN_FORCE, {"codes": codes, "types": type_keys, "at": at}).all()
     newest = {(r.region_code, r.card_type): r for r in rows}  # ordered by version: the last one wins
     return {code: _merge(newest, chain, type_keys, code, type_key, at) for code, chain in chains.items()}
 

@@ -25,9 +25,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import NoReturn, cast
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -146,18 +146,25 @@ def _check(
     )
 
 
+_NONCES = cast(Table, TerminalNonce.__table__)
+# Prebuilt on the table (compiled once; this runs on every terminal request): (SQLite, PostgreSQL).
+_NONCE_INSERT = tuple(
+    dialect_insert(_NONCES).on_conflict_do_nothing().returning(_NONCES.c.nonce)
+    for dialect_insert in (sqlite_insert, pg_insert)
+)
+
+
 def consume_nonce(uow: UnitOfWork, *, terminal_id: str, nonce: str, timestamp: int) -> bool:
     """Record the nonce; False when it was already recorded (one atomic INSERT … ON CONFLICT DO NOTHING).
 
     Under concurrency the primary key decides: of N transactions inserting the same nonce exactly
     one inserts, the others wait for it and then insert nothing (or insert, if it rolled back).
     """
-    dialect = uow.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = _NONCE_INSERT[uow.session.get_bind().dialect.name == "postgresql"]
     expires_at = datetime.fromtimestamp(timestamp + WINDOW_SECONDS, UTC)
-    stmt = insert(TerminalNonce).values(terminal_id=terminal_id, nonce=nonce, expires_at=expires_at)
-    # RETURNING, not rowcount: an ORM-enabled INSERT does not report a reliable rowcount on every driver.
-    inserted = uow.session.execute(stmt.on_conflict_do_nothing().returning(TerminalNonce.nonce)).first()
+    params = {"terminal_id": terminal_id, "nonce": nonce, "expires_at": expires_at}
+    # RETURNING, not rowcount: an INSERT … ON CONFLICT does not report a reliable rowcount on every driver.
+    inserted = uow.session.execute(statement, params).first()
     return inserted is not None
 
 

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from sscard.audit import Actor, record_event
 from sscard.db.base import utcnow
@@ -28,9 +28,13 @@ def subject_of(terminal_id: str) -> str:
     return f"terminal:{terminal_id}"
 
 
+# Built once: read on every terminal request (authentication).
+_BY_TERMINAL_ID = select(Terminal).where(Terminal.terminal_id == bindparam("terminal_id"))
+
+
 def get_terminal(uow: UnitOfWork, terminal_id: str) -> Terminal | None:
     """The terminal with this id, or ``None``."""
-    return uow.session.scalar(select(Terminal).where(Terminal.terminal_id == terminal_id))
+    return uow.session.scalar(_BY_TERMINAL_ID, {"terminal_id": terminal_id})
 
 
 def get_terminal_or_raise(uow: UnitOfWork, terminal_id: str) -> Terminal:

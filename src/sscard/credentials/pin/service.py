@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from sscard.audit import Actor
 from sscard.cards.errors import CardNotActive
@@ -79,15 +79,18 @@ def usable_card_for_pin(uow: UnitOfWork, card_no: str, *, purpose: str) -> Card:
     return _ensure_pin_usable(get_card_or_raise(uow, card_no), purpose=purpose)
 
 
+# Built once (the statement and its cache key): this is the first query of every card transaction.
+_CARD_AND_PIN = (
+    select(Card, CardPin)
+    .outerjoin(CardPin, CardPin.card_id == Card.id)
+    .where(Card.card_no == bindparam("card_no"))
+    .execution_options(populate_existing=True)
+)
+
+
 def _usable_card_and_pin(uow: UnitOfWork, card_no: str) -> tuple[Card, CardPin | None]:
     """The card and its PIN row in one query (the hot path of every card transaction)."""
-    number = normalise_card_no(card_no)
-    found = uow.session.execute(
-        select(Card, CardPin)
-        .outerjoin(CardPin, CardPin.card_id == Card.id)
-        .where(Card.card_no == number)
-        .execution_options(populate_existing=True)
-    ).first()
+    found = uow.session.execute(_CARD_AND_PIN, {"card_no": normalise_card_no(card_no)}).first()
     if found is None or found[0].state is CardState.LOSS_REPORTED:
         # Unknown number, or a loss report that may have lapsed: the cards domain decides (CARD-5).
         card = usable_card_for_pin(uow, card_no, purpose="used")
@@ -146,7 +149,15 @@ def verify_card_pin(
         )
     if not right:
         raise _count_failure(uow, card=card, person=person, status=status, actor=actor, action="pin.verify", now=now)
-    if row is not None and not confirm_success(uow, card_id=card.id, threshold=status.threshold, now=now):
+    # A right PIN resets the consecutive-failure count. With no failure on record there is nothing to
+    # reset, and no write: this verification serialises before any wrong PIN that commits after our
+    # read, so a count in flight is kept whole (PIN-5). Skipping it keeps the hot path free of a
+    # row lock per card.
+    if (
+        row is not None
+        and status.failures > 0
+        and not confirm_success(uow, card_id=card.id, threshold=status.threshold, now=now)
+    ):
         # Locked by a concurrent wrong PIN between our read and now: the lock wins (PIN-5).
         _refuse(uow, card, actor, "pin.verify", "locked")
         raise PinLocked(pin_enabled=status.enabled)
