@@ -298,3 +298,21 @@ def test_self_approval_over_http(client, login) -> None:
         data={"signed_on": china_today().isoformat()},
     )
     assert r.status_code == 422 and r.json()["code"] == "DOCUMENT_INVALID"
+
+    # A scanned agreement of several MiB goes through (the 1 MiB limit is for JSON bodies), one over
+    # the documents' 10 MiB limit gets the documents' own clear refusal.
+    scanned = PDF + b"%" + b"0" * (4 * 1024 * 1024)
+    r = client.post(
+        f"{API}/handovers/{hid}/agreement",
+        headers=officer.headers,
+        files={"file": ("scan.pdf", scanned, "application/pdf")},
+        data={"signed_on": china_today().isoformat()},
+    )
+    assert r.status_code == 200, r.text
+    r = client.post(
+        f"{API}/handovers/{hid}/agreement",
+        headers=officer.headers,
+        files={"file": ("huge.pdf", PDF + b"0" * (10 * 1024 * 1024), "application/pdf")},
+        data={"signed_on": china_today().isoformat()},
+    )
+    assert r.status_code == 422 and r.json()["code"] == "DOCUMENT_INVALID"

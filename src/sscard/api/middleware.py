@@ -21,6 +21,8 @@ from sscard.logging import mask_text
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_BODY_BYTES = 1024 * 1024
+# Signed documents (agreements, security plans: up to 10 MiB, keys.documents) travel as multipart.
+MAX_UPLOAD_BYTES = 11 * 1024 * 1024
 log = structlog.get_logger("sscard.api")
 
 
@@ -150,16 +152,20 @@ def _media_type(headers: dict[bytes, bytes]) -> bytes:
 
 
 class InputGuardMiddleware:
-    """Refuse what no route should ever see: bodies over ``max_bytes`` (413) and NUL characters in the
-    URL or a JSON / form body (422 ``INVALID_CHARACTERS``; PostgreSQL cannot store them in text).
+    """Refuse what no route should ever see: bodies over ``max_bytes`` (``max_upload_bytes`` for multipart
+    document uploads) with 413, and NUL characters in the URL or a JSON / form body (422
+    ``INVALID_CHARACTERS``; PostgreSQL cannot store them in text).
 
     Sizes are checked by ``Content-Length`` up front and again while streaming (chunked bodies).
     Multipart bodies may carry binary files, so only their size is checked.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, max_upload_bytes: int = MAX_UPLOAD_BYTES
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -170,15 +176,17 @@ class InputGuardMiddleware:
         if b"%00" in raw_path or b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
             await problem(422, "INVALID_CHARACTERS", "The input is not valid.", NUL_DETAIL)(scope, receive, send)
             return
+        media = _media_type(headers)
+        limit = self.max_upload_bytes if media == b"multipart/form-data" else self.max_bytes
         declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
                 await http_problem(400, "Content-Length is not a number.")(scope, receive, send)
                 return
-            if int(declared) > self.max_bytes:
-                await http_problem(413, f"The request body exceeds {self.max_bytes} bytes.")(scope, receive, send)
+            if int(declared) > limit:
+                await http_problem(413, f"The request body exceeds {limit} bytes.")(scope, receive, send)
                 return
-        nul = _NUL_SPELLING.get(_media_type(headers))
+        nul = _NUL_SPELLING.get(media)
         received = 0
         tail = b""
 
@@ -189,8 +197,8 @@ class InputGuardMiddleware:
                 chunk = message.get("body", b"")
                 received += len(chunk)
                 # FastAPI re-raises HTTPException from body reading, so these become problem responses.
-                if received > self.max_bytes:
-                    raise _BodyTooLarge(self.max_bytes)
+                if received > limit:
+                    raise _BodyTooLarge(limit)
                 if nul is not None:
                     window = tail + chunk
                     if nul.search(window):
