@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, cast
 
-from sqlalchemy import LargeBinary, Table, and_, literal, select, update
+from sqlalchemy import LargeBinary, Table, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -37,15 +37,11 @@ class LoginState:
     source_counter: LoginThrottle | None
 
 
-def read_login_state(uow: UnitOfWork, *, account_key: bytes, source_key: bytes) -> LoginState:
-    """The person behind an ID index, their query-password row and both throttle counters: one query.
-
-    The login path is dominated by one Argon2id verification; everything around it should cost as
-    little as possible, so the four reads it needs are one round trip (LEFT JOINs from the key).
-    """
-    anchor = select(literal(account_key, LargeBinary).label("k")).subquery()
+def _login_state_query() -> Any:
+    anchor = select(bindparam("account_key", type_=LargeBinary).label("k")).subquery()
     account_counter, source_counter = aliased(LoginThrottle), aliased(LoginThrottle)
-    row = uow.session.execute(
+    source_key = bindparam("source_key", type_=LargeBinary)
+    return (
         select(Person, QueryPassword, account_counter, source_counter)
         .select_from(anchor)
         .outerjoin(Person, Person.id_number_bidx == anchor.c.k)
@@ -53,7 +49,20 @@ def read_login_state(uow: UnitOfWork, *, account_key: bytes, source_key: bytes) 
         .outerjoin(account_counter, and_(account_counter.kind == "account", account_counter.key == anchor.c.k))
         .outerjoin(source_counter, and_(source_counter.kind == "source", source_counter.key == source_key))
         .execution_options(populate_existing=True)
-    ).one()
+    )
+
+
+# Built once (statement, aliases and cache key): every portal login starts with it.
+_LOGIN_STATE = _login_state_query()
+
+
+def read_login_state(uow: UnitOfWork, *, account_key: bytes, source_key: bytes) -> LoginState:
+    """The person behind an ID index, their query-password row and both throttle counters: one query.
+
+    The login path is dominated by one Argon2id verification; everything around it should cost as
+    little as possible, so the four reads it needs are one round trip (LEFT JOINs from the key).
+    """
+    row = uow.session.execute(_LOGIN_STATE, {"account_key": account_key, "source_key": source_key}).one()
     return LoginState(row[0], row[1], row[2], row[3])
 
 

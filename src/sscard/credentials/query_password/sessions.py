@@ -6,8 +6,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 
 from sscard.credentials.query_password.errors import PortalSessionInvalid
 from sscard.credentials.query_password.models import PortalSession
@@ -34,24 +35,26 @@ def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+_SESSIONS = cast(Table, PortalSession.__table__)
+# Prebuilt Core INSERT (compiled once): every portal login runs it.
+_OPEN = insert(_SESSIONS).returning(_SESSIONS.c.id)
+
+
 def open_session(
     uow: UnitOfWork, *, person_id: int, must_change: bool, via_temporary: bool, now: datetime
 ) -> tuple[str, int, datetime]:
     """Create a session: (the clear token, returned once and never stored; the session id; its expiry)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = now + SESSION_TTL
-    session_id = uow.session.execute(
-        insert(PortalSession)
-        .values(
-            token_hash=token_digest(token),
-            person_id=person_id,
-            must_change=must_change,
-            via_temporary=via_temporary,
-            created_at=now,
-            expires_at=expires_at,
-        )
-        .returning(PortalSession.id)
-    ).scalar_one()
+    params = {
+        "token_hash": token_digest(token),
+        "person_id": person_id,
+        "must_change": must_change,
+        "via_temporary": via_temporary,
+        "created_at": now,
+        "expires_at": expires_at,
+    }
+    session_id = uow.session.execute(_OPEN, params).scalar_one()
     return token, int(session_id), expires_at
 
 
