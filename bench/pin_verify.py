@@ -501,7 +501,8 @@ def main() -> None:
     ap.add_argument("--url", default=PG_URL, help="PostgreSQL URL (a fresh schema is created and dropped)")
     ap.add_argument("--concurrency", type=int, default=32, help="connections / transactions in flight")
     ap.add_argument("--duration", type=int, default=10, help="seconds per measurement")
-    ap.add_argument("--cards", type=int, default=1000, help="active cards with an enabled PIN (one card is not used at two terminals at once; few cards make requests queue on one card)")
+    # A card is not used at two terminals at once: few cards would make requests queue on one card's row.
+    ap.add_argument("--cards", type=int, default=1000, help="active cards with an enabled PIN")
     ap.add_argument("--max-rate", type=int, default=6000, help="budget of pre-signed requests per second")
     ap.add_argument("--load", choices=("auto", "wrk", "httpx"), default="auto")
     args = ap.parse_args()
