@@ -35,6 +35,15 @@ migrations-check: $(STAMP)
 	SSCARD_DATA_DIR=$$tmp SSCARD_DATABASE_URL=sqlite:///$$tmp/check.db $(BIN)/sscard db upgrade >/dev/null && \
 	SSCARD_DATA_DIR=$$tmp SSCARD_DATABASE_URL=sqlite:///$$tmp/check.db $(BIN)/sscard db check; \
 	rc=$$?; rm -rf $$tmp; exit $$rc
+	@# The same on PostgreSQL, in a throw-away schema (skipped with a visible line when it is not running,
+	@# a failure under CI=true, as for the suite).
+	@pg=postgresql://postgres@127.0.0.1:5432/test; schema=check_$$$$; tmp=$$(mktemp -d); \
+	if ! $(BIN)/python -c "import psycopg; psycopg.connect('$$pg', connect_timeout=3).close()" 2>/dev/null; then \
+	  rm -rf $$tmp; echo "PostgreSQL unreachable: migrations check on PostgreSQL SKIPPED"; [ "$$CI" != "true" ]; exit $$?; fi; \
+	export SSCARD_DATA_DIR=$$tmp SSCARD_DATABASE_URL=$$pg SSCARD_DATABASE_SCHEMA=$$schema; \
+	$(BIN)/sscard db upgrade >/dev/null && $(BIN)/sscard db check; rc=$$?; \
+	$(BIN)/python -c "import psycopg; c=psycopg.connect('$$pg', autocommit=True); c.execute('DROP SCHEMA IF EXISTS $$schema CASCADE')"; \
+	rm -rf $$tmp; exit $$rc
 
 # One pytest process per test package: tests that swap the security module (other audit keys) must not
 # write into another package's session database. pytest exits 5 when it collected nothing: a failure here.

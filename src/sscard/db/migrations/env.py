@@ -12,6 +12,11 @@ from sscard.db.session import build_engine
 config = context.config
 
 
+def _include_name(name: str | None, type_: str, _parents: object) -> bool:
+    # Alembic's own bookkeeping table is no model; in a named PostgreSQL schema it is reflected like one.
+    return not (type_ == "table" and name == "alembic_version")
+
+
 def run_migrations_online() -> None:
     settings = get_settings()
     url = config.attributes.get("sscard_url") or settings.effective_database_url
@@ -28,6 +33,7 @@ def run_migrations_online() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=_include_name,
             version_table_schema=schema or None,
         )
         with context.begin_transaction():
