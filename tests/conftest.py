@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 PG_URL = os.environ.get("SSCARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 # Settings read by code under test must never point at a developer's real ./var.
-_DATA_DIR = Path(os.environ.setdefault("SSCARD_DATA_DIR", tempfile.mkdtemp(prefix="sscard-test-")))
+_DATA_DIR = Path(tempfile.mkdtemp(prefix="sscard-test-"))
+os.environ["SSCARD_DATA_DIR"] = str(_DATA_DIR)
 os.environ.setdefault("SSCARD_LOG_JSON", "true")
 os.environ["SSCARD_ENV"] = "test"
 
@@ -75,8 +76,10 @@ def security_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object
     from sscard.security import set_security_module
     from sscard.security.factory import open_soft_module
 
-    keys = tmp_path_factory.mktemp("keys")
-    module = open_soft_module(keys, suite="sm", master_key=secrets.token_hex(32), dev_root=True)
+    # The keystore settings point at (SSCARD_DATA_DIR/keys, SSCARD_MASTER_KEY): a CLI run as a subprocess
+    # (imports, rotations) opens these same keys, so what it writes verifies here, and the reverse.
+    master = os.environ["SSCARD_MASTER_KEY"] = secrets.token_hex(32)
+    module = open_soft_module(_DATA_DIR / "keys", suite="sm", master_key=master, dev_root=True)
     set_security_module(module)
     yield module
     set_security_module(None)

@@ -81,11 +81,16 @@ def installed(module: HierarchyModule) -> Iterator[HierarchyModule]:
     from sscard.security import get_security_module, set_security_module
 
     before = get_security_module()
+    # The audit chain of the session's databases is MACed under the session module's AUDIT key: entries
+    # written while this module is installed must keep verifying after it is gone (other tests check
+    # the whole chain). The module's own audit MAC is tested directly (test_fields).
+    module.audit_mac = before.audit_mac  # type: ignore[method-assign]
     set_security_module(module)
     try:
         yield module
     finally:
         set_security_module(before)
+        del module.audit_mac
 
 
 def staff(name: str, role: str = "key_custodian") -> Actor:

@@ -43,7 +43,10 @@ def test_two_custodians_form_the_root(uow, installed: HierarchyModule) -> None:
     done = complete_ceremony(uow, ceremony_id=ceremony.id, kcv=ref.kcv(installed.suite, ref.ROOT), actor=BOB)
     assert (done.state, done.key_version, done.kcv) == ("completed", 1, ref.kcv(installed.suite, ref.ROOT))
     assert installed.describe("ROOT").versions[1].origin == "ceremony"
-    assert uow.session.scalar(select(KeyCeremonyComponent)) is None
+    # components are wiped once the key is formed
+    assert (
+        uow.session.scalar(select(KeyCeremonyComponent).where(KeyCeremonyComponent.ceremony_id == ceremony.id)) is None
+    )
     expected = ref.chain(installed.suite, ref.ROOT, "440304", "T1")
     assert installed.terminal_key_check_value(terminal_id="T1", region_code="440304", key_version=1) == ref.kcv(
         installed.suite, expected["TERM"]
@@ -84,8 +87,12 @@ def test_wrong_kcv_is_refused_and_audited(uow, installed: HierarchyModule) -> No
     with pytest.raises(KcvMismatch), refusals_audited(uow, actor=ALICE, action="key.ceremony.component",
                                                        subject=f"ceremony:{ceremony.id}"):  # fmt: skip
         add_component(uow, ceremony_id=ceremony.id, component_hex=ref.C1.hex(), kcv="ABCDEF", actor=ALICE)
-    assert uow.session.scalar(select(KeyCeremonyComponent)) is None
-    refused = uow.session.scalar(select(AuditEntry).where(AuditEntry.result == "refused"))
+    assert (
+        uow.session.scalar(select(KeyCeremonyComponent).where(KeyCeremonyComponent.ceremony_id == ceremony.id)) is None
+    )
+    refused = uow.session.scalar(
+        select(AuditEntry).where(AuditEntry.result == "refused", AuditEntry.subject == f"ceremony:{ceremony.id}")
+    )
     assert refused is not None and "KCV_MISMATCH" in refused.details and ref.C1.hex() not in refused.details.lower()
     with pytest.raises(KeyInputInvalid):
         add_component(uow, ceremony_id=ceremony.id, component_hex="12", kcv="ABCDEF", actor=ALICE)

@@ -54,7 +54,8 @@ def test_wrong_master_key_and_wrong_suite(tmp_path) -> None:
         open_soft_module(tmp_path, suite="intl", master_key="right")
 
 
-def test_dev_master_key_file_and_prod_refusal(tmp_path, capsys) -> None:
+def test_dev_master_key_file_and_prod_refusal(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("SSCARD_MASTER_KEY", raising=False)  # the suite's own keystore sets one
     dev = Settings(env="dev", data_dir=tmp_path / "dev", hsm="soft")
     module = open_security_module(dev)
     key_file = tmp_path / "dev" / "keys" / "master.key"
