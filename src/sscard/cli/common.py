@@ -40,3 +40,27 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+
+
+def region_report(
+    within: str,
+    as_json: bool,
+    *,
+    count: Callable[[Any, str], list[Any]],
+    header: str,
+    line: Callable[[dict[str, Any]], str],
+) -> None:
+    """Print a per-region count (``count(uow, within)`` → rows with ``as_dict()``): a table or JSON."""
+    from sscard.db.session import unit_of_work
+    from sscard.regions.codes import is_region_code
+
+    if not is_region_code(within):
+        raise fail("a region code is six digits (000000 = national)", "REGION_INVALID")
+    with unit_of_work() as uow:
+        rows = [c.as_dict() for c in count(uow, within)]
+    if as_json:
+        print_json(rows)
+        return
+    console.print(header)
+    for row in rows:
+        console.print(line(row), highlight=False)

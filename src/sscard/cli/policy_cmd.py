@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sscard.cli.common import console, fail, handle_errors, print_json
+from sscard.cli.common import console, fail, handle_errors, print_json, region_report
 
 app = typer.Typer(help="Regional policy: initial credentials, lockouts, expiries, PIN campaigns.", no_args_is_help=True)
 
@@ -156,18 +156,11 @@ def report(
 ) -> None:
     """Count, per region, the holders still on the initial query password (issue 5 item 7)."""
     from sscard.credentials.query_password.report import count_initial_passwords
-    from sscard.db.session import unit_of_work
-    from sscard.regions.codes import is_region_code
 
-    if not is_region_code(within):
-        raise fail("a region code is six digits", "POLICY_INVALID")
-    with unit_of_work() as uow:
-        rows = [c.as_dict() for c in count_initial_passwords(uow, within=within)]
-    if as_json:
-        print_json(rows)
-        return
-    console.print("region   holders  initial-password  share")
-    for r in rows:
-        console.print(
-            f"{r['region_code']}  {r['holders']:>8}  {r['initial_password']:>16}  {r['share']:.1%}", highlight=False
-        )
+    region_report(
+        within,
+        as_json,
+        count=lambda uow, region: count_initial_passwords(uow, within=region),
+        header="region   holders  initial-password  share",
+        line=lambda r: f"{r['region_code']}  {r['holders']:>8}  {r['initial_password']:>16}  {r['share']:.1%}",
+    )
