@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     # national request rates, and verification cost grows only with the number of entries.
     audit_streams: int = Field(default=128, ge=1, le=1024)
 
+    # The 12345 hotline endpoints need no password (CARD-5, INS-5), so each source address may make this
+    # many calls per window before it is made to wait (escalating from one minute): one script must not
+    # block thousands of cards. The call centre's gateway is one source; size it to its peak hour.
+    hotline_calls_per_window: int = Field(default=300, ge=1, le=1_000_000)
+    hotline_window_seconds: int = Field(default=600, ge=10, le=86_400)
+
     # Terminal simulator target.
     api_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -80,3 +81,49 @@ def test_errors(client) -> None:
         assert r.headers["content-type"].startswith(PROBLEM)
         assert registered_without_card not in r.text
     assert client.post(URL, content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+
+
+# rule CARD-5 (channel): no password by rule, so each source address gets a bounded number of calls per
+# window; past it the source waits (429 HOTLINE_THROTTLED with Retry-After), the refusal is audited
+# and other sources are unaffected
+def test_hotline_calls_are_limited_per_source(db_env, monkeypatch) -> None:
+    import pytest
+    from fastapi.testclient import TestClient
+
+    from sscard.api.app import create_app
+    from sscard.cards.errors import HotlineThrottled
+    from sscard.cards.hotline_guard import admit_hotline_call
+    from sscard.config import reset_settings_cache
+    from sscard.db.base import utcnow
+
+    monkeypatch.setenv("SSCARD_HOTLINE_CALLS_PER_WINDOW", "3")
+    reset_settings_cache()
+    try:
+        source, now = f"198.51.100.{secrets.randbelow(250) + 1}#{secrets.token_hex(3)}", utcnow()
+        for _ in range(3):
+            admit_hotline_call(source=source, action="card.report_loss", now=now)
+        with pytest.raises(HotlineThrottled) as refused:
+            admit_hotline_call(source=source, action="card.report_loss", now=now)
+        assert refused.value.code == "HOTLINE_THROTTLED" and refused.value.extra["retry_after"] == 60
+        with pytest.raises(HotlineThrottled):  # still waiting: refused again, not counted again
+            admit_hotline_call(source=source, action="card.report_loss", now=now + timedelta(seconds=30))
+        admit_hotline_call(source=source + "-other", action="card.report_loss", now=now)  # another source
+        admit_hotline_call(source=source, action="card.report_loss", now=now + timedelta(minutes=11))  # new window
+
+        # Over HTTP, from an address of its own (other tests share the default test client's).
+        address = f"203.0.113.{secrets.randbelow(250) + 1}"
+        with TestClient(create_app(), raise_server_exceptions=False, client=(address, 40000)) as client:
+            number, _ = _holder()
+            statuses = [client.post(URL, json={"id_number": number}).status_code for _ in range(3)]
+            assert statuses == [201, 201, 201]  # the second and third: the same provisional report again
+            r = client.post(URL, json={"id_number": number})
+            assert r.status_code == 429 and r.headers["content-type"].startswith(PROBLEM)
+            assert r.json()["code"] == "HOTLINE_THROTTLED" and int(r.headers["Retry-After"]) >= 1
+            assert client.get("/api/v1/hotline/voice-query", params={"id_number": number}).status_code == 429
+        with unit_of_work() as uow:
+            throttled = uow.session.scalars(
+                select(AuditEntry).where(AuditEntry.subject == "hotline", AuditEntry.result == "throttled")
+            ).all()
+        assert throttled and all(address not in e.details and source not in e.details for e in throttled)
+    finally:
+        reset_settings_cache()

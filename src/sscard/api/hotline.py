@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, status
+from collections.abc import Callable
+
+from fastapi import APIRouter, Depends, Request, status
 
 from sscard.api.deps import get_uow
 from sscard.audit import Actor, Channel
+from sscard.cards.hotline_guard import admit_hotline_call
 from sscard.cards.schemas import HotlineLossReportIn, LossReportRead
 from sscard.cards.service import report_loss_by_hotline
 from sscard.db.session import UnitOfWork
@@ -14,13 +17,32 @@ router = APIRouter(prefix="/hotline", tags=["hotline"])
 
 HOTLINE_CALLER = Actor(kind="caller", id="hotline-12345", channel=Channel.HOTLINE, role="caller")
 
+THROTTLED: dict[int | str, dict[str, str]] = {
+    429: {"description": "`HOTLINE_THROTTLED`: too many calls from this source address; see `Retry-After`."}
+}
 _ERRORS: dict[int | str, dict[str, str]] = {
     404: {"description": "No card that can be reported lost for this number (`LOSS_REPORT_NO_CARD`)."},
     422: {"description": "Neither or two different numbers (`LOSS_REPORT_INVALID`), or an invalid ID (`ID_*`)."},
+    **THROTTLED,
 }
 
 
-@router.post("/loss-reports", status_code=status.HTTP_201_CREATED, response_model=LossReportRead, responses=_ERRORS)
+def hotline_call(action: str) -> Callable[[Request], None]:
+    """A route dependency: count the call against its source address, refuse with 429 past the limit."""
+
+    def admit(request: Request) -> None:
+        admit_hotline_call(source=request.client.host if request.client else "unknown", action=action)
+
+    return admit
+
+
+@router.post(
+    "/loss-reports",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LossReportRead,
+    responses=_ERRORS,
+    dependencies=[Depends(hotline_call("card.report_loss"))],
+)
 def report_loss(body: HotlineLossReportIn, uow: UnitOfWork = Depends(get_uow)) -> LossReportRead:
     """Block the caller's card at once; the block lapses after the policy days unless confirmed at a counter."""
     report = report_loss_by_hotline(

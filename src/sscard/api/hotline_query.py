@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from sscard.api.deps import get_uow
+from sscard.api.hotline import THROTTLED, hotline_call
 from sscard.credentials.query_password.voice import VoiceAnswer, answer_voice_query
 from sscard.db.session import UnitOfWork
 
@@ -15,7 +16,9 @@ router = APIRouter(prefix="/hotline", tags=["hotline"])
 
 _ERRORS: dict[int | str, dict[str, str]] = {
     422: {"description": "Neither or two different numbers (`LOSS_REPORT_INVALID`), or an invalid ID (`ID_*`)."},
+    **THROTTLED,
 }
+_ADMIT = [Depends(hotline_call("hotline.voice_query"))]
 
 
 class VoiceQueryIn(BaseModel):
@@ -50,7 +53,7 @@ class VoiceQueryRead(BaseModel):
         )
 
 
-@router.get("/voice-query", response_model=VoiceQueryRead, responses=_ERRORS)
+@router.get("/voice-query", response_model=VoiceQueryRead, responses=_ERRORS, dependencies=_ADMIT)
 def voice_query_get(
     id_number: str | None = Query(default=None, max_length=32),
     ss_number: str | None = Query(default=None, max_length=32),
@@ -60,7 +63,7 @@ def voice_query_get(
     return VoiceQueryRead.of(answer_voice_query(uow, id_number=id_number, ss_number=ss_number))
 
 
-@router.post("/voice-query", response_model=VoiceQueryRead, responses=_ERRORS)
+@router.post("/voice-query", response_model=VoiceQueryRead, responses=_ERRORS, dependencies=_ADMIT)
 def voice_query_post(body: VoiceQueryIn, uow: UnitOfWork = Depends(get_uow)) -> VoiceQueryRead:
     """The same query with the number in the body (it then stays out of URLs and access logs)."""
     return VoiceQueryRead.of(answer_voice_query(uow, id_number=body.id_number, ss_number=body.ss_number))

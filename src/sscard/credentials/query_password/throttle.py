@@ -101,8 +101,13 @@ def account_row(uow: UnitOfWork, *, key: bytes) -> LoginThrottle | None:
 
 def source_row(uow: UnitOfWork, *, key: bytes) -> LoginThrottle | None:
     """The source counter's row (None when the source never failed)."""
+    return counter_row(uow, kind=SOURCE, key=key)
+
+
+def counter_row(uow: UnitOfWork, *, kind: str, key: bytes) -> LoginThrottle | None:
+    """A counter's row by kind and key (None when nothing was ever counted)."""
     return uow.session.scalar(
-        select(LoginThrottle).where(T.c.kind == SOURCE, T.c.key == key).execution_options(populate_existing=True)
+        select(LoginThrottle).where(T.c.kind == kind, T.c.key == key).execution_options(populate_existing=True)
     )
 
 

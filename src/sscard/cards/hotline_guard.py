@@ -1,0 +1,51 @@
+"""A per-source limit on the 12345 hotline endpoints (CARD-5 loss reports, INS-5 voice queries).
+
+Both need no password by rule, so the channel itself must stop one source from blocking cards (or
+reading card states) by the thousand: every call from a source address is counted in a sliding window
+(``SSCARD_HOTLINE_CALLS_PER_WINDOW`` per ``SSCARD_HOTLINE_WINDOW_SECONDS``); past it the source waits,
+one minute at first, doubling up to an hour. Counted with the same atomic SQL counters as the portal's
+per-source login throttle (QPW-7), in a transaction of its own, so a call is counted even when the
+request then fails. Addresses are personal data: only their keyed index is stored.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from sscard.audit import Actor, Channel, record_event
+from sscard.cards.errors import HotlineThrottled
+from sscard.config import get_settings
+from sscard.credentials.query_password import throttle
+from sscard.db.base import utcnow
+from sscard.db.session import unit_of_work
+
+KIND = "hotline"  # the counter kind in the throttle table (next to "account" and "source")
+WAIT_BASE_SECONDS = 60
+WAIT_MAX_SECONDS = 3600
+_HOTLINE = Actor(kind="caller", id="hotline-12345", channel=Channel.HOTLINE, role="caller")
+
+
+def admit_hotline_call(*, source: str, action: str, now: datetime | None = None) -> None:
+    """Count one hotline call from ``source``; ``HotlineThrottled`` (429) while the source must wait."""
+    now = now or utcnow()
+    settings = get_settings()
+    limits = throttle.Limits(
+        free=settings.hotline_calls_per_window,
+        base_seconds=WAIT_BASE_SECONDS,
+        max_seconds=WAIT_MAX_SECONDS,
+        window_seconds=settings.hotline_window_seconds,
+    )
+    key = throttle.source_key(source)
+    with unit_of_work() as uow:
+        row = throttle.counter_row(uow, kind=KIND, key=key)
+        if row is not None and row.wait_until is not None and row.wait_until > now:
+            wait = max(1, math.ceil((row.wait_until - now).total_seconds()))  # refused, not counted again
+        else:
+            counted = throttle.count_failure(uow, kind=KIND, key=key, limits=limits, now=now)
+            wait = counted.wait_seconds if counted is not None else 0
+        if wait:
+            record_event(uow, actor=_HOTLINE, action=action, subject="hotline", result="throttled",
+                         details={"retry_after": wait})  # fmt: skip
+    if wait:
+        raise HotlineThrottled(retry_after=wait)
