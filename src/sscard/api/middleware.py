@@ -11,7 +11,7 @@ import traceback
 import uuid
 
 import structlog
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -119,6 +119,10 @@ class ErrorBoundary:
                 # Input the database refuses to store (a value its column cannot hold) that validation
                 # let through: still the client's input, so 422, and the log line above flags the gap.
                 response = problem(422, "INPUT_NOT_STORABLE", "The input cannot be stored.")
+            elif isinstance(exc, IntegrityError):
+                # Two requests raced past a service's existence check (the same serial registered twice
+                # at once): the database kept one; the other is told so, and may retry.
+                response = problem(409, "CONCURRENT_CHANGE", "A concurrent request changed the same record; try again.")
             else:
                 response = http_problem(500)
             await response(scope, receive, send)
