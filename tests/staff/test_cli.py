@@ -18,9 +18,13 @@ def _run(*args: str, stdin: str | None = None):
 
 # rule CH-2, CH-4
 def test_staff_add_list_deactivate(db_env) -> None:
-    assert _run("region", "add", "000000", "--name-zh", "全国", "--name-en", "China").exit_code == 0
-    assert _run("region", "add", "310000", "--name-zh", "上海市", "--name-en", "Shanghai").exit_code == 0
-    again = _run("region", "add", "310000", "--name-zh", "上海市", "--name-en", "Shanghai")
+    from sscard.db.session import unit_of_work
+    from tests.staff.factories import ensure_region
+
+    with unit_of_work() as uow:  # the national region, under whatever names an earlier test gave it
+        ensure_region(uow, "000000")
+    assert _run("region", "add", "530000", "--name-zh", "云南省", "--name-en", "Yunnan").exit_code == 0
+    again = _run("region", "add", "530000", "--name-zh", "云南省", "--name-en", "Yunnan")
     assert again.exit_code == 0  # idempotent
     name = f"cli{secrets.token_hex(4)}"
     added = _run(
@@ -31,19 +35,19 @@ def test_staff_add_list_deactivate(db_env) -> None:
         "--role",
         "auditor",
         "--region",
-        "310000",
+        "530000",
         "--password-stdin",
         "--json",
         stdin="a long enough passphrase\n",
     )
     assert added.exit_code == 0, added.output
-    assert json.loads(added.stdout) == {"username": name, "role": "auditor", "region": "310000"}
-    listed = json.loads(_run("staff", "list", "--region", "310000", "--json").stdout)
-    assert {"username": name, "role": "auditor", "region": "310000", "active": True} in listed
+    assert json.loads(added.stdout) == {"username": name, "role": "auditor", "region": "530000"}
+    listed = json.loads(_run("staff", "list", "--region", "530000", "--json").stdout)
+    assert {"username": name, "role": "auditor", "region": "530000", "active": True} in listed
     assert all("password" not in k for row in listed for k in row)
     assert _run("staff", "deactivate", name).exit_code == 0
-    listed = json.loads(_run("staff", "list", "--region", "310000", "--json").stdout)
-    assert {"username": name, "role": "auditor", "region": "310000", "active": False} in listed
+    listed = json.loads(_run("staff", "list", "--region", "530000", "--json").stdout)
+    assert {"username": name, "role": "auditor", "region": "530000", "active": False} in listed
     assert _run("audit", "verify").exit_code == 0
 
 

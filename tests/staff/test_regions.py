@@ -48,17 +48,17 @@ def test_level_of() -> None:
 
 # rule CH-4: adding a region is audited; re-adding the same one is a no-op
 def test_add_region_is_idempotent_and_audited(uow) -> None:
-    ensure_region(uow, "440000")
-    before = uow.session.scalar(select(AuditEntry).where(AuditEntry.subject == "region:440300"))
+    ensure_region(uow, "540000")
+    before = uow.session.scalar(select(AuditEntry).where(AuditEntry.subject == "region:540100"))
     assert before is None
-    first = add_region(uow, code="440300", name_zh="深圳市", name_en="Shenzhen", actor=TEST_ACTOR)
-    again = add_region(uow, code="440300", name_zh="深圳市", name_en="Shenzhen", actor=TEST_ACTOR)
+    first = add_region(uow, code="540100", name_zh="拉萨市", name_en="Lhasa", actor=TEST_ACTOR)
+    again = add_region(uow, code="540100", name_zh="拉萨市", name_en="Lhasa", actor=TEST_ACTOR)
     assert first is again
-    assert first.level is RegionLevel.CITY and first.parent_code == "440000"
-    entries = uow.session.scalars(select(AuditEntry).where(AuditEntry.subject == "region:440300")).all()
+    assert first.level is RegionLevel.CITY and first.parent_code == "540000"
+    entries = uow.session.scalars(select(AuditEntry).where(AuditEntry.subject == "region:540100")).all()
     assert [e.action for e in entries] == ["region.add"]
     with pytest.raises(RegionExists):
-        add_region(uow, code="440300", name_zh="深圳", name_en="Somewhere else", actor=TEST_ACTOR)
+        add_region(uow, code="540100", name_zh="拉萨", name_en="Somewhere else", actor=TEST_ACTOR)
 
 
 def test_add_region_rejects_bad_input(uow) -> None:
@@ -67,11 +67,11 @@ def test_add_region_rejects_bad_input(uow) -> None:
         add_region(uow, code="44030", name_zh="x", name_en="x", actor=TEST_ACTOR)
     with pytest.raises(InvalidRegion):
         add_region(uow, code="440300", name_zh="x", name_en="x", level=RegionLevel.PROVINCE, actor=TEST_ACTOR)
-    with pytest.raises(RegionNotFound):  # the parent province is not registered
-        add_region(uow, code="450300", name_zh="x", name_en="x", actor=TEST_ACTOR)
+    with pytest.raises(RegionNotFound):  # the parent province is not registered (no test commits 54xxxx)
+        add_region(uow, code="540300", name_zh="x", name_en="x", actor=TEST_ACTOR)
     ensure_region(uow, "440000")
     with pytest.raises(InvalidRegion):  # a parent must contain the child
-        add_region(uow, code="450300", name_zh="x", name_en="x", parent_code="440000", actor=TEST_ACTOR)
+        add_region(uow, code="540300", name_zh="x", name_en="x", parent_code="440000", actor=TEST_ACTOR)
     with pytest.raises(InvalidRegion):
         add_region(uow, code="460000", name_zh=" ", name_en="Hainan", actor=TEST_ACTOR)
 
