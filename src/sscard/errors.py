@@ -65,3 +65,15 @@ class Unauthenticated(DomainError):
     status = 401
     title = "Authentication required."
     title_zh = "需要身份认证。"
+
+
+class Throttled(DomainError):
+    """Too many attempts from one account or source: wait ``retry_after`` seconds (also the ``Retry-After``)."""
+
+    code = "THROTTLED"
+    status = 429
+    title = "Too many requests; wait before trying again."
+    title_zh = "请求过多，请稍后再试。"
+
+    def __init__(self, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(f"try again in {retry_after} seconds", retry_after=retry_after, **extra)

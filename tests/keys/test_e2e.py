@@ -126,12 +126,7 @@ def test_psam_received_handed_over_lost_and_closed(client, login, tmp_path) -> N
         json={"record_no": "JJ-001", "recipient": "赵工", "items": "PSAM 1 张，随终端"},
     )
     assert r.status_code == 200
-    r = client.post(
-        f"{API}/handovers/{hid}/agreement",
-        headers=custodian.headers,
-        files={"file": ("保密协议.pdf", PDF, "application/pdf")},
-        data={"signed_on": china_today().isoformat()},
-    )
+    r = _upload_agreement(client, custodian, hid, "保密协议.pdf", PDF)
     assert r.status_code == 200, r.text
     r = client.post(
         f"{API}/handovers/{hid}/security-plan",
@@ -231,6 +226,16 @@ def test_psam_received_handed_over_lost_and_closed(client, login, tmp_path) -> N
     assert result.exit_code == 0, result.output
 
 
+def _upload_agreement(client, staff, hid: int, filename: str, content: bytes):
+    """POST a signed confidentiality agreement for handover ``hid`` as ``staff`` (multipart, signed today)."""
+    return client.post(
+        f"{API}/handovers/{hid}/agreement",
+        headers=staff.headers,
+        files={"file": (filename, content, "application/pdf")},
+        data={"signed_on": china_today().isoformat()},
+    )
+
+
 def _rotate_keys(client, officer, iid: int, key_label: str) -> None:
     """The officer rotates the revoked key in the inventory (`sscard keys rotate`) and confirms the rest."""
     from sscard.cli.main import app
@@ -291,28 +296,13 @@ def test_self_approval_over_http(client, login) -> None:
     assert r.status_code == 403 and r.json()["code"] == "SELF_APPROVAL"
     assert [a for a, _ in _refusals(f"review:{review}")] == ["handover.plan_decide"]
     # A document that is not a PDF/OFD/image is refused with a clear code.
-    r = client.post(
-        f"{API}/handovers/{hid}/agreement",
-        headers=officer.headers,
-        files={"file": ("a.exe", b"MZ\x90", "application/pdf")},
-        data={"signed_on": china_today().isoformat()},
-    )
+    r = _upload_agreement(client, officer, hid, "a.exe", b"MZ\x90")
     assert r.status_code == 422 and r.json()["code"] == "DOCUMENT_INVALID"
 
     # A scanned agreement of several MiB goes through (the 1 MiB limit is for JSON bodies), one over
     # the documents' 10 MiB limit gets the documents' own clear refusal.
     scanned = PDF + b"%" + b"0" * (4 * 1024 * 1024)
-    r = client.post(
-        f"{API}/handovers/{hid}/agreement",
-        headers=officer.headers,
-        files={"file": ("scan.pdf", scanned, "application/pdf")},
-        data={"signed_on": china_today().isoformat()},
-    )
+    r = _upload_agreement(client, officer, hid, "scan.pdf", scanned)
     assert r.status_code == 200, r.text
-    r = client.post(
-        f"{API}/handovers/{hid}/agreement",
-        headers=officer.headers,
-        files={"file": ("huge.pdf", PDF + b"0" * (10 * 1024 * 1024), "application/pdf")},
-        data={"signed_on": china_today().isoformat()},
-    )
+    r = _upload_agreement(client, officer, hid, "huge.pdf", PDF + b"0" * (10 * 1024 * 1024))
     assert r.status_code == 422 and r.json()["code"] == "DOCUMENT_INVALID"

@@ -7,15 +7,12 @@ from collections.abc import Callable
 from fastapi import APIRouter, Depends, Request, status
 
 from sscard.api.deps import get_uow
-from sscard.audit import Actor, Channel
-from sscard.cards.hotline_guard import admit_hotline_call
+from sscard.cards.hotline_guard import HOTLINE_CALLER, admit_hotline_call
 from sscard.cards.schemas import HotlineLossReportIn, LossReportRead
 from sscard.cards.service import report_loss_by_hotline
 from sscard.db.session import UnitOfWork
 
 router = APIRouter(prefix="/hotline", tags=["hotline"])
-
-HOTLINE_CALLER = Actor(kind="caller", id="hotline-12345", channel=Channel.HOTLINE, role="caller")
 
 THROTTLED: dict[int | str, dict[str, str]] = {
     429: {"description": "`HOTLINE_THROTTLED`: too many calls from this source address; see `Retry-After`."}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sscard.errors import Conflict, DomainError, NotFound, ValidationFailed
+from sscard.errors import Conflict, DomainError, NotFound, Throttled, ValidationFailed
 
 
 class CardNotFound(NotFound):
@@ -96,13 +96,9 @@ class CardNumbersExhausted(DomainError):
     title_zh = "卡号已用尽。"
 
 
-class HotlineThrottled(DomainError):
+class HotlineThrottled(Throttled):
     """Too many hotline calls from one source address in the window; ``retry_after`` seconds."""
 
     code = "HOTLINE_THROTTLED"
-    status = 429
     title = "Too many hotline requests from this source; wait before trying again."
     title_zh = "该来源的热线请求过多，请稍后再试。"
-
-    def __init__(self, *, retry_after: int, **extra: Any) -> None:
-        super().__init__(f"try again in {retry_after} seconds", retry_after=retry_after, **extra)

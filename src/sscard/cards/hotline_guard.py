@@ -10,7 +10,6 @@ request then fails. Addresses are personal data: only their keyed index is store
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
 from sscard.audit import Actor, Channel, record_event
@@ -23,7 +22,8 @@ from sscard.db.session import unit_of_work
 KIND = "hotline"  # the counter kind in the throttle table (next to "account" and "source")
 WAIT_BASE_SECONDS = 60
 WAIT_MAX_SECONDS = 3600
-_HOTLINE = Actor(kind="caller", id="hotline-12345", channel=Channel.HOTLINE, role="caller")
+# The audit actor of everything that arrives through the 12345 hotline (callers are not identified).
+HOTLINE_CALLER = Actor(kind="caller", id="hotline-12345", channel=Channel.HOTLINE, role="caller")
 
 
 def admit_hotline_call(*, source: str, action: str, now: datetime | None = None) -> None:
@@ -38,14 +38,13 @@ def admit_hotline_call(*, source: str, action: str, now: datetime | None = None)
     )
     key = throttle.source_key(source)
     with unit_of_work() as uow:
-        row = throttle.counter_row(uow, kind=KIND, key=key)
-        if row is not None and row.wait_until is not None and row.wait_until > now:
-            wait = max(1, math.ceil((row.wait_until - now).total_seconds()))  # refused, not counted again
-        else:
+        # While the source waits its calls are refused, and not counted again (the wait would only grow).
+        wait = throttle.wait_left(throttle.counter_row(uow, kind=KIND, key=key), now)
+        if not wait:
             counted = throttle.count_failure(uow, kind=KIND, key=key, limits=limits, now=now)
             wait = counted.wait_seconds if counted is not None else 0
         if wait:
-            record_event(uow, actor=_HOTLINE, action=action, subject="hotline", result="throttled",
+            record_event(uow, actor=HOTLINE_CALLER, action=action, subject="hotline", result="throttled",
                          details={"retry_after": wait})  # fmt: skip
     if wait:
         raise HotlineThrottled(retry_after=wait)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sscard.errors import Conflict, DomainError, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from sscard.errors import Conflict, Forbidden, NotFound, Throttled, Unauthenticated, ValidationFailed
 
 
 class InvalidCredentials(Unauthenticated):
@@ -12,9 +12,8 @@ class InvalidCredentials(Unauthenticated):
     title_zh = "用户名或密码错误。"
 
 
-class LoginThrottled(DomainError):
+class LoginThrottled(Throttled):
     code = "LOGIN_THROTTLED"
-    status = 429
     title = "Too many failed logins; wait before trying again."
     title_zh = "登录失败次数过多，请稍后再试。"
 

@@ -82,7 +82,7 @@ def authenticate_staff(
     if account.locked_until is not None and account.locked_until > now:
         wait = max(1, int((account.locked_until - now).total_seconds() + 0.999))
         record_event(uow, actor=actor, action="staff.login", subject=subject, result="throttled")
-        raise LoginThrottled(f"try again in {wait} seconds", retry_after=wait)
+        raise LoginThrottled(retry_after=wait)
     if not verify_password(account.password_hash, password) or not account.active:
         _record_failure(uow, account, actor, now)
         raise InvalidCredentials()

@@ -147,11 +147,11 @@ def _check(
 
 
 _NONCES = cast(Table, TerminalNonce.__table__)
-# Prebuilt on the table (compiled once; this runs on every terminal request): (SQLite, PostgreSQL).
-_NONCE_INSERT = tuple(
-    dialect_insert(_NONCES).on_conflict_do_nothing().returning(_NONCES.c.nonce)
-    for dialect_insert in (sqlite_insert, pg_insert)
-)
+# Prebuilt on the table (compiled once; this runs on every terminal request), per dialect.
+_NONCE_INSERT = {
+    name: dialect_insert(_NONCES).on_conflict_do_nothing().returning(_NONCES.c.nonce)
+    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
 
 
 def consume_nonce(uow: UnitOfWork, *, terminal_id: str, nonce: str, timestamp: int) -> bool:
@@ -160,7 +160,7 @@ def consume_nonce(uow: UnitOfWork, *, terminal_id: str, nonce: str, timestamp: i
     Under concurrency the primary key decides: of N transactions inserting the same nonce exactly
     one inserts, the others wait for it and then insert nothing (or insert, if it rolled back).
     """
-    statement = _NONCE_INSERT[uow.session.get_bind().dialect.name == "postgresql"]
+    statement = _NONCE_INSERT[uow.session.get_bind().dialect.name]
     expires_at = datetime.fromtimestamp(timestamp + WINDOW_SECONDS, UTC)
     params = {"terminal_id": terminal_id, "nonce": nonce, "expires_at": expires_at}
     # RETURNING, not rowcount: an INSERT … ON CONFLICT does not report a reliable rowcount on every driver.

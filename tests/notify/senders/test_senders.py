@@ -90,6 +90,7 @@ def test_file_sink_is_the_default(tmp_path) -> None:
     assert settings.sms_sink_path.stat().st_mode & 0o777 == 0o600
 
 
+# rule CH-5: without a relay the holder's e-mail notice is kept as an owner-only .eml, never lost
 def test_mail_file_sink_is_the_default_without_a_relay(tmp_path) -> None:
     from email import message_from_bytes, policy
 

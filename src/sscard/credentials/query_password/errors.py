@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sscard.errors import DomainError, Forbidden, Unauthenticated, ValidationFailed
+from sscard.errors import DomainError, Forbidden, Throttled, Unauthenticated, ValidationFailed
 
 
 class InvalidCredentials(Unauthenticated):
@@ -14,16 +12,12 @@ class InvalidCredentials(Unauthenticated):
     title_zh = "身份证号码或密码错误。"
 
 
-class LoginThrottled(DomainError):
+class LoginThrottled(Throttled):
     """QPW-7: a wait after failed logins (per account or per source address); ``retry_after`` seconds."""
 
     code = "LOGIN_THROTTLED"
-    status = 429
     title = "Too many failed logins; wait before trying again."
     title_zh = "登录失败次数过多，请稍后再试。"
-
-    def __init__(self, *, retry_after: int, **extra: Any) -> None:
-        super().__init__(f"try again in {retry_after} seconds", retry_after=retry_after, **extra)
 
 
 class AccountLocked(DomainError):

@@ -117,9 +117,15 @@ def refusal(row: LoginThrottle | None, now: datetime) -> DomainError | None:
         return None
     if row.hard_locked_at is not None:
         return AccountLocked()
-    if row.wait_until is not None and row.wait_until > now:
-        return LoginThrottled(retry_after=max(1, math.ceil((row.wait_until - now).total_seconds())))
-    return None
+    wait = wait_left(row, now)
+    return LoginThrottled(retry_after=wait) if wait else None
+
+
+def wait_left(row: LoginThrottle | None, now: datetime) -> int:
+    """Whole seconds (at least 1) until the counter's wait ends; 0 when it is not waiting."""
+    if row is None or row.wait_until is None or row.wait_until <= now:
+        return 0
+    return max(1, math.ceil((row.wait_until - now).total_seconds()))
 
 
 def _insert(uow: UnitOfWork) -> Insert:
