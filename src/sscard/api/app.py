@@ -49,6 +49,10 @@ def create_app() -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
 
     v1 = APIRouter(prefix="/api/v1")
+    # Routes match in order, router by router: the terminal channel carries most of the traffic
+    # (a PIN check per card transaction), so it is matched first. No other path overlaps it.
+    v1.include_router(terminal_pin.router)
+    v1.include_router(terminal.router)
     v1.include_router(health.router)
     v1.include_router(staff.router)
     v1.include_router(regions.router)
@@ -58,8 +62,6 @@ def create_app() -> FastAPI:
     v1.include_router(admin.router)
     v1.include_router(hotline_query.router)
     v1.include_router(counter_query_password.router)
-    v1.include_router(terminal.router)
-    v1.include_router(terminal_pin.router)
     v1.include_router(counter_pin.router)
     v1.include_router(admin_pin.router)
     v1.include_router(security.router)

@@ -65,7 +65,7 @@ _STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
 _MANAGERS = (Role.ADMINISTRATOR, Role.SECURITY_OFFICER)
 
 
-def _wire_target(scope: MutableMapping[str, Any]) -> str:
+def wire_target(scope: MutableMapping[str, Any]) -> str:
     """The request target exactly as the terminal sent it (percent-encoding kept), for the MAC."""
     raw = scope.get("raw_path")
     path = raw.decode("latin-1") if raw else quote(scope.get("path", "/"))
@@ -78,7 +78,7 @@ async def authenticated_terminal(request: Request) -> AuthenticatedTerminal:
     return await run_in_threadpool(
         authenticate_request,
         method=request.method,
-        target=_wire_target(request.scope),
+        target=wire_target(request.scope),
         headers=request.headers,
         body=body,
     )

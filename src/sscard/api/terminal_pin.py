@@ -8,10 +8,15 @@ so those answers commit the unit of work before the problem response is sent.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import time
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from sscard.api.deps import get_uow
-from sscard.api.terminal import AuthenticatedTerminal, authenticated_terminal
+from sscard.api.terminal import AuthenticatedTerminal, authenticated_terminal, wire_target
+from sscard.credentials.pin.batch_verify import Authenticated, PinVerifyAttempt, Verified, pin_verifier
 from sscard.credentials.pin.errors import PinChangeNotHere, PinLocked, PinRequired, PinTooSimple, PinWrong
 from sscard.credentials.pin.schemas import (
     CampaignPromptRead,
@@ -20,8 +25,8 @@ from sscard.credentials.pin.schemas import (
     TerminalPinVerified,
     TerminalPinVerify,
 )
-from sscard.credentials.pin.service import change_card_pin, verify_card_pin
-from sscard.db.session import UnitOfWork
+from sscard.credentials.pin.service import PinCheck, change_card_pin, verify_card_pin
+from sscard.db.session import UnitOfWork, unit_of_work
 
 router = APIRouter(prefix="/terminal/pin", tags=["terminal"])
 
@@ -42,24 +47,59 @@ _ERRORS = {
 _REMEMBERED = (PinWrong, PinLocked, PinRequired, PinTooSimple)
 
 
+async def verify_in_batch(request: Request) -> Verified | Authenticated:
+    """The common case decided in a shared transaction, else the request authenticated on its own.
+
+    Runs before FastAPI validates the body model (dependencies first), as authentication always did:
+    a body this cannot read goes the one-request way, and the route's validation answers 422 after it.
+    """
+    body = await request.body()
+    fields = _verify_fields(request, body)
+    if fields is not None:
+        attempt = PinVerifyAttempt(
+            method=request.method, target=wire_target(request.scope), headers=request.headers, body=body,
+            card_no=fields.card_no, pin_block=bytes.fromhex(fields.pin_block) if fields.pin_block else None,
+            received_at=time.time(),
+        )  # fmt: skip
+        outcome = await pin_verifier().submit(attempt)
+        if outcome is not None:
+            return outcome
+    return Authenticated(await authenticated_terminal(request))
+
+
+def _verify_fields(request: Request, body: bytes) -> TerminalPinVerify | None:
+    if request.headers.get("content-type", "").split(";", 1)[0].strip().lower() != "application/json":
+        return None  # FastAPI's own reading decides what else is JSON (or answers 415)
+    try:
+        return TerminalPinVerify.model_validate_json(body)
+    except ValidationError:
+        return None
+
+
+def _verify_one(body: TerminalPinVerify, terminal: AuthenticatedTerminal) -> PinCheck:
+    with unit_of_work() as uow:
+        try:
+            return verify_card_pin(
+                uow,
+                card_no=body.card_no,
+                pin_block=bytes.fromhex(body.pin_block) if body.pin_block else None,
+                terminal=terminal,
+                actor=terminal.actor(),
+            )
+        except _REMEMBERED:
+            uow.commit()
+            raise
+
+
 @router.post("/verify", response_model=TerminalPinVerified, responses=_ERRORS)  # type: ignore[arg-type]
-def verify_pin(
-    body: TerminalPinVerify,
-    terminal: AuthenticatedTerminal = Depends(authenticated_terminal),
-    uow: UnitOfWork = Depends(get_uow),
+async def verify_pin(
+    body: TerminalPinVerify, outcome: Verified | Authenticated = Depends(verify_in_batch)
 ) -> TerminalPinVerified:
     """Check a card transaction's PIN; a card whose PIN is not enabled needs none (PIN-2)."""
-    try:
-        check = verify_card_pin(
-            uow,
-            card_no=body.card_no,
-            pin_block=bytes.fromhex(body.pin_block) if body.pin_block else None,
-            terminal=terminal,
-            actor=terminal.actor(),
-        )
-    except _REMEMBERED:
-        uow.commit()
-        raise
+    if isinstance(outcome, Verified):
+        check = outcome.check
+    else:
+        check = await run_in_threadpool(_verify_one, body, outcome.terminal)
     prompt = check.campaign_prompt
     return TerminalPinVerified(
         pin_enabled=check.pin_enabled,

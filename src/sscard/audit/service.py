@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 
 from sscard.audit.actor import Actor, Channel
 from sscard.audit.models import AuditEntry, AuditStreamHead
@@ -80,6 +81,45 @@ _APPEND = (
 _APPEND_PG = _APPEND.add_cte(_MOVE_HEAD.cte("moved_head"))
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One entry to append: ``subject`` and ``details`` already masked (no PIN, key or full ID)."""
+
+    actor: Actor
+    action: str
+    subject: str
+    result: str = "ok"
+    details: dict[str, Any] | None = None
+    subject_key: str | None = None  # the stream key when it differs from the subject (one card, one stream)
+
+    def stream(self, streams: int) -> int:
+        return stream_for(self.subject_key or self.subject, streams)
+
+
+def _entry_values(event: AuditEvent, *, stream: int, seq: int, prev_hash: bytes, at: datetime) -> dict[str, Any]:
+    """The row of one entry, its chain hash computed over the canonical bytes (shared by both appends)."""
+    details_json = json.dumps(event.details or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    actor = event.actor
+    content = canonical_bytes(stream=stream, seq=seq, at=at, actor=actor, subject=event.subject,
+                              action=event.action, result=event.result, details=details_json)  # fmt: skip
+    return {
+        "stream": stream,
+        "seq": seq,
+        "at": at,
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "role": actor.role,
+        "channel": actor.channel.value,
+        "region": actor.region,
+        "subject": event.subject,
+        "action": event.action,
+        "result": event.result,
+        "details": details_json,
+        "prev_hash": prev_hash,
+        "hash": chain_hash(prev_hash, content),
+    }
+
+
 def record_event(
     uow: UnitOfWork,
     *,
@@ -91,62 +131,96 @@ def record_event(
     subject_key: str | None = None,
 ) -> AuditEntry:
     """Append one entry. ``subject`` and ``details`` must already be masked (no PIN, key or full ID)."""
-    streams = get_settings().audit_streams
-    stream = stream_for(subject_key or subject, streams)
+    return append_event(uow, AuditEvent(actor, action, subject, result, details, subject_key))
+
+
+def append_event(uow: UnitOfWork, event: AuditEvent) -> AuditEntry:
+    """Append one entry (see ``record_event``)."""
+    stream = event.stream(get_settings().audit_streams)
     session = uow.session
     row = session.execute(_TAKE_SEQ, {"h_stream": stream}).one_or_none()
     if row is None:
         ensure_streams(uow)
-        return record_event(
-            uow,
-            actor=actor,
-            action=action,
-            subject=subject,
-            result=result,
-            details=details,
-            subject_key=subject_key,
-        )
+        return append_event(uow, event)
     seq, prev_hash = row
-    at = utcnow()
-    details_json = json.dumps(details or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    content = canonical_bytes(
-        stream=stream,
-        seq=seq,
-        at=at,
-        actor=actor,
-        subject=subject,
-        action=action,
-        result=result,
-        details=details_json,
-    )
-    digest = chain_hash(prev_hash, content)
-    values = {
-        "stream": stream,
-        "seq": seq,
-        "at": at,
-        "actor_kind": actor.kind,
-        "actor_id": actor.id,
-        "role": actor.role,
-        "channel": actor.channel.value,
-        "region": actor.region,
-        "subject": subject,
-        "action": action,
-        "result": result,
-        "details": details_json,
-        "prev_hash": prev_hash,
-        "hash": digest,
-    }
+    values = _entry_values(event, stream=stream, seq=seq, prev_hash=prev_hash, at=utcnow())
     # Prebuilt Core statements on the tables (not ORM add + flush, not ORM-enabled DML): this runs in
     # every audited request (PIN, login), compiled once, and the entry is never read back through the
     # session. On PostgreSQL the head update and the insert are one statement (a data-modifying CTE).
     # Entry binds are prefixed: an UPDATE given a parameter named like a column would SET that column.
-    params = {**{f"e_{k}": v for k, v in values.items()}, "h_stream": stream, "h_hash": digest}
+    params = {**{f"e_{k}": v for k, v in values.items()}, "h_stream": stream, "h_hash": values["hash"]}
     if session.get_bind().dialect.name == "postgresql":
         entry_id = session.execute(_APPEND_PG, params).scalar_one()
     else:
-        session.execute(_MOVE_HEAD, {"h_stream": stream, "h_hash": digest})
+        session.execute(_MOVE_HEAD, {"h_stream": stream, "h_hash": values["hash"]})
         entry_id = session.execute(_APPEND, params).scalar_one()
     return AuditEntry(id=entry_id, **values)  # detached: what was written, for callers and tests
+
+
+# The batch append locks every head it extends in stream order, so two batches never deadlock.
+_LOCK_HEADS = (
+    select(_HEAD.c.stream, _HEAD.c.seq, _HEAD.c.last_hash)
+    .where(_HEAD.c.stream.in_(bindparam("streams", expanding=True)))
+    .order_by(_HEAD.c.stream)
+    .with_for_update()
+)
+_SET_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.stream == bindparam("h_stream"))
+    .values(seq=bindparam("h_seq"), last_hash=bindparam("h_hash"))
+)
+
+
+_ENTRY_COLUMNS = [c.name for c in _ENTRY.c if c.name not in ("id", "at")]
+_ARRAY_TYPES = {"stream": "integer", "seq": "bigint", "prev_hash": "bytea", "hash": "bytea"}
+# PostgreSQL: every head and entry of a batch in one statement, whatever the batch's size: one array
+# per column, unnested in order (the ids, and so the order verify_chain walks, follow seq).
+# The SQL is built once from the table's own column names, never from input.
+_APPEND_MANY_PG = text(
+    "WITH moved AS (UPDATE audit_stream_head AS h SET seq = m.seq, last_hash = m.hash "  # noqa: S608
+    "FROM unnest(CAST(:h_streams AS integer[]), CAST(:h_seqs AS bigint[]), CAST(:h_hashes AS bytea[])) "
+    "AS m(stream, seq, hash) WHERE h.stream = m.stream) "
+    f"INSERT INTO audit_entry (at, {', '.join(_ENTRY_COLUMNS)}) "
+    f"SELECT :at, {', '.join(f'e.{c}' for c in _ENTRY_COLUMNS)} FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {_ARRAY_TYPES.get(c, 'text')}[])" for c in _ENTRY_COLUMNS)
+    + f") WITH ORDINALITY AS e({', '.join(_ENTRY_COLUMNS)}, ord) ORDER BY e.ord"
+).bindparams(bindparam("at", type_=_ENTRY.c.at.type))
+
+
+def record_events(uow: UnitOfWork, events: Sequence[AuditEvent]) -> None:
+    """Append many entries in two statements whatever their number (the terminal channel's group
+    commit). Entries of one stream are chained in the order given."""
+    if not events:
+        return
+    n = get_settings().audit_streams
+    by_stream: dict[int, list[AuditEvent]] = {}
+    for event in events:
+        by_stream.setdefault(event.stream(n), []).append(event)
+    session = uow.session
+    heads = {row.stream: row for row in session.execute(_LOCK_HEADS, {"streams": sorted(by_stream)})}
+    if len(heads) < len(by_stream):
+        ensure_streams(uow)
+        record_events(uow, events)
+        return
+    at = utcnow()
+    rows: list[dict[str, Any]] = []
+    moves: list[dict[str, Any]] = []
+    for stream, stream_events in by_stream.items():
+        seq, prev_hash = heads[stream].seq, heads[stream].last_hash
+        for event in stream_events:
+            seq += 1
+            values = _entry_values(event, stream=stream, seq=seq, prev_hash=prev_hash, at=at)
+            prev_hash = values["hash"]
+            rows.append(values)
+        moves.append({"h_stream": stream, "h_seq": seq, "h_hash": prev_hash})
+    if session.get_bind().dialect.name == "postgresql":
+        params: dict[str, Any] = {c: [r[c] for r in rows] for c in _ENTRY_COLUMNS}
+        params.update(at=at, h_streams=[m["h_stream"] for m in moves], h_seqs=[m["h_seq"] for m in moves],
+                      h_hashes=[m["h_hash"] for m in moves])  # fmt: skip
+        session.execute(_APPEND_MANY_PG, params)
+    else:
+        session.execute(_SET_HEAD, moves)
+        session.execute(insert(_ENTRY), rows)
 
 
 @dataclass(frozen=True)

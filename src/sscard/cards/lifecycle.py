@@ -7,17 +7,32 @@ keeps blocking a card just because the expiry batch has not run yet.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from sscard.audit import Actor, record_event
+from sscard.audit import Actor, AuditEvent
+from sscard.audit.service import append_event
 from sscard.cards.errors import CardNotFound
 from sscard.cards.models import Card, LossReport, LossReportState
 from sscard.cards.numbers import is_card_no, mask_card_no, normalise_card_no
 from sscard.cards.states import CardEvent, CardState, next_state
+from sscard.cards.types import CardType
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
+
+
+class CardFacts(Protocol):
+    """What an audit entry names of a card: a ``Card`` or a row read without the ORM."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def card_no(self) -> str: ...
+    @property
+    def person_id(self) -> int: ...
+    @property
+    def card_type(self) -> CardType: ...
 
 
 def card_subject(card_no: str) -> str:
@@ -35,8 +50,14 @@ def audit_card(
     result: str = "ok",
 ) -> None:
     """One audit entry about ``card``; the internal ids make the masked subject unambiguous."""
-    record_event(
-        uow,
+    append_event(uow, card_event(card, actor=actor, action=action, details=details, result=result))
+
+
+def card_event(
+    card: CardFacts, *, actor: Actor, action: str, details: dict[str, Any] | None = None, result: str = "ok"
+) -> AuditEvent:
+    """The audit event about ``card`` (for ``audit_card``, or for a batch append)."""
+    return AuditEvent(
         actor=actor,
         action=action,
         subject=card_subject(card.card_no),

@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NoReturn, cast
+from typing import NoReturn, Protocol, cast
 
 from sqlalchemy import Table, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -109,7 +109,40 @@ def authenticate_request(
 def _check(
     uow: UnitOfWork, signed: SignedHeaders, *, method: str, target: str, body: bytes, now: float
 ) -> AuthenticatedTerminal | _Refusal:
-    terminal = get_terminal(uow, signed.terminal_id)
+    outcome = check_signature(
+        get_terminal(uow, signed.terminal_id), signed, method=method, target=target, body=body, now=now
+    )
+    if isinstance(outcome, _Refusal):
+        return outcome
+    if not consume_nonce(uow, terminal_id=outcome.terminal_id, nonce=signed.nonce, timestamp=signed.timestamp):
+        return _Refusal(REPLAY, "the nonce was already used", region=outcome.region_code, role=outcome.kind)
+    purge_when_due(uow, requests=1, now=now)
+    return outcome
+
+
+class TerminalFacts(Protocol):
+    """What authentication reads of a terminal: a ``Terminal`` or a row of ``terminal_facts``."""
+
+    @property
+    def terminal_id(self) -> str: ...
+    @property
+    def institution_name(self) -> str: ...
+    @property
+    def institution_type(self) -> InstitutionType: ...
+    @property
+    def region_code(self) -> str: ...
+    @property
+    def status(self) -> TerminalStatus: ...
+    @property
+    def key_version(self) -> int: ...
+    @property
+    def suite(self) -> str: ...
+
+
+def check_signature(
+    terminal: TerminalFacts | None, signed: SignedHeaders, *, method: str, target: str, body: bytes, now: float
+) -> AuthenticatedTerminal | _Refusal:
+    """Checks 2–4 (registered and active, key version and MAC, timestamp) on the terminal as read."""
     if terminal is None:
         return _Refusal(TERMINAL_UNKNOWN, "no such terminal")
     where = {"region": terminal.region_code, "role": terminal.institution_type.value}
@@ -132,10 +165,6 @@ def _check(
         return _Refusal(MAC_INVALID, "the MAC does not match the canonical request", **where)
     if not is_fresh(signed.timestamp, now):
         return _Refusal(REPLAY, f"the timestamp is more than {WINDOW_SECONDS} s from the server clock", **where)
-    if not consume_nonce(uow, terminal_id=terminal.terminal_id, nonce=signed.nonce, timestamp=signed.timestamp):
-        return _Refusal(REPLAY, "the nonce was already used", **where)
-    if next(_requests) % PURGE_EVERY == 0:
-        purge_expired_nonces(uow, now=now)
     return AuthenticatedTerminal(
         terminal_id=terminal.terminal_id,
         institution_name=terminal.institution_name,
@@ -146,12 +175,25 @@ def _check(
     )
 
 
+def purge_when_due(uow: UnitOfWork, *, requests: int, now: float) -> None:
+    """Purge expired nonces once every ``PURGE_EVERY`` accepted requests of this process."""
+    if any(next(_requests) % PURGE_EVERY == 0 for _ in range(requests)):
+        purge_expired_nonces(uow, now=now)
+
+
 _NONCES = cast(Table, TerminalNonce.__table__)
 # Prebuilt on the table (compiled once; this runs on every terminal request), per dialect.
 _NONCE_INSERT = {
-    name: dialect_insert(_NONCES).on_conflict_do_nothing().returning(_NONCES.c.nonce)
+    name: dialect_insert(_NONCES).on_conflict_do_nothing().returning(_NONCES.c.terminal_id, _NONCES.c.nonce)
     for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
+
+
+@dataclass(frozen=True, slots=True)
+class NonceUse:
+    terminal_id: str
+    nonce: str
+    timestamp: int
 
 
 def consume_nonce(uow: UnitOfWork, *, terminal_id: str, nonce: str, timestamp: int) -> bool:
@@ -160,12 +202,28 @@ def consume_nonce(uow: UnitOfWork, *, terminal_id: str, nonce: str, timestamp: i
     Under concurrency the primary key decides: of N transactions inserting the same nonce exactly
     one inserts, the others wait for it and then insert nothing (or insert, if it rolled back).
     """
+    return bool(consume_nonces(uow, [NonceUse(terminal_id, nonce, timestamp)]))
+
+
+def consume_nonces(uow: UnitOfWork, uses: list[NonceUse]) -> set[tuple[str, str]]:
+    """Record many nonces in one statement; the (terminal id, nonce) pairs that were new.
+
+    ``uses`` must not repeat a pair: a pair twice in one statement would be reported new once for both.
+    """
+    if not uses:
+        return set()
     statement = _NONCE_INSERT[uow.session.get_bind().dialect.name]
-    expires_at = datetime.fromtimestamp(timestamp + WINDOW_SECONDS, UTC)
-    params = {"terminal_id": terminal_id, "nonce": nonce, "expires_at": expires_at}
+    params = [
+        {
+            "terminal_id": u.terminal_id,
+            "nonce": u.nonce,
+            "expires_at": datetime.fromtimestamp(u.timestamp + WINDOW_SECONDS, UTC),
+        }
+        for u in uses
+    ]
     # RETURNING, not rowcount: an INSERT … ON CONFLICT does not report a reliable rowcount on every driver.
-    inserted = uow.session.execute(statement, params).first()
-    return inserted is not None
+    result = uow.session.execute(statement, params[0] if len(params) == 1 else params)
+    return {(row.terminal_id, row.nonce) for row in result}
 
 
 def purge_expired_nonces(uow: UnitOfWork, *, now: float | None = None) -> int:
