@@ -122,3 +122,41 @@ def test_rolled_back_change_leaves_no_entry(db) -> None:
     with unit_of_work(db.engine) as uow:
         assert uow.session.scalar(select(AuditEntry).where(AuditEntry.action == "x.rollback")) is None
         assert verify_chain(uow).ok
+
+
+# rule CH-4: a batch append chains its entries exactly like one-by-one appends
+def test_batch_append_chains_like_single_appends(uow) -> None:
+    from sscard.audit import AuditEvent, record_events
+    from sscard.audit.service import stream_for
+    from sscard.config import get_settings
+
+    _write(uow, 5, "card:batch-before-")
+    # Ten subjects, three events each, interleaved: several entries per stream in one batch.
+    events = [
+        AuditEvent(actor=CLERK, action="pin.verify", subject=f"card:batch-{i % 10}", details={"n": i})
+        for i in range(30)
+    ]
+    record_events(uow, events)
+    _write(uow, 5, "card:batch-after-")
+    report = verify_chain(uow)
+    assert report.ok, report.problem
+    streams = get_settings().audit_streams
+    for subject in {e.subject for e in events}:
+        rows = uow.session.scalars(
+            select(AuditEntry).where(AuditEntry.subject == subject).order_by(AuditEntry.id)
+        ).all()
+        assert [r.details for r in rows] == [f'{{"n":{i}}}' for i in range(30) if f"card:batch-{i % 10}" == subject]
+        assert {r.stream for r in rows} == {stream_for(subject, streams)}
+        assert [r.seq for r in rows] == sorted(r.seq for r in rows)
+
+
+# rule CH-4: a batch append is checked like any other: a changed entry in it is found
+def test_batch_append_tampering_detected(uow) -> None:
+    from sscard.audit import AuditEvent, record_events
+
+    record_events(uow, [AuditEvent(actor=CLERK, action="pin.verify", subject=f"card:t-{i}") for i in range(12)])
+    target = uow.session.scalars(select(AuditEntry).where(AuditEntry.subject == "card:t-7")).one()
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == target.id).values(action="pin.change"))
+    uow.session.expire_all()
+    report = verify_chain(uow)
+    assert not report.ok and report.problem.entry_id == target.id

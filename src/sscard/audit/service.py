@@ -22,6 +22,7 @@ from sscard.audit.models import AuditEntry, AuditStreamHead
 from sscard.config import get_settings
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
+from sscard.db.statements import dialect_of, member_of, per_dialect
 from sscard.security import get_security_module
 
 GENESIS = b"\x00" * 32
@@ -158,11 +159,13 @@ def append_event(uow: UnitOfWork, event: AuditEvent) -> AuditEntry:
 
 
 # The batch append locks every head it extends in stream order, so two batches never deadlock.
-_LOCK_HEADS = (
-    select(_HEAD.c.stream, _HEAD.c.seq, _HEAD.c.last_hash)
-    .where(_HEAD.c.stream.in_(bindparam("streams", expanding=True)))
-    .order_by(_HEAD.c.stream)
-    .with_for_update()
+_LOCK_HEADS = per_dialect(
+    lambda dialect: (
+        select(_HEAD.c.stream, _HEAD.c.seq, _HEAD.c.last_hash)
+        .where(member_of(_HEAD.c.stream, "streams", dialect))
+        .order_by(_HEAD.c.stream)
+        .with_for_update()
+    )
 )
 _SET_HEAD = (
     update(_HEAD)
@@ -197,7 +200,7 @@ def record_events(uow: UnitOfWork, events: Sequence[AuditEvent]) -> None:
     for event in events:
         by_stream.setdefault(event.stream(n), []).append(event)
     session = uow.session
-    heads = {row.stream: row for row in session.execute(_LOCK_HEADS, {"streams": sorted(by_stream)})}
+    heads = {row.stream: row for row in session.execute(_LOCK_HEADS[dialect_of(uow)], {"streams": sorted(by_stream)})}
     if len(heads) < len(by_stream):
         ensure_streams(uow)
         record_events(uow, events)

@@ -24,12 +24,17 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import structlog
+from prometheus_client import Counter
 
 from sscard.db.session import UnitOfWork, unit_of_work
 
 In = TypeVar("In")
 Out = TypeVar("Out")
 log = structlog.get_logger("sscard.db.group_commit")
+# items / batches is the mean batch size: how much the shared transactions are saving.
+BATCHES = Counter("sscard_group_commit_batches_total", "Committed group-commit batches.", ["name"])
+ITEMS = Counter("sscard_group_commit_items_total", "Requests decided in committed group-commit batches.", ["name"])
+FAILED = Counter("sscard_group_commit_failed_total", "Batches rolled back (their requests went one by one).", ["name"])
 
 
 @dataclass(slots=True)
@@ -95,7 +100,10 @@ class GroupCommitter(Generic[In, Out]):
                 except queue.Empty:
                     break
             for job, outcome in zip(jobs, self._outcomes([j.item for j in jobs]), strict=True):
-                job.loop.call_soon_threadsafe(_resolve, job.future, outcome)
+                try:
+                    job.loop.call_soon_threadsafe(_resolve, job.future, outcome)
+                except RuntimeError:  # the caller's event loop has closed: nobody is waiting
+                    continue
 
     def _outcomes(self, items: list[In]) -> list[Out]:
         try:
@@ -105,7 +113,10 @@ class GroupCommitter(Generic[In, Out]):
                     raise RuntimeError(f"{len(outcomes)} outcomes for {len(items)} items")
         except Exception as exc:  # noqa: BLE001 - rolled back; every item takes the one-request path
             log.warning("group_commit.batch_failed", name=self.name, size=len(items), error_type=type(exc).__name__)
+            FAILED.labels(self.name).inc()
             return [self._on_failure(item) for item in items]
         self.batches += 1
         self.items += len(items)
+        BATCHES.labels(self.name).inc()
+        ITEMS.labels(self.name).inc(len(items))
         return outcomes

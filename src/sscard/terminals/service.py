@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select
 from sscard.audit import Actor, record_event
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
+from sscard.db.statements import dialect_of, member_of, per_dialect
 from sscard.logging import mask_text
 from sscard.regions.service import get_region_or_raise
 from sscard.security import get_security_module
@@ -39,15 +40,22 @@ def get_terminal(uow: UnitOfWork, terminal_id: str) -> Terminal | None:
 
 
 # The columns authentication reads, without the ORM: this runs for every batch of PIN checks.
-_FACTS_BY_TERMINAL_IDS = select(
-    Terminal.terminal_id, Terminal.institution_name, Terminal.institution_type, Terminal.region_code,
-    Terminal.status, Terminal.key_version, Terminal.suite,
-).where(Terminal.terminal_id.in_(bindparam("terminal_ids", expanding=True)))  # fmt: skip
+_FACTS_BY_TERMINAL_IDS = per_dialect(
+    lambda dialect: select(
+        Terminal.terminal_id,
+        Terminal.institution_name,
+        Terminal.institution_type,
+        Terminal.region_code,
+        Terminal.status,
+        Terminal.key_version,
+        Terminal.suite,
+    ).where(member_of(Terminal.terminal_id, "terminal_ids", dialect))  # fmt: skip
+)
 
 
 def terminal_facts(uow: UnitOfWork, terminal_ids: set[str]) -> dict[str, Any]:
     """What authentication needs of the terminals with these ids that exist, by id (one query)."""
-    rows = uow.session.execute(_FACTS_BY_TERMINAL_IDS, {"terminal_ids": sorted(terminal_ids)})
+    rows = uow.session.execute(_FACTS_BY_TERMINAL_IDS[dialect_of(uow)], {"terminal_ids": sorted(terminal_ids)})
     return {row.terminal_id: row for row in rows}
 
 

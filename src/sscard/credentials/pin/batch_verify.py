@@ -22,24 +22,27 @@ record: a verification serialises before any wrong PIN that commits after its re
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from sscard.audit import AuditEvent, record_events
 from sscard.cards.lifecycle import card_event
 from sscard.cards.models import Card
 from sscard.cards.numbers import normalise_card_no
 from sscard.cards.states import CardState
+from sscard.cards.types import CardType
 from sscard.config import get_settings
 from sscard.credentials.pin import crypto
 from sscard.credentials.pin.models import CardPin
 from sscard.credentials.pin.service import PinCheck
 from sscard.db.group_commit import GroupCommitter
 from sscard.db.session import UnitOfWork
+from sscard.db.statements import dialect_of, member_of, per_dialect
 from sscard.policy.service import get_effective_policy
 from sscard.terminal.protocol import ProtocolError, SignedHeaders, parse_headers
 from sscard.terminals.auth import AuthenticatedTerminal, NonceUse, check_signature, consume_nonces, purge_when_due
@@ -76,22 +79,39 @@ class Verified:
 
 Outcome = Verified | Authenticated | None
 
-_CARD_ROWS = (
-    select(
-        Card.id,
-        Card.card_no,
-        Card.person_id,
-        Card.card_type,
-        Card.state,
-        Card.region_code,
-        CardPin.pvv,
-        CardPin.pvk_version,
-        CardPin.failures,
-        CardPin.locked_at,
-    )  # fmt: skip
-    .outerjoin(CardPin, CardPin.card_id == Card.id)
-    .where(Card.card_no.in_(bindparam("card_nos", expanding=True)))
+_CARD_ROWS = per_dialect(
+    lambda dialect: (
+        select(
+            Card.id,
+            Card.card_no,
+            Card.person_id,
+            Card.card_type,
+            Card.state,
+            Card.region_code,
+            CardPin.pvv,
+            CardPin.pvk_version,
+            CardPin.failures,
+            CardPin.locked_at,
+        )  # fmt: skip
+        .outerjoin(CardPin, CardPin.card_id == Card.id)
+        .where(member_of(Card.card_no, "card_nos", dialect))
+    )
 )
+# The lockout threshold only shapes the ``tries_left`` a right PIN answers with (a card here has no
+# failure on record, so no threshold locks it); every counting and locking decision is made by
+# ``verify_card_pin`` on a fresh read. So a batch may reuse it for a few seconds after a policy change.
+THRESHOLD_SECONDS = 5.0
+_thresholds: dict[tuple[str, str], tuple[float, int]] = {}
+
+
+def _lockout_threshold(uow: UnitOfWork, region_code: str, card_type: CardType) -> int:
+    key = (region_code, card_type.value)
+    cached = _thresholds.get(key)
+    now = time.monotonic()
+    if cached is None or cached[0] < now:
+        policy = get_effective_policy(uow, region_code=region_code, card_type=card_type)
+        cached = _thresholds[key] = (now + THRESHOLD_SECONDS, policy.pin_lockout_threshold)
+    return cached[1]
 
 
 def verify_batch(uow: UnitOfWork, attempts: list[PinVerifyAttempt]) -> list[Outcome]:
@@ -111,8 +131,8 @@ def verify_batch(uow: UnitOfWork, attempts: list[PinVerifyAttempt]) -> list[Outc
     purge_when_due(uow, requests=sum(t is not None for t in authentic), now=attempts[0].received_at)
 
     card_nos = {normalise_card_no(a.card_no) for a, t in zip(attempts, authentic, strict=True) if t is not None}
-    cards = {row.card_no: row for row in uow.session.execute(_CARD_ROWS, {"card_nos": sorted(card_nos)})}
-    thresholds: dict[tuple[str, str], int] = {}
+    found = uow.session.execute(_CARD_ROWS[dialect_of(uow)], {"card_nos": sorted(card_nos)})
+    cards = {row.card_no: row for row in found}
     outcomes: list[Outcome] = []
     events: list[AuditEvent] = []
     for attempt, terminal in zip(attempts, authentic, strict=True):
@@ -123,13 +143,10 @@ def verify_batch(uow: UnitOfWork, attempts: list[PinVerifyAttempt]) -> list[Outc
         if card is None or not _right_pin_of_a_plain_card(card, attempt, terminal):
             outcomes.append(Authenticated(terminal))
             continue
-        key = (card.region_code, card.card_type.value)
-        if key not in thresholds:
-            policy = get_effective_policy(uow, region_code=card.region_code, card_type=card.card_type)
-            thresholds[key] = policy.pin_lockout_threshold
+        tries_left = _lockout_threshold(uow, card.region_code, card.card_type)
         events.append(card_event(card, actor=terminal.actor(), action="pin.verify",
                                  details={"pin_entered": True, "pin_enabled": True}))  # fmt: skip
-        outcomes.append(Verified(terminal, PinCheck(pin_enabled=True, tries_left=thresholds[key])))
+        outcomes.append(Verified(terminal, PinCheck(pin_enabled=True, tries_left=tries_left)))
     record_events(uow, events)
     return outcomes
 

@@ -1,0 +1,194 @@
+"""Terminal PIN verification in shared transactions (credentials/pin/batch_verify.py, db/group_commit.py).
+
+The batch decides only the common case (right PIN, enabled, no failure on record) and hands
+everything else back; these tests hold it to that, and to the nonce and audit rules it shares with
+the one-request path (CH-3, CH-4, PIN-5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from sscard.audit.models import AuditEntry
+from sscard.audit.service import verify_chain
+from sscard.credentials.pin import batch_verify
+from sscard.credentials.pin.batch_verify import Authenticated, PinVerifyAttempt, Verified, verify_batch
+from sscard.credentials.pin.models import CardPin
+from sscard.db.group_commit import GroupCommitter
+from sscard.db.session import unit_of_work
+from sscard.terminal.client import TerminalError
+from sscard.terminals.models import TerminalNonce
+from tests.credentials.pin.factories import make_card
+from tests.people.factories import new_id_number
+
+REGION = "130102"
+PIN = "802461"
+
+
+def _new_card() -> tuple[str, int]:
+    with unit_of_work() as uow:
+        card = make_card(uow, id_number=new_id_number(region=REGION))
+        return card.card_no, card.id
+
+
+def _enabled_card(t) -> tuple[str, int]:
+    card_no, card_id = _new_card()
+    body = {"card_no": card_no, "old_pin_block": t.pin_block(card_no, "123456"),
+            "new_pin_block": t.pin_block(card_no, PIN)}  # fmt: skip
+    t.request("POST", "/terminal/pin/change", json_body=body)
+    return card_no, card_id
+
+
+def _attempt(t, card_no: str, pin: str | None) -> PinVerifyAttempt:
+    block = t.pin_block(card_no, pin) if pin else None
+    request = t.build_request("POST", "/terminal/pin/verify", json_body={"card_no": card_no, "pin_block": block})
+    return PinVerifyAttempt(method="POST", target=request.url.raw_path.decode(), headers=request.headers,
+                            body=request.content, card_no=card_no, pin_block=bytes.fromhex(block) if block else None,
+                            received_at=time.time())  # fmt: skip
+
+
+def _audited(card_id: int, result: str = "ok") -> int:
+    with unit_of_work() as uow:
+        return int(uow.session.scalar(
+            select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.action == "pin.verify", AuditEntry.result == result,
+                AuditEntry.details.contains(f'"card_id":{card_id},'),
+            )
+        ) or 0)  # fmt: skip
+
+
+def _nonces(terminal_id: str) -> int:
+    with unit_of_work() as uow:
+        statement = select(func.count()).select_from(TerminalNonce).where(TerminalNonce.terminal_id == terminal_id)
+        return int(uow.session.scalar(statement) or 0)
+
+
+def _failures(card_id: int) -> int:
+    with unit_of_work() as uow:
+        return int(uow.session.scalar(select(CardPin.failures).where(CardPin.card_id == card_id)) or 0)
+
+
+# rules PIN-2 PIN-5 CH-3 CH-4
+def test_a_batch_decides_the_common_case_and_hands_back_everything_else(terminal) -> None:
+    pharmacy = terminal("pharmacy", REGION)
+    tid = pharmacy.profile.terminal_id
+    plain, plain_id = _enabled_card(pharmacy)
+    other, other_id = _enabled_card(pharmacy)
+    initial, _ = _new_card()
+    right = _attempt(pharmacy, plain, PIN)
+    forged = _attempt(pharmacy, other, PIN)
+    forged = PinVerifyAttempt(**{**{f: getattr(forged, f) for f in forged.__slots__}, "body": forged.body + b" "})
+    before = _nonces(tid)
+
+    with unit_of_work() as uow:
+        batch = [right, right, _attempt(pharmacy, other, "111357"), _attempt(pharmacy, initial, None), forged]
+        outcomes = verify_batch(uow, batch)
+
+    assert isinstance(outcomes[0], Verified)
+    assert outcomes[0].check.pin_enabled is True and outcomes[0].check.tries_left == 6
+    assert outcomes[1] is None  # the same request twice: the second is the one-request path's REPLAY
+    assert isinstance(outcomes[2], Authenticated)  # a wrong PIN is counted by verify_card_pin, not here
+    assert isinstance(outcomes[3], Authenticated)  # PIN not enabled: the campaign rules decide there
+    assert outcomes[4] is None  # MAC does not match: refused (and audited) by the one-request path
+    assert _nonces(tid) == before + 3  # right, wrong, no PIN: spent; the replay and the forgery: not
+    assert _audited(plain_id) == 1
+    assert _failures(other_id) == 0 and _audited(other_id, "wrong_pin") == 0
+    with unit_of_work() as uow:
+        assert verify_chain(uow).ok
+
+
+# rules CH-3 CH-4: the one-request path refuses what the batch handed back
+def test_a_replayed_verify_request_is_refused(client, terminal) -> None:
+    pharmacy = terminal("pharmacy", REGION)
+    card_no, card_id = _enabled_card(pharmacy)
+    body = {"card_no": card_no, "pin_block": pharmacy.pin_block(card_no, PIN)}
+    request = pharmacy.build_request("POST", "/terminal/pin/verify", json_body=body)
+    decided = batch_verify.pin_verifier().items
+    assert client.send(request).json()["ok"] is True
+    assert batch_verify.pin_verifier().items == decided + 1  # it went through a batch
+    replay = client.send(request)
+    assert replay.status_code == 401 and replay.json()["code"] == "REPLAY"
+    assert _audited(card_id) == 1
+
+
+# rules PIN-5: a failure on record or a lock takes the counting path
+def test_failures_on_record_and_locks_are_decided_by_the_full_rules(terminal) -> None:
+    pharmacy = terminal("pharmacy", REGION)
+    card_no, card_id = _enabled_card(pharmacy)
+
+    def verify(pin: str) -> dict:
+        body = {"card_no": card_no, "pin_block": pharmacy.pin_block(card_no, pin)}
+        return pharmacy.request("POST", "/terminal/pin/verify", json_body=body)
+
+    with pytest.raises(TerminalError) as wrong:
+        verify("111357")
+    assert wrong.value.code == "PIN_WRONG" and wrong.value.problem["tries_left"] == 5
+    assert verify(PIN)["ok"] and _failures(card_id) == 0  # the right PIN reset the count
+    for tries_left in range(5, -1, -1):
+        with pytest.raises(TerminalError) as wrong:
+            verify("111357")
+        assert wrong.value.problem["tries_left"] == tries_left
+    with pytest.raises(TerminalError) as locked:
+        verify(PIN)
+    assert locked.value.code == "PIN_LOCKED"
+
+
+# CH-4: a batch that fails as a whole loses nothing: every request goes the one-request way
+def test_a_failed_batch_falls_back_to_one_request_at_a_time(terminal, monkeypatch) -> None:
+    pharmacy = terminal("pharmacy", REGION)
+    card_no, card_id = _enabled_card(pharmacy)
+    before = _nonces(pharmacy.profile.terminal_id)
+
+    def broken(uow, events):
+        raise RuntimeError("the database went away mid-batch")
+
+    monkeypatch.setattr(batch_verify, "record_events", broken)
+    body = {"card_no": card_no, "pin_block": pharmacy.pin_block(card_no, PIN)}
+    assert pharmacy.request("POST", "/terminal/pin/verify", json_body=body)["ok"] is True
+    assert _audited(card_id) == 1
+    assert _nonces(pharmacy.profile.terminal_id) == before + 1  # the batch's nonce was rolled back
+
+
+def test_requests_that_arrive_during_a_batch_share_the_next_one(db_env) -> None:
+    sizes: list[int] = []
+    first_batch_running = threading.Event()
+
+    def batch(uow, items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        if len(sizes) == 1:
+            first_batch_running.set()
+            time.sleep(0.2)  # the others arrive meanwhile
+        return [i * 10 for i in items]
+
+    committer: GroupCommitter[int, int] = GroupCommitter("test", batch, on_failure=lambda i: -i)
+
+    async def go() -> list[int]:
+        first = asyncio.create_task(committer.submit(0))
+        await asyncio.to_thread(first_batch_running.wait, 5)
+        rest = [asyncio.create_task(committer.submit(i)) for i in range(1, 10)]
+        return [await first, *[await t for t in rest]]
+
+    assert asyncio.run(go()) == [i * 10 for i in range(10)]
+    assert sizes == [1, 9]
+
+
+def test_a_failed_batch_is_rolled_back_and_every_item_gets_the_fallback(db_env) -> None:
+    from datetime import UTC, datetime
+
+    def batch(uow, items: list[int]) -> list[int]:
+        uow.session.add(TerminalNonce(terminal_id="TROLLBACK", nonce="n" * 32, expires_at=datetime.now(UTC)))
+        uow.flush()
+        raise RuntimeError("deadlock detected")
+
+    committer: GroupCommitter[int, int] = GroupCommitter("test-fail", batch, on_failure=lambda i: -i)
+
+    async def go() -> list[int]:
+        return list(await asyncio.gather(*(committer.submit(i) for i in range(1, 4))))
+
+    assert sorted(asyncio.run(go())) == [-3, -2, -1]
+    assert _nonces("TROLLBACK") == 0
