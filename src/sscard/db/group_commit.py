@@ -25,8 +25,10 @@ from typing import Generic, TypeVar
 
 import structlog
 from prometheus_client import Counter
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
-from sscard.db.session import UnitOfWork, unit_of_work
+from sscard.db.session import UnitOfWork, get_engine, unit_of_work_on
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -69,6 +71,7 @@ class GroupCommitter(Generic[In, Out]):
         self._queue: queue.SimpleQueue[_Job[In, Out]] = queue.SimpleQueue()
         self._started_in: int | None = None  # pid: threads do not survive a fork
         self._lock = threading.Lock()
+        self._local = threading.local()
         self.batches = 0  # counted for the tests and the metrics, not for decisions
         self.items = 0
 
@@ -105,15 +108,34 @@ class GroupCommitter(Generic[In, Out]):
                 except RuntimeError:  # the caller's event loop has closed: nobody is waiting
                     continue
 
+    def _connection(self) -> Connection:
+        """This thread's own connection, kept between batches: a pool checkout pings the server each
+        time, which cost as much as a statement per batch. Replaced when it broke or the engine changed."""
+        engine = get_engine()
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None or connection.engine is not engine or connection.closed or connection.invalidated:
+            if connection is not None:
+                connection.close()
+            connection = self._local.connection = engine.connect()
+        return connection
+
+    def _drop_connection(self) -> None:
+        connection: Connection | None = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None and not connection.closed:
+            connection.invalidate()  # whatever state it is in, it is not used again
+
     def _outcomes(self, items: list[In]) -> list[Out]:
         try:
-            with unit_of_work() as uow:
+            with unit_of_work_on(self._connection()) as uow:
                 outcomes = self._batch(uow, items)
                 if len(outcomes) != len(items):
                     raise RuntimeError(f"{len(outcomes)} outcomes for {len(items)} items")
         except Exception as exc:  # noqa: BLE001 - rolled back; every item takes the one-request path
             log.warning("group_commit.batch_failed", name=self.name, size=len(items), error_type=type(exc).__name__)
             FAILED.labels(self.name).inc()
+            if isinstance(exc, DBAPIError):
+                self._drop_connection()  # a lost or broken connection: the next batch opens a new one
             return [self._on_failure(item) for item in items]
         self.batches += 1
         self.items += len(items)

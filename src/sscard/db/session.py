@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from sscard.config import get_settings
@@ -97,7 +97,19 @@ class UnitOfWork:
 def unit_of_work(engine: Engine | None = None) -> Iterator[UnitOfWork]:
     """Open a transaction; commit on success, roll back on any exception."""
     maker = _sessionmaker() if engine is None else sessionmaker(bind=engine, expire_on_commit=False)
-    session = maker()
+    with _transaction(maker()) as uow:
+        yield uow
+
+
+@contextmanager
+def unit_of_work_on(connection: Connection) -> Iterator[UnitOfWork]:
+    """``unit_of_work`` on a connection the caller keeps open (no pool checkout, no liveness ping)."""
+    with _transaction(Session(bind=connection, expire_on_commit=False)) as uow:
+        yield uow
+
+
+@contextmanager
+def _transaction(session: Session) -> Iterator[UnitOfWork]:
     uow = UnitOfWork(session)
     try:
         yield uow
