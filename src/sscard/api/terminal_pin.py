@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -94,12 +94,13 @@ def _verify_one(body: TerminalPinVerify, terminal: AuthenticatedTerminal) -> Pin
 @router.post("/verify", response_model=TerminalPinVerified, responses=_ERRORS)  # type: ignore[arg-type]
 async def verify_pin(
     body: TerminalPinVerify, outcome: Verified | Authenticated = Depends(verify_in_batch)
-) -> TerminalPinVerified:
+) -> TerminalPinVerified | Response:
     """Check a card transaction's PIN; a card whose PIN is not enabled needs none (PIN-2)."""
     if isinstance(outcome, Verified):
-        check = outcome.check
-    else:
-        check = await run_in_threadpool(_verify_one, body, outcome.terminal)
+        # The common answer, serialised once here rather than re-validated through response_model.
+        verified = TerminalPinVerified(pin_enabled=True, tries_left=outcome.check.tries_left)
+        return Response(verified.model_dump_json().encode(), media_type="application/json")
+    check = await run_in_threadpool(_verify_one, body, outcome.terminal)
     prompt = check.campaign_prompt
     return TerminalPinVerified(
         pin_enabled=check.pin_enabled,
