@@ -199,8 +199,11 @@ def record_events(uow: UnitOfWork, events: Sequence[AuditEvent]) -> None:
     by_stream: dict[int, list[AuditEvent]] = {}
     for event in events:
         by_stream.setdefault(event.stream(n), []).append(event)
-    session = uow.session
-    heads = {row.stream: row for row in session.execute(_LOCK_HEADS[dialect_of(uow)], {"streams": sorted(by_stream)})}
+    # Core statements on the session's connection: nothing here needs the ORM's bookkeeping.
+    connection = uow.session.connection()
+    heads = {
+        row.stream: row for row in connection.execute(_LOCK_HEADS[dialect_of(uow)], {"streams": sorted(by_stream)})
+    }
     if len(heads) < len(by_stream):
         ensure_streams(uow)
         record_events(uow, events)
@@ -216,14 +219,14 @@ def record_events(uow: UnitOfWork, events: Sequence[AuditEvent]) -> None:
             prev_hash = values["hash"]
             rows.append(values)
         moves.append({"h_stream": stream, "h_seq": seq, "h_hash": prev_hash})
-    if session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         params: dict[str, Any] = {c: [r[c] for r in rows] for c in _ENTRY_COLUMNS}
         params.update(at=at, h_streams=[m["h_stream"] for m in moves], h_seqs=[m["h_seq"] for m in moves],
                       h_hashes=[m["h_hash"] for m in moves])  # fmt: skip
-        session.execute(_APPEND_MANY_PG, params)
+        connection.execute(_APPEND_MANY_PG, params)
     else:
-        session.execute(_SET_HEAD, moves)
-        session.execute(insert(_ENTRY), rows)
+        connection.execute(_SET_HEAD, moves)
+        connection.execute(insert(_ENTRY), rows)
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,7 @@ def consume_nonces(uow: UnitOfWork, uses: list[NonceUse]) -> set[tuple[str, str]
         for u in uses
     ]
     # RETURNING, not rowcount: an INSERT … ON CONFLICT does not report a reliable rowcount on every driver.
-    result = uow.session.execute(statement, params[0] if len(params) == 1 else params)
+    result = uow.session.connection().execute(statement, params[0] if len(params) == 1 else params)
     return {(row.terminal_id, row.nonce) for row in result}
 
 

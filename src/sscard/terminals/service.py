@@ -55,7 +55,9 @@ _FACTS_BY_TERMINAL_IDS = per_dialect(
 
 def terminal_facts(uow: UnitOfWork, terminal_ids: set[str]) -> dict[str, Any]:
     """What authentication needs of the terminals with these ids that exist, by id (one query)."""
-    rows = uow.session.execute(_FACTS_BY_TERMINAL_IDS[dialect_of(uow)], {"terminal_ids": sorted(terminal_ids)})
+    rows = uow.session.connection().execute(
+        _FACTS_BY_TERMINAL_IDS[dialect_of(uow)], {"terminal_ids": sorted(terminal_ids)}
+    )
     return {row.terminal_id: row for row in rows}
 
 

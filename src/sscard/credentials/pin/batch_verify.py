@@ -131,7 +131,7 @@ def verify_batch(uow: UnitOfWork, attempts: list[PinVerifyAttempt]) -> list[Outc
     purge_when_due(uow, requests=sum(t is not None for t in authentic), now=attempts[0].received_at)
 
     card_nos = {normalise_card_no(a.card_no) for a, t in zip(attempts, authentic, strict=True) if t is not None}
-    found = uow.session.execute(_CARD_ROWS[dialect_of(uow)], {"card_nos": sorted(card_nos)})
+    found = uow.session.connection().execute(_CARD_ROWS[dialect_of(uow)], {"card_nos": sorted(card_nos)})
     cards = {row.card_no: row for row in found}
     outcomes: list[Outcome] = []
     events: list[AuditEvent] = []
