@@ -25,6 +25,7 @@ from sscard.api import (
 )
 from sscard.api.metrics import MetricsMiddleware
 from sscard.api.middleware import ErrorBoundary, InputGuardMiddleware, RequestIdMiddleware
+from sscard.api.pin_verify_lane import PinVerifyLane
 from sscard.api.problems import install_problem_handlers
 from sscard.logging import configure_logging
 
@@ -42,7 +43,8 @@ def create_app() -> FastAPI:
     )
     install_problem_handlers(app)
     # add_middleware wraps: the last added is the outermost. Outermost first: RequestId → Metrics →
-    # ErrorBoundary → InputGuard, so even a 500 carries X-Request-ID and is counted.
+    # ErrorBoundary → InputGuard → PinVerifyLane, so even a 500 carries X-Request-ID and is counted.
+    app.add_middleware(PinVerifyLane)  # innermost: inside the guard, counted, with a request id
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(ErrorBoundary)
     app.add_middleware(MetricsMiddleware)

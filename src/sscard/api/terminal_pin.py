@@ -8,15 +8,13 @@ so those answers commit the unit of work before the problem response is sent.
 
 from __future__ import annotations
 
-import time
-
-from fastapi import APIRouter, Depends, Request, Response
-from pydantic import ValidationError
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from sscard.api.deps import get_uow
-from sscard.api.terminal import AuthenticatedTerminal, authenticated_terminal, wire_target
-from sscard.credentials.pin.batch_verify import Authenticated, PinVerifyAttempt, Verified, pin_verifier
+from sscard.api.pin_verify_lane import OUTCOME_KEY
+from sscard.api.terminal import AuthenticatedTerminal, authenticated_terminal
+from sscard.credentials.pin.batch_verify import Authenticated
 from sscard.credentials.pin.errors import PinChangeNotHere, PinLocked, PinRequired, PinTooSimple, PinWrong
 from sscard.credentials.pin.schemas import (
     CampaignPromptRead,
@@ -47,33 +45,14 @@ _ERRORS = {
 _REMEMBERED = (PinWrong, PinLocked, PinRequired, PinTooSimple)
 
 
-async def verify_in_batch(request: Request) -> Verified | Authenticated:
-    """The common case decided in a shared transaction, else the request authenticated on its own.
-
-    Runs before FastAPI validates the body model (dependencies first), as authentication always did:
-    a body this cannot read goes the one-request way, and the route's validation answers 422 after it.
-    """
-    body = await request.body()
-    fields = _verify_fields(request, body)
-    if fields is not None:
-        attempt = PinVerifyAttempt(
-            method=request.method, target=wire_target(request.scope), headers=request.headers, body=body,
-            card_no=fields.card_no, pin_block=bytes.fromhex(fields.pin_block) if fields.pin_block else None,
-            received_at=time.time(),
-        )  # fmt: skip
-        outcome = await pin_verifier().submit(attempt)
-        if outcome is not None:
-            return outcome
+async def verify_outcome(request: Request) -> Authenticated:
+    """The terminal, authenticated by the batch that handed this request on (``api/pin_verify_lane.py``),
+    or now, one request at a time: a refusal answers 401 before the body is validated, as on every
+    terminal route."""
+    outcome = request.scope.get(OUTCOME_KEY)
+    if isinstance(outcome, Authenticated):
+        return outcome
     return Authenticated(await authenticated_terminal(request))
-
-
-def _verify_fields(request: Request, body: bytes) -> TerminalPinVerify | None:
-    if request.headers.get("content-type", "").split(";", 1)[0].strip().lower() != "application/json":
-        return None  # FastAPI's own reading decides what else is JSON (or answers 415)
-    try:
-        return TerminalPinVerify.model_validate_json(body)
-    except ValidationError:
-        return None
 
 
 def _verify_one(body: TerminalPinVerify, terminal: AuthenticatedTerminal) -> PinCheck:
@@ -92,14 +71,11 @@ def _verify_one(body: TerminalPinVerify, terminal: AuthenticatedTerminal) -> Pin
 
 
 @router.post("/verify", response_model=TerminalPinVerified, responses=_ERRORS)  # type: ignore[arg-type]
-async def verify_pin(
-    body: TerminalPinVerify, outcome: Verified | Authenticated = Depends(verify_in_batch)
-) -> TerminalPinVerified | Response:
-    """Check a card transaction's PIN; a card whose PIN is not enabled needs none (PIN-2)."""
-    if isinstance(outcome, Verified):
-        # The common answer, serialised once here rather than re-validated through response_model.
-        verified = TerminalPinVerified(pin_enabled=True, tries_left=outcome.check.tries_left)
-        return Response(verified.model_dump_json().encode(), media_type="application/json")
+async def verify_pin(body: TerminalPinVerify, outcome: Authenticated = Depends(verify_outcome)) -> TerminalPinVerified:
+    """Check a card transaction's PIN; a card whose PIN is not enabled needs none (PIN-2).
+
+    The common case never gets here: ``api/pin_verify_lane.py`` answers it from a batch.
+    """
     check = await run_in_threadpool(_verify_one, body, outcome.terminal)
     prompt = check.campaign_prompt
     return TerminalPinVerified(
