@@ -175,19 +175,31 @@ _SET_HEAD = (
 
 
 _ENTRY_COLUMNS = [c.name for c in _ENTRY.c if c.name not in ("id", "at")]
-_ARRAY_TYPES = {"stream": "integer", "seq": "bigint", "prev_hash": "bytea", "hash": "bytea"}
-# PostgreSQL: every head and entry of a batch in one statement, whatever the batch's size: one array
-# per column, unnested in order (the ids, and so the order verify_chain walks, follow seq).
+_SQL_TYPES = {"stream": "integer", "seq": "bigint", "n": "integer"}
+_HASHES = ("prev_hash", "hash")  # bytea, sent as hex: JSON has no bytes
+# PostgreSQL: every head and entry of a batch in one statement whatever the batch's size, the rows as
+# one JSON document (one parameter to send, where an array per column cost more than the statement),
+# inserted in the order given: the ids, and so the order verify_chain walks, follow seq.
 # The SQL is built once from the table's own column names, never from input.
 _APPEND_MANY_PG = text(
-    "WITH moved AS (UPDATE audit_stream_head AS h SET seq = m.seq, last_hash = m.hash "  # noqa: S608
-    "FROM unnest(CAST(:h_streams AS integer[]), CAST(:h_seqs AS bigint[]), CAST(:h_hashes AS bytea[])) "
-    "AS m(stream, seq, hash) WHERE h.stream = m.stream) "
+    "WITH moved AS (UPDATE audit_stream_head AS h SET seq = m.seq, last_hash = decode(m.hash, 'hex') "  # noqa: S608
+    "FROM jsonb_to_recordset(CAST(:heads AS jsonb)) AS m(stream integer, seq bigint, hash text) "
+    "WHERE h.stream = m.stream) "
     f"INSERT INTO audit_entry (at, {', '.join(_ENTRY_COLUMNS)}) "
-    f"SELECT :at, {', '.join(f'e.{c}' for c in _ENTRY_COLUMNS)} FROM unnest("
-    + ", ".join(f"CAST(:{c} AS {_ARRAY_TYPES.get(c, 'text')}[])" for c in _ENTRY_COLUMNS)
-    + f") WITH ORDINALITY AS e({', '.join(_ENTRY_COLUMNS)}, ord) ORDER BY e.ord"
+    "SELECT :at, "
+    + ", ".join(f"decode(e.{c}, 'hex')" if c in _HASHES else f"e.{c}" for c in _ENTRY_COLUMNS)
+    + " FROM jsonb_to_recordset(CAST(:entries AS jsonb)) AS e("
+    + ", ".join(f"{c} {_SQL_TYPES.get(c, 'text')}" for c in [*_ENTRY_COLUMNS, "n"])
+    + ") ORDER BY e.n"
 ).bindparams(bindparam("at", type_=_ENTRY.c.at.type))
+
+
+def _as_json_row(n: int, values: dict[str, Any]) -> dict[str, Any]:
+    row = {c: values[c] for c in _ENTRY_COLUMNS}
+    for c in _HASHES:
+        row[c] = values[c].hex()
+    row["n"] = n
+    return row
 
 
 def record_events(uow: UnitOfWork, events: Sequence[AuditEvent]) -> None:
@@ -220,10 +232,10 @@ def record_events(uow: UnitOfWork, events: Sequence[AuditEvent]) -> None:
             rows.append(values)
         moves.append({"h_stream": stream, "h_seq": seq, "h_hash": prev_hash})
     if connection.dialect.name == "postgresql":
-        params: dict[str, Any] = {c: [r[c] for r in rows] for c in _ENTRY_COLUMNS}
-        params.update(at=at, h_streams=[m["h_stream"] for m in moves], h_seqs=[m["h_seq"] for m in moves],
-                      h_hashes=[m["h_hash"] for m in moves])  # fmt: skip
-        connection.execute(_APPEND_MANY_PG, params)
+        heads_json = [{"stream": m["h_stream"], "seq": m["h_seq"], "hash": m["h_hash"].hex()} for m in moves]
+        entries_json = [_as_json_row(n, r) for n, r in enumerate(rows)]
+        connection.execute(_APPEND_MANY_PG, {"at": at, "heads": json.dumps(heads_json, ensure_ascii=False),
+                                             "entries": json.dumps(entries_json, ensure_ascii=False)})  # fmt: skip
     else:
         connection.execute(_SET_HEAD, moves)
         connection.execute(insert(_ENTRY), rows)
