@@ -493,6 +493,20 @@ def _count_verifications(url: str, schema: str) -> tuple[int, int]:
     return int(audited[0] if audited else 0), int(failing[0] if failing else 0)
 
 
+def _chain_verdict(url: str, schema: str) -> str:
+    """``sscard audit verify`` on the benchmark's schema: every stream's hash chain walked."""
+    from sscard.audit.service import verify_chain
+    from sscard.db.session import build_engine, unit_of_work
+
+    engine = build_engine(url, schema=schema)
+    try:
+        with unit_of_work(engine) as uow:
+            report = verify_chain(uow)
+    finally:
+        engine.dispose()
+    return f"audit chain {'intact' if report.ok else 'BROKEN: ' + str(report.problem)} ({report.entries} entries)"
+
+
 def main() -> None:
     sys.path.insert(0, str(BENCH_DIR))
     from common import PG_URL, print_machine
@@ -533,7 +547,8 @@ def main() -> None:
             results["pin"] = runner("pin verify", base, "/api/v1/terminal/pin/verify", reqs,
                                     concurrency=args.concurrency, duration=args.duration)  # fmt: skip
             after, failing = _count_verifications(args.url, schema)
-        print(f"check        {after - before} verifications audited as ok, {failing} cards with failures counted")
+        print(f"check        {after - before} verifications audited as ok, {failing} cards with failures counted, "
+              f"{_chain_verdict(args.url, schema)}")  # fmt: skip
         with uvicorn_server("pin_verify:bare_app", env=env, app_dir=BENCH_DIR) as base:
             bare_reqs = reqs[:20000]
             runner("warm-up", base, "/bare", bare_reqs, concurrency=args.concurrency, duration=2)
