@@ -102,6 +102,27 @@ def test_a_batch_decides_the_common_case_and_hands_back_everything_else(terminal
         assert verify_chain(uow).ok
 
 
+# rule PIN-11: a block that does not decipher to a format-4 PIN fails alone, not its batch
+def test_a_malformed_pin_block_is_handed_back_without_failing_the_batch(client, terminal) -> None:
+    pharmacy = terminal("pharmacy", REGION)
+    card_no, card_id = _enabled_card(pharmacy)
+    body = {"card_no": card_no, "pin_block": "00" * 16}  # deciphers to no format-4 PIN field
+
+    def malformed():
+        return pharmacy.build_request("POST", "/terminal/pin/verify", json_body=body)
+
+    request = malformed()
+    bad = PinVerifyAttempt(method="POST", target=request.url.raw_path.decode(), headers=request.headers,
+                           body=request.content, card_no=card_no, pin_block=bytes(16),
+                           received_at=time.time())  # fmt: skip
+    with unit_of_work() as uow:
+        outcomes = verify_batch(uow, [bad, _attempt(pharmacy, card_no, PIN)])
+    assert isinstance(outcomes[0], Authenticated) and isinstance(outcomes[1], Verified)
+    answer = client.send(malformed())  # a fresh signature: the batch spent the first one's nonce
+    assert answer.status_code == 422 and answer.json()["code"] == "PIN_BLOCK_MALFORMED"
+    assert _audited(card_id) == 1
+
+
 # rules CH-3 CH-4: the one-request path refuses what the batch handed back
 def test_a_replayed_verify_request_is_refused(client, terminal) -> None:
     pharmacy = terminal("pharmacy", REGION)

@@ -43,6 +43,7 @@ from sscard.credentials.pin.service import PinCheck
 from sscard.db.group_commit import GroupCommitter
 from sscard.db.session import UnitOfWork
 from sscard.db.statements import dialect_of, member_of, per_dialect
+from sscard.errors import DomainError
 from sscard.policy.service import get_effective_policy
 from sscard.terminal.protocol import ProtocolError, SignedHeaders, parse_headers
 from sscard.terminals.auth import AuthenticatedTerminal, NonceUse, check_signature, consume_nonces, purge_when_due
@@ -78,6 +79,9 @@ class Verified:
 
 
 Outcome = Verified | Authenticated | None
+# A refusal of one attempt must not fail its whole batch: the attempt is handed back, and the
+# one-request path meets the same error again and answers with its contract code.
+_ONE_REQUEST_ERRORS = (DomainError, ValueError)
 
 _CARD_ROWS = per_dialect(
     lambda dialect: (
@@ -122,8 +126,12 @@ def verify_batch(uow: UnitOfWork, attempts: list[PinVerifyAttempt]) -> list[Outc
     for attempt, headers in zip(attempts, signed, strict=True):
         checked = None
         if headers is not None:
-            checked = check_signature(terminals.get(headers.terminal_id), headers, method=attempt.method,
-                                      target=attempt.target, body=attempt.body, now=attempt.received_at)  # fmt: skip
+            terminal = terminals.get(headers.terminal_id)
+            try:
+                checked = check_signature(terminal, headers, method=attempt.method, target=attempt.target,
+                                          body=attempt.body, now=attempt.received_at)  # fmt: skip
+            except _ONE_REQUEST_ERRORS:
+                checked = None  # e.g. a key version the module does not know: answered one by one
         authentic.append(checked if isinstance(checked, AuthenticatedTerminal) else None)
     _spend_nonces(uow, signed, authentic)
     if not any(authentic):
@@ -183,8 +191,11 @@ def _right_pin_of_a_plain_card(card: Any, attempt: PinVerifyAttempt, terminal: A
         return False
     if card.pvv is None or card.pvk_version is None or card.failures != 0 or card.locked_at is not None:
         return False
-    return crypto.verify_pin_block(terminal, card_no=card.card_no, pin_block=attempt.pin_block, pvv=card.pvv,
-                                   pvk_version=card.pvk_version)  # fmt: skip
+    try:
+        return crypto.verify_pin_block(terminal, card_no=card.card_no, pin_block=attempt.pin_block, pvv=card.pvv,
+                                       pvk_version=card.pvk_version)  # fmt: skip
+    except _ONE_REQUEST_ERRORS:
+        return False  # a malformed PIN block, a revoked key: the one-request path answers with its code
 
 
 @lru_cache(maxsize=1)
