@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sscard import __version__
 from sscard.api.deps import get_uow
 from sscard.db.session import UnitOfWork
+from sscard.db.statements import dialect_of
 
 router = APIRouter(tags=["health"])
 
@@ -16,4 +17,4 @@ router = APIRouter(tags=["health"])
 def health(uow: UnitOfWork = Depends(get_uow)) -> dict[str, str]:
     """Report that the service and its database answer."""
     uow.session.execute(text("SELECT 1"))
-    return {"status": "ok", "version": __version__, "database": uow.session.get_bind().dialect.name}
+    return {"status": "ok", "version": __version__, "database": dialect_of(uow)}

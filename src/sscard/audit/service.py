@@ -150,7 +150,7 @@ def append_event(uow: UnitOfWork, event: AuditEvent) -> AuditEntry:
     # session. On PostgreSQL the head update and the insert are one statement (a data-modifying CTE).
     # Entry binds are prefixed: an UPDATE given a parameter named like a column would SET that column.
     params = {**{f"e_{k}": v for k, v in values.items()}, "h_stream": stream, "h_hash": values["hash"]}
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_of(uow) == "postgresql":
         entry_id = session.execute(_APPEND_PG, params).scalar_one()
     else:
         session.execute(_MOVE_HEAD, {"h_stream": stream, "h_hash": values["hash"]})
@@ -213,9 +213,8 @@ def record_events(uow: UnitOfWork, events: Sequence[AuditEvent]) -> None:
         by_stream.setdefault(event.stream(n), []).append(event)
     # Core statements on the session's connection: nothing here needs the ORM's bookkeeping.
     connection = uow.session.connection()
-    heads = {
-        row.stream: row for row in connection.execute(_LOCK_HEADS[dialect_of(uow)], {"streams": sorted(by_stream)})
-    }
+    dialect = dialect_of(uow)
+    heads = {row.stream: row for row in connection.execute(_LOCK_HEADS[dialect], {"streams": sorted(by_stream)})}
     if len(heads) < len(by_stream):
         ensure_streams(uow)
         record_events(uow, events)
@@ -231,7 +230,7 @@ def record_events(uow: UnitOfWork, events: Sequence[AuditEvent]) -> None:
             prev_hash = values["hash"]
             rows.append(values)
         moves.append({"h_stream": stream, "h_seq": seq, "h_hash": prev_hash})
-    if connection.dialect.name == "postgresql":
+    if dialect == "postgresql":
         heads_json = [{"stream": m["h_stream"], "seq": m["h_seq"], "hash": m["h_hash"].hex()} for m in moves]
         entries_json = [_as_json_row(n, r) for n, r in enumerate(rows)]
         connection.execute(_APPEND_MANY_PG, {"at": at, "heads": json.dumps(heads_json, ensure_ascii=False),

@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NoReturn, Protocol, cast
+from typing import Any, NoReturn, Protocol, cast
 
 from sqlalchemy import Table, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -33,6 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from sscard.audit import Actor, Channel, record_event
 from sscard.db.session import UnitOfWork, unit_of_work
+from sscard.db.statements import dialect_of, per_dialect
 from sscard.logging import mask_text
 from sscard.security import get_security_module
 from sscard.terminal.protocol import (
@@ -183,10 +184,12 @@ def purge_when_due(uow: UnitOfWork, *, requests: int, now: float) -> None:
 
 _NONCES = cast(Table, TerminalNonce.__table__)
 # Prebuilt on the table (compiled once; this runs on every terminal request), per dialect.
-_NONCE_INSERT = {
-    name: dialect_insert(_NONCES).on_conflict_do_nothing().returning(_NONCES.c.terminal_id, _NONCES.c.nonce)
-    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
-}
+_DIALECT_INSERT: dict[str, Any] = {"postgresql": pg_insert, "sqlite": sqlite_insert}  # ON CONFLICT: per backend
+_NONCE_INSERT = per_dialect(
+    lambda dialect: (
+        _DIALECT_INSERT[dialect](_NONCES).on_conflict_do_nothing().returning(_NONCES.c.terminal_id, _NONCES.c.nonce)
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +215,7 @@ def consume_nonces(uow: UnitOfWork, uses: list[NonceUse]) -> set[tuple[str, str]
     """
     if not uses:
         return set()
-    statement = _NONCE_INSERT[uow.session.get_bind().dialect.name]
+    statement = _NONCE_INSERT[dialect_of(uow)]
     params = [
         {
             "terminal_id": u.terminal_id,

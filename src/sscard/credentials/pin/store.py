@@ -20,6 +20,7 @@ from sqlalchemy.sql.dml import Insert
 
 from sscard.credentials.pin.models import CardPin
 from sscard.db.session import UnitOfWork
+from sscard.db.statements import dialect_of
 
 T = cast(Table, CardPin.__table__)
 
@@ -34,7 +35,7 @@ class Failure:
 
 def _insert(uow: UnitOfWork) -> Insert:
     """``INSERT`` with ``ON CONFLICT`` support for the session's backend (PostgreSQL or SQLite ≥ 3.35)."""
-    name = uow.session.get_bind().dialect.name
+    name = dialect_of(uow)
     if name == "postgresql":
         return postgresql.insert(T)
     if name == "sqlite":

@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 from sscard.credentials.query_password.models import LoginThrottle, QueryPassword
 from sscard.credentials.query_password.rules import HolderContext
 from sscard.db.session import UnitOfWork
+from sscard.db.statements import dialect_of
 from sscard.identity.protected import EMAIL, ID_NUMBER, PHONE
 from sscard.people.models import Person
 from sscard.policy.schemas import RegionalPolicy
@@ -67,7 +68,7 @@ def read_login_state(uow: UnitOfWork, *, account_key: bytes, source_key: bytes) 
 
 
 def _insert(uow: UnitOfWork) -> Any:
-    return postgresql.insert(T) if uow.session.get_bind().dialect.name == "postgresql" else sqlite.insert(T)
+    return postgresql.insert(T) if dialect_of(uow) == "postgresql" else sqlite.insert(T)
 
 
 def record_login(uow: UnitOfWork, *, person_id: int, now: datetime, new_hash: str | None = None) -> None:
@@ -105,7 +106,7 @@ def use_temporary(uow: UnitOfWork, *, person_id: int, temp_hash: str, now: datet
 
 def lock_account(uow: UnitOfWork, *, person_id: int, now: datetime) -> QueryPassword:
     """The holder's row, created if absent, row-locked until commit (changes are serialised per holder)."""
-    name = uow.session.get_bind().dialect.name
+    name = dialect_of(uow)
     ins = (postgresql.insert(T) if name == "postgresql" else sqlite.insert(T)).values(
         person_id=person_id, updated_at=now
     )

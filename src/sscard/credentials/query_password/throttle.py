@@ -22,6 +22,7 @@ from sqlalchemy.sql.dml import Insert
 from sscard.credentials.query_password.errors import AccountLocked, LoginThrottled
 from sscard.credentials.query_password.models import LoginThrottle
 from sscard.db.session import UnitOfWork
+from sscard.db.statements import dialect_of
 from sscard.errors import DomainError
 from sscard.policy.schemas import RegionalPolicy
 from sscard.security import get_security_module
@@ -129,7 +130,7 @@ def wait_left(row: LoginThrottle | None, now: datetime) -> int:
 
 
 def _insert(uow: UnitOfWork) -> Insert:
-    name = uow.session.get_bind().dialect.name
+    name = dialect_of(uow)
     if name == "postgresql":
         return postgresql.insert(T)
     if name == "sqlite":
