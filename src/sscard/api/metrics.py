@@ -36,14 +36,16 @@ LATENCY = Histogram(
 )
 _KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 log = structlog.get_logger("sscard.http")
+# The route template, set by whatever answered before any router ran (api/pin_verify_lane.py).
+ROUTE_KEY = "sscard.route"
 
 
 def route_label(scope: Scope) -> str:
     """The matched route's full template, e.g. ``/api/v1/regions/{code}``; ``unmatched`` if none."""
     # FastAPI >= 0.16x keeps nested routers unflattened: the full template (with every prefix) is in
     # its effective route context; ``scope["route"]`` holds the template relative to its router.
-    if "sscard.route" in scope:  # answered by a lane before any router ran (api/pin_verify_lane.py)
-        return str(scope["sscard.route"])
+    if ROUTE_KEY in scope:
+        return str(scope[ROUTE_KEY])
     context = (scope.get("fastapi") or {}).get("effective_route_context")
     path = getattr(context, "path_format", None)
     if not path:

@@ -20,9 +20,12 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sscard.api.metrics import ROUTE_KEY
+from sscard.api.problems import is_json_content_type
 from sscard.api.terminal import wire_target
 from sscard.credentials.pin.batch_verify import Outcome, PinVerifyAttempt, Verified, pin_verifier
 from sscard.credentials.pin.schemas import TerminalPinVerified, TerminalPinVerify
@@ -30,7 +33,6 @@ from sscard.credentials.pin.schemas import TerminalPinVerified, TerminalPinVerif
 VERIFY_PATH = "/api/v1/terminal/pin/verify"
 # The batch's outcome for a request the lane hands on (an ``Authenticated``, or None: not decided).
 OUTCOME_KEY = "sscard.pin_verify_outcome"
-ROUTE_KEY = "sscard.route"  # the route template for the metrics, when no router ran
 
 
 class PinVerifyLane:
@@ -42,10 +44,12 @@ class PinVerifyLane:
             await self.app(scope, receive, send)
             return
         try:
-            body = await _read_body(receive)
+            body = await Request(scope, receive).body()
         except HTTPException as exc:  # too large, NUL (input guard): the route answers as for any other
             await self.app(scope, _raising(exc), send)
             return
+        except ClientDisconnect:
+            return  # nobody left to answer
         outcome = await _decide(scope, body)
         if isinstance(outcome, Verified):
             scope[ROUTE_KEY] = VERIFY_PATH
@@ -58,8 +62,8 @@ class PinVerifyLane:
 
 async def _decide(scope: Scope, body: bytes) -> Outcome:
     headers = Headers(scope=scope)
-    if headers.get("content-type", "").split(";", 1)[0].strip().lower() != "application/json":
-        return None  # FastAPI's own reading decides what else is JSON (or answers 415)
+    if not is_json_content_type(headers.get("content-type", "")):
+        return None  # FastAPI's own reading decides (a JSON body without a content type, or 415)
     try:
         fields = TerminalPinVerify.model_validate_json(body)
     except ValidationError:
@@ -69,18 +73,6 @@ async def _decide(scope: Scope, body: bytes) -> Outcome:
         pin_block=bytes.fromhex(fields.pin_block) if fields.pin_block else None, received_at=time.time(),
     )  # fmt: skip
     return await pin_verifier().submit(attempt)
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break  # the client went away; the route sees the same
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:

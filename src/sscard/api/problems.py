@@ -119,7 +119,8 @@ def _safe_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]
     ]
 
 
-def _is_json_content_type(value: str) -> bool:
+def is_json_content_type(value: str) -> bool:
+    """``application/json`` or an ``application/…+json`` type: what FastAPI reads as a JSON body."""
     media = value.split(";", 1)[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
@@ -127,7 +128,7 @@ def _is_json_content_type(value: str) -> bool:
 def _wrong_media_type(request: Request, exc: RequestValidationError) -> bool:
     """A JSON-body route that got a non-JSON content type: FastAPI saw the body as raw bytes."""
     content_type = request.headers.get("content-type")
-    if not content_type or _is_json_content_type(content_type):
+    if not content_type or is_json_content_type(content_type):
         return False
     if content_type.split(";", 1)[0].strip().lower() in {"multipart/form-data", "application/x-www-form-urlencoded"}:
         # Form routes exist (pages, uploads); a form sent to one is validated normally.
