@@ -124,13 +124,11 @@ _LOGIN_ERRORS: dict[int | str, dict[str, str]] = {
 @router.post("/login", response_model=LoginOut, responses=_LOGIN_ERRORS)
 def login(body: LoginIn, request: Request, uow: UnitOfWork = Depends(get_uow)) -> LoginOut:
     """Sign in with the ID number and the query password (the initial one is the ID's last 8, X→0)."""
-    try:
+    # The failure counters and their audit entry must outlive the error response (QPW-7).
+    with uow.committed_before(InvalidCredentials, AccountLocked):
         result = login_holder(
             uow, id_number=body.id_number, password=body.password.get_secret_value(), source=client_address(request)
         )
-    except (InvalidCredentials, AccountLocked):
-        uow.commit()  # the failure counters and their audit entry must outlive the error response (QPW-7)
-        raise
     return LoginOut(
         access_token=result.access_token,
         must_change_password=result.must_change_password,
@@ -157,7 +155,8 @@ def password(
     uow: UnitOfWork = Depends(get_uow),
 ) -> Response:
     """Change the query password; allowed (and required) right after signing in with the initial one."""
-    try:
+    # Counted like a failed login: a stolen session cannot guess the password.
+    with uow.committed_before(OldPasswordWrong, AccountLocked):
         change_password(
             uow,
             session=holder,
@@ -165,9 +164,6 @@ def password(
             new_password=body.new_password.get_secret_value(),
             source=client_address(request),
         )
-    except (OldPasswordWrong, AccountLocked):
-        uow.commit()  # counted like a failed login: a stolen session cannot guess the password
-        raise
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

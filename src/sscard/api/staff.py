@@ -25,12 +25,9 @@ _LOGIN_ERRORS = {
 @router.post("/login", response_model=StaffLoginOut, responses=_LOGIN_ERRORS)  # type: ignore[arg-type]
 def login(body: StaffLoginIn, uow: UnitOfWork = Depends(get_uow)) -> StaffLoginOut:
     """Sign a staff member in and return an opaque bearer token."""
-    try:
+    # The failure counter and its audit entry must survive the error response (throttling).
+    with uow.committed_before(InvalidCredentials, LoginThrottled):
         result = authenticate_staff(uow, username=body.username, password=body.password)
-    except (InvalidCredentials, LoginThrottled):
-        # The failure counter and its audit entry must survive the error response (throttling).
-        uow.commit()
-        raise
     p = result.principal
     return StaffLoginOut(
         access_token=result.access_token, role=p.role, region=p.region_code, expires_at=result.expires_at

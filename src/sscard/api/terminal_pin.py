@@ -56,18 +56,14 @@ async def verify_outcome(request: Request) -> Authenticated:
 
 
 def _verify_one(body: TerminalPinVerify, terminal: AuthenticatedTerminal) -> PinCheck:
-    with unit_of_work() as uow:
-        try:
-            return verify_card_pin(
-                uow,
-                card_no=body.card_no,
-                pin_block=bytes.fromhex(body.pin_block) if body.pin_block else None,
-                terminal=terminal,
-                actor=terminal.actor(),
-            )
-        except _REMEMBERED:
-            uow.commit()
-            raise
+    with unit_of_work() as uow, uow.committed_before(*_REMEMBERED):
+        return verify_card_pin(
+            uow,
+            card_no=body.card_no,
+            pin_block=bytes.fromhex(body.pin_block) if body.pin_block else None,
+            terminal=terminal,
+            actor=terminal.actor(),
+        )
 
 
 @router.post("/verify", response_model=TerminalPinVerified, responses=_ERRORS)  # type: ignore[arg-type]
@@ -94,7 +90,7 @@ def change_pin(
     """Change the PIN with the current PIN, or the initial one while not enabled (PIN-4); enables it (PIN-2)."""
     if terminal.kind not in CHANGE_KINDS:
         raise PinChangeNotHere(f"PIN changes are offered at {', '.join(sorted(CHANGE_KINDS))} terminals")
-    try:
+    with uow.committed_before(*_REMEMBERED):
         change_card_pin(
             uow,
             card_no=body.card_no,
@@ -103,7 +99,4 @@ def change_pin(
             terminal=terminal,
             actor=terminal.actor(),
         )
-    except _REMEMBERED:
-        uow.commit()
-        raise
     return TerminalPinChanged()

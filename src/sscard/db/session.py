@@ -88,6 +88,16 @@ class UnitOfWork:
         for fn in hooks:
             fn()
 
+    @contextmanager
+    def committed_before(self, *errors: type[BaseException]) -> Iterator[None]:
+        """Commit what was done when one of ``errors`` is raised, then let it through: a refusal that
+        must be remembered (a failure counted, a lock, its audit entry) outlives its error response."""
+        try:
+            yield
+        except errors:
+            self.commit()
+            raise
+
     def rollback(self) -> None:
         self._after_commit.clear()
         self.session.rollback()
