@@ -138,16 +138,16 @@ def verify_batch(uow: UnitOfWork, attempts: list[PinVerifyAttempt]) -> list[Outc
         return [None] * len(attempts)
     purge_when_due(uow, requests=sum(t is not None for t in authentic), now=attempts[0].received_at)
 
-    card_nos = {normalise_card_no(a.card_no) for a, t in zip(attempts, authentic, strict=True) if t is not None}
-    found = uow.session.connection().execute(_CARD_ROWS[dialect_of(uow)], {"card_nos": sorted(card_nos)})
+    card_nos = {i: normalise_card_no(attempts[i].card_no) for i, t in enumerate(authentic) if t is not None}
+    found = uow.session.connection().execute(_CARD_ROWS[dialect_of(uow)], {"card_nos": sorted(set(card_nos.values()))})
     cards = {row.card_no: row for row in found}
     outcomes: list[Outcome] = []
     events: list[AuditEvent] = []
-    for attempt, terminal in zip(attempts, authentic, strict=True):
+    for i, (attempt, terminal) in enumerate(zip(attempts, authentic, strict=True)):
         if terminal is None:
             outcomes.append(None)
             continue
-        card = cards.get(normalise_card_no(attempt.card_no))
+        card = cards.get(card_nos[i])
         if card is None or not _right_pin_of_a_plain_card(card, attempt, terminal):
             outcomes.append(Authenticated(terminal))
             continue
