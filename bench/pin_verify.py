@@ -493,6 +493,20 @@ def _count_verifications(url: str, schema: str) -> tuple[int, int]:
     return int(audited[0] if audited else 0), int(failing[0] if failing else 0)
 
 
+def _batch_sizes(base: str) -> str:
+    """Mean group-commit batch size from ``/metrics`` (one worker's counters: no multiprocess registry)."""
+    import httpx
+
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    counts = {}
+    for kind in ("items", "batches", "failed"):
+        prefix = f'sscard_group_commit_{kind}_total{{name="pin-verify"}} '
+        counts[kind] = next((float(x.removeprefix(prefix)) for x in text.splitlines() if x.startswith(prefix)), 0.0)
+    mean = counts["items"] / counts["batches"] if counts["batches"] else 0.0
+    return (f"one worker: {counts['items']:.0f} verifications in {counts['batches']:.0f} batches "
+            f"(mean {mean:.1f}), {counts['failed']:.0f} batches failed")  # fmt: skip
+
+
 def _chain_verdict(url: str, schema: str) -> str:
     """``sscard audit verify`` on the benchmark's schema: every stream's hash chain walked."""
     from sscard.audit.service import verify_chain
@@ -547,8 +561,10 @@ def main() -> None:
             results["pin"] = runner("pin verify", base, "/api/v1/terminal/pin/verify", reqs,
                                     concurrency=args.concurrency, duration=args.duration)  # fmt: skip
             after, failing = _count_verifications(args.url, schema)
+            batching = _batch_sizes(base)
         print(f"check        {after - before} verifications audited as ok, {failing} cards with failures counted, "
               f"{_chain_verdict(args.url, schema)}")  # fmt: skip
+        print(f"batches      {batching}")
         with uvicorn_server("pin_verify:bare_app", env=env, app_dir=BENCH_DIR) as base:
             bare_reqs = reqs[:20000]
             runner("warm-up", base, "/bare", bare_reqs, concurrency=args.concurrency, duration=2)

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     # Terminal PIN verifications share transactions (group commit, credentials/pin/batch_verify.py):
     # at most this many per batch, and this many batches in the database at once per process.
     pin_verify_batch: int = Field(default=64, ge=1, le=1000)
-    pin_verify_threads: int = Field(default=1, ge=1, le=16)
+    pin_verify_connections: int = Field(default=1, ge=1, le=16)
 
     # The 12345 hotline endpoints need no password (CARD-5, INS-5), so each source address may make this
     # many calls per window before it is made to wait (escalating from one minute): one script must not

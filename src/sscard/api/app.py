@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
@@ -27,7 +30,14 @@ from sscard.api.metrics import MetricsMiddleware
 from sscard.api.middleware import ErrorBoundary, InputGuardMiddleware, RequestIdMiddleware
 from sscard.api.pin_verify_lane import PinVerifyLane
 from sscard.api.problems import install_problem_handlers
+from sscard.credentials.pin.batch_verify import pin_verifier
 from sscard.logging import configure_logging
+
+
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await pin_verifier().close()  # the connections its batches kept open in this event loop
 
 
 def create_app() -> FastAPI:
@@ -40,6 +50,7 @@ def create_app() -> FastAPI:
         docs_url="/api/docs",
         redoc_url="/api/redoc",
         static_url="/api/docs-static",
+        lifespan=_lifespan,
     )
     install_problem_handlers(app)
     # add_middleware wraps: the last added is the outermost. Outermost first: RequestId → Metrics →

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, NullPool, create_engine, event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from sscard.config import get_settings
@@ -40,15 +41,18 @@ def build_engine(url: str, *, schema: str = "", **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    connect_args: dict[str, Any] = {}
-    if schema:
-        connect_args["options"] = f"-csearch_path={schema}"
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
+    url, connect_args = _postgres_args(url, schema)
     return create_engine(url, connect_args=connect_args, **kwargs)
+
+
+def _postgres_args(url: str, schema: str) -> tuple[str, dict[str, Any]]:
+    """The psycopg URL and connection arguments (the schema as the search path) of both engines."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url, ({"options": f"-csearch_path={schema}"} if schema else {})
 
 
 @lru_cache(maxsize=1)
@@ -59,8 +63,23 @@ def get_engine() -> Engine:
     return build_engine(settings.effective_database_url, schema=settings.database_schema)
 
 
+@lru_cache(maxsize=1)
+def get_async_engine() -> AsyncEngine | None:
+    """The same database through psycopg's asyncio interface; None for SQLite (no async driver here).
+
+    Only for work that runs inside the event loop and keeps its own connections open (the group
+    commit of ``db/group_commit.py``), hence no pool: a pooled connection must not cross event loops.
+    """
+    settings = get_settings()
+    if settings.is_sqlite:
+        return None
+    url, connect_args = _postgres_args(settings.effective_database_url, settings.database_schema)
+    return create_async_engine(url, connect_args=connect_args, poolclass=NullPool)
+
+
 def reset_engine_cache() -> None:
     get_engine.cache_clear()
+    get_async_engine.cache_clear()
     _sessionmaker.cache_clear()
 
 

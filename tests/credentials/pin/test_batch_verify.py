@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from sscard.audit.models import AuditEntry
 from sscard.audit.service import verify_chain
@@ -175,15 +175,25 @@ def test_a_failed_batch_falls_back_to_one_request_at_a_time(terminal, monkeypatc
     assert _nonces(pharmacy.profile.terminal_id) == before + 1  # the batch's nonce was rolled back
 
 
+def _in_the_database_for(uow, seconds: float) -> None:
+    """Hold the batch in a statement (PostgreSQL), or in its thread (SQLite has no sleep function)."""
+    if uow.session.get_bind().dialect.name == "postgresql":
+        uow.session.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
+    else:
+        time.sleep(seconds)
+
+
 def test_requests_that_arrive_during_a_batch_share_the_next_one(db_env) -> None:
     sizes: list[int] = []
+    threads: set[str] = set()
     first_batch_running = threading.Event()
 
     def batch(uow, items: list[int]) -> list[int]:
         sizes.append(len(items))
+        threads.add(threading.current_thread().name)
         if len(sizes) == 1:
             first_batch_running.set()
-            time.sleep(0.2)  # the others arrive meanwhile
+            _in_the_database_for(uow, 0.2)  # the others arrive meanwhile
         return [i * 10 for i in items]
 
     committer: GroupCommitter[int, int] = GroupCommitter("test", batch, on_failure=lambda i: -i)
@@ -192,10 +202,14 @@ def test_requests_that_arrive_during_a_batch_share_the_next_one(db_env) -> None:
         first = asyncio.create_task(committer.submit(0))
         await asyncio.to_thread(first_batch_running.wait, 5)
         rest = [asyncio.create_task(committer.submit(i)) for i in range(1, 10)]
-        return [await first, *[await t for t in rest]]
+        outcomes = [await first, *[await t for t in rest]]
+        await committer.close()
+        return outcomes
 
     assert asyncio.run(go()) == [i * 10 for i in range(10)]
     assert sizes == [1, 9]
+    # PostgreSQL: the batches run in the event loop (asyncio driver); SQLite: in a thread of their own.
+    assert threads == ({"MainThread"} if db_env.backend == "postgresql" else {"test-0"})
 
 
 def test_a_failed_batch_is_rolled_back_and_every_item_gets_the_fallback(db_env) -> None:
@@ -209,7 +223,9 @@ def test_a_failed_batch_is_rolled_back_and_every_item_gets_the_fallback(db_env) 
     committer: GroupCommitter[int, int] = GroupCommitter("test-fail", batch, on_failure=lambda i: -i)
 
     async def go() -> list[int]:
-        return list(await asyncio.gather(*(committer.submit(i) for i in range(1, 4))))
+        outcomes = list(await asyncio.gather(*(committer.submit(i) for i in range(1, 4))))
+        await committer.close()
+        return outcomes
 
     assert sorted(asyncio.run(go())) == [-3, -2, -1]
     assert _nonces("TROLLBACK") == 0

@@ -207,5 +207,5 @@ def pin_verifier() -> GroupCommitter[PinVerifyAttempt, Outcome]:
         verify_batch,
         on_failure=lambda _attempt: None,  # rolled back: the one-request path does everything
         max_batch=settings.pin_verify_batch,
-        threads=settings.pin_verify_threads,
+        connections=settings.pin_verify_connections,
     )
