@@ -29,7 +29,7 @@ import queue
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -111,22 +111,27 @@ class GroupCommitter(Generic[In, Out]):
                 if len(outcomes) != len(items):
                     raise RuntimeError(f"{len(outcomes)} outcomes for {len(items)} items")
         except Exception as exc:  # noqa: BLE001 - rolled back; every item takes the one-request path
-            log.warning("group_commit.batch_failed", name=self.name, size=len(items), error_type=type(exc).__name__)
-            FAILED.labels(self.name).inc()
+            fallbacks = self.fallbacks(items, exc)
             if isinstance(exc, DBAPIError):
-                raise _BrokenConnection([self._on_failure(item) for item in items]) from exc
-            return [self._on_failure(item) for item in items]
+                raise _BrokenConnection(fallbacks) from exc
+            return fallbacks
         self.batches += 1
         self.items += len(items)
         BATCHES.labels(self.name).inc()
         ITEMS.labels(self.name).inc(len(items))
         return outcomes
 
+    def fallbacks(self, items: list[In], exc: Exception) -> list[Out]:
+        """A batch that failed (or found no connection): every item takes the one-request path."""
+        log.warning("group_commit.batch_failed", name=self.name, size=len(items), error_type=type(exc).__name__)
+        FAILED.labels(self.name).inc()
+        return [self._on_failure(item) for item in items]
+
 
 class _BrokenConnection(Exception):  # noqa: N818 - a signal between the committer and its runners
     """The batch failed on a database error: its connection is replaced before the next batch."""
 
-    def __init__(self, fallbacks: list[object]) -> None:
+    def __init__(self, fallbacks: Sequence[object]) -> None:
         super().__init__("batch failed on a database error")
         self.fallbacks = fallbacks
 
@@ -162,7 +167,10 @@ class _InLoop(Generic[In, Out]):
             self._running -= 1
 
     async def _outcomes(self, items: list[In]) -> list[Out]:
-        connection = await self._connection()
+        try:
+            connection = await self._connection()
+        except Exception as exc:  # noqa: BLE001 - the database is unreachable: no request may hang on it
+            return self._committer.fallbacks(items, exc)
         try:
             outcomes = await connection.run_sync(self._committer.decide, items)
         except _BrokenConnection as broken:
@@ -229,11 +237,14 @@ class _InThreads(Generic[In, Out]):
 
     def _outcomes(self, items: list[In]) -> list[Out]:
         try:
-            return self._committer.decide(self._connection(), items)
+            connection = self._connection()
+        except Exception as exc:  # noqa: BLE001 - the database is unreachable: the thread must live on
+            return self._committer.fallbacks(items, exc)
+        try:
+            return self._committer.decide(connection, items)
         except _BrokenConnection as broken:
-            connection: Connection | None = self._local.connection
             self._local.connection = None
-            if connection is not None and not connection.closed:
+            if not connection.closed:
                 connection.invalidate()  # whatever state it is in, it is not used again
             return broken.fallbacks  # type: ignore[return-value]
 

@@ -229,3 +229,28 @@ def test_a_failed_batch_is_rolled_back_and_every_item_gets_the_fallback(db_env) 
 
     assert sorted(asyncio.run(go())) == [-3, -2, -1]
     assert _nonces("TROLLBACK") == 0
+
+
+# A batch that cannot reach the database leaves no request hanging: each takes the one-request path
+def test_a_batch_without_a_connection_gives_every_item_its_fallback(db_env, monkeypatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from sscard.db import group_commit
+
+    def unreachable(self):
+        raise OperationalError("connect", {}, Exception("connection refused"))
+
+    async def unreachable_async(self):
+        unreachable(self)
+
+    monkeypatch.setattr(group_commit._InThreads, "_connection", unreachable)
+    monkeypatch.setattr(group_commit._InLoop, "_connection", unreachable_async)
+    committer: GroupCommitter[int, int] = GroupCommitter("test-down", lambda uow, items: items, on_failure=lambda i: -i)
+
+    async def go() -> list[int]:
+        first = await asyncio.wait_for(asyncio.gather(*(committer.submit(i) for i in (1, 2))), 10)
+        again = await asyncio.wait_for(committer.submit(3), 10)  # the runner lives on after the failure
+        await committer.close()
+        return [*first, again]
+
+    assert asyncio.run(go()) == [-1, -2, -3]
