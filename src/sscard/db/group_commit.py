@@ -29,7 +29,7 @@ import queue
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -103,37 +103,27 @@ class GroupCommitter(Generic[In, Out]):
         if runner is not None:
             await runner.close()
 
-    def decide(self, connection: Connection, items: list[In]) -> list[Out]:
-        """One batch in one transaction on ``connection``; on failure, rolled back and every item's fallback."""
+    def decide(self, connection: Connection, items: list[In]) -> tuple[list[Out], bool]:
+        """One batch in one transaction on ``connection``: the outcomes (on failure, rolled back and every
+        item's fallback) and whether the connection is fit for the next batch (not after a database error)."""
         try:
             with unit_of_work_on(connection) as uow:
                 outcomes = self._batch(uow, items)
                 if len(outcomes) != len(items):
                     raise RuntimeError(f"{len(outcomes)} outcomes for {len(items)} items")
         except Exception as exc:  # noqa: BLE001 - rolled back; every item takes the one-request path
-            fallbacks = self.fallbacks(items, exc)
-            if isinstance(exc, DBAPIError):
-                raise _BrokenConnection(fallbacks) from exc
-            return fallbacks
+            return self.fallbacks(items, exc), not isinstance(exc, DBAPIError)
         self.batches += 1
         self.items += len(items)
         BATCHES.labels(self.name).inc()
         ITEMS.labels(self.name).inc(len(items))
-        return outcomes
+        return outcomes, True
 
     def fallbacks(self, items: list[In], exc: Exception) -> list[Out]:
         """A batch that failed (or found no connection): every item takes the one-request path."""
         log.warning("group_commit.batch_failed", name=self.name, size=len(items), error_type=type(exc).__name__)
         FAILED.labels(self.name).inc()
         return [self._on_failure(item) for item in items]
-
-
-class _BrokenConnection(Exception):  # noqa: N818 - a signal between the committer and its runners
-    """The batch failed on a database error: its connection is replaced before the next batch."""
-
-    def __init__(self, fallbacks: Sequence[object]) -> None:
-        super().__init__("batch failed on a database error")
-        self.fallbacks = fallbacks
 
 
 class _InLoop(Generic[In, Out]):
@@ -171,12 +161,11 @@ class _InLoop(Generic[In, Out]):
             connection = await self._connection()
         except Exception as exc:  # noqa: BLE001 - the database is unreachable: no request may hang on it
             return self._committer.fallbacks(items, exc)
-        try:
-            outcomes = await connection.run_sync(self._committer.decide, items)
-        except _BrokenConnection as broken:
+        outcomes, reusable = await connection.run_sync(self._committer.decide, items)
+        if reusable:
+            self._idle.append(connection)
+        else:
             await connection.invalidate()  # whatever state it is in, it is not used again
-            return broken.fallbacks  # type: ignore[return-value]
-        self._idle.append(connection)
         return outcomes
 
     async def close(self) -> None:
@@ -240,13 +229,12 @@ class _InThreads(Generic[In, Out]):
             connection = self._connection()
         except Exception as exc:  # noqa: BLE001 - the database is unreachable: the thread must live on
             return self._committer.fallbacks(items, exc)
-        try:
-            return self._committer.decide(connection, items)
-        except _BrokenConnection as broken:
+        outcomes, reusable = self._committer.decide(connection, items)
+        if not reusable:
             self._local.connection = None
             if not connection.closed:
                 connection.invalidate()  # whatever state it is in, it is not used again
-            return broken.fallbacks  # type: ignore[return-value]
+        return outcomes
 
     def _connection(self) -> Connection:
         engine = get_engine()
