@@ -26,6 +26,10 @@ from sscard.db.statements import dialect_of, member_of, per_dialect
 from sscard.security import get_security_module
 
 GENESIS = b"\x00" * 32
+# Built once: ``json.dumps`` with any non-default argument builds a new encoder on every call, and
+# every audited request encodes two documents. Same output as ``json.dumps`` with these arguments.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_COMPACT_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def canonical_bytes(
@@ -46,7 +50,7 @@ def canonical_bytes(
         result,
         details,
     ]
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
+    return _COMPACT.encode(fields).encode()
 
 
 def chain_hash(prev_hash: bytes, content: bytes) -> bytes:
@@ -99,7 +103,7 @@ class AuditEvent:
 
 def _entry_values(event: AuditEvent, *, stream: int, seq: int, prev_hash: bytes, at: datetime) -> dict[str, Any]:
     """The row of one entry, its chain hash computed over the canonical bytes (shared by both appends)."""
-    details_json = json.dumps(event.details or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    details_json = _COMPACT_SORTED.encode(event.details or {})
     actor = event.actor
     content = canonical_bytes(stream=stream, seq=seq, at=at, actor=actor, subject=event.subject,
                               action=event.action, result=event.result, details=details_json)  # fmt: skip
@@ -233,8 +237,8 @@ def record_events(uow: UnitOfWork, events: Sequence[AuditEvent]) -> None:
     if dialect == "postgresql":
         heads_json = [{"stream": m["h_stream"], "seq": m["h_seq"], "hash": m["h_hash"].hex()} for m in moves]
         entries_json = [_as_json_row(n, r) for n, r in enumerate(rows)]
-        connection.execute(_APPEND_MANY_PG, {"at": at, "heads": json.dumps(heads_json, ensure_ascii=False),
-                                             "entries": json.dumps(entries_json, ensure_ascii=False)})  # fmt: skip
+        connection.execute(_APPEND_MANY_PG, {"at": at, "heads": _COMPACT.encode(heads_json),
+                                             "entries": _COMPACT.encode(entries_json)})  # fmt: skip
     else:
         connection.execute(_SET_HEAD, moves)
         connection.execute(insert(_ENTRY), rows)
