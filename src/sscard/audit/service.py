@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Executable, Table, bindparam, func, insert, select, text, update
 
 from sscard.audit.actor import Actor, Channel
 from sscard.audit.models import AuditEntry, AuditStreamHead
 from sscard.config import get_settings
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
-from sscard.db.statements import dialect_of, member_of, per_dialect
+from sscard.db.statements import dialect_of, member_of
 from sscard.security import get_security_module
 
 GENESIS = b"\x00" * 32
@@ -162,15 +162,19 @@ def append_event(uow: UnitOfWork, event: AuditEvent) -> AuditEntry:
     return AuditEntry(id=entry_id, **values)  # detached: what was written, for callers and tests
 
 
-# The batch append locks every head it extends in stream order, so two batches never deadlock.
-_LOCK_HEADS = per_dialect(
-    lambda dialect: (
-        select(_HEAD.c.stream, _HEAD.c.seq, _HEAD.c.last_hash)
-        .where(member_of(_HEAD.c.stream, "streams", dialect))
-        .order_by(_HEAD.c.stream)
-        .with_for_update()
-    )
+# The batch append locks every head it extends in stream order, so two batches never deadlock
+# (``ORDER BY`` then ``FOR UPDATE``: PostgreSQL locks the rows in the sorted order).
+HEADS_FOR_UPDATE_PG = (
+    "SELECT stream, seq, last_hash FROM audit_stream_head "
+    "WHERE stream = ANY(CAST(:streams AS integer[])) ORDER BY stream FOR UPDATE"
 )
+_LOCK_HEADS: dict[str, Executable] = {
+    "postgresql": text(HEADS_FOR_UPDATE_PG),
+    # SQLite has no row locks: a transaction there holds the write lock from its start (BEGIN IMMEDIATE).
+    "sqlite": select(_HEAD.c.stream, _HEAD.c.seq, _HEAD.c.last_hash).where(
+        member_of(_HEAD.c.stream, "streams", "sqlite")
+    ),
+}
 _SET_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.stream == bindparam("h_stream"))
@@ -206,23 +210,34 @@ def _as_json_row(n: int, values: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def record_events(uow: UnitOfWork, events: Sequence[AuditEvent]) -> None:
+def streams_of(subject_keys: Iterable[str]) -> set[int]:
+    """The chain streams that entries with these subject keys append to (what a batch locks first)."""
+    n = get_settings().audit_streams
+    return {stream_for(key, n) for key in subject_keys}
+
+
+def lock_heads(uow: UnitOfWork, streams: Iterable[int]) -> dict[int, Any]:
+    """Lock the heads of ``streams`` in stream order until commit; their rows (seq, last_hash) by stream."""
+    rows = uow.session.connection().execute(_LOCK_HEADS[dialect_of(uow)], {"streams": sorted(set(streams))})
+    return {row.stream: row for row in rows}
+
+
+def record_events(uow: UnitOfWork, events: Sequence[AuditEvent], *, locked: Mapping[int, Any] | None = None) -> None:
     """Append many entries in two statements whatever their number (the terminal channel's group
-    commit). Entries of one stream are chained in the order given."""
+    commit). Entries of one stream are chained in the order given. ``locked``: heads the caller has
+    already locked with ``lock_heads`` in this transaction (then only the append is left to do)."""
     if not events:
         return
     n = get_settings().audit_streams
     by_stream: dict[int, list[AuditEvent]] = {}
     for event in events:
         by_stream.setdefault(event.stream(n), []).append(event)
-    # Core statements on the session's connection: nothing here needs the ORM's bookkeeping.
-    connection = uow.session.connection()
-    dialect = dialect_of(uow)
-    heads = {row.stream: row for row in connection.execute(_LOCK_HEADS[dialect], {"streams": sorted(by_stream)})}
-    if len(heads) < len(by_stream):
+    heads = dict(locked or {})
+    if not heads.keys() >= by_stream.keys():
+        heads.update(lock_heads(uow, by_stream.keys() - heads.keys()))
+    if not heads.keys() >= by_stream.keys():  # a database created before these streams existed
         ensure_streams(uow)
-        record_events(uow, events)
-        return
+        heads.update(lock_heads(uow, by_stream.keys() - heads.keys()))
     at = utcnow()
     rows: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
@@ -234,7 +249,9 @@ def record_events(uow: UnitOfWork, events: Sequence[AuditEvent]) -> None:
             prev_hash = values["hash"]
             rows.append(values)
         moves.append({"h_stream": stream, "h_seq": seq, "h_hash": prev_hash})
-    if dialect == "postgresql":
+    # Core statements on the session's connection: nothing here needs the ORM's bookkeeping.
+    connection = uow.session.connection()
+    if dialect_of(uow) == "postgresql":
         heads_json = [{"stream": m["h_stream"], "seq": m["h_seq"], "hash": m["h_hash"].hex()} for m in moves]
         entries_json = [_as_json_row(n, r) for n, r in enumerate(rows)]
         connection.execute(_APPEND_MANY_PG, {"at": at, "heads": _COMPACT.encode(heads_json),

@@ -53,6 +53,11 @@ def audit_card(
     append_event(uow, card_event(card, actor=actor, action=action, details=details, result=result))
 
 
+def card_stream_key(card_no: str) -> str:
+    """The audit stream key of a card's entries: one card's history stays in one chain stream."""
+    return f"card:{card_no}"
+
+
 def card_event(
     card: CardFacts, *, actor: Actor, action: str, details: dict[str, Any] | None = None, result: str = "ok"
 ) -> AuditEvent:
@@ -61,7 +66,7 @@ def card_event(
         actor=actor,
         action=action,
         subject=card_subject(card.card_no),
-        subject_key=f"card:{card.card_no}",  # one card's history stays in one chain stream
+        subject_key=card_stream_key(card.card_no),
         result=result,
         details={"card_id": card.id, "person_id": card.person_id, "type": card.card_type.value, **(details or {})},
     )

@@ -190,11 +190,14 @@ _NONCE_INSERT_SQLITE = sqlite_insert(_NONCES).on_conflict_do_nothing().returning
 # driver and planned each time; arrays per column cost the driver more than the statement).
 # Measured per insert of 8 / 32 rows: 0.39–0.58 / 0.48–0.79 ms of client CPU, against 0.56–0.60 /
 # 1.41–1.88 ms for the multi-row VALUES.
-_NONCE_INSERT_PG = text(
+# Its one parameter is ``nonce_rows(uses)``.
+NONCE_INSERT_PG = (
     "INSERT INTO terminal_nonce (terminal_id, nonce, expires_at) "
-    "SELECT r->>0, r->>1, to_timestamp(CAST(r->>2 AS bigint)) FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r "
+    "SELECT r->>0, r->>1, to_timestamp(CAST(r->>2 AS bigint)) "
+    "FROM jsonb_array_elements(CAST(:nonce_rows AS jsonb)) AS r "
     "ON CONFLICT DO NOTHING RETURNING terminal_id, nonce"
 )
+_NONCE_INSERT_PG = text(NONCE_INSERT_PG)
 _JSON = json.JSONEncoder(separators=(",", ":"))
 
 
@@ -224,8 +227,7 @@ def consume_nonces(uow: UnitOfWork, uses: list[NonceUse]) -> set[tuple[str, str]
     connection = uow.session.connection()
     # RETURNING, not rowcount: an INSERT … ON CONFLICT does not report a reliable rowcount on every driver.
     if dialect_of(uow) == "postgresql":
-        rows = _JSON.encode([[u.terminal_id, u.nonce, u.timestamp + WINDOW_SECONDS] for u in uses])
-        result = connection.execute(_NONCE_INSERT_PG, {"rows": rows})
+        result = connection.execute(_NONCE_INSERT_PG, {"nonce_rows": nonce_rows(uses)})
     else:
         params = [
             {"terminal_id": u.terminal_id, "nonce": u.nonce,
@@ -234,6 +236,11 @@ def consume_nonces(uow: UnitOfWork, uses: list[NonceUse]) -> set[tuple[str, str]
         ]  # fmt: skip
         result = connection.execute(_NONCE_INSERT_SQLITE, params[0] if len(params) == 1 else params)
     return {(row.terminal_id, row.nonce) for row in result}
+
+
+def nonce_rows(uses: list[NonceUse]) -> str:
+    """The parameter of ``NONCE_INSERT_PG``: each use with the time its row may go."""
+    return _JSON.encode([[u.terminal_id, u.nonce, u.timestamp + WINDOW_SECONDS] for u in uses])
 
 
 def purge_expired_nonces(uow: UnitOfWork, *, now: float | None = None) -> int:

@@ -165,7 +165,7 @@ def test_a_failed_batch_falls_back_to_one_request_at_a_time(terminal, monkeypatc
     card_no, card_id = _enabled_card(pharmacy)
     before = _nonces(pharmacy.profile.terminal_id)
 
-    def broken(uow, events):
+    def broken(uow, events, *, locked):
         raise RuntimeError("the database went away mid-batch")
 
     monkeypatch.setattr(batch_verify, "record_events", broken)
@@ -173,6 +173,61 @@ def test_a_failed_batch_falls_back_to_one_request_at_a_time(terminal, monkeypatc
     assert pharmacy.request("POST", "/terminal/pin/verify", json_body=body)["ok"] is True
     assert _audited(card_id) == 1
     assert _nonces(pharmacy.profile.terminal_id) == before + 1  # the batch's nonce was rolled back
+
+
+# rule PIN-5: wrong PINs that lock the card while a batch decides its right PIN are recorded after it
+def test_a_lock_racing_a_batch_is_recorded_after_the_pin_the_batch_accepted(db, terminal, monkeypatch) -> None:
+    if db.backend != "postgresql":
+        pytest.skip("real parallelism needs PostgreSQL (SQLite serialises writers)")
+    from sscard.audit.service import stream_for
+    from sscard.config import get_settings
+    from sscard.credentials.pin.errors import PinLocked, PinWrong
+    from sscard.credentials.pin.service import verify_card_pin
+    from sscard.terminals.auth import AuthenticatedTerminal
+    from sscard.terminals.models import InstitutionType
+
+    pharmacy = terminal("pharmacy", REGION)
+    p = pharmacy.profile
+    ref = AuthenticatedTerminal(p.terminal_id, p.institution, InstitutionType.PHARMACY, p.region_code, p.key_version,
+                                p.suite)  # fmt: skip
+    card_no, card_id = _enabled_card(pharmacy)
+    wrong_block = bytes.fromhex(pharmacy.pin_block(card_no, "111357"))
+    answers: list[str] = []
+
+    def six_wrong_pins() -> None:
+        for _ in range(6):
+            with unit_of_work() as uow:  # each try commits, as the route does
+                try:
+                    verify_card_pin(uow, card_no=card_no, pin_block=wrong_block, terminal=ref, actor=ref.actor())
+                except (PinWrong, PinLocked) as exc:
+                    answers.append(type(exc).__name__)
+
+    racer = threading.Thread(target=six_wrong_pins)
+    real_check = batch_verify._right_pin_of_a_plain_card
+
+    def check_while_the_card_is_locked(card, attempt, terminal):
+        # After the batch read the card: the wrong PINs may lock it now. They can only finish after
+        # the batch commits (they wait for the card's audit head), so waiting for them here times out.
+        racer.start()
+        racer.join(timeout=1.0)
+        return real_check(card, attempt, terminal)
+
+    monkeypatch.setattr(batch_verify, "_right_pin_of_a_plain_card", check_while_the_card_is_locked)
+    with unit_of_work() as uow:
+        outcomes = verify_batch(uow, [_attempt(pharmacy, card_no, PIN)])
+    racer.join(timeout=30)
+    assert isinstance(outcomes[0], Verified)
+    assert answers == ["PinWrong"] * 6  # all six counted: the sixth locked the card
+    stream = stream_for(f"card:{card_no}", get_settings().audit_streams)
+    with unit_of_work() as uow:
+        actions = [(a, r) for a, r in uow.session.execute(
+            select(AuditEntry.action, AuditEntry.result)
+            .where(AuditEntry.stream == stream, AuditEntry.details.contains(f'"card_id":{card_id},'),
+                   AuditEntry.action.in_(["pin.verify", "pin.lock"]))
+            .order_by(AuditEntry.seq)
+        )]  # fmt: skip
+    # The chain shows the order decided: the accepted PIN, then the six wrong ones and the lock.
+    assert actions.index(("pin.verify", "ok")) < actions.index(("pin.lock", "ok")), actions
 
 
 def _in_the_database_for(uow, seconds: float) -> None:

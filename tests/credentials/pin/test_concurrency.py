@@ -108,3 +108,37 @@ def test_right_pins_racing_the_lock(db, db_env, terminal) -> None:
     if ("pin.lock", "ok") in actions:
         after = actions[actions.index(("pin.lock", "ok")) :]
         assert ("pin.verify", "ok") not in after, actions
+
+
+# rule PIN-5: a right PIN whose card was locked between its read and its decision is refused, even
+# with no PIN row on record when it read (a card never changed and never failed)
+def test_a_lock_committed_after_a_right_pins_read_wins(db, db_env, terminal, monkeypatch) -> None:
+    _skip_unless_postgres(db)
+    from sscard.credentials.pin import crypto
+
+    card_no, client, ref = _setup(terminal)
+    right = bytes.fromhex(client.pin_block(card_no, "123456"))
+    wrong = [bytes.fromhex(client.pin_block(card_no, f"{700000 + i}")) for i in range(6)]
+    real_check = crypto.verify_initial_pin_block
+    racing = threading.Event()
+
+    def check_after_six_wrong_pins(*args, **kwargs):
+        if threading.current_thread() is threading.main_thread() and not racing.is_set():
+            racing.set()  # our transaction has read the card: lock it in six others, committed
+            racer = threading.Thread(
+                target=lambda: [_try(card_no, block, ref, threading.Barrier(1)) for block in wrong]
+            )
+            racer.start()
+            racer.join(timeout=30)
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(crypto, "verify_initial_pin_block", check_after_six_wrong_pins)
+    with unit_of_work() as uow, pytest.raises(PinLocked):
+        verify_card_pin(uow, card_no=card_no, pin_block=right, terminal=ref, actor=ref.actor())
+    card_id = _card_id(card_no)
+    with unit_of_work() as uow:
+        entries = uow.session.execute(
+            select(AuditEntry.action, AuditEntry.result, AuditEntry.details).order_by(AuditEntry.id)
+        ).all()
+    actions = [(a, r) for a, r, d in entries if a.startswith("pin.") and json.loads(d).get("card_id") == card_id]
+    assert actions[-2:] == [("pin.lock", "ok"), ("pin.verify", "locked")], actions

@@ -16,8 +16,11 @@ Everything else is handed back undecided, and the caller runs the one-request pa
   caller runs ``verify_card_pin`` in its own transaction, which counts, locks and audits (PIN-5).
 - ``Verified``: the right PIN; the nonce and the audit entry commit with the batch.
 
-The card rows are read without a lock, as in ``verify_card_pin`` for a card with no failure on
-record: a verification serialises before any wrong PIN that commits after its read (PIN-5).
+The card rows are read without a row lock, but after the cards' audit stream heads are locked (in
+the statement that spends the nonces): a wrong PIN that locked a card and committed before is seen,
+and one still in flight appends its entries after this batch's (it waits for the head), so a right
+PIN decided here is one that serialises before the lock, and each card's chain shows that order
+(PIN-5).
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from sscard.audit import AuditEvent, record_events
-from sscard.cards.lifecycle import card_event
+from sscard.audit.service import HEADS_FOR_UPDATE_PG, lock_heads, streams_of
+from sscard.cards.lifecycle import card_event, card_stream_key
 from sscard.cards.models import Card
 from sscard.cards.numbers import normalise_card_no
 from sscard.cards.states import CardState
@@ -46,7 +50,15 @@ from sscard.db.statements import dialect_of, member_of, per_dialect
 from sscard.errors import DomainError
 from sscard.policy.service import get_effective_policy
 from sscard.terminal.protocol import ProtocolError, SignedHeaders, parse_headers
-from sscard.terminals.auth import AuthenticatedTerminal, NonceUse, check_signature, consume_nonces, purge_when_due
+from sscard.terminals.auth import (
+    NONCE_INSERT_PG,
+    AuthenticatedTerminal,
+    NonceUse,
+    check_signature,
+    consume_nonces,
+    nonce_rows,
+    purge_when_due,
+)
 from sscard.terminals.service import terminal_facts
 
 
@@ -119,26 +131,27 @@ def _lockout_threshold(uow: UnitOfWork, region_code: str, card_type: CardType) -
 
 
 def verify_batch(uow: UnitOfWork, attempts: list[PinVerifyAttempt]) -> list[Outcome]:
-    """Decide the common case of each attempt; see the module docstring for the three outcomes."""
+    """Decide the common case of each attempt; see the module docstring for the three outcomes.
+
+    Statements on PostgreSQL, whatever the batch's size: the terminals; the nonces spent together with
+    the audit heads of the attempts' cards locked; the cards; the audit append; then the commit.
+    """
     signed = [_signed(a) for a in attempts]
     terminals = terminal_facts(uow, {s.terminal_id for s in signed if s is not None})
-    authentic: list[AuthenticatedTerminal | None] = []
-    for attempt, headers in zip(attempts, signed, strict=True):
-        checked = None
-        if headers is not None:
-            terminal = terminals.get(headers.terminal_id)
-            try:
-                checked = check_signature(terminal, headers, method=attempt.method, target=attempt.target,
-                                          body=attempt.body, now=attempt.received_at)  # fmt: skip
-            except _ONE_REQUEST_ERRORS:
-                checked = None  # e.g. a key version the module does not know: answered one by one
-        authentic.append(checked if isinstance(checked, AuthenticatedTerminal) else None)
-    _spend_nonces(uow, signed, authentic)
+    authentic = _authentic(attempts, signed, terminals)
     if not any(authentic):
         return [None] * len(attempts)
-    purge_when_due(uow, requests=sum(t is not None for t in authentic), now=attempts[0].received_at)
-
     card_nos = {i: normalise_card_no(attempts[i].card_no) for i, t in enumerate(authentic) if t is not None}
+    uses = {i: NonceUse(h.terminal_id, h.nonce, h.timestamp) for i, h in enumerate(signed) if h and authentic[i]}
+    spent, heads = _spend_and_lock(uow, list(uses.values()), streams_of(map(card_stream_key, card_nos.values())))
+    for i, use in uses.items():
+        if (use.terminal_id, use.nonce) not in spent:
+            authentic[i] = None  # a replay: the one-request path refuses it with REPLAY
+            del card_nos[i]
+    purge_when_due(uow, requests=len(spent), now=attempts[0].received_at)
+
+    # Read with the cards' audit heads locked: a lock committed before is seen here, and one committed
+    # after is recorded after this batch's entries, so each card's chain shows the order decided.
     found = uow.session.connection().execute(_CARD_ROWS[dialect_of(uow)], {"card_nos": sorted(set(card_nos.values()))})
     cards = {row.card_no: row for row in found}
     outcomes: list[Outcome] = []
@@ -155,7 +168,7 @@ def verify_batch(uow: UnitOfWork, attempts: list[PinVerifyAttempt]) -> list[Outc
         events.append(card_event(card, actor=terminal.actor(), action="pin.verify",
                                  details={"pin_entered": True, "pin_enabled": True}))  # fmt: skip
         outcomes.append(Verified(terminal, PinCheck(pin_enabled=True, tries_left=tries_left)))
-    record_events(uow, events)
+    record_events(uow, events, locked=heads)
     return outcomes
 
 
@@ -166,23 +179,55 @@ def _signed(attempt: PinVerifyAttempt) -> SignedHeaders | None:
         return None
 
 
-def _spend_nonces(
-    uow: UnitOfWork, signed: list[SignedHeaders | None], authentic: list[AuthenticatedTerminal | None]
-) -> None:
-    """Spend the nonce of every authentic attempt; one whose nonce was spent already loses its place."""
-    uses: dict[tuple[str, str], NonceUse] = {}
-    for i, (headers, terminal) in enumerate(zip(signed, authentic, strict=True)):
-        if terminal is None or headers is None:
-            continue
-        pair = (headers.terminal_id, headers.nonce)
-        if pair in uses:  # the same request twice in one batch: the first one only
-            authentic[i] = None
-            continue
-        uses[pair] = NonceUse(headers.terminal_id, headers.nonce, headers.timestamp)
-    new = consume_nonces(uow, list(uses.values()))
-    for i, headers in enumerate(signed):
-        if authentic[i] is not None and headers is not None and (headers.terminal_id, headers.nonce) not in new:
-            authentic[i] = None  # a replay: the one-request path refuses it with REPLAY
+def _authentic(
+    attempts: list[PinVerifyAttempt], signed: list[SignedHeaders | None], terminals: dict[str, Any]
+) -> list[AuthenticatedTerminal | None]:
+    """The terminal of each attempt whose signature checks out; the same request twice: the first only."""
+    authentic: list[AuthenticatedTerminal | None] = []
+    seen: set[tuple[str, str]] = set()
+    for attempt, headers in zip(attempts, signed, strict=True):
+        checked = None
+        if headers is not None and (headers.terminal_id, headers.nonce) not in seen:
+            try:
+                terminal = terminals.get(headers.terminal_id)
+                checked = check_signature(terminal, headers, method=attempt.method, target=attempt.target,
+                                          body=attempt.body, now=attempt.received_at)  # fmt: skip
+            except _ONE_REQUEST_ERRORS:
+                checked = None  # e.g. a key version the module does not know: answered one by one
+        if isinstance(checked, AuthenticatedTerminal) and headers is not None:
+            seen.add((headers.terminal_id, headers.nonce))
+            authentic.append(checked)
+        else:
+            authentic.append(None)
+    return authentic
+
+
+# PostgreSQL: the nonces spent and the audit heads locked in one statement (a round trip fewer per
+# batch). Rows with a stream are heads, the others the nonces that were new.
+_SPEND_AND_LOCK_PG = text(  # built once from the two modules' constant SQL, never from input
+    f"WITH spent AS ({NONCE_INSERT_PG}), heads AS MATERIALIZED ({HEADS_FOR_UPDATE_PG}) "  # noqa: S608
+    "SELECT terminal_id, nonce, CAST(NULL AS integer) AS stream, CAST(NULL AS bigint) AS seq, "
+    "CAST(NULL AS bytea) AS last_hash FROM spent "
+    "UNION ALL SELECT NULL, NULL, stream, seq, last_hash FROM heads"
+)
+
+
+def _spend_and_lock(
+    uow: UnitOfWork, uses: list[NonceUse], streams: set[int]
+) -> tuple[set[tuple[str, str]], dict[int, Any]]:
+    """Spend the nonces (the (terminal id, nonce) pairs that were new) and lock the heads of ``streams``."""
+    if dialect_of(uow) != "postgresql":
+        return consume_nonces(uow, uses), lock_heads(uow, streams)
+    rows = uow.session.connection().execute(_SPEND_AND_LOCK_PG,
+                                            {"nonce_rows": nonce_rows(uses), "streams": sorted(streams)})  # fmt: skip
+    spent: set[tuple[str, str]] = set()
+    heads: dict[int, Any] = {}
+    for row in rows:
+        if row.stream is None:
+            spent.add((row.terminal_id, row.nonce))
+        else:
+            heads[row.stream] = row
+    return spent, heads
 
 
 def _right_pin_of_a_plain_card(card: Any, attempt: PinVerifyAttempt, terminal: AuthenticatedTerminal) -> bool:

@@ -149,15 +149,12 @@ def verify_card_pin(
         )
     if not right:
         raise _count_failure(uow, card=card, person=person, status=status, actor=actor, action="pin.verify", now=now)
-    # A right PIN resets the consecutive-failure count. With no failure on record there is nothing to
-    # reset, and no write: this verification serialises before any wrong PIN that commits after our
-    # read, so a count in flight is kept whole (PIN-5). Skipping it keeps the hot path free of a
-    # row lock per card.
-    if (
-        row is not None
-        and status.failures > 0
-        and not confirm_success(uow, card_id=card.id, threshold=status.threshold, now=now)
-    ):
+    # A right PIN resets the consecutive-failure count, in one statement that takes the card's PIN row
+    # lock. A lock committed by a concurrent wrong PIN since our read is seen there and wins (PIN-5);
+    # one committed later waits for us, so the card's audit chain records the order decided. (The
+    # terminal channel's common case, an enabled PIN with no failure on record, is decided in
+    # batches by ``batch_verify`` without this write.)
+    if not confirm_success(uow, card_id=card.id, threshold=status.threshold, now=now):
         # Locked by a concurrent wrong PIN between our read and now: the lock wins (PIN-5).
         _refuse(uow, card, actor, "pin.verify", "locked")
         raise PinLocked(pin_enabled=status.enabled)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, case, literal, select, update
+from sqlalchemy import Table, case, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -65,13 +65,15 @@ def record_failure(uow: UnitOfWork, *, card_id: int, threshold: int, now: dateti
 
 
 def confirm_success(uow: UnitOfWork, *, card_id: int, threshold: int, now: datetime) -> bool:
-    """A right PIN: reset the counter if the row is still unlocked. False = locked meanwhile (refuse)."""
-    stmt = (
-        update(T)
-        .where(T.c.card_id == card_id, T.c.locked_at.is_(None), T.c.failures < threshold)
-        .values(failures=0, updated_at=now)
-        .returning(T.c.card_id)
-    )
+    """A right PIN: reset the counter if the row is still unlocked (created, unlocked, when the card has
+    none). False = locked meanwhile (refuse). Either way the row is locked until commit, so a lock
+    committed by a concurrent wrong PIN is seen, and one committed later is audited after this PIN."""
+    ins = _insert(uow).values(card_id=card_id, failures=0, restorable=False, updated_at=now)
+    stmt = ins.on_conflict_do_update(  # type: ignore[attr-defined]
+        index_elements=[T.c.card_id],
+        set_={"failures": 0, "updated_at": now},
+        where=T.c.locked_at.is_(None) & (T.c.failures < threshold),
+    ).returning(T.c.card_id)
     return uow.session.execute(stmt).first() is not None
 
 
