@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # at most this many per batch, and this many batches in the database at once per process.
     pin_verify_batch: int = Field(default=64, ge=1, le=1000)
     pin_verify_connections: int = Field(default=1, ge=1, le=16)
+    # Under load (the last batch had several requests) the next batch waits up to this long for as
+    # many as the last one had; at low load it never waits. 0 = never wait.
+    pin_verify_linger_ms: float = Field(default=1.0, ge=0, le=50)
 
     # The 12345 hotline endpoints need no password (CARD-5, INS-5), so each source address may make this
     # many calls per window before it is made to wait (escalating from one minute): one script must not

@@ -17,6 +17,14 @@ order. Where it runs depends on the driver:
 Either way each batch has a connection of its own, kept open between batches (a pool checkout pings
 the server each time, which cost as much as a statement per batch).
 
+Linger (in the event loop): with a batch always in the database, the requests in flight split into
+two cohorts that take turns (those answered by one batch come back during the next), so batches hold
+half of what is in flight. Under load, when the last batch had at least ``LINGER_FROM`` requests, the
+next one waits up to ``linger`` seconds for as many as the last one had; at low load it never waits
+(no timer for a lone request). The same idea as PostgreSQL's ``commit_delay``, which applies only
+when ``commit_siblings`` other transactions are active. Measured: batches of 5–7 became 17–20 at 32
+requests in flight, with higher throughput and a lower p99 (bench/README.md).
+
 If a batch fails as a whole (a deadlock, a lost connection), it is rolled back and every item gets
 ``on_failure``: callers then take the one-request path, so a failed batch costs time, never a request.
 """
@@ -48,6 +56,8 @@ log = structlog.get_logger("sscard.db.group_commit")
 BATCHES = Counter("sscard_group_commit_batches_total", "Committed group-commit batches.", ["name"])
 ITEMS = Counter("sscard_group_commit_items_total", "Requests decided in committed group-commit batches.", ["name"])
 FAILED = Counter("sscard_group_commit_failed_total", "Batches rolled back (their requests went one by one).", ["name"])
+# The smallest last batch that counts as load (below it, a batch never lingers).
+LINGER_FROM = 4
 
 
 @dataclass(slots=True)
@@ -64,7 +74,8 @@ def _resolve(future: asyncio.Future[Out], outcome: Out) -> None:
 
 class GroupCommitter(Generic[In, Out]):
     """Run ``batch(uow, items)`` for everything submitted meanwhile, one transaction per batch,
-    at most ``connections`` batches in the database at once (per event loop, or per process)."""
+    at most ``connections`` batches in the database at once (per event loop, or per process).
+    ``linger``: seconds a batch in the event loop may wait to fill under load (module docstring)."""
 
     def __init__(
         self,
@@ -74,12 +85,14 @@ class GroupCommitter(Generic[In, Out]):
         *,
         max_batch: int = 64,
         connections: int = 1,
+        linger: float = 0.0,
     ) -> None:
         self.name = name
         self._batch = batch
         self._on_failure = on_failure
         self._max_batch = max_batch
         self._connections = connections
+        self._linger = linger
         self._in_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _InLoop[In, Out]] = (
             weakref.WeakKeyDictionary()
         )
@@ -135,10 +148,14 @@ class _InLoop(Generic[In, Out]):
         self._pending: deque[tuple[In, asyncio.Future[Out]]] = deque()
         self._running = 0
         self._idle: list[AsyncConnection] = []
+        self._last_size = 0  # of the last batch taken: what "as many as the last one" means
+        self._filled: asyncio.Future[None] | None = None  # set while a batch lingers
 
     def submit(self, item: In) -> asyncio.Future[Out]:
         future: asyncio.Future[Out] = self._loop.create_future()
         self._pending.append((item, future))
+        if self._filled is not None and len(self._pending) >= self._last_size:
+            _resolve(self._filled, None)
         if self._running < self._committer._connections:
             # The task starts on the loop's next turn: everything submitted until then joins its batch.
             self._running += 1
@@ -148,13 +165,29 @@ class _InLoop(Generic[In, Out]):
     async def _drain(self) -> None:
         try:
             while self._pending:
-                size = min(len(self._pending), self._committer._max_batch)
+                await self._linger()
+                size = self._last_size = min(len(self._pending), self._committer._max_batch)
                 jobs = [self._pending.popleft() for _ in range(size)]
                 outcomes = await self._outcomes([item for item, _ in jobs])
                 for (_, future), outcome in zip(jobs, outcomes, strict=True):
                     _resolve(future, outcome)
         finally:
             self._running -= 1
+
+    async def _linger(self) -> None:
+        """Under load, give the next batch up to ``linger`` seconds to fill to the last one's size."""
+        linger = self._committer._linger
+        if linger <= 0 or self._filled is not None or self._last_size < LINGER_FROM:
+            return
+        if len(self._pending) >= self._last_size:
+            return
+        self._filled = filled = self._loop.create_future()
+        timer = self._loop.call_later(linger, _resolve, filled, None)
+        try:
+            await filled
+        finally:
+            timer.cancel()
+            self._filled = None
 
     async def _outcomes(self, items: list[In]) -> list[Out]:
         try:

@@ -267,6 +267,38 @@ def test_requests_that_arrive_during_a_batch_share_the_next_one(db_env) -> None:
     assert threads == ({"MainThread"} if db_env.backend == "postgresql" else {"test-0"})
 
 
+def test_under_load_a_batch_lingers_for_as_many_as_the_last_one_and_never_at_low_load(db_env) -> None:
+    if db_env.backend != "postgresql":
+        pytest.skip("batches linger in the event loop, where they run on PostgreSQL")
+    sizes: list[int] = []
+
+    def batch(uow, items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        return items
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        quiet: GroupCommitter[int, int] = GroupCommitter("test-quiet", batch, on_failure=lambda i: -i, linger=5.0)
+        started = loop.time()
+        assert await quiet.submit(1) == 1 and await quiet.submit(2) == 2
+        assert loop.time() - started < 2.5  # a lone request never waits for company
+        await quiet.close()
+
+        busy: GroupCommitter[int, int] = GroupCommitter("test-busy", batch, on_failure=lambda i: -i, linger=5.0)
+        assert await asyncio.gather(*(busy.submit(i) for i in range(5))) == list(range(5))  # load: a batch of 5
+        started = loop.time()
+        waiting = [asyncio.ensure_future(busy.submit(i)) for i in range(5, 8)]
+        await asyncio.sleep(0.3)
+        assert not any(w.done() for w in waiting)  # the next batch waits for as many as the last one had
+        waiting += [asyncio.ensure_future(busy.submit(i)) for i in (8, 9)]
+        assert await asyncio.gather(*waiting) == list(range(5, 10))
+        assert loop.time() - started < 2.5  # the fifth request ended the wait, not the timer
+        await busy.close()
+
+    asyncio.run(go())
+    assert sizes == [1, 1, 5, 5]
+
+
 def test_a_failed_batch_is_rolled_back_and_every_item_gets_the_fallback(db_env) -> None:
     from datetime import UTC, datetime
 

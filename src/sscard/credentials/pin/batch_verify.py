@@ -253,4 +253,5 @@ def pin_verifier() -> GroupCommitter[PinVerifyAttempt, Outcome]:
         on_failure=lambda _attempt: None,  # rolled back: the one-request path does everything
         max_batch=settings.pin_verify_batch,
         connections=settings.pin_verify_connections,
+        linger=settings.pin_verify_linger_ms / 1000,
     )
