@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
 
 from sscard.cli import (
     audit_cmd,
@@ -23,8 +24,24 @@ from sscard.cli import (
     terminal_pin_cmd,
 )
 from sscard.cli.serve import serve
+from sscard.config import get_settings
 
 app = typer.Typer(help="sscard — social security card platform.", no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+# Settings are read before any command runs: a bad SSCARD_* variable is named in one line (exit 2), not
+# met as a traceback wherever a command first needs it. The value itself is never echoed (it may be a secret).
+@app.callback()
+def _check_settings() -> None:
+    try:
+        get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            variable = "SSCARD_" + "_".join(str(part) for part in error["loc"]).upper()
+            typer.echo(f"sscard: {variable}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
 app.add_typer(id_cmd.app, name="id")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(audit_cmd.app, name="audit")
