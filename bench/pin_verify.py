@@ -34,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +64,7 @@ async def bare(body: _BareIn) -> dict[str, object]:
 # --- results ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class Result:
     name: str
     requests: int
@@ -72,16 +72,26 @@ class Result:
     failures: int  # non-2xx answers or failed transactions
     p50_ms: float
     p99_ms: float
+    server_cpu: float = 0.0  # CPU seconds of the server's processes during the run (0: not measured)
+    postgres_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
     def line(self) -> str:
-        return (
+        text = (
             f"{self.name:<15} {self.rate:>9.0f} req/s   p50 {self.p50_ms:6.2f} ms   p99 {self.p99_ms:6.2f} ms"
             f"   ({self.requests} in {self.seconds:.1f} s, {self.failures} failed)"
         )
+        if self.server_cpu and self.requests:
+            # CPU per request is steadier than the rate: it does not move with how the kernel happened
+            # to spread the connections over the two workers, or with what else the host was running.
+            text += (
+                f"\n{'':<15} CPU per request: server {self.server_cpu / self.requests * 1000:.3f} ms, "
+                f"PostgreSQL {self.postgres_cpu / self.requests * 1000:.3f} ms"
+            )
+        return text
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -129,6 +139,7 @@ def uvicorn_server(
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
+    SERVER_GROUPS[base] = proc.pid  # start_new_session: the server's pid is its workers' process group
     try:
         _wait_listening(port, proc, log)
         yield base
@@ -140,6 +151,39 @@ def uvicorn_server(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+SERVER_GROUPS: dict[str, int] = {}
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(server_group: int) -> tuple[float, float]:
+    """CPU time (user + system) so far of the server's processes and of PostgreSQL's (by ``/proc``)."""
+    server = postgres = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue  # the process has gone
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        if int(fields[2]) == server_group:
+            server += ticks
+        elif comm == "postgres":
+            postgres += ticks
+    return server / _TICK, postgres / _TICK
+
+
+def measured(run: Callable[[], Result], base: str) -> Result:
+    """``run()``, with the CPU its server and PostgreSQL spent meanwhile."""
+    server0, postgres0 = _cpu_seconds(SERVER_GROUPS[base])
+    result = run()
+    server1, postgres1 = _cpu_seconds(SERVER_GROUPS[base])
+    result.server_cpu, result.postgres_cpu = server1 - server0, postgres1 - postgres0
+    return result
 
 
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: object) -> None:
@@ -558,8 +602,17 @@ def main() -> None:
                    concurrency=args.concurrency, duration=2)  # fmt: skip
             before, _ = _count_verifications(args.url, schema)
             reqs = prepare_verify_requests(seeded, args.duration * args.max_rate)
-            results["pin"] = runner("pin verify", base, "/api/v1/terminal/pin/verify", reqs,
-                                    concurrency=args.concurrency, duration=args.duration)  # fmt: skip
+            results["pin"] = measured(
+                lambda: runner(
+                    "pin verify",
+                    base,
+                    "/api/v1/terminal/pin/verify",
+                    reqs,
+                    concurrency=args.concurrency,
+                    duration=args.duration,
+                ),
+                base,
+            )
             after, failing = _count_verifications(args.url, schema)
             batching = _batch_sizes(base)
         print(f"check        {after - before} verifications audited as ok, {failing} cards with failures counted, "
@@ -568,8 +621,12 @@ def main() -> None:
         with uvicorn_server("pin_verify:bare_app", env=env, app_dir=BENCH_DIR) as base:
             bare_reqs = reqs[:20000]
             runner("warm-up", base, "/bare", bare_reqs, concurrency=args.concurrency, duration=2)
-            results["endpoint"] = runner("bare endpoint", base, "/bare", bare_reqs, concurrency=args.concurrency,
-                                         duration=args.duration)  # fmt: skip
+            results["endpoint"] = measured(
+                lambda: runner(
+                    "bare endpoint", base, "/bare", bare_reqs, concurrency=args.concurrency, duration=args.duration
+                ),
+                base,
+            )
         profile = seeded.terminal_profile
         mac_args = {"terminal_id": profile.terminal_id, "region_code": profile.region_code,  # type: ignore[attr-defined]
                     "key_version": profile.key_version}  # type: ignore[attr-defined]  # fmt: skip

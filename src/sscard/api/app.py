@@ -53,9 +53,13 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
     )
     install_problem_handlers(app)
+    # The PIN verify lane goes in front of the whole stack, FastAPI's own error middleware included
+    # (it does the stack's work for its own answers; see api/pin_verify_lane.py). Starlette builds the
+    # stack on the first request through this method, so wrapping it keeps the app a FastAPI app.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: PinVerifyLane(build_stack())  # type: ignore[method-assign]
     # add_middleware wraps: the last added is the outermost. Outermost first: RequestId → Metrics →
-    # ErrorBoundary → InputGuard → PinVerifyLane, so even a 500 carries X-Request-ID and is counted.
-    app.add_middleware(PinVerifyLane)  # innermost: inside the guard, counted, with a request id
+    # ErrorBoundary → InputGuard, so even a 500 carries X-Request-ID and is counted.
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(ErrorBoundary)
     app.add_middleware(MetricsMiddleware)

@@ -36,16 +36,12 @@ LATENCY = Histogram(
 )
 _KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 log = structlog.get_logger("sscard.http")
-# The route template, set by whatever answered before any router ran (api/pin_verify_lane.py).
-ROUTE_KEY = "sscard.route"
 
 
 def route_label(scope: Scope) -> str:
     """The matched route's full template, e.g. ``/api/v1/regions/{code}``; ``unmatched`` if none."""
     # FastAPI >= 0.16x keeps nested routers unflattened: the full template (with every prefix) is in
     # its effective route context; ``scope["route"]`` holds the template relative to its router.
-    if ROUTE_KEY in scope:
-        return str(scope[ROUTE_KEY])
     context = (scope.get("fastapi") or {}).get("effective_route_context")
     path = getattr(context, "path_format", None)
     if not path:
@@ -74,14 +70,17 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            elapsed = time.perf_counter() - start
             # The router writes the matched route into the shared scope dict on its way down.
-            route = route_label(scope)
-            method = scope.get("method", "GET")
-            method = method if method in _KNOWN_METHODS else "OTHER"
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(elapsed)
-            log.debug("request", method=method, route=route, status=status, ms=round(elapsed * 1000, 2))
+            record_request(scope, route_label(scope), status, time.perf_counter() - start)
+
+
+def record_request(scope: Scope, route: str, status: int, elapsed: float) -> None:
+    """Count one answered request and its latency under its route template."""
+    method = scope.get("method", "GET")
+    method = method if method in _KNOWN_METHODS else "OTHER"
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(elapsed)
+    log.debug("request", method=method, route=route, status=status, ms=round(elapsed * 1000, 2))
 
 
 def _registry() -> CollectorRegistry:

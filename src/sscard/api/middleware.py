@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sscard.api.problems import http_problem, problem
@@ -26,6 +27,17 @@ MAX_UPLOAD_BYTES = 11 * 1024 * 1024
 log = structlog.get_logger("sscard.api")
 
 
+def request_id_of(scope: Scope) -> str:
+    """The client's ``X-Request-ID`` when it is sane, otherwise a new one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            incoming = value.decode("latin-1")
+            if _SAFE_ID.match(incoming):
+                return incoming
+            break
+    return uuid.uuid4().hex
+
+
 class RequestIdMiddleware:
     """Accept ``X-Request-ID`` when it is sane, otherwise generate one; echo it and bind it to logs."""
 
@@ -36,8 +48,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_of(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
@@ -103,29 +114,32 @@ class ErrorBoundary:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
-            database_down = _database_down(exc)
-            log.error(
-                "unhandled_error",
-                path=scope.get("path", ""),
-                error_type=type(exc).__name__,
-                where=_where(exc),
-                message=_safe_message(exc),
-            )
-            if started:
-                return  # headers are gone; the server closes the connection
-            if database_down:
-                response = problem(503, "DATABASE_UNAVAILABLE", "The database is unavailable.", retry_after=5)
-            elif isinstance(exc, DataError):
-                # Input the database refuses to store (a value its column cannot hold) that validation
-                # let through: still the client's input, so 422, and the log line above flags the gap.
-                response = problem(422, "INPUT_NOT_STORABLE", "The input cannot be stored.")
-            elif isinstance(exc, IntegrityError):
-                # Two requests raced past a service's existence check (the same serial registered twice
-                # at once): the database kept one; the other is told so, and may retry.
-                response = problem(409, "CONCURRENT_CHANGE", "A concurrent request changed the same record; try again.")
-            else:
-                response = http_problem(500)
-            await response(scope, receive, send)
+            response = error_response(scope, exc)
+            if not started:  # once headers are gone, the server closes the connection
+                await response(scope, receive, send)
+
+
+def error_response(scope: Scope, exc: Exception) -> Response:
+    """Log an exception that escaped the handlers (type, where, first line masked) and the problem+json
+    answer for it: what ``ErrorBoundary`` and the PIN verify lane send instead of a traceback."""
+    log.error(
+        "unhandled_error",
+        path=scope.get("path", ""),
+        error_type=type(exc).__name__,
+        where=_where(exc),
+        message=_safe_message(exc),
+    )
+    if _database_down(exc):
+        return problem(503, "DATABASE_UNAVAILABLE", "The database is unavailable.", retry_after=5)
+    if isinstance(exc, DataError):
+        # Input the database refuses to store (a value its column cannot hold) that validation
+        # let through: still the client's input, so 422, and the log line above flags the gap.
+        return problem(422, "INPUT_NOT_STORABLE", "The input cannot be stored.")
+    if isinstance(exc, IntegrityError):
+        # Two requests raced past a service's existence check (the same serial registered twice
+        # at once): the database kept one; the other is told so, and may retry.
+        return problem(409, "CONCURRENT_CHANGE", "A concurrent request changed the same record; try again.")
+    return http_problem(500)
 
 
 class _BodyTooLarge(HTTPException):

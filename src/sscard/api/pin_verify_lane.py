@@ -3,28 +3,28 @@
 Every card transaction asks for a PIN check, so this one route carries most of the platform's
 traffic. Its common case (the right PIN of an active card with an enabled PIN and no failure on
 record) is decided in shared transactions (``credentials/pin/batch_verify.py``) and answered here,
-without going through FastAPI's router and dependency machinery, which on this route cost more CPU
-than the check itself (the router walks every included router on each request).
+in front of the whole middleware stack: FastAPI's router walks every included router on each
+request, and each middleware wraps ``send`` once more; measured, the two cost more CPU than the
+check itself.
 
-The lane sits inside the other middlewares (request id, metrics, error boundary, input guard), so
-the answer carries the same headers, is counted and size-checked like any other. Anything the batch
-does not decide goes on, with its body, to the documented FastAPI route (``api/terminal_pin.py``),
-which then knows from the scope whether the request is already authenticated (its nonce spent).
+So the lane does for its own answers what the stack does for every other: the request id
+(``X-Request-ID`` echoed when sane, else a new one), the metrics under the route's template, a
+bounded body, and an error boundary (problem+json, never a traceback). Anything the batch does not
+decide goes on, with its body, through the whole stack to the documented FastAPI route
+(``api/terminal_pin.py``), which knows from the scope whether the request is already authenticated
+(its nonce spent): the input guard, the validation and every refusal are theirs.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from pydantic import ValidationError
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sscard.api.metrics import ROUTE_KEY
+from sscard.api.metrics import record_request
+from sscard.api.middleware import error_response, request_id_of
 from sscard.api.problems import is_json_content_type
 from sscard.api.terminal import wire_target
 from sscard.credentials.pin.batch_verify import Outcome, PinVerifyAttempt, Verified, pin_verifier
@@ -33,9 +33,13 @@ from sscard.credentials.pin.schemas import TerminalPinVerified, TerminalPinVerif
 VERIFY_PATH = "/api/v1/terminal/pin/verify"
 # The batch's outcome for a request the lane hands on (an ``Authenticated``, or None: not decided).
 OUTCOME_KEY = "sscard.pin_verify_outcome"
+# A verify body is about 100 bytes; anything much larger is not one, and the stack's guard answers it.
+MAX_LANE_BODY = 4096
 
 
 class PinVerifyLane:
+    """Wraps the whole middleware stack (``create_app``); every other request passes straight through."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -43,21 +47,43 @@ class PinVerifyLane:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != VERIFY_PATH:
             await self.app(scope, receive, send)
             return
-        try:
-            body = await Request(scope, receive).body()
-        except HTTPException as exc:  # too large, NUL (input guard): the route answers as for any other
-            await self.app(scope, _raising(exc), send)
+        started = time.perf_counter()
+        chunks, more, fits = await _read_body(receive)
+        if not fits:  # too large, or the client went away: the stack answers as for any request
+            await self.app(scope, _replaying(chunks, receive, more_body=more), send)
             return
-        except ClientDisconnect:
-            return  # nobody left to answer
-        outcome = await _decide(scope, body)
-        if isinstance(outcome, Verified):
-            scope[ROUTE_KEY] = VERIFY_PATH
-            answer = TerminalPinVerified(pin_enabled=True, tries_left=outcome.check.tries_left)
-            await Response(answer.model_dump_json(), media_type="application/json")(scope, receive, send)
+        body = b"".join(chunks)
+        try:
+            outcome = await _decide(scope, body)
+            if isinstance(outcome, Verified):
+                await _answer(scope, send, TerminalPinVerified(pin_enabled=True, tries_left=outcome.check.tries_left))
+                record_request(scope, VERIFY_PATH, 200, time.perf_counter() - started)
+                return
+        except Exception as exc:  # noqa: BLE001 - the lane is outside the stack's error boundary
+            response = error_response(scope, exc)
+            response.headers["X-Request-ID"] = request_id_of(scope)
+            await response(scope, receive, send)
+            record_request(scope, VERIFY_PATH, response.status_code, time.perf_counter() - started)
             return
         scope[OUTCOME_KEY] = outcome
-        await self.app(scope, _replaying(body, receive), send)
+        await self.app(scope, _replaying([body], receive, more_body=False), send)
+
+
+async def _read_body(receive: Receive) -> tuple[list[bytes], bool, bool]:
+    """The body's chunks as read; whether the server has more of it; whether it fits the lane
+    (no more than ``MAX_LANE_BODY`` bytes and no disconnect)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return chunks, True, False  # http.disconnect: the stack's own reading meets it again
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        more = bool(message.get("more_body", False))
+        if size > MAX_LANE_BODY or not more:
+            return chunks, more, size <= MAX_LANE_BODY
 
 
 async def _decide(scope: Scope, body: bytes) -> Outcome:
@@ -75,21 +101,26 @@ async def _decide(scope: Scope, body: bytes) -> Outcome:
     return await pin_verifier().submit(attempt)
 
 
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
+async def _answer(scope: Scope, send: Send, answer: TerminalPinVerified) -> None:
+    """200 with the answer as JSON and the request id: the headers the stack would have added."""
+    body = answer.model_dump_json().encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id_of(scope).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _replaying(chunks: list[bytes], receive: Receive, *, more_body: bool) -> Receive:
+    """``receive`` for the stack: the chunks already read, then whatever the server still has."""
+    pending = list(chunks)
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()  # after the body: disconnect, as the server would say
+        if pending:
+            chunk = pending.pop(0)
+            return {"type": "http.request", "body": chunk, "more_body": bool(pending) or more_body}
+        return await receive()  # the rest of the body, or the disconnect, as the server says
 
     return replay
-
-
-def _raising(exc: HTTPException) -> Receive:
-    async def receive() -> Any:
-        raise exc
-
-    return receive

@@ -189,7 +189,7 @@ _HASHES = ("prev_hash", "hash")  # bytea, sent as hex: JSON has no bytes
 # one JSON document (one parameter to send, where an array per column cost more than the statement),
 # inserted in the order given: the ids, and so the order verify_chain walks, follow seq.
 # The SQL is built once from the table's own column names, never from input.
-_APPEND_MANY_PG = text(
+APPEND_MANY_PG = text(
     "WITH moved AS (UPDATE audit_stream_head AS h SET seq = m.seq, last_hash = decode(m.hash, 'hex') "  # noqa: S608
     "FROM jsonb_to_recordset(CAST(:heads AS jsonb)) AS m(stream integer, seq bigint, hash text) "
     "WHERE h.stream = m.stream) "
@@ -228,16 +228,28 @@ def record_events(uow: UnitOfWork, events: Sequence[AuditEvent], *, locked: Mapp
     already locked with ``lock_heads`` in this transaction (then only the append is left to do)."""
     if not events:
         return
-    n = get_settings().audit_streams
-    by_stream: dict[int, list[AuditEvent]] = {}
-    for event in events:
-        by_stream.setdefault(event.stream(n), []).append(event)
+    grouped = by_stream(events)
     heads = dict(locked or {})
-    if not heads.keys() >= by_stream.keys():
-        heads.update(lock_heads(uow, by_stream.keys() - heads.keys()))
-    if not heads.keys() >= by_stream.keys():  # a database created before these streams existed
+    if not heads.keys() >= grouped.keys():
+        heads.update(lock_heads(uow, grouped.keys() - heads.keys()))
+    if not heads.keys() >= grouped.keys():  # a database created before these streams existed
         ensure_streams(uow)
-        heads.update(lock_heads(uow, by_stream.keys() - heads.keys()))
+        heads.update(lock_heads(uow, grouped.keys() - heads.keys()))
+    at, rows, moves = chain_entries(grouped, heads)
+    # Core statements on the session's connection: nothing here needs the ORM's bookkeeping.
+    connection = uow.session.connection()
+    if dialect_of(uow) == "postgresql":
+        connection.execute(APPEND_MANY_PG, append_many_params(at, rows, moves))
+    else:
+        connection.execute(_SET_HEAD, moves)
+        connection.execute(insert(_ENTRY), rows)
+
+
+def chain_entries(
+    by_stream: Mapping[int, Sequence[AuditEvent]], heads: Mapping[int, Any]
+) -> tuple[datetime, list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows of the entries, chained after the locked ``heads`` (rows with ``seq`` and ``last_hash``)
+    stream by stream in the order given, and the heads' moves."""
     at = utcnow()
     rows: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
@@ -249,16 +261,23 @@ def record_events(uow: UnitOfWork, events: Sequence[AuditEvent], *, locked: Mapp
             prev_hash = values["hash"]
             rows.append(values)
         moves.append({"h_stream": stream, "h_seq": seq, "h_hash": prev_hash})
-    # Core statements on the session's connection: nothing here needs the ORM's bookkeeping.
-    connection = uow.session.connection()
-    if dialect_of(uow) == "postgresql":
-        heads_json = [{"stream": m["h_stream"], "seq": m["h_seq"], "hash": m["h_hash"].hex()} for m in moves]
-        entries_json = [_as_json_row(n, r) for n, r in enumerate(rows)]
-        connection.execute(_APPEND_MANY_PG, {"at": at, "heads": _COMPACT.encode(heads_json),
-                                             "entries": _COMPACT.encode(entries_json)})  # fmt: skip
-    else:
-        connection.execute(_SET_HEAD, moves)
-        connection.execute(insert(_ENTRY), rows)
+    return at, rows, moves
+
+
+def by_stream(events: Iterable[AuditEvent]) -> dict[int, list[AuditEvent]]:
+    """The events grouped by the stream they append to, each group in the order given."""
+    n = get_settings().audit_streams
+    grouped: dict[int, list[AuditEvent]] = {}
+    for event in events:
+        grouped.setdefault(event.stream(n), []).append(event)
+    return grouped
+
+
+def append_many_params(at: datetime, rows: list[dict[str, Any]], moves: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters of ``APPEND_MANY_PG`` (PostgreSQL) for ``chain_entries``' result."""
+    heads_json = [{"stream": m["h_stream"], "seq": m["h_seq"], "hash": m["h_hash"].hex()} for m in moves]
+    entries_json = [_as_json_row(n, r) for n, r in enumerate(rows)]
+    return {"at": at, "heads": _COMPACT.encode(heads_json), "entries": _COMPACT.encode(entries_json)}
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,11 @@ import queue
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+import psycopg
 import structlog
 from prometheus_client import Counter
 from sqlalchemy import Connection
@@ -86,9 +87,11 @@ class GroupCommitter(Generic[In, Out]):
         max_batch: int = 64,
         connections: int = 1,
         linger: float = 0.0,
+        in_loop: Callable[[AsyncConnection, list[In]], Awaitable[list[Out]]] | None = None,
     ) -> None:
         self.name = name
         self._batch = batch
+        self._in_loop = in_loop
         self._on_failure = on_failure
         self._max_batch = max_batch
         self._connections = connections
@@ -121,22 +124,38 @@ class GroupCommitter(Generic[In, Out]):
         item's fallback) and whether the connection is fit for the next batch (not after a database error)."""
         try:
             with unit_of_work_on(connection) as uow:
-                outcomes = self._batch(uow, items)
-                if len(outcomes) != len(items):
-                    raise RuntimeError(f"{len(outcomes)} outcomes for {len(items)} items")
+                outcomes = self._checked(items, self._batch(uow, items))
         except Exception as exc:  # noqa: BLE001 - rolled back; every item takes the one-request path
-            return self.fallbacks(items, exc), not isinstance(exc, DBAPIError)
+            return self.fallbacks(items, exc), not _database_error(exc)
+        return outcomes, True
+
+    async def decide_in_loop(self, connection: AsyncConnection, items: list[In]) -> tuple[list[Out], bool]:
+        """``decide`` for an ``in_loop`` batch function, which runs (and rolls back) its own transaction."""
+        try:
+            outcomes = self._checked(items, await self._in_loop(connection, items))  # type: ignore[misc]
+        except Exception as exc:  # noqa: BLE001 - rolled back; every item takes the one-request path
+            return self.fallbacks(items, exc), not _database_error(exc)
+        return outcomes, True
+
+    def _checked(self, items: list[In], outcomes: list[Out]) -> list[Out]:
+        if len(outcomes) != len(items):
+            raise RuntimeError(f"{len(outcomes)} outcomes for {len(items)} items")
         self.batches += 1
         self.items += len(items)
         BATCHES.labels(self.name).inc()
         ITEMS.labels(self.name).inc(len(items))
-        return outcomes, True
+        return outcomes
 
     def fallbacks(self, items: list[In], exc: Exception) -> list[Out]:
         """A batch that failed (or found no connection): every item takes the one-request path."""
         log.warning("group_commit.batch_failed", name=self.name, size=len(items), error_type=type(exc).__name__)
         FAILED.labels(self.name).inc()
         return [self._on_failure(item) for item in items]
+
+
+def _database_error(exc: Exception) -> bool:
+    """An error from the database or the connection: the connection is not used for another batch."""
+    return isinstance(exc, DBAPIError | psycopg.Error)
 
 
 class _InLoop(Generic[In, Out]):
@@ -194,7 +213,10 @@ class _InLoop(Generic[In, Out]):
             connection = await self._connection()
         except Exception as exc:  # noqa: BLE001 - the database is unreachable: no request may hang on it
             return self._committer.fallbacks(items, exc)
-        outcomes, reusable = await connection.run_sync(self._committer.decide, items)
+        if self._committer._in_loop is not None:
+            outcomes, reusable = await self._committer.decide_in_loop(connection, items)
+        else:
+            outcomes, reusable = await connection.run_sync(self._committer.decide, items)
         if reusable:
             self._idle.append(connection)
         else:

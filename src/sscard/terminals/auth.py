@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NoReturn, Protocol, cast
 
-from sqlalchemy import Table, delete, text
+from sqlalchemy import Table, bindparam, delete, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from sscard.audit import Actor, Channel, record_event
@@ -178,8 +178,13 @@ def check_signature(
 
 def purge_when_due(uow: UnitOfWork, *, requests: int, now: float) -> None:
     """Purge expired nonces once every ``PURGE_EVERY`` accepted requests of this process."""
-    if any(next(_requests) % PURGE_EVERY == 0 for _ in range(requests)):
+    if purge_is_due(requests):
         purge_expired_nonces(uow, now=now)
+
+
+def purge_is_due(requests: int) -> bool:
+    """Count ``requests`` more accepted requests; whether one of them is a ``PURGE_EVERY``-th."""
+    return any(next(_requests) % PURGE_EVERY == 0 for _ in range(requests))
 
 
 _NONCES = cast(Table, TerminalNonce.__table__)
@@ -199,6 +204,12 @@ NONCE_INSERT_PG = (
 )
 _NONCE_INSERT_PG = text(NONCE_INSERT_PG)
 _JSON = json.JSONEncoder(separators=(",", ":"))
+PURGE_EXPIRED = delete(_NONCES).where(_NONCES.c.expires_at < bindparam("cutoff", type_=_NONCES.c.expires_at.type))
+
+
+def purge_params(now: float | None = None) -> dict[str, datetime]:
+    """The parameters of ``PURGE_EXPIRED``: nonces whose request timestamp has left the window go."""
+    return {"cutoff": datetime.fromtimestamp(time.time() if now is None else now, UTC)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,11 +256,8 @@ def nonce_rows(uses: list[NonceUse]) -> str:
 
 def purge_expired_nonces(uow: UnitOfWork, *, now: float | None = None) -> int:
     """Delete nonces whose request timestamp has left the window; return how many went."""
-    cutoff = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-    result = uow.session.execute(
-        delete(TerminalNonce).where(TerminalNonce.expires_at < cutoff).execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    result = uow.session.connection().execute(PURGE_EXPIRED, purge_params(now))
+    return int(result.rowcount or 0)
 
 
 def _refuse(terminal_id: str, method: str, path: str, refusal: _Refusal) -> NoReturn:

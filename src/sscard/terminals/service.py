@@ -40,7 +40,7 @@ def get_terminal(uow: UnitOfWork, terminal_id: str) -> Terminal | None:
 
 
 # The columns authentication reads, without the ORM: this runs for every batch of PIN checks.
-_FACTS_BY_TERMINAL_IDS = per_dialect(
+FACTS_BY_TERMINAL_IDS = per_dialect(
     lambda dialect: select(
         Terminal.terminal_id,
         Terminal.institution_name,
@@ -56,7 +56,7 @@ _FACTS_BY_TERMINAL_IDS = per_dialect(
 def terminal_facts(uow: UnitOfWork, terminal_ids: set[str]) -> dict[str, Any]:
     """What authentication needs of the terminals with these ids that exist, by id (one query)."""
     rows = uow.session.connection().execute(
-        _FACTS_BY_TERMINAL_IDS[dialect_of(uow)], {"terminal_ids": sorted(terminal_ids)}
+        FACTS_BY_TERMINAL_IDS[dialect_of(uow)], {"terminal_ids": sorted(terminal_ids)}
     )
     return {row.terminal_id: row for row in rows}
 

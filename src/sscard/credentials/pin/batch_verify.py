@@ -26,15 +26,24 @@ PIN decided here is one that serialises before the lock, and each card's chain s
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Connection, Dialect, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sscard.audit import AuditEvent, record_events
-from sscard.audit.service import HEADS_FOR_UPDATE_PG, lock_heads, streams_of
+from sscard.audit.service import (
+    APPEND_MANY_PG,
+    HEADS_FOR_UPDATE_PG,
+    append_many_params,
+    by_stream,
+    chain_entries,
+    lock_heads,
+    streams_of,
+)
 from sscard.cards.lifecycle import card_event, card_stream_key
 from sscard.cards.models import Card
 from sscard.cards.numbers import normalise_card_no
@@ -44,22 +53,26 @@ from sscard.config import get_settings
 from sscard.credentials.pin import crypto
 from sscard.credentials.pin.models import CardPin
 from sscard.credentials.pin.service import PinCheck
+from sscard.db.driver import DriverStatement, compiled
 from sscard.db.group_commit import GroupCommitter
-from sscard.db.session import UnitOfWork
+from sscard.db.session import UnitOfWork, unit_of_work_on
 from sscard.db.statements import dialect_of, member_of, per_dialect
 from sscard.errors import DomainError
 from sscard.policy.service import get_effective_policy
 from sscard.terminal.protocol import ProtocolError, SignedHeaders, parse_headers
 from sscard.terminals.auth import (
     NONCE_INSERT_PG,
+    PURGE_EXPIRED,
     AuthenticatedTerminal,
     NonceUse,
     check_signature,
     consume_nonces,
     nonce_rows,
-    purge_when_due,
+    purge_expired_nonces,
+    purge_is_due,
+    purge_params,
 )
-from sscard.terminals.service import terminal_facts
+from sscard.terminals.service import FACTS_BY_TERMINAL_IDS, terminal_facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +133,9 @@ THRESHOLD_SECONDS = 5.0
 _thresholds: dict[tuple[str, str], tuple[float, int]] = {}
 
 
+_stale: set[tuple[str, CardType]] = set()  # asked of the cache while missing or expired (the driver path)
+
+
 def _lockout_threshold(uow: UnitOfWork, region_code: str, card_type: CardType) -> int:
     key = (region_code, card_type.value)
     cached = _thresholds.get(key)
@@ -130,29 +146,74 @@ def _lockout_threshold(uow: UnitOfWork, region_code: str, card_type: CardType) -
     return cached[1]
 
 
-def verify_batch(uow: UnitOfWork, attempts: list[PinVerifyAttempt]) -> list[Outcome]:
-    """Decide the common case of each attempt; see the module docstring for the three outcomes.
+def _cached_threshold(region_code: str, card_type: CardType) -> int | None:
+    """The cached threshold, even expired (read again after this batch); None when never read: that
+    attempt goes the one-request way, and the batches after this one have it."""
+    cached = _thresholds.get((region_code, card_type.value))
+    if cached is None or cached[0] < time.monotonic():
+        _stale.add((region_code, card_type))
+    return None if cached is None else cached[1]
 
-    Statements on PostgreSQL, whatever the batch's size: the terminals; the nonces spent together with
-    the audit heads of the attempts' cards locked; the cards; the audit append; then the commit.
-    """
+
+async def _read_missing_thresholds(connection: AsyncConnection) -> None:
+    if not _stale:
+        return
+    wanted = list(_stale)
+    _stale.clear()
+
+    def read(sync_connection: Connection) -> None:
+        with unit_of_work_on(sync_connection) as uow:
+            for region_code, card_type in wanted:
+                _thresholds.pop((region_code, card_type.value), None)
+                _lockout_threshold(uow, region_code, card_type)
+
+    await connection.run_sync(read)
+
+
+@dataclass(frozen=True, slots=True)
+class _ReadTerminals:
+    terminal_ids: set[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _SpendLockRead:
+    """Spend the nonces and lock the audit heads, then read the cards (in this order)."""
+
+    uses: list[NonceUse]
+    streams: set[int]
+    card_nos: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Append:
+    events: list[AuditEvent]
+    heads: dict[int, Any]
+    purge: bool  # expired nonces are due to go
+
+
+_Step = _ReadTerminals | _SpendLockRead | _Append
+# Asked of the driver for a card's lockout threshold: None when it cannot tell without a read.
+_Threshold = Callable[[str, CardType], "int | None"]
+
+
+def _steps(attempts: list[PinVerifyAttempt], threshold: _Threshold) -> Generator[_Step, Any, list[Outcome]]:
+    """The batch's decisions, free of I/O: it yields what it needs of the database, in order, and is sent
+    the answers (terminals by id; spent pairs, locked heads and card rows; nothing). Two drivers run it,
+    one on SQLAlchemy (``verify_batch``), one on psycopg's pipeline (``verify_batch_pg``)."""
     signed = [_signed(a) for a in attempts]
-    terminals = terminal_facts(uow, {s.terminal_id for s in signed if s is not None})
+    terminals = yield _ReadTerminals({s.terminal_id for s in signed if s is not None})
     authentic = _authentic(attempts, signed, terminals)
     if not any(authentic):
         return [None] * len(attempts)
     card_nos = {i: normalise_card_no(attempts[i].card_no) for i, t in enumerate(authentic) if t is not None}
     uses = {i: NonceUse(h.terminal_id, h.nonce, h.timestamp) for i, h in enumerate(signed) if h and authentic[i]}
-    spent, heads = _spend_and_lock(uow, list(uses.values()), streams_of(map(card_stream_key, card_nos.values())))
+    streams = streams_of(map(card_stream_key, card_nos.values()))
+    spent, heads, found = yield _SpendLockRead(list(uses.values()), streams, sorted(set(card_nos.values())))
     for i, use in uses.items():
         if (use.terminal_id, use.nonce) not in spent:
             authentic[i] = None  # a replay: the one-request path refuses it with REPLAY
-            del card_nos[i]
-    purge_when_due(uow, requests=len(spent), now=attempts[0].received_at)
-
     # Read with the cards' audit heads locked: a lock committed before is seen here, and one committed
     # after is recorded after this batch's entries, so each card's chain shows the order decided.
-    found = uow.session.connection().execute(_CARD_ROWS[dialect_of(uow)], {"card_nos": sorted(set(card_nos.values()))})
     cards = {row.card_no: row for row in found}
     outcomes: list[Outcome] = []
     events: list[AuditEvent] = []
@@ -164,12 +225,102 @@ def verify_batch(uow: UnitOfWork, attempts: list[PinVerifyAttempt]) -> list[Outc
         if card is None or not _right_pin_of_a_plain_card(card, attempt, terminal):
             outcomes.append(Authenticated(terminal))
             continue
-        tries_left = _lockout_threshold(uow, card.region_code, card.card_type)
+        tries_left = threshold(card.region_code, card.card_type)
+        if tries_left is None:
+            outcomes.append(Authenticated(terminal))
+            continue
         events.append(card_event(card, actor=terminal.actor(), action="pin.verify",
                                  details={"pin_entered": True, "pin_enabled": True}))  # fmt: skip
         outcomes.append(Verified(terminal, PinCheck(pin_enabled=True, tries_left=tries_left)))
-    record_events(uow, events, locked=heads)
+    yield _Append(events, heads, purge_is_due(len(spent)))
     return outcomes
+
+
+def verify_batch(uow: UnitOfWork, attempts: list[PinVerifyAttempt]) -> list[Outcome]:
+    """Decide the common case of each attempt on SQLAlchemy (SQLite, and the tests' direct calls); see
+    the module docstring for the three outcomes."""
+    steps = _steps(attempts, lambda region_code, card_type: _lockout_threshold(uow, region_code, card_type))
+    try:
+        step = next(steps)
+        while True:
+            step = steps.send(_run(uow, step))
+    except StopIteration as done:
+        return cast("list[Outcome]", done.value)
+
+
+def _run(uow: UnitOfWork, step: _Step) -> Any:
+    if isinstance(step, _ReadTerminals):
+        return terminal_facts(uow, step.terminal_ids)
+    if isinstance(step, _SpendLockRead):
+        spent, heads = _spend_and_lock(uow, step.uses, step.streams)
+        found = uow.session.connection().execute(_CARD_ROWS[dialect_of(uow)], {"card_nos": step.card_nos})
+        return spent, heads, list(found)
+    record_events(uow, step.events, locked=step.heads)
+    if step.purge:
+        purge_expired_nonces(uow)
+    return None
+
+
+async def verify_batch_pg(connection: AsyncConnection, attempts: list[PinVerifyAttempt]) -> list[Outcome]:
+    """Decide the common case of each attempt on PostgreSQL, on psycopg directly, in three round trips
+    (BEGIN and the terminals; the nonces spent with the heads locked, then the cards; the audit append
+    and COMMIT), each a pipeline of statements that need nothing from each other's results.
+    Thresholds the cache does not hold are read after the commit, for the next batches."""
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None  # noqa: S101 - a live connection: the runner checked it out just now
+    statements = _driver_statements(connection.dialect)
+    steps = _steps(attempts, _cached_threshold)
+    try:
+        async with raw.pipeline() as pipeline:
+            step = next(steps)
+            while True:
+                answer = await _run_pg(raw, pipeline, statements, step)
+                try:
+                    step = steps.send(answer)
+                except StopIteration as done:
+                    outcomes = cast("list[Outcome]", done.value)
+                    break
+            await raw.commit()
+    except BaseException:
+        if not raw.closed:
+            await raw.rollback()
+        raise
+    await _read_missing_thresholds(connection)
+    return outcomes
+
+
+async def _run_pg(raw: Any, pipeline: Any, statements: dict[str, DriverStatement], step: _Step) -> Any:
+    if isinstance(step, _ReadTerminals):
+        facts = statements["terminals"]
+        cursor = await raw.execute(facts.sql, {"terminal_ids": sorted(step.terminal_ids)})
+        await pipeline.sync()
+        return {row.terminal_id: row for row in facts.rows(await cursor.fetchall())}
+    if isinstance(step, _SpendLockRead):
+        spend = await raw.execute(statements["spend_and_lock"].sql,
+                                  {"nonce_rows": nonce_rows(step.uses), "streams": sorted(step.streams)})  # fmt: skip
+        cards = await raw.execute(statements["cards"].sql, {"card_nos": step.card_nos})
+        await pipeline.sync()
+        spent, heads = _spent_and_heads(await spend.fetchall())
+        return spent, heads, statements["cards"].rows(await cards.fetchall())
+    if step.events:
+        grouped = by_stream(step.events)
+        if not step.heads.keys() >= grouped.keys():  # a database created before these streams existed
+            raise RuntimeError("audit stream heads are missing")  # the one-request path creates them
+        await raw.execute(statements["append"].sql, append_many_params(*chain_entries(grouped, step.heads)))
+    if step.purge:
+        await raw.execute(statements["purge"].sql, purge_params())
+    return None  # sent with the COMMIT
+
+
+@lru_cache(maxsize=2)
+def _driver_statements(dialect: Dialect) -> dict[str, DriverStatement]:
+    return compiled({
+        "terminals": FACTS_BY_TERMINAL_IDS["postgresql"],
+        "spend_and_lock": _SPEND_AND_LOCK_PG,
+        "cards": _CARD_ROWS["postgresql"],
+        "append": APPEND_MANY_PG,
+        "purge": PURGE_EXPIRED,
+    }, dialect)  # fmt: skip
 
 
 def _signed(attempt: PinVerifyAttempt) -> SignedHeaders | None:
@@ -220,14 +371,24 @@ def _spend_and_lock(
         return consume_nonces(uow, uses), lock_heads(uow, streams)
     rows = uow.session.connection().execute(_SPEND_AND_LOCK_PG,
                                             {"nonce_rows": nonce_rows(uses), "streams": sorted(streams)})  # fmt: skip
+    return _spent_and_heads(rows)
+
+
+def _spent_and_heads(rows: Iterable[Any]) -> tuple[set[tuple[str, str]], dict[int, Any]]:
+    """``_SPEND_AND_LOCK_PG``'s rows: those with a stream are heads, the others the nonces that were new."""
     spent: set[tuple[str, str]] = set()
     heads: dict[int, Any] = {}
-    for row in rows:
-        if row.stream is None:
-            spent.add((row.terminal_id, row.nonce))
+    for terminal_id, nonce, stream, seq, last_hash in rows:
+        if stream is None:
+            spent.add((terminal_id, nonce))
         else:
-            heads[row.stream] = row
+            heads[stream] = _Head(seq, last_hash)
     return spent, heads
+
+
+class _Head(NamedTuple):
+    seq: int
+    last_hash: bytes
 
 
 def _right_pin_of_a_plain_card(card: Any, attempt: PinVerifyAttempt, terminal: AuthenticatedTerminal) -> bool:
@@ -254,4 +415,5 @@ def pin_verifier() -> GroupCommitter[PinVerifyAttempt, Outcome]:
         max_batch=settings.pin_verify_batch,
         connections=settings.pin_verify_connections,
         linger=settings.pin_verify_linger_ms / 1000,
+        in_loop=verify_batch_pg,
     )
