@@ -4,6 +4,8 @@ boundary), and whatever it does not decide must meet the stack exactly as before
 
 from __future__ import annotations
 
+import pytest
+
 from sscard.credentials.pin import batch_verify
 from tests.credentials.pin.test_batch_verify import PIN, _audited, _enabled_card
 
@@ -81,3 +83,27 @@ def test_an_error_in_the_lane_is_a_problem_not_a_traceback(client, terminal, mon
     assert "802461" not in response.text and "Traceback" not in response.text
     assert "X-Request-ID" in response.headers
     assert _count(client, 500) == errors + 1
+
+
+# PIN-5 / CH-3: what happens after a batch's commit cannot undo its answers (its nonces are spent)
+def test_a_failed_threshold_read_after_the_commit_leaves_the_batchs_answers_standing(
+    db, client, terminal, monkeypatch
+) -> None:
+    if db.backend != "postgresql":
+        pytest.skip("the threshold is read after the commit on PostgreSQL's driver path only")
+    region = "150105"  # a region no batch has seen: its threshold is read after this batch's commit
+    pharmacy = terminal("pharmacy", region)
+    card_no, card_id = _enabled_card(pharmacy, region)
+    batch_verify._thresholds.clear()
+
+    def unreadable(*args, **kwargs):
+        raise RuntimeError("the policy could not be read")
+
+    monkeypatch.setattr(batch_verify, "_lockout_threshold", unreadable)
+    decided = batch_verify.pin_verifier().items
+    for _ in range(2):
+        body = {"card_no": card_no, "pin_block": pharmacy.pin_block(card_no, PIN)}
+        answer = client.send(pharmacy.build_request("POST", "/terminal/pin/verify", json_body=body))
+        assert answer.status_code == 200 and answer.json()["ok"] is True, answer.text
+    assert batch_verify.pin_verifier().items == decided + 2  # both batches committed
+    assert _audited(card_id) == 2

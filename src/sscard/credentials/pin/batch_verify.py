@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple, cast
 
+import structlog
 from sqlalchemy import Connection, Dialect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -130,6 +131,7 @@ _CARD_ROWS = per_dialect(
 # failure on record, so no threshold locks it); every counting and locking decision is made by
 # ``verify_card_pin`` on a fresh read. So a batch may reuse it for a few seconds after a policy change.
 THRESHOLD_SECONDS = 5.0
+log = structlog.get_logger("sscard.credentials.pin.batch_verify")
 _thresholds: dict[tuple[str, str], tuple[float, int]] = {}
 
 
@@ -167,7 +169,11 @@ async def _read_missing_thresholds(connection: AsyncConnection) -> None:
                 _thresholds.pop((region_code, card_type.value), None)
                 _lockout_threshold(uow, region_code, card_type)
 
-    await connection.run_sync(read)
+    try:
+        await connection.run_sync(read)
+    except Exception as exc:  # noqa: BLE001 - after the commit: the batch's answers stand whatever happens here
+        _stale.update(wanted)  # asked for again after the next batch
+        log.warning("pin_verify.threshold_read_failed", error_type=type(exc).__name__)
 
 
 @dataclass(frozen=True, slots=True)
