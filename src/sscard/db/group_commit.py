@@ -8,11 +8,13 @@ next batch: at low load a batch is one request (no added latency, no timer), und
 grows by itself and the statements and the commit are shared.
 
 The batch function is ordinary synchronous SQLAlchemy code and returns one outcome per item, in
-order. Where it runs depends on the driver:
-- PostgreSQL: inside the caller's event loop, on psycopg's asyncio connection (SQLAlchemy's
-  ``run_sync`` bridges the synchronous code to it). No thread, so no hand-off of the GIL between the
-  event loop and a batcher on every round trip; measured, those hand-offs kept both workers waiting
-  with a third of the CPU idle.
+order; a committer may also be given an ``in_loop`` function, an asyncio batch that runs its own
+transaction on the connection (the PIN verify batch uses it for psycopg's pipeline mode). Where a
+batch runs depends on the driver:
+- PostgreSQL: inside the caller's event loop, on psycopg's asyncio connection (the ``in_loop``
+  function, or SQLAlchemy's ``run_sync`` bridging the synchronous code to it). No thread, so no
+  hand-off of the GIL between the event loop and a batcher on every round trip; measured, those
+  hand-offs kept both workers waiting with a third of the CPU idle.
 - SQLite (no asyncio driver here): in a thread of its own.
 Either way each batch has a connection of its own, kept open between batches (a pool checkout pings
 the server each time, which cost as much as a statement per batch).

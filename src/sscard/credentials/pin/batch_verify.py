@@ -20,7 +20,12 @@ The card rows are read without a row lock, but after the cards' audit stream hea
 the statement that spends the nonces): a wrong PIN that locked a card and committed before is seen,
 and one still in flight appends its entries after this batch's (it waits for the head), so a right
 PIN decided here is one that serialises before the lock, and each card's chain shows that order
-(PIN-5).
+(PIN-5). On PostgreSQL the card read is a second statement in the same pipelined round trip as the
+nonces and heads: it starts once the locks are held, with a snapshot of its own.
+
+The decisions are written once (``_steps``, free of I/O) and run by two drivers: SQLAlchemy
+(``verify_batch``: SQLite, and direct calls) and psycopg's pipeline (``verify_batch_pg``: the
+server on PostgreSQL, three round trips a batch; ``db/driver.py`` says why).
 """
 
 from __future__ import annotations
