@@ -55,15 +55,16 @@ class PinVerifyLane:
         body = b"".join(chunks)
         try:
             outcome = await _decide(scope, body)
-            if isinstance(outcome, Verified):
-                await _answer(scope, send, TerminalPinVerified(pin_enabled=True, tries_left=outcome.check.tries_left))
-                record_request(scope, VERIFY_PATH, 200, time.perf_counter() - started)
-                return
         except Exception as exc:  # noqa: BLE001 - the lane is outside the stack's error boundary
             response = error_response(scope, exc)
             response.headers["X-Request-ID"] = request_id_of(scope)
             await response(scope, receive, send)
             record_request(scope, VERIFY_PATH, response.status_code, time.perf_counter() - started)
+            return
+        if isinstance(outcome, Verified):
+            # Outside the try: once the answer's headers are sent, no error answer may follow them.
+            await _answer(scope, send, TerminalPinVerified(pin_enabled=True, tries_left=outcome.check.tries_left))
+            record_request(scope, VERIFY_PATH, 200, time.perf_counter() - started)
             return
         scope[OUTCOME_KEY] = outcome
         await self.app(scope, _replaying([body], receive, more_body=False), send)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Dialect
@@ -24,32 +23,26 @@ from sqlalchemy.sql import ClauseElement
 
 
 class DriverStatement:
-    """``statement`` compiled for ``dialect`` (a psycopg dialect): its SQL with ``%(name)s`` parameters."""
+    """A Core ``select`` compiled for ``dialect`` (a psycopg dialect): its SQL with ``%(name)s``
+    parameters, and its rows as named tuples processed by the columns' types. Statements whose rows
+    need no processing (``text``) only need ``.sql``."""
 
     def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         self.sql = statement.compile(dialect=dialect).string
         columns = list(getattr(statement, "selected_columns", ()))
-        # Text statements carry no column types: their rows are the driver's values, named by the server.
-        self._row_type: Callable[..., Any] | None = (
-            namedtuple("Row", [c.key for c in columns], rename=True) if columns else None  # type: ignore[misc]
-        )
+        self._row_type: Callable[..., Any] = namedtuple("Row", [c.key for c in columns], rename=True)  # type: ignore[misc]
         self._processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
         self._plain = not any(self._processors)
 
-    def rows(self, raw: Iterable[tuple[Any, ...]], names: list[str] | None = None) -> list[Any]:
+    def rows(self, raw: Iterable[tuple[Any, ...]]) -> list[Any]:
         """The driver's rows as named tuples, each column processed by its type."""
-        row_type = self._row_type or _row_type(tuple(names or ()))
+        row_type = self._row_type
         if self._plain:
             return [row_type(*values) for values in raw]
         processors = self._processors
         return [
             row_type(*(p(v) if p is not None else v for p, v in zip(processors, values, strict=True))) for values in raw
         ]
-
-
-@lru_cache(maxsize=64)
-def _row_type(names: tuple[str, ...]) -> Callable[..., Any]:
-    return namedtuple("Row", names, rename=True)  # type: ignore[misc]
 
 
 def compiled(statements: Mapping[str, ClauseElement], dialect: Dialect) -> dict[str, DriverStatement]:

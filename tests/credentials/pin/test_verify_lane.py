@@ -20,7 +20,7 @@ def _count(client, status: int) -> float:
     return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
 
 
-# CH-4 / contract: a batch's answer carries the request id and is counted under the route's template
+# rule CH-4 (and the contract): a batch's answer carries the request id and is counted by route template
 def test_an_answer_of_the_lane_carries_the_request_id_and_is_counted(client, terminal) -> None:
     pharmacy = terminal("pharmacy", REGION)
     card_no, card_id = _enabled_card(pharmacy, REGION)
@@ -85,7 +85,7 @@ def test_an_error_in_the_lane_is_a_problem_not_a_traceback(client, terminal, mon
     assert _count(client, 500) == errors + 1
 
 
-# PIN-5 / CH-3: what happens after a batch's commit cannot undo its answers (its nonces are spent)
+# rules PIN-5 CH-3: what happens after a batch's commit cannot undo its answers (its nonces are spent)
 def test_a_failed_threshold_read_after_the_commit_leaves_the_batchs_answers_standing(
     db, client, terminal, monkeypatch
 ) -> None:

@@ -138,8 +138,6 @@ _CARD_ROWS = per_dialect(
 THRESHOLD_SECONDS = 5.0
 log = structlog.get_logger("sscard.credentials.pin.batch_verify")
 _thresholds: dict[tuple[str, str], tuple[float, int]] = {}
-
-
 _stale: set[tuple[str, CardType]] = set()  # asked of the cache while missing or expired (the driver path)
 
 
