@@ -22,6 +22,7 @@ from sscard.cards.service import (
     replace_card,
     withdraw_loss,
 )
+from sscard.db.ids import RowId
 from sscard.db.session import UnitOfWork
 from sscard.identity import parse_citizen_id
 from sscard.people.schemas import (
@@ -89,7 +90,7 @@ def lookup_person(
 
 @router.get("/persons/{person_id}", response_model=PersonRead)
 def show_person(
-    person_id: int, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)
+    person_id: RowId, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)
 ) -> PersonRead:
     """A person's masked record (ID-5)."""
     person = get_person_or_raise(uow, person_id)
@@ -99,7 +100,7 @@ def show_person(
 
 @router.post("/persons/{person_id}/reveal", response_model=PersonReveal)
 def reveal(
-    person_id: int,
+    person_id: RowId,
     body: PersonRevealRequest,
     staff: StaffPrincipal = Depends(SUPERVISOR),
     uow: UnitOfWork = Depends(get_uow),
@@ -111,7 +112,7 @@ def reveal(
 
 @router.post("/persons/{person_id}/status", response_model=PersonRead)
 def change_status(
-    person_id: int,
+    person_id: RowId,
     body: PersonStatusChange,
     staff: StaffPrincipal = Depends(COUNTER),
     uow: UnitOfWork = Depends(get_uow),
@@ -123,7 +124,7 @@ def change_status(
 
 @router.get("/persons/{person_id}/cards", response_model=list[CardRead])
 def person_cards(
-    person_id: int, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)
+    person_id: RowId, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)
 ) -> list[CardRead]:
     """The person's cards, newest first."""
     staff.ensure_region(get_person_or_raise(uow, person_id).region_code)

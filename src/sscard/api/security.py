@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, status
 from sscard.api import security_handovers, security_incidents
 from sscard.api.deps import get_uow
 from sscard.api.security_common import AUDIT_READ, KEYS, OFFICER, actor_of, carrier_read, region_scope
+from sscard.db.ids import RowId
 from sscard.db.session import UnitOfWork
 from sscard.keys import carriers as carrier_service
 from sscard.keys import destruction as destruction_service
@@ -85,7 +86,7 @@ def register_device(
 
 @router.get("/devices/{device_id}", response_model=DeviceRead)
 def show_device(
-    device_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    device_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
 ) -> DeviceRead:
     """One device and its certificate."""
     return _device(uow, staff, device_id)
@@ -93,7 +94,10 @@ def show_device(
 
 @router.put("/devices/{device_id}/certificate", response_model=DeviceRead)
 def renew_certificate(
-    device_id: int, body: CertificateRenew, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    device_id: RowId,
+    body: CertificateRenew,
+    staff: StaffPrincipal = Depends(OFFICER),
+    uow: UnitOfWork = Depends(get_uow),
 ) -> DeviceRead:
     """Record a device's new model certificate; a device blocked for its old one returns to service."""
     actor = actor_of(staff)
@@ -117,7 +121,7 @@ def revoke_certificate(
 
 @router.post("/devices/{device_id}/move", response_model=DeviceRead)
 def move_device(
-    device_id: int, body: LocationIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    device_id: RowId, body: LocationIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
 ) -> DeviceRead:
     """Record a device's new location."""
     actor = actor_of(staff)
@@ -128,7 +132,7 @@ def move_device(
 
 @router.post("/devices/{device_id}/retire", response_model=DeviceRead)
 def retire_device(
-    device_id: int, body: ReasonIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    device_id: RowId, body: ReasonIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
 ) -> DeviceRead:
     """Take a device out of service for good."""
     actor = actor_of(staff)
@@ -157,7 +161,7 @@ def list_alerts(
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertRead)
 def acknowledge_alert(
-    alert_id: int, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    alert_id: RowId, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
 ) -> AlertRead:
     """Acknowledge an alert (the device stays blocked until recertified)."""
     actor = actor_of(staff)
@@ -197,7 +201,7 @@ def receive_carrier(
 
 @router.get("/carriers/{carrier_id}", response_model=CarrierRead)
 def show_carrier(
-    carrier_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
 ) -> CarrierRead:
     """One carrier with the keys it holds and its PSAM deployment in force."""
     carrier = carrier_service.get_carrier_or_raise(uow, carrier_id)
@@ -207,7 +211,7 @@ def show_carrier(
 
 @router.get("/carriers/{carrier_id}/usage", response_model=list[UsageRead])
 def carrier_usage(
-    carrier_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
 ) -> list[UsageRead]:
     """The carrier's log: every use and movement with who, where and why (KEY-5)."""
     staff.ensure_region(carrier_service.get_carrier_or_raise(uow, carrier_id).region_code)
@@ -216,7 +220,7 @@ def carrier_usage(
 
 @router.post("/carriers/{carrier_id}/deploy", response_model=CarrierRead)
 def deploy_carrier(
-    carrier_id: int, body: CarrierDeploy, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: CarrierDeploy, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
 ) -> CarrierRead:
     """Put a key card into service with a named holder (PSAM cards: /psam/{id}/deploy)."""
     actor = actor_of(staff)
@@ -227,7 +231,7 @@ def deploy_carrier(
 
 @router.post("/carriers/{carrier_id}/store", response_model=CarrierRead)
 def store_carrier(
-    carrier_id: int, body: CarrierMove, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: CarrierMove, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
 ) -> CarrierRead:
     """Put a carrier into custody (the safe)."""
     actor = actor_of(staff)
@@ -238,7 +242,7 @@ def store_carrier(
 
 @router.post("/carriers/{carrier_id}/recover", response_model=CarrierRead)
 def recover_carrier(
-    carrier_id: int, body: CarrierMove, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: CarrierMove, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
 ) -> CarrierRead:
     """Withdraw a carrier from service (third parties: /handovers/{id}/recover)."""
     actor = actor_of(staff)
@@ -249,7 +253,7 @@ def recover_carrier(
 
 @router.post("/carriers/{carrier_id}/uses", status_code=status.HTTP_201_CREATED, response_model=UsageRead)
 def record_use(
-    carrier_id: int, body: CarrierUse, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: CarrierUse, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
 ) -> UsageRead:
     """Log a use of the carrier with where and why (KEY-5)."""
     actor = actor_of(staff)
@@ -260,7 +264,7 @@ def record_use(
 
 @router.post("/carriers/{carrier_id}/keys", response_model=CarrierRead)
 def load_key(
-    carrier_id: int, body: KeyLoad, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: KeyLoad, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
 ) -> CarrierRead:
     """Record that the carrier holds the key with this inventory label."""
     actor = actor_of(staff)
@@ -271,7 +275,10 @@ def load_key(
 
 @router.post("/carriers/{carrier_id}/destructions", status_code=status.HTTP_201_CREATED, response_model=DestructionRead)
 def request_destruction(
-    carrier_id: int, body: DestructionCreate, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId,
+    body: DestructionCreate,
+    staff: StaffPrincipal = Depends(KEYS),
+    uow: UnitOfWork = Depends(get_uow),
 ) -> DestructionRead:
     """Record a destruction to be witnessed by two different people (KEY-8)."""
     actor = actor_of(staff)
@@ -282,7 +289,7 @@ def request_destruction(
 
 @router.post("/destructions/{destruction_id}/signatures", response_model=DestructionRead)
 def sign_destruction(
-    destruction_id: int, body: SignIn, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    destruction_id: RowId, body: SignIn, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
 ) -> DestructionRead:
     """Sign a destruction as a witness; the second different signer destroys the carrier."""
     actor = actor_of(staff)
@@ -295,7 +302,7 @@ def sign_destruction(
 
 @router.get("/destructions/{destruction_id}", response_model=DestructionRead)
 def show_destruction(
-    destruction_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    destruction_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
 ) -> DestructionRead:
     """A destruction record with its signatures."""
     record = destruction_service.get_destruction_or_raise(uow, destruction_id)
@@ -331,7 +338,7 @@ def psam_register(
 
 @router.post("/psam/{carrier_id}/deploy", status_code=status.HTTP_201_CREATED, response_model=DeploymentRead)
 def deploy_psam(
-    carrier_id: int, body: PsamDeploy, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: PsamDeploy, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
 ) -> DeploymentRead:
     """Deploy a PSAM into a terminal or institution with its form, environment and mode (KEY-8)."""
     actor = actor_of(staff)
@@ -342,7 +349,7 @@ def deploy_psam(
 
 @router.post("/psam/{carrier_id}/recover", response_model=CarrierRead)
 def recover_psam(
-    carrier_id: int, body: PsamRecover, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: PsamRecover, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
 ) -> CarrierRead:
     """Withdraw a PSAM from its terminal (KEY-8 recovery)."""
     actor = actor_of(staff)
@@ -353,7 +360,7 @@ def recover_psam(
 
 @router.get("/psam/{carrier_id}/deployments", response_model=list[DeploymentRead])
 def psam_deployments(
-    carrier_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
 ) -> list[DeploymentRead]:
     """Every deployment of a PSAM card, oldest first."""
     staff.ensure_region(carrier_service.get_carrier_or_raise(uow, carrier_id).region_code)

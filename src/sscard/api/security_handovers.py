@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile,
 from sscard.api.deps import get_uow
 from sscard.api.security_common import AUDIT_READ, KEYS, OFFICER, actor_of, read_upload, region_scope
 from sscard.db.base import utcnow
+from sscard.db.ids import RowId
 from sscard.db.session import UnitOfWork
 from sscard.keys import handovers as service
 from sscard.keys.documents import get_document_or_raise, read_document
@@ -80,7 +81,7 @@ def request_handover(
 
 @router.get("/handovers/{handover_id}", response_model=HandoverRead)
 def show_handover(
-    handover_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
 ) -> HandoverRead:
     """A handover with the conditions still missing (while requested) and whether it is overdue."""
     handover = service.get_handover_or_raise(uow, handover_id)
@@ -90,7 +91,10 @@ def show_handover(
 
 @router.post("/handovers/{handover_id}/record", response_model=HandoverRead)
 def write_record(
-    handover_id: int, body: HandoverRecordIn, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId,
+    body: HandoverRecordIn,
+    staff: StaffPrincipal = Depends(KEYS),
+    uow: UnitOfWork = Depends(get_uow),
 ) -> HandoverRead:
     """Condition 1: the handover record (number, receiving representative, items)."""
     actor = actor_of(staff)
@@ -101,7 +105,7 @@ def write_record(
 
 @router.post("/handovers/{handover_id}/agreement", response_model=HandoverRead)
 def attach_agreement(
-    handover_id: int,
+    handover_id: RowId,
     file: UploadFile = File(description="The signed confidentiality agreement (PDF, OFD, PNG or JPEG)."),
     signed_on: date = Form(),
     staff: StaffPrincipal = Depends(KEYS),
@@ -124,7 +128,7 @@ def attach_agreement(
 
 @router.post("/handovers/{handover_id}/security-plan", status_code=status.HTTP_201_CREATED, response_model=ReviewRead)
 def submit_plan(
-    handover_id: int,
+    handover_id: RowId,
     file: UploadFile = File(description="The third party's security management plan."),
     staff: StaffPrincipal = Depends(KEYS),
     uow: UnitOfWork = Depends(get_uow),
@@ -145,7 +149,7 @@ def submit_plan(
 
 @router.get("/handovers/{handover_id}/reviews", response_model=list[ReviewRead])
 def list_reviews(
-    handover_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
 ) -> list[ReviewRead]:
     """The security plan reviews of a handover."""
     staff.ensure_region(service.get_handover_or_raise(uow, handover_id).region_code)
@@ -154,7 +158,10 @@ def list_reviews(
 
 @router.post("/plan-reviews/{review_id}/decision", response_model=ReviewRead)
 def decide_plan(
-    review_id: int, body: ReviewDecisionIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    review_id: RowId,
+    body: ReviewDecisionIn,
+    staff: StaffPrincipal = Depends(OFFICER),
+    uow: UnitOfWork = Depends(get_uow),
 ) -> ReviewRead:
     """Condition 3b: approve or reject the plan — never your own request (`SELF_APPROVAL`)."""
     actor = actor_of(staff)
@@ -165,7 +172,7 @@ def decide_plan(
 
 @router.post("/handovers/{handover_id}/supervisor", response_model=HandoverRead)
 def assign_supervisor(
-    handover_id: int, body: SupervisorIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, body: SupervisorIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
 ) -> HandoverRead:
     """Condition 4: assign the staff member who supervises the third party's use."""
     actor = actor_of(staff)
@@ -176,7 +183,7 @@ def assign_supervisor(
 
 @router.post("/handovers/{handover_id}/complete", response_model=HandoverRead)
 def complete_handover(
-    handover_id: int, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
 ) -> HandoverRead:
     """Hand the carrier over; 409 `HANDOVER_INCOMPLETE` lists the conditions still missing."""
     actor = actor_of(staff)
@@ -189,7 +196,7 @@ def complete_handover(
     "/handovers/{handover_id}/supervision", status_code=status.HTTP_201_CREATED, response_model=SupervisionRead
 )
 def record_supervision(
-    handover_id: int, body: SupervisionIn, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, body: SupervisionIn, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
 ) -> SupervisionRead:
     """The assigned supervisor records what they observed, until the carrier is recovered."""
     actor = actor_of(staff)
@@ -200,7 +207,7 @@ def record_supervision(
 
 @router.get("/handovers/{handover_id}/supervision", response_model=list[SupervisionRead])
 def list_supervision(
-    handover_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
 ) -> list[SupervisionRead]:
     """The supervision log of a handover."""
     staff.ensure_region(service.get_handover_or_raise(uow, handover_id).region_code)
@@ -209,7 +216,7 @@ def list_supervision(
 
 @router.post("/handovers/{handover_id}/recover", response_model=HandoverRead)
 def recover_handover(
-    handover_id: int, body: HandoverRecover, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, body: HandoverRecover, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
 ) -> HandoverRead:
     """Take the carrier back from the third party; supervision ends."""
     actor = actor_of(staff)
@@ -220,7 +227,7 @@ def recover_handover(
 
 @router.post("/handovers/{handover_id}/cancel", response_model=HandoverRead)
 def cancel_handover(
-    handover_id: int, body: ReasonIn, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, body: ReasonIn, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
 ) -> HandoverRead:
     """Abandon a handover that has not completed."""
     actor = actor_of(staff)
@@ -231,7 +238,7 @@ def cancel_handover(
 
 @router.get("/documents/{document_id}", response_model=DocumentRead)
 def show_document(
-    document_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    document_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
 ) -> DocumentRead:
     """A document's particulars and SHA-256."""
     document = get_document_or_raise(uow, document_id)
@@ -245,7 +252,7 @@ def show_document(
     responses={200: {"content": {"application/pdf": {}}}, 409: {"description": "`DOCUMENT_TAMPERED`"}},
 )
 def document_content(
-    document_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    document_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
 ) -> Response:
     """The document's bytes, after verifying them against the stored SHA-256."""
     staff.ensure_region(get_document_or_raise(uow, document_id).region_code)

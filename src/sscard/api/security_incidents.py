@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sscard.api.deps import get_uow
 from sscard.api.security_common import AUDIT_READ, KEYS, OFFICER, REPORTS, actor_of, read_upload, region_scope
 from sscard.audit import record_event
+from sscard.db.ids import RowId
 from sscard.db.session import UnitOfWork
 from sscard.keys import incidents as service
 from sscard.keys import plans as plan_service
@@ -98,7 +99,7 @@ def adopt_plan(
 
 @router.post("/carriers/{carrier_id}/loss", status_code=status.HTTP_201_CREATED, response_model=IncidentRead)
 def report_loss(
-    carrier_id: int, body: LossReport, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: LossReport, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
 ) -> IncidentRead:
     """Report a lost carrier: blocked, departments notified, keys revoked and rotated, terminals blocked."""
     actor = actor_of(staff)
@@ -132,7 +133,7 @@ def report_incident(
 
 @router.get("/incidents/{incident_id}", response_model=IncidentRead)
 def show_incident(
-    incident_id: int, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    incident_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
 ) -> IncidentRead:
     """An incident with every measure taken or pending."""
     incident = service.get_incident_or_raise(uow, incident_id)
@@ -142,7 +143,7 @@ def show_incident(
 
 @router.post("/incidents/{incident_id}/findings", response_model=IncidentRead)
 def record_findings(
-    incident_id: int, body: FindingsIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    incident_id: RowId, body: FindingsIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
 ) -> IncidentRead:
     """Record the cause found and the handling done."""
     actor = actor_of(staff)
@@ -153,8 +154,8 @@ def record_findings(
 
 @router.post("/incidents/{incident_id}/measures/{measure_id}/confirm", response_model=MeasureRead)
 def confirm_measure(
-    incident_id: int,
-    measure_id: int,
+    incident_id: RowId,
+    measure_id: RowId,
     body: ConfirmIn,
     staff: StaffPrincipal = Depends(OFFICER),
     uow: UnitOfWork = Depends(get_uow),
@@ -170,7 +171,7 @@ def confirm_measure(
 
 @router.post("/incidents/{incident_id}/close", response_model=IncidentRead)
 def close_incident(
-    incident_id: int, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    incident_id: RowId, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
 ) -> IncidentRead:
     """Close an incident: 409 `INCIDENT_CAUSE_REQUIRED` or `INCIDENT_MEASURES_PENDING` until it may."""
     actor = actor_of(staff)

@@ -10,6 +10,7 @@ from sscard.cards.models import Card, CloseReason, LossReport, LossReportState
 from sscard.cards.numbers import mask_card_no
 from sscard.cards.states import CardState
 from sscard.cards.types import CardApplication, CardMedium, CardType
+from sscard.db.ids import RowId
 
 
 class CardRead(BaseModel):
@@ -92,7 +93,7 @@ class LossReportRead(BaseModel):
 class CardCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    person_id: int = Field(ge=1)
+    person_id: RowId
     card_type: CardType = CardType.SOCIAL
     generation: int | None = Field(default=None, ge=1, le=3)
     financial: bool = False

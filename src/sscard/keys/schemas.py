@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from sscard.db.ids import RowId
 from sscard.keys.models import DeviceState, IncidentKind, MeasureKind, MeasureStatus, PsamForm, PsamUsageMode
 from sscard.keys.models.handovers import ReviewDecision
 from sscard.keys.states import CarrierState, CarrierType, HandoverState, IncidentState
@@ -218,7 +219,7 @@ class DestructionRead(_Out):
 
 
 class HandoverCreate(_In):
-    carrier_id: int
+    carrier_id: RowId
     third_party: str = Text128
     purpose: str = Text200
     due_back_at: AwareDatetime
