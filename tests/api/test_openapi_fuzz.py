@@ -136,9 +136,7 @@ def test_an_id_beyond_bigint_is_invalid_input_on_every_operation(client, too_big
     ],
 )  # fmt: skip
 def test_an_id_beyond_bigint_in_a_body_is_invalid_input(client, path: str, body: dict) -> None:
-    answers = [
-        client.post(path, json=body, headers={"Authorization": f"Bearer {token}"}) for token in _role_tokens()
-    ]
+    answers = [client.post(path, json=body, headers={"Authorization": f"Bearer {token}"}) for token in _role_tokens()]
     assert all(r.status_code < 500 for r in answers), [r.text[:200] for r in answers if r.status_code >= 500]
     invalid = [r.json() for r in answers if r.status_code == 422]
     assert invalid and all(p["code"] == "VALIDATION_FAILED" for p in invalid), [r.status_code for r in answers]

@@ -6,15 +6,27 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
+from sscard.db.ids import MAX_ROW_ID
 from sscard.errors import DomainError
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def row_id(value: int) -> int:
+    """A row id on the command line: outside 1 … BIGINT it names no row (and no driver could bind
+    it), so it is refused as a usage error (exit 2), never a traceback."""
+    if not 1 <= value <= MAX_ROW_ID:
+        raise typer.BadParameter(f"an id is a whole number from 1 to {MAX_ROW_ID}")
+    return value
+
+
+RowIdArg = Annotated[int, typer.Argument(callback=row_id)]
 
 console = Console()
 err_console = Console(stderr=True)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sscard.cli.common import console, err_console, handle_errors, print_json
+from sscard.cli.common import console, err_console, handle_errors, print_json, row_id
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -170,7 +170,7 @@ def _print_summary(s: ImportSummary, *, as_json: bool) -> None:
 @app.command("errors")
 @handle_errors
 def errors(
-    job_id: Annotated[int, typer.Argument(help="Import job id (printed by `sscard import persons`).")],
+    job_id: Annotated[int, typer.Argument(callback=row_id, help="Import job id (printed by `sscard import persons`).")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List the rejected rows of an import job (line, reason code, masked value)."""

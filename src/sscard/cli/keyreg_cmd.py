@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from sscard.cli import keyreg_devices_cmd, keyreg_records_cmd
-from sscard.cli.common import handle_errors
+from sscard.cli.common import RowIdArg, handle_errors
 from sscard.cli.keyreg_common import OFFICER_ONLY, AsOption, JsonOption, columns_of, emit, parse_date, read, run, table
 from sscard.db.session import UnitOfWork
 from sscard.keys.models import KeyCarrier
@@ -92,7 +92,7 @@ def carrier_list(
 
 @carriers.command("usage")
 @handle_errors
-def carrier_usage(carrier_id: int, as_json: JsonOption = False) -> None:
+def carrier_usage(carrier_id: RowIdArg, as_json: JsonOption = False) -> None:
     """Show the carrier's log: every use and movement with who, where and why."""
     from sscard.keys.carriers import usage_log
 
@@ -121,7 +121,7 @@ def _move(name: str, carrier_id: int, as_user: str | None, as_json: bool, **kwar
 @carriers.command("deploy")
 @handle_errors
 def carrier_deploy(
-    carrier_id: int,
+    carrier_id: RowIdArg,
     holder: Annotated[str, typer.Option()],
     location: Annotated[str, typer.Option()],
     purpose: Annotated[str, typer.Option()],
@@ -135,7 +135,7 @@ def carrier_deploy(
 @carriers.command("store")
 @handle_errors
 def carrier_store(
-    carrier_id: int,
+    carrier_id: RowIdArg,
     location: Annotated[str, typer.Option()],
     purpose: Annotated[str, typer.Option()],
     as_user: AsOption = None,
@@ -148,7 +148,7 @@ def carrier_store(
 @carriers.command("recover")
 @handle_errors
 def carrier_recover(
-    carrier_id: int,
+    carrier_id: RowIdArg,
     location: Annotated[str, typer.Option()],
     purpose: Annotated[str, typer.Option()],
     as_user: AsOption = None,
@@ -161,7 +161,7 @@ def carrier_recover(
 @carriers.command("use")
 @handle_errors
 def carrier_use(
-    carrier_id: int,
+    carrier_id: RowIdArg,
     location: Annotated[str, typer.Option()],
     purpose: Annotated[str, typer.Option()],
     count: Annotated[int, typer.Option(min=1)] = 1,
@@ -182,7 +182,7 @@ def carrier_use(
 
 @carriers.command("load-key")
 @handle_errors
-def carrier_load_key(carrier_id: int, key_label: str, as_user: AsOption = None) -> None:
+def carrier_load_key(carrier_id: RowIdArg, key_label: str, as_user: AsOption = None) -> None:
     """Record that the carrier holds the key with this inventory label."""
     from sscard.keys.carriers import load_key
 
@@ -196,7 +196,7 @@ def carrier_load_key(carrier_id: int, key_label: str, as_user: AsOption = None) 
 @carriers.command("destroy")
 @handle_errors
 def carrier_destroy(
-    carrier_id: int,
+    carrier_id: RowIdArg,
     method: Annotated[str, typer.Option()],
     place: Annotated[str, typer.Option()],
     reason: Annotated[str, typer.Option()],
@@ -217,7 +217,7 @@ def carrier_destroy(
 @carriers.command("sign")
 @handle_errors
 def carrier_sign(
-    destruction_id: int,
+    destruction_id: RowIdArg,
     as_user: Annotated[str, typer.Option("--as", help="The witness signing (required).")],
     statement: Annotated[str, typer.Option()] = "witnessed the destruction",
 ) -> None:
@@ -257,7 +257,7 @@ def psam_list(region: Annotated[str | None, typer.Option()] = None, as_json: Jso
 @psam.command("deploy")
 @handle_errors
 def psam_deploy(
-    carrier_id: int,
+    carrier_id: RowIdArg,
     form: Annotated[str, typer.Option(help="plug_in, full_size or embedded.")],
     environment: Annotated[str, typer.Option(help="The external environment of the deployment.")],
     mode: Annotated[str, typer.Option(help="attended, unattended or back_office.")],
@@ -288,7 +288,7 @@ def psam_deploy(
 @psam.command("recover")
 @handle_errors
 def psam_recover(
-    carrier_id: int,
+    carrier_id: RowIdArg,
     location: Annotated[str, typer.Option()],
     reason: Annotated[str, typer.Option()],
     as_user: AsOption = None,

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sscard.cli.common import handle_errors
+from sscard.cli.common import RowIdArg, handle_errors
 from sscard.cli.keyreg_common import OFFICER_ONLY, AsOption, JsonOption, columns_of, emit, parse_date, read, run, table
 from sscard.db.session import UnitOfWork
 
@@ -68,7 +68,7 @@ def device_list(
 @devices.command("renew")
 @handle_errors
 def device_renew(
-    device_id: int,
+    device_id: RowIdArg,
     certificate_no: Annotated[str, typer.Option()],
     valid_from: Annotated[str, typer.Option()],
     valid_until: Annotated[str, typer.Option()],
@@ -116,7 +116,7 @@ def device_revoke(
 
 @devices.command("retire")
 @handle_errors
-def device_retire(device_id: int, reason: Annotated[str, typer.Option()], as_user: AsOption = None) -> None:
+def device_retire(device_id: RowIdArg, reason: Annotated[str, typer.Option()], as_user: AsOption = None) -> None:
     """Take a device out of service for good."""
     from sscard.keys.devices import retire_device
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sscard.cli.common import console, handle_errors
+from sscard.cli.common import RowIdArg, console, handle_errors
 from sscard.cli.keyreg_common import (
     KEY_ROLES,
     OFFICER_ONLY,
@@ -52,7 +52,7 @@ def _step(action: str, handover_id: int, as_user: str | None, fn: Any, **kwargs:
 @handovers.command("request")
 @handle_errors
 def handover_request(
-    carrier_id: int,
+    carrier_id: RowIdArg,
     third_party: Annotated[str, typer.Option()],
     purpose: Annotated[str, typer.Option()],
     due_back: Annotated[str, typer.Option(help="Return date/time (ISO 8601; Beijing time without offset).")],
@@ -80,7 +80,7 @@ def handover_request(
 @handovers.command("record")
 @handle_errors
 def handover_record(
-    handover_id: int,
+    handover_id: RowIdArg,
     record_no: Annotated[str, typer.Option()],
     recipient: Annotated[str, typer.Option(help="The third party's receiving representative.")],
     items: Annotated[str, typer.Option(help="What changes hands (with seal numbers).")],
@@ -96,7 +96,7 @@ def handover_record(
 @handovers.command("agreement")
 @handle_errors
 def handover_agreement(
-    handover_id: int,
+    handover_id: RowIdArg,
     file: FileArg,
     signed_on: Annotated[str, typer.Option(help="Date the agreement was signed (YYYY-MM-DD).")],
     as_user: AsOption = None,
@@ -118,7 +118,7 @@ def handover_agreement(
 
 @handovers.command("plan")
 @handle_errors
-def handover_plan(handover_id: int, file: FileArg, as_user: AsOption = None, as_json: JsonOption = False) -> None:
+def handover_plan(handover_id: RowIdArg, file: FileArg, as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """Condition 3a: submit the third party's security management plan for review."""
     from sscard.keys.handovers import submit_security_plan
 
@@ -135,7 +135,7 @@ def handover_plan(handover_id: int, file: FileArg, as_user: AsOption = None, as_
 @handovers.command("decide")
 @handle_errors
 def handover_decide(
-    review_id: int,
+    review_id: RowIdArg,
     approve: Annotated[bool, typer.Option("--approve/--reject")],
     as_user: Annotated[str, typer.Option("--as", help="The reviewing security officer (required).")],
     comments: Annotated[str, typer.Option()] = "",
@@ -153,7 +153,7 @@ def handover_decide(
 
 @handovers.command("supervisor")
 @handle_errors
-def handover_supervisor(handover_id: int, supervisor: str, as_user: AsOption = None) -> None:
+def handover_supervisor(handover_id: RowIdArg, supervisor: str, as_user: AsOption = None) -> None:
     """Condition 4: assign the supervising staff member."""
     from sscard.keys.handovers import assign_supervisor
 
@@ -163,7 +163,7 @@ def handover_supervisor(handover_id: int, supervisor: str, as_user: AsOption = N
 
 @handovers.command("complete")
 @handle_errors
-def handover_complete(handover_id: int, as_user: AsOption = None) -> None:
+def handover_complete(handover_id: RowIdArg, as_user: AsOption = None) -> None:
     """Hand the carrier over (refused, naming what is missing, until all four conditions hold)."""
     from sscard.keys.handovers import complete_handover
 
@@ -174,7 +174,7 @@ def handover_complete(handover_id: int, as_user: AsOption = None) -> None:
 @handovers.command("supervise")
 @handle_errors
 def handover_supervise(
-    handover_id: int,
+    handover_id: RowIdArg,
     location: Annotated[str, typer.Option()],
     observation: Annotated[str, typer.Option()],
     as_user: Annotated[str, typer.Option("--as", help="The assigned supervisor (required).")],
@@ -195,7 +195,7 @@ def handover_supervise(
 @handovers.command("recover")
 @handle_errors
 def handover_recover(
-    handover_id: int,
+    handover_id: RowIdArg,
     location: Annotated[str, typer.Option()],
     note: Annotated[str, typer.Option()],
     as_user: AsOption = None,
@@ -209,7 +209,7 @@ def handover_recover(
 
 @handovers.command("cancel")
 @handle_errors
-def handover_cancel(handover_id: int, reason: Annotated[str, typer.Option()], as_user: AsOption = None) -> None:
+def handover_cancel(handover_id: RowIdArg, reason: Annotated[str, typer.Option()], as_user: AsOption = None) -> None:
     """Abandon a handover that has not completed."""
     from sscard.keys.handovers import cancel_handover
 
@@ -278,7 +278,10 @@ def plan_list(region: str, as_json: JsonOption = False) -> None:
 @incidents.command("report-loss")
 @handle_errors
 def incident_report_loss(
-    carrier_id: int, description: Annotated[str, typer.Option()], as_user: AsOption = None, as_json: JsonOption = False
+    carrier_id: RowIdArg,
+    description: Annotated[str, typer.Option()],
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Report a lost carrier: blocked, departments notified, keys revoked and rotated, terminals blocked."""
     from sscard.keys.incidents import measures_of, report_carrier_loss
@@ -297,7 +300,7 @@ def incident_report_loss(
 @incidents.command("findings")
 @handle_errors
 def incident_findings(
-    incident_id: int,
+    incident_id: RowIdArg,
     cause: Annotated[str | None, typer.Option()] = None,
     handling: Annotated[str | None, typer.Option()] = None,
     as_user: AsOption = None,
@@ -316,7 +319,7 @@ def incident_findings(
 @incidents.command("confirm")
 @handle_errors
 def incident_confirm(
-    incident_id: int, measure_id: int, note: Annotated[str, typer.Option()], as_user: AsOption = None
+    incident_id: RowIdArg, measure_id: RowIdArg, note: Annotated[str, typer.Option()], as_user: AsOption = None
 ) -> None:
     """Confirm by hand a measure a registry could not take itself."""
     from sscard.keys.incidents import confirm_measure
@@ -331,7 +334,7 @@ def incident_confirm(
 
 @incidents.command("close")
 @handle_errors
-def incident_close(incident_id: int, as_user: AsOption = None) -> None:
+def incident_close(incident_id: RowIdArg, as_user: AsOption = None) -> None:
     """Close an incident (only with cause, handling and every measure done)."""
     from sscard.keys.incidents import close_incident
 

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sscard.audit import Actor, Channel
-from sscard.cli.common import console, handle_errors, print_json
+from sscard.cli.common import RowIdArg, console, handle_errors, print_json
 from sscard.db.session import UnitOfWork, unit_of_work
 from sscard.errors import DomainError
 from sscard.keys.refusals import refusals_audited
@@ -287,7 +287,7 @@ def ceremony_start(
 @ceremony.command("add-component")
 @handle_errors
 def ceremony_add(
-    ceremony_id: int,
+    ceremony_id: RowIdArg,
     as_user: AsOption,
     kcv: Annotated[str, typer.Option(help="The KCV printed on this component's sheet.")],
     stdin: StdinOption = False,
@@ -312,7 +312,7 @@ def ceremony_add(
 @ceremony.command("complete")
 @handle_errors
 def ceremony_complete(
-    ceremony_id: int,
+    ceremony_id: RowIdArg,
     as_user: AsOption,
     kcv: Annotated[str | None, typer.Option(help="The expected KCV of the formed key.")] = None,
     stdin: StdinOption = False,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from sscard.cli.common import console, handle_errors, print_json
+from sscard.cli.common import console, handle_errors, print_json, row_id
 
 app = typer.Typer(help="Notification outbox (SMS, e-mail, department notices).", no_args_is_help=True)
 
@@ -86,7 +86,7 @@ def list_(
 
 @app.command("retry")
 @handle_errors
-def retry(message_id: Annotated[int, typer.Argument(help="Outbox message id.")]) -> None:
+def retry(message_id: Annotated[int, typer.Argument(callback=row_id, help="Outbox message id.")]) -> None:
     """Queue a failed message again with a fresh set of attempts."""
     from sscard.audit import Actor
     from sscard.db.session import unit_of_work
