@@ -87,7 +87,13 @@ def security_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
-    database = _make_database(request.param, tmp_path_factory.mktemp(f"db-{request.param}"))
+    yield from fresh_database(request.param, tmp_path_factory)
+
+
+def fresh_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
+    """A migrated database of its own, dropped afterwards (the session's, or a module's that must not
+    leave its rows to the others)."""
+    database = _make_database(backend, tmp_path_factory.mktemp(f"db-{backend}"))
     yield database
     database.engine.dispose()
     if database.schema:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -19,8 +20,17 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from sscard.staff.roles import Role
+from tests.conftest import TestDatabase, fresh_database
 
 EXAMPLES = int(os.environ.get("SSCARD_FUZZ_EXAMPLES", "25"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
+    """A database of this module's own: the fuzzer's refused requests are audited under the ids it
+    made up ("carrier:3"), which other modules' tests later give to rows they create and then count
+    the audit entries of."""
+    yield from fresh_database(request.param, tmp_path_factory)
 
 
 def _role_tokens() -> list[str]:
