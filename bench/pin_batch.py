@@ -25,10 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -152,10 +150,7 @@ def main() -> None:
     ap.add_argument("--cards", type=int, default=400, help="active cards with an enabled PIN")
     args = ap.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="pinbatch-data-")
-    schema = f"bench_batch_{secrets.token_hex(4)}"
-    os.environ.update(SSCARD_DATA_DIR=data_dir, SSCARD_DATABASE_URL=args.url, SSCARD_DATABASE_SCHEMA=schema,
-                      SSCARD_LOG_LEVEL="WARNING")  # fmt: skip
+    data_dir, schema = pin_verify.bench_environment(args.url, "batch")
     print("bench/pin_batch.py — one PIN verify batch in process: fixed and per-verification CPU")
     print_machine(args.url)
     from sscard.security import get_security_module

@@ -565,6 +565,16 @@ def _chain_verdict(url: str, schema: str) -> str:
     return f"audit chain {'intact' if report.ok else 'BROKEN: ' + str(report.problem)} ({report.entries} entries)"
 
 
+def bench_environment(url: str, name: str) -> tuple[str, str]:
+    """A fresh data directory and schema name for one run, set as SSCARD_* for this process and the
+    servers it starts: (data directory, schema)."""
+    data_dir = tempfile.mkdtemp(prefix=f"{name}bench-data-")
+    schema = f"bench_{name}_{secrets.token_hex(4)}"
+    os.environ.update(SSCARD_DATA_DIR=data_dir, SSCARD_DATABASE_URL=url, SSCARD_DATABASE_SCHEMA=schema,
+                      SSCARD_LOG_LEVEL="WARNING")  # fmt: skip
+    return data_dir, schema
+
+
 def main() -> None:
     sys.path.insert(0, str(BENCH_DIR))
     from common import PG_URL, print_machine
@@ -581,10 +591,7 @@ def main() -> None:
     load = "wrk" if args.load == "wrk" or (args.load == "auto" and shutil.which("wrk")) else "httpx"
     runner = run_wrk if load == "wrk" else run_httpx
 
-    data_dir = tempfile.mkdtemp(prefix="pinbench-data-")
-    schema = f"bench_pin_{secrets.token_hex(4)}"
-    os.environ.update(SSCARD_DATA_DIR=data_dir, SSCARD_DATABASE_URL=args.url, SSCARD_DATABASE_SCHEMA=schema,
-                      SSCARD_LOG_LEVEL="WARNING")  # fmt: skip
+    data_dir, schema = bench_environment(args.url, "pin")
     print("bench/pin_verify.py — terminal PIN verification over HTTP vs. bare endpoint vs. bare DB work")
     print_machine(args.url)
     print(f"load         {load}, concurrency {args.concurrency}, {args.duration} s per measurement, "
