@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,11 +48,22 @@ class Settings(BaseSettings):
     hotline_calls_per_window: int = Field(default=300, ge=1, le=1_000_000)
     hotline_window_seconds: int = Field(default=600, ge=10, le=86_400)
 
-    # Terminal simulator target.
-    api_url: str = "http://127.0.0.1:8000"
+    # Where the terminal simulator and the demo terminal's profile reach the server. Unless set, the
+    # server these same settings run (SSCARD_HOST / SSCARD_PORT), so `SSCARD_PORT=8080 make run` and
+    # `sscard terminal ...` in that shell talk to each other.
+    api_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+
+    @model_validator(mode="after")
+    def _api_url_follows_the_server(self) -> Settings:
+        if not self.api_url:
+            # A server listening on every address is reached on loopback from this machine.
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104 - compared, not bound
+            host = f"[{host}]" if ":" in host else host
+            self.api_url = f"http://{host}:{self.port}"
+        return self
 
     @property
     def effective_database_url(self) -> str:
