@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from sscard.audit import Actor, Channel, record_event
 from sscard.db.base import utcnow
 from sscard.keys.access import china_today
 from sscard.keys.carriers import load_key, store_carrier
@@ -100,6 +101,19 @@ def test_audit_report(uow, officer, custodian) -> None:
     for bad in [(utcnow(), utcnow() - timedelta(days=1)), (utcnow() - timedelta(days=400), utcnow())]:
         with pytest.raises(ReportInvalid):
             audit_report(uow, region_code=REGION, start=bad[0], end=bad[1])
+
+
+# rule KEY-9: the report holds key-management actions only, chosen in the database; the terminal and
+# portal entries of the same period and region stay out (exact prefixes, "_" and "%" are no wildcards)
+def test_audit_report_selects_key_management_actions(uow, officer) -> None:
+    start = utcnow() - timedelta(minutes=1)
+    actor = Actor(kind="staff", id="officer-x", channel=Channel.SECURITY, role="security_officer", region=REGION)
+    for action in ("key.derive", "pin.verify", "portal.login", "keyring.open", "keys_x.y", "carrier%.z"):
+        record_event(uow, actor=actor, action=action, subject=f"test:{action}")
+    report = audit_report(uow, region_code=REGION, start=start, end=utcnow() + timedelta(minutes=1))
+    listed = {e["action"] for e in report.entries if e["subject"].startswith("test:")}
+    assert listed == {"key.derive"}
+    assert "pin.verify" not in report.by_action and "portal.login" not in report.by_action
 
 
 def test_csv_cells_cannot_be_formulas(uow, officer, custodian) -> None:
