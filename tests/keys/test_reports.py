@@ -116,6 +116,18 @@ def test_audit_report_selects_key_management_actions(uow, officer) -> None:
     assert "pin.verify" not in report.by_action and "portal.login" not in report.by_action
 
 
+# rule CH-4: after a full walk the report checks the chain from the checkpoints and says since when
+def test_audit_report_checks_from_checkpoints(uow, officer, custodian) -> None:
+    from sscard.audit.service import checkpoint_chain
+
+    start = utcnow() - timedelta(minutes=1)
+    _populate(uow, officer, custodian)
+    full, _ = checkpoint_chain(uow, actor=Actor.cli_operator())
+    report = audit_report(uow, region_code=REGION, start=start, end=utcnow() + timedelta(minutes=1))
+    assert full.ok and report.chain_ok and report.chain_checked_since is not None
+    assert audit_pdf(report).startswith(b"%PDF")
+
+
 def test_csv_cells_cannot_be_formulas(uow, officer, custodian) -> None:
     from sscard.keys.reports import _csv
 

@@ -38,3 +38,18 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text)  # canonical JSON, masked values only
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditCheckpoint(Base):
+    """Where a full walk last found a stream intact: later walks may start here (``verify_chain``).
+
+    ``mac`` (the audit key) binds the four values: without the key nobody can move a checkpoint past
+    entries they altered."""
+
+    __tablename__ = "audit_checkpoint"
+
+    stream: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))  # the chain hash of entry ``seq``
+    verified_at: Mapped[datetime]
+    mac: Mapped[bytes] = mapped_column(LargeBinary(32))

@@ -18,7 +18,8 @@ from typing import Any, cast
 from sqlalchemy import Executable, Table, bindparam, func, insert, select, text, update
 
 from sscard.audit.actor import Actor, Channel
-from sscard.audit.models import AuditEntry, AuditStreamHead
+from sscard.audit.checkpoints import checkpoint_fault, load_checkpoints, record_checkpoints
+from sscard.audit.models import AuditCheckpoint, AuditEntry, AuditStreamHead
 from sscard.config import get_settings
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
@@ -293,25 +294,55 @@ class VerifyReport:
     entries: int
     streams: int
     problem: ChainProblem | None
+    # Walked from checkpoints: the oldest full walk whose checkpoint was used (entries up to each
+    # checkpoint were found intact then); None when every stream was walked from its first entry.
+    checked_since: datetime | None = None
+    intact_heads: tuple[AuditStreamHead, ...] = ()  # the streams found intact, as read before the walk
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-def verify_chain(uow: UnitOfWork, *, batch: int = 5000) -> VerifyReport:
-    """Walk every stream; report the first entry that was modified, deleted, inserted or reordered."""
+def verify_chain(uow: UnitOfWork, *, batch: int = 5000, since_checkpoints: bool = False) -> VerifyReport:
+    """Walk every stream up to its head as read first (entries appended meanwhile are the next walk's);
+    report the first entry that was modified, deleted, inserted or reordered. ``since_checkpoints``:
+    start each stream at its checkpoint (``audit/checkpoints.py``) where it has a valid one."""
     heads = list(uow.session.scalars(select(AuditStreamHead).order_by(AuditStreamHead.stream)))
+    checkpoints = load_checkpoints(uow) if since_checkpoints else {}
     total = 0
     problems: list[ChainProblem] = []
+    intact: list[AuditStreamHead] = []
+    used: list[datetime] = []
     for head in heads:
-        count, problem = _verify_stream(uow, head, batch)
+        checkpoint = checkpoints.get(head.stream)
+        count, problem = _verify_stream(uow, head, batch, checkpoint)
         total += count
         if problem:
             problems.append(problem)
+        else:
+            intact.append(head)
+            if checkpoint is not None:
+                used.append(checkpoint.verified_at)
     # "First" = the earliest written bad entry; a truncated tail has no entry and sorts last.
     problems.sort(key=lambda p: (p.entry_id is None, p.entry_id or 0, p.stream))
-    return VerifyReport(entries=total, streams=len(heads), problem=problems[0] if problems else None)
+    return VerifyReport(
+        entries=total,
+        streams=len(heads),
+        problem=problems[0] if problems else None,
+        checked_since=min(used, default=None),
+        intact_heads=tuple(intact),
+    )
+
+
+def checkpoint_chain(uow: UnitOfWork, *, actor: Actor) -> tuple[VerifyReport, int]:
+    """The full walk, then a checkpoint at each stream found intact (audited); the report and how many."""
+    report = verify_chain(uow)
+    recorded = record_checkpoints(uow, report.intact_heads, at=utcnow())
+    record_event(uow, actor=actor, action="audit.checkpoint", subject="audit",
+                 result="ok" if report.ok else "broken",
+                 details={"entries": report.entries, "streams": report.streams, "checkpoints": recorded})  # fmt: skip
+    return report, recorded
 
 
 # The columns a walk reads, as plain rows (ORM objects cost more than the hash itself). Walked by
@@ -324,13 +355,17 @@ _WALK = select(
 ).order_by(_ENTRY.c.seq)  # fmt: skip
 
 
-def _verify_stream(uow: UnitOfWork, head: AuditStreamHead, batch: int) -> tuple[int, ChainProblem | None]:
-    prev_hash, expected_seq, count = GENESIS, 1, 0
+def _verify_stream(
+    uow: UnitOfWork, head: AuditStreamHead, batch: int, checkpoint: AuditCheckpoint | None = None
+) -> tuple[int, ChainProblem | None]:
     connection = uow.session.connection()
+    in_stream = (_ENTRY.c.stream == head.stream, _ENTRY.c.seq <= head.seq)
+    start = (GENESIS, 1) if checkpoint is None else _start_at(connection, head, checkpoint)
+    if isinstance(start, ChainProblem):
+        return 0, start
+    (prev_hash, expected_seq), count = start, 0
     while True:
-        rows = connection.execute(
-            _WALK.where(_ENTRY.c.stream == head.stream, _ENTRY.c.seq >= expected_seq).limit(batch)
-        ).all()
+        rows = connection.execute(_WALK.where(*in_stream, _ENTRY.c.seq >= expected_seq).limit(batch)).all()
         if not rows:
             break
         for entry in rows:
@@ -342,7 +377,38 @@ def _verify_stream(uow: UnitOfWork, head: AuditStreamHead, batch: int) -> tuple[
     if head.seq != expected_seq - 1 or head.last_hash != prev_hash:
         reason = f"stream head records {head.seq} entries, found {expected_seq - 1} (entries removed from the end)"
         return count, ChainProblem(head.stream, expected_seq, None, reason)
-    return count, None
+    return count, _beyond_head(connection, head)
+
+
+def _start_at(connection: Any, head: AuditStreamHead, checkpoint: AuditCheckpoint) -> tuple[bytes, int] | ChainProblem:
+    """(link, seq) to walk from: the checkpoint's own entry, its content checked against its own link
+    (the link itself was checked by the full walk); or why the checkpoint cannot be used."""
+    fault = checkpoint_fault(checkpoint, head)
+    if fault:
+        return ChainProblem(head.stream, checkpoint.seq, None, fault)
+    entry = connection.execute(_WALK.where(_ENTRY.c.stream == head.stream, _ENTRY.c.seq == checkpoint.seq)).first()
+    if entry is None or entry.hash != checkpoint.hash:
+        reason = "the entry the last full check ended at was changed or removed"
+        return ChainProblem(head.stream, checkpoint.seq, None if entry is None else entry.id, reason)
+    return entry.prev_hash, checkpoint.seq
+
+
+def _beyond_head(connection: Any, head: AuditStreamHead) -> ChainProblem | None:
+    """An entry past the head as read before the walk is an append since, unless it is past the head
+    as it is now too (read after it: an append commits its entry and its head together)."""
+    last = connection.execute(
+        select(_ENTRY.c.seq, _ENTRY.c.id)
+        .where(_ENTRY.c.stream == head.stream, _ENTRY.c.seq > head.seq)
+        .order_by(_ENTRY.c.seq.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return None
+    now = connection.execute(select(_HEAD.c.seq).where(_HEAD.c.stream == head.stream)).scalar_one()
+    if last.seq <= now:
+        return None
+    reason = f"entry with sequence {last.seq} past the stream head's {now} (inserted outside the chain)"
+    return ChainProblem(head.stream, last.seq, last.id, reason)
 
 
 def _entry_fault(entry: Any, expected_seq: int, prev_hash: bytes) -> str | None:

@@ -177,6 +177,10 @@ def audit_pdf(report: AuditReport) -> bytes:
     ]
     if report.chain_ok:
         story.append(_p("审计日志哈希链校验：完整 (audit chain intact)", "meta"))
+        if report.chain_checked_since is not None:
+            since = report.chain_checked_since.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+            story.append(_p(f"其中 {since} 以前的记录由当时的全量校验确认（检查点）"
+                            f" (entries before {since} were verified by that full check)", "meta"))  # fmt: skip
     else:
         story.append(_p(f"审计日志哈希链校验：发现异常 — {report.chain_problem}", "alert"))
     story.append(_p("一、操作汇总 Summary by action", "h2"))

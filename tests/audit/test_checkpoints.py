@@ -1,0 +1,146 @@
+"""Audit chain checkpoints: a full walk marks where each stream was intact; later walks start there (CH-4)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from sscard.audit import Actor, Channel, record_event
+from sscard.audit.checkpoints import checkpoint_mac
+from sscard.audit.models import AuditCheckpoint, AuditEntry, AuditStreamHead
+from sscard.audit.service import _verify_stream, checkpoint_chain, verify_chain
+from tests.audit.test_chain import CLERK, _write
+
+OPERATOR = Actor(kind="staff", id="cli:ops", channel=Channel.CLI, role="operator")
+
+
+def _checkpointed(uow, n: int, prefix: str) -> list[AuditEntry]:
+    entries = _write(uow, n, prefix)
+    report, recorded = checkpoint_chain(uow, actor=OPERATOR)
+    assert report.ok and recorded >= 1
+    return entries
+
+
+def _checkpoint_of(uow, entry: AuditEntry) -> AuditCheckpoint:
+    checkpoint = uow.session.get(AuditCheckpoint, entry.stream)
+    assert checkpoint is not None
+    return checkpoint
+
+
+# rule CH-4: the full walk records a checkpoint per stream written to, audited
+def test_full_walk_records_checkpoints(uow) -> None:
+    entries = _checkpointed(uow, 12, "cp-a:")
+    audited = uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "audit.checkpoint")).all()
+    assert audited and audited[-1].result == "ok" and '"checkpoints":' in audited[-1].details
+    heads = {h.stream: h for h in uow.session.scalars(select(AuditStreamHead))}
+    for entry in entries:
+        checkpoint = _checkpoint_of(uow, entry)
+        if entry.stream == audited[-1].stream:  # the walk's own entry came after the checkpoint
+            assert checkpoint.seq == audited[-1].seq - 1
+            continue
+        assert (checkpoint.seq, checkpoint.hash) == (heads[entry.stream].seq, heads[entry.stream].last_hash)
+
+
+# rule CH-4: from the checkpoints, only what came after them is walked, and it is still checked
+def test_walk_from_checkpoints_reads_only_what_came_after(uow) -> None:
+    _checkpointed(uow, 30, "cp-b:")
+    full = verify_chain(uow)
+    later = _write(uow, 3, "cp-b-later:")
+    since = verify_chain(uow, since_checkpoints=True)
+    assert since.ok and since.checked_since is not None
+    assert since.entries < full.entries  # each stream: its checkpoint entry and what followed
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == later[1].id).values(result="denied"))
+    uow.session.expire_all()
+    broken = verify_chain(uow, since_checkpoints=True)
+    assert not broken.ok and broken.problem.entry_id == later[1].id and "modified" in broken.problem.reason
+
+
+# rule CH-4: a change before a checkpoint is the next full walk's to find (the documented trade)
+def test_change_before_checkpoint_found_by_full_walk(uow) -> None:
+    target = record_event(uow, actor=CLERK, action="card.activate", subject="cp-c:x", details={"n": 1})
+    record_event(uow, actor=CLERK, action="card.activate", subject="cp-c:x", details={"n": 2})
+    checkpoint_chain(uow, actor=OPERATOR)
+    assert _checkpoint_of(uow, target).seq > target.seq
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == target.id).values(action="card.cancel"))
+    uow.session.expire_all()
+    assert verify_chain(uow, since_checkpoints=True).ok
+    full = verify_chain(uow)
+    assert not full.ok and full.problem.entry_id == target.id
+
+
+# rule CH-4: the checkpoint's own entry is re-checked against its own link
+def test_checkpoint_entry_changed_is_found(uow) -> None:
+    entries = _checkpointed(uow, 6, "cp-d:")
+    checkpoint = _checkpoint_of(uow, entries[0])
+    target = uow.session.scalar(
+        select(AuditEntry).where(AuditEntry.stream == checkpoint.stream, AuditEntry.seq == checkpoint.seq)
+    )
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == target.id).values(subject="card:other"))
+    uow.session.expire_all()
+    report = verify_chain(uow, since_checkpoints=True)
+    assert not report.ok and report.problem.entry_id == target.id
+
+
+# rule CH-4: moving a checkpoint past altered entries needs the audit key
+def test_moved_checkpoint_is_refused(uow) -> None:
+    first = record_event(uow, actor=CLERK, action="card.activate", subject="cp-e:x", details={"n": 1})
+    second = record_event(uow, actor=CLERK, action="card.activate", subject="cp-e:x", details={"n": 2})
+    assert first.stream == second.stream
+    checkpoint_chain(uow, actor=OPERATOR)
+    third = record_event(uow, actor=CLERK, action="card.activate", subject="cp-e:x", details={"n": 3})
+    fourth = record_event(uow, actor=CLERK, action="card.activate", subject="cp-e:x", details={"n": 4})
+    # Alter the third entry, then move the checkpoint to the fourth, copying its real hash.
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == third.id).values(result="denied"))
+    uow.session.execute(
+        update(AuditCheckpoint).where(AuditCheckpoint.stream == fourth.stream).values(seq=fourth.seq, hash=fourth.hash)
+    )
+    uow.session.expire_all()
+    report = verify_chain(uow, since_checkpoints=True)
+    assert not report.ok and report.problem.stream == fourth.stream and "MAC" in report.problem.reason
+
+
+# rule CH-4: a head set back behind its checkpoint (entries removed from the end) is found
+def test_head_behind_checkpoint_is_found(uow) -> None:
+    first = record_event(uow, actor=CLERK, action="card.activate", subject="cp-f:x", details={"n": 1})
+    last = record_event(uow, actor=CLERK, action="card.activate", subject="cp-f:x", details={"n": 2})
+    checkpoint_chain(uow, actor=OPERATOR)
+    uow.session.delete(uow.session.get(AuditEntry, last.id))
+    uow.session.execute(
+        update(AuditStreamHead)
+        .where(AuditStreamHead.stream == first.stream)
+        .values(seq=first.seq, last_hash=first.hash)
+    )
+    uow.session.expire_all()
+    assert verify_chain(uow).ok  # a full walk alone cannot see a tail cut off with its head set back
+    report = verify_chain(uow, since_checkpoints=True)
+    assert not report.ok and "removed from the end" in report.problem.reason
+
+
+# rule CH-4: an entry appended while a walk runs is the next walk's, not a fault; one past the head
+# as it is now is
+def test_entries_past_the_head_read_first(uow) -> None:
+    entry = record_event(uow, actor=CLERK, action="card.activate", subject="cp-g:x", details={"n": 1})
+    as_read = AuditStreamHead(stream=entry.stream, seq=entry.seq, last_hash=entry.hash)
+    record_event(uow, actor=CLERK, action="card.activate", subject="cp-g:x", details={"n": 2})
+    _count, problem = _verify_stream(uow, as_read, 5000)
+    assert problem is None
+    uow.session.execute(
+        update(AuditEntry).where(AuditEntry.stream == entry.stream, AuditEntry.seq > entry.seq)
+        .values(seq=AuditEntry.seq + 100)
+    )  # fmt: skip
+    uow.session.expire_all()
+    _count, problem = _verify_stream(uow, as_read, 5000)
+    assert problem is not None and "past the stream head" in problem.reason
+
+
+def test_checkpoint_mac_binds_every_value() -> None:
+    from sscard.db.base import utcnow
+
+    at = utcnow()
+    base = {"stream": 3, "seq": 10, "hash_": b"\x01" * 32, "verified_at": at}
+    mac = checkpoint_mac(**base)
+    for changed in (
+        {"stream": 4}, {"seq": 11}, {"hash_": b"\x02" * 32}, {"verified_at": at + timedelta(microseconds=1)}
+    ):  # fmt: skip
+        assert checkpoint_mac(**(base | changed)) != mac
