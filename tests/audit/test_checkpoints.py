@@ -144,3 +144,13 @@ def test_checkpoint_mac_binds_every_value() -> None:
         {"stream": 4}, {"seq": 11}, {"hash_": b"\x02" * 32}, {"verified_at": at + timedelta(microseconds=1)}
     ):  # fmt: skip
         assert checkpoint_mac(**(base | changed)) != mac
+
+
+# A full walk tells how far it is (the CLI shows it): never backwards, ending at every entry walked
+def test_walk_tells_progress(uow) -> None:
+    _write(uow, 20, "cp-h:")
+    told: list[tuple[int, int]] = []
+    report = verify_chain(uow, batch=7, progress=lambda walked, to_walk: told.append((walked, to_walk)))
+    assert report.ok and told
+    assert all(a[0] <= b[0] for a, b in zip(told, told[1:], strict=False))
+    assert told[-1] == (report.entries, report.entries)

@@ -93,3 +93,14 @@ def test_audit_verify_after_cli(db_env) -> None:
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["ok"] is True and out["checkpoints"] >= 1  # at least the stream the card's entries went to
+
+
+# The walk's progress goes to stderr as lines when it is not a terminal; --json stays one object
+def test_audit_verify_progress_lines(db_env, monkeypatch) -> None:
+    from sscard.cli import audit_cmd
+
+    monkeypatch.setattr(audit_cmd, "PROGRESS_EVERY_S", 0.0)
+    result = runner.invoke(app, ["audit", "verify", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ok"] is True
+    assert "progress: " in result.stderr and " entries/s)" in result.stderr

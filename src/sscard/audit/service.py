@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -304,19 +304,27 @@ class VerifyReport:
         return self.problem is None
 
 
-def verify_chain(uow: UnitOfWork, *, batch: int = 5000, since_checkpoints: bool = False) -> VerifyReport:
+# Told (entries walked, entries to walk) as a walk goes: a full walk of a national log takes hours.
+Progress = Callable[[int, int], None]
+
+
+def verify_chain(
+    uow: UnitOfWork, *, batch: int = 5000, since_checkpoints: bool = False, progress: Progress | None = None
+) -> VerifyReport:
     """Walk every stream up to its head as read first (entries appended meanwhile are the next walk's);
     report the first entry that was modified, deleted, inserted or reordered. ``since_checkpoints``:
     start each stream at its checkpoint (``audit/checkpoints.py``) where it has a valid one."""
     heads = list(uow.session.scalars(select(AuditStreamHead).order_by(AuditStreamHead.stream)))
     checkpoints = load_checkpoints(uow) if since_checkpoints else {}
+    to_walk = sum(h.seq - (checkpoints[h.stream].seq - 1 if h.stream in checkpoints else 0) for h in heads)
     total = 0
     problems: list[ChainProblem] = []
     intact: list[AuditStreamHead] = []
     used: list[datetime] = []
     for head in heads:
         checkpoint = checkpoints.get(head.stream)
-        count, problem = _verify_stream(uow, head, batch, checkpoint)
+        tell = None if progress is None else _after(total, to_walk, progress)
+        count, problem = _verify_stream(uow, head, batch, checkpoint, tell)
         total += count
         if problem:
             problems.append(problem)
@@ -335,9 +343,14 @@ def verify_chain(uow: UnitOfWork, *, batch: int = 5000, since_checkpoints: bool 
     )
 
 
-def checkpoint_chain(uow: UnitOfWork, *, actor: Actor) -> tuple[VerifyReport, int]:
+def _after(walked: int, to_walk: int, progress: Progress) -> Callable[[int], None]:
+    """A stream's progress (entries of it walked) told as the whole walk's."""
+    return lambda n: progress(walked + n, max(to_walk, walked + n))
+
+
+def checkpoint_chain(uow: UnitOfWork, *, actor: Actor, progress: Progress | None = None) -> tuple[VerifyReport, int]:
     """The full walk, then a checkpoint at each stream found intact (audited); the report and how many."""
-    report = verify_chain(uow)
+    report = verify_chain(uow, progress=progress)
     recorded = record_checkpoints(uow, report.intact_heads, at=utcnow())
     record_event(uow, actor=actor, action="audit.checkpoint", subject="audit",
                  result="ok" if report.ok else "broken",
@@ -356,7 +369,11 @@ _WALK = select(
 
 
 def _verify_stream(
-    uow: UnitOfWork, head: AuditStreamHead, batch: int, checkpoint: AuditCheckpoint | None = None
+    uow: UnitOfWork,
+    head: AuditStreamHead,
+    batch: int,
+    checkpoint: AuditCheckpoint | None = None,
+    tell: Callable[[int], None] | None = None,
 ) -> tuple[int, ChainProblem | None]:
     connection = uow.session.connection()
     in_stream = (_ENTRY.c.stream == head.stream, _ENTRY.c.seq <= head.seq)
@@ -374,6 +391,8 @@ def _verify_stream(
             if reason:
                 return count, ChainProblem(head.stream, entry.seq, entry.id, reason)
             prev_hash, expected_seq = entry.hash, expected_seq + 1
+        if tell is not None:
+            tell(count)
     if head.seq != expected_seq - 1 or head.last_hash != prev_hash:
         reason = f"stream head records {head.seq} entries, found {expected_seq - 1} (entries removed from the end)"
         return count, ChainProblem(head.stream, expected_seq, None, reason)

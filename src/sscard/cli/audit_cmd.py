@@ -2,14 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sscard.audit import Actor
 from sscard.cli.common import console, err_console, handle_errors, print_json
 
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
 app = typer.Typer(help="Audit log.", no_args_is_help=True)
+PROGRESS_EVERY_S = 5.0  # a progress line this often when stderr is not a terminal
+
+
+class _WalkProgress:
+    """A full walk of a national log takes hours: a Rich bar on a terminal, a line every few seconds
+    otherwise (cron mail, a log file), on stderr so ``--json`` stays one object on stdout."""
+
+    def __init__(self) -> None:
+        self.started = self.last_line_at = time.perf_counter()
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, walked: int, to_walk: int) -> None:
+        if err_console.is_terminal:
+            if self.bar is None:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+                self.bar = Progress(TextColumn("verifying the audit chain"), BarColumn(), MofNCompleteColumn(),
+                                    TimeRemainingColumn(), console=err_console, transient=True)  # fmt: skip
+                self.bar.start()
+                self.task = self.bar.add_task("walk", total=to_walk)
+            assert self.task is not None  # noqa: S101 - set with the bar
+            self.bar.update(self.task, completed=walked, total=to_walk)
+            return
+        now = time.perf_counter()
+        if now - self.last_line_at >= PROGRESS_EVERY_S:
+            self.last_line_at = now
+            rate = walked / (now - self.started)
+            err_console.print(f"progress: {walked:,} of {to_walk:,} entries ({rate:,.0f} entries/s)", highlight=False)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 @app.command("verify")
@@ -22,9 +59,13 @@ def verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     from sscard.audit.service import checkpoint_chain
     from sscard.db.session import unit_of_work
 
-    with unit_of_work() as uow:
-        report, checkpoints = checkpoint_chain(uow, actor=Actor.cli_operator())
-        uow.commit()
+    progress = _WalkProgress()
+    try:
+        with unit_of_work() as uow:
+            report, checkpoints = checkpoint_chain(uow, actor=Actor.cli_operator(), progress=progress)
+            uow.commit()
+    finally:
+        progress.stop()
     p = report.problem
     if as_json:
         print_json(
