@@ -154,3 +154,19 @@ def test_walk_tells_progress(uow) -> None:
     assert report.ok and told
     assert all(a[0] <= b[0] for a, b in zip(told, told[1:], strict=False))
     assert told[-1] == (report.entries, report.entries)
+
+
+# Two walks may overlap (a national walk can outlast the night): checkpoints only move forward
+def test_checkpoints_only_move_forward(uow) -> None:
+    from sscard.audit.checkpoints import record_checkpoints
+    from sscard.db.base import utcnow
+
+    first = record_event(uow, actor=CLERK, action="card.activate", subject="cp-i:x", details={"n": 1})
+    later = record_event(uow, actor=CLERK, action="card.activate", subject="cp-i:x", details={"n": 2})
+    newer = AuditStreamHead(stream=later.stream, seq=later.seq, last_hash=later.hash)
+    older = AuditStreamHead(stream=first.stream, seq=first.seq, last_hash=first.hash)
+    assert record_checkpoints(uow, [newer], at=utcnow()) == 1
+    record_checkpoints(uow, [older], at=utcnow())  # the slower walk, finishing last
+    uow.session.expire_all()
+    assert _checkpoint_of(uow, later).seq == later.seq
+    assert verify_chain(uow, since_checkpoints=True).ok

@@ -14,16 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from sscard.audit.models import AuditCheckpoint, AuditStreamHead
 from sscard.db.session import UnitOfWork
+from sscard.db.statements import upsert
 from sscard.security import get_security_module
 
 # 32 bytes and a separator no entry's MAC input has at that place (an entry's input is its 32-byte
 # previous hash, then a JSON list starting with "["), so no entry hash can pass for a checkpoint's MAC.
 _TAG = b"sscard audit checkpoint v1".ljust(32, b"\x00") + b"|"
+_CHECKPOINT = cast(Table, AuditCheckpoint.__table__)
 
 
 def checkpoint_mac(*, stream: int, seq: int, hash_: bytes, verified_at: datetime) -> bytes:
@@ -48,15 +51,26 @@ def checkpoint_fault(checkpoint: AuditCheckpoint, head: AuditStreamHead) -> str 
 
 
 def record_checkpoints(uow: UnitOfWork, heads: Iterable[AuditStreamHead], *, at: datetime) -> int:
-    """A checkpoint at each of ``heads`` (streams a full walk found intact, up to these heads); how many."""
+    """A checkpoint at each of ``heads`` (streams a full walk found intact, up to these heads); how many.
+
+    One upsert per stream that only moves a checkpoint forward: two walks may overlap (a nightly walk
+    of a national log can outlast the night), and the one that read older heads must not set back the
+    newer one's checkpoints, nor fail on them."""
     count = 0
     for head in heads:
         if head.seq == 0:
             continue  # nothing written yet: a walk from the start costs nothing
-        mac = checkpoint_mac(stream=head.stream, seq=head.seq, hash_=head.last_hash, verified_at=at)
-        uow.session.merge(
-            AuditCheckpoint(stream=head.stream, seq=head.seq, hash=head.last_hash, verified_at=at, mac=mac)
+        values = {
+            "seq": head.seq,
+            "hash": head.last_hash,
+            "verified_at": at,
+            "mac": checkpoint_mac(stream=head.stream, seq=head.seq, hash_=head.last_hash, verified_at=at),
+        }
+        insert = upsert(uow, _CHECKPOINT).values(stream=head.stream, **values)
+        uow.session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[_CHECKPOINT.c.stream], set_=values, where=_CHECKPOINT.c.seq < insert.excluded.seq
+            )
         )
         count += 1
-    uow.flush()
     return count

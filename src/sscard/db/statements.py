@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy import ColumnElement, Table, any_, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import QueryableAttribute
 
@@ -34,3 +35,13 @@ def per_dialect(build: Callable[[str], S]) -> dict[str, S]:
 
 def dialect_of(uow: UnitOfWork) -> str:
     return uow.session.get_bind().dialect.name
+
+
+def upsert(uow: UnitOfWork, table: Table) -> Any:
+    """``INSERT`` into ``table`` with ``ON CONFLICT`` for the session's backend (PostgreSQL, SQLite ≥ 3.35)."""
+    name = dialect_of(uow)
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no atomic upsert for {name}")  # pragma: no cover - two backends only

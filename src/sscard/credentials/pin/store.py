@@ -15,12 +15,10 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, case, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
 
 from sscard.credentials.pin.models import CardPin
 from sscard.db.session import UnitOfWork
-from sscard.db.statements import dialect_of
+from sscard.db.statements import upsert
 
 T = cast(Table, CardPin.__table__)
 
@@ -33,27 +31,17 @@ class Failure:
     locked: bool
 
 
-def _insert(uow: UnitOfWork) -> Insert:
-    """``INSERT`` with ``ON CONFLICT`` support for the session's backend (PostgreSQL or SQLite ≥ 3.35)."""
-    name = dialect_of(uow)
-    if name == "postgresql":
-        return postgresql.insert(T)
-    if name == "sqlite":
-        return sqlite.insert(T)
-    raise NotImplementedError(f"no atomic upsert for {name}")  # pragma: no cover - two backends only
-
-
 def record_failure(uow: UnitOfWork, *, card_id: int, threshold: int, now: datetime) -> Failure | None:
     """Count one wrong PIN; lock at ``threshold``. None when the PIN was already locked (nothing counted)."""
     locked_expr = case((T.c.failures + 1 >= threshold, literal(now, T.c.locked_at.type)), else_=None)
-    ins = _insert(uow).values(
+    ins = upsert(uow, T).values(
         card_id=card_id,
         failures=1,
         locked_at=now if threshold <= 1 else None,
         restorable=False,
         updated_at=now,
     )
-    stmt = ins.on_conflict_do_update(  # type: ignore[attr-defined]
+    stmt = ins.on_conflict_do_update(
         index_elements=[T.c.card_id],
         set_={"failures": T.c.failures + 1, "locked_at": locked_expr, "updated_at": now},
         where=T.c.locked_at.is_(None),
@@ -68,8 +56,8 @@ def confirm_success(uow: UnitOfWork, *, card_id: int, threshold: int, now: datet
     """A right PIN: reset the counter if the row is still unlocked (created, unlocked, when the card has
     none). False = locked meanwhile (refuse). Either way the row is locked until commit, so a lock
     committed by a concurrent wrong PIN is seen, and one committed later is audited after this PIN."""
-    ins = _insert(uow).values(card_id=card_id, failures=0, restorable=False, updated_at=now)
-    stmt = ins.on_conflict_do_update(  # type: ignore[attr-defined]
+    ins = upsert(uow, T).values(card_id=card_id, failures=0, restorable=False, updated_at=now)
+    stmt = ins.on_conflict_do_update(
         index_elements=[T.c.card_id],
         set_={"failures": 0, "updated_at": now},
         where=T.c.locked_at.is_(None) & (T.c.failures < threshold),
@@ -86,8 +74,8 @@ def get_pin_row(uow: UnitOfWork, card_id: int) -> CardPin | None:
 
 def lock_pin_row(uow: UnitOfWork, *, card_id: int, now: datetime) -> CardPin:
     """The card's PIN row, created if absent and row-locked until commit (changes and counter work)."""
-    ins = _insert(uow).values(card_id=card_id, failures=0, restorable=False, updated_at=now)
-    uow.session.execute(ins.on_conflict_do_nothing(index_elements=[T.c.card_id]))  # type: ignore[attr-defined]
+    ins = upsert(uow, T).values(card_id=card_id, failures=0, restorable=False, updated_at=now)
+    uow.session.execute(ins.on_conflict_do_nothing(index_elements=[T.c.card_id]))
     row = uow.session.scalar(
         select(CardPin).where(CardPin.card_id == card_id).with_for_update().execution_options(populate_existing=True)
     )

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from sscard.credentials.query_password.models import LoginThrottle, QueryPassword
 from sscard.credentials.query_password.rules import HolderContext
 from sscard.db.session import UnitOfWork
-from sscard.db.statements import dialect_of
+from sscard.db.statements import dialect_of, upsert
 from sscard.identity.protected import EMAIL, ID_NUMBER, PHONE
 from sscard.people.models import Person
 from sscard.policy.schemas import RegionalPolicy
@@ -67,10 +67,6 @@ def read_login_state(uow: UnitOfWork, *, account_key: bytes, source_key: bytes) 
     return LoginState(row[0], row[1], row[2], row[3])
 
 
-def _insert(uow: UnitOfWork) -> Any:
-    return postgresql.insert(T) if dialect_of(uow) == "postgresql" else sqlite.insert(T)
-
-
 def record_login(uow: UnitOfWork, *, person_id: int, now: datetime, new_hash: str | None = None) -> None:
     """After a login with the password or the initial one: one upsert that voids a pending temporary
     password (the holder remembered a real credential) and stores an upgraded hash. The login itself
@@ -84,7 +80,7 @@ def record_login(uow: UnitOfWork, *, person_id: int, now: datetime, new_hash: st
     }
     if new_hash is not None:
         values["password_hash"] = new_hash
-    stmt = _insert(uow).values(person_id=person_id, **values)
+    stmt = upsert(uow, T).values(person_id=person_id, **values)
     uow.session.execute(stmt.on_conflict_do_update(index_elements=[T.c.person_id], set_=values))
 
 
