@@ -7,13 +7,12 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, cast
 
 from sqlalchemy import LargeBinary, Table, and_, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from sscard.credentials.query_password.models import LoginThrottle, QueryPassword
 from sscard.credentials.query_password.rules import HolderContext
 from sscard.db.session import UnitOfWork
-from sscard.db.statements import dialect_of, upsert
+from sscard.db.statements import upsert
 from sscard.identity.protected import EMAIL, ID_NUMBER, PHONE
 from sscard.people.models import Person
 from sscard.policy.schemas import RegionalPolicy
@@ -102,10 +101,7 @@ def use_temporary(uow: UnitOfWork, *, person_id: int, temp_hash: str, now: datet
 
 def lock_account(uow: UnitOfWork, *, person_id: int, now: datetime) -> QueryPassword:
     """The holder's row, created if absent, row-locked until commit (changes are serialised per holder)."""
-    name = dialect_of(uow)
-    ins = (postgresql.insert(T) if name == "postgresql" else sqlite.insert(T)).values(
-        person_id=person_id, updated_at=now
-    )
+    ins = upsert(uow, T).values(person_id=person_id, updated_at=now)
     uow.session.execute(ins.on_conflict_do_nothing(index_elements=[T.c.person_id]))
     row = uow.session.scalar(
         select(QueryPassword)

@@ -16,13 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, case, delete, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
 
 from sscard.credentials.query_password.errors import AccountLocked, LoginThrottled
 from sscard.credentials.query_password.models import LoginThrottle
 from sscard.db.session import UnitOfWork
-from sscard.db.statements import dialect_of
+from sscard.db.statements import upsert
 from sscard.errors import DomainError
 from sscard.policy.schemas import RegionalPolicy
 from sscard.security import get_security_module
@@ -129,15 +127,6 @@ def wait_left(row: LoginThrottle | None, now: datetime) -> int:
     return max(1, math.ceil((row.wait_until - now).total_seconds()))
 
 
-def _insert(uow: UnitOfWork) -> Insert:
-    name = dialect_of(uow)
-    if name == "postgresql":
-        return postgresql.insert(T)
-    if name == "sqlite":
-        return sqlite.insert(T)
-    raise NotImplementedError(f"no atomic upsert for {name}")  # pragma: no cover - two backends only
-
-
 def count_failure(uow: UnitOfWork, *, kind: str, key: bytes, limits: Limits, now: datetime) -> Counted | None:
     """Count one failure and set the wait / hard lock it earns. None: already hard-locked, nothing counted."""
     failures: ColumnElement[Any]
@@ -151,8 +140,8 @@ def count_failure(uow: UnitOfWork, *, kind: str, key: bytes, limits: Limits, now
         first = case((stale, literal(now, T.c.first_failure_at.type)), else_=T.c.first_failure_at)
     else:
         failures, first = T.c.failures + 1, T.c.first_failure_at
-    ins = _insert(uow).values(kind=kind, key=key, failures=1, first_failure_at=now, updated_at=now)
-    stmt = ins.on_conflict_do_update(  # type: ignore[attr-defined]
+    ins = upsert(uow, T).values(kind=kind, key=key, failures=1, first_failure_at=now, updated_at=now)
+    stmt = ins.on_conflict_do_update(
         index_elements=[T.c.kind, T.c.key],
         set_={"failures": failures, "first_failure_at": first, "updated_at": now},
         where=T.c.hard_locked_at.is_(None),
