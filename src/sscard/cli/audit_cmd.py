@@ -41,7 +41,7 @@ class _WalkProgress:
         now = time.perf_counter()
         if now - self.last_line_at >= PROGRESS_EVERY_S:
             self.last_line_at = now
-            rate = walked / (now - self.started)
+            rate = walked / max(now - self.started, 1e-9)  # a zero interval on a coarse clock
             err_console.print(f"progress: {walked:,} of {to_walk:,} entries ({rate:,.0f} entries/s)", highlight=False)
 
     def stop(self) -> None:
