@@ -48,8 +48,7 @@ def _backend_cpu(pid: int) -> float:
 
 def _attempts(seeded: pin_verify.Seeded, count: int) -> list[object]:
     """``count`` verify attempts as the lane builds them, each with its own nonce."""
-    from starlette.datastructures import Headers
-
+    from sscard.api.pin_verify_lane import lane_headers
     from sscard.credentials.pin.batch_verify import PinVerifyAttempt
 
     attempts: list[object] = []
@@ -59,7 +58,9 @@ def _attempts(seeded: pin_verify.Seeded, count: int) -> list[object]:
             PinVerifyAttempt(
                 method="POST",
                 target=request.path,
-                headers=Headers(headers=request.headers),
+                headers=lane_headers(
+                    {"headers": [(k.lower().encode(), v.encode()) for k, v in request.headers.items()]}
+                ),
                 body=request.body,
                 card_no=fields[3].decode(),
                 pin_block=bytes.fromhex(fields[7].decode()),

@@ -44,3 +44,25 @@ def test_data_key_versions(module: HierarchyModule) -> None:
     with pytest.raises(KeyRevoked):
         module.decrypt_field(old, context=b"c")
     assert module.decrypt_field(resealed, context=b"c") == b"secret"
+
+
+def test_backend_hmac_is_the_standard_hmac_of_the_key_it_holds_now(module: HierarchyModule) -> None:
+    # The soft backend keeps a keyed template per key (the audit chain's hot path): it must be the
+    # standard HMAC of that key, and follow the key when the reference is destroyed and held anew.
+    import os
+
+    from cryptography.hazmat.primitives import hashes, hmac
+
+    def standard(key: bytes, data: bytes) -> bytes:
+        mac = hmac.HMAC(key, hashes.SM3() if module.suite == "sm" else hashes.SHA256())
+        mac.update(data)
+        return mac.finalize()
+
+    backend = module.backend
+    first, second = os.urandom(32), os.urandom(32)
+    backend.import_clear("TEST-HMAC@1", "hmac", first, exportable=False)
+    assert backend.hmac("TEST-HMAC@1", b"entry") == standard(first, b"entry")
+    assert backend.hmac("TEST-HMAC@1", b"other") == standard(first, b"other")  # the template is not consumed
+    backend.destroy("TEST-HMAC@1")
+    backend.import_clear("TEST-HMAC@1", "hmac", second, exportable=False)
+    assert backend.hmac("TEST-HMAC@1", b"entry") == standard(second, b"entry")

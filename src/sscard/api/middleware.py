@@ -6,9 +6,9 @@ so a 500 still carries ``X-Request-ID`` and is counted by the metrics.
 
 from __future__ import annotations
 
+import os
 import re
 import traceback
-import uuid
 
 import structlog
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, StatementError
@@ -35,7 +35,9 @@ def request_id_of(scope: Scope) -> str:
             if _SAFE_ID.match(incoming):
                 return incoming
             break
-    return uuid.uuid4().hex
+    # 128 random bits as 32 hex digits, the shape of ``uuid4().hex`` at a fifth of its cost: every
+    # request without an id of its own gets one, the terminal PIN check included.
+    return os.urandom(16).hex()
 
 
 class RequestIdMiddleware:

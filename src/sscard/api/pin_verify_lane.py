@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 
 from pydantic import ValidationError
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sscard.api.metrics import record_request
@@ -29,6 +28,7 @@ from sscard.api.problems import is_json_content_type
 from sscard.api.terminal import wire_target
 from sscard.credentials.pin.batch_verify import Outcome, PinVerifyAttempt, Verified, pin_verifier
 from sscard.credentials.pin.schemas import TerminalPinVerified, TerminalPinVerify
+from sscard.terminal.protocol import HEADERS as SIGNED_HEADERS
 
 VERIFY_PATH = "/api/v1/terminal/pin/verify"
 # The batch's outcome for a request the lane hands on (an ``Authenticated``, or None: not decided).
@@ -87,8 +87,23 @@ async def _read_body(receive: Receive) -> tuple[list[bytes], bool, bool]:
             return chunks, more, size <= MAX_LANE_BODY
 
 
+# The headers the lane reads, by their names as ASGI gives them (lower case) and as read (canonical).
+_READ_HEADERS = {name.lower().encode("latin-1"): name for name in (*SIGNED_HEADERS, "content-type")}
+
+
+def lane_headers(scope: Scope) -> dict[str, str]:
+    """The headers the lane reads, the first of each as ``Headers.get`` gives it, in one pass over the
+    request's headers (``Headers.get`` walks them all once per name asked)."""
+    found: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        read_as = _READ_HEADERS.get(name)
+        if read_as is not None and read_as not in found:
+            found[read_as] = value.decode("latin-1")
+    return found
+
+
 async def _decide(scope: Scope, body: bytes) -> Outcome:
-    headers = Headers(scope=scope)
+    headers = lane_headers(scope)
     if not is_json_content_type(headers.get("content-type", "")):
         return None  # FastAPI's own reading decides (a JSON body without a content type, or 415)
     try:

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Executable, Table, bindparam, func, insert, select, text, update
@@ -37,10 +38,21 @@ def canonical_bytes(
     *, stream: int, seq: int, at: datetime, actor: Actor, subject: str, action: str, result: str, details: str
 ) -> bytes:
     """The exact bytes that are MACed: every column except the hashes, in a fixed order."""
+    return _canonical(stream, seq, _at_text(at), actor, subject, action, result, details)
+
+
+def _at_text(at: datetime) -> str:
+    return at.isoformat(timespec="microseconds")
+
+
+def _canonical(
+    stream: int, seq: int, at_text: str, actor: Actor, subject: str, action: str, result: str, details: str
+) -> bytes:
+    """``canonical_bytes`` with the time already formatted (a batch's entries share one time)."""
     fields = [
         str(stream),
         str(seq),
-        at.isoformat(timespec="microseconds"),
+        at_text,
         actor.kind,
         actor.id,
         actor.role,
@@ -58,6 +70,7 @@ def chain_hash(prev_hash: bytes, content: bytes) -> bytes:
     return get_security_module().audit_mac(prev_hash + content)[:32]
 
 
+@lru_cache(maxsize=65536)  # asked twice per audited PIN check (the lock, then the append) for the same card
 def stream_for(subject_key: str, streams: int) -> int:
     return int.from_bytes(hashlib.sha256(subject_key.encode()).digest()[:4], "big") % streams
 
@@ -102,12 +115,15 @@ class AuditEvent:
         return stream_for(self.subject_key or self.subject, streams)
 
 
-def _entry_values(event: AuditEvent, *, stream: int, seq: int, prev_hash: bytes, at: datetime) -> dict[str, Any]:
-    """The row of one entry, its chain hash computed over the canonical bytes (shared by both appends)."""
+def _entry_values(
+    event: AuditEvent, *, stream: int, seq: int, prev_hash: bytes, at: datetime, at_text: str | None = None
+) -> dict[str, Any]:
+    """The row of one entry, its chain hash computed over the canonical bytes (shared by both appends).
+    ``at_text``: ``at`` already formatted, when many entries share it."""
     details_json = _COMPACT_SORTED.encode(event.details or {})
     actor = event.actor
-    content = canonical_bytes(stream=stream, seq=seq, at=at, actor=actor, subject=event.subject,
-                              action=event.action, result=event.result, details=details_json)  # fmt: skip
+    content = _canonical(stream, seq, at_text or _at_text(at), actor, event.subject, event.action, event.result,
+                         details_json)  # fmt: skip
     return {
         "stream": stream,
         "seq": seq,
@@ -252,13 +268,14 @@ def chain_entries(
     """The rows of the entries, chained after the locked ``heads`` (rows with ``seq`` and ``last_hash``)
     stream by stream in the order given, and the heads' moves."""
     at = utcnow()
+    at_text = _at_text(at)
     rows: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
     for stream, stream_events in by_stream.items():
         seq, prev_hash = heads[stream].seq, heads[stream].last_hash
         for event in stream_events:
             seq += 1
-            values = _entry_values(event, stream=stream, seq=seq, prev_hash=prev_hash, at=at)
+            values = _entry_values(event, stream=stream, seq=seq, prev_hash=prev_hash, at=at, at_text=at_text)
             prev_hash = values["hash"]
             rows.append(values)
         moves.append({"h_stream": stream, "h_seq": seq, "h_hash": prev_hash})

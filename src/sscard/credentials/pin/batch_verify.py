@@ -59,7 +59,7 @@ from sscard.config import get_settings
 from sscard.credentials.pin import crypto
 from sscard.credentials.pin.models import CardPin
 from sscard.credentials.pin.service import PinCheck
-from sscard.db.driver import DriverStatement, compiled
+from sscard.db.driver import BEGIN, COMMIT, Command, DriverStatement, PipelinedTransaction, compiled
 from sscard.db.group_commit import GroupCommitter
 from sscard.db.session import UnitOfWork, unit_of_work_on
 from sscard.db.statements import dialect_of, member_of, per_dialect
@@ -271,54 +271,53 @@ def _run(uow: UnitOfWork, step: _Step) -> Any:
 
 
 async def verify_batch_pg(connection: AsyncConnection, attempts: list[PinVerifyAttempt]) -> list[Outcome]:
-    """Decide the common case of each attempt on PostgreSQL, on psycopg directly, in three round trips
-    (BEGIN and the terminals; the nonces spent with the heads locked, then the cards; the audit append
-    and COMMIT), each a pipeline of statements that need nothing from each other's results.
+    """Decide the common case of each attempt on PostgreSQL, straight on psycopg's libpq handle, in
+    three round trips (BEGIN and the terminals; the nonces spent with the heads locked, then the cards;
+    the audit append and COMMIT), each its statements and one Sync in one write (``db/driver.py``).
     Thresholds the cache does not hold are read after the commit, for the next batches."""
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None  # noqa: S101 - a live connection: the runner checked it out just now
     statements = _driver_statements(connection.dialect)
     steps = _steps(attempts, _cached_threshold)
+    transaction = PipelinedTransaction(raw)
     try:
-        async with raw.pipeline() as pipeline:
-            step = next(steps)
-            while True:
-                answer = await _run_pg(raw, pipeline, statements, step)
-                try:
-                    step = steps.send(answer)
-                except StopIteration as done:
-                    outcomes = cast("list[Outcome]", done.value)
-                    break
-            await raw.commit()
+        step = next(steps)
+        while True:
+            answer = await _run_pg(transaction, statements, step)
+            try:
+                step = steps.send(answer)
+            except StopIteration as done:
+                outcomes = cast("list[Outcome]", done.value)
+                break
+        await transaction.finish()
     except BaseException:
-        if not raw.closed:
-            await raw.rollback()
+        await transaction.abandon()
         raise
     await _read_missing_thresholds(connection)
     return outcomes
 
 
-async def _run_pg(raw: Any, pipeline: Any, statements: dict[str, DriverStatement], step: _Step) -> Any:
+async def _run_pg(transaction: PipelinedTransaction, statements: dict[str, DriverStatement], step: _Step) -> Any:
     if isinstance(step, _ReadTerminals):
         facts = statements["terminals"]
-        cursor = await raw.execute(facts.sql, {"terminal_ids": sorted(step.terminal_ids)})
-        await pipeline.sync()
-        return {row.terminal_id: row for row in facts.rows(await cursor.fetchall())}
+        (rows,) = await transaction.round_trip(BEGIN, (facts, {"terminal_ids": sorted(step.terminal_ids)}))
+        return {row.terminal_id: row for row in facts.rows(rows)}
     if isinstance(step, _SpendLockRead):
-        spend = await raw.execute(statements["spend_and_lock"].sql,
-                                  {"nonce_rows": nonce_rows(step.uses), "streams": sorted(step.streams)})  # fmt: skip
-        cards = await raw.execute(statements["cards"].sql, {"card_nos": step.card_nos})
-        await pipeline.sync()
-        spent, heads = _spent_and_heads(await spend.fetchall())
-        return spent, heads, statements["cards"].rows(await cards.fetchall())
+        spend_params = {"nonce_rows": nonce_rows(step.uses), "streams": sorted(step.streams)}
+        spend, cards = await transaction.round_trip((statements["spend_and_lock"], spend_params),
+                                                    (statements["cards"], {"card_nos": step.card_nos}))  # fmt: skip
+        spent, heads = _spent_and_heads(spend)
+        return spent, heads, statements["cards"].rows(cards)
+    commands: list[Command] = []
     if step.events:
         grouped = by_stream(step.events)
         if not step.heads.keys() >= grouped.keys():  # a database created before these streams existed
             raise RuntimeError("audit stream heads are missing")  # the one-request path creates them
-        await raw.execute(statements["append"].sql, append_many_params(*chain_entries(grouped, step.heads)))
+        commands.append((statements["append"], append_many_params(*chain_entries(grouped, step.heads))))
     if step.purge:
-        await raw.execute(statements["purge"].sql, purge_params())
-    return None  # sent with the COMMIT
+        commands.append((statements["purge"], purge_params()))
+    await transaction.round_trip(*commands, COMMIT)
+    return None
 
 
 @lru_cache(maxsize=2)
