@@ -31,9 +31,13 @@ class Settings(BaseSettings):
     pkcs11_user_pin: SecretStr | None = None
 
     # Audit chain: number of independent hash-chained streams. A transaction holds its stream's head
-    # row until it commits, so two concurrent writers on one stream queue; 128 keeps that rare at
-    # national request rates, and verification cost grows only with the number of entries.
-    audit_streams: int = Field(default=128, ge=1, le=1024)
+    # row until it commits, so two concurrent writers on one stream queue. A terminal PIN batch locks
+    # the heads of all its cards (10–30), so two batches meet on some head with a probability of about
+    # cards² / streams: at 128 streams PostgreSQL spent 12 % of its samples of the PIN benchmark
+    # waiting on another batch's heads, at 1024 4 % (bench/README.md). Verification walks every
+    # stream, a few queries each. Set it alike in every process and restart them together: a card's
+    # new entries go to the stream of the current setting.
+    audit_streams: int = Field(default=1024, ge=1, le=4096)
     # Terminal PIN verifications share transactions (group commit, credentials/pin/batch_verify.py):
     # at most this many per batch, and this many batches in the database at once per process.
     pin_verify_batch: int = Field(default=64, ge=1, le=1000)

@@ -202,3 +202,22 @@ def test_parallel_batch_appends_keep_every_chain_intact(db) -> None:
         assert count == 6 * 5 * 20
         report = verify_chain(uow)
         assert report.ok, report.problem
+
+
+# rule CH-4: an entry slipped in past a head is found in any stream, the last one included (the walk
+# looks for such entries a few hundred streams per query)
+def test_entry_past_the_head_found_in_any_stream(uow) -> None:
+    from sscard.audit.models import AuditStreamHead
+    from sscard.config import get_settings
+
+    last = get_settings().audit_streams - 1
+    head = uow.session.get(AuditStreamHead, last)
+    assert head is not None
+    uow.session.add(AuditEntry(stream=last, seq=head.seq + 1, at=func.now(), actor_kind="staff", actor_id="mallory",
+                               role="x", channel="counter", region="110100", subject="card:forged",
+                               action="card.activate", result="ok", details="{}", prev_hash=head.last_hash,
+                               hash=b"\x01" * 32))  # fmt: skip
+    uow.session.flush()
+    report = verify_chain(uow)
+    assert not report.ok and report.problem is not None
+    assert report.problem.stream == last and "past the stream head" in report.problem.reason

@@ -25,7 +25,9 @@ _ITEMS = Table("driver_item", _META, Column("id", Integer, primary_key=True), Co
 _DIALECT = postgresql.dialect(paramstyle="pyformat")  # as the psycopg dialect compiles
 _INSERT = DriverStatement(insert(_ITEMS).values(id=bindparam("id"), label=bindparam("label")), _DIALECT)
 _BY_IDS = DriverStatement(
-    select(_ITEMS.c.id, _ITEMS.c.label).where(_ITEMS.c.id == text("ANY(CAST(:ids AS integer[]))")).order_by(_ITEMS.c.id),
+    select(_ITEMS.c.id, _ITEMS.c.label)
+    .where(_ITEMS.c.id == text("ANY(CAST(:ids AS integer[]))"))
+    .order_by(_ITEMS.c.id),
     _DIALECT,
 )
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import time
+from functools import lru_cache
+from typing import Any
 
 import structlog
 from fastapi import APIRouter
@@ -78,9 +80,17 @@ def record_request(scope: Scope, route: str, status: int, elapsed: float) -> Non
     """Count one answered request and its latency under its route template."""
     method = scope.get("method", "GET")
     method = method if method in _KNOWN_METHODS else "OTHER"
-    REQUESTS.labels(method, route, str(status)).inc()
-    LATENCY.labels(method, route).observe(elapsed)
+    count, latency = _series(method, route, status)
+    count.inc()
+    latency.observe(elapsed)
     log.debug("request", method=method, route=route, status=status, ms=round(elapsed * 1000, 2))
+
+
+@lru_cache(maxsize=4096)  # bounded like the series: methods × route templates × statuses
+def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The labelled counter and histogram of one (method, route, status): ``labels()`` takes a lock and
+    builds its key on every call, about a third of recording a request."""
+    return REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route)
 
 
 def _registry() -> CollectorRegistry:

@@ -18,6 +18,7 @@ decide goes on, with its body, through the whole stack to the documented FastAPI
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -63,7 +64,7 @@ class PinVerifyLane:
             return
         if isinstance(outcome, Verified):
             # Outside the try: once the answer's headers are sent, no error answer may follow them.
-            await _answer(scope, send, TerminalPinVerified(pin_enabled=True, tries_left=outcome.check.tries_left))
+            await _answer(scope, send, outcome.check.tries_left)
             record_request(scope, VERIFY_PATH, 200, time.perf_counter() - started)
             return
         scope[OUTCOME_KEY] = outcome
@@ -117,9 +118,9 @@ async def _decide(scope: Scope, body: bytes) -> Outcome:
     return await pin_verifier().submit(attempt)
 
 
-async def _answer(scope: Scope, send: Send, answer: TerminalPinVerified) -> None:
+async def _answer(scope: Scope, send: Send, tries_left: int) -> None:
     """200 with the answer as JSON and the request id: the headers the stack would have added."""
-    body = answer.model_dump_json().encode()
+    body = _verified_body(tries_left)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -127,6 +128,11 @@ async def _answer(scope: Scope, send: Send, answer: TerminalPinVerified) -> None
     ]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+@lru_cache(maxsize=64)  # a threshold's worth of answers: the body of every right PIN, rendered once
+def _verified_body(tries_left: int) -> bytes:
+    return TerminalPinVerified(pin_enabled=True, tries_left=tries_left).model_dump_json().encode()
 
 
 def _replaying(chunks: list[bytes], receive: Receive, *, more_body: bool) -> Receive:

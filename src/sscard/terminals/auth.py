@@ -146,26 +146,25 @@ def check_signature(
     """Checks 2–4 (registered and active, key version and MAC, timestamp) on the terminal as read."""
     if terminal is None:
         return _Refusal(TERMINAL_UNKNOWN, "no such terminal")
-    where = {"region": terminal.region_code, "role": terminal.institution_type.value}
     if terminal.status != TerminalStatus.ACTIVE:
         # The audit says why; the caller only hears NOT_ACTIVE (see _refuse).
-        return _Refusal(TERMINAL_UNKNOWN, f"terminal is {terminal.status.value}", **where)
+        return _refusal_of(terminal, TERMINAL_UNKNOWN, f"terminal is {terminal.status.value}")
     if signed.key_version != terminal.key_version:
-        return _Refusal(MAC_INVALID, f"key version {signed.key_version} is not the terminal's current key", **where)
+        return _refusal_of(terminal, MAC_INVALID, f"key version {signed.key_version} is not the terminal's current key")
     try:
         data = canonical_request(
             method=method, target=target, terminal_id=signed.terminal_id, timestamp=signed.timestamp,
             nonce=signed.nonce, key_version=signed.key_version, body=body,
         )  # fmt: skip
     except ProtocolError as exc:
-        return _Refusal(exc.code, str(exc), **where)
+        return _refusal_of(terminal, exc.code, str(exc))
     expected = get_security_module().terminal_mac(
         terminal_id=terminal.terminal_id, region_code=terminal.region_code, key_version=terminal.key_version, data=data
     )
     if not hmac.compare_digest(expected, signed.mac):
-        return _Refusal(MAC_INVALID, "the MAC does not match the canonical request", **where)
+        return _refusal_of(terminal, MAC_INVALID, "the MAC does not match the canonical request")
     if not is_fresh(signed.timestamp, now):
-        return _Refusal(REPLAY, f"the timestamp is more than {WINDOW_SECONDS} s from the server clock", **where)
+        return _refusal_of(terminal, REPLAY, f"the timestamp is more than {WINDOW_SECONDS} s from the server clock")
     return AuthenticatedTerminal(
         terminal_id=terminal.terminal_id,
         institution_name=terminal.institution_name,
@@ -174,6 +173,11 @@ def check_signature(
         key_version=terminal.key_version,
         suite=terminal.suite,
     )
+
+
+def _refusal_of(terminal: TerminalFacts, code: str, detail: str) -> _Refusal:
+    """A refusal of a known terminal, audited under its region and role."""
+    return _Refusal(code, detail, region=terminal.region_code, role=terminal.institution_type.value)
 
 
 def purge_when_due(uow: UnitOfWork, *, requests: int, now: float) -> None:

@@ -81,9 +81,9 @@ from sscard.terminals.auth import (
 from sscard.terminals.service import FACTS_BY_TERMINAL_IDS, terminal_facts
 
 
-@dataclass(frozen=True, slots=True)
-class PinVerifyAttempt:
-    """One signed verify request as received, its body already validated."""
+class PinVerifyAttempt(NamedTuple):
+    """One signed verify request as received, its body already validated (a named tuple: built on every
+    terminal PIN check, at a fifth of a frozen dataclass's cost)."""
 
     method: str
     target: str
