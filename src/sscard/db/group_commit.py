@@ -9,7 +9,7 @@ grows by itself and the statements and the commit are shared.
 
 The batch function is ordinary synchronous SQLAlchemy code and returns one outcome per item, in
 order; a committer may also be given an ``in_loop`` function, an asyncio batch that runs its own
-transaction on the connection (the PIN verify batch uses it for psycopg's pipeline mode). Where a
+transaction on the connection (the PIN verify batch uses it for libpq's pipeline mode, db/driver.py). Where a
 batch runs depends on the driver:
 - PostgreSQL: inside the caller's event loop, on psycopg's asyncio connection (the ``in_loop``
   function, or SQLAlchemy's ``run_sync`` bridging the synchronous code to it). No thread, so no

@@ -24,7 +24,7 @@ PIN decided here is one that serialises before the lock, and each card's chain s
 nonces and heads: it starts once the locks are held, with a snapshot of its own.
 
 The decisions are written once (``_steps``, free of I/O) and run by two drivers: SQLAlchemy
-(``verify_batch``: SQLite, and direct calls) and psycopg's pipeline (``verify_batch_pg``: the
+(``verify_batch``: SQLite, and direct calls) and libpq's pipeline mode (``verify_batch_pg``: the
 server on PostgreSQL, three round trips a batch; ``db/driver.py`` says why).
 """
 
@@ -208,7 +208,7 @@ _Threshold = Callable[[str, CardType], "int | None"]
 def _steps(attempts: list[PinVerifyAttempt], threshold: _Threshold) -> Generator[_Step, Any, list[Outcome]]:
     """The batch's decisions, free of I/O: it yields what it needs of the database, in order, and is sent
     the answers (terminals by id; spent pairs, locked heads and card rows; nothing). Two drivers run it,
-    one on SQLAlchemy (``verify_batch``), one on psycopg's pipeline (``verify_batch_pg``)."""
+    one on SQLAlchemy (``verify_batch``), one on libpq's pipeline mode (``verify_batch_pg``)."""
     signed = [_signed(a) for a in attempts]
     terminals = yield _ReadTerminals({s.terminal_id for s in signed if s is not None})
     authentic = _authentic(attempts, signed, terminals)
