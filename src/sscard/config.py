@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from sscard.db.deadline import DatabaseTimeouts
 
 
 class Settings(BaseSettings):
@@ -19,6 +22,11 @@ class Settings(BaseSettings):
     database_url: str = ""
     # PostgreSQL only: run in this schema (tests use a fresh one per run).
     database_schema: str = ""
+    # PostgreSQL: a request fails with 503 within about this long when the database does not answer
+    # (db/deadline.py): seconds to connect, and for any one statement (the server cancels it; a frozen
+    # server is given up on GRACE_S later). Batch commands may raise the statement bound.
+    database_connect_timeout_s: int = Field(default=3, ge=1, le=600)
+    database_statement_timeout_s: float = Field(default=5.0, gt=0, le=86_400)
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -56,6 +64,11 @@ class Settings(BaseSettings):
     # server these same settings run (SSCARD_HOST / SSCARD_PORT), so `SSCARD_PORT=8080 make run` and
     # `sscard terminal ...` in that shell talk to each other.
     api_url: str = ""
+    # An idle connection is closed this long after its last answer; a request head (line and headers)
+    # must arrive within http_header_timeout_s (api/http_protocol.py), so idle and trickling clients
+    # cannot hold connections.
+    http_keep_alive_s: int = Field(default=5, ge=1, le=600)
+    http_header_timeout_s: float = Field(default=10.0, gt=0, le=600)
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -74,6 +87,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'sscard.db').resolve()}"
+
+    @property
+    def timeouts(self) -> DatabaseTimeouts:
+        from sscard.db.deadline import DatabaseTimeouts  # sscard.db imports these settings
+
+        return DatabaseTimeouts(self.database_connect_timeout_s, self.database_statement_timeout_s)
 
     @property
     def is_sqlite(self) -> bool:

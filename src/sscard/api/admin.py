@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.audit import Channel
 from sscard.cards.types import CardType
 from sscard.credentials.query_password.report import count_initial_passwords
@@ -68,7 +68,7 @@ def show_policy(
     card_type: CardType | None = None,
     at: datetime | None = Query(default=None, description="Moment to evaluate (default now)."),
     staff: StaffPrincipal = Depends(READERS),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> EffectivePolicyRead:
     """Show the policy in force for a region and card type, and which version set each value."""
     staff.ensure_region(region_code)
@@ -87,7 +87,7 @@ def policy_history(
     region_code: str,
     card_type: CardType | None = None,
     staff: StaffPrincipal = Depends(READERS),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> list[PolicyVersionRead]:
     """List the stored versions of a region's policy: who changed what, when, why, effective when."""
     staff.ensure_region(region_code)
@@ -98,7 +98,7 @@ def policy_history(
     "/policy/{region_code}", status_code=status.HTTP_201_CREATED, response_model=PolicyVersionRead, responses=_ERRORS
 )
 def change_policy(
-    region_code: str, body: PolicyChange, staff: StaffPrincipal = Depends(ADMIN), uow: UnitOfWork = Depends(get_uow)
+    region_code: str, body: PolicyChange, staff: StaffPrincipal = Depends(ADMIN), uow: UnitOfWork = TRANSACTION
 ) -> PolicyVersionRead:
     """Record a new version of a region's policy (audited); values not given are kept or inherited."""
     staff.ensure_region(region_code)
@@ -119,7 +119,7 @@ def change_policy(
 def initial_query_passwords(
     within: str | None = Query(default=None, description="Region to report on (default: yours)."),
     staff: StaffPrincipal = Depends(READERS),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> list[InitialPasswordCountRead]:
     """Count, per region, the holders still on the initial query password (issue 5 item 7)."""
     region = within or staff.region_code

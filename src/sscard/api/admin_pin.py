@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.credentials.pin.report import count_initial_pins
 from sscard.credentials.pin.schemas import InitialPinCountRead
 from sscard.db.session import UnitOfWork
@@ -27,7 +27,7 @@ READERS = require_staff(Role.ADMINISTRATOR, Role.AUDITOR)
 def initial_pins(
     within: str | None = Query(default=None, description="Region to report on (default: yours)."),
     staff: StaffPrincipal = Depends(READERS),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> list[InitialPinCountRead]:
     """Count, per region and card type, the active cards still on the initial PIN (issue 5 item 7)."""
     region = within or staff.region_code

@@ -27,7 +27,7 @@ from sscard.api import (
     terminal_pin,
 )
 from sscard.api.metrics import MetricsMiddleware
-from sscard.api.middleware import ErrorBoundary, InputGuardMiddleware, RequestIdMiddleware
+from sscard.api.middleware import AnswerAfterCommitGuard, ErrorBoundary, InputGuardMiddleware, RequestIdMiddleware
 from sscard.api.pin_verify_lane import PinVerifyLane
 from sscard.api.problems import install_problem_handlers
 from sscard.credentials.pin.batch_verify import pin_verifier
@@ -59,7 +59,9 @@ def create_app() -> FastAPI:
     build_stack = app.build_middleware_stack
     app.build_middleware_stack = lambda: PinVerifyLane(build_stack())  # type: ignore[method-assign]
     # add_middleware wraps: the last added is the outermost. Outermost first: RequestId → Metrics →
-    # ErrorBoundary → InputGuard, so even a 500 carries X-Request-ID and is counted.
+    # ErrorBoundary → InputGuard → AnswerAfterCommitGuard, so even a 500 carries X-Request-ID and is
+    # counted, and no answer starts while the request's transaction is open.
+    app.add_middleware(AnswerAfterCommitGuard)
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(ErrorBoundary)
     app.add_middleware(MetricsMiddleware)

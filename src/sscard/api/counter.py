@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, status
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.audit import Actor, Channel
 from sscard.cards.models import Card
 from sscard.cards.schemas import CardCancel, CardCreate, CardRead
@@ -70,7 +70,7 @@ def _card_in_region(uow: UnitOfWork, staff: StaffPrincipal, card_no: str) -> Car
 
 @router.post("/persons", status_code=status.HTTP_201_CREATED, response_model=PersonRead)
 def register_person(
-    body: PersonCreate, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)
+    body: PersonCreate, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = TRANSACTION
 ) -> PersonRead:
     """Register a person (PER-1, ID-4); 409 `PERSON_DUPLICATE` when the ID is already registered."""
     staff.ensure_region(parse_citizen_id(body.id_number).region_code)
@@ -80,7 +80,7 @@ def register_person(
 
 @router.post("/persons/lookup", response_model=PersonRead)
 def lookup_person(
-    body: PersonLookup, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)
+    body: PersonLookup, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = TRANSACTION
 ) -> PersonRead:
     """Find a person by citizen ID, recording the identity evidence checked (CH-2); answers masked (ID-5)."""
     staff.ensure_region(get_person_by_id_number_or_raise(uow, body.id_number).region_code)
@@ -90,7 +90,7 @@ def lookup_person(
 
 @router.get("/persons/{person_id}", response_model=PersonRead)
 def show_person(
-    person_id: RowId, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)
+    person_id: RowId, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = TRANSACTION
 ) -> PersonRead:
     """A person's masked record (ID-5)."""
     person = get_person_or_raise(uow, person_id)
@@ -103,7 +103,7 @@ def reveal(
     person_id: RowId,
     body: PersonRevealRequest,
     staff: StaffPrincipal = Depends(SUPERVISOR),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> PersonReveal:
     """Full ID number / phone / email for a supervisor; audited with the evidence checked (ID-5, CH-2)."""
     staff.ensure_region(get_person_or_raise(uow, person_id).region_code)
@@ -115,7 +115,7 @@ def change_status(
     person_id: RowId,
     body: PersonStatusChange,
     staff: StaffPrincipal = Depends(COUNTER),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> PersonRead:
     """Change a person's status; deceased is final and cancels every live card (PER-1, CARD-1)."""
     staff.ensure_region(get_person_or_raise(uow, person_id).region_code)
@@ -124,7 +124,7 @@ def change_status(
 
 @router.get("/persons/{person_id}/cards", response_model=list[CardRead])
 def person_cards(
-    person_id: RowId, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)
+    person_id: RowId, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = TRANSACTION
 ) -> list[CardRead]:
     """The person's cards, newest first."""
     staff.ensure_region(get_person_or_raise(uow, person_id).region_code)
@@ -135,7 +135,7 @@ def person_cards(
 
 
 @router.post("/cards", status_code=status.HTTP_201_CREATED, response_model=CardRead)
-def issue(body: CardCreate, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)) -> CardRead:
+def issue(body: CardCreate, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = TRANSACTION) -> CardRead:
     """Issue a card (CARD-1, CARD-3); 409 `CARD_LIVE_EXISTS` when the person already holds one of the type."""
     staff.ensure_region(get_person_or_raise(uow, body.person_id).region_code)
     card = issue_card(
@@ -151,13 +151,13 @@ def issue(body: CardCreate, staff: StaffPrincipal = Depends(COUNTER), uow: UnitO
 
 
 @router.get("/cards/{card_no}", response_model=CardRead)
-def show_card(card_no: str, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)) -> CardRead:
+def show_card(card_no: str, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = TRANSACTION) -> CardRead:
     """A card: type, medium, applications, state and dates."""
     return CardRead.of(_card_in_region(uow, staff, card_no))
 
 
 @router.post("/cards/{card_no}/activate", response_model=CardRead)
-def activate(card_no: str, staff: StaffPrincipal = Depends(ACTIVATION), uow: UnitOfWork = Depends(get_uow)) -> CardRead:
+def activate(card_no: str, staff: StaffPrincipal = Depends(ACTIVATION), uow: UnitOfWork = TRANSACTION) -> CardRead:
     """Activate an issued card at a service window or bank outlet (CARD-1, CARD-4)."""
     _card_in_region(uow, staff, card_no)
     return CardRead.of(activate_card(uow, card_no=card_no, actor=_actor(staff)))
@@ -165,7 +165,7 @@ def activate(card_no: str, staff: StaffPrincipal = Depends(ACTIVATION), uow: Uni
 
 @router.post("/cards/{card_no}/loss/confirm", response_model=CardRead)
 def confirm(
-    card_no: str, body: EvidenceIn, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)
+    card_no: str, body: EvidenceIn, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = TRANSACTION
 ) -> CardRead:
     """Make a loss formal after checking the holder's ID document (CARD-5, CH-2)."""
     _card_in_region(uow, staff, card_no)
@@ -175,7 +175,7 @@ def confirm(
 
 @router.post("/cards/{card_no}/loss/withdraw", response_model=CardRead)
 def withdraw(
-    card_no: str, body: EvidenceIn, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)
+    card_no: str, body: EvidenceIn, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = TRANSACTION
 ) -> CardRead:
     """The holder found the card: withdraw the provisional loss report and unblock it."""
     _card_in_region(uow, staff, card_no)
@@ -184,7 +184,7 @@ def withdraw(
 
 @router.post("/cards/{card_no}/replace", status_code=status.HTTP_201_CREATED, response_model=CardRead)
 def replace(
-    card_no: str, body: EvidenceIn, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)
+    card_no: str, body: EvidenceIn, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = TRANSACTION
 ) -> CardRead:
     """Replace a lost or damaged card: answers the new card; the old number is invalid for every use (CARD-2)."""
     _card_in_region(uow, staff, card_no)
@@ -193,7 +193,7 @@ def replace(
 
 @router.post("/cards/{card_no}/cancel", response_model=CardRead)
 def cancel(
-    card_no: str, body: CardCancel, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)
+    card_no: str, body: CardCancel, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = TRANSACTION
 ) -> CardRead:
     """Cancel a card for good (CARD-1)."""
     _card_in_region(uow, staff, card_no)

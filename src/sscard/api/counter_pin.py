@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.audit import Actor, Channel
 from sscard.cards.numbers import mask_card_no
 from sscard.cards.service import get_card_or_raise
@@ -58,7 +58,7 @@ def _read(target: CounterTarget, status: object) -> PinStatusRead:
 
 @router.get("", response_model=PinStatusRead, responses=_ERRORS)  # type: ignore[arg-type]
 def pin_status(
-    card_no: str, staff: StaffPrincipal = Depends(PIN_STAFF), uow: UnitOfWork = Depends(get_uow)
+    card_no: str, staff: StaffPrincipal = Depends(PIN_STAFF), uow: UnitOfWork = TRANSACTION
 ) -> PinStatusRead:
     """Show whether the card's PIN is enabled, locked, how many tries are left and whether it can be restored."""
     card = get_card_or_raise(uow, card_no)
@@ -68,7 +68,7 @@ def pin_status(
 
 @router.post("/reset", response_model=PinStatusRead, responses=_ERRORS)  # type: ignore[arg-type]
 def reset(
-    card_no: str, body: CounterPinReset, staff: StaffPrincipal = Depends(PIN_STAFF), uow: UnitOfWork = Depends(get_uow)
+    card_no: str, body: CounterPinReset, staff: StaffPrincipal = Depends(PIN_STAFF), uow: UnitOfWork = TRANSACTION
 ) -> PinStatusRead:
     """Reset the PIN (PIN-6): to the initial PIN, or to a new PIN typed on the PIN pad, per the region's policy."""
     target = _target(uow, staff, card_no, body)
@@ -84,7 +84,7 @@ def unlock(
     card_no: str,
     body: CounterPinRequest,
     staff: StaffPrincipal = Depends(PIN_STAFF),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> PinStatusRead:
     """Lift a PIN lock and clear the failure count; the PIN itself is kept (PIN-5, PIN-6)."""
     target = _target(uow, staff, card_no, body)
@@ -96,7 +96,7 @@ def cancel(
     card_no: str,
     body: CounterPinRequest,
     staff: StaffPrincipal = Depends(PIN_STAFF),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> PinStatusRead:
     """Cancel an enabled PIN: the card returns to "not enabled" and transactions need no PIN (PIN-7)."""
     target = _target(uow, staff, card_no, body)
@@ -108,7 +108,7 @@ def restore(
     card_no: str,
     body: CounterPinRequest,
     staff: StaffPrincipal = Depends(PIN_STAFF),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> PinStatusRead:
     """Restore the original PIN after a failed modification (PIN-8); the holder then changes it again."""
     target = _target(uow, staff, card_no, body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.audit import Channel
 from sscard.credentials.pin.schemas import IdentityEvidenceIn
 from sscard.credentials.query_password.counter import reinitialise_query_password
@@ -45,7 +45,7 @@ class QueryPasswordStateRead(BaseModel):
     },
 )
 def reinitialise(
-    body: ReinitialiseIn, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = Depends(get_uow)
+    body: ReinitialiseIn, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = TRANSACTION
 ) -> QueryPasswordStateRead:
     """Set the holder's query password back to the initial one after checking the ID document (QPW-3)."""
     person = get_person_by_id_number_or_raise(uow, body.id_number)

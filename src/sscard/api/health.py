@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy import text
 
 from sscard import __version__
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.db.session import UnitOfWork
 from sscard.db.statements import dialect_of
 
@@ -14,7 +14,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health(uow: UnitOfWork = Depends(get_uow)) -> dict[str, str]:
+def health(uow: UnitOfWork = TRANSACTION) -> dict[str, str]:
     """Report that the service and its database answer."""
     uow.session.execute(text("SELECT 1"))
     return {"status": "ok", "version": __version__, "database": dialect_of(uow)}

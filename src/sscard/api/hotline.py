@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Depends, Request, status
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.cards.hotline_guard import HOTLINE_CALLER, admit_hotline_call
 from sscard.cards.schemas import HotlineLossReportIn, LossReportRead
 from sscard.cards.service import report_loss_by_hotline
@@ -40,7 +40,7 @@ def hotline_call(action: str) -> Callable[[Request], None]:
     responses=_ERRORS,
     dependencies=[Depends(hotline_call("card.report_loss"))],
 )
-def report_loss(body: HotlineLossReportIn, uow: UnitOfWork = Depends(get_uow)) -> LossReportRead:
+def report_loss(body: HotlineLossReportIn, uow: UnitOfWork = TRANSACTION) -> LossReportRead:
     """Block the caller's card at once; the block lapses after the policy days unless confirmed at a counter."""
     report = report_loss_by_hotline(
         uow, id_number=body.id_number, ss_number=body.ss_number, card_type=body.card_type, actor=HOTLINE_CALLER

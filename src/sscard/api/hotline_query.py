@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.api.hotline import THROTTLED, hotline_call
 from sscard.credentials.query_password.voice import VoiceAnswer, answer_voice_query
 from sscard.db.session import UnitOfWork
@@ -57,13 +57,13 @@ class VoiceQueryRead(BaseModel):
 def voice_query_get(
     id_number: str | None = Query(default=None, max_length=32),
     ss_number: str | None = Query(default=None, max_length=32),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> VoiceQueryRead:
     """Answer the voice menu: the caller's card states and contribution status, without a password."""
     return VoiceQueryRead.of(answer_voice_query(uow, id_number=id_number, ss_number=ss_number))
 
 
 @router.post("/voice-query", response_model=VoiceQueryRead, responses=_ERRORS, dependencies=_ADMIT)
-def voice_query_post(body: VoiceQueryIn, uow: UnitOfWork = Depends(get_uow)) -> VoiceQueryRead:
+def voice_query_post(body: VoiceQueryIn, uow: UnitOfWork = TRANSACTION) -> VoiceQueryRead:
     """The same query with the number in the body (it then stays out of URLs and access logs)."""
     return VoiceQueryRead.of(answer_voice_query(uow, id_number=body.id_number, ss_number=body.ss_number))

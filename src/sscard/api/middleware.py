@@ -10,6 +10,7 @@ import os
 import re
 import traceback
 
+import psycopg
 import structlog
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -17,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sscard.api.deps import OPEN_TRANSACTIONS
 from sscard.api.problems import http_problem, problem
 from sscard.logging import mask_text
 
@@ -83,11 +85,11 @@ def _where(exc: BaseException) -> str:
 
 
 def _database_down(exc: BaseException) -> bool:
-    """The database cannot be reached: pool exhausted, a connection lost, or no connection at all."""
-    if isinstance(exc, PoolTimeout):
+    """The database cannot serve the request now: pool exhausted, no connection, a connection lost, a
+    statement or commit cancelled or not answered in time (db/deadline.py), SQLite busy. The
+    transaction was not kept (or its fate is unknown): 503 tells the client to try again, never 2xx."""
+    if isinstance(exc, PoolTimeout | OperationalError | psycopg.OperationalError):
         return True
-    if isinstance(exc, OperationalError) and exc.statement is None:
-        return True  # raised while connecting, before any statement ran
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
@@ -142,6 +144,35 @@ def error_response(scope: Scope, exc: Exception) -> Response:
         # at once): the database kept one; the other is told so, and may retry.
         return problem(409, "CONCURRENT_CHANGE", "A concurrent request changed the same record; try again.")
     return http_problem(500)
+
+
+class AnsweredBeforeCommit(RuntimeError):
+    """An answer was about to start while the request's transaction was still open."""
+
+
+class AnswerAfterCommitGuard:
+    """Refuse to start an answer while a unit of work of the request is still open (``api/deps.py``).
+
+    A 2xx means committed (contract): a route whose commit would run after its answer was sent fails
+    here instead, before any byte leaves, so its transaction rolls back and the client gets a 500 it
+    can retry, never a success that a crash could still undo. Routes take ``TRANSACTION``, which
+    commits first, so this only fires on a wiring mistake.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def guarded_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and scope.get(OPEN_TRANSACTIONS):
+                raise AnsweredBeforeCommit(f"{scope.get('path', '')} answered before its transaction ended")
+            await send(message)
+
+        await self.app(scope, receive, guarded_send)
 
 
 class _BodyTooLarge(HTTPException):

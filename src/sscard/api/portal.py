@@ -15,7 +15,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.captcha.errors import CaptchaInvalid
 from sscard.captcha.service import issue_captcha
 from sscard.cards.numbers import mask_card_no
@@ -122,7 +122,7 @@ _LOGIN_ERRORS: dict[int | str, dict[str, str]] = {
 
 
 @router.post("/login", response_model=LoginOut, responses=_LOGIN_ERRORS)
-def login(body: LoginIn, request: Request, uow: UnitOfWork = Depends(get_uow)) -> LoginOut:
+def login(body: LoginIn, request: Request, uow: UnitOfWork = TRANSACTION) -> LoginOut:
     """Sign in with the ID number and the query password (the initial one is the ID's last 8, X→0)."""
     # The failure counters and their audit entry must outlive the error response (QPW-7).
     with uow.committed_before(InvalidCredentials, AccountLocked):
@@ -152,7 +152,7 @@ def password(
     body: PasswordChangeIn,
     request: Request,
     holder: HolderSession = Depends(current_holder),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> Response:
     """Change the query password; allowed (and required) right after signing in with the initial one."""
     # Counted like a failed login: a stolen session cannot guess the password.
@@ -175,7 +175,7 @@ def liability_notice() -> NoticeRead:
 
 @router.post("/liability-notice/acknowledgements", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def acknowledge(
-    body: NoticeAckIn, holder: HolderSession = Depends(current_holder), uow: UnitOfWork = Depends(get_uow)
+    body: NoticeAckIn, holder: HolderSession = Depends(current_holder), uow: UnitOfWork = TRANSACTION
 ) -> Response:
     """Record that the holder read and acknowledged this version of the liability notice (QPW-4)."""
     acknowledge_notice(uow, session=holder, version=body.version)
@@ -183,7 +183,7 @@ def acknowledge(
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def logout(holder: HolderSession = Depends(current_holder), uow: UnitOfWork = Depends(get_uow)) -> Response:
+def logout(holder: HolderSession = Depends(current_holder), uow: UnitOfWork = TRANSACTION) -> Response:
     """End this session; its token stops working at once."""
     end_session(uow, session_id=holder.session_id, now=utcnow())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -194,7 +194,7 @@ def logout(holder: HolderSession = Depends(current_holder), uow: UnitOfWork = De
     response_model=HolderRead,
     responses={403: {"description": "`PASSWORD_CHANGE_REQUIRED` until the initial password is changed."}},
 )
-def me(holder: HolderSession = Depends(require_holder), uow: UnitOfWork = Depends(get_uow)) -> HolderRead:
+def me(holder: HolderSession = Depends(require_holder), uow: UnitOfWork = TRANSACTION) -> HolderRead:
     """The signed-in holder, masked, and the state of their cards."""
     person = get_person_or_raise(uow, holder.person_id)
     cards = [
@@ -209,7 +209,7 @@ def me(holder: HolderSession = Depends(require_holder), uow: UnitOfWork = Depend
 
 
 @router.get("/captcha", response_model=CaptchaOut)
-def captcha(uow: UnitOfWork = Depends(get_uow)) -> CaptchaOut:
+def captcha(uow: UnitOfWork = TRANSACTION) -> CaptchaOut:
     """A new image captcha for the forgot-password form: single use, expires in a few minutes."""
     issued = issue_captcha(uow)
     return CaptchaOut(
@@ -225,7 +225,7 @@ def captcha(uow: UnitOfWork = Depends(get_uow)) -> CaptchaOut:
     response_model=ForgotPasswordOut,
     responses={422: {"description": "Wrong or expired captcha (`CAPTCHA_INVALID`), or a malformed ID (`ID_*`)."}},
 )
-def forgot_password(body: ForgotPasswordIn, request: Request, uow: UnitOfWork = Depends(get_uow)) -> ForgotPasswordOut:
+def forgot_password(body: ForgotPasswordIn, request: Request, uow: UnitOfWork = TRANSACTION) -> ForgotPasswordOut:
     """Send a temporary password to the phone or e-mail on file; the answer never says whether it exists."""
     try:
         request_temporary_password(

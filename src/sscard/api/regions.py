@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.db.session import UnitOfWork
 from sscard.regions.schemas import RegionRead
 from sscard.regions.service import get_region_or_raise, list_regions
@@ -22,13 +22,13 @@ def _read(region: object) -> RegionRead:
 @router.get("", response_model=list[RegionRead])
 def regions(
     within: Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="Only regions inside this one.")] = None,
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> list[RegionRead]:
     """List registered regions, optionally only those inside one region."""
     return [_read(r) for r in list_regions(uow, within=within)]
 
 
 @router.get("/{code}", response_model=RegionRead, responses={404: {"description": "`REGION_NOT_FOUND`"}})
-def region(code: RegionCode, uow: UnitOfWork = Depends(get_uow)) -> RegionRead:
+def region(code: RegionCode, uow: UnitOfWork = TRANSACTION) -> RegionRead:
     """Show one region."""
     return _read(get_region_or_raise(uow, code))

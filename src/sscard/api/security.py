@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, status
 
 from sscard.api import security_handovers, security_incidents
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.api.security_common import AUDIT_READ, KEYS, OFFICER, actor_of, carrier_read, region_scope
 from sscard.db.ids import RowId
 from sscard.db.session import UnitOfWork
@@ -66,7 +66,7 @@ def list_devices(
     region: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
     state: DeviceState | None = None,
     staff: StaffPrincipal = Depends(AUDIT_READ),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> list[DeviceRead]:
     """List the certified cryptographic devices in your region (or a sub-region)."""
     devices = device_service.list_devices(uow, region_code=region_scope(staff, region), state=state)
@@ -75,7 +75,7 @@ def list_devices(
 
 @router.post("/devices", status_code=status.HTTP_201_CREATED, response_model=DeviceRead)
 def register_device(
-    body: DeviceCreate, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    body: DeviceCreate, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = TRANSACTION
 ) -> DeviceRead:
     """Register an encryption machine with its commercial cryptography model certificate (KEY-4)."""
     actor = actor_of(staff)
@@ -86,7 +86,7 @@ def register_device(
 
 @router.get("/devices/{device_id}", response_model=DeviceRead)
 def show_device(
-    device_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    device_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = TRANSACTION
 ) -> DeviceRead:
     """One device and its certificate."""
     return _device(uow, staff, device_id)
@@ -97,7 +97,7 @@ def renew_certificate(
     device_id: RowId,
     body: CertificateRenew,
     staff: StaffPrincipal = Depends(OFFICER),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> DeviceRead:
     """Record a device's new model certificate; a device blocked for its old one returns to service."""
     actor = actor_of(staff)
@@ -108,7 +108,7 @@ def renew_certificate(
 
 @router.post("/devices/certificate-revocations", response_model=list[DeviceRead])
 def revoke_certificate(
-    body: CertificateRevoke, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    body: CertificateRevoke, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = TRANSACTION
 ) -> list[DeviceRead]:
     """Record that a model certificate was revoked: every device on it is blocked and alerted."""
     actor = actor_of(staff)
@@ -121,7 +121,7 @@ def revoke_certificate(
 
 @router.post("/devices/{device_id}/move", response_model=DeviceRead)
 def move_device(
-    device_id: RowId, body: LocationIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    device_id: RowId, body: LocationIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = TRANSACTION
 ) -> DeviceRead:
     """Record a device's new location."""
     actor = actor_of(staff)
@@ -132,7 +132,7 @@ def move_device(
 
 @router.post("/devices/{device_id}/retire", response_model=DeviceRead)
 def retire_device(
-    device_id: RowId, body: ReasonIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    device_id: RowId, body: ReasonIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = TRANSACTION
 ) -> DeviceRead:
     """Take a device out of service for good."""
     actor = actor_of(staff)
@@ -142,7 +142,7 @@ def retire_device(
 
 
 @router.post("/devices/sweep", response_model=SweepRead)
-def sweep_devices(staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)) -> SweepRead:
+def sweep_devices(staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = TRANSACTION) -> SweepRead:
     """Check every certificate now: block lapsed or revoked devices, warn of those expiring within 30 days."""
     report = device_service.sweep_certificates(uow)
     return SweepRead(blocked=report.blocked, warned=report.warned)
@@ -152,7 +152,7 @@ def sweep_devices(staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = De
 def list_alerts(
     include_acknowledged: bool = False,
     staff: StaffPrincipal = Depends(AUDIT_READ),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> list[AlertRead]:
     """Device certificate alerts in your region (open ones unless asked for all)."""
     alerts = device_service.list_alerts(uow, region_code=staff.region_code, open_only=not include_acknowledged)
@@ -161,7 +161,7 @@ def list_alerts(
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertRead)
 def acknowledge_alert(
-    alert_id: RowId, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    alert_id: RowId, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = TRANSACTION
 ) -> AlertRead:
     """Acknowledge an alert (the device stays blocked until recertified)."""
     actor = actor_of(staff)
@@ -179,7 +179,7 @@ def list_carriers(
     carrier_type: CarrierType | None = None,
     state: CarrierState | None = None,
     staff: StaffPrincipal = Depends(AUDIT_READ),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> list[CarrierRead]:
     """List key carriers in your region (or a sub-region), optionally by type and state."""
     scope = region_scope(staff, region)
@@ -189,7 +189,7 @@ def list_carriers(
 
 @router.post("/carriers", status_code=status.HTTP_201_CREATED, response_model=CarrierRead)
 def receive_carrier(
-    body: CarrierReceive, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    body: CarrierReceive, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> CarrierRead:
     """Register a carrier received from the ministry, with its receipt (KEY-5)."""
     actor = actor_of(staff)
@@ -201,7 +201,7 @@ def receive_carrier(
 
 @router.get("/carriers/{carrier_id}", response_model=CarrierRead)
 def show_carrier(
-    carrier_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = TRANSACTION
 ) -> CarrierRead:
     """One carrier with the keys it holds and its PSAM deployment in force."""
     carrier = carrier_service.get_carrier_or_raise(uow, carrier_id)
@@ -211,7 +211,7 @@ def show_carrier(
 
 @router.get("/carriers/{carrier_id}/usage", response_model=list[UsageRead])
 def carrier_usage(
-    carrier_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = TRANSACTION
 ) -> list[UsageRead]:
     """The carrier's log: every use and movement with who, where and why (KEY-5)."""
     staff.ensure_region(carrier_service.get_carrier_or_raise(uow, carrier_id).region_code)
@@ -220,7 +220,7 @@ def carrier_usage(
 
 @router.post("/carriers/{carrier_id}/deploy", response_model=CarrierRead)
 def deploy_carrier(
-    carrier_id: RowId, body: CarrierDeploy, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: CarrierDeploy, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> CarrierRead:
     """Put a key card into service with a named holder (PSAM cards: /psam/{id}/deploy)."""
     actor = actor_of(staff)
@@ -231,7 +231,7 @@ def deploy_carrier(
 
 @router.post("/carriers/{carrier_id}/store", response_model=CarrierRead)
 def store_carrier(
-    carrier_id: RowId, body: CarrierMove, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: CarrierMove, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> CarrierRead:
     """Put a carrier into custody (the safe)."""
     actor = actor_of(staff)
@@ -242,7 +242,7 @@ def store_carrier(
 
 @router.post("/carriers/{carrier_id}/recover", response_model=CarrierRead)
 def recover_carrier(
-    carrier_id: RowId, body: CarrierMove, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: CarrierMove, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> CarrierRead:
     """Withdraw a carrier from service (third parties: /handovers/{id}/recover)."""
     actor = actor_of(staff)
@@ -253,7 +253,7 @@ def recover_carrier(
 
 @router.post("/carriers/{carrier_id}/uses", status_code=status.HTTP_201_CREATED, response_model=UsageRead)
 def record_use(
-    carrier_id: RowId, body: CarrierUse, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: CarrierUse, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> UsageRead:
     """Log a use of the carrier with where and why (KEY-5)."""
     actor = actor_of(staff)
@@ -264,7 +264,7 @@ def record_use(
 
 @router.post("/carriers/{carrier_id}/keys", response_model=CarrierRead)
 def load_key(
-    carrier_id: RowId, body: KeyLoad, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: KeyLoad, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = TRANSACTION
 ) -> CarrierRead:
     """Record that the carrier holds the key with this inventory label."""
     actor = actor_of(staff)
@@ -278,7 +278,7 @@ def request_destruction(
     carrier_id: RowId,
     body: DestructionCreate,
     staff: StaffPrincipal = Depends(KEYS),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> DestructionRead:
     """Record a destruction to be witnessed by two different people (KEY-8)."""
     actor = actor_of(staff)
@@ -289,7 +289,7 @@ def request_destruction(
 
 @router.post("/destructions/{destruction_id}/signatures", response_model=DestructionRead)
 def sign_destruction(
-    destruction_id: RowId, body: SignIn, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    destruction_id: RowId, body: SignIn, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> DestructionRead:
     """Sign a destruction as a witness; the second different signer destroys the carrier."""
     actor = actor_of(staff)
@@ -302,7 +302,7 @@ def sign_destruction(
 
 @router.get("/destructions/{destruction_id}", response_model=DestructionRead)
 def show_destruction(
-    destruction_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    destruction_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = TRANSACTION
 ) -> DestructionRead:
     """A destruction record with its signatures."""
     record = destruction_service.get_destruction_or_raise(uow, destruction_id)
@@ -324,7 +324,7 @@ def _destruction_read(uow: UnitOfWork, destruction_id: int) -> DestructionRead:
 def psam_register(
     region: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
     staff: StaffPrincipal = Depends(AUDIT_READ),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> list[CarrierRead]:
     """The PSAM register: every card with its state, usage count and deployment in force."""
     entries = psam_service.psam_register(uow, region_code=region_scope(staff, region))
@@ -338,7 +338,7 @@ def psam_register(
 
 @router.post("/psam/{carrier_id}/deploy", status_code=status.HTTP_201_CREATED, response_model=DeploymentRead)
 def deploy_psam(
-    carrier_id: RowId, body: PsamDeploy, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: PsamDeploy, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> DeploymentRead:
     """Deploy a PSAM into a terminal or institution with its form, environment and mode (KEY-8)."""
     actor = actor_of(staff)
@@ -349,7 +349,7 @@ def deploy_psam(
 
 @router.post("/psam/{carrier_id}/recover", response_model=CarrierRead)
 def recover_psam(
-    carrier_id: RowId, body: PsamRecover, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: PsamRecover, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> CarrierRead:
     """Withdraw a PSAM from its terminal (KEY-8 recovery)."""
     actor = actor_of(staff)
@@ -360,7 +360,7 @@ def recover_psam(
 
 @router.get("/psam/{carrier_id}/deployments", response_model=list[DeploymentRead])
 def psam_deployments(
-    carrier_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = TRANSACTION
 ) -> list[DeploymentRead]:
     """Every deployment of a PSAM card, oldest first."""
     staff.ensure_region(carrier_service.get_carrier_or_raise(uow, carrier_id).region_code)

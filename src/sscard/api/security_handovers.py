@@ -10,7 +10,7 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.api.security_common import AUDIT_READ, KEYS, OFFICER, actor_of, read_upload, region_scope
 from sscard.db.base import utcnow
 from sscard.db.ids import RowId
@@ -51,7 +51,7 @@ def list_handovers(
     region: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
     state: HandoverState | None = None,
     staff: StaffPrincipal = Depends(AUDIT_READ),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> list[HandoverRead]:
     """Handovers in your region, newest first."""
     found = service.list_handovers(uow, region_code=region_scope(staff, region), state=state)
@@ -62,7 +62,7 @@ def list_handovers(
 def overdue_handovers(
     region: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
     staff: StaffPrincipal = Depends(AUDIT_READ),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> list[HandoverRead]:
     """Carriers still with a third party after their return date (KEY-7)."""
     return [_read(uow, h) for h in service.list_overdue_handovers(uow, region_code=region_scope(staff, region))]
@@ -70,7 +70,7 @@ def overdue_handovers(
 
 @router.post("/handovers", status_code=status.HTTP_201_CREATED, response_model=HandoverRead)
 def request_handover(
-    body: HandoverCreate, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    body: HandoverCreate, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> HandoverRead:
     """Open the handover of a carrier to a third party, with its return date (KEY-7)."""
     actor = actor_of(staff)
@@ -81,7 +81,7 @@ def request_handover(
 
 @router.get("/handovers/{handover_id}", response_model=HandoverRead)
 def show_handover(
-    handover_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = TRANSACTION
 ) -> HandoverRead:
     """A handover with the conditions still missing (while requested) and whether it is overdue."""
     handover = service.get_handover_or_raise(uow, handover_id)
@@ -94,7 +94,7 @@ def write_record(
     handover_id: RowId,
     body: HandoverRecordIn,
     staff: StaffPrincipal = Depends(KEYS),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> HandoverRead:
     """Condition 1: the handover record (number, receiving representative, items)."""
     actor = actor_of(staff)
@@ -109,7 +109,7 @@ def attach_agreement(
     file: UploadFile = File(description="The signed confidentiality agreement (PDF, OFD, PNG or JPEG)."),
     signed_on: date = Form(),
     staff: StaffPrincipal = Depends(KEYS),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> HandoverRead:
     """Condition 2: upload the confidentiality agreement signed by the third party."""
     actor = actor_of(staff)
@@ -131,7 +131,7 @@ def submit_plan(
     handover_id: RowId,
     file: UploadFile = File(description="The third party's security management plan."),
     staff: StaffPrincipal = Depends(KEYS),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> ReviewRead:
     """Condition 3a: submit the third party's security management plan for review."""
     actor = actor_of(staff)
@@ -149,7 +149,7 @@ def submit_plan(
 
 @router.get("/handovers/{handover_id}/reviews", response_model=list[ReviewRead])
 def list_reviews(
-    handover_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = TRANSACTION
 ) -> list[ReviewRead]:
     """The security plan reviews of a handover."""
     staff.ensure_region(service.get_handover_or_raise(uow, handover_id).region_code)
@@ -161,7 +161,7 @@ def decide_plan(
     review_id: RowId,
     body: ReviewDecisionIn,
     staff: StaffPrincipal = Depends(OFFICER),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> ReviewRead:
     """Condition 3b: approve or reject the plan — never your own request (`SELF_APPROVAL`)."""
     actor = actor_of(staff)
@@ -172,7 +172,7 @@ def decide_plan(
 
 @router.post("/handovers/{handover_id}/supervisor", response_model=HandoverRead)
 def assign_supervisor(
-    handover_id: RowId, body: SupervisorIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, body: SupervisorIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = TRANSACTION
 ) -> HandoverRead:
     """Condition 4: assign the staff member who supervises the third party's use."""
     actor = actor_of(staff)
@@ -183,7 +183,7 @@ def assign_supervisor(
 
 @router.post("/handovers/{handover_id}/complete", response_model=HandoverRead)
 def complete_handover(
-    handover_id: RowId, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> HandoverRead:
     """Hand the carrier over; 409 `HANDOVER_INCOMPLETE` lists the conditions still missing."""
     actor = actor_of(staff)
@@ -196,7 +196,7 @@ def complete_handover(
     "/handovers/{handover_id}/supervision", status_code=status.HTTP_201_CREATED, response_model=SupervisionRead
 )
 def record_supervision(
-    handover_id: RowId, body: SupervisionIn, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, body: SupervisionIn, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> SupervisionRead:
     """The assigned supervisor records what they observed, until the carrier is recovered."""
     actor = actor_of(staff)
@@ -207,7 +207,7 @@ def record_supervision(
 
 @router.get("/handovers/{handover_id}/supervision", response_model=list[SupervisionRead])
 def list_supervision(
-    handover_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = TRANSACTION
 ) -> list[SupervisionRead]:
     """The supervision log of a handover."""
     staff.ensure_region(service.get_handover_or_raise(uow, handover_id).region_code)
@@ -216,7 +216,7 @@ def list_supervision(
 
 @router.post("/handovers/{handover_id}/recover", response_model=HandoverRead)
 def recover_handover(
-    handover_id: RowId, body: HandoverRecover, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, body: HandoverRecover, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> HandoverRead:
     """Take the carrier back from the third party; supervision ends."""
     actor = actor_of(staff)
@@ -227,7 +227,7 @@ def recover_handover(
 
 @router.post("/handovers/{handover_id}/cancel", response_model=HandoverRead)
 def cancel_handover(
-    handover_id: RowId, body: ReasonIn, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    handover_id: RowId, body: ReasonIn, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> HandoverRead:
     """Abandon a handover that has not completed."""
     actor = actor_of(staff)
@@ -238,7 +238,7 @@ def cancel_handover(
 
 @router.get("/documents/{document_id}", response_model=DocumentRead)
 def show_document(
-    document_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    document_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = TRANSACTION
 ) -> DocumentRead:
     """A document's particulars and SHA-256."""
     document = get_document_or_raise(uow, document_id)
@@ -252,7 +252,7 @@ def show_document(
     responses={200: {"content": {"application/pdf": {}}}, 409: {"description": "`DOCUMENT_TAMPERED`"}},
 )
 def document_content(
-    document_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    document_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = TRANSACTION
 ) -> Response:
     """The document's bytes, after verifying them against the stored SHA-256."""
     staff.ensure_region(get_document_or_raise(uow, document_id).region_code)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile,
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.api.security_common import AUDIT_READ, KEYS, OFFICER, REPORTS, actor_of, read_upload, region_scope
 from sscard.audit import record_event
 from sscard.db.ids import RowId
@@ -50,7 +50,7 @@ def _read(uow: UnitOfWork, incident: SecurityIncident) -> IncidentRead:
 def list_plans(
     region: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
     staff: StaffPrincipal = Depends(AUDIT_READ),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> list[PlanRead]:
     """Every version of a region's own emergency plan, newest first."""
     return [PlanRead.model_validate(p) for p in plan_service.list_plans(uow, region_code=region_scope(staff, region))]
@@ -60,7 +60,7 @@ def list_plans(
 def plan_in_force(
     region: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
     staff: StaffPrincipal = Depends(AUDIT_READ),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> PlanRead:
     """The plan governing a region today (its own, else its nearest ancestor's); 404 `PLAN_NOT_FOUND`."""
     plan = plan_service.plan_in_force(uow, region_code=region_scope(staff, region))
@@ -76,7 +76,7 @@ def adopt_plan(
     title: str = Form(min_length=1, max_length=128),
     effective_from: date = Form(),
     staff: StaffPrincipal = Depends(OFFICER),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> PlanRead:
     """Adopt a new version of a region's emergency plan for card security management (KEY-9)."""
     actor = actor_of(staff)
@@ -99,7 +99,7 @@ def adopt_plan(
 
 @router.post("/carriers/{carrier_id}/loss", status_code=status.HTTP_201_CREATED, response_model=IncidentRead)
 def report_loss(
-    carrier_id: RowId, body: LossReport, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    carrier_id: RowId, body: LossReport, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> IncidentRead:
     """Report a lost carrier: blocked, departments notified, keys revoked and rotated, terminals blocked."""
     actor = actor_of(staff)
@@ -113,7 +113,7 @@ def list_incidents(
     region: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
     state: IncidentState | None = None,
     staff: StaffPrincipal = Depends(AUDIT_READ),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> list[IncidentRead]:
     """Security incidents in your region, newest first, with their measures."""
     found = service.list_incidents(uow, region_code=region_scope(staff, region), state=state)
@@ -122,7 +122,7 @@ def list_incidents(
 
 @router.post("/incidents", status_code=status.HTTP_201_CREATED, response_model=IncidentRead)
 def report_incident(
-    body: IncidentCreate, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = Depends(get_uow)
+    body: IncidentCreate, staff: StaffPrincipal = Depends(KEYS), uow: UnitOfWork = TRANSACTION
 ) -> IncidentRead:
     """Report another security incident; the superior department and the ministry are told at once."""
     actor = actor_of(staff)
@@ -133,7 +133,7 @@ def report_incident(
 
 @router.get("/incidents/{incident_id}", response_model=IncidentRead)
 def show_incident(
-    incident_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = Depends(get_uow)
+    incident_id: RowId, staff: StaffPrincipal = Depends(AUDIT_READ), uow: UnitOfWork = TRANSACTION
 ) -> IncidentRead:
     """An incident with every measure taken or pending."""
     incident = service.get_incident_or_raise(uow, incident_id)
@@ -143,7 +143,7 @@ def show_incident(
 
 @router.post("/incidents/{incident_id}/findings", response_model=IncidentRead)
 def record_findings(
-    incident_id: RowId, body: FindingsIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    incident_id: RowId, body: FindingsIn, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = TRANSACTION
 ) -> IncidentRead:
     """Record the cause found and the handling done."""
     actor = actor_of(staff)
@@ -158,7 +158,7 @@ def confirm_measure(
     measure_id: RowId,
     body: ConfirmIn,
     staff: StaffPrincipal = Depends(OFFICER),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> MeasureRead:
     """Confirm by hand a measure a registry could not take itself."""
     actor = actor_of(staff)
@@ -171,7 +171,7 @@ def confirm_measure(
 
 @router.post("/incidents/{incident_id}/close", response_model=IncidentRead)
 def close_incident(
-    incident_id: RowId, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = Depends(get_uow)
+    incident_id: RowId, staff: StaffPrincipal = Depends(OFFICER), uow: UnitOfWork = TRANSACTION
 ) -> IncidentRead:
     """Close an incident: 409 `INCIDENT_CAUSE_REQUIRED` or `INCIDENT_MEASURES_PENDING` until it may."""
     actor = actor_of(staff)
@@ -201,7 +201,7 @@ def inventory_report(
     region: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
     format: Format = "json",  # noqa: A002 - the query parameter's public name
     staff: StaffPrincipal = Depends(REPORTS),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> Response:
     """The key and carrier inventory of a region, as JSON, CSV or PDF, generated from the records."""
     scope = region_scope(staff, region)
@@ -223,7 +223,7 @@ def audit_report(
     region: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
     format: Format = "json",  # noqa: A002 - the query parameter's public name
     staff: StaffPrincipal = Depends(REPORTS),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> Response:
     """The key-management audit report of a period (at most a year), with the chain's integrity."""
     scope = region_scope(staff, region)

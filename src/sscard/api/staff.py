@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response, Security, status
 from fastapi.security import HTTPAuthorizationCredentials
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.db.session import UnitOfWork
 from sscard.staff.deps import StaffPrincipal, require_staff, staff_bearer
 from sscard.staff.errors import InvalidCredentials, LoginThrottled
@@ -23,7 +23,7 @@ _LOGIN_ERRORS = {
 
 
 @router.post("/login", response_model=StaffLoginOut, responses=_LOGIN_ERRORS)  # type: ignore[arg-type]
-def login(body: StaffLoginIn, uow: UnitOfWork = Depends(get_uow)) -> StaffLoginOut:
+def login(body: StaffLoginIn, uow: UnitOfWork = TRANSACTION) -> StaffLoginOut:
     """Sign a staff member in and return an opaque bearer token."""
     # The failure counter and its audit entry must survive the error response (throttling).
     with uow.committed_before(InvalidCredentials, LoginThrottled):
@@ -38,7 +38,7 @@ def login(body: StaffLoginIn, uow: UnitOfWork = Depends(get_uow)) -> StaffLoginO
 def logout(
     staff: StaffPrincipal = Depends(require_staff()),
     credentials: HTTPAuthorizationCredentials | None = Security(staff_bearer),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> Response:
     """End the current session; its token stops working at once."""
     if credentials is not None:
@@ -54,7 +54,7 @@ def me(staff: StaffPrincipal = Depends(require_staff())) -> StaffRead:
 
 @router.get("", response_model=list[StaffRead])
 def staff_in_region(
-    staff: StaffPrincipal = Depends(require_staff(Role.ADMINISTRATOR)), uow: UnitOfWork = Depends(get_uow)
+    staff: StaffPrincipal = Depends(require_staff(Role.ADMINISTRATOR)), uow: UnitOfWork = TRANSACTION
 ) -> list[StaffRead]:
     """List the staff accounts inside the administrator's region."""
     return [

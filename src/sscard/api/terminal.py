@@ -4,7 +4,7 @@ Routes that serve terminals take the authenticated terminal as a dependency:
 
     @router.post("/pin/verify")
     def verify(body: ..., terminal: AuthenticatedTerminal = Depends(authenticated_terminal),
-               uow: UnitOfWork = Depends(get_uow)): ...
+               uow: UnitOfWork = TRANSACTION): ...
 
 It refuses, audited, with 401 ``TERMINAL_UNKNOWN``, ``MAC_INVALID`` or ``REPLAY`` before the route
 runs (``sscard.terminals.auth``); the wire format is docs/terminal-protocol.md.
@@ -22,7 +22,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.audit import Channel
 from sscard.db.session import UnitOfWork
 from sscard.regions.codes import RegionLevel, level_of
@@ -115,7 +115,7 @@ registry_router = APIRouter(prefix="/terminals", tags=["terminal registry"])
 def enroll_terminal(
     body: TerminalEnroll,
     staff: StaffPrincipal = Depends(require_staff(*_MANAGERS)),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> TerminalEnrolled:
     """Register a terminal and load its key, sealed to the public key it sent (remote key loading)."""
     region_code = body.region_code or staff.region_code
@@ -179,7 +179,7 @@ def _echo(terminal: AuthenticatedTerminal, message: str) -> EchoOut:
 def list_region_terminals(
     status_filter: TerminalStatus | None = Query(default=None, alias="status"),
     staff: StaffPrincipal = Depends(require_staff(*_MANAGERS, Role.AUDITOR)),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> list[TerminalRead]:
     """List the terminals registered in the staff member's region."""
     rows = list_terminals(uow, region_prefix=_region_prefix(staff.region_code), status=status_filter)
@@ -190,7 +190,7 @@ def list_region_terminals(
 def read_terminal(
     terminal_id: str,
     staff: StaffPrincipal = Depends(require_staff(*_MANAGERS, Role.AUDITOR)),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> TerminalRead:
     """Show one terminal of the staff member's region."""
     terminal = get_terminal_or_raise(uow, terminal_id)
@@ -203,7 +203,7 @@ def block(
     terminal_id: str,
     body: TerminalStatusChange,
     staff: StaffPrincipal = Depends(require_staff(*_MANAGERS)),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> TerminalRead:
     """Block an active terminal: every request it sends is refused with `TERMINAL_UNKNOWN`."""
     terminal = block_terminal(uow, terminal_id=terminal_id, reason=body.reason, actor=staff.actor(_channel(staff)),
@@ -216,7 +216,7 @@ def unblock(
     terminal_id: str,
     body: TerminalStatusChange,
     staff: StaffPrincipal = Depends(require_staff(*_MANAGERS)),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> TerminalRead:
     """Return a blocked terminal to service."""
     terminal = unblock_terminal(uow, terminal_id=terminal_id, reason=body.reason,
@@ -229,7 +229,7 @@ def retire(
     terminal_id: str,
     body: TerminalStatusChange,
     staff: StaffPrincipal = Depends(require_staff(*_MANAGERS)),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> TerminalRead:
     """Retire a terminal for good (its id is never reused)."""
     terminal = retire_terminal(uow, terminal_id=terminal_id, reason=body.reason, actor=staff.actor(_channel(staff)),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.api.pin_verify_lane import OUTCOME_KEY
 from sscard.api.terminal import AuthenticatedTerminal, authenticated_terminal
 from sscard.credentials.pin.batch_verify import Authenticated
@@ -85,7 +85,7 @@ async def verify_pin(body: TerminalPinVerify, outcome: Authenticated = Depends(v
 def change_pin(
     body: TerminalPinChange,
     terminal: AuthenticatedTerminal = Depends(authenticated_terminal),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> TerminalPinChanged:
     """Change the PIN with the current PIN, or the initial one while not enabled (PIN-4); enables it (PIN-2)."""
     if terminal.kind not in CHANGE_KINDS:

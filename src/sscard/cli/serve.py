@@ -48,6 +48,8 @@ def serve(
 def _run_uvicorn(host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from sscard.api.http_protocol import BoundedHttpToolsProtocol
+
     uvicorn.run(
         "sscard.api.app:create_app",
         factory=True,
@@ -55,7 +57,8 @@ def _run_uvicorn(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=BoundedHttpToolsProtocol,
+        timeout_keep_alive=get_settings().http_keep_alive_s,
         access_log=False,
         log_level="warning",
     )

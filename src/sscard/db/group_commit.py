@@ -50,6 +50,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sscard.config import get_settings
 from sscard.db.session import UnitOfWork, get_async_engine, get_engine, unit_of_work_on
 
 In = TypeVar("In")
@@ -211,14 +212,23 @@ class _InLoop(Generic[In, Out]):
             self._filled = None
 
     async def _outcomes(self, items: list[In]) -> list[Out]:
+        # A frozen server answers nothing and cancels nothing: the batch gives up after the same
+        # deadline as any other wait on the database (db/deadline.py), and its requests go one by one.
+        deadline = get_settings().timeouts.answer_deadline_s
         try:
-            connection = await self._connection()
+            async with asyncio.timeout(deadline):
+                connection = await self._connection()
         except Exception as exc:  # noqa: BLE001 - the database is unreachable: no request may hang on it
             return self._committer.fallbacks(items, exc)
-        if self._committer._in_loop is not None:
-            outcomes, reusable = await self._committer.decide_in_loop(connection, items)
-        else:
-            outcomes, reusable = await connection.run_sync(self._committer.decide, items)
+        try:
+            async with asyncio.timeout(deadline):
+                if self._committer._in_loop is not None:
+                    outcomes, reusable = await self._committer.decide_in_loop(connection, items)
+                else:
+                    outcomes, reusable = await connection.run_sync(self._committer.decide, items)
+        except TimeoutError as exc:
+            await connection.invalidate()
+            return self._committer.fallbacks(items, exc)
         if reusable:
             self._idle.append(connection)
         else:

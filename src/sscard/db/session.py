@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from sscard.config import get_settings
+from sscard.db.deadline import DatabaseTimeouts, connect_with_deadline
 
 
-def build_engine(url: str, *, schema: str = "", **kwargs: Any) -> Engine:
-    """Create an engine with the settings every backend needs."""
+def build_engine(url: str, *, schema: str = "", timeouts: DatabaseTimeouts | None = None, **kwargs: Any) -> Engine:
+    """Create an engine with the settings every backend needs; ``timeouts`` bound every PostgreSQL wait
+    (db/deadline.py; without them, as for migrations, a statement may run as long as it needs)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
@@ -44,15 +46,31 @@ def build_engine(url: str, *, schema: str = "", **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
-    url, connect_args = _postgres_args(url, schema)
-    return create_engine(url, connect_args=connect_args, **kwargs)
+    url, connect_args = _postgres_args(url, schema, timeouts)
+    if timeouts is not None:
+        kwargs.setdefault("pool_timeout", timeouts.answer_deadline_s)  # waiting for a free connection too
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    if timeouts is not None:
+
+        @event.listens_for(engine, "do_connect")
+        def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+            return connect_with_deadline(timeouts, cargs, cparams)
+
+    return engine
 
 
-def _postgres_args(url: str, schema: str) -> tuple[str, dict[str, Any]]:
-    """The psycopg URL and connection arguments (the schema as the search path) of both engines."""
+def _postgres_args(url: str, schema: str, timeouts: DatabaseTimeouts | None = None) -> tuple[str, dict[str, Any]]:
+    """The psycopg URL and connection arguments (search path, timeouts) of both engines."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return url, ({"options": f"-csearch_path={schema}"} if schema else {})
+    options = [f"-csearch_path={schema}"] if schema else []
+    connect_args: dict[str, Any] = {}
+    if timeouts is not None:
+        options.append(timeouts.options())
+        connect_args["connect_timeout"] = timeouts.connect_s
+    if options:
+        connect_args["options"] = " ".join(options)
+    return url, connect_args
 
 
 @lru_cache(maxsize=1)
@@ -60,7 +78,7 @@ def get_engine() -> Engine:
     settings = get_settings()
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return build_engine(settings.effective_database_url, schema=settings.database_schema)
+    return build_engine(settings.effective_database_url, schema=settings.database_schema, timeouts=settings.timeouts)
 
 
 @lru_cache(maxsize=1)
@@ -73,7 +91,7 @@ def get_async_engine() -> AsyncEngine | None:
     settings = get_settings()
     if settings.is_sqlite:
         return None
-    url, connect_args = _postgres_args(settings.effective_database_url, settings.database_schema)
+    url, connect_args = _postgres_args(settings.effective_database_url, settings.database_schema, settings.timeouts)
     return create_async_engine(url, connect_args=connect_args, poolclass=NullPool)
 
 

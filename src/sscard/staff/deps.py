@@ -2,7 +2,7 @@
 
     @router.post("/cards/{card_no}/activate")
     def activate(..., staff: StaffPrincipal = Depends(require_staff(Role.COUNTER_CLERK)),
-                 uow: UnitOfWork = Depends(get_uow)):
+                 uow: UnitOfWork = TRANSACTION):
         staff.ensure_region(person.region_code)           # 403 OUTSIDE_REGION
         activate_card(uow, card_no=..., actor=staff.actor(Channel.COUNTER))
 
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import Depends, Security
+from fastapi import Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.db.session import UnitOfWork
 from sscard.errors import Unauthenticated
 from sscard.staff.errors import RoleForbidden
@@ -40,7 +40,7 @@ def require_staff(*roles: Role) -> Callable[..., StaffPrincipal]:
 
     def dependency(
         credentials: HTTPAuthorizationCredentials | None = Security(staff_bearer),
-        uow: UnitOfWork = Depends(get_uow),
+        uow: UnitOfWork = TRANSACTION,
     ) -> StaffPrincipal:
         if credentials is None or not credentials.credentials:
             raise Unauthenticated("a staff bearer token is required")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from sscard.api.deps import get_uow
+from sscard.api.deps import TRANSACTION
 from sscard.credentials.query_password.errors import PasswordChangeRequired, PortalSessionInvalid
 from sscard.credentials.query_password.sessions import HolderSession, resolve_session
 from sscard.db.session import UnitOfWork
@@ -26,7 +26,7 @@ portal_bearer = HTTPBearer(
 
 def current_holder(
     credentials: HTTPAuthorizationCredentials | None = Security(portal_bearer),
-    uow: UnitOfWork = Depends(get_uow),
+    uow: UnitOfWork = TRANSACTION,
 ) -> HolderSession:
     """The signed-in holder, even one who must still change the initial or temporary password."""
     if credentials is None or not credentials.credentials:

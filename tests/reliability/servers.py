@@ -1,0 +1,172 @@
+"""Real processes for the reliability tests: ``sscard serve`` as operators run it, and a private
+PostgreSQL cluster that a test may stop, freeze and restart (never the shared server on 5432).
+Everything listens on 127.0.0.1 and is killed when its block ends."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+SSCARD = Path(sys.executable).parent / "sscard"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of ``pid``, from /proc (field 4 of stat is the parent's pid)."""
+    children = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        if int(fields[1]) == pid:
+            children.append(int(stat.split("/")[2]))
+    return children
+
+
+@dataclass
+class Server:
+    """One ``sscard serve`` process (its own session, so a kill takes its workers too)."""
+
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    log: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> Server:
+        self.log = Path(tempfile.mkstemp(prefix="sscard-serve-", suffix=".log")[1])
+        env = {**self.env, "SSCARD_PORT": str(self.port), "SSCARD_HOST": "127.0.0.1"}
+        self.process = subprocess.Popen(
+            [str(SSCARD), "serve", "--no-dispatch"],
+            env=env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(self._healthy, timeout, f"sscard serve on {self.url} (log {self.log})")
+        return self
+
+    def _healthy(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"sscard serve exited with {self.process.returncode}: {self.output()[-2000:]}")
+        try:
+            return httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=30)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log else ""
+
+
+@contextmanager
+def running_server(env: dict[str, str]) -> Iterator[Server]:
+    server = Server(env).start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name) or name]
+    return found[-1]
+
+
+@dataclass
+class PrivatePostgres:
+    """A throw-away PostgreSQL cluster under a temp dir, on a port of its own, run as ``postgres``."""
+
+    port: int = field(default_factory=free_port)
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sscard-pg-")))
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def _as_postgres(self, *argv: str, timeout: float = 120) -> None:
+        command = list(argv) if os.geteuid() != 0 else ["runuser", "-u", "postgres", "--", *argv]
+        subprocess.run(command, check=True, capture_output=True, timeout=timeout)
+
+    def init(self) -> PrivatePostgres:
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._as_postgres(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        return self
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=on"
+        self._as_postgres(
+            _pg_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start"
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._as_postgres(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def pids(self) -> list[int]:
+        """The postmaster and every backend and helper process of this cluster."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        return [postmaster, *children_of(postmaster)]
+
+    def signal_all(self, sig: int) -> None:
+        for pid in self.pids():
+            os.kill(pid, sig)
+
+    def destroy(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            try:
+                self.signal_all(signal.SIGCONT)
+                self.stop("immediate")
+            except (subprocess.SubprocessError, OSError, ValueError):
+                pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    cluster = PrivatePostgres().init()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
