@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base
+from sscard.db.ids import ROW_ID
 
 
 class AuditStreamHead(Base):
@@ -23,7 +24,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_entry"
     __table_args__ = (UniqueConstraint("stream", "seq"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     stream: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column(index=True)  # the audit report reads one period

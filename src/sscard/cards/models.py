@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, SmallInteger, String, text
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sscard.cards.states import LIVE_STATES, CardState
 from sscard.cards.types import CardMedium, CardType
 from sscard.db.base import Base, utcnow
+from sscard.db.ids import ROW_ID
 
 
 def _enum(cls: type[StrEnum], length: int = 16) -> Enum:
@@ -40,7 +41,7 @@ class CardSerial(Base):
 
     __tablename__ = "card_serial"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     allocated_at: Mapped[datetime]
 
 
@@ -59,7 +60,7 @@ class Card(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     card_no: Mapped[str] = mapped_column(String(9), unique=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     card_type: Mapped[CardType] = mapped_column(_enum(CardType))
@@ -98,7 +99,7 @@ class LossReport(Base):
         Index("ix_card_loss_report_state_expires", "state", "expires_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     state: Mapped[LossReportState] = mapped_column(_enum(LossReportState))

@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, Enum, ForeignKey, Integer, LargeBinary, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base, utcnow
+from sscard.db.ids import ROW_ID
 
 
 class ImportStatus(StrEnum):
@@ -26,7 +27,7 @@ class ImportJob(Base):
     __tablename__ = "import_job"
     __table_args__ = (UniqueConstraint("kind", "file_sha256", "file_size"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))  # "persons"
     file_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
     file_size: Mapped[int] = mapped_column(BigInteger)
@@ -56,7 +57,7 @@ class ImportRowError(Base):
     __tablename__ = "import_row_error"
     __table_args__ = (UniqueConstraint("job_id", "line"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("import_job.id", ondelete="CASCADE"))
     line: Mapped[int] = mapped_column(Integer)
     code: Mapped[str] = mapped_column(String(32))

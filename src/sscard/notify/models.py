@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String
+from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base, utcnow
+from sscard.db.ids import ROW_ID
 
 
 class NotifyChannel(StrEnum):
@@ -37,7 +38,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox_message"
     __table_args__ = (Index("ix_outbox_message_due", "state", "next_attempt_at"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     # Sent to the gateway as its idempotency key, so a resend after a crash can be deduplicated there.
     uid: Mapped[str] = mapped_column(String(32), unique=True)
     channel: Mapped[NotifyChannel] = mapped_column(_enum(NotifyChannel))

@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, Integer, LargeBinary, SmallInteger, String
+from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base, utcnow
+from sscard.db.ids import ROW_ID
 
 
 class PersonStatus(StrEnum):
@@ -25,7 +26,7 @@ class PersonStatus(StrEnum):
 class Person(Base):
     __tablename__ = "person"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     # ID-5: AEAD ciphertext + keyed blind index; the clear number never reaches the database.
     id_number_enc: Mapped[bytes] = mapped_column(LargeBinary)
     id_number_bidx: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
@@ -63,7 +64,7 @@ class Qualification(Base):
 
     __tablename__ = "person_qualification"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     category: Mapped[QualificationCategory] = mapped_column(_enum(QualificationCategory))
     name: Mapped[str] = mapped_column(String(128))
@@ -80,7 +81,7 @@ class EmploymentRecord(Base):
     __tablename__ = "person_employment"
     __table_args__ = (CheckConstraint("ended_on IS NULL OR ended_on >= started_on", name="end_after_start"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     employer_name: Mapped[str] = mapped_column(String(128))
     # Unified social credit code (GB 32100); the employer registry arrives with the insurance domain.
@@ -103,7 +104,7 @@ class DisabilityAssessment(Base):
     __tablename__ = "person_disability_assessment"
     __table_args__ = (CheckConstraint("grade >= 1 AND grade <= 10", name="grade_range"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     kind: Mapped[DisabilityKind] = mapped_column(_enum(DisabilityKind))
     grade: Mapped[int] = mapped_column(SmallInteger)

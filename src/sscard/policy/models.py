@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base, utcnow
+from sscard.db.ids import ROW_ID
 
 # The card-type column of a version that applies to every card type (not NULL: NULLs are distinct in
 # PostgreSQL unique constraints, and two "all types" version 3 rows must collide).
@@ -19,7 +20,7 @@ class PolicyVersion(Base):
     __tablename__ = "policy_version"
     __table_args__ = (UniqueConstraint("region_code", "card_type", "version"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     region_code: Mapped[str] = mapped_column(String(6), index=True)
     card_type: Mapped[str] = mapped_column(String(16), default=ANY_CARD_TYPE)
     version: Mapped[int] = mapped_column(Integer)

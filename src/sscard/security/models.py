@@ -12,6 +12,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, SmallInteger, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base, utcnow
+from sscard.db.ids import ROW_ID
 
 
 class SecurityKey(Base):
@@ -20,7 +21,7 @@ class SecurityKey(Base):
     __tablename__ = "security_key"
     __table_args__ = (UniqueConstraint("label", "version"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     label: Mapped[str] = mapped_column(String(64), index=True)  # ROOT, PMK/110000, TMK/110100, DATA, ZPK/BANK01
     version: Mapped[int] = mapped_column(Integer)
     level: Mapped[str] = mapped_column(String(16))  # national | province | city | local
@@ -47,7 +48,7 @@ class KeyCeremony(Base):
 
     __tablename__ = "key_ceremony"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     label: Mapped[str] = mapped_column(String(64))
     purpose: Mapped[str] = mapped_column(String(24))
     level: Mapped[str] = mapped_column(String(16))
@@ -69,7 +70,7 @@ class KeyCeremonyComponent(Base):
     __tablename__ = "key_ceremony_component"
     __table_args__ = (UniqueConstraint("ceremony_id", "custodian"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     ceremony_id: Mapped[int] = mapped_column(ForeignKey("key_ceremony.id", ondelete="CASCADE"), index=True)
     custodian: Mapped[str] = mapped_column(String(64))
     kcv: Mapped[str] = mapped_column(String(6))
@@ -85,7 +86,7 @@ class DataKeyRotation(Base):
 
     __tablename__ = "data_key_rotation"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     from_version: Mapped[int] = mapped_column(Integer)
     to_version: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16), default="running")  # running | finished

@@ -12,13 +12,14 @@ from sqlalchemy import Boolean, Enum, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base, utcnow
+from sscard.db.ids import ROW_ID
 from sscard.staff.roles import Role
 
 
 class StaffAccount(Base):
     __tablename__ = "staff_account"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(64), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -41,7 +42,7 @@ class StaffAccount(Base):
 class StaffSession(Base):
     __tablename__ = "staff_session"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_account.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

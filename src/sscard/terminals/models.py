@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, Integer, SmallInteger, String
+from sqlalchemy import Enum, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base, utcnow
+from sscard.db.ids import ROW_ID
 
 
 class InstitutionType(StrEnum):
@@ -34,7 +35,7 @@ def _enum(cls: type[StrEnum], length: int) -> Enum:
 class Terminal(Base):
     __tablename__ = "terminal"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     terminal_id: Mapped[str] = mapped_column(String(32), unique=True)
     institution_name: Mapped[str] = mapped_column(String(200))
     institution_type: Mapped[InstitutionType] = mapped_column(_enum(InstitutionType, 32))

@@ -13,6 +13,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base, utcnow
+from sscard.db.ids import ROW_ID
 
 
 class QueryPassword(Base):
@@ -57,7 +58,7 @@ class LoginThrottle(Base):
 class PortalSession(Base):
     __tablename__ = "portal_session"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     # QPW-2 / QPW-5: signed in with the initial or a temporary password: only the change is allowed.
@@ -76,7 +77,7 @@ class NoticeAcknowledgement(Base):
 
     __tablename__ = "liability_notice_ack"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     notice_version: Mapped[str] = mapped_column(String(16))
     session_id: Mapped[int | None] = mapped_column(ForeignKey("portal_session.id"))

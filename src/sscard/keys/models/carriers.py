@@ -10,6 +10,7 @@ from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base, utcnow
+from sscard.db.ids import ROW_ID
 from sscard.keys.models._types import enum_column
 from sscard.keys.states import CarrierState, CarrierType
 
@@ -20,7 +21,7 @@ class KeyCarrier(Base):
     __tablename__ = "key_carrier"
     __table_args__ = (UniqueConstraint("carrier_type", "serial"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     carrier_type: Mapped[CarrierType] = mapped_column(enum_column(CarrierType))
     serial: Mapped[str] = mapped_column(String(64))
     issuer: Mapped[str] = mapped_column(String(128))
@@ -46,7 +47,7 @@ class CarrierKey(Base):
     __tablename__ = "key_carrier_key"
     __table_args__ = (UniqueConstraint("carrier_id", "key_label"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     carrier_id: Mapped[int] = mapped_column(ForeignKey("key_carrier.id"), index=True)
     key_label: Mapped[str] = mapped_column(String(64), index=True)
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -58,7 +59,7 @@ class CarrierUsage(Base):
 
     __tablename__ = "key_carrier_usage"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     carrier_id: Mapped[int] = mapped_column(ForeignKey("key_carrier.id"), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     kind: Mapped[str] = mapped_column(String(32))  # use | receive | deploy | store | hand_over | recover | ...
@@ -90,7 +91,7 @@ class PsamDeployment(Base):
 
     __tablename__ = "psam_deployment"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     carrier_id: Mapped[int] = mapped_column(ForeignKey("key_carrier.id"), index=True)
     terminal_id: Mapped[str | None] = mapped_column(String(64), index=True)
     institution: Mapped[str | None] = mapped_column(String(128))
@@ -110,7 +111,7 @@ class CarrierDestruction(Base):
 
     __tablename__ = "key_carrier_destruction"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     carrier_id: Mapped[int] = mapped_column(ForeignKey("key_carrier.id"), index=True)
     method: Mapped[str] = mapped_column(String(64))
     place: Mapped[str] = mapped_column(String(128))
@@ -124,7 +125,7 @@ class DestructionSignature(Base):
     __tablename__ = "key_carrier_destruction_signature"
     __table_args__ = (UniqueConstraint("destruction_id", "signer"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     destruction_id: Mapped[int] = mapped_column(ForeignKey("key_carrier_destruction.id"), index=True)
     signer: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(32))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base, utcnow
+from sscard.db.ids import ROW_ID
 from sscard.keys.models._types import enum_column
 
 
@@ -24,7 +25,7 @@ class CryptoDevice(Base):
     __tablename__ = "crypto_device"
     __table_args__ = (UniqueConstraint("model", "serial"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     model: Mapped[str] = mapped_column(String(64))
     serial: Mapped[str] = mapped_column(String(64))
     manufacturer: Mapped[str] = mapped_column(String(128), default="")
@@ -51,7 +52,7 @@ class DeviceAlert(Base):
 
     __tablename__ = "crypto_device_alert"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("crypto_device.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))  # certificate_expired | certificate_revoked | certificate_expiring
     detail: Mapped[str] = mapped_column(String(200))

@@ -13,6 +13,7 @@ from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from sscard.db.base import Base, utcnow
+from sscard.db.ids import ROW_ID
 from sscard.keys.models._types import enum_column
 
 
@@ -25,7 +26,7 @@ class DocumentKind(StrEnum):
 class KeyDocument(Base):
     __tablename__ = "key_document"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     kind: Mapped[DocumentKind] = mapped_column(enum_column(DocumentKind))
     region_code: Mapped[str] = mapped_column(String(6), ForeignKey("region.code"), index=True)
     filename: Mapped[str] = mapped_column(String(128))

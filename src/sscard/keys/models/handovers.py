@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, Integer, String
+from sqlalchemy import Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base, utcnow
+from sscard.db.ids import ROW_ID
 from sscard.keys.models._types import enum_column
 from sscard.keys.states import HandoverState
 
@@ -16,7 +17,7 @@ from sscard.keys.states import HandoverState
 class CarrierHandover(Base):
     __tablename__ = "key_carrier_handover"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     carrier_id: Mapped[int] = mapped_column(ForeignKey("key_carrier.id"), index=True)
     region_code: Mapped[str] = mapped_column(String(6), index=True)
     third_party: Mapped[str] = mapped_column(String(128))
@@ -55,7 +56,7 @@ class PlanReview(Base):
 
     __tablename__ = "key_handover_plan_review"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     handover_id: Mapped[int] = mapped_column(ForeignKey("key_carrier_handover.id"), index=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("key_document.id"))
     submitted_by: Mapped[str] = mapped_column(String(64))
@@ -71,7 +72,7 @@ class SupervisionEntry(Base):
 
     __tablename__ = "key_handover_supervision"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     handover_id: Mapped[int] = mapped_column(ForeignKey("key_carrier_handover.id"), index=True)
     supervisor: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)

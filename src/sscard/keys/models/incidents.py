@@ -9,6 +9,7 @@ from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base, utcnow
+from sscard.db.ids import ROW_ID
 from sscard.keys.models._types import enum_column
 from sscard.keys.states import IncidentState
 
@@ -19,7 +20,7 @@ class EmergencyPlan(Base):
     __tablename__ = "key_emergency_plan"
     __table_args__ = (UniqueConstraint("region_code", "version"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     region_code: Mapped[str] = mapped_column(String(6), ForeignKey("region.code"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(128))
@@ -38,7 +39,7 @@ class IncidentKind(StrEnum):
 class SecurityIncident(Base):
     __tablename__ = "key_security_incident"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     region_code: Mapped[str] = mapped_column(String(6), ForeignKey("region.code"), index=True)
     kind: Mapped[IncidentKind] = mapped_column(enum_column(IncidentKind))
     carrier_id: Mapped[int | None] = mapped_column(ForeignKey("key_carrier.id"), index=True)
@@ -76,7 +77,7 @@ class IncidentMeasure(Base):
 
     __tablename__ = "key_incident_measure"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("key_security_incident.id"), index=True)
     kind: Mapped[MeasureKind] = mapped_column(enum_column(MeasureKind))
     target: Mapped[str] = mapped_column(String(64))  # key label, terminal id, department code, carrier serial
