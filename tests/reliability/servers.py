@@ -91,17 +91,19 @@ class Server:
             os.killpg(self.process.pid, sig)
             self.process.wait(timeout=30)
 
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log else ""
 
 
-@contextmanager
-def running_server(env: dict[str, str]) -> Iterator[Server]:
-    server = Server(env).start()
-    try:
-        yield server
-    finally:
-        server.kill()
+def running_server(env: dict[str, str]) -> Server:
+    """``with running_server(env) as server:`` — started, and killed when the block ends."""
+    return Server(env).start()
 
 
 def _pg_bin(name: str) -> str:

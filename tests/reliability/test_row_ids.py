@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from sscard.staff.roles import Role
 from tests.reliability.app_routes import operations
 
