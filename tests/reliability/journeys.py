@@ -156,7 +156,7 @@ def ok_entries(action: str) -> Counter[int]:
 def card_ids(card_nos: list[str]) -> dict[str, int]:
     with unit_of_work() as uow:
         rows = uow.session.execute(select(Card.card_no, Card.id).where(Card.card_no.in_(card_nos)))
-        return {card_no: card_id for card_no, card_id in rows.tuples().all()}
+        return dict(rows.tuples().all())
 
 
 def card_states(card_nos: list[str]) -> dict[str, str]:
