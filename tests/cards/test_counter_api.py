@@ -77,7 +77,9 @@ def test_card_flow(client, staff_headers) -> None:
     r = client.post(f"{BASE}/cards/{card['card_no']}/activate", headers=clerk)
     assert r.status_code == 409 and r.json()["code"] == "CARD_ILLEGAL_TRANSITION"
     assert (r.json()["from_state"], r.json()["to_state"]) == ("active", "active")
-    assert client.post("/api/v1/hotline/loss-reports", json={"id_number": person["id_number"]}).status_code == 201
+    operator = staff_headers(Role.HOTLINE_OPERATOR, "000000")
+    r = client.post("/api/v1/hotline/loss-reports", json={"id_number": person["id_number"]}, headers=operator)
+    assert r.status_code == 201
     r = client.post(
         f"{BASE}/cards/{card['card_no']}/loss/confirm", json={"evidence": "resident ID card"}, headers=clerk
     )

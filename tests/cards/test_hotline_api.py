@@ -5,16 +5,26 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from sscard.audit.models import AuditEntry
 from sscard.cards.service import activate_card, get_card_or_raise, issue_card
 from sscard.cards.states import CardState
 from sscard.db.session import unit_of_work
+from sscard.staff.roles import Role
 from tests.people.factories import CLERK, add_test_person, new_id_number
 
 URL = "/api/v1/hotline/loss-reports"
 PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(autouse=True)
+def operator(client, staff_headers) -> dict[str, str]:
+    """The channel is authenticated (contract.md): calls come through a national hotline operator."""
+    headers = staff_headers(Role.HOTLINE_OPERATOR, "000000")
+    client.headers.update(headers)
+    return headers
 
 
 def _holder(card_type: str = "social") -> tuple[str, str]:
@@ -86,8 +96,7 @@ def test_errors(client) -> None:
 # rule CARD-5 (channel): no password by rule, so each source address gets a bounded number of calls per
 # window; past it the source waits (429 HOTLINE_THROTTLED with Retry-After), the refusal is audited
 # and other sources are unaffected
-def test_hotline_calls_are_limited_per_source(db_env, monkeypatch) -> None:
-    import pytest
+def test_hotline_calls_are_limited_per_source(db_env, monkeypatch, operator) -> None:
     from fastapi.testclient import TestClient
 
     from sscard.api.app import create_app
@@ -113,6 +122,7 @@ def test_hotline_calls_are_limited_per_source(db_env, monkeypatch) -> None:
         # Over HTTP, from an address of its own (other tests share the default test client's).
         address = f"203.0.113.{secrets.randbelow(250) + 1}"
         with TestClient(create_app(), raise_server_exceptions=False, client=(address, 40000)) as client:
+            client.headers.update(operator)
             number, _ = _holder()
             statuses = [client.post(URL, json={"id_number": number}).status_code for _ in range(3)]
             assert statuses == [201, 201, 201]  # the second and third: the same provisional report again
@@ -127,3 +137,21 @@ def test_hotline_calls_are_limited_per_source(db_env, monkeypatch) -> None:
         assert throttled and all(address not in e.details and source not in e.details for e in throttled)
     finally:
         reset_settings_cache()
+
+
+# contract (hotline) / CH-2: no password from the caller, but the channel is authenticated: anonymous
+# calls get 401, other staff roles 403, and an operator of another region hears "no card" as for an
+# unknown number, while the card stays active
+def test_channel_is_authenticated_and_regional(client, staff_headers) -> None:
+    number, card_no = _holder()
+    anonymous = client.post(URL, json={"id_number": number}, headers={"Authorization": ""})
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "UNAUTHENTICATED"
+    clerk = client.post(URL, json={"id_number": number}, headers=staff_headers(Role.COUNTER_CLERK, "000000"))
+    assert clerk.status_code == 403 and clerk.json()["code"] == "ROLE_FORBIDDEN"
+    region = next(code for code in ("110000", "440000") if not number.startswith(code[:2]))
+    elsewhere = client.post(URL, json={"id_number": number}, headers=staff_headers(Role.HOTLINE_OPERATOR, region))
+    unknown = client.post(URL, json={"id_number": new_id_number()})
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (404, "LOSS_REPORT_NO_CARD")
+    assert elsewhere.json()["detail"] == unknown.json()["detail"]
+    with unit_of_work() as uow:
+        assert get_card_or_raise(uow, card_no).state is CardState.ACTIVE

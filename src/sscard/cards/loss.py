@@ -7,6 +7,7 @@ with the ID document. Reporting loss never touches data or accounts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -43,12 +44,19 @@ def report_loss_by_hotline(
     actor: Actor,
     card_type: CardType | str | None = None,
     now: datetime | None = None,
+    within: Callable[[str], bool] | None = None,
 ) -> LossReport:
-    """Block the holder's active card at once with a provisional report that lapses unless confirmed."""
+    """Block the holder's active card at once with a provisional report that lapses unless confirmed.
+
+    ``within(region_code)`` says whether the channel may act on a person of that region (CH-2); a
+    person outside is answered as an unknown number, so the hotline does not disclose existence.
+    """
     number = _one_number(id_number, ss_number)
     wanted = parse_card_type(card_type) if card_type is not None else None
     now = now or utcnow()
     person = find_person_by_id_number(uow, number)
+    if person is not None and within is not None and not within(person.region_code):
+        person = None
     card = _blockable_card(uow, person.id, wanted, now) if person is not None else None
     if card is None:
         raise LossReportNoCard("no active card to report lost for this number")

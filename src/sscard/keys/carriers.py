@@ -189,6 +189,7 @@ def deploy_carrier(
 ) -> KeyCarrier:
     """Put a key card into service with a named holder (PSAM cards go through ``psam.deploy_psam``)."""
     carrier = get_carrier_or_raise(uow, carrier_id, for_update=True)
+    ensure_in_region(actor, carrier.region_code)  # CH-2 first: another region learns nothing of the carrier
     if carrier.carrier_type is CarrierType.PSAM_CARD:
         raise KeysInvalid("a PSAM card is deployed with its terminal, form, environment and mode (KEY-8)")
     return move_carrier(

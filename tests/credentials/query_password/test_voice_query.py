@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from sscard.audit.models import AuditEntry
 from sscard.cards.service import activate_card, issue_card
 from sscard.db.session import unit_of_work
+from sscard.staff.roles import Role
 from tests.people.factories import CLERK, add_test_person, new_id_number
 
 URL = "/api/v1/hotline/voice-query"
+
+
+@pytest.fixture(autouse=True)
+def _operator(client, staff_headers) -> None:
+    """The hotline channel is authenticated (contract.md): a national hotline operator's session."""
+    client.headers.update(staff_headers(Role.HOTLINE_OPERATOR, "000000"))
 
 
 def _holder_with_card() -> tuple[str, str, str]:

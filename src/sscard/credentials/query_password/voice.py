@@ -9,6 +9,7 @@ every query is audited as a disclosure (CH-4).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -68,12 +69,22 @@ def _one_number(id_number: str | None, ss_number: str | None) -> str:
 
 
 def answer_voice_query(
-    uow: UnitOfWork, *, id_number: str | None = None, ss_number: str | None = None, actor: Actor = VOICE_CALLER
+    uow: UnitOfWork,
+    *,
+    id_number: str | None = None,
+    ss_number: str | None = None,
+    actor: Actor = VOICE_CALLER,
+    within: Callable[[str], bool] | None = None,
 ) -> VoiceAnswer:
-    """The non-sensitive facts for one number: card states and the contribution status (INS-5)."""
+    """The non-sensitive facts for one number: card states and the contribution status (INS-5).
+
+    A person outside ``within`` (the operator's region, CH-2) is answered as not registered.
+    """
     number = _one_number(id_number, ss_number)
     now = utcnow()
     person = find_person_by_id_number(uow, number)
+    if person is not None and within is not None and not within(person.region_code):
+        person = None
     cards: list[VoiceCard] = []
     if person is not None:
         for listed in list_cards_of_person(uow, person_id=person.id)[:MAX_CARDS]:
