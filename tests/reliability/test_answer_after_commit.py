@@ -113,6 +113,7 @@ def test_state_changes_commit_before_their_answer_starts(observed, staff_headers
     client, observer = observed
     clerk = staff_headers(Role.COUNTER_CLERK, "110000")
     supervisor = staff_headers(Role.COUNTER_SUPERVISOR, "110000")
+    operator = staff_headers(Role.HOTLINE_OPERATOR, "110000")
     observer.events.clear()
     number = new_id_number(region="110105")
     person = client.post(f"{COUNTER}/persons", json={"id_number": number, "name": "王五"}, headers=clerk)
@@ -129,7 +130,7 @@ def test_state_changes_commit_before_their_answer_starts(observed, staff_headers
     assert reveal.status_code == 200
     login = client.post("/api/v1/portal/login", json={"id_number": number, "password": number[-8:].replace("X", "0")})
     assert login.status_code == 200, login.text
-    assert client.post("/api/v1/hotline/loss-reports", json={"id_number": number}).status_code == 201
+    assert client.post("/api/v1/hotline/loss-reports", json={"id_number": number}, headers=operator).status_code == 201
 
     requests = _requests_with_their_events(observer.events)
     assert len(requests) == 6

@@ -252,7 +252,27 @@ def test_journeys_leave_no_clear_personal_data_or_secret(prod_app, capsys, caplo
 
 # rule QPW-5, CH-5: in production no relay configured must not mean "written to a local file": the
 # temporary password (and the holder's phone) never lands in a file sink; the message waits instead
-def test_prod_without_gateway_writes_no_temporary_password_to_a_file(db_env, tmp_path, monkeypatch) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_db_env(request, tmp_path_factory, monkeypatch) -> Iterator[Any]:
+    """A database of this test's own: it dispatches the outbox and leaves messages waiting, which
+    must touch no other test's rows."""
+    from sscard.config import reset_settings_cache
+    from sscard.db.session import reset_engine_cache
+
+    for db in fresh_database(request.param, tmp_path_factory):
+        monkeypatch.setenv("SSCARD_DATABASE_URL", db.url)
+        monkeypatch.setenv("SSCARD_DATABASE_SCHEMA", db.schema)
+        reset_settings_cache()
+        reset_engine_cache()
+        try:
+            yield db
+        finally:
+            monkeypatch.undo()
+            reset_settings_cache()
+            reset_engine_cache()
+
+
+def test_prod_without_gateway_writes_no_temporary_password_to_a_file(own_db_env, tmp_path, monkeypatch) -> None:
     from sscard.config import reset_settings_cache
     from sscard.credentials.query_password.recovery import _queue_message
     from sscard.db.base import utcnow
