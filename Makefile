@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck migrations-check pytest install demo serve clean
+.PHONY: run test lint typecheck migrations-check pytest install demo serve clean soak
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -50,6 +50,11 @@ migrations-check: $(STAMP)
 pytest: $(STAMP)
 	@$(BIN)/pytest -p no:cacheprovider -q tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing"; exit 1; fi; exit $$rc
+
+## The long soak (not part of make test): 10 minutes of mixed load on sscard serve over PostgreSQL;
+## fails on any error or on memory growth; the figures go into bench/README.md.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py --seconds $${SOAK_SECONDS:-600}
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
