@@ -17,6 +17,22 @@ from sscard.staff.passwords import check_password_policy, hash_password
 from sscard.staff.roles import Role
 
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
+_BANK_CODE = re.compile(r"^[A-Z0-9]{1,16}$")
+
+
+def normalise_bank_code(role: Role, bank_code: str | None) -> str | None:
+    """PIN-6 / FIN-3: a bank clerk's account names the bank of its outlet (the code cards carry);
+    no other role has one."""
+    bank = (bank_code or "").strip().upper() or None
+    if role is Role.BANK_CLERK:
+        if bank is None:
+            raise InvalidStaffInput("a bank clerk's account needs the bank of the outlet (a bank code)")
+        if not _BANK_CODE.match(bank):
+            raise InvalidStaffInput("a bank code is up to 16 letters and digits")
+        return bank
+    if bank is not None:
+        raise InvalidStaffInput("only a bank clerk's account carries a bank code")
+    return None
 
 
 def normalise_username(username: str) -> str:
@@ -45,8 +61,12 @@ def create_staff(
     region_code: str,
     actor: Actor,
     display_name: str = "",
+    bank_code: str | None = None,
 ) -> StaffAccount:
-    """Open a staff account with one role in one registered region; the password is stored as Argon2id."""
+    """Open a staff account with one role in one registered region; the password is stored as Argon2id.
+
+    A bank clerk's account carries the bank of its outlet (``bank_code``, required for that role).
+    """
     username = normalise_username(username)
     if not _USERNAME.match(username):
         raise InvalidStaffInput("a username is 3-64 characters: lowercase letters, digits, '.', '_', '-'")
@@ -54,6 +74,7 @@ def create_staff(
         role = Role(role)
     except ValueError:
         raise InvalidStaffInput(f"unknown role; one of: {', '.join(r.value for r in Role)}") from None
+    bank = normalise_bank_code(role, bank_code)
     if len(display_name) > 64:
         raise InvalidStaffInput("a display name has at most 64 characters")
     get_region_or_raise(uow, region_code)
@@ -67,6 +88,7 @@ def create_staff(
         password_hash=hash_password(password),
         role=role,
         region_code=region_code,
+        bank_code=bank,
         active=True,
         failed_logins=0,
     )
@@ -77,7 +99,7 @@ def create_staff(
         actor=actor,
         action="staff.create",
         subject=f"staff:{username}",
-        details={"role": role.value, "region": region_code},
+        details={"role": role.value, "region": region_code, **({"bank": bank} if bank else {})},
     )
     return account
 
