@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 
 from sqlalchemy import select, update
 
 from sscard.audit import Actor, record_event
+from sscard.config import get_settings
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
 from sscard.regions.codes import is_within
 from sscard.regions.service import get_region_or_raise
-from sscard.staff.errors import InvalidStaffInput, OutsideRegion, StaffNotFound, UsernameTaken
+from sscard.staff.errors import InvalidStaffInput, OutsideRegion, PasswordTooWeak, StaffNotFound, UsernameTaken
 from sscard.staff.models import StaffAccount, StaffSession
 from sscard.staff.passwords import check_password_policy, hash_password
 from sscard.staff.roles import Role
@@ -33,6 +35,13 @@ def normalise_bank_code(role: Role, bank_code: str | None) -> str | None:
     if bank is not None:
         raise InvalidStaffInput("only a bank clerk's account carries a bank code")
     return None
+
+
+def is_demo_password(password: str) -> bool:
+    """True for the published demo password (``sscard demo load``): never acceptable in production."""
+    from sscard.demo.data import DEMO_STAFF_PASSWORD
+
+    return hmac.compare_digest(password.encode(), DEMO_STAFF_PASSWORD.encode())
 
 
 def normalise_username(username: str) -> str:
@@ -79,6 +88,9 @@ def create_staff(
         raise InvalidStaffInput("a display name has at most 64 characters")
     get_region_or_raise(uow, region_code)
     check_password_policy(password, username=username)
+    published = is_demo_password(password)
+    if published and get_settings().env == "prod":
+        raise PasswordTooWeak("the published demo password is refused in production")
     if get_staff(uow, username) is not None:
         raise UsernameTaken(f"username {username!r} is already in use")
 
@@ -89,6 +101,7 @@ def create_staff(
         role=role,
         region_code=region_code,
         bank_code=bank,
+        demo_password=published,
         active=True,
         failed_logins=0,
     )
