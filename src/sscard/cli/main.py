@@ -25,6 +25,7 @@ from sscard.cli import (
 )
 from sscard.cli.serve import serve
 from sscard.config import get_settings
+from sscard.files import restrict_umask
 
 HELP = (
     "sscard — social security card platform.\n\n"
@@ -47,6 +48,8 @@ app = typer.Typer(help=HELP, no_args_is_help=True, pretty_exceptions_enable=Fals
 # met as a traceback wherever a command first needs it. The value itself is never echoed (it may be a secret).
 @app.callback()
 def _check_settings() -> None:
+    # Whatever a command creates (database, keystore, outbox files, profiles) is owner-only (ID-5).
+    restrict_umask()
     try:
         get_settings()
     except ValidationError as exc:
