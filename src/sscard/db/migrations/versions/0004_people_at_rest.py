@@ -11,7 +11,7 @@ recreates them with one (fail closed).
 
 ``staff_account.demo_password``: true when the account's password is the published demo password;
 production refuses to start while an active account has it (startup.py). Existing accounts are
-verified here once against that password (one Argon2id verification each, about 40-60 ms).
+verified here once against that password (one Argon2id verification each, about 30 ms here).
 
 Revision ID: 0004_people_at_rest
 Revises: 0003_bigint_ids
