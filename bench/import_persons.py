@@ -41,11 +41,12 @@ SSCARD = ROOT / ".venv" / "bin" / "sscard"
 AEAD_OVERHEAD = 2 + 12 + 16
 INDEX_LEN = 32
 BARE_COLUMNS = (
-    "id_number_enc bytea, id_number_bidx bytea, name text, gender text, birth_date date, region_code text, "
+    "id_number_enc bytea, id_number_bidx bytea, name_enc bytea, name_bidx bytea, gender text, birth_date date, "
+    "region_code text, "
     "phone_enc bytea, phone_bidx bytea, email_enc bytea, email_bidx bytea, status text, "
     "created_at timestamptz, updated_at timestamptz"
 )
-BARE_TYPES = ["bytea", "bytea", "text", "text", "date", "text", "bytea", "bytea", "bytea", "bytea", "text"]
+BARE_TYPES = ["bytea", "bytea", "bytea", "bytea", "text", "date", "text", "bytea", "bytea", "bytea", "bytea", "text"]
 BARE_TYPES += ["timestamptz", "timestamptz"]
 BARE_REPEAT = 3
 
@@ -68,7 +69,8 @@ def bare_rows(path: Path) -> list[tuple[object, ...]]:
                 (
                     _sized(id_number),
                     os.urandom(INDEX_LEN),
-                    name,
+                    _sized(name),
+                    os.urandom(INDEX_LEN),
                     gender,
                     born,
                     id_number[:6],

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
 
     # Security module backend and algorithm suite (see security/).
     hsm: Literal["soft", "pkcs11"] = "soft"
+    # SSCARD_ENV=prod refuses the soft keystore (keys in a file, no certified device: KEY-4) unless this
+    # says it was chosen on purpose (startup.py).
+    allow_soft_keystore: bool = False
     crypto_suite: Literal["sm", "intl"] = "sm"
     master_key: SecretStr | None = None
     pkcs11_module: str = "/usr/lib/softhsm/libsofthsm2.so"

@@ -24,9 +24,11 @@ def staff_headers(db_env) -> Callable[..., dict[str, str]]:
     from sscard.db.session import unit_of_work
     from tests.staff.factories import login_token, make_staff
 
-    def make(role: Role = Role.COUNTER_CLERK, region_code: str = "110000") -> dict[str, str]:
+    def make(
+        role: Role = Role.COUNTER_CLERK, region_code: str = "110000", bank_code: str | None = None
+    ) -> dict[str, str]:
         with unit_of_work() as uow:
-            account = make_staff(uow, role=role, region_code=region_code)
+            account = make_staff(uow, role=role, region_code=region_code, bank_code=bank_code)
             return {"Authorization": f"Bearer {login_token(uow, account)}"}
 
     return make

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sscard.db.session import unit_of_work
 from sscard.staff.roles import Role
 from tests.people.factories import new_id_number
+from tests.staff.factories import TEST_BANK
 
 BASE = "/api/v1/counter"
 
@@ -65,13 +66,17 @@ def test_reveal(client, staff_headers) -> None:
 def test_card_flow(client, staff_headers) -> None:
     clerk, bank = staff_headers(Role.COUNTER_CLERK), staff_headers(Role.BANK_CLERK)
     person = _register(client, clerk)
-    r = client.post(f"{BASE}/cards", json={"person_id": person["person_id"]}, headers=clerk)
+    bank_side = {"person_id": person["person_id"], "financial": True, "bank_code": TEST_BANK}
+    r = client.post(f"{BASE}/cards", json=bank_side, headers=clerk)
     assert r.status_code == 201, r.text
     card = r.json()
-    assert card["state"] == "issued" and card["applications"] == ["hrss"]
+    assert card["state"] == "issued" and card["applications"] == ["hrss", "financial"]
     r = client.post(f"{BASE}/cards", json={"person_id": person["person_id"]}, headers=clerk)
     assert r.status_code == 409 and r.json()["code"] == "CARD_LIVE_EXISTS"
-    # CARD-1: activation at a bank outlet too
+    # CARD-1: activation at a bank outlet too, the card's bank (PIN-6, FIN-3)
+    other_bank = staff_headers(Role.BANK_CLERK, "110000", bank_code="OTHERBANK")
+    r = client.post(f"{BASE}/cards/{card['card_no']}/activate", headers=other_bank)
+    assert r.status_code == 403 and r.json()["code"] == "CARD_OTHER_BANK"
     r = client.post(f"{BASE}/cards/{card['card_no']}/activate", headers=bank)
     assert r.status_code == 200 and r.json()["state"] == "active"
     r = client.post(f"{BASE}/cards/{card['card_no']}/activate", headers=clerk)

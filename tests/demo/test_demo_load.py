@@ -76,6 +76,21 @@ def test_demo_cards_in_each_planned_state(uow) -> None:
     assert all(p.id_number.encode() not in c for c in ciphertexts for p in data.PERSONS)
 
 
+# rule PIN-6 / FIN-3: each demo bank clerk works for a bank, and some demo cards of the province are
+# issued through it (issue 17 item 9), so the bank outlet's PIN work can be tried on the demo
+def test_demo_bank_clerks_have_a_bank_with_cards(uow) -> None:
+    load_demo(uow, actor=ACTOR, env="dev")
+    clerks = uow.session.scalars(select(StaffAccount).where(StaffAccount.role == Role.BANK_CLERK)).all()
+    assert {c.username for c in clerks} >= {"bj_bank_clerk", "gd_bank_clerk"}
+    for clerk in clerks:
+        assert clerk.bank_code
+        cards = uow.session.scalars(
+            select(Card).where(Card.bank_code == clerk.bank_code, Card.region_code.startswith(clerk.region_code[:2]))
+        ).all()
+        assert cards and all(c.financial for c in cards)
+        assert any(c.state.value == "active" for c in cards)
+
+
 # rule CH-2: the printed demo logins work, with the role and region they claim
 def test_demo_logins_work(uow) -> None:
     load_demo(uow, actor=ACTOR, env="dev")

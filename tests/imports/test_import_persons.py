@@ -14,11 +14,12 @@ from sscard.audit import Actor
 from sscard.audit.models import AuditEntry
 from sscard.cli.main import app
 from sscard.db.session import unit_of_work
-from sscard.identity.protected import EMAIL, ID_NUMBER, PHONE
+from sscard.identity.protected import EMAIL, ID_NUMBER, NAME, PHONE
 from sscard.imports.errors import ImportConcurrent
 from sscard.imports.models import ImportJob, ImportRowError, ImportStatus
 from sscard.imports.service import import_persons
 from sscard.people.models import Person
+from sscard.people.validation import name_index_key
 from tests.imports.conftest import count_present, fresh_people, write_csv
 
 runner = CliRunner()
@@ -56,6 +57,9 @@ def test_good_file_imports_everyone(db_env, tmp_path: Path) -> None:
         assert people[0][0].encode() not in first.id_number_enc
         assert ID_NUMBER.open(first.id_number_enc) == people[0][0]
         assert first.name == people[0][1]
+        # rule ID-5 (issue 17 item 12): the name goes through COPY / executemany sealed, with its index
+        assert people[0][1].encode() not in first.name_enc
+        assert first.name_bidx == NAME.index(name_index_key(people[0][1]))
         assert first.birth_date.strftime("%Y%m%d") == people[0][0][6:14]
         assert first.region_code == people[0][0][:6]
         assert first.gender == ("M" if int(people[0][0][16]) % 2 else "F")

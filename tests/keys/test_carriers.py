@@ -206,9 +206,13 @@ def test_witnessed_destruction(uow, custodian, officer) -> None:
     )
     with pytest.raises(DestructionClosed):  # one open destruction per carrier
         request_destruction(uow, carrier_id=card.id, method="x", place="y", reason="z", actor=custodian)
-    sign_destruction(uow, destruction_id=record.id, actor=custodian)
-    with pytest.raises(DuplicateSignature) as exc:
+    # rule KEY-8 (issue 17 item 5): the person who recorded the destruction is not one of its witnesses
+    with pytest.raises(StaffNotEligible):
         sign_destruction(uow, destruction_id=record.id, actor=custodian)
+    witness = staff_actor(uow, Role.KEY_CUSTODIAN)
+    sign_destruction(uow, destruction_id=record.id, actor=witness)
+    with pytest.raises(DuplicateSignature) as exc:
+        sign_destruction(uow, destruction_id=record.id, actor=witness)
     assert exc.value.code == "SIGNATURE_DUPLICATE" and card.state is S.IN_CUSTODY
     clerk = staff_actor(uow, Role.COUNTER_CLERK)
     with pytest.raises(StaffNotEligible):
@@ -217,7 +221,7 @@ def test_witnessed_destruction(uow, custodian, officer) -> None:
         sign_destruction(uow, destruction_id=record.id, actor=Actor.cli_operator())
     sign_destruction(uow, destruction_id=record.id, actor=officer)
     assert card.state is S.DESTROYED and record.completed_at is not None
-    assert {s.signer for s in signatures_of(uow, destruction_id=record.id)} == {custodian.id, officer.id}
+    assert {s.signer for s in signatures_of(uow, destruction_id=record.id)} == {witness.id, officer.id}
     with pytest.raises(DestructionClosed):
         sign_destruction(uow, destruction_id=record.id, actor=staff_actor(uow))
 

@@ -15,9 +15,11 @@ from sscard.db.session import unit_of_work
 from sscard.keys.access import china_today
 from sscard.staff.roles import Role
 from tests.keys.factories import PDF, REGION, unique
-from tests.staff.factories import make_staff
+from tests.staff.factories import PASSWORD, make_staff
 
-runner = CliRunner()
+# rule CH-2 (issue 17 item 5): a staff member acting through the CLI authenticates; the tests give the
+# password as an operator's script would, in SSCARD_STAFF_PASSWORD
+runner = CliRunner(env={"SSCARD_STAFF_PASSWORD": PASSWORD})
 
 
 def _staff(role: Role, region: str = REGION) -> str:
@@ -47,8 +49,11 @@ def test_carrier_lifecycle_and_witnessed_destruction(db_env, tmp_path) -> None:
         "--as", custodian, "--json",
     )  # fmt: skip
     did = json.loads(out)["destruction"]
-    _ok("keys", "carriers", "sign", str(did), "--as", custodian)
-    again = runner.invoke(app, ["keys", "carriers", "sign", str(did), "--as", custodian])
+    recorder = runner.invoke(app, ["keys", "carriers", "sign", str(did), "--as", custodian])
+    assert recorder.exit_code == 1 and "STAFF_NOT_ELIGIBLE" in recorder.output  # not a witness of their own
+    witness = _staff(Role.KEY_CUSTODIAN)
+    _ok("keys", "carriers", "sign", str(did), "--as", witness)
+    again = runner.invoke(app, ["keys", "carriers", "sign", str(did), "--as", witness])
     assert again.exit_code == 1 and "SIGNATURE_DUPLICATE" in again.output
     assert "carrier destroyed" in _ok("keys", "carriers", "sign", str(did), "--as", officer)
     rows = json.loads(_ok("keys", "carriers", "list", "--region", REGION, "--json"))
@@ -59,7 +64,36 @@ def test_carrier_lifecycle_and_witnessed_destruction(db_env, tmp_path) -> None:
         refused = uow.session.scalars(
             select(AuditEntry).where(AuditEntry.subject == f"destruction:{did}", AuditEntry.result == "refused")
         ).all()
-    assert len(refused) == 1 and "SIGNATURE_DUPLICATE" in refused[0].details
+    assert len(refused) == 2 and any("SIGNATURE_DUPLICATE" in r.details for r in refused)
+
+
+# rule CH-2 / KEY-8 (issue 17 item 5): --as authenticates the staff member: a wrong password, no password
+# or no --as on a change is refused and changes nothing; the password also comes from stdin
+def test_as_staff_authenticates(db_env) -> None:
+    custodian = _staff(Role.KEY_CUSTODIAN)
+    receive = [
+        "keys", "carriers", "receive", "--type", "psam_card", "--serial", unique("AU"), "--region", REGION,
+        "--receipt-no", unique("R"), "--received-on", china_today().isoformat(), "--received-from", "人社部",
+        "--location", "保险柜", "--json",
+    ]  # fmt: skip
+    plain = CliRunner()
+    wrong = plain.invoke(app, [*receive, "--as", custodian], env={"SSCARD_STAFF_PASSWORD": "not the password"})
+    assert wrong.exit_code == 1 and "INVALID_CREDENTIALS" in wrong.output
+    empty = plain.invoke(app, [*receive, "--as", custodian], input="")
+    assert empty.exit_code == 1 and "INVALID_CREDENTIALS" in empty.output
+    anonymous = plain.invoke(app, receive)
+    assert anonymous.exit_code == 1 and "STAFF_NOT_ELIGIBLE" in anonymous.output and "--as" in anonymous.output
+    listed = json.loads(_ok("keys", "carriers", "list", "--region", REGION, "--json"))  # reads need no --as
+    assert all(r["serial"] != receive[6] for r in listed)
+    piped = plain.invoke(app, [*receive, "--as", custodian], input=f"{PASSWORD}\n")
+    assert piped.exit_code == 0, piped.output
+    with unit_of_work() as uow:
+        logins = uow.session.scalars(
+            select(AuditEntry.result).where(
+                AuditEntry.action == "staff.login", AuditEntry.subject == f"staff:{custodian}"
+            )
+        ).all()
+    assert sorted(logins) == ["failed", "ok"]  # each attempt audited; the empty one never reached a login
 
 
 # rule CH-2: --as acts with that staff member's region; outside it the command is refused

@@ -61,7 +61,7 @@ def build(client: TestClient) -> Fixtures:  # noqa: PLR0915 - one linear set-up
     from sscard.keys.devices import get_device_or_raise, raise_alert
     from tests.keys.factories import inventory_key, terminal, unique
     from tests.people.factories import CALLER, CLERK, add_test_person, new_id_number, new_phone
-    from tests.staff.factories import ensure_region
+    from tests.staff.factories import TEST_BANK, ensure_region
 
     fx = Fixtures()
     for role in Role:
@@ -81,7 +81,10 @@ def build(client: TestClient) -> Fixtures:  # noqa: PLR0915 - one linear set-up
             person = add_test_person(uow, id_number=number, phone=new_phone(), email=f"{name}@example.com")
             fx.persons[name] = (person.id, number)
         for name, plan in card_plans.items():
-            card = issue_card(uow, person_id=fx.persons[name][0], card_type="social", actor=CLERK)
+            # Issued through the test bank clerks' bank: a bank clerk acts only on its bank's cards (PIN-6).
+            card = issue_card(
+                uow, person_id=fx.persons[name][0], card_type="social", actor=CLERK, financial=True, bank_code=TEST_BANK
+            )
             if plan != "issued":
                 activate_card(uow, card_no=card.card_no, actor=CLERK)
             if plan == "loss_reported":

@@ -11,7 +11,7 @@ from sqlalchemy import LargeBinary, select
 from sscard.db import registry
 from sscard.db.base import utcnow
 from sscard.db.session import unit_of_work
-from sscard.identity.protected import EMAIL, ID_NUMBER, PHONE
+from sscard.identity.protected import EMAIL, ID_NUMBER, NAME, PHONE
 from sscard.notify.outbox import BODY
 from sscard.people.models import Person
 from sscard.security import rotation
@@ -43,7 +43,8 @@ def add_people(engine, count: int) -> list[str]:
     with unit_of_work(engine) as uow:
         for i, number in enumerate(ids):
             uow.session.add(Person(
-                id_number_enc=ID_NUMBER.seal(number), id_number_bidx=ID_NUMBER.index(number), name=f"人{i}",
+                id_number_enc=ID_NUMBER.seal(number), id_number_bidx=ID_NUMBER.index(number),
+                name_enc=NAME.seal(f"人{i}"), name_bidx=NAME.index(f"人{i}"),
                 gender="M", birth_date=date(1985, 7, 9), region_code="440304",
                 phone_enc=PHONE.seal(f"1380013{i:04d}") if i % 2 else None,
                 email_enc=EMAIL.seal(f"p{i}@example.com"),
@@ -93,8 +94,8 @@ def test_rotation_resumes_and_retires(isolated_db, installed: HierarchyModule) -
     with unit_of_work(engine) as uow:
         assert rotation.begin_rotation(uow, actor=OFFICER).id == first  # resumed, no third version
         assert rotation.remaining(uow, rotation_id=first, table_name="person") == 13
-    # 13 rows * (id, e-mail, half the phones) + 2 bodies + 1 recipient
-    assert run_all(engine, first) == 13 * 2 + 6 + 2 + 1
+    # 13 rows * (id, name, e-mail, half the phones) + 2 bodies + 1 recipient
+    assert run_all(engine, first) == 13 * 3 + 6 + 2 + 1
     with unit_of_work(engine) as uow:
         finished = rotation.finish_rotation(uow, rotation_id=first, actor=OFFICER)
     assert finished.state == "finished" and installed.describe("DATA").current == 2

@@ -19,6 +19,7 @@ from sscard.staff.service import create_staff
 from sscard.staff.sessions import authenticate_staff
 
 PASSWORD = "correct horse battery"  # noqa: S105 - test credential
+TEST_BANK = "TESTBANK"  # the bank of test bank clerks unless a test names another (PIN-6)
 TEST_ACTOR = Actor.system()
 
 
@@ -40,8 +41,10 @@ def make_staff(
     region_code: str = "110000",
     username: str | None = None,
     password: str = PASSWORD,
+    bank_code: str | None = None,
 ) -> StaffAccount:
-    """A new active staff account (unique username unless given) in ``region_code``."""
+    """A new active staff account (unique username unless given) in ``region_code``; a bank clerk works
+    for ``bank_code`` (``TEST_BANK`` unless given)."""
     ensure_region(uow, region_code)
     return create_staff(
         uow,
@@ -49,6 +52,7 @@ def make_staff(
         password=password,
         role=role,
         region_code=region_code,
+        bank_code=bank_code or (TEST_BANK if Role(role) is Role.BANK_CLERK else None),
         actor=TEST_ACTOR,
     )
 

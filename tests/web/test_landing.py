@@ -11,6 +11,10 @@ def page(db_env, monkeypatch):
     from sscard.api.app import create_app
     from sscard.config import reset_settings_cache
 
+    # Production's start-up refusal (the suite's keystore has a development root) is tested in
+    # tests/security/test_production_start.py; here only the page's text matters.
+    monkeypatch.setattr("sscard.api.app.ensure_production_ready", lambda: None)
+
     def get(env: str = "test", **params: str):
         monkeypatch.setenv("SSCARD_ENV", env)
         reset_settings_cache()

@@ -32,6 +32,7 @@ from sscard.api.pin_verify_lane import PinVerifyLane
 from sscard.api.problems import install_problem_handlers
 from sscard.credentials.pin.batch_verify import pin_verifier
 from sscard.logging import configure_logging
+from sscard.startup import ensure_production_ready
 
 
 @asynccontextmanager
@@ -42,6 +43,8 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     configure_logging()
+    # SSCARD_ENV=prod: refuse to start on development material, naming every problem (startup.py).
+    ensure_production_ready()
     # Swagger UI and ReDoc served from vendored assets (fastapi-offline), never from a CDN.
     app = FastAPIOffline(
         title="sscard — social security card platform",

@@ -158,8 +158,10 @@ def show_card(card_no: str, staff: StaffPrincipal = Depends(COUNTER), uow: UnitO
 
 @router.post("/cards/{card_no}/activate", response_model=CardRead)
 def activate(card_no: str, staff: StaffPrincipal = Depends(ACTIVATION), uow: UnitOfWork = TRANSACTION) -> CardRead:
-    """Activate an issued card at a service window or bank outlet (CARD-1, CARD-4)."""
-    _card_in_region(uow, staff, card_no)
+    """Activate an issued card at a service window or bank outlet (CARD-1, CARD-4); a bank clerk only
+    activates cards issued through the clerk's bank (403 `CARD_OTHER_BANK`)."""
+    card = get_card_or_raise(uow, card_no)
+    staff.ensure_card(region_code=card.region_code, bank_code=card.bank_code)
     return CardRead.of(activate_card(uow, card_no=card_no, actor=_actor(staff)))
 
 

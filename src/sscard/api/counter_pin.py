@@ -30,11 +30,15 @@ from sscard.staff.roles import ROLE_CHANNEL, Role
 
 router = APIRouter(prefix="/counter/cards/{card_no}/pin", tags=["counter"])
 
-# PIN-6: at a social security service outlet or the card's bank outlet.
+# PIN-6: at a social security service outlet or the card's bank outlet (a bank clerk acts only on cards
+# issued through the bank on the clerk's account: 403 CARD_OTHER_BANK otherwise).
 PIN_STAFF = require_staff(Role.COUNTER_CLERK, Role.COUNTER_SUPERVISOR, Role.BANK_CLERK)
 
 _ERRORS = {
-    403: {"description": "Outside the staff member's region (`OUTSIDE_REGION`) or role not allowed."},
+    403: {
+        "description": "Outside the staff member's region (`OUTSIDE_REGION`), a bank clerk's card of another "
+        "bank or of no bank (`CARD_OTHER_BANK`), or role not allowed."
+    },
     404: {"description": "No such card (`CARD_NOT_FOUND`)."},
     409: {"description": "`CARD_NOT_ACTIVE`, `CARD_BLOCKED`, or the PIN is not in a state this operation needs."},
     422: {"description": "`IDENTITY_EVIDENCE_INVALID`, `IDENTITY_EVIDENCE_MISMATCH`, `PIN_TOO_SIMPLE` ..."},
@@ -46,7 +50,8 @@ def _actor(staff: StaffPrincipal) -> Actor:
 
 
 def _target(uow: UnitOfWork, staff: StaffPrincipal, card_no: str, body: CounterPinRequest) -> CounterTarget:
-    staff.ensure_region(get_card_or_raise(uow, card_no).region_code)
+    card = get_card_or_raise(uow, card_no)
+    staff.ensure_card(region_code=card.region_code, bank_code=card.bank_code)
     return prepare_counter_target(
         uow, card_no=card_no, document_type=body.evidence.document_type, document_number=body.evidence.document_number
     )
@@ -62,7 +67,7 @@ def pin_status(
 ) -> PinStatusRead:
     """Show whether the card's PIN is enabled, locked, how many tries are left and whether it can be restored."""
     card = get_card_or_raise(uow, card_no)
-    staff.ensure_region(card.region_code)
+    staff.ensure_card(region_code=card.region_code, bank_code=card.bank_code)
     return PinStatusRead.of(mask_card_no(card.card_no), get_card_pin_status(uow, card_no=card_no))
 
 

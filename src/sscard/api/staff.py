@@ -49,7 +49,7 @@ def logout(
 @router.get("/me", response_model=StaffRead)
 def me(staff: StaffPrincipal = Depends(require_staff())) -> StaffRead:
     """Describe the signed-in staff member."""
-    return StaffRead(username=staff.username, role=staff.role, region=staff.region_code)
+    return StaffRead(username=staff.username, role=staff.role, region=staff.region_code, bank_code=staff.bank_code)
 
 
 @router.get("", response_model=list[StaffRead])
@@ -58,6 +58,13 @@ def staff_in_region(
 ) -> list[StaffRead]:
     """List the staff accounts inside the administrator's region."""
     return [
-        StaffRead(username=a.username, display_name=a.display_name, role=a.role, region=a.region_code, active=a.active)
+        StaffRead(
+            username=a.username,
+            display_name=a.display_name,
+            role=a.role,
+            region=a.region_code,
+            active=a.active,
+            bank_code=a.bank_code,
+        )
         for a in list_staff(uow, region_code=staff.region_code)
     ]

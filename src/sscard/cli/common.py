@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
 from sscard.db.ids import MAX_ROW_ID
 from sscard.errors import DomainError
+
+if TYPE_CHECKING:
+    from sscard.staff.principal import StaffPrincipal
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -76,3 +80,46 @@ def region_report(
     console.print(header)
     for row in rows:
         console.print(line(row), highlight=False)
+
+
+# Where a staff member's credentials come from on the command line: never a plain argument (it would
+# stay in the shell history and in the process list).
+PASSWORD_VARIABLE = "SSCARD_STAFF_PASSWORD"  # noqa: S105 - the variable's name, not a password
+OTP_VARIABLE = "SSCARD_STAFF_OTP"
+
+
+def staff_password(username: str) -> str:
+    """The staff member's password: ``SSCARD_STAFF_PASSWORD``, else the first line of a piped stdin,
+    else a hidden prompt."""
+    password = os.environ.get(PASSWORD_VARIABLE)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise fail(f"no password for {username} on stdin (or set {PASSWORD_VARIABLE})", "INVALID_CREDENTIALS")
+        return line
+    return str(typer.prompt(f"Password for {username}", hide_input=True))
+
+
+def authenticate_cli_staff(username: str, *, password: str | None = None, otp: str | None = None) -> StaffPrincipal:
+    """Authenticate a staff member acting through the CLI (CH-2) and return who they are.
+
+    The login is checked and audited as any other (failures count towards throttling and are committed
+    before the error is raised); the session it opens is closed at once. ``otp`` (default
+    ``SSCARD_STAFF_OTP``) is the second factor: it is checked when the account has one enrolled; accounts
+    of this version have none, so it is accepted and not used.
+    """
+    from sscard.db.session import unit_of_work
+    from sscard.staff.sessions import authenticate_staff, logout_staff
+
+    secret = password if password is not None else staff_password(username)
+    _second_factor = otp if otp is not None else os.environ.get(OTP_VARIABLE)
+    with unit_of_work() as uow:
+        try:
+            login = authenticate_staff(uow, username=username, password=secret)
+        except DomainError:
+            uow.commit()  # the failure count and its audit entry must survive (throttling)
+            raise
+        logout_staff(uow, token=login.access_token, principal=login.principal)
+        return login.principal

@@ -28,7 +28,13 @@ def load(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         report = load_demo(uow, actor=Actor.system(Channel.CLI), env=get_settings().env)
 
     staff = [
-        {"username": s.username, "password": DEMO_STAFF_PASSWORD, "role": s.role.value, "region": s.region_code}
+        {
+            "username": s.username,
+            "password": DEMO_STAFF_PASSWORD,
+            "role": s.role.value,
+            "region": s.region_code,
+            "bank": s.bank_code or "-",
+        }
         for s in report.staff
     ]
     if as_json:
@@ -59,9 +65,11 @@ def _print_report(report: DemoReport, staff: list[dict[str, str]]) -> None:
         else "already loaded; nothing changed"
     )
     console.print(f"[bold]demo data[/bold]: {what}")
-    table = Table("staff login", "password", "role", "region", title="Demo staff logins (POST /api/v1/staff/login)")
+    table = Table(
+        "staff login", "password", "role", "region", "bank", title="Demo staff logins (POST /api/v1/staff/login)"
+    )
     for s in staff:
-        table.add_row(s["username"], s["password"], s["role"], s["region"])
+        table.add_row(s["username"], s["password"], s["role"], s["region"], s["bank"])
     console.print(table)
     if report.persons:
         people = Table(*report.persons[0].keys(), title="Demo persons (fictitious)")

@@ -1,7 +1,9 @@
 """``sscard keys`` (register part): the key-management register — devices (KEY-4), carriers (KEY-5), PSAM (KEY-8),
 handovers (KEY-7), plans and incidents (KEY-9), reports. Changes are audited, refusals too.
 
-Two-person rules need a named actor: pass ``--as USERNAME`` (a security officer or key custodian).
+Every change is made by a named staff member who authenticates: ``--as USERNAME`` (a security officer or
+key custodian) with the password from a hidden prompt, ``SSCARD_STAFF_PASSWORD`` or stdin. Read-outs
+(list, usage, report) need no --as.
 """
 
 from __future__ import annotations

@@ -7,38 +7,37 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from sscard.audit import Actor, Channel
-from sscard.cli.common import console, print_json
+from sscard.cli.common import authenticate_cli_staff, console, print_json
 from sscard.db.session import UnitOfWork, unit_of_work
 from sscard.keys.errors import KeysInvalid, StaffNotEligible
 from sscard.keys.refusals import refusals_audited
-from sscard.staff.models import StaffAccount
 from sscard.staff.roles import Role
 
-# Two-person rules (approval, witnessed destruction, supervision) need to know who acts: the CLI
-# acts as the named staff member, on the server, by an operator who already holds the database.
-AsOption = Annotated[
-    str | None,
-    typer.Option("--as", help="Act as this staff member (a security officer or key custodian)."),
-]
+# Two-person rules (approval, witnessed destruction, supervision) need to know who acts: every change
+# here is made by a named staff member who authenticates (``--as`` plus their password), never by an
+# anonymous operator: the local operator carries no region, so acting as one would cross regions.
+AS_HELP = (
+    "Act as this staff member (a security officer or key custodian); required for changes. The password "
+    "is asked for (hidden), or read from SSCARD_STAFF_PASSWORD or the first line of stdin; a second "
+    "factor from SSCARD_STAFF_OTP."
+)
+AsOption = Annotated[str | None, typer.Option("--as", help=AS_HELP)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Answer in JSON.")]
 KEY_ROLES = frozenset({Role.SECURITY_OFFICER, Role.KEY_CUSTODIAN})
 OFFICER_ONLY = frozenset({Role.SECURITY_OFFICER})
 
 
-def acting(uow: UnitOfWork, as_user: str | None, roles: frozenset[Role] = KEY_ROLES) -> Actor:
-    """The audit actor: the named staff member (role and region included) or the CLI operator."""
+def acting(as_user: str | None, roles: frozenset[Role] = KEY_ROLES) -> Actor:
+    """The audit actor: the named staff member, authenticated (role and region included)."""
+    needed = " or ".join(sorted(r.value for r in roles))
     if as_user is None:
-        return Actor.cli_operator()
-    account = uow.session.scalar(select(StaffAccount).where(StaffAccount.username == as_user.strip().lower()))
-    if account is None or not account.active or account.role not in roles:
-        needed = " or ".join(sorted(r.value for r in roles))
+        raise StaffNotEligible(f"this change is made by a named {needed}: pass --as USERNAME", part="actor")
+    principal = authenticate_cli_staff(as_user)
+    if principal.role not in roles:
         raise StaffNotEligible(f"--as names an active {needed}", part="actor")
-    return Actor(
-        kind="staff", id=account.username, channel=Channel.CLI, role=account.role.value, region=account.region_code
-    )
+    return principal.actor(Channel.CLI)
 
 
 def run(
@@ -49,9 +48,10 @@ def run(
     *,
     roles: frozenset[Role] = KEY_ROLES,
 ) -> dict[str, Any]:
-    """Run one change in its own transaction; a refusal is rolled back, audited and re-raised."""
+    """Authenticate ``--as``, then run one change in its own transaction; a refusal is rolled back,
+    audited and re-raised."""
+    actor = acting(as_user, roles)
     with unit_of_work() as uow:
-        actor = acting(uow, as_user, roles)
         with refusals_audited(uow, actor=actor, action=action, subject=subject):
             return work(uow, actor)
 

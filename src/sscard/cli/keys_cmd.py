@@ -18,9 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sscard.audit import Actor, Channel
-from sscard.cli.common import RowIdArg, console, handle_errors, print_json
+from sscard.cli.common import RowIdArg, authenticate_cli_staff, console, handle_errors, print_json
 from sscard.db.session import UnitOfWork, unit_of_work
-from sscard.errors import DomainError
 from sscard.keys.refusals import refusals_audited
 
 app = typer.Typer(
@@ -243,17 +242,9 @@ def _read_secret(prompt: str, stdin: bool) -> str:
 
 
 def _custodian(username: str, password: str) -> Actor:
-    """Authenticate a staff member (their login is audited; a failure is committed before raising)."""
-    from sscard.staff.sessions import authenticate_staff, logout_staff
-
-    with unit_of_work() as uow:
-        try:
-            login = authenticate_staff(uow, username=username, password=password)
-        except DomainError:
-            uow.commit()  # the failure count and its audit entry must survive (throttling)
-            raise
-        logout_staff(uow, token=login.access_token, principal=login.principal)
-        return login.principal.actor(Channel.CLI)
+    """Authenticate a staff member (their login is audited; a failure is committed before raising); a
+    second factor comes from SSCARD_STAFF_OTP (``cli.common.authenticate_cli_staff``)."""
+    return authenticate_cli_staff(username, password=password).actor(Channel.CLI)
 
 
 @ceremony.command("start")

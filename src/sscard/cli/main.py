@@ -25,14 +25,31 @@ from sscard.cli import (
 )
 from sscard.cli.serve import serve
 from sscard.config import get_settings
+from sscard.files import restrict_umask
 
-app = typer.Typer(help="sscard — social security card platform.", no_args_is_help=True, pretty_exceptions_enable=False)
+HELP = (
+    "sscard — social security card platform.\n\n"
+    "Acting as staff (CH-2): a command with --as USERNAME acts as that staff member after authenticating them: "
+    "the password is asked for (hidden), or read from SSCARD_STAFF_PASSWORD or the first line of stdin, never "
+    "from an argument; a second factor from SSCARD_STAFF_OTP where the account has one. Key register changes "
+    "(keys devices|carriers|psam|handovers|plans|incidents) need --as; each witness of a carrier destruction "
+    "signs with their own authentication, and the one who recorded it cannot witness.\n\n"
+    "Without staff credentials the CLI acts as the local system operator (audited as cli:<login>, no region), "
+    "only for: id, db, demo, serve, person, card, import, staff, region, policy, pin, notify, audit, terminal, "
+    "the key hierarchy (keys init-root, derive, generate, list, rotate, retire, revoke, export, import, "
+    "rotate-data-key) and the key register's read-outs (list, usage, alerts, report). Key ceremonies "
+    "authenticate each custodian (--as, --stdin)."
+)
+
+app = typer.Typer(help=HELP, no_args_is_help=True, pretty_exceptions_enable=False)
 
 
 # Settings are read before any command runs: a bad SSCARD_* variable is named in one line (exit 2), not
 # met as a traceback wherever a command first needs it. The value itself is never echoed (it may be a secret).
 @app.callback()
 def _check_settings() -> None:
+    # Whatever a command creates (database, keystore, outbox files, profiles) is owner-only (ID-5).
+    restrict_umask()
     try:
         get_settings()
     except ValidationError as exc:

@@ -17,12 +17,25 @@ def serve(
         bool, typer.Option(help="Also deliver queued SMS and e-mail (the notify outbox) while serving.")
     ] = True,
 ) -> None:
-    """Run the API and pages (and, by default, the notification dispatcher)."""
+    """Run the API and pages (and, by default, the notification dispatcher).
+
+    With SSCARD_ENV=prod it first refuses to start (exit 1, every problem named) on development material:
+    a development national root key or master key file, the soft keystore without
+    SSCARD_ALLOW_SOFT_KEYSTORE=true, demo staff accounts or the published demo password, file-sink SMS or
+    e-mail delivery.
+    """
     import contextlib
 
     from sscard.notify.dispatcher import background_dispatcher
+    from sscard.startup import production_problems
 
     settings = get_settings()
+    problems = production_problems(settings)
+    if problems:
+        typer.echo(f"sscard: SSCARD_ENV=prod refuses to start ({len(problems)} problem(s)):", err=True)
+        for problem in problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(1)
     h, p = host or settings.host, port or settings.port
     base = f"http://{h}:{p}"
     typer.echo(f"sscard serving on {base}/")

@@ -29,6 +29,9 @@ def add(
     role: Annotated[Role, typer.Option(help="The one role this account acts under.")],
     region: Annotated[str, typer.Option(help="Six-digit code of a registered region.")],
     display_name: Annotated[str, typer.Option(help="Name shown in the consoles.")] = "",
+    bank: Annotated[
+        str | None, typer.Option("--bank", help="Bank code of the outlet (required for bank_clerk, PIN-6).")
+    ] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -46,9 +49,12 @@ def add(
             role=role,
             region_code=region,
             display_name=display_name,
+            bank_code=bank,
             actor=Actor.cli_operator(),
         )
         result = {"username": account.username, "role": account.role.value, "region": account.region_code}
+        if account.bank_code:
+            result["bank"] = account.bank_code
     if as_json:
         print_json(result)
     else:

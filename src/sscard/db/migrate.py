@@ -24,6 +24,10 @@ def upgrade(url: str | None = None, schema: str | None = None, revision: str = "
     command.upgrade(alembic_config(url, schema), revision)
 
 
+def downgrade(url: str | None, schema: str | None, revision: str) -> None:
+    command.downgrade(alembic_config(url, schema), revision)
+
+
 def check(url: str | None = None, schema: str | None = None) -> None:
     """Raise if the models differ from the migrations (``alembic check``)."""
     command.check(alembic_config(url, schema))

@@ -77,7 +77,10 @@ def _postgres_args(url: str, schema: str, timeouts: DatabaseTimeouts | None = No
 def get_engine() -> Engine:
     settings = get_settings()
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        from sscard.files import private_dir, private_sqlite
+
+        private_dir(settings.data_dir)
+        private_sqlite(settings.effective_database_url)  # 0600 before SQLite creates it (ID-5)
     return build_engine(settings.effective_database_url, schema=settings.database_schema, timeouts=settings.timeouts)
 
 

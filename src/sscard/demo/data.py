@@ -45,10 +45,13 @@ class DemoStaff:
     role: Role
     region_code: str
     display_name: str
+    bank_code: str | None = None  # bank clerks: the bank of their outlet (PIN-6)
 
 
-# The two demo provinces; each gets one account per role.
+# The two demo provinces; each gets one account per role. Each province's bank clerk works at an
+# outlet of the demo bank below, and some of the province's demo cards are issued through it (FIN-3).
 STAFF_REGIONS = (("bj", "110000", "北京"), ("gd", "440000", "广东"))
+DEMO_BANKS = {"110000": "ICBC", "440000": "CCB"}
 _ROLE_ZH = {
     Role.COUNTER_CLERK: "柜员",
     Role.COUNTER_SUPERVISOR: "柜面主管",
@@ -60,7 +63,13 @@ _ROLE_ZH = {
     Role.HOTLINE_OPERATOR: "12345 话务员",
 }
 STAFF: tuple[DemoStaff, ...] = tuple(
-    DemoStaff(f"{prefix}_{role.value}", role, code, f"{city}{_ROLE_ZH[role]}")
+    DemoStaff(
+        f"{prefix}_{role.value}",
+        role,
+        code,
+        f"{city}{_ROLE_ZH[role]}",
+        DEMO_BANKS[code] if role is Role.BANK_CLERK else None,
+    )
     for prefix, code, city in STAFF_REGIONS
     for role in Role
 ) + (
@@ -77,6 +86,8 @@ class DemoPerson:
     email: str | None
     # The person's social security card in the demo, one of CARD_PLANS (None: no card).
     card: str | None
+    # A card with the financial function, issued through this bank (FIN-3); None: no bank side.
+    bank: str | None = None
 
 
 # What the demo does with a person's social security card (CARD-1 states worth trying out):
@@ -89,20 +100,20 @@ CARD_PLANS = ("applied", "issued", "active", "loss_reported", "replaced")
 
 
 PERSONS: tuple[DemoPerson, ...] = (
-    DemoPerson("110101196503150110", "张伟", "13800138001", "zhang.wei@example.com", "active"),
+    DemoPerson("110101196503150110", "张伟", "13800138001", "zhang.wei@example.com", "active", "ICBC"),
     DemoPerson("110105197806220227", "王芳", "13800138002", None, "active"),
     DemoPerson("110105199001010379", "李军", "13800138003", "li.jun@example.com", "issued"),
-    DemoPerson("110108198511300485", "李娜", "13800138004", None, "active"),
+    DemoPerson("110108198511300485", "李娜", "13800138004", None, "active", "ICBC"),
     DemoPerson("110108200107090535", "刘洋", None, None, "applied"),
     DemoPerson("110101195802040646", "张敏", "13800138006", None, "active"),
-    DemoPerson("110105199304180711", "陈刚", "13800138007", "chen.gang@example.com", "issued"),
+    DemoPerson("110105199304180711", "陈刚", "13800138007", "chen.gang@example.com", "issued", "ICBC"),
     DemoPerson("110108197208270864", "刘静", "13800138008", None, "replaced"),
     DemoPerson("110101199912120952", "杨磊", "13800138009", None, "loss_reported"),
     DemoPerson("110105196705301023", "陈丽", "13800138010", None, "issued"),
     DemoPerson("11010519880318101X", "黄勇", "13800138011", "huang.yong@example.com", "active"),
-    DemoPerson("440303198802141133", "赵杰", "13900139001", None, "active"),
+    DemoPerson("440303198802141133", "赵杰", "13900139001", None, "active", "CCB"),
     DemoPerson("440304199509051244", "杨艳", "13900139002", "yang.yan@example.com", "active"),
-    DemoPerson("440305197610231351", "周涛", "13900139003", None, "issued"),
+    DemoPerson("440305197610231351", "周涛", "13900139003", None, "issued", "CCB"),
     DemoPerson("440305200001011462", "赵霞", "13900139004", None, None),
     DemoPerson("440303196207171574", "吴斌", "13900139005", None, "loss_reported"),
     DemoPerson("440304198303111681", "孙婷", "13900139006", None, "active"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sscard.audit import Actor
+from sscard.audit import Actor, record_event
 from sscard.db.session import UnitOfWork
 from sscard.demo import data
 from sscard.errors import DomainError
@@ -55,7 +55,15 @@ def load_demo_regions(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> N
 def load_demo_staff(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> None:
     """Open one staff account per role in each demo province (plus one Shenzhen clerk)."""
     for s in data.STAFF:
-        if get_staff(uow, s.username) is None:
+        existing = get_staff(uow, s.username)
+        if existing is not None and s.bank_code and existing.bank_code is None:
+            # A demo loaded before bank clerks carried their bank: give the demo clerk the demo bank.
+            existing.bank_code = s.bank_code
+            uow.flush()
+            record_event(
+                uow, actor=actor, action="staff.set_bank", subject=f"staff:{s.username}", details={"bank": s.bank_code}
+            )
+        if existing is None:
             create_staff(
                 uow,
                 username=s.username,
@@ -63,6 +71,7 @@ def load_demo_staff(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> Non
                 role=s.role,
                 region_code=s.region_code,
                 display_name=s.display_name,
+                bank_code=s.bank_code,
                 actor=actor,
             )
             report.staff_added += 1
@@ -81,7 +90,9 @@ def load_demo_people(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> No
             report.persons_added += 1
         cards = list_cards_of_person(uow, person_id=person.id)
         if not cards and p.card is not None:
-            report.cards_added += _give_card(uow, person_id=person.id, id_number=p.id_number, plan=p.card, actor=actor)
+            report.cards_added += _give_card(
+                uow, person_id=person.id, id_number=p.id_number, plan=p.card, bank=p.bank, actor=actor
+            )
             cards = list_cards_of_person(uow, person_id=person.id)
         newest = cards[0] if cards else None
         report.persons.append(
@@ -89,6 +100,7 @@ def load_demo_people(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> No
                 "name": p.name,
                 "id_number": p.id_number,  # fictitious demo data: shown in full so it can be typed in
                 "card_no": newest.card_no if newest else "-",
+                "bank": (newest.bank_code or "-") if newest else "-",
                 "card_state": (newest.state.value + (" (replacement)" if newest.replaces_card_id else ""))
                 if newest
                 else "-",
@@ -97,8 +109,12 @@ def load_demo_people(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> No
         )
 
 
-def _give_card(uow: UnitOfWork, *, person_id: int, id_number: str, plan: str, actor: Actor) -> int:
-    """Walk a new social security card through the states ``plan`` names; returns cards created."""
+def _give_card(
+    uow: UnitOfWork, *, person_id: int, id_number: str, plan: str, actor: Actor, bank: str | None = None
+) -> int:
+    """Walk a new social security card through the states ``plan`` names; returns cards created.
+
+    With ``bank`` the card has the financial function, issued through that bank (FIN-3)."""
     from sscard.cards.service import (
         activate_card,
         apply_for_card,
@@ -108,10 +124,11 @@ def _give_card(uow: UnitOfWork, *, person_id: int, id_number: str, plan: str, ac
         report_loss_by_hotline,
     )
 
+    financial = bank is not None
     if plan == "applied":
-        apply_for_card(uow, person_id=person_id, actor=actor)
+        apply_for_card(uow, person_id=person_id, actor=actor, financial=financial, bank_code=bank)
         return 1
-    card = issue_card(uow, person_id=person_id, actor=actor)
+    card = issue_card(uow, person_id=person_id, actor=actor, financial=financial, bank_code=bank)
     if plan == "issued":
         return 1
     activate_card(uow, card_no=card.card_no, actor=actor)

@@ -46,7 +46,8 @@ class Rejection:
 STAGE_COLUMNS = (
     "id_number_enc",
     "id_number_bidx",
-    "name",
+    "name_enc",
+    "name_bidx",
     "gender",
     "birth_date",
     "region_code",
@@ -55,7 +56,7 @@ STAGE_COLUMNS = (
     "email_enc",
     "email_bidx",
 )
-StageRecord = tuple[bytes, bytes, str, str, date, str, bytes | None, bytes | None, bytes | None, bytes | None]
+StageRecord = tuple[bytes, bytes, bytes, bytes, str, date, str, bytes | None, bytes | None, bytes | None, bytes | None]
 _stage_values = itemgetter(*STAGE_COLUMNS)
 
 

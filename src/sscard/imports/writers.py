@@ -19,12 +19,12 @@ from sscard.db.session import UnitOfWork
 from sscard.imports.rows import STAGE_COLUMNS, StageRecord
 from sscard.people.models import Person, PersonStatus
 
-_STAGE_TYPES = ["bytea", "bytea", "text", "text", "date", "text", "bytea", "bytea", "bytea", "bytea"]
+_STAGE_TYPES = ["bytea", "bytea", "bytea", "bytea", "text", "date", "text", "bytea", "bytea", "bytea", "bytea"]
 _COLS = ", ".join(STAGE_COLUMNS)
 # ON COMMIT DELETE ROWS: the staging table lives with the pooled connection and is empty at each batch.
 _CREATE_STAGE = (
     "CREATE TEMP TABLE IF NOT EXISTS person_import_stage ("
-    "id_number_enc bytea, id_number_bidx bytea, name text, gender text, birth_date date, "
+    "id_number_enc bytea, id_number_bidx bytea, name_enc bytea, name_bidx bytea, gender text, birth_date date, "
     "region_code text, phone_enc bytea, phone_bidx bytea, email_enc bytea, email_bidx bytea) ON COMMIT DELETE ROWS"
 )
 _COPY_STAGE = f"COPY person_import_stage ({_COLS}) FROM STDIN (FORMAT BINARY)"
@@ -50,16 +50,17 @@ def encode_copy_row(record: StageRecord) -> bytes:
     Done where the row is sealed (a worker process), so the importing process only joins bytes: this
     takes the per-row formatting off the process that talks to the database.
     """
-    id_enc, id_bidx, name, gender, born, region, phone_enc, phone_bidx, email_enc, email_bidx = record
-    name_b = name.encode()
+    id_enc, id_bidx, name_enc, name_bidx, gender, born, region, phone_enc, phone_bidx, email_enc, email_bidx = record
     parts = [
         _FIELD_COUNT,
         len(id_enc).to_bytes(4, "big"),
         id_enc,
         len(id_bidx).to_bytes(4, "big"),
         id_bidx,
-        len(name_b).to_bytes(4, "big"),
-        name_b,
+        len(name_enc).to_bytes(4, "big"),
+        name_enc,
+        len(name_bidx).to_bytes(4, "big"),
+        name_bidx,
         b"\x00\x00\x00\x01",
         gender.encode(),
         b"\x00\x00\x00\x04",

@@ -1,7 +1,8 @@
 """Witnessed destruction of a key carrier (KEY-8 for PSAM cards; applied to every carrier type).
 
 A custodian records the destruction (method, place, reason); it takes effect only when two
-different staff members have each signed it with their own session. Dual control: no one person
+different staff members, neither of them the one who recorded it, have each signed it with their own
+session (or, on the command line, their own authentication). Dual control: no one person
 can make a carrier disappear from the register.
 """
 
@@ -87,6 +88,9 @@ def sign_destruction(
         raise StaffNotEligible("a witness must be a security officer or key custodian", part="witness")
     if record.completed_at is not None:
         raise DestructionClosed(f"destruction {destruction_id} is already complete")
+    # Dual control: the witnesses are two people other than the one who recorded the destruction.
+    if actor.id == record.requested_by:
+        raise StaffNotEligible("the person who recorded the destruction cannot witness it", part="witness")
     signers = set(
         uow.session.scalars(select(DestructionSignature.signer).where(DestructionSignature.destruction_id == record.id))
     )

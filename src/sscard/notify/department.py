@@ -13,6 +13,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sscard.files import private_dir
 from sscard.notify.senders.base import Delivery, SendFailed
 
 
@@ -37,7 +38,7 @@ class DepartmentFileSink:
             ensure_ascii=False,
         )
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             with self._lock:
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
                 try:

@@ -30,7 +30,10 @@ class Person(Base):
     # ID-5: AEAD ciphertext + keyed blind index; the clear number never reaches the database.
     id_number_enc: Mapped[bytes] = mapped_column(LargeBinary)
     id_number_bidx: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    name: Mapped[str] = mapped_column(String(64))
+    # The name is sealed too, with a keyed blind index for exact search: in clear, with the gender,
+    # birth date and region below it would narrow the citizen ID to about 500 candidates.
+    name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    name_bidx: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
     gender: Mapped[str] = mapped_column(String(1))  # "M" / "F", derived from the ID (ID-4)
     birth_date: Mapped[date] = mapped_column(Date)
     region_code: Mapped[str] = mapped_column(String(6), index=True)
@@ -44,6 +47,13 @@ class Person(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def name(self) -> str:
+        """The name in clear, opened by the security module (never stored in clear)."""
+        from sscard.identity.protected import NAME
+
+        return NAME.open(self.name_enc)
 
     def __repr__(self) -> str:
         return f"Person(id={self.id}, region={self.region_code}, status={self.status})"

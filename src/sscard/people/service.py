@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sscard.audit import Actor, record_event
 from sscard.db.session import UnitOfWork
 from sscard.identity import mask_email, mask_id_number, mask_phone, parse_citizen_id
-from sscard.identity.protected import EMAIL, ID_NUMBER, PHONE
+from sscard.identity.protected import EMAIL, ID_NUMBER, NAME, PHONE
 from sscard.people.errors import (
     PersonDeceased,
     PersonDuplicate,
@@ -104,6 +104,17 @@ def find_person_by_id_number(uow: UnitOfWork, id_number: str) -> Person | None:
     """Look a person up by citizen ID through the blind index; a malformed ID raises its ID_* code."""
     cid = parse_citizen_id(id_number)
     return uow.session.scalar(select(Person).where(Person.id_number_bidx == ID_NUMBER.index(cid.number)))
+
+
+def find_persons_by_name(uow: UnitOfWork, name: str, *, region_code: str | None = None) -> list[Person]:
+    """Persons with exactly this name (case and inner spacing aside), through the name's blind index
+    (the name is stored only sealed); with ``region_code``, only those registered inside that region."""
+    from sscard.people.validation import name_index_key
+    from sscard.regions.codes import is_within
+
+    stmt = select(Person).where(Person.name_bidx == NAME.index(name_index_key(name))).order_by(Person.id)
+    found = list(uow.session.scalars(stmt))
+    return found if region_code is None else [p for p in found if is_within(p.region_code, region_code)]
 
 
 def get_person_by_id_number_or_raise(uow: UnitOfWork, id_number: str) -> Person:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sscard.identity import CitizenId, parse_citizen_id
 from sscard.identity.masking import mask_email, mask_id_number, mask_phone
-from sscard.identity.protected import EMAIL, ID_NUMBER, PHONE
+from sscard.identity.protected import EMAIL, ID_NUMBER, NAME, PHONE
 from sscard.logging import mask_text
 from sscard.people.errors import (
     EmailInvalid,
@@ -85,6 +85,12 @@ def normalise_email(raw: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
+def name_index_key(name: str) -> str:
+    """What the name's blind index is computed over: the recorded name, case-folded (Latin letters), inner
+    white space collapsed, so an exact search does not depend on how a clerk typed the spacing or case."""
+    return " ".join(unicodedata.normalize("NFC", name or "").casefold().split())
+
+
 def email_index_key(email: str) -> str:
     # Mail providers treat the local part case-insensitively in practice; look up accordingly.
     return email.lower()
@@ -134,7 +140,8 @@ class NewPerson:
         return {
             "id_number_enc": ID_NUMBER.seal(cid.number),
             "id_number_bidx": ID_NUMBER.index(cid.number),
-            "name": self.name,
+            "name_enc": NAME.seal(self.name),
+            "name_bidx": NAME.index(name_index_key(self.name)),
             "gender": cid.gender,
             "birth_date": cid.birth_date,
             "region_code": cid.region_code,

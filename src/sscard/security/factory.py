@@ -8,6 +8,7 @@ from pathlib import Path
 import structlog
 
 from sscard.config import Settings, get_settings
+from sscard.files import private_dir
 from sscard.security.errors import KeystoreTampered, MasterKeyRequired, MasterKeyWrong
 from sscard.security.hsm import HierarchyModule
 from sscard.security.keystore import resolve_master_key
@@ -58,7 +59,8 @@ def _ensure_dev_root(module: HierarchyModule) -> None:
 
 def open_security_module(settings: Settings | None = None) -> HierarchyModule:
     settings = settings or get_settings()
-    keys_dir = settings.data_dir / "keys"
+    keys_dir = private_dir(settings.data_dir / "keys")
+    private_dir(settings.data_dir)
     dev = settings.env != "prod"
     if settings.hsm == "pkcs11":
         if settings.pkcs11_user_pin is None:

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from sscard.files import private_dir
 from sscard.security.errors import KeystoreTampered, MasterKeyRequired, MasterKeyWrong, SuiteUnsupported
 
 MAGIC = b"SSCARD-KEYSTORE-1"
@@ -113,7 +114,7 @@ class SealedFile:
         header_line = json.dumps({**header, "nonce": nonce.hex()}, separators=(",", ":")).encode()
         aad = MAGIC + b"\n" + header_line
         sealed = _aead(self.suite, kek, nonce, json.dumps(payload, separators=(",", ":")).encode(), aad, encrypt=True)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
@@ -136,7 +137,7 @@ def resolve_master_key(*, configured: str | None, env: str, keys_dir: Path, keys
             return path.read_text().strip()
         if keystore_exists:
             raise MasterKeyRequired(f"the keystore exists but {path} is missing: set SSCARD_MASTER_KEY")
-        keys_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(keys_dir)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32) + "\n")

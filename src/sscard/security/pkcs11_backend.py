@@ -73,7 +73,9 @@ class Pkcs11Backend(KeyBackend):
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        from sscard.files import private_dir
+
+        private_dir(self._lock_path.parent)
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

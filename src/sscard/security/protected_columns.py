@@ -33,6 +33,7 @@ class ProtectedColumn:
 
 PROTECTED_COLUMNS: tuple[ProtectedColumn, ...] = (
     ProtectedColumn("person", "id_number_enc", "id_number"),
+    ProtectedColumn("person", "name_enc", "name"),
     ProtectedColumn("person", "phone_enc", "phone"),
     ProtectedColumn("person", "email_enc", "email"),
     ProtectedColumn("outbox_message", "recipient_enc", kind_by="channel", kinds={"sms": "phone", "email": "email"}),

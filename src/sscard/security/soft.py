@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from cryptography.hazmat.primitives import cmac, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
+from sscard.files import private_dir
 from sscard.security import primitives as p
 from sscard.security.backend import BlockFunction, KeyBackend, KeyKind, key_length
 from sscard.security.errors import KeyNotFound, KeyUsageInvalid
@@ -47,7 +48,7 @@ class SoftBackend(KeyBackend):
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

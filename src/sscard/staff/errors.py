@@ -30,6 +30,13 @@ class OutsideRegion(Forbidden):
     title_zh = "目标不在您的管辖地区内。"
 
 
+class CardOtherBank(Forbidden):
+    # PIN-6, FIN-3: a bank outlet acts only on cards issued through its own bank.
+    code = "CARD_OTHER_BANK"
+    title = "The card was not issued through your bank."
+    title_zh = "该卡不是由您所在银行发行的。"
+
+
 class StaffNotFound(NotFound):
     code = "STAFF_NOT_FOUND"
     title = "No such staff account."

@@ -27,7 +27,12 @@ class StaffAccount(Base):
         Enum(Role, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
     )
     region_code: Mapped[str] = mapped_column(String(6), ForeignKey("region.code"), index=True)
+    # A bank outlet's staff carry their bank (PIN-6, FIN-3): required for bank clerks, empty otherwise.
+    bank_code: Mapped[str | None] = mapped_column(String(16), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The password is the published demo password (set with the password): production refuses to start
+    # while an active account has it (startup.py), with one indexed query instead of an Argon2 run each.
+    demo_password: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     # Changed only by single atomic UPDATE statements (architecture: exact counters under concurrency).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(default=None)

@@ -34,3 +34,4 @@ class StaffRead(BaseModel):
     role: Role
     region: str
     active: bool = True
+    bank_code: str | None = None  # bank clerks: the bank of their outlet (PIN-6)

@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 
 from sqlalchemy import select, update
 
 from sscard.audit import Actor, record_event
+from sscard.config import get_settings
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
 from sscard.regions.codes import is_within
 from sscard.regions.service import get_region_or_raise
-from sscard.staff.errors import InvalidStaffInput, OutsideRegion, StaffNotFound, UsernameTaken
+from sscard.staff.errors import InvalidStaffInput, OutsideRegion, PasswordTooWeak, StaffNotFound, UsernameTaken
 from sscard.staff.models import StaffAccount, StaffSession
 from sscard.staff.passwords import check_password_policy, hash_password
 from sscard.staff.roles import Role
 
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
+_BANK_CODE = re.compile(r"^[A-Z0-9]{1,16}$")
+
+
+def normalise_bank_code(role: Role, bank_code: str | None) -> str | None:
+    """PIN-6 / FIN-3: a bank clerk's account names the bank of its outlet (the code cards carry);
+    no other role has one."""
+    bank = (bank_code or "").strip().upper() or None
+    if role is Role.BANK_CLERK:
+        if bank is None:
+            raise InvalidStaffInput("a bank clerk's account needs the bank of the outlet (a bank code)")
+        if not _BANK_CODE.match(bank):
+            raise InvalidStaffInput("a bank code is up to 16 letters and digits")
+        return bank
+    if bank is not None:
+        raise InvalidStaffInput("only a bank clerk's account carries a bank code")
+    return None
+
+
+def is_demo_password(password: str) -> bool:
+    """True for the published demo password (``sscard demo load``): never acceptable in production."""
+    from sscard.demo.data import DEMO_STAFF_PASSWORD
+
+    return hmac.compare_digest(password.encode(), DEMO_STAFF_PASSWORD.encode())
 
 
 def normalise_username(username: str) -> str:
@@ -45,8 +70,12 @@ def create_staff(
     region_code: str,
     actor: Actor,
     display_name: str = "",
+    bank_code: str | None = None,
 ) -> StaffAccount:
-    """Open a staff account with one role in one registered region; the password is stored as Argon2id."""
+    """Open a staff account with one role in one registered region; the password is stored as Argon2id.
+
+    A bank clerk's account carries the bank of its outlet (``bank_code``, required for that role).
+    """
     username = normalise_username(username)
     if not _USERNAME.match(username):
         raise InvalidStaffInput("a username is 3-64 characters: lowercase letters, digits, '.', '_', '-'")
@@ -54,10 +83,14 @@ def create_staff(
         role = Role(role)
     except ValueError:
         raise InvalidStaffInput(f"unknown role; one of: {', '.join(r.value for r in Role)}") from None
+    bank = normalise_bank_code(role, bank_code)
     if len(display_name) > 64:
         raise InvalidStaffInput("a display name has at most 64 characters")
     get_region_or_raise(uow, region_code)
     check_password_policy(password, username=username)
+    published = is_demo_password(password)
+    if published and get_settings().env == "prod":
+        raise PasswordTooWeak("the published demo password is refused in production")
     if get_staff(uow, username) is not None:
         raise UsernameTaken(f"username {username!r} is already in use")
 
@@ -67,6 +100,8 @@ def create_staff(
         password_hash=hash_password(password),
         role=role,
         region_code=region_code,
+        bank_code=bank,
+        demo_password=published,
         active=True,
         failed_logins=0,
     )
@@ -77,7 +112,7 @@ def create_staff(
         actor=actor,
         action="staff.create",
         subject=f"staff:{username}",
-        details={"role": role.value, "region": region_code},
+        details={"role": role.value, "region": region_code, **({"bank": bank} if bank else {})},
     )
     return account
 

@@ -49,7 +49,11 @@ def token_digest(token: str) -> bytes:
 
 def principal_of(account: StaffAccount) -> StaffPrincipal:
     return StaffPrincipal(
-        staff_id=account.id, username=account.username, role=account.role, region_code=account.region_code
+        staff_id=account.id,
+        username=account.username,
+        role=account.role,
+        region_code=account.region_code,
+        bank_code=account.bank_code,
     )
 
 

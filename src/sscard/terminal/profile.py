@@ -79,6 +79,7 @@ def save_profile(profile: TerminalProfile, directory: Path | None = None) -> Pat
     """Write the profile readable by its owner only (0600), replacing any older one atomically."""
     path = _path(profile.terminal_id, directory)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.parent.chmod(0o700)  # owner-only even when it existed (the profile holds the terminal's keys)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

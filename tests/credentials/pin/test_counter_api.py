@@ -12,9 +12,9 @@ from tests.credentials.pin.factories import make_card
 from tests.people.factories import new_id_number
 
 
-def _locked_card(region: str = "110105") -> tuple[str, str]:
+def _locked_card(region: str = "110105", bank_code: str | None = None) -> tuple[str, str]:
     with unit_of_work() as uow:
-        card = make_card(uow, id_number=new_id_number(region=region))
+        card = make_card(uow, id_number=new_id_number(region=region), bank_code=bank_code)
         row = lock_pin_row(uow, card_id=card.id, now=utcnow())
         row.pvv, row.pvk_version = b"\x11" * 8, 1
         uow.flush()
@@ -66,11 +66,44 @@ def test_counter_checks_evidence_region_and_role(client, staff_headers) -> None:
     auditor = staff_headers(Role.AUDITOR, "110000")
     r = client.post(f"/api/v1/counter/cards/{card_no}/pin/unlock", json=_evidence(id_number), headers=auditor)
     assert r.status_code == 403
-    bank = staff_headers(Role.BANK_CLERK, "110000")  # PIN-6: the card's bank outlet may reset too
-    r = client.post(f"/api/v1/counter/cards/{card_no}/pin/unlock", json=_evidence(id_number), headers=bank)
-    assert r.status_code == 200, r.text
     r = client.post("/api/v1/counter/cards/Z99999999/pin/unlock", json=_evidence(id_number), headers=clerk)
     assert r.status_code == 404 and r.json()["code"] == "CARD_NOT_FOUND"
+
+
+# rule PIN-6 / FIN-3: a bank clerk unlocks only cards issued through the bank on the clerk's account;
+# a card of another bank, or of no bank, is 403 CARD_OTHER_BANK (issue 17 item 9)
+def test_bank_clerk_acts_only_on_cards_of_their_bank(client, staff_headers) -> None:
+    from tests.staff.factories import TEST_BANK
+
+    bank = staff_headers(Role.BANK_CLERK, "110000")  # works for TEST_BANK
+    for other in (None, "OTHERBANK"):
+        card_no, id_number = _locked_card(bank_code=other)
+        for method, path in (("post", "/unlock"), ("post", "/reset"), ("get", "")):
+            kwargs = {"json": _evidence(id_number)} if method == "post" else {}
+            r = client.request(method, f"/api/v1/counter/cards/{card_no}/pin{path}", headers=bank, **kwargs)
+            assert r.status_code == 403 and r.json()["code"] == "CARD_OTHER_BANK", (other, path, r.text)
+        status = client.get(f"/api/v1/counter/cards/{card_no}/pin", headers=staff_headers()).json()
+        assert status["locked"]  # nothing changed
+    card_no, id_number = _locked_card(bank_code=TEST_BANK)  # PIN-6: the card's bank outlet may unlock
+    r = client.post(f"/api/v1/counter/cards/{card_no}/pin/unlock", json=_evidence(id_number), headers=bank)
+    assert r.status_code == 200 and r.json()["locked"] is False, r.text
+    outside = staff_headers(Role.BANK_CLERK, "440000")  # same bank, other province: the region still rules
+    r = client.post(f"/api/v1/counter/cards/{card_no}/pin/unlock", json=_evidence(id_number), headers=outside)
+    assert r.status_code == 403 and r.json()["code"] == "OUTSIDE_REGION"
+
+
+# rule PIN-6: a bank clerk's account names its bank; only bank clerks carry one
+def test_bank_clerk_account_needs_a_bank(uow) -> None:
+    import pytest
+
+    from sscard.staff.errors import InvalidStaffInput
+    from tests.staff.factories import make_staff
+
+    with pytest.raises(InvalidStaffInput):
+        make_staff(uow, role=Role.BANK_CLERK, bank_code=" ")
+    with pytest.raises(InvalidStaffInput):
+        make_staff(uow, role=Role.COUNTER_CLERK, bank_code="ICBC")
+    assert make_staff(uow, role=Role.BANK_CLERK, bank_code="icbc").bank_code == "ICBC"
 
 
 # issue 5 item 7: administrators see how many active cards still run on the initial PIN

@@ -7,6 +7,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from sscard.files import private_dir
+
 _file_lock = threading.Lock()
 
 
@@ -41,7 +43,7 @@ def write_private(path: Path, data: bytes, *, append: bool, what: str) -> None:
     """
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         with _file_lock:
             fd = os.open(path, flags, 0o600)
             try:
