@@ -44,6 +44,15 @@ class _Reporter:
             err_console.print(
                 f"resuming import job {start.job_id} after line {start.resumed_after_line}", highlight=False
             )
+        if start.reopened is not None:
+            accounted, data_lines = start.reopened
+            err_console.print(
+                f"import job {start.job_id} was marked finished but accounts for {accounted:,} of the file's "
+                f"{data_lines:,} data lines; importing the whole file again (persons already in count as already "
+                "present)",
+                highlight=False,
+                soft_wrap=True,
+            )
 
     def _start_bar(self) -> None:
         # Started at the first committed batch, not before: the worker processes are forked by then,
@@ -140,6 +149,9 @@ def _print_summary(s: ImportSummary, *, as_json: bool) -> None:
                 "resumed_after_line": s.resumed_after_line,
                 "previously_finished": s.previously_finished,
                 "job_totals": dict(zip(("imported", "already_present", "rejected"), s.job_totals, strict=True)),
+                "data_lines": s.data_lines,
+                "blank_lines": s.blank_lines,
+                "reopened": s.reopened,
             }
         )
         return
@@ -158,7 +170,9 @@ def _print_summary(s: ImportSummary, *, as_json: bool) -> None:
         highlight=False,
         soft_wrap=True,
     )
-    if s.resumed_after_line is not None:
+    if s.blank_lines:
+        console.print(f"the file has {s.blank_lines:,} blank line(s), skipped", highlight=False)
+    if s.resumed_after_line is not None or s.reopened:
         imported, already, rejected = s.job_totals
         console.print(
             f"whole file (all runs): {imported:,} imported, {already:,} already present, {rejected:,} rejected",
