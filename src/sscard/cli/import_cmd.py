@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sscard.cli.common import console, err_console, handle_errors, print_json, row_id
+from sscard.cli.common import console, err_console, fail, handle_errors, print_json, row_id
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -115,6 +118,10 @@ def persons(
     from sscard.imports.service import DEFAULT_BATCH_SIZE, import_persons
 
     reporter = _Reporter(as_json=as_json, max_shown=max_shown)
+    # SIGTERM ends the run like Ctrl-C: the batch in flight is rolled back, the worker processes are
+    # stopped, and the committed batches stay for a re-run to resume after.
+    in_main = threading.current_thread() is threading.main_thread()  # only there can a handler be set
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
     try:
         summary = import_persons(
             path=file,
@@ -123,8 +130,17 @@ def persons(
             workers=workers,
             observer=reporter,
         )
+    except KeyboardInterrupt as exc:
+        reporter.stop()
+        raise fail(
+            "interrupted; the committed batches are kept — run the same command again to resume",
+            "INTERRUPTED",
+            128 + (signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT),
+        ) from None
     finally:
         reporter.stop()
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
     if reporter.hidden:
         reporter.out.print(
             f"… and {reporter.hidden} more bad rows: `sscard import errors {summary.job_id}` lists them all",
@@ -132,6 +148,14 @@ def persons(
             highlight=False,
         )
     _print_summary(summary, as_json=as_json)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is."""
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
 
 
 def _print_summary(s: ImportSummary, *, as_json: bool) -> None:
