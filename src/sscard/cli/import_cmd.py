@@ -40,6 +40,7 @@ class _Reporter:
         self.last_line_at = self.t0
         self.progress: Progress | None = None
         self.task: TaskID | None = None
+        self.stop_request: _StopRequest | None = None
 
     def started(self, start: ImportStart) -> None:
         self.total, self.done = start.file_size, start.start_offset
@@ -75,6 +76,8 @@ class _Reporter:
         self.task = self.progress.add_task("import", total=self.total, completed=self.done, rows=0)
 
     def batch_committed(self, result: BatchResult) -> None:
+        if self.stop_request is not None:
+            self.stop_request.check()
         for rejection in result.rejections:
             self._print_rejection(rejection)
         self.rows += result.batch.rows
@@ -118,10 +121,12 @@ def persons(
     from sscard.imports.service import DEFAULT_BATCH_SIZE, import_persons
 
     reporter = _Reporter(as_json=as_json, max_shown=max_shown)
-    # SIGTERM ends the run like Ctrl-C: the batch in flight is rolled back, the worker processes are
-    # stopped, and the committed batches stay for a re-run to resume after.
+    # SIGTERM ends the run as Ctrl-C does: the batch in flight is rolled back, the worker processes
+    # are stopped, and the committed batches stay for a re-run to resume after.
+    stop = _StopRequest()
+    reporter.stop_request = stop
     in_main = threading.current_thread() is threading.main_thread()  # only there can a handler be set
-    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
+    previous = {sig: signal.signal(sig, stop.handler) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
     try:
         summary = import_persons(
             path=file,
@@ -130,17 +135,20 @@ def persons(
             workers=workers,
             observer=reporter,
         )
-    except KeyboardInterrupt as exc:
+    except BaseException:
+        if stop.signum is None:
+            raise
+        # Whatever the interrupt surfaced as (it may have hit a database call mid-way), the cause is the stop.
         reporter.stop()
         raise fail(
             "interrupted; the committed batches are kept — run the same command again to resume",
             "INTERRUPTED",
-            128 + (signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT),
+            128 + stop.signum,
         ) from None
     finally:
         reporter.stop()
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
     if reporter.hidden:
         reporter.out.print(
             f"… and {reporter.hidden} more bad rows: `sscard import errors {summary.job_id}` lists them all",
@@ -150,12 +158,20 @@ def persons(
     _print_summary(summary, as_json=as_json)
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, handled as Ctrl-C is."""
+class _StopRequest:
+    """SIGINT/SIGTERM: raise at once, and again at the next committed batch in case the first raise
+    landed where Python swallows exceptions (a finalizer) and the run went on."""
 
+    def __init__(self) -> None:
+        self.signum: int | None = None
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise _Terminated
+    def handler(self, signum: int, frame: FrameType | None) -> None:
+        self.signum = signum
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
 
 
 def _print_summary(s: ImportSummary, *, as_json: bool) -> None:
