@@ -119,33 +119,37 @@ def test_header_errors(tmp_path: Path) -> None:
         read_header(tmp_path)
 
 
+# rule ID-3: one physical line is one record, numbered as in the file; a quote left open costs its line only
 def test_line_numbers_blank_lines_and_quoted_newlines(tmp_path: Path) -> None:
     text = (
         "id_number,name,phone,email\n"  # line 1
         f"{GOOD},张三,,\n"  # 2
         "\n"  # 3 (blank: skipped, not a row)
-        f'{synthetic_id(1)},"Anne\nMarie",,\n'  # 4-5: a quoted newline inside the name → NAME_INVALID at 4
+        f'{synthetic_id(1)},"Anne\nMarie",,\n'  # 4-5: no person field holds a line break: two bad lines
         "short,row\n"  # 6
         f"{synthetic_id(2)},王五,,\n"  # 7
     )
     [chunk] = _prepare(tmp_path, text)
-    assert chunk.rows == 4
-    assert [(line, key) for line, key, _ in chunk.persons] == [(2, int(GOOD[:17])), (7, int(synthetic_id(2)[:17]))]
-    assert [(r.line, r.code) for r in chunk.rejections] == [(4, "NAME_INVALID"), (6, "ROW_MALFORMED")]
+    assert (chunk.rows, chunk.blank) == (5, 1)
+    assert [(line, key) for line, key, _, _ in chunk.persons] == [(2, int(GOOD[:17])), (7, int(synthetic_id(2)[:17]))]
+    assert [(r.line, r.code) for r in chunk.rejections] == [
+        (4, "CSV_UNBALANCED_QUOTE"),
+        (5, "ROW_MALFORMED"),
+        (6, "ROW_MALFORMED"),
+    ]
 
 
-def test_chunks_never_split_a_quoted_field(tmp_path: Path) -> None:
-    rows = [f'{synthetic_id(i)},"Ann\nBee",,' if i % 3 == 0 else f"{synthetic_id(i)},赵六,," for i in range(40)]
+# rule ID-3: chunks are cut at any line end, so an open quote never swallows the next chunk
+def test_an_open_quote_never_swallows_the_lines_after_it(tmp_path: Path) -> None:
+    rows = [f'{synthetic_id(i)},"张艳,,' if i % 3 == 0 else f"{synthetic_id(i)},赵六,," for i in range(40)]
     chunks = _prepare(tmp_path, "id_number,name,phone,email\n" + "\n".join(rows) + "\n", lines_per_chunk=4)
-    assert len(chunks) > 5
-    assert sum(c.rows for c in chunks) == 40
-    # Line numbers stay physical: row i starts after i rows and the extra lines of earlier quoted rows.
-    lines = sorted([r.line for c in chunks for r in c.rejections] + [line for c in chunks for line, _, _ in c.persons])
-    expected, line = [], 2
-    for i in range(40):
-        expected.append(line)
-        line += 2 if i % 3 == 0 else 1
-    assert lines == expected
+    assert [len(c.persons) + len(c.rejections) for c in chunks] == [4] * 10
+    assert [c.first_line for c in chunks] == list(range(2, 42, 4))
+    assert [r.line for c in chunks for r in c.rejections] == [2 + i for i in range(40) if i % 3 == 0]
+    assert {r.code for c in chunks for r in c.rejections} == {"CSV_UNBALANCED_QUOTE"}
+    assert [line for c in chunks for line, _, _, _ in c.persons] == [2 + i for i in range(40) if i % 3]
+    # Each chunk ends where the next starts: every chunk end is an exact resume point.
+    assert all(a.end_offset == b.start_offset for a, b in zip(chunks, chunks[1:], strict=False))
 
 
 def test_invalid_utf8_line_is_rejected_and_the_rest_continue(tmp_path: Path) -> None:
@@ -157,7 +161,7 @@ def test_invalid_utf8_line_is_rejected_and_the_rest_continue(tmp_path: Path) -> 
     [chunk] = list(iter_chunks(path, start_offset=header.data_offset, first_line=2, lines_per_chunk=10))
     prepared = prepare_chunk(chunk, header, seal=False)
     assert [(r.line, r.code) for r in prepared.rejections] == [(2, "ROW_ENCODING")]
-    assert [line for line, _, _ in prepared.persons] == [3]
+    assert [line for line, _, _, _ in prepared.persons] == [3]
 
 
 def test_resume_offset_stops_the_stream(tmp_path: Path) -> None:

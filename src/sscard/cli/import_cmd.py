@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sscard.cli.common import console, err_console, handle_errors, print_json, row_id
+from sscard.cli.common import console, err_console, fail, handle_errors, print_json, row_id
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -37,12 +40,22 @@ class _Reporter:
         self.last_line_at = self.t0
         self.progress: Progress | None = None
         self.task: TaskID | None = None
+        self.stop_request: _StopRequest | None = None
 
     def started(self, start: ImportStart) -> None:
         self.total, self.done = start.file_size, start.start_offset
         if start.resumed_after_line is not None:
             err_console.print(
                 f"resuming import job {start.job_id} after line {start.resumed_after_line}", highlight=False
+            )
+        if start.reopened is not None:
+            accounted, data_lines = start.reopened
+            err_console.print(
+                f"import job {start.job_id} was marked finished but accounts for {accounted:,} of the file's "
+                f"{data_lines:,} data lines; importing the whole file again (persons already in count as already "
+                "present)",
+                highlight=False,
+                soft_wrap=True,
             )
 
     def _start_bar(self) -> None:
@@ -63,6 +76,8 @@ class _Reporter:
         self.task = self.progress.add_task("import", total=self.total, completed=self.done, rows=0)
 
     def batch_committed(self, result: BatchResult) -> None:
+        if self.stop_request is not None:
+            self.stop_request.check()
         for rejection in result.rejections:
             self._print_rejection(rejection)
         self.rows += result.batch.rows
@@ -106,6 +121,12 @@ def persons(
     from sscard.imports.service import DEFAULT_BATCH_SIZE, import_persons
 
     reporter = _Reporter(as_json=as_json, max_shown=max_shown)
+    # SIGTERM ends the run as Ctrl-C does: the batch in flight is rolled back, the worker processes
+    # are stopped, and the committed batches stay for a re-run to resume after.
+    stop = _StopRequest()
+    reporter.stop_request = stop
+    in_main = threading.current_thread() is threading.main_thread()  # only there can a handler be set
+    previous = {sig: signal.signal(sig, stop.handler) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
     try:
         summary = import_persons(
             path=file,
@@ -114,8 +135,20 @@ def persons(
             workers=workers,
             observer=reporter,
         )
+    except BaseException:
+        if stop.signum is None:
+            raise
+        # Whatever the interrupt surfaced as (it may have hit a database call mid-way), the cause is the stop.
+        reporter.stop()
+        raise fail(
+            "interrupted; the committed batches are kept — run the same command again to resume",
+            "INTERRUPTED",
+            128 + stop.signum,
+        ) from None
     finally:
         reporter.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
     if reporter.hidden:
         reporter.out.print(
             f"… and {reporter.hidden} more bad rows: `sscard import errors {summary.job_id}` lists them all",
@@ -123,6 +156,22 @@ def persons(
             highlight=False,
         )
     _print_summary(summary, as_json=as_json)
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM: raise at once, and again at the next committed batch in case the first raise
+    landed where Python swallows exceptions (a finalizer) and the run went on."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def handler(self, signum: int, frame: FrameType | None) -> None:
+        self.signum = signum
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
 
 
 def _print_summary(s: ImportSummary, *, as_json: bool) -> None:
@@ -140,6 +189,9 @@ def _print_summary(s: ImportSummary, *, as_json: bool) -> None:
                 "resumed_after_line": s.resumed_after_line,
                 "previously_finished": s.previously_finished,
                 "job_totals": dict(zip(("imported", "already_present", "rejected"), s.job_totals, strict=True)),
+                "data_lines": s.data_lines,
+                "blank_lines": s.blank_lines,
+                "reopened": s.reopened,
             }
         )
         return
@@ -158,7 +210,9 @@ def _print_summary(s: ImportSummary, *, as_json: bool) -> None:
         highlight=False,
         soft_wrap=True,
     )
-    if s.resumed_after_line is not None:
+    if s.blank_lines:
+        console.print(f"the file has {s.blank_lines:,} blank line(s), skipped", highlight=False)
+    if s.resumed_after_line is not None or s.reopened:
         imported, already, rejected = s.job_totals
         console.print(
             f"whole file (all runs): {imported:,} imported, {already:,} already present, {rejected:,} rejected",

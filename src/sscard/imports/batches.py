@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sscard.audit import Actor, record_event
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
-from sscard.imports.errors import ImportConcurrent
+from sscard.imports.errors import ImportConcurrent, ImportUnaccounted
 from sscard.imports.models import ImportJob, ImportRowError, ImportStatus
 from sscard.imports.rows import (
     Rejection,
@@ -23,6 +23,7 @@ from sscard.imports.rows import (
     check_stage_columns,
     iter_rows,
     natural_key,
+    record_digest,
     seal_person,
 )
 from sscard.imports.source import Header, RawChunk
@@ -38,8 +39,10 @@ class PreparedChunk:
     start_offset: int
     end_offset: int
     rows: int = 0  # records seen (valid + rejected); blank lines are not rows
-    # (line, key, payload): the staging tuple, its binary COPY encoding, or None when not sealed
-    persons: list[tuple[int, int, StageRecord | bytes | None]] = field(default_factory=list)
+    blank: int = 0  # blank lines
+    # (line, key, digest, payload): natural key, record_digest, and the staging tuple, its binary
+    # COPY encoding, or None when not sealed
+    persons: list[tuple[int, int, bytes, StageRecord | bytes | None]] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
 
@@ -52,6 +55,9 @@ def prepare_chunk(chunk: RawChunk, header: Header, *, seal: bool = True, copy_bi
     persons, rejections = out.persons, out.rejections
     checked = False
     for line, row in iter_rows(chunk, header):
+        if row is None:
+            out.blank += 1
+            continue
         out.rows += 1
         if isinstance(row, Rejection):
             rejections.append(row)
@@ -64,7 +70,13 @@ def prepare_chunk(chunk: RawChunk, header: Header, *, seal: bool = True, copy_bi
             payload = seal_person(row)
             if copy_binary:
                 payload = encode_copy_row(payload)
-        persons.append((line, natural_key(row), payload))
+        persons.append((line, natural_key(row), record_digest(row), payload))
+    # Every physical line of the chunk is a row or a blank line: none may vanish in parsing.
+    if out.rows + out.blank != len(chunk.lines) or out.rows != len(persons) + len(rejections):
+        raise ImportUnaccounted(
+            f"lines {out.first_line}-{out.last_line}: {len(chunk.lines)} lines but {len(persons)} valid, "
+            f"{len(rejections)} rejected and {out.blank} blank"
+        )
     return out
 
 
@@ -78,6 +90,10 @@ class JobCursor:
     file_name: str
     next_offset: int
     last_line: int
+    # What the finished job must account for (imports.source.FileScan): every non-blank line after
+    # the header imported, already present or rejected, and the last line of the file reached.
+    data_lines: int = 0
+    file_lines: int = 1
     job_id: int | None = None
     batches: int = 0
     imported: int = 0
@@ -113,8 +129,13 @@ def commit_batch(
     rejections: list[Rejection],
     actor: Actor,
     final: bool,
+    repeated: int = 0,
 ) -> BatchResult:
     """Write one batch: persons, rejected rows, job progress (compare-and-set) and its audit entry.
+
+    ``repeated`` rows repeat an earlier line of the file exactly: already present, not written again.
+    The final batch also checks the job's own accounting (``ImportUnaccounted`` rolls it back, so
+    a job that cannot account for every line of its file is never marked finished).
 
     One audit entry per batch, not per person: a million-person import must not write a million
     chain links. The entry (job, line range, counts — no personal data) together with the job row
@@ -145,7 +166,7 @@ def commit_batch(
     else:
         job_id = cursor.job_id
     imported = insert_persons(uow, records)
-    already = len(records) - imported
+    already = len(records) - imported + repeated
     if rejections:
         session.execute(
             insert(ImportRowError),
@@ -180,6 +201,8 @@ def commit_batch(
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise ImportConcurrent("another process advanced this import job; stop one of them and re-run")
+    if final:
+        _check_accounting(uow, cursor, job_id)
     record_event(
         uow,
         actor=actor,
@@ -197,3 +220,18 @@ def commit_batch(
         },
     )
     return BatchResult(job_id, batch, imported, already, rejections)
+
+
+def _check_accounting(uow: UnitOfWork, cursor: JobCursor, job_id: int) -> None:
+    """The job, as the database now holds it, accounts for every line of the file (or raise)."""
+    imported, already, rejected, last_line = uow.session.execute(
+        select(ImportJob.imported, ImportJob.already_present, ImportJob.rejected, ImportJob.last_line).where(
+            ImportJob.id == job_id
+        )
+    ).one()
+    if imported + already + rejected != cursor.data_lines or last_line != cursor.file_lines:
+        raise ImportUnaccounted(
+            f"import job {job_id} cannot account for every line: the file has {cursor.data_lines} data lines "
+            f"(last line {cursor.file_lines}), the job {imported} imported + {already} already present + "
+            f"{rejected} rejected up to line {last_line}; the job is left unfinished"
+        )

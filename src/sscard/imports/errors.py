@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sscard.errors import Conflict, ValidationFailed
+from sscard.errors import Conflict, DomainError, ValidationFailed
 
 
 class ImportFileUnreadable(ValidationFailed):
@@ -40,3 +40,18 @@ class ImportJobNotFound(ValidationFailed):
     status = 404
     title = "No such import job."
     title_zh = "没有该导入任务。"
+
+
+class ImportFileEncoding(ValidationFailed):
+    code = "IMPORT_FILE_ENCODING"
+    title = "The import file is not UTF-8."
+    title_zh = "导入文件不是 UTF-8 编码。"
+
+
+class ImportUnaccounted(DomainError):
+    """The importer's own check: a job that cannot account for every line of its file is not finished."""
+
+    code = "IMPORT_UNACCOUNTED"
+    status = 500
+    title = "The import cannot account for every line of the file."
+    title_zh = "导入无法说明文件中每一行的去向。"

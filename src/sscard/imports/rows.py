@@ -2,12 +2,15 @@
 
 The rules are ``sscard.people.validation.prepare_person`` — the same as ``sscard person add`` — so a
 row the importer accepts is one the counter would accept. Each rejection carries the physical line
-where its record starts, a stable reason code and a masked value, never a full ID, phone or email (ID-5).
+where its record stands, a stable reason code and a masked value, never a full ID, phone or email (ID-5).
+One physical line is one record (see ``imports.source``): a line whose quote is left open is rejected
+as ``CSV_UNBALANCED_QUOTE`` and the next line is read as the next record.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -16,13 +19,14 @@ from typing import cast
 
 from sscard.errors import DomainError
 from sscard.identity import InvalidCitizenId, mask_email, mask_id_number, mask_name, mask_phone
-from sscard.imports.source import Header, RawChunk
+from sscard.imports.source import Header, RawChunk, is_blank
 from sscard.people.errors import EmailInvalid, NameInvalid, PhoneInvalid
 from sscard.people.validation import NewPerson, prepare_person
 
 # Stable reason codes of a rejected row that the person rules (people.validation) do not raise.
 ROW_MALFORMED = "ROW_MALFORMED"
 ROW_ENCODING = "ROW_ENCODING"
+CSV_UNBALANCED_QUOTE = "CSV_UNBALANCED_QUOTE"
 DUPLICATE_IN_FILE = "DUPLICATE_IN_FILE"
 
 # Which field a rule failure is about, and how that field is masked in the report (ID-5).
@@ -97,44 +101,48 @@ def check_stage_columns(person: NewPerson) -> None:
         raise RuntimeError(f"person columns changed: {sorted(columns)}; update imports.rows.STAGE_COLUMNS")
 
 
-def _decoded(chunk: RawChunk, bad_lines: set[int]) -> Iterator[str]:
-    line = chunk.first_line
-    for raw in chunk.lines:
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError:
-            bad_lines.add(line)
-            yield raw.decode("utf-8", "replace")
-        line += 1
+def record_digest(person: NewPerson) -> bytes:
+    """What a row says about its person, beyond the ID: equal digests mean a repeated line, not a conflict."""
+    text = "\x1f".join((person.name, person.phone or "", person.email or ""))
+    return hashlib.blake2b(text.encode(), digest_size=8).digest()
 
 
-def iter_rows(chunk: RawChunk, header: Header) -> Iterator[tuple[int, NewPerson | Rejection]]:
-    """Parse a chunk's records and validate each; blank lines are skipped, not counted."""
-    bad_lines: set[int] = set()
-    reader = csv.reader(_decoded(chunk, bad_lines), strict=True)
+def _parse_line(line: int, raw: bytes) -> list[str] | Rejection:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:  # the file scan refuses such a file; kept for callers that skip it
+        return Rejection(line, ROW_ENCODING, "", "the line is not valid UTF-8")
+    try:
+        return next(csv.reader((text,), strict=True))
+    except csv.Error as exc:
+        # Quotes pair up in a well-formed line (open/close, and "" inside): an odd count left one open.
+        if raw.count(b'"') & 1:
+            return Rejection(
+                line, CSV_UNBALANCED_QUOTE, "", "a double quote opens a field that is not closed on this line"
+            )
+        return Rejection(line, ROW_MALFORMED, "", f"not valid CSV: {exc}")
+    except StopIteration:  # pragma: no cover - a non-blank line always yields a record
+        return Rejection(line, ROW_MALFORMED, "", "not valid CSV: no record")
+
+
+def iter_rows(chunk: RawChunk, header: Header) -> Iterator[tuple[int, NewPerson | Rejection | None]]:
+    """Parse and validate each physical line of the chunk; a blank line yields ``None`` (not a row).
+
+    Exactly one item per physical line, numbered by its place in the file.
+    """
     i_id, i_name, i_phone, i_email = header.indexes
     need = max(header.indexes) + 1
-    base = chunk.first_line - 1
-    consumed = 0  # physical lines the reader has taken so far
-    while True:
-        start = base + consumed + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            consumed = reader.line_num
-            yield start, Rejection(start, ROW_MALFORMED, "", f"not valid CSV: {exc}")
+    for line, raw in enumerate(chunk.lines, start=chunk.first_line):
+        if is_blank(raw):
+            yield line, None
             continue
-        consumed = reader.line_num
-        if not fields or (len(fields) == 1 and not fields[0].strip()):
-            continue
-        if start in bad_lines:
-            yield start, Rejection(start, ROW_ENCODING, "", "the line is not valid UTF-8")
+        fields = _parse_line(line, raw)
+        if isinstance(fields, Rejection):
+            yield line, fields
         elif len(fields) < need:
             yield (
-                start,
-                Rejection(start, ROW_MALFORMED, "", f"the row has {len(fields)} fields, the header {header.width}"),
+                line,
+                Rejection(line, ROW_MALFORMED, "", f"the row has {len(fields)} fields, the header {header.width}"),
             )
         else:
-            yield start, validate_row(start, (fields[i_id], fields[i_name], fields[i_phone], fields[i_email]))
+            yield line, validate_row(line, (fields[i_id], fields[i_name], fields[i_phone], fields[i_email]))

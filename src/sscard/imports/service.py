@@ -5,6 +5,12 @@ progress + one audit entry). Idempotent: persons are keyed by the blind index of
 re-run or an overlapping file inserts nobody twice. Resumable: the job (file SHA-256 + size)
 remembers the byte offset after its last committed batch; a re-run after a kill continues there,
 and the counters end exactly as if the run had never stopped.
+
+Every line is accounted for: each non-blank line after the header ends imported, already present
+(in the database, or an exact repeat of an earlier line) or rejected with its line number. The
+importer checks that against its own count of the file's lines before it marks a job finished, and
+a job marked finished that does not add up (an earlier version lost lines after an open quote) is
+reopened and the whole file imported again.
 """
 
 from __future__ import annotations
@@ -14,22 +20,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select, update
 
-from sscard.audit import Actor
+from sscard.audit import Actor, record_event
+from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork, get_engine, unit_of_work
 from sscard.identity import mask_id_number
 from sscard.identity.citizen_id import check_character
 from sscard.imports.batches import BatchResult, JobCursor, PreparedChunk, commit_batch
-from sscard.imports.errors import ImportJobNotFound
+from sscard.imports.errors import ImportConcurrent, ImportJobNotFound
 from sscard.imports.models import ImportJob, ImportRowError, ImportStatus
 from sscard.imports.pipeline import default_workers, prepared_chunks
 from sscard.imports.rows import DUPLICATE_IN_FILE, Rejection, StageRecord
-from sscard.imports.source import Header, fingerprint, read_header
+from sscard.imports.source import FileScan, Header, read_header, scan_file
 from sscard.security import get_security_module
 
 KIND = "persons"
 DEFAULT_BATCH_SIZE = 5000
+REOPEN_ACTION = "person.import_reopen"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,8 @@ class ImportStart:
     file_size: int
     start_offset: int  # bytes already done before this run (header, or the resume point)
     resumed_after_line: int | None  # set when an earlier run of this file was resumed
+    # (lines accounted for, data lines) of a job marked finished that did not add up, now reopened
+    reopened: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,9 @@ class ImportSummary:
     resumed_after_line: int | None = None
     previously_finished: bool = False  # the same file was imported completely before: nothing done
     job_totals: tuple[int, int, int] = (0, 0, 0)  # imported, already present, rejected over all runs
+    data_lines: int = 0  # non-blank lines after the header in the file: the job totals add up to this
+    blank_lines: int = 0  # blank lines in the file (skipped)
+    reopened: bool = False  # a job marked finished did not add up and was imported again
 
     @property
     def rows_per_second(self) -> float:
@@ -76,28 +89,37 @@ def import_persons(
     """Import a persons CSV (id_number,name,phone,email), resuming an unfinished job of the same file."""
     t0 = time.perf_counter()
     header = read_header(path)
+    # One pass over the whole file before anything is written: its identity, the lines the job must
+    # account for, and the encoding (a file that is not UTF-8 is refused whole).
+    scan = scan_file(path)
     # Open the security module before any worker forks: the children inherit it instead of each
     # opening (or, on a fresh data dir, racing to create) the key file.
     get_security_module()
-    print_ = fingerprint(path)
     with unit_of_work(engine) as uow:
-        job = find_job(uow=uow, kind=KIND, file_sha256=print_.sha256, file_size=print_.size)
+        job = find_job(uow=uow, kind=KIND, file_sha256=scan.sha256, file_size=scan.size)
+    reopened: tuple[int, int] | None = None
     if job is not None and job.status == ImportStatus.FINISHED:
         totals = (job.imported, job.already_present, job.rejected)
-        return ImportSummary(job.id, 0, 0, 0, 0, time.perf_counter() - t0, 0, None, True, totals)
-    cursor = JobCursor(KIND, print_.sha256, print_.size, path.name, header.data_offset, 1)
-    seen: dict[int, int] = {}  # natural key -> first line, for duplicates within the file
+        if sum(totals) == scan.data_lines and job.last_line == scan.lines:
+            return ImportSummary(
+                job.id, 0, 0, 0, 0, time.perf_counter() - t0, 0, None, True, totals, scan.data_lines, scan.blank_lines
+            )
+        reopened = (sum(totals), scan.data_lines)
+        job = _reopen(job, header, scan, actor, engine)
+    cursor = JobCursor(KIND, scan.sha256, scan.size, path.name, header.data_offset, 1, scan.data_lines, scan.lines)
+    seen: dict[int, tuple[int, bytes]] = {}  # natural key -> (first line, record digest), for repeats in the file
     if workers is None:
-        workers = default_workers(print_.size)
+        workers = default_workers(scan.size)
     resumed = None
     if job is not None:
         cursor.job_id, cursor.next_offset, cursor.last_line = job.id, job.next_offset, job.last_line
         cursor.batches, cursor.imported = job.batches, job.imported
         cursor.already_present, cursor.rejected = job.already_present, job.rejected
-        resumed = job.last_line
+        if reopened is None:
+            resumed = job.last_line
         _remember_committed_keys(path, header, cursor, batch_size, workers, seen)
     if observer:
-        observer.started(ImportStart(cursor.job_id, print_.size, cursor.next_offset, resumed))
+        observer.started(ImportStart(cursor.job_id, scan.size, cursor.next_offset, resumed, reopened))
     start_counts = (cursor.imported, cursor.already_present, cursor.rejected)
     pending: PreparedChunk | None = None
     stream = prepared_chunks(
@@ -130,11 +152,62 @@ def import_persons(
         resumed,
         False,
         (cursor.imported, cursor.already_present, cursor.rejected),
+        scan.data_lines,
+        scan.blank_lines,
+        reopened is not None,
     )
 
 
+def _reopen(job: ImportJob, header: Header, scan: FileScan, actor: Actor, engine: Engine | None) -> ImportJob:
+    """Restart a job marked finished whose counts do not add up to the file's lines (none is trusted).
+
+    Its rejected rows are dropped and its counters zeroed in one transaction with an audit entry;
+    the whole file is then imported again: persons already in count as already present, nobody twice.
+    """
+    with unit_of_work(engine) as uow:
+        session = uow.session
+        session.execute(delete(ImportRowError).where(ImportRowError.job_id == job.id))
+        moved = session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job.id, ImportJob.status == ImportStatus.FINISHED)
+            .values(
+                status=ImportStatus.RUNNING,
+                next_offset=header.data_offset,
+                last_line=1,
+                imported=0,
+                already_present=0,
+                rejected=0,
+                finished_at=None,
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise ImportConcurrent("another process reopened this import job; let it finish or re-run")
+        record_event(
+            uow,
+            actor=actor,
+            action=REOPEN_ACTION,
+            subject=f"import_job:{job.id}",
+            subject_key=f"import_job:{job.id}",
+            details={
+                "job": job.id,
+                "accounted": job.imported + job.already_present + job.rejected,
+                "data_lines": scan.data_lines,
+                "last_line": job.last_line,
+                "file_lines": scan.lines,
+            },
+        )
+        return get_job_or_raise(uow=uow, job_id=job.id)
+
+
 def _remember_committed_keys(
-    path: Path, header: Header, cursor: JobCursor, batch_size: int, workers: int, seen: dict[int, int]
+    path: Path,
+    header: Header,
+    cursor: JobCursor,
+    batch_size: int,
+    workers: int,
+    seen: dict[int, tuple[int, bytes]],
 ) -> None:
     """Rebuild the duplicate detector over the part committed by earlier runs (validation, no crypto)."""
     chunks = prepared_chunks(
@@ -148,29 +221,41 @@ def _remember_committed_keys(
         seal=False,
     )
     for chunk in chunks:
-        for line, key, _ in chunk.persons:
-            seen.setdefault(key, line)
+        for line, key, digest, _ in chunk.persons:
+            seen.setdefault(key, (line, digest))
 
 
-def _split_duplicates(batch: PreparedChunk, seen: dict[int, int]) -> tuple[list[StageRecord | bytes], list[Rejection]]:
+def _split_duplicates(
+    batch: PreparedChunk, seen: dict[int, tuple[int, bytes]]
+) -> tuple[list[StageRecord | bytes], list[Rejection], int]:
+    """(records to insert, rejections, rows repeating an earlier line exactly: already present).
+
+    A second line with the same ID and the same name, phone and email is the same person again:
+    already present. The same ID with other data is a conflict the operator must settle: rejected,
+    naming the first line (the first one wins, as an insert would).
+    """
     records: list[StageRecord | bytes] = []
     rejections = list(batch.rejections)
-    for line, key, record in batch.persons:
-        first = seen.setdefault(key, line)
-        if first != line:
+    repeated = 0
+    for line, key, digest, record in batch.persons:
+        first, first_digest = seen.setdefault(key, (line, digest))
+        if first == line:
+            if record is not None:
+                records.append(record)
+        elif digest == first_digest:
+            repeated += 1
+        else:
             number = str(key) + check_character(str(key))
             rejections.append(
-                Rejection(line, DUPLICATE_IN_FILE, mask_id_number(number), f"the same ID as line {first}")
+                Rejection(line, DUPLICATE_IN_FILE, mask_id_number(number), f"the same ID as line {first}, other data")
             )
-        elif record is not None:
-            records.append(record)
     rejections.sort(key=lambda r: r.line)
-    return records, rejections
+    return records, rejections, repeated
 
 
 def _commit(
     batch: PreparedChunk,
-    seen: dict[int, int],
+    seen: dict[int, tuple[int, bytes]],
     cursor: JobCursor,
     actor: Actor,
     engine: Engine | None,
@@ -178,10 +263,17 @@ def _commit(
     *,
     final: bool,
 ) -> None:
-    records, rejections = _split_duplicates(batch, seen)
+    records, rejections, repeated = _split_duplicates(batch, seen)
     with unit_of_work(engine) as uow:
         result = commit_batch(
-            uow=uow, cursor=cursor, batch=batch, records=records, rejections=rejections, actor=actor, final=final
+            uow=uow,
+            cursor=cursor,
+            batch=batch,
+            records=records,
+            rejections=rejections,
+            actor=actor,
+            final=final,
+            repeated=repeated,
         )
     result.advance(cursor)
     if observer:
