@@ -370,3 +370,34 @@ def test_audit_report_states_anchoring(tuow) -> None:
     # the three days before the first anchor are a gap; after it, none
     assert [g["to"] for g in later.anchor_gaps] == [written.at.isoformat(timespec="seconds")]
     assert audit_pdf(later).startswith(b"%PDF")
+
+
+# rule CH-4: `sscard audit verify` anchors the heads it walked and says how old the anchor it checked
+# against is; `sscard audit anchor` (cron) and the serve loop anchor without a walk (committed work on
+# the shared test database, whose anchor file is its own)
+def test_cli_and_loop_anchor(db_env) -> None:
+    import time
+
+    from typer.testing import CliRunner
+
+    from sscard.audit.anchors import anchor_status, background_anchoring
+    from sscard.cli.main import app
+    from sscard.db.session import unit_of_work
+
+    runner = CliRunner()
+    first = runner.invoke(app, ["audit", "verify", "--json"])
+    assert first.exit_code == 0, first.output
+    written = json.loads(first.stdout)["anchors"]["written"]
+    assert written["faults"] == 0
+    second = json.loads(runner.invoke(app, ["audit", "verify", "--json"]).stdout)
+    assert second["ok"] and second["anchors"]["latest"]["n"] == written["n"] and second["anchors"]["age_s"] < 300
+    text = runner.invoke(app, ["audit", "verify"])
+    assert text.exit_code == 0 and f"checked against anchor {written['n'] + 1}" in text.stdout
+    cron = runner.invoke(app, ["audit", "anchor", "--json"])
+    assert cron.exit_code == 0 and json.loads(cron.stdout)["n"] == written["n"] + 3
+    with background_anchoring(0.05):
+        time.sleep(0.5)
+    with unit_of_work() as uow:
+        status = anchor_status(uow, full=True)
+    assert status.problem is None and status.count > written["n"] + 3
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
