@@ -203,8 +203,8 @@ def _read_lines(path: Path, *, last: int | None, locked: bool = False) -> tuple[
 
 def _db_record(uow: UnitOfWork) -> tuple[int, AuditAnchor | None]:
     newest = uow.session.scalar(select(func.max(AuditAnchor.n))) or 0
-    row = uow.session.get(AuditAnchor, newest) if newest else None
-    return int(newest), row
+    query = select(AuditAnchor).where(AuditAnchor.n == newest).execution_options(populate_existing=True)
+    return int(newest), uow.session.scalars(query).first() if newest else None
 
 
 def anchor_status(
@@ -364,7 +364,9 @@ def write_anchor(
             "faults": [[f.stream, f.seq, f.reason] for f in faults],
         }
         line = _ENCODER.encode({**fields, "mac": _mac(_body(fields))}).encode()
-        os.write(fd, line + b"\n")
+        data = memoryview(line + b"\n")
+        while data:  # a line is tens of kilobytes with a thousand streams: a write may be partial
+            data = data[os.write(fd, data) :]
         os.fsync(fd)
         if created:
             _fsync_dir(path.parent)
