@@ -31,6 +31,8 @@ class TestDatabase:
     url: str
     schema: str
     engine: Engine
+    # The audit anchor file belongs to one database (audit/anchors.py): each test database has its own.
+    anchor_file: Path
 
 
 def _pg_reachable() -> str | None:
@@ -67,7 +69,7 @@ def _make_database(backend: str, tmp_root: Path) -> TestDatabase:
         uow = UnitOfWork(s)
         ensure_streams(uow)
         s.commit()
-    return TestDatabase(backend, url, schema, engine)
+    return TestDatabase(backend, url, schema, engine, tmp_root / "anchors.jsonl")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -106,13 +108,17 @@ def fresh_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 @pytest.fixture
-def uow(db: TestDatabase) -> Iterator[object]:
+def uow(db: TestDatabase, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """A unit of work inside an outer transaction that is rolled back after the test.
 
     ``uow.commit()`` only releases a savepoint, so services and entrypoints behave as in production.
+    The audit chain's checks read the database's own anchor file (what committed CLI runs anchored).
     """
+    from sscard.config import reset_settings_cache
     from sscard.db.session import UnitOfWork
 
+    monkeypatch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(db.anchor_file))
+    reset_settings_cache()
     connection = db.engine.connect()
     outer = connection.begin()
     session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
@@ -132,6 +138,7 @@ def db_env(db: TestDatabase, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestDa
 
     monkeypatch.setenv("SSCARD_DATABASE_URL", db.url)
     monkeypatch.setenv("SSCARD_DATABASE_SCHEMA", db.schema)
+    monkeypatch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(db.anchor_file))
     reset_settings_cache()
     reset_engine_cache()
     yield db

@@ -49,6 +49,19 @@ class Settings(BaseSettings):
     # stream, a few queries each. Set it alike in every process and restart them together: a card's
     # new entries go to the stream of the current setting.
     audit_streams: int = Field(default=1024, ge=1, le=4096)
+    # Audit anchors (audit/anchors.py): the append-only file outside the database that the chain is
+    # checked against; empty means <data_dir>/audit/anchors.jsonl. One file per database: run
+    # `sscard audit verify` / `sscard audit anchor` where it lives, and ship it to write-once storage.
+    audit_anchor_file: str = ""
+    # `sscard serve` also anchors every this many seconds (0 = only `audit verify` and `audit anchor`,
+    # e.g. from cron). Enable it in one server per installation: the one whose data directory holds
+    # the anchor file.
+    audit_anchor_interval_s: int = Field(default=0, ge=0, le=7 * 86_400)
+    # Every anchor is also a notice to this department's inbox (the notify outbox, department channel):
+    # the auditors' copy of the anchored digest. Empty: no notice.
+    audit_anchor_department: str = Field(default="000000", pattern=r"^([0-9]{6})?$")
+    # The audit report flags a stretch longer than this without an anchor as a gap.
+    audit_anchor_max_gap_s: int = Field(default=26 * 3600, ge=60)
     # Terminal PIN verifications share transactions (group commit, credentials/pin/batch_verify.py):
     # at most this many per batch, and this many batches in the database at once per process.
     pin_verify_batch: int = Field(default=64, ge=1, le=1000)
@@ -90,6 +103,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'sscard.db').resolve()}"
+
+    @property
+    def anchor_path(self) -> Path:
+        return Path(self.audit_anchor_file) if self.audit_anchor_file else self.data_dir / "audit" / "anchors.jsonl"
 
     @property
     def timeouts(self) -> DatabaseTimeouts:

@@ -35,7 +35,8 @@ def checkpoint_mac(*, stream: int, seq: int, hash_: bytes, verified_at: datetime
 
 
 def load_checkpoints(uow: UnitOfWork) -> dict[int, AuditCheckpoint]:
-    return {c.stream: c for c in uow.session.scalars(select(AuditCheckpoint))}
+    query = select(AuditCheckpoint).execution_options(populate_existing=True)  # as stored now (upserts are Core)
+    return {c.stream: c for c in uow.session.scalars(query)}
 
 
 def checkpoint_fault(checkpoint: AuditCheckpoint, head: AuditStreamHead) -> str | None:

@@ -54,3 +54,21 @@ class AuditCheckpoint(Base):
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))  # the chain hash of entry ``seq``
     verified_at: Mapped[datetime]
     mac: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditAnchor(Base):
+    """The database's record of each anchor written to the anchor file (``audit/anchors.py``).
+
+    The file is the authority; these rows say how many anchors the file must hold at least (so a
+    file cut short or lost is seen) and the hash of each line (so a file rewritten or swapped is)."""
+
+    __tablename__ = "audit_anchor"
+
+    n: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chain: Mapped[str] = mapped_column(String(32))  # the anchor chain's id, the same in every line
+    at: Mapped[datetime]
+    line_hash: Mapped[bytes] = mapped_column(LargeBinary(32))  # SHA-256 of the line as written
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))  # of the anchored heads
+    streams: Mapped[int] = mapped_column(Integer)
+    entries: Mapped[int] = mapped_column(BigInteger)
+    faults: Mapped[int] = mapped_column(Integer)

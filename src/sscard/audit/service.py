@@ -19,7 +19,8 @@ from typing import Any, cast
 from sqlalchemy import Executable, Table, and_, bindparam, func, insert, or_, select, text, update
 
 from sscard.audit.actor import Actor, Channel
-from sscard.audit.checkpoints import checkpoint_fault, load_checkpoints, record_checkpoints
+from sscard.audit.anchors import Anchor, AnchorStatus, anchor_status, check_heads, lookup_hashes, write_anchor
+from sscard.audit.checkpoints import checkpoint_fault, checkpoint_mac, load_checkpoints, record_checkpoints
 from sscard.audit.models import AuditCheckpoint, AuditEntry, AuditStreamHead
 from sscard.config import get_settings
 from sscard.db.base import utcnow
@@ -310,15 +311,22 @@ class ChainProblem:
 class VerifyReport:
     entries: int
     streams: int
-    problem: ChainProblem | None
+    problem: ChainProblem | None  # the first (earliest written) of ``problems``
     # Walked from checkpoints: the oldest full walk whose checkpoint was used (entries up to each
     # checkpoint were found intact then); None when every stream was walked from its first entry.
     checked_since: datetime | None = None
     intact_heads: tuple[AuditStreamHead, ...] = ()  # the streams found intact, as read before the walk
+    heads: tuple[AuditStreamHead, ...] = ()  # every head, as read before the walk
+    problems: tuple[ChainProblem, ...] = ()
+    anchors: AnchorStatus | None = None  # the anchor file and the database's record of it
+
+    @property
+    def anchor_problem(self) -> str | None:
+        return None if self.anchors is None else self.anchors.problem
 
     @property
     def ok(self) -> bool:
-        return self.problem is None
+        return self.problem is None and self.anchor_problem is None
 
 
 # Told (entries walked, entries to walk) as a walk goes: a full walk of a national log takes hours.
@@ -330,35 +338,108 @@ def verify_chain(
 ) -> VerifyReport:
     """Walk every stream up to its head as read first (entries appended meanwhile are the next walk's);
     report the first entry that was modified, deleted, inserted or reordered. ``since_checkpoints``:
-    start each stream at its checkpoint (``audit/checkpoints.py``) where it has a valid one."""
-    heads = list(uow.session.scalars(select(AuditStreamHead).order_by(AuditStreamHead.stream)))
-    checkpoints = load_checkpoints(uow) if since_checkpoints else {}
+    start each stream at its checkpoint (``audit/checkpoints.py``) where it has a valid one.
+
+    Every stream is also compared with what was verified or anchored before it: a checkpoint or the
+    latest anchor (``audit/anchors.py``) beyond the head, one whose stream has no head, an entry at a
+    checkpointed or anchored place that is gone or changed, entries in a stream without a head: that
+    is tampering too (a tail cut off with its head set back, a stream removed with its head). The
+    anchors and checkpoints are read *before* the heads: each only records heads committed before it
+    was written, so a head read after it is at or past it unless entries were removed, and an honest
+    append meanwhile is never taken for tampering. ``since_checkpoints`` checks the anchor file's
+    newest lines only, the full walk every line."""
+    anchors = anchor_status(uow, full=not since_checkpoints)
+    all_checkpoints = load_checkpoints(uow)
+    # populate_existing: heads this session loaded before (appends move them with Core statements,
+    # which the session does not see) are read again, never taken from its identity map.
+    query = select(AuditStreamHead).order_by(AuditStreamHead.stream).execution_options(populate_existing=True)
+    heads = list(uow.session.scalars(query))
+    connection = uow.session.connection()
+    problems, skip = _link_problems(connection, heads, all_checkpoints, anchors)
+    checkpoints = {s: c for s, c in all_checkpoints.items() if s not in skip} if since_checkpoints else {}
     to_walk = sum(h.seq - (checkpoints[h.stream].seq - 1 if h.stream in checkpoints else 0) for h in heads)
-    past_heads = _streams_past(uow.session.connection(), heads)
+    past_heads = _streams_past(connection, heads)
     total = 0
-    problems: list[ChainProblem] = []
     intact: list[AuditStreamHead] = []
     used: list[datetime] = []
     for head in heads:
+        if since_checkpoints and head.stream in skip:
+            continue  # its checkpoint is not to be trusted: found already, the full walk does the rest
         checkpoint = checkpoints.get(head.stream)
         tell = None if progress is None else _after(total, to_walk, progress)
         count, problem = _verify_stream(uow, head, batch, checkpoint, tell, head.stream in past_heads)
         total += count
         if problem:
             problems.append(problem)
-        else:
+        elif head.stream not in skip:
             intact.append(head)
             if checkpoint is not None:
                 used.append(checkpoint.verified_at)
     # "First" = the earliest written bad entry; a truncated tail has no entry and sorts last.
-    problems.sort(key=lambda p: (p.entry_id is None, p.entry_id or 0, p.stream))
+    problems.sort(key=lambda p: (p.entry_id is None, p.entry_id or 0, p.stream, p.seq))
     return VerifyReport(
         entries=total,
         streams=len(heads),
         problem=problems[0] if problems else None,
         checked_since=min(used, default=None),
         intact_heads=tuple(intact),
+        heads=tuple(heads),
+        problems=tuple(problems),
+        anchors=anchors,
     )
+
+
+def _link_problems(
+    connection: Any,
+    heads: Sequence[AuditStreamHead],
+    checkpoints: Mapping[int, AuditCheckpoint],
+    anchors: AnchorStatus,
+) -> tuple[list[ChainProblem], set[int]]:
+    """The streams that do not continue their checkpoints or the latest anchor (``check_heads``), and
+    entries in streams without a head: the problems and the streams they are in. A few queries for
+    every stream together (the places looked up by index), whatever the log's size."""
+    head_of = {h.stream: (h.seq, h.last_hash) for h in heads}
+    problems: list[ChainProblem] = []
+    checkpointed: dict[int, tuple[int, bytes]] = {}
+    for stream, checkpoint in checkpoints.items():
+        expected = checkpoint_mac(stream=stream, seq=checkpoint.seq, hash_=checkpoint.hash,
+                                  verified_at=checkpoint.verified_at)  # fmt: skip
+        if expected != checkpoint.mac:
+            problems.append(ChainProblem(stream, checkpoint.seq, None,
+                                         "checkpoint does not match its MAC (altered or forged)"))  # fmt: skip
+        else:
+            checkpointed[stream] = (checkpoint.seq, checkpoint.hash)
+    latest = anchors.latest
+    anchored = latest.heads if latest is not None else {}
+    found = lookup_hashes(connection, [*((s, q) for s, (q, _) in checkpointed.items() if s in head_of),
+                                       *((s, q) for s, (q, _) in anchored.items() if s in head_of)])  # fmt: skip
+    faults = check_heads(checkpointed, head_of, found, what="checkpoint")
+    if latest is not None:
+        faults += check_heads(anchored, head_of, found, what=f"anchor {latest.n} ({latest.at:%Y-%m-%d %H:%M} UTC)")
+    problems += [ChainProblem(f.stream, f.seq, f.entry_id, f.reason) for f in faults]
+    problems += _headless(connection, set(head_of))
+    return problems, {p.stream for p in problems}
+
+
+def _headless(connection: Any, head_streams: set[int]) -> list[ChainProblem]:
+    """Entries of streams that have no head (its row deleted): nothing walks them otherwise. Two
+    index lookups (the lowest and highest stream) plus one per stream missing a head in between."""
+    low, high = connection.execute(select(func.min(_ENTRY.c.stream), func.max(_ENTRY.c.stream))).one()
+    if low is None:
+        return []
+    candidates = [s for s in (low, high) if s not in head_streams]
+    if head_streams:
+        candidates += [s for s in range(max(low, min(head_streams)), min(high, max(head_streams)) + 1)
+                       if s not in head_streams]  # fmt: skip
+    problems = []
+    for stream in sorted(set(candidates)):
+        first = connection.execute(
+            select(_ENTRY.c.seq, _ENTRY.c.id).where(_ENTRY.c.stream == stream).order_by(_ENTRY.c.seq).limit(1)
+        ).first()
+        if first is not None:
+            reason = "entries in a stream that has no head (stream head removed)"
+            problems.append(ChainProblem(stream, first.seq, first.id, reason))
+    return problems
 
 
 def _after(walked: int, to_walk: int, progress: Progress) -> Callable[[int], None]:
@@ -368,12 +449,26 @@ def _after(walked: int, to_walk: int, progress: Progress) -> Callable[[int], Non
 
 def checkpoint_chain(uow: UnitOfWork, *, actor: Actor, progress: Progress | None = None) -> tuple[VerifyReport, int]:
     """The full walk, then a checkpoint at each stream found intact (audited); the report and how many."""
+    report, recorded, _anchor = verify_and_anchor(uow, actor=actor, progress=progress, anchor=False)
+    return report, recorded
+
+
+def verify_and_anchor(
+    uow: UnitOfWork, *, actor: Actor, progress: Progress | None = None, anchor: bool = True
+) -> tuple[VerifyReport, int, Anchor | None]:
+    """``sscard audit verify``: the full walk, a checkpoint at each stream found intact and (``anchor``)
+    an anchor of the heads as the walk read them (streams found broken keep their anchored state);
+    audited. No anchor when the anchor file itself is in question (the report says why)."""
     report = verify_chain(uow, progress=progress)
     recorded = record_checkpoints(uow, report.intact_heads, at=utcnow())
+    written = None
+    if anchor and report.anchor_problem is None:
+        heads = {h.stream: (h.seq, h.last_hash) for h in report.heads}
+        written = write_anchor(uow, heads=heads, actor=actor, broken={p.stream for p in report.problems})
     record_event(uow, actor=actor, action="audit.checkpoint", subject="audit",
                  result="ok" if report.ok else "broken",
                  details={"entries": report.entries, "streams": report.streams, "checkpoints": recorded})  # fmt: skip
-    return report, recorded
+    return report, recorded, written
 
 
 # The columns a walk reads, as plain rows (ORM objects cost more than the hash itself). Walked by
@@ -414,9 +509,12 @@ def _verify_stream(
             tell(count)
         if len(rows) < batch:  # the last page
             break
-    if head.seq != expected_seq - 1 or head.last_hash != prev_hash:
+    if head.seq != expected_seq - 1:
         reason = f"stream head records {head.seq} entries, found {expected_seq - 1} (entries removed from the end)"
         return count, ChainProblem(head.stream, expected_seq, None, reason)
+    if head.last_hash != prev_hash:
+        reason = f"stream head's hash differs from entry {head.seq}'s (head or entry rewritten)"
+        return count, ChainProblem(head.stream, head.seq, None, reason)
     return count, _beyond_head(connection, head) if past_head else None
 
 

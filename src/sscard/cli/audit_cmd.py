@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,6 +12,8 @@ from sscard.cli.common import console, err_console, handle_errors, print_json
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
+
+    from sscard.audit.anchors import Anchor, AnchorStatus
 
 app = typer.Typer(help="Audit log.", no_args_is_help=True)
 PROGRESS_EVERY_S = 5.0  # a progress line this often when stderr is not a terminal
@@ -54,19 +56,22 @@ class _WalkProgress:
 def verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Exit 0 when every chain is intact; exit 1 naming the first bad entry.
 
-    Walks every entry from the first; each stream found intact gets a checkpoint, where the audit
-    report's check starts (run this nightly)."""
-    from sscard.audit.service import checkpoint_chain
+    Walks every entry from the first and compares every stream with its checkpoint and with the latest
+    anchor (audit/anchors.py; the whole anchor file is checked too). Each stream found intact gets a
+    checkpoint, where the audit report's check starts, and the heads are anchored: a line appended to
+    the anchor file (run this nightly, where the anchor file lives)."""
+    from sscard.audit.service import verify_and_anchor
     from sscard.db.session import unit_of_work
 
     progress = _WalkProgress()
     try:
         with unit_of_work() as uow:
-            report, checkpoints = checkpoint_chain(uow, actor=Actor.cli_operator(), progress=progress)
+            report, checkpoints, anchor = verify_and_anchor(uow, actor=Actor.cli_operator(), progress=progress)
             uow.commit()
     finally:
         progress.stop()
     p = report.problem
+    anchors = _anchor_summary(report.anchors, anchor)
     if as_json:
         print_json(
             {
@@ -74,15 +79,81 @@ def verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                 "entries": report.entries,
                 "streams": report.streams,
                 "checkpoints": checkpoints,
+                "problems": len(report.problems),
                 "first_bad": None
                 if p is None
                 else {"entry_id": p.entry_id, "stream": p.stream, "seq": p.seq, "reason": p.reason},
+                "anchors": anchors,
             }
         )
-    elif p is None:
-        console.print(f"audit chain intact: {report.entries} entries in {report.streams} streams")
     else:
-        where = f"entry {p.entry_id}" if p.entry_id is not None else "end of stream"
-        err_console.print(f"audit chain BROKEN at {where} (stream {p.stream}, seq {p.seq}): {p.reason}")
-    if p is not None:
+        if p is None and report.anchor_problem is None:
+            console.print(f"audit chain intact: {report.entries} entries in {report.streams} streams")
+        if p is not None:
+            where = f"entry {p.entry_id}" if p.entry_id is not None else "end of stream"
+            err_console.print(f"audit chain BROKEN at {where} (stream {p.stream}, seq {p.seq}): {p.reason}")
+        if report.anchor_problem is not None:
+            err_console.print(f"audit anchors BROKEN: {report.anchor_problem}")
+        (console if report.anchor_problem is None else err_console).print(_anchor_line(anchors), highlight=False)
+    if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("anchor")
+@handle_errors
+def anchor(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Anchor the stream heads now, without a walk (e.g. from cron, every few minutes).
+
+    Appends a MACed digest of every head to the anchor file (SSCARD_AUDIT_ANCHOR_FILE, default
+    <data dir>/audit/anchors.jsonl), records it in the database and notifies the auditors. Exit 1
+    when a stream does not continue the previous anchor (tampering: named, and kept anchored as it
+    was) or when the anchor file does not match the database's record of it (nothing written)."""
+    from sscard.audit.anchors import anchor_now
+    from sscard.db.session import unit_of_work
+
+    with unit_of_work() as uow:
+        written = anchor_now(uow, actor=Actor.cli_operator())
+        uow.commit()
+    out = {
+        "ok": not written.faults,
+        "n": written.n,
+        "at": written.at.isoformat(),
+        "streams": len(written.heads),
+        "entries": written.entries,
+        "digest": written.digest.hex(),
+        "faults": [{"stream": s, "seq": q, "reason": r} for s, q, r in written.faults],
+    }
+    if as_json:
+        print_json(out)
+    else:
+        console.print(f"anchor {written.n}: {out['streams']} streams, {written.entries} entries, "
+                      f"digest {out['digest']}", highlight=False)  # fmt: skip
+        for s, q, r in written.faults:
+            err_console.print(f"TAMPERING: stream {s}, seq {q}: {r}", highlight=False)
+    if written.faults:
+        raise typer.Exit(1)
+
+
+def _anchor_summary(status: AnchorStatus | None, written: Anchor | None) -> dict[str, Any]:
+    """What the check found in the anchor file, and the anchor this run wrote."""
+    latest = None if status is None else status.latest
+    age = None if status is None else status.age()
+    return {
+        "file": None if status is None else status.path,
+        "checked": 0 if status is None else status.count,
+        "latest": None if latest is None else {"n": latest.n, "at": latest.at.isoformat()},
+        "age_s": None if age is None else round(age.total_seconds()),
+        "problem": None if status is None else status.problem,
+        "written": None if written is None else {"n": written.n, "faults": len(written.faults)},
+    }
+
+
+def _anchor_line(summary: dict[str, Any]) -> str:
+    latest = summary["latest"]
+    if latest is None:
+        checked = "not anchored before this run"
+    else:
+        checked = f"checked against anchor {latest['n']} of {latest['at'][:19]} UTC ({summary['age_s']} s old)"
+    written = summary["written"]
+    wrote = "" if written is None else f"; anchor {written['n']} written to {summary['file']}"
+    return f"anchors: {checked}{wrote}"

@@ -26,6 +26,7 @@ def serve(
     """
     import contextlib
 
+    from sscard.audit.anchors import background_anchoring
     from sscard.notify.dispatcher import background_dispatcher
     from sscard.startup import production_problems
 
@@ -52,9 +53,12 @@ def serve(
             f"`sscard demo load` lists them all, so does {base}/)"
         )
     typer.echo("  notifications " + ("delivered by this process" if dispatch else "not delivered (--no-dispatch)"))
+    every = settings.audit_anchor_interval_s
+    typer.echo("  audit anchors " + (f"every {every} s to {settings.anchor_path}" if every else "not written here"))
     typer.echo("Press Ctrl+C to stop.")
     # One dispatcher per server, whatever the worker count: it claims outbox rows, so a second server is safe.
-    with background_dispatcher() if dispatch else contextlib.nullcontext():
+    # Anchoring (audit/anchors.py), when enabled, also runs once per server, in this process.
+    with background_dispatcher() if dispatch else contextlib.nullcontext(), background_anchoring(every):
         _run_uvicorn(h, p, workers or settings.workers)
 
 

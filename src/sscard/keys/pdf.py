@@ -183,6 +183,18 @@ def audit_pdf(report: AuditReport) -> bytes:
                             f" (entries before {since} were verified by that full check)", "meta"))  # fmt: skip
     else:
         story.append(_p(f"审计日志哈希链校验：发现异常 — {report.chain_problem}", "alert"))
+    if report.anchored_since is None:
+        story.append(_p("审计日志未锚定：没有库外锚定记录 (the chain has never been anchored outside the database)",
+                        "alert"))  # fmt: skip
+    else:
+        since = report.anchored_since.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+        latest = "" if report.anchor_latest_at is None else report.anchor_latest_at.astimezone(CHINA).strftime(
+            "%Y-%m-%d %H:%M")  # fmt: skip
+        n = report.anchor_latest_n
+        story.append(_p(f"库外锚定：自 {since} 起，最近一次第 {n} 号 {latest}"
+                        f" (anchored since {since}; latest anchor {n} at {latest})", "meta"))  # fmt: skip
+    for gap in report.anchor_gaps:
+        story.append(_p(f"锚定间隔过长 (anchor gap)：{_local(gap['from'])} 至 {_local(gap['to'])}", "alert"))
     story.append(_p("一、操作汇总 Summary by action", "h2"))
     results = sorted({r for counts in report.by_action.values() for r in counts})
     rows = [[a, *[c.get(r, 0) for r in results], sum(c.values())] for a, c in report.by_action.items()]

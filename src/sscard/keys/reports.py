@@ -16,13 +16,15 @@ import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
 
+from sscard.audit.anchors import anchor_gaps
 from sscard.audit.models import AuditEntry
 from sscard.audit.service import verify_chain
+from sscard.config import get_settings
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
 from sscard.keys import bridge
@@ -183,6 +185,14 @@ class AuditReport:
     # Entries up to each stream's checkpoint were found intact by the full walk of this time (the
     # oldest used); None when the chain was walked from its first entry.
     chain_checked_since: datetime | None = None
+    # Audit anchors (audit/anchors.py): since when the chain is anchored outside the database (None:
+    # never), the newest anchor's number and time, and every stretch of the period longer than
+    # SSCARD_AUDIT_ANCHOR_MAX_GAP_S without an anchor (the period before the first anchor included).
+    anchored_since: datetime | None = None
+    anchor_latest_n: int = 0
+    anchor_latest_at: datetime | None = None
+    anchor_gaps: list[dict[str, str]] = field(default_factory=list)
+    anchor_problem: str | None = None
     entries: list[dict[str, Any]] = field(default_factory=list)
     by_action: dict[str, dict[str, int]] = field(default_factory=dict)  # action → result → count
     incidents: list[dict[str, Any]] = field(default_factory=list)
@@ -197,14 +207,28 @@ def audit_report(uow: UnitOfWork, *, region_code: str, start: datetime, end: dat
     if end <= start or (end - start).days > MAX_PERIOD_DAYS:
         raise ReportInvalid(f"the period must end after it starts and last at most {MAX_PERIOD_DAYS} days")
     verified = verify_chain(uow, since_checkpoints=True)  # the nightly full walk covers the rest
+    problem = verified.problem
+    settings = get_settings()
+    anchored_since, gaps = anchor_gaps(uow, start=start, end=end,
+                                       max_gap=timedelta(seconds=settings.audit_anchor_max_gap_s))  # fmt: skip
+    latest = None if verified.anchors is None else verified.anchors.latest
     report = AuditReport(
         region_code=region_code,
         start=start,
         end=end,
         generated_at=utcnow(),
         chain_ok=verified.ok,
-        chain_problem=None if verified.problem is None else verified.problem.reason,
+        chain_problem=(
+            f"stream {problem.stream}, seq {problem.seq}: {problem.reason}"
+            if problem is not None
+            else verified.anchor_problem
+        ),  # fmt: skip
         chain_checked_since=verified.checked_since,
+        anchored_since=anchored_since,
+        anchor_latest_n=0 if latest is None else latest.n,
+        anchor_latest_at=None if latest is None else latest.at,
+        anchor_gaps=[{"from": a.isoformat(timespec="seconds"), "to": b.isoformat(timespec="seconds")} for a, b in gaps],
+        anchor_problem=verified.anchor_problem,
     )
     # The actions are chosen in the database: the period also holds every PIN verification and login.
     query = (

@@ -41,6 +41,9 @@ BOOTSTRAP: dict[str, tuple[str, KeyKind]] = {
     "DATA": ("data", "data"),
     "INDEX": ("index", "hmac"),
     "AUDIT": ("audit", "hmac"),
+    # One purpose only: the MAC of the audit chain's anchors (audit/anchors.py). Not the AUDIT key, so
+    # that an anchor can never pass for a chain link or a checkpoint, and the reverse.
+    "ANCHOR": ("audit_anchor", "hmac"),
     "PVK": ("pvk", "block"),
 }
 HEADER = 2  # field tokens start with the data-key version, big-endian
@@ -258,6 +261,11 @@ class ModuleCore(SecurityModule):
         self._refresh()
         entry = self._usable("AUDIT")
         return self.backend.hmac(self._load("AUDIT", entry.current), data)
+
+    def anchor_mac(self, data: bytes) -> bytes:
+        self._refresh()
+        entry = self._usable("ANCHOR")
+        return self.backend.hmac(self._load("ANCHOR", entry.current), data)
 
     # --- terminals and cards (KEY-3, CH-3) ---------------------------------------------------------
 

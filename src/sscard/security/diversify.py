@@ -33,7 +33,7 @@ BLOCK = 16
 
 # Purposes of the hierarchy (derived) and of local keys (KEY-2: generated, never derived).
 DERIVED_PURPOSES = ("region", "terminal_master", "card_master")
-LOCAL_PURPOSES = ("data", "index", "audit", "pvk", "zone_pin", "transport", "local")
+LOCAL_PURPOSES = ("data", "index", "audit", "audit_anchor", "pvk", "zone_pin", "transport", "local")
 # What may leave the module wrapped under a transport key: the sub-keys the ministry hands down.
 EXPORTABLE_PURPOSES = frozenset({"region", "terminal_master", "card_master", "zone_pin"})
 

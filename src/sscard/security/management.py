@@ -35,7 +35,7 @@ from sscard.security.errors import (
 
 _LABEL = re.compile(r"^[A-Z][A-Z0-9_-]{0,15}(/[A-Z0-9_-]{1,24}){0,2}$")
 # Rotating these would orphan every blind index / break the audit chain's verification.
-NOT_ROTATABLE = frozenset({"INDEX", "AUDIT"})
+NOT_ROTATABLE = frozenset({"INDEX", "AUDIT", "ANCHOR"})
 COMPONENT_LEN = 16
 
 
@@ -83,7 +83,7 @@ class KeyManagement(ModuleCore):
             raise KeyInputInvalid(
                 "a local key label is upper case, e.g. ZPK/BANK01 (not a hierarchy or built-in label)"
             )
-        if purpose not in LOCAL_PURPOSES or purpose in ("data", "index", "audit", "pvk"):
+        if purpose not in LOCAL_PURPOSES or purpose in ("data", "index", "audit", "audit_anchor", "pvk"):
             raise KeyInputInvalid("a local key's purpose is zone_pin, transport or local")
         if not (len(region) == 6 and region.isdigit()):
             raise KeyInputInvalid("a region code is six digits")

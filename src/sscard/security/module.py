@@ -48,6 +48,10 @@ class SecurityModule(ABC):
     def audit_mac(self, data: bytes) -> bytes:
         """MAC that chains audit entries; its key never leaves the module."""
 
+    @abstractmethod
+    def anchor_mac(self, data: bytes) -> bytes:
+        """MAC of an audit anchor (``audit/anchors.py``) under a key used for nothing else."""
+
     # --- terminals (CH-3, KEY-3): per-terminal keys never leave the module in clear -------------
 
     @abstractmethod

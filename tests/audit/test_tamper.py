@@ -1,0 +1,403 @@
+"""Issue 24: tampering by someone who can edit the database but holds no key (CH-4).
+
+A tail cut off with its head set back, a whole stream removed, checkpoints deleted, a head pointing at
+a rewritten entry, anchors deleted or rolled back: each is a break of the chain, named by stream and
+seq; honest appends while a verification runs never are.
+
+These tests run on a database of their own, each with an anchor file of its own: an anchor written
+in a test outlives the test's rolled-back transaction, so neither may be shared with other tests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from sscard.audit import Actor, Channel, record_event
+from sscard.audit.checkpoints import load_checkpoints
+from sscard.audit.models import AuditCheckpoint, AuditEntry, AuditStreamHead
+from sscard.audit.service import checkpoint_chain, verify_chain
+from tests.conftest import fresh_database
+
+CLERK = Actor(kind="staff", id="clerk1", channel=Channel.COUNTER, role="counter_clerk", region="110100")
+OPERATOR = Actor(kind="staff", id="cli:ops", channel=Channel.CLI, role="operator")
+HAS_ANCHORS = importlib.util.find_spec("sscard.audit.anchors") is not None
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def own_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    yield from fresh_database(request.param, tmp_path_factory)
+
+
+@pytest.fixture
+def anchor_file(tmp_path: Path) -> Path:
+    return tmp_path / "audit" / "anchors.jsonl"
+
+
+@pytest.fixture
+def tuow(own_db, anchor_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """Like the ``uow`` fixture (rolled back afterwards), on this module's database and a fresh anchor file."""
+    from sscard.config import reset_settings_cache
+    from sscard.db.session import UnitOfWork
+
+    monkeypatch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(anchor_file))
+    monkeypatch.setenv("SSCARD_AUDIT_ANCHOR_DEPARTMENT", "110000")
+    reset_settings_cache()
+    connection = own_db.engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield UnitOfWork(session)
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+        reset_settings_cache()
+
+
+def _stream_of(uow, subject: str, n: int) -> list[AuditEntry]:
+    """``n`` entries on the stream of ``subject`` (one stream: the subject decides it)."""
+    return [record_event(uow, actor=CLERK, action="card.activate", subject=subject, details={"n": i}) for i in range(n)]
+
+
+def _cut_tail(uow, last: AuditEntry, before: AuditEntry) -> None:
+    """Delete ``last`` and set its stream's head back to ``before``: what an editor of the database does."""
+    uow.session.execute(delete(AuditEntry).where(AuditEntry.id == last.id))
+    uow.session.execute(
+        update(AuditStreamHead)
+        .where(AuditStreamHead.stream == last.stream)
+        .values(seq=before.seq, last_hash=before.hash)
+    )
+    uow.session.expire_all()
+
+
+def _anchor(uow):
+    from sscard.audit.anchors import anchor_now
+
+    return anchor_now(uow, actor=OPERATOR)
+
+
+def _broken_at(report, stream: int, seq: int, words: str) -> None:
+    assert not report.ok
+    assert any(p.stream == stream and p.seq == seq and words in p.reason for p in report.problems), report.problems
+    assert report.problem is not None
+
+
+# rule CH-4: a tail cut off with its head set back, after a checkpoint (the issue's reproduction)
+def test_tail_cut_with_head_rewound_after_checkpoint(tuow) -> None:
+    entries = _stream_of(tuow, "t24-a:x", 7)
+    assert checkpoint_chain(tuow, actor=OPERATOR)[0].ok
+    _cut_tail(tuow, entries[-1], entries[-2])
+    report = verify_chain(tuow)  # the full walk of `sscard audit verify`
+    _broken_at(report, entries[-1].stream, entries[-1].seq, "removed from the end")
+
+
+# rule CH-4: the same without a checkpoint (the checkpoints deleted too): the anchor outside the
+# database still says how long the stream was
+def test_tail_cut_with_head_rewound_and_checkpoints_deleted(tuow) -> None:
+    entries = _stream_of(tuow, "t24-b:x", 7)
+    assert checkpoint_chain(tuow, actor=OPERATOR)[0].ok
+    _anchor(tuow)
+    _cut_tail(tuow, entries[-1], entries[-2])
+    tuow.session.execute(delete(AuditCheckpoint))
+    tuow.session.expire_all()
+    assert not load_checkpoints(tuow)
+    report = verify_chain(tuow)
+    _broken_at(report, entries[-1].stream, entries[-1].seq, "its anchor 1")
+    assert "removed from the end" in report.problem.reason
+    assert not verify_chain(tuow, since_checkpoints=True).ok  # the audit report's check sees it too
+
+
+# rule CH-4: the cut tail refilled by honest appends (the head is past the anchor again): the entry at
+# the anchored place is not the anchored one
+def test_tail_cut_then_refilled_is_found(tuow) -> None:
+    entries = _stream_of(tuow, "t24-c:x", 5)
+    _anchor(tuow)
+    _cut_tail(tuow, entries[-1], entries[-2])
+    tuow.session.execute(delete(AuditCheckpoint))
+    refill = _stream_of(tuow, "t24-c:x", 3)
+    assert refill[0].seq == entries[-1].seq and refill[0].hash != entries[-1].hash
+    report = verify_chain(tuow)
+    _broken_at(report, entries[-1].stream, entries[-1].seq, "changed or removed")
+
+
+# rule CH-4: a whole stream removed with its head; its checkpoint (then: no checkpoint, its anchor) remains
+def test_whole_stream_removed(tuow) -> None:
+    entries = _stream_of(tuow, "t24-d:x", 4)
+    assert checkpoint_chain(tuow, actor=OPERATOR)[0].ok
+    stream = entries[0].stream
+    tuow.session.execute(delete(AuditEntry).where(AuditEntry.stream == stream))
+    tuow.session.execute(delete(AuditStreamHead).where(AuditStreamHead.stream == stream))
+    tuow.session.expire_all()
+    _broken_at(verify_chain(tuow), stream, entries[-1].seq, "stream removed")
+
+
+def test_whole_stream_removed_with_its_checkpoint(tuow) -> None:
+    entries = _stream_of(tuow, "t24-e:x", 4)
+    _anchor(tuow)
+    stream = entries[0].stream
+    tuow.session.execute(delete(AuditEntry).where(AuditEntry.stream == stream))
+    tuow.session.execute(delete(AuditStreamHead).where(AuditStreamHead.stream == stream))
+    tuow.session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.stream == stream))
+    tuow.session.expire_all()
+    _broken_at(verify_chain(tuow), stream, entries[-1].seq, "stream removed")
+
+
+# rule CH-4: the head row removed, the entries left: nothing would walk them
+def test_stream_head_removed_entries_left(tuow) -> None:
+    entries = _stream_of(tuow, "t24-f:x", 3)
+    tuow.session.execute(delete(AuditStreamHead).where(AuditStreamHead.stream == entries[0].stream))
+    tuow.session.expire_all()
+    _broken_at(verify_chain(tuow), entries[0].stream, 1, "has no head")
+
+
+# rule CH-4: a head pointing at a rewritten entry (its content changed, its stored hash copied into the
+# head) is found by the walk; and anchoring does not take such a head as the new anchored state
+def test_head_pointing_at_rewritten_entry(tuow) -> None:
+    entries = _stream_of(tuow, "t24-g:x", 3)
+    assert checkpoint_chain(tuow, actor=OPERATOR)[0].ok
+    forged = b"\x07" * 32
+    tuow.session.execute(update(AuditEntry).where(AuditEntry.id == entries[-1].id).values(result="denied", hash=forged))
+    tuow.session.execute(
+        update(AuditStreamHead).where(AuditStreamHead.stream == entries[0].stream).values(last_hash=forged)
+    )
+    tuow.session.expire_all()
+    for report in (verify_chain(tuow), verify_chain(tuow, since_checkpoints=True)):
+        assert not report.ok and report.problem.stream == entries[0].stream and report.problem.seq == entries[-1].seq
+
+
+def test_head_hash_rewritten_is_not_anchored(tuow) -> None:
+    entries = _stream_of(tuow, "t24-h:x", 3)
+    first = _anchor(tuow)
+    more = _stream_of(tuow, "t24-h:x", 1)
+    tuow.session.execute(
+        update(AuditStreamHead).where(AuditStreamHead.stream == entries[0].stream).values(last_hash=b"\x01" * 32)
+    )
+    tuow.session.expire_all()
+    second = _anchor(tuow)
+    assert [(s, q) for s, q, _ in second.faults] == [(more[0].stream, more[0].seq)]
+    assert "head rewritten" in second.faults[0][2]
+    assert second.heads[entries[0].stream] == first.heads[entries[0].stream]  # kept as anchored before
+
+
+# rule CH-4: anchoring after a truncation keeps the stream's anchored state (the evidence is never
+# laundered by a later anchor), writes the fault into the line, and tells the auditors
+def test_anchor_after_truncation_keeps_the_evidence(tuow, anchor_file: Path) -> None:
+    from sscard.notify import list_messages
+
+    entries = _stream_of(tuow, "t24-i:x", 4)
+    _anchor(tuow)
+    _cut_tail(tuow, entries[-1], entries[-2])
+    later = _anchor(tuow)
+    stream = entries[0].stream
+    assert later.heads[stream] == (entries[-1].seq, entries[-1].hash)
+    assert [(s, q) for s, q, _ in later.faults] == [(stream, entries[-1].seq)]
+    lines = [json.loads(line) for line in anchor_file.read_text().splitlines()]
+    assert [line["n"] for line in lines] == [1, 2] and lines[1]["faults"][0][:2] == [stream, entries[-1].seq]
+    _broken_at(verify_chain(tuow), stream, entries[-1].seq, "removed from the end")
+    notices = list_messages(tuow, topic_prefix="audit.anchor", department_code="110000")
+    assert {m.topic for m in notices} == {"audit.anchor", "audit.anchor.fault"}
+
+
+# rule CH-4: the anchor file: owner-only, one line per anchor, chained and MACed, recorded in the database
+def test_anchor_file_is_chained_and_recorded(tuow, anchor_file: Path) -> None:
+    from sscard.audit.anchors import anchor_status, heads_digest
+    from sscard.audit.models import AuditAnchor
+
+    _stream_of(tuow, "t24-j:x", 2)
+    first = _anchor(tuow)
+    _stream_of(tuow, "t24-j:x", 1)
+    second = _anchor(tuow)
+    assert anchor_file.stat().st_mode & 0o777 == 0o600
+    assert (second.n, second.prev) == (2, first.line_hash.hex())
+    assert second.digest == heads_digest(second.heads)
+    rows = tuow.session.scalars(select(AuditAnchor).order_by(AuditAnchor.n)).all()
+    assert [(r.n, r.line_hash) for r in rows] == [(1, first.line_hash), (2, second.line_hash)]
+    status = anchor_status(tuow, full=True)
+    assert status.problem is None and status.count == 2 and status.first_at == first.at
+    report = verify_chain(tuow)
+    assert report.ok and report.anchors.latest.n == 2 and report.anchors.age() < timedelta(minutes=5)
+
+
+def _two_anchors(uow) -> None:
+    _stream_of(uow, "t24-k:x", 2)
+    _anchor(uow)
+    _stream_of(uow, "t24-k:x", 1)
+    _anchor(uow)
+    assert verify_chain(uow).ok
+
+
+# rule CH-4: losing the anchors is visible: the file removed, cut short, a line removed or altered,
+# the database's record of them removed
+def test_anchor_file_removed(tuow, anchor_file: Path) -> None:
+    _two_anchors(tuow)
+    anchor_file.unlink()
+    report = verify_chain(tuow)
+    assert not report.ok and "missing or empty" in report.anchor_problem
+
+
+def test_anchor_file_rolled_back(tuow, anchor_file: Path) -> None:
+    _two_anchors(tuow)
+    lines = anchor_file.read_bytes().splitlines(keepends=True)
+    anchor_file.write_bytes(b"".join(lines[:-1]))  # an older copy of the file put back
+    for report in (verify_chain(tuow), verify_chain(tuow, since_checkpoints=True)):
+        assert not report.ok and "holds 1 anchors, the database records 2" in report.anchor_problem
+
+
+def test_anchor_line_removed_in_the_middle(tuow, anchor_file: Path) -> None:
+    _two_anchors(tuow)
+    _anchor(tuow)
+    lines = anchor_file.read_bytes().splitlines(keepends=True)
+    anchor_file.write_bytes(lines[0] + lines[2])
+    report = verify_chain(tuow)
+    assert not report.ok and "does not follow anchor 1" in report.anchor_problem
+
+
+def test_anchor_line_altered(tuow, anchor_file: Path) -> None:
+    _two_anchors(tuow)
+    lines = anchor_file.read_bytes().splitlines(keepends=True)
+    fields = json.loads(lines[-1])
+    fields["heads"][0][1] += 5  # claim more entries than were anchored (or fewer: the same)
+    anchor_file.write_bytes(b"".join(lines[:-1]) + json.dumps(fields, separators=(",", ":")).encode() + b"\n")
+    report = verify_chain(tuow)
+    assert not report.ok and "MAC" in report.anchor_problem
+
+
+def test_anchor_records_deleted_from_the_database(tuow) -> None:
+    from sscard.audit.anchors import AnchorRefused
+    from sscard.audit.models import AuditAnchor
+
+    _two_anchors(tuow)
+    tuow.session.execute(delete(AuditAnchor))
+    report = verify_chain(tuow)
+    assert not report.ok and "database records no anchor" in report.anchor_problem
+    with pytest.raises(AnchorRefused):  # no anchor is written over the gap
+        _anchor(tuow)
+
+
+# rule CH-4: the database's record of the anchors rolled back together with a truncated tail: the
+# file's newest anchor is what the database is checked against
+def test_anchor_records_rolled_back_with_truncation(tuow) -> None:
+    from sscard.audit.models import AuditAnchor
+
+    entries = _stream_of(tuow, "t24-l:x", 3)
+    _anchor(tuow)
+    _stream_of(tuow, "t24-l:x", 1)
+    second = _anchor(tuow)
+    stream = entries[0].stream
+    last = tuow.session.scalar(
+        select(AuditEntry).where(AuditEntry.stream == stream, AuditEntry.seq == second.heads[stream][0])
+    )
+    before = tuow.session.scalar(select(AuditEntry).where(AuditEntry.stream == stream, AuditEntry.seq == last.seq - 1))
+    tuow.session.execute(delete(AuditAnchor).where(AuditAnchor.n == 2))
+    _cut_tail(tuow, last, before)
+    _broken_at(verify_chain(tuow), stream, last.seq, "its anchor 2")
+
+
+# rule CH-4: honest appends, checkpoints and anchors written while a verification runs are never
+# reported as tampering (each only records heads committed before it)
+def test_honest_work_during_a_verification(tuow, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sscard.audit.service as service
+    from sscard.db.session import UnitOfWork
+
+    _stream_of(tuow, "t24-m:x", 3)
+    assert checkpoint_chain(tuow, actor=OPERATOR)[0].ok
+    if HAS_ANCHORS:
+        _anchor(tuow)
+    real_load, real_past = service.load_checkpoints, service._streams_past
+    busy: list[bool] = []
+
+    def elsewhere(work) -> None:
+        """``work`` done by another process: its own session (nothing it loads is seen by the
+        verification's), committed, in the test's transaction."""
+        other = Session(bind=tuow.session.connection(), join_transaction_mode="create_savepoint")
+        busy.append(True)
+        try:
+            work(UnitOfWork(other))
+            other.commit()
+        finally:
+            busy.clear()
+            other.close()
+
+    def another_verify(uow) -> None:
+        _stream_of(uow, "t24-m:x", 2)
+        checkpoint_chain(uow, actor=OPERATOR)
+        if HAS_ANCHORS:
+            _anchor(uow)
+
+    def concurrent_verify(uow):
+        """Another `audit verify` commits just before the checkpoints are read."""
+        if not busy:
+            elsewhere(another_verify)
+        return real_load(uow)
+
+    def appends_after_heads(connection, heads):
+        """Honest appends commit just after the heads were read."""
+        if not busy:
+            elsewhere(lambda other: _stream_of(other, "t24-m:x", 2))
+        return real_past(connection, heads)
+
+    monkeypatch.setattr(service, "load_checkpoints", concurrent_verify)
+    monkeypatch.setattr(service, "_streams_past", appends_after_heads)
+    for since in (False, True):
+        report = verify_chain(tuow, since_checkpoints=since)
+        assert report.ok, report
+
+
+# rule CH-4: `sscard audit verify` anchors the heads it walked; the audit report says since when the
+# chain is anchored and flags the stretches without an anchor
+def test_audit_report_states_anchoring(tuow) -> None:
+    from sscard.audit.service import verify_and_anchor
+    from sscard.db.base import utcnow
+    from sscard.keys.pdf import audit_pdf
+    from sscard.keys.reports import audit_report
+
+    start = utcnow() - timedelta(days=3)
+    never = audit_report(tuow, region_code="110000", start=start, end=utcnow() + timedelta(minutes=1))
+    assert never.anchored_since is None and never.anchor_gaps
+    _stream_of(tuow, "t24-n:x", 2)
+    report, _, written = verify_and_anchor(tuow, actor=OPERATOR)
+    assert report.ok and written is not None and written.n == 1
+    later = audit_report(tuow, region_code="110000", start=start, end=utcnow() + timedelta(minutes=1))
+    assert later.chain_ok and later.anchored_since == written.at and later.anchor_latest_n == 1
+    # the three days before the first anchor are a gap; after it, none
+    assert [g["to"] for g in later.anchor_gaps] == [written.at.isoformat(timespec="seconds")]
+    assert audit_pdf(later).startswith(b"%PDF")
+
+
+# rule CH-4: `sscard audit verify` anchors the heads it walked and says how old the anchor it checked
+# against is; `sscard audit anchor` (cron) and the serve loop anchor without a walk (committed work on
+# the shared test database, whose anchor file is its own)
+def test_cli_and_loop_anchor(db_env) -> None:
+    import time
+
+    from typer.testing import CliRunner
+
+    from sscard.audit.anchors import anchor_status, background_anchoring
+    from sscard.cli.main import app
+    from sscard.db.session import unit_of_work
+
+    runner = CliRunner()
+    first = runner.invoke(app, ["audit", "verify", "--json"])
+    assert first.exit_code == 0, first.output
+    written = json.loads(first.stdout)["anchors"]["written"]
+    assert written["faults"] == 0
+    second = json.loads(runner.invoke(app, ["audit", "verify", "--json"]).stdout)
+    assert second["ok"] and second["anchors"]["latest"]["n"] == written["n"] and second["anchors"]["age_s"] < 300
+    text = runner.invoke(app, ["audit", "verify"])
+    assert text.exit_code == 0 and f"checked against anchor {written['n'] + 1}" in text.stdout
+    cron = runner.invoke(app, ["audit", "anchor", "--json"])
+    assert cron.exit_code == 0 and json.loads(cron.stdout)["n"] == written["n"] + 3
+    with background_anchoring(0.05):
+        time.sleep(0.5)
+    with unit_of_work() as uow:
+        status = anchor_status(uow, full=True)
+    assert status.problem is None and status.count > written["n"] + 3
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
