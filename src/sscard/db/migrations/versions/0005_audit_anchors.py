@@ -4,8 +4,8 @@ Each ``sscard audit verify`` / ``sscard audit anchor`` appends a MACed digest of
 an append-only file outside the database (``audit/anchors.py``); this table records each one (its
 number, time and line hash), so that a file cut short, lost or swapped is seen.
 
-Revision ID: 0004_audit_anchors
-Revises: 0003_bigint_ids
+Revision ID: 0005_audit_anchors
+Revises: 0004_people_at_rest
 """
 
 from collections.abc import Sequence
@@ -15,8 +15,8 @@ from alembic import op
 
 import sscard.db.base
 
-revision: str = "0004_audit_anchors"
-down_revision: str | None = "0003_bigint_ids"
+revision: str = "0005_audit_anchors"
+down_revision: str | None = "0004_people_at_rest"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
