@@ -41,7 +41,7 @@ VOLATILE = {"audit_entry", "audit_stream_head", "audit_checkpoint", "login_throt
             "portal_session", "terminal_nonce", "captcha_challenge"}  # fmt: skip
 # Audit results that a caller of the other region may leave behind: refusals, and the hotline's
 # "not registered" (its answer for a number it may not disclose).
-NOT_SUCCESS = {"refused", "not_registered", "throttled"}
+NOT_SUCCESS = {"refused", "not_registered", "throttled", "no_card"}  # no_card: a refused hotline loss report
 
 
 # --- the operations of the app -------------------------------------------------------------------

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Depends, Request, status
 
 from sscard.api.deps import TRANSACTION
+from sscard.api.source import client_address
 from sscard.audit import Channel
 from sscard.cards.errors import LossReportNoCard
 from sscard.cards.hotline_guard import admit_hotline_call
@@ -40,7 +41,7 @@ def hotline_call(action: str) -> Callable[[Request], None]:
     """A route dependency: count the call against its source address, refuse with 429 past the limit."""
 
     def admit(request: Request) -> None:
-        admit_hotline_call(source=request.client.host if request.client else "unknown", action=action)
+        admit_hotline_call(source=client_address(request.scope), action=action)
 
     return admit
 

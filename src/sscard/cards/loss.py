@@ -65,7 +65,7 @@ def report_loss_by_hotline(
     if person is not None and within is not None and not within(person.region_code):
         person = None
     card = _blockable_card(uow, person.id, wanted, now) if person is not None else None
-    if card is None:
+    if card is None or person is None:
         # Audited (the entrypoint commits it) under the masked number whatever the reason, so a caller
         # trying numbers one by one leaves a trace, and the trace does not say which reason applied.
         record_event(
