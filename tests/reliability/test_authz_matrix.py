@@ -121,6 +121,9 @@ def _requests() -> dict[str, RequestOf]:  # noqa: PLR0915 - one entry per operat
     return {
         "GET /api/v1/regions/{code}": lambda fx: {"path": {"code": ROW_REGION}},
         "GET /api/docs-static/{path}": lambda fx: {"path": {"path": "swagger-ui.css"}},
+        "POST /api/v1/staff/{username}/unlock": ids(username="staff_a")(),
+        "POST /api/v1/staff/{username}/totp/reset": ids(username="staff_a")(json={"reason": "phone lost"}),
+        "POST /api/v1/staff/totp/confirm": lambda fx: {"json": {"otp": "000000"}},
         "POST /api/v1/staff/login": lambda fx: {
             "json": {"username": fx.ids["login_user"], "password": fx.ids["login_pw"]}
         },

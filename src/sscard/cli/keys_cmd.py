@@ -243,15 +243,33 @@ def _read_secret(prompt: str, stdin: bool) -> str:
 
 
 def _custodian(username: str, password: str) -> Actor:
-    """Authenticate a staff member (their login is audited; a failure is committed before raising)."""
+    """Authenticate a staff member (their login is audited; a failure is committed before raising).
+
+    Key custodians and security officers give their TOTP code too: ``SSCARD_STAFF_OTP``, else a
+    hidden prompt when the password was right and a code is needed."""
+    import os
+
+    from sscard.staff.errors import OtpRequired
     from sscard.staff.sessions import authenticate_staff, logout_staff
 
+    otp = os.environ.get("SSCARD_STAFF_OTP") or None
     with unit_of_work() as uow:
         try:
-            login = authenticate_staff(uow, username=username, password=password)
+            try:
+                login = authenticate_staff(uow, username=username, password=password, otp=otp)
+            except OtpRequired:
+                if not sys.stdin.isatty():
+                    raise
+                uow.commit()
+                otp = str(typer.prompt("One-time code", hide_input=True))
+                login = authenticate_staff(uow, username=username, password=password, otp=otp)
         except DomainError:
             uow.commit()  # the failure count and its audit entry must survive (throttling)
             raise
+        if login.enrol_only:
+            from sscard.staff.errors import SecondFactorEnrolmentRequired
+
+            raise SecondFactorEnrolmentRequired()
         logout_staff(uow, token=login.access_token, principal=login.principal)
         return login.principal.actor(Channel.CLI)
 
