@@ -89,6 +89,7 @@ class Setup:
 def setup(url: str, schema: str, cards: int, issued: int) -> Setup:
     """The data, through the services; the terminal through the SDK against the app in process."""
     os.environ["SSCARD_DATABASE_URL"], os.environ["SSCARD_DATABASE_SCHEMA"] = url, schema
+    import pyotp
     from fastapi.testclient import TestClient
 
     from sscard.api.app import create_app
@@ -96,12 +97,14 @@ def setup(url: str, schema: str, cards: int, issued: int) -> Setup:
     from sscard.audit.service import ensure_streams
     from sscard.cards.service import activate_card, issue_card
     from sscard.db import migrate
+    from sscard.db.base import utcnow
     from sscard.db.session import unit_of_work
     from sscard.people.service import add_person
     from sscard.regions.service import add_region
     from sscard.staff.roles import Role
     from sscard.staff.service import create_staff
     from sscard.staff.sessions import authenticate_staff
+    from sscard.staff.totp import requires_second_factor, set_secret
     from sscard.terminal import enroll
 
     migrate.upgrade(url, schema)
@@ -117,8 +120,14 @@ def setup(url: str, schema: str, cards: int, issued: int) -> Setup:
         tokens = {}
         for role in (Role.SECURITY_OFFICER, Role.COUNTER_CLERK):
             name = f"soak_{role.value}"
-            create_staff(uow, username=name, password=password, role=role, region_code="150000", actor=system)
-            tokens[role] = authenticate_staff(uow, username=name, password=password).access_token
+            account = create_staff(uow, username=name, password=password, role=role, region_code="150000", actor=system)
+            otp = None
+            if requires_second_factor(role):  # issue 17 item 8: enrolled, and the login gives its code
+                secret = pyotp.random_base32()
+                set_secret(account, secret, confirmed_at=utcnow())
+                uow.flush()
+                otp = pyotp.TOTP(secret).now()
+            tokens[role] = authenticate_staff(uow, username=name, password=password, otp=otp).access_token
     active, not_active = [], []
     for i, number in enumerate(numbers):
         with unit_of_work() as uow:

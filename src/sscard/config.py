@@ -76,6 +76,23 @@ class Settings(BaseSettings):
     hotline_calls_per_window: int = Field(default=300, ge=1, le=1_000_000)
     hotline_window_seconds: int = Field(default=600, ge=10, le=86_400)
 
+    # Issue 17 item 11. Proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDR
+    # blocks; empty: none, the connection's address is the source). See api/source.py.
+    trusted_proxies: str = ""
+    # /metrics in prod: with a token, only ``Authorization: Bearer <token>``; without one, loopback only.
+    metrics_token: SecretStr | None = None
+    # Refused unauthenticated terminal traffic (api/terminal refusal summaries): per source address, at
+    # most this many refusals per window are answered; one audit entry per source and window counts them.
+    terminal_refusals_per_window: int = Field(default=100, ge=1, le=1_000_000)
+    terminal_refusal_window_seconds: int = Field(default=60, ge=1, le=86_400)
+
+    # Staff login (issue 17 item 8). Per account (known or unknown username alike): waits from the 5th
+    # consecutive failure, a hard lock after this many (an administrator unlocks: API or
+    # `sscard staff unlock`). Per source address: this many failures per window, then waits.
+    staff_login_hard_lock_failures: int = Field(default=10, ge=2, le=1000)
+    staff_login_source_failures: int = Field(default=30, ge=1, le=1_000_000)
+    staff_login_source_window_seconds: int = Field(default=900, ge=10, le=86_400)
+
     # Where the terminal simulator and the demo terminal's profile reach the server. Unless set, the
     # server these same settings run (SSCARD_HOST / SSCARD_PORT), so `SSCARD_PORT=8080 make run` and
     # `sscard terminal ...` in that shell talk to each other.

@@ -155,3 +155,66 @@ def test_channel_is_authenticated_and_regional(client, staff_headers) -> None:
     assert elsewhere.json()["detail"] == unknown.json()["detail"]
     with unit_of_work() as uow:
         assert get_card_or_raise(uow, card_no).state is CardState.ACTIVE
+
+
+def _notices(person_id: int) -> list:
+    from sscard.notify.models import OutboxMessage
+
+    with unit_of_work() as uow:
+        return list(
+            uow.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.person_id == person_id).order_by(OutboxMessage.id)
+            )
+        )
+
+
+# rule CH-5 / CARD-5: every loss report is told to the holder on the phone and e-mail on file, queued on
+# the outbox in the report's transaction; the notice names the masked card only; a repeated call is told
+# too; a refused call (unknown number, no card, other region) queues nothing and is audited the same way
+def test_holder_is_told_of_every_loss_report(client, staff_headers) -> None:
+    from sscard.notify.outbox import open_body, open_recipient
+    from tests.people.factories import new_phone
+
+    number, phone = new_id_number(), new_phone()
+    with unit_of_work() as uow:
+        person = add_test_person(uow, id_number=number, phone=phone, email="holder@example.com")
+        card = issue_card(uow, person_id=person.id, card_type="social", actor=CLERK)
+        activate_card(uow, card_no=card.card_no, actor=CLERK)
+        person_id, card_no = person.id, card.card_no
+    assert _notices(person_id) == []
+    r = client.post(URL, json={"id_number": number})
+    assert r.status_code == 201, r.text
+    told = _notices(person_id)
+    assert sorted((m.channel.value, m.topic) for m in told) == [
+        ("email", "card.loss_reported"),
+        ("sms", "card.loss_reported"),
+    ]
+    assert {open_recipient(m) for m in told} == {phone, "holder@example.com"}
+    body = open_body(told[0])
+    assert card_no[:5] + "****" in body and card_no not in body and number not in body and "12345" in body
+    assert client.post(URL, json={"id_number": number}).status_code == 201  # called again: told again
+    assert len(_notices(person_id)) == 4
+
+    # Refusals: nothing queued, one audit entry each, alike for every reason.
+    without_card = new_id_number()
+    with unit_of_work() as uow:
+        idle_id = add_test_person(uow, id_number=without_card, phone=new_phone()).id
+    region = next(code for code in ("110000", "440000") if not number.startswith(code[:2]))
+    refused = [
+        client.post(URL, json={"id_number": new_id_number()}),
+        client.post(URL, json={"id_number": without_card}),
+        client.post(URL, json={"id_number": number}, headers=staff_headers(Role.HOTLINE_OPERATOR, region)),
+    ]
+    assert {(x.status_code, x.json()["code"], x.json()["detail"]) for x in refused} == {
+        (404, "LOSS_REPORT_NO_CARD", refused[0].json()["detail"])
+    }
+    assert _notices(idle_id) == [] and len(_notices(person_id)) == 4
+    with unit_of_work() as uow:
+        entries = uow.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "card.report_loss", AuditEntry.result == "no_card")
+            .order_by(AuditEntry.id.desc())
+            .limit(3)
+        ).all()
+    assert len(entries) == 3 and all(e.subject.startswith("id:") and "*" in e.subject for e in entries)
+    assert not any(number in e.subject or without_card in e.subject for e in entries)

@@ -89,7 +89,8 @@ def test_hotline_bad_input(uow) -> None:
     # An issued, never activated card cannot be used, so there is nothing to block (CARD-4).
     with pytest.raises(LossReportNoCard):
         report_loss_by_hotline(uow, id_number=_number_of(person), actor=CALLER)
-    assert (_reports(uow), count_entries(uow)) == (reports, audits)
+    # No report; the three "no card" refusals are audited alike (issue 17 item 7), the bad input is not.
+    assert (_reports(uow), count_entries(uow)) == (reports, audits + 3)
 
 
 def _number_of(person) -> str:
@@ -143,8 +144,12 @@ def test_lazy_expiry_on_read(uow) -> None:
 
 # rule CARD-5 / CH-2: confirmation at a counter with the ID document makes the loss formal
 def test_confirm_loss(uow) -> None:
+    from tests.people.factories import new_phone
+
     number = new_id_number()
-    _, card = _active_card(uow, id_number=number)
+    person = add_test_person(uow, id_number=number, phone=new_phone())
+    card = issue_card(uow, person_id=person.id, actor=CLERK)
+    activate_card(uow, card_no=card.card_no, actor=CLERK)
     provisional = report_loss_by_hotline(uow, id_number=number, actor=CALLER)
     with pytest.raises(EvidenceRequired):
         confirm_loss(uow, card_no=card.card_no, actor=CLERK, evidence=" ")
@@ -152,6 +157,11 @@ def test_confirm_loss(uow) -> None:
     assert report.id == provisional.id and report.state is LossReportState.CONFIRMED
     assert report.confirmed_by == "clerk1" and number not in report.evidence
     assert get_card_or_raise(uow, card.card_no).state is CardState.LOST
+    # rule CH-5: the oral report and the formal one are each told to the holder (outbox, same transaction)
+    from sscard.notify.models import OutboxMessage
+
+    topics = uow.session.scalars(select(OutboxMessage.topic).where(OutboxMessage.person_id == card.person_id)).all()
+    assert sorted(set(topics)) == ["card.loss_confirmed", "card.loss_reported"]
     # A confirmed loss never lapses.
     expire_loss_reports(uow, now=utcnow() + timedelta(days=30))
     assert get_card_or_raise(uow, card.card_no).state is CardState.LOST

@@ -15,11 +15,20 @@ from sscard.db.session import unit_of_work
 from sscard.keys.access import china_today
 from sscard.staff.roles import Role
 from tests.keys.factories import PDF, REGION, unique
-from tests.staff.factories import PASSWORD, make_staff
+from tests.staff.factories import PASSWORD, current_otp, make_staff
 
-# rule CH-2 (issue 17 item 5): a staff member acting through the CLI authenticates; the tests give the
-# password as an operator's script would, in SSCARD_STAFF_PASSWORD
-runner = CliRunner(env={"SSCARD_STAFF_PASSWORD": PASSWORD})
+
+class _StaffRunner(CliRunner):
+    """rule CH-2 (issue 17 items 5 and 8): a staff member acting through the CLI authenticates; the tests
+    give the password and a fresh one-time code at each call, as an operator's script would, in
+    SSCARD_STAFF_PASSWORD and SSCARD_STAFF_OTP."""
+
+    def invoke(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        env = {"SSCARD_STAFF_OTP": current_otp(), **(kwargs.pop("env", None) or {})}
+        return super().invoke(*args, env=env, **kwargs)
+
+
+runner = _StaffRunner(env={"SSCARD_STAFF_PASSWORD": PASSWORD})
 
 
 def _staff(role: Role, region: str = REGION) -> str:
@@ -85,7 +94,9 @@ def test_as_staff_authenticates(db_env) -> None:
     assert anonymous.exit_code == 1 and "STAFF_NOT_ELIGIBLE" in anonymous.output and "--as" in anonymous.output
     listed = json.loads(_ok("keys", "carriers", "list", "--region", REGION, "--json"))  # reads need no --as
     assert all(r["serial"] != receive[6] for r in listed)
-    piped = plain.invoke(app, [*receive, "--as", custodian], input=f"{PASSWORD}\n")
+    piped = plain.invoke(
+        app, [*receive, "--as", custodian], input=f"{PASSWORD}\n", env={"SSCARD_STAFF_OTP": current_otp()}
+    )
     assert piped.exit_code == 0, piped.output
     with unit_of_work() as uow:
         logins = uow.session.scalars(

@@ -93,6 +93,9 @@ def build(client: TestClient) -> Fixtures:  # noqa: PLR0915 - one linear set-up
         fx.ids["terminal"] = terminal(uow, ROW_REGION)
         fx.ids["key_label"] = inventory_key(uow, Actor.system(), region_code=ROW_REGION)
         fx.ids["unregistered"] = new_id_number(region=ROW_REGION)
+        from tests.staff.factories import make_staff
+
+        fx.ids["staff_a"] = make_staff(uow, role=Role.COUNTER_CLERK, region_code=ROW_REGION).username
 
     officer = _bearer(fx.tokens[Role.SECURITY_OFFICER, REGION_A])
     custodian = _bearer(fx.tokens[Role.KEY_CUSTODIAN, REGION_A])

@@ -92,6 +92,11 @@ TABLE: dict[str, Op] = {
     "POST /api/v1/staff/logout": Op(ALL_STAFF, NONE, "ends the caller's own session"),
     "GET /api/v1/staff/me": Op(ALL_STAFF, NONE, "describes the caller"),
     "GET /api/v1/staff": Op(ADMIN, OWN),
+    # Issue 17 item 8: the caller's own second factor; an administrator unlocks and resets in region.
+    "POST /api/v1/staff/totp/enrol": Op(ALL_STAFF, NONE, "the caller's own second factor (409 for other roles)"),
+    "POST /api/v1/staff/totp/confirm": Op(ALL_STAFF, NONE, "confirms the caller's own enrolment"),
+    "POST /api/v1/staff/{username}/unlock": Op(ADMIN, TARGET),
+    "POST /api/v1/staff/{username}/totp/reset": Op(ADMIN, TARGET),
     # --- counter: persons and cards ------------------------------------------------------------------
     "POST /api/v1/counter/persons": Op(COUNTER, TARGET),
     "POST /api/v1/counter/persons/lookup": Op(COUNTER, TARGET),

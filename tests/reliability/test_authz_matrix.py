@@ -41,7 +41,7 @@ VOLATILE = {"audit_entry", "audit_stream_head", "audit_checkpoint", "login_throt
             "portal_session", "terminal_nonce", "captcha_challenge"}  # fmt: skip
 # Audit results that a caller of the other region may leave behind: refusals, and the hotline's
 # "not registered" (its answer for a number it may not disclose).
-NOT_SUCCESS = {"refused", "not_registered", "throttled"}
+NOT_SUCCESS = {"refused", "not_registered", "throttled", "no_card"}  # no_card: a refused hotline loss report
 
 
 # --- the operations of the app -------------------------------------------------------------------
@@ -121,6 +121,9 @@ def _requests() -> dict[str, RequestOf]:  # noqa: PLR0915 - one entry per operat
     return {
         "GET /api/v1/regions/{code}": lambda fx: {"path": {"code": ROW_REGION}},
         "GET /api/docs-static/{path}": lambda fx: {"path": {"path": "swagger-ui.css"}},
+        "POST /api/v1/staff/{username}/unlock": ids(username="staff_a")(),
+        "POST /api/v1/staff/{username}/totp/reset": ids(username="staff_a")(json={"reason": "phone lost"}),
+        "POST /api/v1/staff/totp/confirm": lambda fx: {"json": {"otp": "000000"}},
         "POST /api/v1/staff/login": lambda fx: {
             "json": {"username": fx.ids["login_user"], "password": fx.ids["login_pw"]}
         },

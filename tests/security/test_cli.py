@@ -27,7 +27,10 @@ PEOPLE = 3000
 
 
 def keys(*args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = runner.invoke(app, ["keys", *args], input=stdin)
+    from tests.staff.factories import current_otp
+
+    # Key custodians sign in with their TOTP code too (issue 17 item 8): the factory's, current now.
+    result = runner.invoke(app, ["keys", *args], input=stdin, env={"SSCARD_STAFF_OTP": current_otp()})
     return result.exit_code, result.output
 
 

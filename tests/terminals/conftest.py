@@ -23,7 +23,10 @@ REGION = "440304"
 def client(db_env) -> Iterator[TestClient]:
     from sscard.api.app import create_app
 
-    with TestClient(create_app(), raise_server_exceptions=False) as c:
+    # An address of its own per test: refused requests are limited and summarised per source address.
+    from tests.credentials.query_password.conftest import fresh_address
+
+    with TestClient(create_app(), raise_server_exceptions=False, client=(fresh_address(), 50000)) as c:
         yield c
 
 

@@ -16,7 +16,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 from sscard.staff.roles import Role
-from tests.staff.factories import PASSWORD, ensure_region, make_staff
+from tests.staff.factories import PASSWORD, current_otp, ensure_region, make_staff
 from tests.terminals.conftest import REGION, refusals
 
 
@@ -55,7 +55,8 @@ def env(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[st
     monkeypatch.setenv("SSCARD_API_URL", server)
     monkeypatch.setenv("SSCARD_DATA_DIR", str(tmp_path))
     reset_settings_cache()
-    return {"SSCARD_STAFF_USER": officer.username, "SSCARD_STAFF_PASSWORD": PASSWORD}
+    # A security officer signs in with a TOTP code too (issue 17 item 8): the factory secret's, now.
+    return {"SSCARD_STAFF_USER": officer.username, "SSCARD_STAFF_PASSWORD": PASSWORD, "SSCARD_STAFF_OTP": current_otp()}
 
 
 def _run(args: list[str], env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]

@@ -30,6 +30,8 @@ from sscard.api.metrics import MetricsMiddleware
 from sscard.api.middleware import AnswerAfterCommitGuard, ErrorBoundary, InputGuardMiddleware, RequestIdMiddleware
 from sscard.api.pin_verify_lane import PinVerifyLane
 from sscard.api.problems import install_problem_handlers
+from sscard.api.security_headers import SecurityHeadersMiddleware
+from sscard.config import get_settings
 from sscard.credentials.pin.batch_verify import pin_verifier
 from sscard.logging import configure_logging
 from sscard.startup import ensure_production_ready
@@ -45,16 +47,24 @@ def create_app() -> FastAPI:
     configure_logging()
     # SSCARD_ENV=prod: refuse to start on development material, naming every problem (startup.py).
     ensure_production_ready()
-    # Swagger UI and ReDoc served from vendored assets (fastapi-offline), never from a CDN.
-    app = FastAPIOffline(
-        title="sscard — social security card platform",
-        version=__version__,
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
-        redoc_url="/api/redoc",
-        static_url="/api/docs-static",
-        lifespan=_lifespan,
-    )
+    title = "sscard — social security card platform"
+    prod = get_settings().env == "prod"
+    if prod:
+        # Production (issue 17 item 11): no interactive docs; the OpenAPI document only to a signed-in
+        # staff member (registered below), so the API's map is not handed to anonymous clients.
+        app = FastAPI(title=title, version=__version__, openapi_url=None, docs_url=None, redoc_url=None,
+                      lifespan=_lifespan)  # fmt: skip
+    else:
+        # Swagger UI and ReDoc served from vendored assets (fastapi-offline), never from a CDN.
+        app = FastAPIOffline(
+            title=title,
+            version=__version__,
+            openapi_url="/api/openapi.json",
+            docs_url="/api/docs",
+            redoc_url="/api/redoc",
+            static_url="/api/docs-static",
+            lifespan=_lifespan,
+        )
     install_problem_handlers(app)
     # The PIN verify lane goes in front of the whole stack, FastAPI's own error middleware included
     # (it does the stack's work for its own answers; see api/pin_verify_lane.py). Starlette builds the
@@ -68,6 +78,8 @@ def create_app() -> FastAPI:
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(ErrorBoundary)
     app.add_middleware(MetricsMiddleware)
+    # Security headers on every answer the stack gives, errors included; /metrics guarded in prod.
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
 
     v1 = APIRouter(prefix="/api/v1")
@@ -90,8 +102,21 @@ def create_app() -> FastAPI:
     # Channel routers register here, one line each.
     app.include_router(v1)
     app.include_router(metrics.router)
+    if prod:
+        _staff_only_openapi(app)
 
     from sscard.web.pages import router as pages_router
 
     app.include_router(pages_router)
     return app
+
+
+def _staff_only_openapi(app: FastAPI) -> None:
+    """``GET /api/openapi.json`` for any signed-in staff member (prod): 401 without a session."""
+    from fastapi import Depends
+
+    from sscard.staff.deps import require_staff
+
+    @app.get("/api/openapi.json", include_in_schema=False, dependencies=[Depends(require_staff())])
+    def openapi_document() -> dict[str, object]:
+        return app.openapi()

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from fastapi import APIRouter, Depends, Request, status
 
 from sscard.api.deps import TRANSACTION
+from sscard.api.source import client_address
 from sscard.audit import Channel
+from sscard.cards.errors import LossReportNoCard
 from sscard.cards.hotline_guard import admit_hotline_call
 from sscard.cards.schemas import HotlineLossReportIn, LossReportRead
 from sscard.cards.service import report_loss_by_hotline
@@ -39,7 +41,7 @@ def hotline_call(action: str) -> Callable[[Request], None]:
     """A route dependency: count the call against its source address, refuse with 429 past the limit."""
 
     def admit(request: Request) -> None:
-        admit_hotline_call(source=request.client.host if request.client else "unknown", action=action)
+        admit_hotline_call(source=client_address(request.scope), action=action)
 
     return admit
 
@@ -54,13 +56,18 @@ def hotline_call(action: str) -> Callable[[Request], None]:
 def report_loss(
     body: HotlineLossReportIn, staff: StaffPrincipal = Depends(OPERATOR), uow: UnitOfWork = TRANSACTION
 ) -> LossReportRead:
-    """Block the caller's card at once; the block lapses after the policy days unless confirmed at a counter."""
-    report = report_loss_by_hotline(
-        uow,
-        id_number=body.id_number,
-        ss_number=body.ss_number,
-        card_type=body.card_type,
-        actor=staff.actor(Channel.HOTLINE),
-        within=staff.covers,
-    )
+    """Block the caller's card at once; the block lapses after the policy days unless confirmed at a counter.
+
+    The holder is told on the phone and e-mail on file (CH-5). An unknown number, one of another region
+    and one without a card that can be blocked all get the same 404 ``LOSS_REPORT_NO_CARD``, audited.
+    """
+    with uow.committed_before(LossReportNoCard):  # the refusal's audit entry outlives the 404
+        report = report_loss_by_hotline(
+            uow,
+            id_number=body.id_number,
+            ss_number=body.ss_number,
+            card_type=body.card_type,
+            actor=staff.actor(Channel.HOTLINE),
+            within=staff.covers,
+        )
     return LossReportRead.of(report)

@@ -8,11 +8,11 @@ request, and each middleware wraps ``send`` once more; measured, the two cost mo
 check itself.
 
 So the lane does for its own answers what the stack does for every other: the request id
-(``X-Request-ID`` echoed when sane, else a new one), the metrics under the route's template, a
-bounded body, and an error boundary (problem+json, never a traceback). Anything the batch does not
-decide goes on, with its body, through the whole stack to the documented FastAPI route
-(``api/terminal_pin.py``), which knows from the scope whether the request is already authenticated
-(its nonce spent): the input guard, the validation and every refusal are theirs.
+(``X-Request-ID`` echoed when sane, else a new one), the security headers (precomputed bytes), the
+metrics under the route's template, a bounded body, and an error boundary (problem+json, never a
+traceback). Anything the batch does not decide goes on, with its body, through the whole stack to
+the documented FastAPI route (``api/terminal_pin.py``), which knows from the scope whether the
+request is already authenticated (its nonce spent): the input guard, the validation and every refusal are theirs.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sscard.api.metrics import record_request
 from sscard.api.middleware import error_response, request_id_of
 from sscard.api.problems import is_json_content_type
+from sscard.api.security_headers import API_HEADERS
 from sscard.api.terminal import wire_target
 from sscard.credentials.pin.batch_verify import Outcome, PinVerifyAttempt, Verified, pin_verifier
 from sscard.credentials.pin.schemas import TerminalPinVerified, TerminalPinVerify
@@ -59,6 +60,7 @@ class PinVerifyLane:
         except Exception as exc:  # noqa: BLE001 - the lane is outside the stack's error boundary
             response = error_response(scope, exc)
             response.headers["X-Request-ID"] = request_id_of(scope)
+            response.raw_headers.extend(API_HEADERS)  # what SecurityHeadersMiddleware adds to every answer
             await response(scope, receive, send)
             record_request(scope, VERIFY_PATH, response.status_code, time.perf_counter() - started)
             return
@@ -125,6 +127,7 @@ async def _answer(scope: Scope, send: Send, tries_left: int) -> None:
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"x-request-id", request_id_of(scope).encode()),
+        *API_HEADERS,  # precomputed bytes: the security headers the stack adds to every /api/v1 answer
     ]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})

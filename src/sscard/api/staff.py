@@ -2,41 +2,113 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response, Security, status
+from fastapi import APIRouter, Depends, Request, Response, Security, status
 from fastapi.security import HTTPAuthorizationCredentials
 
 from sscard.api.deps import TRANSACTION
+from sscard.api.source import client_address
+from sscard.audit import Channel
 from sscard.db.session import UnitOfWork
 from sscard.staff.deps import StaffPrincipal, require_staff, staff_bearer
-from sscard.staff.errors import InvalidCredentials, LoginThrottled
-from sscard.staff.roles import Role
-from sscard.staff.schemas import StaffLoginIn, StaffLoginOut, StaffRead
-from sscard.staff.service import list_staff
-from sscard.staff.sessions import authenticate_staff, logout_staff
+from sscard.staff.errors import (
+    InvalidCredentials,
+    LoginThrottled,
+    OtpInvalid,
+    OtpRequired,
+    StaffAccountLocked,
+    StaffNotFound,
+)
+from sscard.staff.roles import ROLE_CHANNEL, Role
+from sscard.staff.schemas import StaffLoginIn, StaffLoginOut, StaffRead, StaffReasonIn, TotpConfirmIn, TotpEnrolOut
+from sscard.staff.service import get_staff, get_staff_or_raise, list_staff
+from sscard.staff.sessions import authenticate_staff, logout_staff, session_id_of, unlock_staff
+from sscard.staff.totp import begin_enrolment, confirm_enrolment, requires_second_factor, reset_second_factor
 
 router = APIRouter(prefix="/staff", tags=["staff"])
 
 _LOGIN_ERRORS = {
-    401: {"description": "Wrong username or password (`INVALID_CREDENTIALS`)."},
+    401: {
+        "description": "Wrong username or password (`INVALID_CREDENTIALS`), alike for unknown usernames; after "
+        "the right password a second-factor role without `otp` gets `OTP_REQUIRED`, a wrong code `OTP_INVALID`."
+    },
+    423: {"description": "Hard-locked after too many failures (`ACCOUNT_LOCKED`): an administrator unlocks."},
     429: {"description": "Too many failed logins (`LOGIN_THROTTLED`), see `Retry-After`."},
 }
+_ENROLLING = require_staff(allow_enrolment=True)
 
 
 @router.post("/login", response_model=StaffLoginOut, responses=_LOGIN_ERRORS)  # type: ignore[arg-type]
-def login(body: StaffLoginIn, uow: UnitOfWork = TRANSACTION) -> StaffLoginOut:
-    """Sign a staff member in and return an opaque bearer token."""
-    # The failure counter and its audit entry must survive the error response (throttling).
-    with uow.committed_before(InvalidCredentials, LoginThrottled):
-        result = authenticate_staff(uow, username=body.username, password=body.password)
+def login(body: StaffLoginIn, request: Request, uow: UnitOfWork = TRANSACTION) -> StaffLoginOut:
+    """Sign a staff member in and return an opaque bearer token.
+
+    Security officers, key custodians, auditors and administrators also send `otp`; before they have
+    enrolled one they get a session that may only enrol (`second_factor: enrolment_required`)."""
+    # The failure counters and their audit entry must survive the error response (throttling).
+    with uow.committed_before(InvalidCredentials, LoginThrottled, StaffAccountLocked, OtpRequired, OtpInvalid):
+        result = authenticate_staff(
+            uow, username=body.username, password=body.password, otp=body.otp, source=client_address(request.scope)
+        )
     p = result.principal
+    second = "enrolment_required" if result.enrol_only else ("verified" if requires_second_factor(p.role) else "none")
     return StaffLoginOut(
-        access_token=result.access_token, role=p.role, region=p.region_code, expires_at=result.expires_at
-    )
+        access_token=result.access_token, role=p.role, region=p.region_code, expires_at=result.expires_at,
+        second_factor=second,
+    )  # fmt: skip
+
+
+@router.post("/totp/enrol", response_model=TotpEnrolOut)
+def totp_enrol(staff: StaffPrincipal = Depends(_ENROLLING), uow: UnitOfWork = TRANSACTION) -> TotpEnrolOut:
+    """Start enrolling a TOTP second factor: the secret, shown this once as an otpauth URI."""
+    account = get_staff_or_raise(uow, staff.username)
+    return TotpEnrolOut(otpauth_uri=begin_enrolment(uow, account=account, actor=staff.actor(_channel(staff))))
+
+
+@router.post("/totp/confirm", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def totp_confirm(
+    body: TotpConfirmIn,
+    staff: StaffPrincipal = Depends(_ENROLLING),
+    credentials: HTTPAuthorizationCredentials | None = Security(staff_bearer),
+    uow: UnitOfWork = TRANSACTION,
+) -> Response:
+    """Confirm the enrolment with a first code; from now on every login needs one."""
+    account = get_staff_or_raise(uow, staff.username)
+    session_id = session_id_of(uow, token=credentials.credentials) if credentials is not None else None
+    with uow.committed_before(OtpInvalid):  # the failed attempt stays audited
+        confirm_enrolment(uow, account=account, otp=body.otp, session_id=session_id, actor=staff.actor(_channel(staff)))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{username}/unlock", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def unlock(
+    username: str, staff: StaffPrincipal = Depends(require_staff(Role.ADMINISTRATOR)), uow: UnitOfWork = TRANSACTION
+) -> Response:
+    """Lift the hard lock (and any wait) of a staff account in the administrator's region; audited."""
+    if get_staff(uow, username) is None:
+        raise StaffNotFound("no staff account with that username")
+    unlock_staff(uow, username=username, actor=staff.actor(_channel(staff)))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{username}/totp/reset", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def totp_reset(
+    username: str,
+    body: StaffReasonIn,
+    staff: StaffPrincipal = Depends(require_staff(Role.ADMINISTRATOR)),
+    uow: UnitOfWork = TRANSACTION,
+) -> Response:
+    """Recovery: forget a staff member's second factor (lost phone) and end their sessions; audited."""
+    account = get_staff_or_raise(uow, username)
+    reset_second_factor(uow, account=account, actor=staff.actor(_channel(staff)), reason=body.reason)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _channel(staff: StaffPrincipal) -> Channel:
+    return Channel(ROLE_CHANNEL.get(staff.role, "admin"))
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def logout(
-    staff: StaffPrincipal = Depends(require_staff()),
+    staff: StaffPrincipal = Depends(_ENROLLING),
     credentials: HTTPAuthorizationCredentials | None = Security(staff_bearer),
     uow: UnitOfWork = TRANSACTION,
 ) -> Response:
@@ -47,7 +119,7 @@ def logout(
 
 
 @router.get("/me", response_model=StaffRead)
-def me(staff: StaffPrincipal = Depends(require_staff())) -> StaffRead:
+def me(staff: StaffPrincipal = Depends(_ENROLLING)) -> StaffRead:
     """Describe the signed-in staff member."""
     return StaffRead(username=staff.username, role=staff.role, region=staff.region_code, bank_code=staff.bank_code)
 

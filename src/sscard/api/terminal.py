@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from sscard.api.deps import TRANSACTION
+from sscard.api.source import client_address
 from sscard.audit import Channel
 from sscard.db.session import UnitOfWork
 from sscard.regions.codes import RegionLevel, level_of
@@ -81,6 +82,7 @@ async def authenticated_terminal(request: Request) -> AuthenticatedTerminal:
         target=wire_target(request.scope),
         headers=request.headers,
         body=body,
+        source=client_address(request.scope),
     )
 
 

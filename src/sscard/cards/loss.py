@@ -2,7 +2,12 @@
 
 An oral report needs only the citizen ID / social security number (the same number, ID-1) and no
 password; it blocks the card at once and lapses after the policy days unless confirmed at a counter
-with the ID document. Reporting loss never touches data or accounts.
+with the ID document. Reporting loss never touches data or accounts. Every report, oral or formal,
+is told to the holder on the phone and e-mail on file (CH-5), in the report's transaction.
+
+What the hotline hears (issue 17 item 7): a number that is unknown, of another region, or without a
+card that can be blocked gets one and the same refusal (``LOSS_REPORT_NO_CARD``), so the answer says
+no more than the rule needs: whether this call blocked a card, and until when.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from sscard.audit import Actor
+from sscard.audit import Actor, record_event
 from sscard.cards.errors import LossReportInvalid, LossReportNoCard
 from sscard.cards.lifecycle import (
     audit_card,
@@ -23,11 +28,13 @@ from sscard.cards.lifecycle import (
     transition,
 )
 from sscard.cards.models import Card, LossReport, LossReportState
+from sscard.cards.notices import notify_loss_event
 from sscard.cards.states import CardEvent, CardState, next_state
 from sscard.cards.types import CardType, parse_card_type
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
-from sscard.identity import parse_citizen_id
+from sscard.identity import mask_id_number, parse_citizen_id
+from sscard.people.models import Person
 from sscard.people.service import find_person_by_id_number
 from sscard.people.validation import normalise_evidence
 from sscard.policy.service import loss_report_expiry_days
@@ -58,7 +65,12 @@ def report_loss_by_hotline(
     if person is not None and within is not None and not within(person.region_code):
         person = None
     card = _blockable_card(uow, person.id, wanted, now) if person is not None else None
-    if card is None:
+    if card is None or person is None:
+        # Audited (the entrypoint commits it) under the masked number whatever the reason, so a caller
+        # trying numbers one by one leaves a trace, and the trace does not say which reason applied.
+        record_event(
+            uow, actor=actor, action="card.report_loss", subject=f"id:{mask_id_number(number)}", result="no_card"
+        )
         raise LossReportNoCard("no active card to report lost for this number")
 
     if card.state is CardState.LOSS_REPORTED:
@@ -73,6 +85,11 @@ def report_loss_by_hotline(
                 result="already_reported",
                 details={"report_id": existing.id},
             )
+            # Every report is told to the holder (CH-5), a repeated one too: someone called about the card.
+            notify_loss_event(
+                uow, person=person, card=card, event="reported", at=now, expires_at=existing.expires_at,
+                channel=actor.channel.value,
+            )  # fmt: skip
             return existing
     expires_at = now + timedelta(
         days=loss_report_expiry_days(uow, region_code=card.region_code, card_type=card.card_type)
@@ -94,6 +111,10 @@ def report_loss_by_hotline(
         actor=actor,
         now=now,
         details={"report_id": report.id, "provisional": True, "expires_at": expires_at.isoformat()},
+    )
+    # CH-5: the holder hears of it on the phone and e-mail on file, queued in this transaction.
+    notify_loss_event(
+        uow, person=person, card=card, event="reported", at=now, expires_at=expires_at, channel=actor.channel.value
     )
     return report
 
@@ -148,6 +169,9 @@ def confirm_loss(
     transition(
         uow, card, CardEvent.CONFIRM_LOSS, actor=actor, now=now, details={"evidence": note, "report_id": report.id}
     )
+    person = uow.session.get(Person, card.person_id)
+    if person is not None:  # CH-5: a formal loss report is told to the holder as well
+        notify_loss_event(uow, person=person, card=card, event="confirmed", at=now, channel=actor.channel.value)
     return report
 
 

@@ -107,19 +107,34 @@ def authenticate_cli_staff(username: str, *, password: str | None = None, otp: s
 
     The login is checked and audited as any other (failures count towards throttling and are committed
     before the error is raised); the session it opens is closed at once. ``otp`` (default
-    ``SSCARD_STAFF_OTP``) is the second factor: it is checked when the account has one enrolled; accounts
-    of this version have none, so it is accepted and not used.
+    ``SSCARD_STAFF_OTP``) is the second factor of the roles that need one (security officers, key
+    custodians, auditors, administrators); on a terminal it is asked for, hidden, when the password was
+    right and a code is needed. An account that has not enrolled its second factor cannot act here.
     """
+    import sys
+
+    import typer
+
     from sscard.db.session import unit_of_work
+    from sscard.staff.errors import OtpRequired, SecondFactorEnrolmentRequired
     from sscard.staff.sessions import authenticate_staff, logout_staff
 
     secret = password if password is not None else staff_password(username)
-    _second_factor = otp if otp is not None else os.environ.get(OTP_VARIABLE)
+    code = otp if otp is not None else (os.environ.get(OTP_VARIABLE) or None)
     with unit_of_work() as uow:
         try:
-            login = authenticate_staff(uow, username=username, password=secret)
+            try:
+                login = authenticate_staff(uow, username=username, password=secret, otp=code)
+            except OtpRequired:
+                if not sys.stdin.isatty():
+                    raise
+                uow.commit()
+                code = str(typer.prompt("One-time code", hide_input=True))
+                login = authenticate_staff(uow, username=username, password=secret, otp=code)
         except DomainError:
             uow.commit()  # the failure count and its audit entry must survive (throttling)
             raise
+        if login.enrol_only:
+            raise SecondFactorEnrolmentRequired()
         logout_staff(uow, token=login.access_token, principal=login.principal)
         return login.principal

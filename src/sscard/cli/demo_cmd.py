@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sscard.cli.common import console, handle_errors, print_json
+from sscard.cli.common import console, fail, handle_errors, print_json
 
 if TYPE_CHECKING:
     from sscard.demo.loader import DemoReport
@@ -34,6 +34,7 @@ def load(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             "role": s.role.value,
             "region": s.region_code,
             "bank": s.bank_code or "-",
+            "totp_secret": report.totp.get(s.username, ""),
         }
         for s in report.staff
     ]
@@ -71,6 +72,11 @@ def _print_report(report: DemoReport, staff: list[dict[str, str]]) -> None:
     for s in staff:
         table.add_row(s["username"], s["password"], s["role"], s["region"], s["bank"])
     console.print(table)
+    second = Table("staff login", "TOTP secret", title="…these also send `otp`: `sscard demo otp USERNAME` prints it")
+    for s in staff:
+        if s["totp_secret"]:
+            second.add_row(s["username"], s["totp_secret"])
+    console.print(second)
     if report.persons:
         people = Table(*report.persons[0].keys(), title="Demo persons (fictitious)")
         for p in report.persons:
@@ -78,3 +84,25 @@ def _print_report(report: DemoReport, staff: list[dict[str, str]]) -> None:
         console.print(people)
     for line in report.terminals:
         console.print(f"terminal: {line}")
+
+
+@app.command("otp")
+@handle_errors
+def otp(username: str = typer.Argument(..., help="A demo account whose role signs in with a second factor.")) -> None:
+    """Print the current TOTP code of a demo staff account (development only): the `otp` field of its login."""
+    import pyotp
+
+    from sscard.config import get_settings
+    from sscard.db.session import unit_of_work
+    from sscard.demo import data
+    from sscard.staff.service import get_staff
+    from sscard.staff.totp import TOTP_SECRET
+
+    if get_settings().env == "prod" or username not in {s.username for s in data.STAFF}:
+        raise fail("only the demo accounts, and never in production", "DEMO_REFUSED")
+    with unit_of_work() as uow:
+        account = get_staff(uow, username)
+        if account is None or account.totp_secret_enc is None:
+            raise fail("no second factor enrolled for that demo account (run `sscard demo load`)", "DEMO_REFUSED")
+        secret = TOTP_SECRET.open(account.totp_secret_enc)
+    console.print(pyotp.TOTP(secret).now())

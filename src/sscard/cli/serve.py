@@ -78,4 +78,7 @@ def _run_uvicorn(host: str, port: int, workers: int) -> None:
         timeout_keep_alive=get_settings().http_keep_alive_s,
         access_log=False,
         log_level="warning",
+        # X-Forwarded-For is ours to judge (SSCARD_TRUSTED_PROXIES, api/source.py): Uvicorn's default
+        # believed it from loopback, so a client there could pick any source address it liked.
+        proxy_headers=False,
     )

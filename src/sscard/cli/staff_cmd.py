@@ -98,3 +98,34 @@ def deactivate(username: Annotated[str, typer.Argument(help="The account to clos
     with unit_of_work() as uow:
         deactivate_staff(uow, username=username, actor=Actor.cli_operator())
     console.print(f"staff account {username} deactivated")
+
+
+@app.command("unlock")
+@handle_errors
+def unlock(username: Annotated[str, typer.Argument(help="The username to unlock (known or not).")]) -> None:
+    """Lift the hard lock and any wait after failed logins (audited)."""
+    from sscard.audit import Actor
+    from sscard.db.session import unit_of_work
+    from sscard.staff.sessions import unlock_staff
+
+    with unit_of_work() as uow:
+        cleared = unlock_staff(uow, username=username, actor=Actor.cli_operator())
+    console.print(f"{username}: " + ("unlocked" if cleared else "was not locked or waiting"))
+
+
+@app.command("reset-otp")
+@handle_errors
+def reset_otp(
+    username: Annotated[str, typer.Argument(help="The account whose second factor is lost.")],
+    reason: Annotated[str, typer.Option(help="Why (audited), e.g. the ticket of the lost phone.")],
+) -> None:
+    """Forget an account's TOTP second factor and end its sessions; it enrols again at next login (audited)."""
+    from sscard.audit import Actor
+    from sscard.db.session import unit_of_work
+    from sscard.staff.service import get_staff_or_raise
+    from sscard.staff.totp import reset_second_factor
+
+    with unit_of_work() as uow:
+        account = get_staff_or_raise(uow, username)
+        reset_second_factor(uow, account=account, actor=Actor.cli_operator(), reason=reason)
+    console.print(f"{username}: second factor reset; it enrols again at the next login")

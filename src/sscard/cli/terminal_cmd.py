@@ -74,6 +74,14 @@ def register(
     staff_password: str | None = typer.Option(
         None, "--staff-password", envvar="SSCARD_STAFF_PASSWORD", show_envvar=True, show_default=False
     ),
+    staff_otp: str | None = typer.Option(
+        None,
+        "--staff-otp",
+        envvar="SSCARD_STAFF_OTP",
+        show_envvar=True,
+        show_default=False,
+        help="The staff member's TOTP code (security officers and administrators).",
+    ),
 ) -> None:
     """Enroll a new terminal and keep its key in a local profile; prints {"terminal_id"}."""
     if not staff_user or not staff_password:
@@ -83,7 +91,7 @@ def register(
             "STAFF_CREDENTIALS_REQUIRED",
         )
     api_url = _api_url()
-    token = staff_login(api_url, staff_user, staff_password)
+    token = staff_login(api_url, staff_user, staff_password, otp=staff_otp)
     try:
         profile = enroll(
             api_url, staff_token=token, institution=institution, institution_type=institution_type, region_code=region

@@ -34,6 +34,8 @@ class DemoReport:
     persons_added: int = 0
     cards_added: int = 0
     staff: list[data.DemoStaff] = field(default_factory=list)
+    # username → TOTP secret of the demo accounts whose role signs in with a second factor (dev only).
+    totp: dict[str, str] = field(default_factory=dict)
     persons: list[dict[str, str]] = field(default_factory=list)
     terminals: list[str] = field(default_factory=list)
 
@@ -53,18 +55,28 @@ def load_demo_regions(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> N
 
 
 def load_demo_staff(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> None:
-    """Open one staff account per role in each demo province (plus one Shenzhen clerk)."""
+    """Open one staff account per role in each demo province (plus one Shenzhen clerk).
+
+    The roles that sign in with a second factor (security officer, key custodian, auditor,
+    administrator) are enrolled with a random TOTP secret, kept sealed like any, and printed with the
+    logins (``sscard demo otp USERNAME`` prints the current code): ``make run`` stays usable at once.
+    """
+    import pyotp
+
+    from sscard.db.base import utcnow
+    from sscard.staff.totp import TOTP_SECRET, requires_second_factor, set_secret
+
     for s in data.STAFF:
-        existing = get_staff(uow, s.username)
-        if existing is not None and s.bank_code and existing.bank_code is None:
+        account = get_staff(uow, s.username)
+        if account is not None and s.bank_code and account.bank_code is None:
             # A demo loaded before bank clerks carried their bank: give the demo clerk the demo bank.
-            existing.bank_code = s.bank_code
+            account.bank_code = s.bank_code
             uow.flush()
             record_event(
                 uow, actor=actor, action="staff.set_bank", subject=f"staff:{s.username}", details={"bank": s.bank_code}
             )
-        if existing is None:
-            create_staff(
+        if account is None:
+            account = create_staff(
                 uow,
                 username=s.username,
                 password=data.DEMO_STAFF_PASSWORD,
@@ -75,6 +87,12 @@ def load_demo_staff(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> Non
                 actor=actor,
             )
             report.staff_added += 1
+        if requires_second_factor(account.role):
+            if account.totp_secret_enc is None or account.totp_confirmed_at is None:
+                set_secret(account, pyotp.random_base32(), confirmed_at=utcnow())
+                uow.flush()
+            assert account.totp_secret_enc is not None  # noqa: S101 - set just above
+            report.totp[account.username] = TOTP_SECRET.open(account.totp_secret_enc)
         report.staff.append(s)
 
 

@@ -39,6 +39,7 @@ PROTECTED_COLUMNS: tuple[ProtectedColumn, ...] = (
     ProtectedColumn("outbox_message", "recipient_enc", kind_by="channel", kinds={"sms": "phone", "email": "email"}),
     ProtectedColumn("outbox_message", "body_enc", "notify_body"),
     ProtectedColumn("key_ceremony_component", "component_enc", "ceremony_component"),
+    ProtectedColumn("staff_account", "totp_secret_enc", "staff_totp"),
 )
 
 

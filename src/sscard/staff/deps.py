@@ -34,8 +34,11 @@ staff_bearer = HTTPBearer(
 )
 
 
-def require_staff(*roles: Role) -> Callable[..., StaffPrincipal]:
-    """A dependency that admits a signed-in staff member holding one of ``roles``."""
+def require_staff(*roles: Role, allow_enrolment: bool = False) -> Callable[..., StaffPrincipal]:
+    """A dependency that admits a signed-in staff member holding one of ``roles``.
+
+    An enrol-only session (a second-factor role that has not enrolled) passes only with
+    ``allow_enrolment`` (403 ``SECOND_FACTOR_ENROLMENT_REQUIRED`` otherwise)."""
     allowed = frozenset(Role(r) for r in roles)
 
     def dependency(
@@ -44,7 +47,7 @@ def require_staff(*roles: Role) -> Callable[..., StaffPrincipal]:
     ) -> StaffPrincipal:
         if credentials is None or not credentials.credentials:
             raise Unauthenticated("a staff bearer token is required")
-        principal = resolve_session(uow, token=credentials.credentials)
+        principal = resolve_session(uow, token=credentials.credentials, allow_enrolment=allow_enrolment)
         if allowed and principal.role not in allowed:
             needed = ", ".join(sorted(r.value for r in allowed))
             raise RoleForbidden(f"this operation needs the role {needed}")

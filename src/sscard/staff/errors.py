@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sscard.errors import Conflict, Forbidden, NotFound, Throttled, Unauthenticated, ValidationFailed
+from sscard.errors import Conflict, DomainError, Forbidden, NotFound, Throttled, Unauthenticated, ValidationFailed
 
 
 class InvalidCredentials(Unauthenticated):
@@ -59,3 +59,37 @@ class PasswordTooWeak(ValidationFailed):
     code = "PASSWORD_WEAK"
     title = "The password is too weak."
     title_zh = "密码强度不足。"
+
+
+class StaffAccountLocked(DomainError):
+    # The same for a known and an unknown username (issue 17 item 8): never reveal which.
+    code = "ACCOUNT_LOCKED"
+    status = 423
+    title = "Too many failed logins: the account is locked until an administrator unlocks it."
+    title_zh = "登录失败次数过多，账户已锁定，须由管理员解锁。"
+
+
+class OtpRequired(Unauthenticated):
+    """The password was right; the role signs in with a TOTP code too (field ``otp``)."""
+
+    code = "OTP_REQUIRED"
+    title = "This role needs a one-time code from the authenticator app (field otp)."
+    title_zh = "该角色登录须同时提供动态验证码（otp）。"
+
+
+class OtpInvalid(Unauthenticated):
+    code = "OTP_INVALID"
+    title = "The one-time code is not valid."
+    title_zh = "动态验证码错误。"
+
+
+class SecondFactorEnrolmentRequired(Forbidden):
+    code = "SECOND_FACTOR_ENROLMENT_REQUIRED"
+    title = "Enrol a second factor first (POST /api/v1/staff/totp/enrol, then /confirm)."
+    title_zh = "请先绑定动态验证码（第二因素）。"
+
+
+class SecondFactorState(Conflict):
+    code = "SECOND_FACTOR_STATE"
+    title = "The second factor is not in a state that allows this."
+    title_zh = "第二因素当前状态不允许此操作。"

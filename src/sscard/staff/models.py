@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base, utcnow
@@ -37,6 +37,10 @@ class StaffAccount(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Second factor (issue 17 item 8): the TOTP secret, sealed like other protected fields
+    # (security/protected_columns.py); confirmed once the holder proved a first code.
+    totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -53,6 +57,9 @@ class StaffSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A session of a role that needs a second factor, opened before one was enrolled: it may only
+    # enrol (staff/totp.py), nothing else.
+    enrol_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     def __repr__(self) -> str:
         return f"StaffSession(id={self.id}, staff_id={self.staff_id}, expires_at={self.expires_at})"

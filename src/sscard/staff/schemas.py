@@ -15,8 +15,14 @@ class StaffLoginIn(BaseModel):
 
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
+    otp: str | None = Field(
+        default=None,
+        max_length=16,
+        description="The authenticator app's 6-digit code: security officers, key custodians, auditors, "
+        "administrators (once enrolled).",
+    )
 
-    def __repr__(self) -> str:  # keep the password out of reprs and tracebacks
+    def __repr__(self) -> str:  # keep the password and the code out of reprs and tracebacks
         return f"StaffLoginIn(username={self.username!r})"
 
 
@@ -26,6 +32,30 @@ class StaffLoginOut(BaseModel):
     role: Role
     region: str
     expires_at: datetime
+    second_factor: Literal["none", "verified", "enrolment_required"] = Field(
+        default="none",
+        description="`enrolment_required`: this session may only enrol a second factor "
+        "(POST /api/v1/staff/totp/enrol, then /confirm).",
+    )
+
+
+class TotpEnrolOut(BaseModel):
+    otpauth_uri: str = Field(description="Shown once: scan it into an authenticator app, then confirm a code.")
+
+
+class TotpConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    otp: str = Field(min_length=6, max_length=16)
+
+    def __repr__(self) -> str:
+        return "TotpConfirmIn(otp=***)"
+
+
+class StaffReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=200)
 
 
 class StaffRead(BaseModel):

@@ -146,14 +146,16 @@ def generate_enrollment_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def staff_login(base_url: str, username: str, password: str, *, http: httpx.Client | None = None) -> str:
+def staff_login(
+    base_url: str, username: str, password: str, *, otp: str | None = None, http: httpx.Client | None = None
+) -> str:
     """A staff bearer token (enrollment is done by an administrator or security officer on site)."""
     client = http or httpx.Client(timeout=10.0)
     try:
         request = client.build_request(
             "POST",
             base_url.rstrip("/") + API_PREFIX + "/staff/login",
-            json={"username": username, "password": password},
+            json={"username": username, "password": password, **({"otp": otp} if otp else {})},
         )
         return str(_send(client, request)["access_token"])
     finally:

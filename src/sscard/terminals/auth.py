@@ -25,7 +25,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NoReturn, Protocol, cast
 
 from sqlalchemy import Table, bindparam, delete, text
@@ -87,23 +87,36 @@ class _Refusal:
     detail: str
     region: str = ""
     role: str = ""
+    # The terminal is registered and active: a bad MAC or a replay (see _refuse: audited one by one).
+    known: bool = False
 
 
 def authenticate_request(
-    *, method: str, target: str, headers: Mapping[str, str], body: bytes, now: float | None = None
+    *,
+    method: str,
+    target: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float | None = None,
+    source: str = "unknown",
 ) -> AuthenticatedTerminal:
-    """Return the authenticated terminal, or audit the refusal and raise its contract error."""
+    """Return the authenticated terminal, or record the refusal and raise its contract error.
+
+    ``source`` is the request's address (``api/source.py``): refusals are limited and summarised per
+    source (``_refuse``).
+    """
     now = time.time() if now is None else now
     path = target.split("?", 1)[0]
     try:
         signed = parse_headers(headers)
     except ProtocolError as exc:
         raw_id = headers.get("X-Terminal-Id") or ""
-        _refuse(raw_id if TERMINAL_ID.match(raw_id) else "unknown", method, path, _Refusal(exc.code, str(exc)))
+        refusal = _Refusal(exc.code, str(exc))
+        _refuse(raw_id if TERMINAL_ID.match(raw_id) else "unknown", method, path, refusal, source=source, now=now)
     with unit_of_work() as uow:
         outcome = _check(uow, signed, method=method, target=target, body=body, now=now)
     if isinstance(outcome, _Refusal):
-        _refuse(signed.terminal_id, method, path, outcome)
+        _refuse(signed.terminal_id, method, path, outcome, source=source, now=now)
     return outcome
 
 
@@ -116,7 +129,7 @@ def _check(
     if isinstance(outcome, _Refusal):
         return outcome
     if not consume_nonce(uow, terminal_id=outcome.terminal_id, nonce=signed.nonce, timestamp=signed.timestamp):
-        return _Refusal(REPLAY, "the nonce was already used", region=outcome.region_code, role=outcome.kind)
+        return _Refusal(REPLAY, "the nonce was already used", region=outcome.region_code, role=outcome.kind, known=True)
     purge_when_due(uow, requests=1, now=now)
     return outcome
 
@@ -177,7 +190,8 @@ def check_signature(
 
 def _refusal_of(terminal: TerminalFacts, code: str, detail: str) -> _Refusal:
     """A refusal of a known terminal, audited under its region and role."""
-    return _Refusal(code, detail, region=terminal.region_code, role=terminal.institution_type.value)
+    return _Refusal(code, detail, region=terminal.region_code, role=terminal.institution_type.value,
+                    known=terminal.status == TerminalStatus.ACTIVE)  # fmt: skip
 
 
 def purge_when_due(uow: UnitOfWork, *, requests: int, now: float) -> None:
@@ -264,18 +278,75 @@ def purge_expired_nonces(uow: UnitOfWork, *, now: float | None = None) -> int:
     return int(result.rowcount or 0)
 
 
-def _refuse(terminal_id: str, method: str, path: str, refusal: _Refusal) -> NoReturn:
-    # Own unit of work: the refused request's transaction rolls back, this entry must not.
+REFUSAL_KIND = "termref"  # the counter kind in the throttle table (String(8)), per source address
+REFUSAL_WAIT_BASE_SECONDS = 60
+REFUSAL_WAIT_MAX_SECONDS = 3600
+
+
+def _refuse(terminal_id: str, method: str, path: str, refusal: _Refusal, *, source: str, now: float) -> NoReturn:
+    """Count the refusal against its source address, audit what the rules need, raise the answer.
+
+    Issue 17 item 11/10: one audit row per refused request let anybody write audit rows at will (200
+    unauthenticated requests, 200 rows in 1.3 s; each append also holds an audit stream head). Now:
+
+    - every refusal is counted per source address (keyed index, like the login throttles) in a
+      sliding window; past ``SSCARD_TERMINAL_REFUSALS_PER_WINDOW`` the source waits (60 s, doubling
+      up to an hour) and its refusals are answered 429 ``TERMINAL_THROTTLED`` with nothing written;
+    - a refusal nobody authenticated (malformed headers, an unknown, blocked or retired terminal id)
+      is audited once per source and window: the first, with the previous window's total; the start
+      of a wait is audited with the window's count. The rest is only counted;
+    - a refusal of a registered, active terminal (a bad MAC, a stale timestamp, a spent nonce) is
+      audited one by one (CH-3, CH-4): it is evidence about that terminal's key (KEY-9: a key or
+      terminal compromise is an incident) and names a terminal an operator can act on. Its number is
+      bounded by the same per-source limit.
+
+    The audit entries are written in a unit of work of their own: the refused request rolls back.
+    """
+    from sscard.config import get_settings
+    from sscard.credentials.query_password import throttle
+    from sscard.terminals.errors import TerminalThrottled
+
+    settings = get_settings()
+    at = datetime.fromtimestamp(now, UTC)
+    window = settings.terminal_refusal_window_seconds
+    limits = throttle.Limits(
+        free=settings.terminal_refusals_per_window,
+        base_seconds=REFUSAL_WAIT_BASE_SECONDS,
+        max_seconds=REFUSAL_WAIT_MAX_SECONDS,
+        window_seconds=window,
+    )
+    key = throttle.source_key(source)
+    actor = Actor(kind="terminal", id=terminal_id, channel=Channel.TERMINAL, role=refusal.role, region=refusal.region)
+    # The path only: a query string could carry a card number or other personal data.
+    where = {"method": method[:16], "path": mask_text(path)[:200]}
+    source_ref = key.hex()[:16]  # correlates a source's entries; the address itself is never stored
     with unit_of_work() as uow:
-        record_event(
-            uow,
-            actor=Actor(
-                kind="terminal", id=terminal_id, channel=Channel.TERMINAL, role=refusal.role, region=refusal.region
-            ),  # fmt: skip
-            action="terminal.request.refused",
-            subject=subject_of(terminal_id),
-            result=refusal.code,
-            # The path only: a query string could carry a card number or other personal data.
-            details={"method": method[:16], "path": mask_text(path)[:200], "reason": refusal.detail},
-        )
+        row = throttle.counter_row(uow, kind=REFUSAL_KIND, key=key)
+        wait = throttle.wait_left(row, at)
+        if not wait:
+            previous = 0
+            if row is not None and row.first_failure_at is not None:
+                if row.first_failure_at < at - timedelta(seconds=window):
+                    previous = row.failures  # that window is over: its total goes into the next entry
+            counted = throttle.count_failure(uow, kind=REFUSAL_KIND, key=key, limits=limits, now=at)
+            n = counted.failures if counted is not None else 0
+            wait = counted.wait_seconds if counted is not None else 0
+            details: dict[str, object] = {**where, "reason": refusal.detail, "source": source_ref}
+            if wait:
+                record_event(
+                    uow, actor=actor, action="terminal.request.refused", subject=subject_of(terminal_id),
+                    result="throttled",
+                    details={**details, "refusals_in_window": n, "window_seconds": window, "retry_after": wait},
+                )  # fmt: skip
+            elif refusal.known or n == 1:
+                if n == 1 and previous:
+                    details["previous_window_refusals"] = previous
+                if not refusal.known:
+                    details["summary"] = f"first refusal of this source in a {window} s window; the rest are counted"
+                record_event(
+                    uow, actor=actor, action="terminal.request.refused", subject=subject_of(terminal_id),
+                    result=refusal.code, details=details,
+                )  # fmt: skip
+    if wait:
+        raise TerminalThrottled(retry_after=wait)
     raise _ERRORS[refusal.code](NOT_ACTIVE if refusal.code == TERMINAL_UNKNOWN else refusal.detail)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sscard.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from sscard.errors import Conflict, NotFound, Throttled, Unauthenticated, ValidationFailed
 
 
 class TerminalUnknown(Unauthenticated):
@@ -54,3 +54,11 @@ class PinBlockMalformed(ValidationFailed):
     code = "PIN_BLOCK_MALFORMED"
     title = "The PIN block is malformed."
     title_zh = "PIN块格式错误。"
+
+
+class TerminalThrottled(Throttled):
+    """Too many refused terminal requests from one source address in the window (issue 17 item 10)."""
+
+    code = "TERMINAL_THROTTLED"
+    title = "Too many refused terminal requests from this source; wait before trying again."
+    title_zh = "该来源被拒绝的终端请求过多，请稍后再试。"

@@ -15,7 +15,10 @@ from sscard.staff.roles import Role
 def client(db_env) -> Iterator[TestClient]:
     from sscard.api.app import create_app
 
-    with TestClient(create_app(), raise_server_exceptions=False) as c:
+    # An address of its own per test: refused terminal requests are limited per source address.
+    from tests.credentials.query_password.conftest import fresh_address
+
+    with TestClient(create_app(), raise_server_exceptions=False, client=(fresh_address(), 50000)) as c:
         yield c
 
 

@@ -17,7 +17,7 @@ from sscard.db.session import unit_of_work
 from sscard.staff.roles import Role
 from tests.credentials.pin.factories import make_card
 from tests.people.factories import new_id_number
-from tests.staff.factories import PASSWORD, ensure_region, make_staff
+from tests.staff.factories import PASSWORD, current_otp, ensure_region, make_staff
 
 REGION = "110108"
 
@@ -51,7 +51,7 @@ def terminal_id(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("SSCARD_API_URL", server)
     monkeypatch.setenv("SSCARD_DATA_DIR", str(tmp_path))
     reset_settings_cache()
-    env = {"SSCARD_STAFF_USER": officer.username, "SSCARD_STAFF_PASSWORD": PASSWORD}
+    env = {"SSCARD_STAFF_USER": officer.username, "SSCARD_STAFF_PASSWORD": PASSWORD, "SSCARD_STAFF_OTP": current_otp()}
     result = _run(["terminal", "register", "--institution", "海淀同仁堂药店", "--region", REGION], env)
     assert result.exit_code == 0, result.output
     return str(json.loads(result.stdout)["terminal_id"])

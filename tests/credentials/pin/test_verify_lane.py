@@ -107,3 +107,20 @@ def test_a_failed_threshold_read_after_the_commit_leaves_the_batchs_answers_stan
         assert answer.status_code == 200 and answer.json()["ok"] is True, answer.text
     assert batch_verify.pin_verifier().items == decided + 2  # both batches committed
     assert _audited(card_id) == 2
+
+
+# issue 17 item 11: the lane's own answers carry the same security headers as every /api/v1 answer
+def test_an_answer_of_the_lane_carries_the_security_headers(client, terminal) -> None:
+    pharmacy = terminal("pharmacy", REGION)
+    card_no, _ = _enabled_card(pharmacy, REGION)
+    decided = batch_verify.pin_verifier().items
+    body = {"card_no": card_no, "pin_block": pharmacy.pin_block(card_no, PIN)}
+    lane = client.send(pharmacy.build_request("POST", "/terminal/pin/verify", json_body=body))
+    assert lane.status_code == 200 and batch_verify.pin_verifier().items == decided + 1  # the lane answered
+    stack = client.get("/api/v1/health")
+    for name in ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy"):
+        assert lane.headers[name] == stack.headers[name], name
+    assert (
+        lane.headers["Cache-Control"] == "no-store"
+        and "frame-ancestors 'none'" in lane.headers["Content-Security-Policy"]
+    )

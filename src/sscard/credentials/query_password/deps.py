@@ -42,5 +42,7 @@ def require_holder(holder: HolderSession = Depends(current_holder)) -> HolderSes
 
 
 def client_address(request: Request) -> str:
-    """The caller's address for the per-source throttle (uvicorn applies trusted proxy headers)."""
-    return request.client.host if request.client is not None else "unknown"
+    """The caller's address for the per-source throttle (``api/source.py``: proxies only if trusted)."""
+    from sscard.api.source import client_address as source_of
+
+    return source_of(request.scope)

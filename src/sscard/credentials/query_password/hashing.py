@@ -37,10 +37,16 @@ def _dummy(memory_kib: int, time_cost: int, parallelism: int) -> str:
     return _hasher(memory_kib, time_cost, parallelism).hash("sscard-no-such-credential")
 
 
-def burn_verification(policy: RegionalPolicy) -> None:
-    """Spend one verification's time for nothing, so every login path costs the same (no timing oracle)."""
+# Argon2id verifications every portal login spends, whatever the account (service._verify_current):
+# the current credential and the temporary-password slot, each against a dummy hash when empty.
+LOGIN_VERIFICATIONS = 2
+
+
+def burn_verification(policy: RegionalPolicy, *, times: int = 1) -> None:
+    """Spend ``times`` verifications' time for nothing, so every login path costs the same (no timing oracle)."""
     params = (policy.password_hash_memory_kib, policy.password_hash_time_cost, policy.password_hash_parallelism)
-    verify(hasher_for(policy), _dummy(*params), "sscard-timing-equaliser")
+    for _ in range(times):
+        verify(hasher_for(policy), _dummy(*params), "sscard-timing-equaliser")
 
 
 def hash_password(policy: RegionalPolicy, password: str) -> str:

@@ -1,8 +1,9 @@
 """Portal login and password changes (QPW-1..QPW-4, QPW-6..QPW-8, PIN-10).
 
 The portal only ever checks the query password: there is no path from here to a card PIN (PIN-10,
-QPW-8), and the throttle counters here are not the PIN's. Every login path costs one Argon2id
-verification whatever the account state, so timing does not tell an unknown ID from a real one.
+QPW-8), and the throttle counters here are not the PIN's. Every login path that looks at a password
+costs the same two Argon2id verifications (``LOGIN_VERIFICATIONS``) whatever the account state, a
+pending temporary password included, so timing does not tell an unknown ID from a real one.
 
 On a failed login the counters and the audit entry are flushed before the error is raised: the
 entrypoint commits them (catch, commit, re-raise), or throttling would be rolled back with the error.
@@ -35,6 +36,7 @@ from sscard.credentials.query_password.errors import (
     PasswordWeak,
 )
 from sscard.credentials.query_password.hashing import (
+    LOGIN_VERIFICATIONS,
     burn_verification,
     hash_password,
     needs_rehash,
@@ -82,20 +84,30 @@ class PortalLogin:
 def _verify_current(
     policy: EffectivePolicy, person: Person, account: QueryPassword | None, password: str, now: datetime
 ) -> str | None:
-    """Which credential ``password`` matches: "password", "initial", "temporary", or None."""
+    """Which credential ``password`` matches: "password", "initial", "temporary", or None.
+
+    Always exactly ``LOGIN_VERIFICATIONS`` Argon2id verifications, whatever the account holds: one for
+    the current credential (the stored hash, or a dummy when the initial password applies) and one for
+    the temporary-password slot (the pending temporary hash, or a dummy). A pending temporary password
+    must not make a login slower than one without (issue 17 item 6: forgot-password then login told
+    the accounts apart, 174 ms against 83 ms), and a match on the first must not skip the second.
+    """
+    via = None
     if account is not None and account.password_hash is not None:
         if verify_password(policy, account.password_hash, password):
-            return "password"
+            via = "password"
     else:
         burn_verification(policy)  # the same cost as a real hash check
         expires = initial_password_expires_at(policy, person, account)
         initial = initial_query_password(ID_NUMBER.open(person.id_number_enc), policy.query_password_rule)
         if (expires is None or now < expires) and hmac.compare_digest(normalise(password), initial):
-            return "initial"
+            via = "initial"
     if temporary_pending(account, now) and account is not None and account.temp_hash is not None:
-        if verify_password(policy, account.temp_hash, password):
-            return "temporary"
-    return None
+        if verify_password(policy, account.temp_hash, password) and via is None:
+            via = "temporary"
+    else:
+        burn_verification(policy)  # the temporary slot costs the same whether or not one is pending
+    return via
 
 
 def _count_failure(
@@ -140,7 +152,7 @@ def login_holder(
         if refused is not None:
             raise refused
         national = get_effective_policy(uow, region_code=NATIONAL, at=now)
-        burn_verification(national)
+        burn_verification(national, times=LOGIN_VERIFICATIONS)
         _count_failure(
             uow,
             policy=national,
@@ -167,7 +179,7 @@ def login_holder(
     if person is not None and person.status is not PersonStatus.DECEASED:
         via = _verify_current(policy, person, account, password, now)
     else:
-        burn_verification(policy)
+        burn_verification(policy, times=LOGIN_VERIFICATIONS)  # unknown or closed: the same work
     if via is None or person is None:
         locked = _count_failure(
             uow,
