@@ -136,10 +136,35 @@ def _wrong_media_type(request: Request, exc: RequestValidationError) -> bool:
     return any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors())
 
 
+def prefers_chinese(accept_language: str) -> bool:
+    """Whether the caller's ``Accept-Language`` (RFC 9110) ranks Chinese above English. The ``code``
+    member is the stable part of an error; the title is for people, so it follows their language
+    (English when the header is absent, as integrators' clients expect)."""
+    best_q, best = -1.0, ""
+    for part in accept_language.split(",")[:20]:
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                continue
+        tag = tag.strip().lower()
+        if (tag.startswith("zh") or tag.startswith("en")) and q > best_q:
+            best_q, best = q, tag
+    return best.startswith("zh")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         extra = {k: v for k, v in exc.extra.items() if k not in _RESERVED and k != "response_headers"}
+        if prefers_chinese(request.headers.get("accept-language", "")):
+            # The title in the caller's language; a detail that only repeated the English title goes.
+            detail = None if exc.detail == exc.title else exc.detail
+            response = problem(exc.status, exc.code, exc.title_zh, detail, **extra)
+            response.headers["Content-Language"] = "zh-CN"
+            return response
         return problem(exc.status, exc.code, exc.title, exc.detail, **extra)
 
     @app.exception_handler(RequestValidationError)

@@ -57,7 +57,11 @@ def load(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 def _print_report(report: DemoReport, staff: list[dict[str, str]]) -> None:
+    from rich.console import Console
     from rich.table import Table
+
+    # Piped or under make, Rich assumes 80 columns and cuts the ID numbers a reader must type in.
+    out = console if console.is_terminal else Console(width=200)
 
     what = (
         f"added {report.regions_added} regions, {report.staff_added} staff, "
@@ -65,25 +69,25 @@ def _print_report(report: DemoReport, staff: list[dict[str, str]]) -> None:
         if report.changed
         else "already loaded; nothing changed"
     )
-    console.print(f"[bold]demo data[/bold]: {what}")
+    out.print(f"[bold]demo data[/bold]: {what}")
     table = Table(
         "staff login", "password", "role", "region", "bank", title="Demo staff logins (POST /api/v1/staff/login)"
     )
     for s in staff:
         table.add_row(s["username"], s["password"], s["role"], s["region"], s["bank"])
-    console.print(table)
+    out.print(table)
     second = Table("staff login", "TOTP secret", title="…these also send `otp`: `sscard demo otp USERNAME` prints it")
     for s in staff:
         if s["totp_secret"]:
             second.add_row(s["username"], s["totp_secret"])
-    console.print(second)
+    out.print(second)
     if report.persons:
         people = Table(*report.persons[0].keys(), title="Demo persons (fictitious)")
         for p in report.persons:
             people.add_row(*p.values())
-        console.print(people)
+        out.print(people)
     for line in report.terminals:
-        console.print(f"terminal: {line}")
+        out.print(f"terminal: {line}")
 
 
 @app.command("otp")

@@ -19,7 +19,8 @@ from sscard.staff.roles import Role
 # here is made by a named staff member who authenticates (``--as`` plus their password), never by an
 # anonymous operator: the local operator carries no region, so acting as one would cross regions.
 AS_HELP = (
-    "Act as this staff member (a security officer or key custodian); required for changes. The password "
+    "Act as this staff member (of the role the command needs: security officer, or for carrier work also "
+    "key custodian); required for changes. The password "
     "is asked for (hidden), or read from SSCARD_STAFF_PASSWORD or the first line of stdin; a second "
     "factor from SSCARD_STAFF_OTP."
 )

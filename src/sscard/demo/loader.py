@@ -122,7 +122,8 @@ def load_demo_people(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> No
                 "card_state": (newest.state.value + (" (replacement)" if newest.replaces_card_id else ""))
                 if newest
                 else "-",
-                "portal_password": p.id_number[-8:].replace("X", "0"),  # the initial query password (QPW-1)
+                # the initial query password (QPW-1): valid until the holder changes it at first login
+                "initial_portal_password": p.id_number[-8:].replace("X", "0"),
             }
         )
 

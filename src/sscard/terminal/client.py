@@ -64,7 +64,9 @@ def _send(http: httpx.Client, request: httpx.Request) -> dict[str, Any]:
     try:
         response = http.send(request)
     except httpx.HTTPError as exc:
-        raise TerminalError("SERVER_UNREACHABLE", f"{type(exc).__name__}: {exc}") from None
+        # Say where: a simulator pointed at the wrong port is the usual cause (SSCARD_API_URL / SSCARD_PORT).
+        origin = f"{request.url.scheme}://{request.url.netloc.decode('ascii', 'replace')}"
+        raise TerminalError("SERVER_UNREACHABLE", f"no answer from {origin} ({exc or type(exc).__name__})") from None
     return _answer(response)
 
 
