@@ -17,10 +17,12 @@ from sscard.credentials.query_password import recovery
 from sscard.credentials.query_password.account import lock_account
 from sscard.credentials.query_password.errors import InvalidCredentials
 from sscard.credentials.query_password.hashing import LOGIN_VERIFICATIONS, hash_password
+from sscard.credentials.query_password.rules import looks_temporary
 from sscard.credentials.query_password.service import login_holder
 from sscard.db.base import utcnow
 from sscard.policy.service import get_effective_policy
 from tests.credentials.query_password.factories import make_holder
+from tests.credentials.query_password.test_recovery import _messages, _temporary
 from tests.people.factories import new_id_number
 
 
@@ -71,13 +73,19 @@ def test_every_login_path_costs_the_same_verifications(uow, monkeypatch, verific
     row = lock_account(uow, person_id=own.id, now=utcnow())
     row.password_hash = hash_password(get_effective_policy(uow, region_code=own.region_code), "a-password-of-my-own")
     uow.flush()
-    _, pending_number, _ = make_holder(uow)
+    pending, pending_number, _ = make_holder(uow)
     _forgot(uow, monkeypatch, pending_number)
+    temporary = _temporary(_messages(uow, pending.id)[0])
+    assert looks_temporary(temporary)
     own_with_pending = own_number
     _forgot(uow, monkeypatch, own_with_pending)
 
     wrong = "not-the-password-1"
+    wrong_temporary = "Abcd-Efgh-Jkmn"  # the temporary password's shape, not its value
     work = {
+        "unknown, temporary shape": _work(uow, verifications, new_id_number(), wrong_temporary),
+        "initial, temporary shape": _work(uow, verifications, initial_number, wrong_temporary),
+        "pending temporary, wrong temporary": _work(uow, verifications, pending_number, wrong_temporary),
         "unknown": _work(uow, verifications, new_id_number(), wrong),
         "malformed": _work(uow, verifications, "1101", wrong),
         "initial, wrong": _work(uow, verifications, initial_number, wrong),
@@ -85,7 +93,23 @@ def test_every_login_path_costs_the_same_verifications(uow, monkeypatch, verific
         "own and pending temporary, wrong": _work(uow, verifications, own_with_pending, wrong),
         "own, right": _work(uow, verifications, own_with_pending, "a-password-of-my-own"),
         "initial, right": _work(uow, verifications, initial_number, initial),
+        "temporary, right": _work(uow, verifications, pending_number, temporary),
     }
     assert {name: spent for name, (spent, _) in work.items()} == dict.fromkeys(work, LOGIN_VERIFICATIONS)
     assert work["own, right"][1] == "password" and work["initial, right"][1] == "initial"
+    assert work["temporary, right"][1] == "temporary"
     assert work["unknown"][1] == work["pending temporary, wrong"][1] == "refused"
+
+
+# rule QPW-5 / QPW-6: no password a holder chooses may have the temporary password's shape (the login
+# tells the two apart by it), and every temporary password has it
+def test_temporary_shape_is_reserved() -> None:
+    from sscard.credentials.query_password.errors import PasswordWeak
+    from sscard.credentials.query_password.rules import HolderContext, check_new_password, new_temporary_password
+    from sscard.policy.schemas import RegionalPolicy
+
+    assert all(looks_temporary(new_temporary_password()) for _ in range(200))
+    context = HolderContext(id_number=new_id_number(), name="张三", birth_date=None, phone=None, email=None)
+    with pytest.raises(PasswordWeak) as refused:
+        check_new_password("Qwer-Tyu7-Zxcv", policy=RegionalPolicy(), context=context)
+    assert refused.value.extra["reason"] == "temporary_shape"

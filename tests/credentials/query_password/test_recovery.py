@@ -13,6 +13,7 @@ from sscard.captcha.errors import CaptchaInvalid
 from sscard.credentials.query_password import recovery
 from sscard.credentials.query_password.errors import InvalidCredentials, RecoveryInputInvalid
 from sscard.credentials.query_password.models import QueryPassword
+from sscard.credentials.query_password.rules import looks_temporary
 from sscard.credentials.query_password.service import login_holder
 from sscard.db.base import utcnow
 from sscard.notify.models import OutboxMessage
@@ -73,7 +74,7 @@ def test_issue_by_email_and_sms(uow, monkeypatch, hashes) -> None:
     [message] = _messages(uow, person.id)
     assert message.channel == "sms" and message.recipient_masked.count("*") == 4
     temporary = _temporary(message)
-    assert temporary not in (initial, number) and len(temporary) == 12
+    assert temporary not in (initial, number) and looks_temporary(temporary)
     assert temporary.encode() not in message.body_enc
     row = uow.session.get(QueryPassword, person.id)
     assert row.temp_hash.startswith("$argon2id$") and temporary not in row.temp_hash

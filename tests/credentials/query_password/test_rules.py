@@ -10,7 +10,8 @@ from sscard.credentials.query_password.errors import PasswordWeak
 from sscard.credentials.query_password.hashing import hash_password, needs_rehash, normalise, verify_password
 from sscard.credentials.query_password.rules import (
     TEMP_ALPHABET,
-    TEMP_LENGTH,
+    TEMP_GROUP_LENGTH,
+    TEMP_GROUPS,
     HolderContext,
     check_new_password,
     common_passwords,
@@ -114,7 +115,9 @@ def test_name_pinyin() -> None:
 def test_temporary_password() -> None:
     seen = {new_temporary_password() for _ in range(200)}
     assert len(seen) == 200
-    assert all(len(t) == TEMP_LENGTH and set(t) <= set(TEMP_ALPHABET) for t in seen)
+    groups = [t.split("-") for t in seen]
+    assert all(len(g) == TEMP_GROUPS and all(len(p) == TEMP_GROUP_LENGTH and set(p) <= set(TEMP_ALPHABET) for p in g)
+               for g in groups)  # fmt: skip
 
 
 # rule QPW-6: Argon2id with the policy's parameters; a parameter change asks for a rehash

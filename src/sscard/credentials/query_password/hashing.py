@@ -38,8 +38,8 @@ def _dummy(memory_kib: int, time_cost: int, parallelism: int) -> str:
 
 
 # Argon2id verifications every portal login spends, whatever the account (service._verify_current):
-# the current credential and the temporary-password slot, each against a dummy hash when empty.
-LOGIN_VERIFICATIONS = 2
+# the one credential the typed password's shape selects, or a dummy hash when there is none.
+LOGIN_VERIFICATIONS = 1
 
 
 def burn_verification(policy: RegionalPolicy, *, times: int = 1) -> None:

@@ -20,9 +20,15 @@ from sscard.credentials.query_password.errors import PasswordWeak
 from sscard.credentials.query_password.hashing import normalise
 from sscard.policy.schemas import InitialQueryPasswordRule, RegionalPolicy
 
-# No look-alikes (0/O, 1/l/I): a temporary password is read off a phone and typed by hand.
+# No look-alikes (0/O, 1/l/I): a temporary password is read off a phone and typed by hand, in three
+# groups of four (``Ab3d-Ef5h-Jk7m``). The shape is the temporary password's own: no password a holder
+# chooses may have it, so a login can tell from what was typed which one credential to check (one
+# Argon2id verification per login, whatever the account holds: service._verify_current).
 TEMP_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"
-TEMP_LENGTH = 12  # 12 × log2(55) ≈ 69 bits
+TEMP_GROUPS, TEMP_GROUP_LENGTH = 3, 4  # 12 × log2(55) ≈ 69 bits
+_TEMP_SHAPE = re.compile(
+    rf"[{TEMP_ALPHABET}]{{{TEMP_GROUP_LENGTH}}}(?:-[{TEMP_ALPHABET}]{{{TEMP_GROUP_LENGTH}}}){{{TEMP_GROUPS - 1}}}"
+)
 
 _KEYBOARD_ROWS = (
     "1234567890",
@@ -44,8 +50,14 @@ def initial_query_password(
 
 
 def new_temporary_password() -> str:
-    """QPW-5: a random temporary password (never derived from personal data)."""
-    return "".join(secrets.choice(TEMP_ALPHABET) for _ in range(TEMP_LENGTH))
+    """QPW-5: a random temporary password (never derived from personal data), in its own shape."""
+    groups = ("".join(secrets.choice(TEMP_ALPHABET) for _ in range(TEMP_GROUP_LENGTH)) for _ in range(TEMP_GROUPS))
+    return "-".join(groups)
+
+
+def looks_temporary(password: str) -> bool:
+    """Whether ``password`` has the temporary password's shape (which no chosen password may have)."""
+    return _TEMP_SHAPE.fullmatch(password.strip()) is not None
 
 
 @lru_cache(maxsize=1)
@@ -111,6 +123,9 @@ def check_new_password(password: str, *, policy: RegionalPolicy, context: Holder
         raise PasswordWeak(f"use at least {policy.password_min_length} characters", reason="too_short")
     if len(pw) > policy.password_max_length:
         raise PasswordWeak(f"use at most {policy.password_max_length} characters", reason="too_long")
+    if looks_temporary(pw):
+        raise PasswordWeak("choose a password of your own, not one shaped like a temporary password",
+                           reason="temporary_shape")  # fmt: skip
     low = pw.lower()
     digits = re.sub(r"\D", "", low)
     letters = re.sub(r"[^a-z]", "", low)

@@ -2,7 +2,7 @@
 
 The portal only ever checks the query password: there is no path from here to a card PIN (PIN-10,
 QPW-8), and the throttle counters here are not the PIN's. Every login path that looks at a password
-costs the same two Argon2id verifications (``LOGIN_VERIFICATIONS``) whatever the account state, a
+costs the same one Argon2id verification (``LOGIN_VERIFICATIONS``) whatever the account state, a
 pending temporary password included, so timing does not tell an unknown ID from a real one.
 
 On a failed login the counters and the audit entry are flushed before the error is raised: the
@@ -45,7 +45,7 @@ from sscard.credentials.query_password.hashing import (
 )
 from sscard.credentials.query_password.models import NoticeAcknowledgement, QueryPassword
 from sscard.credentials.query_password.notices import LIABILITY_NOTICE, notify_holder
-from sscard.credentials.query_password.rules import check_new_password, initial_query_password
+from sscard.credentials.query_password.rules import check_new_password, initial_query_password, looks_temporary
 from sscard.credentials.query_password.sessions import (
     HolderSession,
     clear_must_change,
@@ -86,28 +86,25 @@ def _verify_current(
 ) -> str | None:
     """Which credential ``password`` matches: "password", "initial", "temporary", or None.
 
-    Always exactly ``LOGIN_VERIFICATIONS`` Argon2id verifications, whatever the account holds: one for
-    the current credential (the stored hash, or a dummy when the initial password applies) and one for
-    the temporary-password slot (the pending temporary hash, or a dummy). A pending temporary password
-    must not make a login slower than one without (issue 17 item 6: forgot-password then login told
-    the accounts apart, 174 ms against 83 ms), and a match on the first must not skip the second.
+    Always exactly ``LOGIN_VERIFICATIONS`` (one) Argon2id verification, whatever the account holds: a
+    password of the temporary password's shape (``rules.looks_temporary``, a shape no chosen password
+    may have) is checked against the pending temporary password, any other against the current
+    credential (the stored hash, or a dummy when the initial password applies). A pending temporary
+    password must not make a login slower than one without (issue 17 item 6: forgot-password then
+    login told the accounts apart, 174 ms against 83 ms); one check rather than two keeps the login's
+    cost that of one verification (bench/login.py).
     """
-    via = None
+    if looks_temporary(password) and temporary_pending(account, now):
+        assert account is not None and account.temp_hash is not None  # noqa: S101 - temporary_pending checked both
+        return "temporary" if verify_password(policy, account.temp_hash, password) else None
     if account is not None and account.password_hash is not None:
-        if verify_password(policy, account.password_hash, password):
-            via = "password"
-    else:
-        burn_verification(policy)  # the same cost as a real hash check
-        expires = initial_password_expires_at(policy, person, account)
-        initial = initial_query_password(ID_NUMBER.open(person.id_number_enc), policy.query_password_rule)
-        if (expires is None or now < expires) and hmac.compare_digest(normalise(password), initial):
-            via = "initial"
-    if temporary_pending(account, now) and account is not None and account.temp_hash is not None:
-        if verify_password(policy, account.temp_hash, password) and via is None:
-            via = "temporary"
-    else:
-        burn_verification(policy)  # the temporary slot costs the same whether or not one is pending
-    return via
+        return "password" if verify_password(policy, account.password_hash, password) else None
+    burn_verification(policy)  # the same cost as a real hash check
+    expires = initial_password_expires_at(policy, person, account)
+    initial = initial_query_password(ID_NUMBER.open(person.id_number_enc), policy.query_password_rule)
+    if (expires is None or now < expires) and hmac.compare_digest(normalise(password), initial):
+        return "initial"
+    return None
 
 
 def _count_failure(
