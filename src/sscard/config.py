@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     # cannot hold connections.
     http_keep_alive_s: int = Field(default=5, ge=1, le=600)
     http_header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    # A request's whole body must arrive within this long of its head (an 11 MiB document upload at
+    # 2 Mbit/s takes ~45 s); a worker holds at most http_max_connections connections (503 beyond).
+    http_body_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    http_max_connections: int = Field(default=1000, ge=10, le=100_000)
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -20,6 +20,7 @@ def server(db_env):
         "SSCARD_DATABASE_SCHEMA": db_env.schema,
         "SSCARD_HTTP_HEADER_TIMEOUT_S": "1",
         "SSCARD_HTTP_KEEP_ALIVE_S": "1",
+        "SSCARD_HTTP_BODY_TIMEOUT_S": "2",
     }
     with running_server(env) as s:
         yield s
@@ -61,6 +62,22 @@ def test_connections_that_send_nothing_trickle_or_idle_are_closed(server) -> Non
                 break
             time.sleep(0.3)
         assert closed or _closed_within(slow, 1) is not None, "a trickling request head kept its connection"
+
+    with _connect(server) as slow_body:  # prompt headers, then one body byte every 0.5 s
+        slow_body.sendall(
+            b"POST /api/v1/staff/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{"
+        )
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < 8:
+            try:
+                slow_body.sendall(b" ")
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.5)
+        assert closed or _closed_within(slow_body, 1) is not None, "a trickling request body kept its connection"
 
     with _connect(server) as idle:
         idle.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -264,3 +264,19 @@ def test_scan_and_reading_agree_on_every_line(tmp_path: Path, seed: int) -> None
     assert scan.blank_lines == sum(p.blank for p in prepared)
     assert scan.data_lines == sum(p.rows for p in prepared)
     assert chunks == [] or chunks[-1].end_offset == scan.size
+
+
+# rule ID-3 (attack review): a control character (NUL) in a rejected field costs that line only; the
+# rejection is recorded (PostgreSQL cannot store NUL in text) and the other lines import
+def test_nul_in_a_rejected_field_costs_its_line_only(db_env, tmp_path: Path) -> None:
+    people = fresh_people(6)
+    lines = [HEADER] + [",".join(p) for p in people]
+    lines[3] = f"{people[2][0]},{people[2][1]},,a\x00b@example.com"
+    code, out = _run(str(_write(tmp_path / "nul.csv", lines)))
+    assert code == 0, out
+    assert "5 imported, 0 already present, 1 rejected of 6 rows" in out
+    job_id = int(out.split("job ")[1].split(":")[0])
+    assert _errors(job_id) == [(4, "EMAIL_INVALID")]
+    with unit_of_work() as uow:
+        masked = uow.session.scalar(select(ImportRowError.value_masked).where(ImportRowError.job_id == job_id))
+    assert masked is not None and "\x00" not in masked

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from sscard.db.ids import MAX_ROW_ID
 from sscard.errors import DomainError
+from sscard.logging import mask_text
 
 if TYPE_CHECKING:
     from sscard.staff.principal import StaffPrincipal
@@ -46,10 +47,18 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import TimeoutError as PoolTimeout
+
         try:
             return fn(*args, **kwargs)
         except DomainError as exc:
             raise fail(exc.detail, exc.code) from None
+        except (OperationalError, PoolTimeout) as exc:
+            # The database is down, frozen or refusing: say so in one line (the first line of the
+            # driver's message, masked), never a traceback quoting SQL parameters.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[:1] or ["no answer"]
+            raise fail(f"the database is unavailable: {mask_text(reason[0])[:200]}", "DATABASE_UNAVAILABLE") from None
 
     return wrapper
 

@@ -76,6 +76,7 @@ def _run_uvicorn(host: str, port: int, workers: int) -> None:
         loop="uvloop",
         http=BoundedHttpToolsProtocol,
         timeout_keep_alive=get_settings().http_keep_alive_s,
+        limit_concurrency=get_settings().http_max_connections,
         access_log=False,
         log_level="warning",
         # X-Forwarded-For is ours to judge (SSCARD_TRUSTED_PROXIES, api/source.py): Uvicorn's default

@@ -102,8 +102,10 @@ class PipelinedTransaction:
     with ``BEGIN``, may end with ``COMMIT`` in its last round trip, and then calls ``finish()``; on any
     error ``abandon()`` (a clean rollback when nothing is in flight, else the connection is closed)."""
 
-    def __init__(self, connection: psycopg.AsyncConnection[Any]) -> None:
+    def __init__(self, connection: psycopg.AsyncConnection[Any], *, deadline_s: float | None = None) -> None:
         self._connection = connection
+        # Each round trip's bound (db/deadline.py): a frozen server answers nothing and cancels nothing.
+        self._deadline_s = deadline_s
         self._pgconn = connection.pgconn
         self._prepared = _prepared.setdefault(connection, set())
         self._transformer: psycopg_abc.Transformer = Transformer.from_context(connection)
@@ -128,9 +130,10 @@ class PipelinedTransaction:
             pgconn.send_query_prepared(statement.name, statement.values(self._transformer, params))
             wanted.append(True)
         pgconn.pipeline_sync()
-        while pgconn.flush():
-            await self._ready(writable=True)
-        rows = await self._read(wanted)
+        async with asyncio.timeout(self._deadline_s):
+            while pgconn.flush():
+                await self._ready(writable=True)
+            rows = await self._read(wanted)
         self._in_flight = False
         return rows
 

@@ -157,8 +157,9 @@ class GroupCommitter(Generic[In, Out]):
 
 
 def _database_error(exc: Exception) -> bool:
-    """An error from the database or the connection: the connection is not used for another batch."""
-    return isinstance(exc, DBAPIError | psycopg.Error)
+    """An error from the database or the connection, or a wait on it that ran out (its connection was
+    cut off mid-protocol): the connection is not used for another batch."""
+    return isinstance(exc, DBAPIError | psycopg.Error | TimeoutError)
 
 
 class _InLoop(Generic[In, Out]):
@@ -212,23 +213,25 @@ class _InLoop(Generic[In, Out]):
             self._filled = None
 
     async def _outcomes(self, items: list[In]) -> list[Out]:
-        # A frozen server answers nothing and cancels nothing: the batch gives up after the same
-        # deadline as any other wait on the database (db/deadline.py), and its requests go one by one.
+        # A frozen server answers nothing and cancels nothing: waits on it end after the same deadline
+        # as any other (db/deadline.py), and the requests go one by one. An ``in_loop`` batch bounds
+        # each of its own round trips (db/driver.py), so a deadline never cuts off work it did after
+        # its COMMIT; a batch run through ``run_sync`` is bounded as a whole here.
         deadline = get_settings().timeouts.answer_deadline_s
         try:
             async with asyncio.timeout(deadline):
                 connection = await self._connection()
         except Exception as exc:  # noqa: BLE001 - the database is unreachable: no request may hang on it
             return self._committer.fallbacks(items, exc)
-        try:
-            async with asyncio.timeout(deadline):
-                if self._committer._in_loop is not None:
-                    outcomes, reusable = await self._committer.decide_in_loop(connection, items)
-                else:
+        if self._committer._in_loop is not None:
+            outcomes, reusable = await self._committer.decide_in_loop(connection, items)
+        else:
+            try:
+                async with asyncio.timeout(deadline):
                     outcomes, reusable = await connection.run_sync(self._committer.decide, items)
-        except TimeoutError as exc:
-            await connection.invalidate()
-            return self._committer.fallbacks(items, exc)
+            except TimeoutError as exc:
+                await connection.invalidate()
+                return self._committer.fallbacks(items, exc)
         if reusable:
             self._idle.append(connection)
         else:

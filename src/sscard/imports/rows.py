@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -64,9 +65,15 @@ StageRecord = tuple[bytes, bytes, bytes, bytes, str, date, str, bytes | None, by
 _stage_values = itemgetter(*STAGE_COLUMNS)
 
 
+def _printable(text: str) -> str:
+    """Control characters (NUL above all: PostgreSQL cannot store it in text) shown as U+FFFD, so the
+    rejection itself can be recorded and the rest of the file still imports."""
+    return "".join("\ufffd" if unicodedata.category(ch) == "Cc" else ch for ch in text)
+
+
 def _masked(mask: Callable[[str], str], raw: str) -> str:
     """Mask a rejected value; a malformed one may be short, so never show more than half of it."""
-    value = raw.strip()[:40]
+    value = _printable(raw.strip()[:40])
     masked = mask(value)
     if sum(ch != "*" for ch in masked) * 2 > len(value):
         keep = len(value) // 4
@@ -80,7 +87,7 @@ def validate_row(line: int, fields: tuple[str, str, str, str]) -> NewPerson | Re
         return prepare_person(id_number=fields[0], name=fields[1], phone=fields[2], email=fields[3])
     except (InvalidCitizenId, NameInvalid, PhoneInvalid, EmailInvalid) as exc:
         index, mask = next(field for kind, field in _FAULT_FIELD.items() if isinstance(exc, kind))
-        return Rejection(line, exc.code, _masked(mask, fields[index]), exc.detail)
+        return Rejection(line, exc.code, _masked(mask, fields[index]), _printable(exc.detail))
 
 
 def natural_key(person: NewPerson) -> int:

@@ -32,6 +32,7 @@ server on PostgreSQL, three round trips a batch; ``db/driver.py`` says why).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
@@ -183,10 +184,13 @@ async def _read_missing_thresholds(connection: AsyncConnection) -> None:
                 _lockout_threshold(uow, region_code, card_type)
 
     try:
-        await connection.run_sync(read)
+        async with asyncio.timeout(get_settings().timeouts.answer_deadline_s):
+            await connection.run_sync(read)
     except Exception as exc:  # noqa: BLE001 - after the commit: the batch's answers stand whatever happens here
         _stale.update(wanted)  # asked for again after the next batch
         log.warning("pin_verify.threshold_read_failed", error_type=type(exc).__name__)
+        if isinstance(exc, TimeoutError):
+            await connection.invalidate()  # cut off mid-statement: not used for another batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +294,8 @@ async def verify_batch_pg(connection: AsyncConnection, attempts: list[PinVerifyA
     assert raw is not None  # noqa: S101 - a live connection: the runner checked it out just now
     statements = _driver_statements(connection.dialect)
     steps = _steps(attempts, _cached_threshold)
-    transaction = PipelinedTransaction(raw)
+    deadline = get_settings().timeouts.answer_deadline_s
+    transaction = PipelinedTransaction(raw, deadline_s=deadline)
     try:
         step = next(steps)
         while True:
