@@ -159,15 +159,18 @@ def persons(
 
 
 class _StopRequest:
-    """SIGINT/SIGTERM: raise at once, and again at the next committed batch in case the first raise
-    landed where Python swallows exceptions (a finalizer) and the run went on."""
+    """SIGINT/SIGTERM: stop after the batch in flight (``check`` runs at every committed batch, a
+    fraction of a second apart). Raising from the handler itself would land anywhere, inside a
+    database call or the worker pool's own bookkeeping, and leave tracebacks behind; a second signal
+    still stops at once."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
 
     def handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt  # asked twice: now
         self.signum = signum
-        raise KeyboardInterrupt
 
     def check(self) -> None:
         if self.signum is not None:
