@@ -76,7 +76,11 @@ def test_dev_master_key_file_and_prod_refusal(tmp_path, capsys, monkeypatch) -> 
     with pytest.raises(MasterKeyRequired):  # no tty here: no prompt, no file
         open_security_module(prod)
     assert not (tmp_path / "prod" / "keys" / "master.key").exists()
-    module = open_security_module(Settings(env="prod", data_dir=tmp_path / "prod", hsm="soft", master_key="s3cret"))
+    # KEY-4: prod opens only on a registered, certified device (here the register says it is).
+    monkeypatch.setattr("sscard.security.factory.register_lookup", lambda model: lambda serial: None)
+    module = open_security_module(
+        Settings(env="prod", data_dir=tmp_path / "prod", hsm="soft", master_key="s3cret", hsm_device_serial="SN-1")
+    )
     assert not module.has_root()  # prod: the root comes from init-root or a ceremony
 
 
