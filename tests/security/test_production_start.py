@@ -151,7 +151,7 @@ def test_clean_prod_starts_and_refuses_the_demo_password(prod_env, tmp_path, mon
     module = open_soft_module(
         tmp_path / "prod-keys", suite="sm", master_key=secrets.token_hex(32), device_guard=lambda b: guard
     )
-    module.init_root()  # as `sscard keys init-root` does: origin "generated"
+    module.init_root(custodians=CUSTODIANS)  # as `sscard keys init-root` does: origin "generated"
     session_module = get_security_module()
     monkeypatch.setenv("SSCARD_ENV", "prod")
     monkeypatch.setenv("SSCARD_ALLOW_SOFT_KEYSTORE", "true")

@@ -187,3 +187,11 @@ class DeviceNotCertified(SecurityModuleError):
         super().__init__(detail, reason=reason, serial=serial)
         self.reason = reason
         self.serial = serial
+
+
+class DualControlRequired(Forbidden):
+    """KEY-6: the national root or a province key changes or leaves only under two custodians."""
+
+    code = "DUAL_CONTROL_REQUIRED"
+    title = "Two different authenticated key custodians are required for this key."
+    title_zh = "该密钥操作须由两名不同的已认证密钥保管员共同完成。"

@@ -100,7 +100,9 @@ def open_security_module(settings: Settings | None = None) -> HierarchyModule:
     settings = settings or get_settings()
     keys_dir = private_dir(settings.data_dir / "keys")
     private_dir(settings.data_dir)
-    dev = settings.env != "prod"
+    # The development root is a convenience of SSCARD_ENV=dev only (`make run`, the demo): in test and
+    # prod the root comes from `sscard keys init-root` (two custodians) or a ceremony (KEY-6).
+    dev = settings.env == "dev"
     guard = device_guard_for(settings)
     if settings.hsm == "pkcs11":
         if settings.pkcs11_user_pin is None:
