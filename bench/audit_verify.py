@@ -113,7 +113,9 @@ def main() -> None:
     from sscard.security.factory import open_soft_module
 
     master = os.environ["SSCARD_MASTER_KEY"] = secrets.token_hex(32)
-    set_security_module(open_soft_module(Path(data_dir) / "keys", suite="sm", master_key=master, dev_root=True))
+    # The audit chain needs only the module's AUDIT key: no national root (KEY-6: a development root is
+    # generated only with SSCARD_ENV=dev).
+    set_security_module(open_soft_module(Path(data_dir) / "keys", suite="sm", master_key=master))
 
     print("bench/audit_verify.py — audit chain walk (sscard audit verify) vs. a bare SELECT of the same rows")
     print_machine(args.url)

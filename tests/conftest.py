@@ -9,6 +9,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,25 @@ _DATA_DIR = Path(tempfile.mkdtemp(prefix="sscard-test-"))
 os.environ["SSCARD_DATA_DIR"] = str(_DATA_DIR)
 os.environ.setdefault("SSCARD_LOG_JSON", "true")
 os.environ["SSCARD_ENV"] = "test"
+
+
+@contextmanager
+def dev_env() -> Iterator[None]:
+    """``SSCARD_ENV=dev`` for a moment: the development national root (``open_soft_module(dev_root=True)``)
+    is generated only there (KEY-6: anywhere else the root takes two custodians)."""
+    from sscard.config import reset_settings_cache
+
+    before = os.environ.get("SSCARD_ENV")
+    os.environ["SSCARD_ENV"] = "dev"
+    reset_settings_cache()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SSCARD_ENV", None)
+        else:
+            os.environ["SSCARD_ENV"] = before
+        reset_settings_cache()
 
 
 @dataclass
@@ -81,7 +101,8 @@ def security_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object
     # The keystore settings point at (SSCARD_DATA_DIR/keys, SSCARD_MASTER_KEY): a CLI run as a subprocess
     # (imports, rotations) opens these same keys, so what it writes verifies here, and the reverse.
     master = os.environ["SSCARD_MASTER_KEY"] = secrets.token_hex(32)
-    module = open_soft_module(_DATA_DIR / "keys", suite="sm", master_key=master, dev_root=True)
+    with dev_env():  # the session's keystore stands for a development installation's
+        module = open_soft_module(_DATA_DIR / "keys", suite="sm", master_key=master, dev_root=True)
     set_security_module(module)
     yield module
     set_security_module(None)

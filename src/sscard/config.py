@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     # says it was chosen on purpose (startup.py).
     allow_soft_keystore: bool = False
     crypto_suite: Literal["sm", "intl"] = "sm"
+    # KEY-4: the cryptographic device the module runs on, as registered (``sscard keys device ...``):
+    # its serial (a PKCS#11 token's own serial must agree), its model when serials could repeat, and
+    # how often the register's verdict is asked again (security/device.py).
+    hsm_device_serial: str | None = None
+    hsm_device_model: str | None = None
+    hsm_device_check_seconds: float = Field(default=60.0, gt=0, le=3600)
     master_key: SecretStr | None = None
     pkcs11_module: str = "/usr/lib/softhsm/libsofthsm2.so"
     pkcs11_token_label: str = "sscard"  # noqa: S105 - a label, not a secret

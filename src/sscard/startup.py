@@ -4,6 +4,9 @@
 before serving. Every problem found is named, all at once, so an operator fixes them in one pass:
 
 - a national root key generated for development (origin ``generated-dev``) in the security module;
+- the security module's device (KEY-4) missing from the register of certified devices, or its model
+  certificate expired, revoked or not yet valid (``security.device``; the module itself refuses key
+  operations then, this names the condition at start-up);
 - a development master key file (``<data>/keys/master.key``) next to the keystore;
 - the soft keystore (``SSCARD_HSM=soft``) without ``SSCARD_ALLOW_SOFT_KEYSTORE=true``;
 - the demo staff accounts (``sscard demo load``), or any active account whose password is the published
@@ -41,7 +44,7 @@ def _named(usernames: list[str]) -> str:
 def _keystore_problems(settings: Settings) -> list[str]:
     from sscard.security import get_security_module
     from sscard.security.diversify import ROOT
-    from sscard.security.errors import SecurityModuleError
+    from sscard.security.errors import DeviceNotCertified, SecurityModuleError
     from sscard.security.hsm import HierarchyModule
 
     problems = []
@@ -59,9 +62,20 @@ def _keystore_problems(settings: Settings) -> list[str]:
         )
     try:
         module = get_security_module()
+    except DeviceNotCertified as exc:
+        problems.append(_device_problem(exc.reason, exc.serial))
+        return problems
     except SecurityModuleError as exc:
         problems.append(f"the security module cannot be opened ({exc.code}): the key checks could not run")
         return problems
+    guard = getattr(module, "device_guard", None)
+    if guard is None:
+        problems.append(_device_problem("device_not_configured", None))
+    else:
+        reason = guard.problem(fresh=True)
+        if reason is not None:
+            problems.append(_device_problem(reason, guard.serial))
+            return problems
     if isinstance(module, HierarchyModule) and module.has_root():
         dev = [v for v in module.describe(ROOT).versions.values() if v.origin == "generated-dev"]
         if dev:
@@ -71,6 +85,16 @@ def _keystore_problems(settings: Settings) -> list[str]:
                 "keystore whose root comes from `sscard keys init-root` or a key ceremony (KEY-1, KEY-6)"
             )
     return problems
+
+
+def _device_problem(reason: str, serial: str | None) -> str:
+    from sscard.security.device import describe
+
+    return (
+        f"the security module's device (serial {serial or 'unknown'}) may not hold or use keys "
+        f"(DEVICE_NOT_CERTIFIED, {reason}): {describe(reason)}; register it with a valid model certificate "
+        "and set SSCARD_HSM_DEVICE_SERIAL (KEY-4)"
+    )
 
 
 def _staff_problems() -> list[str]:

@@ -30,7 +30,9 @@ def keys(*args: str, stdin: str | None = None) -> tuple[int, str]:
     from tests.staff.factories import current_otp
 
     # Key custodians sign in with their TOTP code too (issue 17 item 8): the factory's, current now.
-    result = runner.invoke(app, ["keys", *args], input=stdin, env={"SSCARD_STAFF_OTP": current_otp()})
+    # The second custodian of a root / province key operation (KEY-6) gives their own code.
+    env = {"SSCARD_STAFF_OTP": current_otp(), "SSCARD_SECOND_OTP": current_otp()}
+    result = runner.invoke(app, ["keys", *args], input=stdin, env=env)
     return result.exit_code, result.output
 
 
@@ -41,10 +43,16 @@ def audit_actions(engine) -> list[tuple[str, str]]:
 
 # rule KEY-1, KEY-3: init the root, derive a city, list, rotate, revoke, export — each audited
 def test_key_commands(isolated_env, installed: HierarchyModule) -> None:
-    assert keys("init-root", "--json")[0] == 0
-    code, out = keys("init-root")
+    from tests.staff.factories import PASSWORD, make_staff
+
+    with unit_of_work(isolated_env.engine) as uow:  # KEY-6: the root and a province key take two custodians
+        two = ["--as", make_staff(uow, role=Role.KEY_CUSTODIAN).username,
+               "--second", make_staff(uow, role=Role.SECURITY_OFFICER).username]  # fmt: skip
+    both = f"{PASSWORD}\n{PASSWORD}\n"
+    assert keys("init-root", *two, "--json", stdin=both)[0] == 0
+    code, out = keys("init-root", *two, stdin=both)
     assert code == 1 and "KEY_EXISTS" in out
-    code, out = keys("derive", "--region", "110100", "--json")
+    code, out = keys("derive", "--region", "110100", *two, "--json", stdin=both)
     assert code == 0 and {k["label"] for k in json.loads(out)} == {"CMK/110100", "TMK/110100", "CRD/110100"}
     code, out = keys("list", "--json")
     listed = json.loads(out)
@@ -74,6 +82,57 @@ def test_key_commands(isolated_env, installed: HierarchyModule) -> None:
     ):
         assert (action, "ok") in actions
     assert ("key.root.init", "refused") in actions and ("key.export", "refused") in actions
+
+
+# rule KEY-6: init-root, export, revoke, rotate of ROOT / PMK need --as and --second, two different
+# authenticated custodians; city keys keep single control; both custodians are audited
+def test_root_and_province_keys_need_two_custodians(isolated_env, installed: HierarchyModule) -> None:
+    from tests.staff.factories import PASSWORD, make_staff
+
+    with unit_of_work(isolated_env.engine) as uow:
+        alice = make_staff(uow, role=Role.KEY_CUSTODIAN).username
+        bob = make_staff(uow, role=Role.SECURITY_OFFICER).username
+        clerk = make_staff(uow, role=Role.COUNTER_CLERK).username
+    one, both = f"{PASSWORD}\n", f"{PASSWORD}\n{PASSWORD}\n"
+    code, out = keys("init-root", stdin=one)
+    assert code == 1 and "DUAL_CONTROL_REQUIRED" in out
+    code, out = keys("init-root", "--as", alice, stdin=one)
+    assert code == 1 and "DUAL_CONTROL_REQUIRED" in out
+    code, out = keys("init-root", "--as", alice, "--second", alice, stdin=both)
+    assert code == 1 and "DUAL_CONTROL_REQUIRED" in out
+    code, out = keys("init-root", "--as", alice, "--second", bob, stdin=f"{PASSWORD}\nwrong\n")
+    assert code == 1 and "INVALID_CREDENTIALS" in out
+    code, out = keys("init-root", "--as", alice, "--second", clerk, stdin=both)
+    assert code == 1 and "DUAL_CONTROL_REQUIRED" in out  # the service layer: not a custodian role
+    assert not installed.has_root()
+    assert keys("init-root", "--as", alice, "--second", bob, "--json", stdin=both)[0] == 0
+    code, out = keys("derive", "--region", "120000", stdin=one)
+    assert code == 1 and "DUAL_CONTROL_REQUIRED" in out
+    assert keys("derive", "--region", "120000", "--as", alice, "--second", bob, stdin=both)[0] == 0
+    assert keys("derive", "--region", "120100")[0] == 0  # a city under a held province key: one operator
+    assert keys("generate", "KTK/TJ01", "--purpose", "transport", "--region", "120100")[0] == 0
+    for args in (("rotate", "ROOT"), ("rotate", "PMK/120000"), ("export", "PMK/120000", "--transport", "KTK/TJ01"),
+                 ("revoke", "PMK/120000", "--reason", "carrier lost")):  # fmt: skip
+        code, out = keys(*args, "--as", alice, stdin=one)
+        assert code == 1 and "DUAL_CONTROL_REQUIRED" in out, (args, out)
+    assert keys("rotate", "TMK/120100")[0] == 0  # a city key: single control, as before
+    assert keys("export", "CMK/120100", "--transport", "KTK/TJ01")[0] == 0
+    code, out = keys("export", "PMK/120000", "--transport", "KTK/TJ01", "--as", alice, "--second", bob, "--json",
+                     stdin=both)  # fmt: skip
+    assert code == 0 and json.loads(out)["label"] == "PMK/120000"
+    assert keys("rotate", "ROOT", "--as", bob, "--second", alice, stdin=both)[0] == 0
+    assert keys("revoke", "PMK/120000", "--reason", "carrier lost", "--as", alice, "--second", bob, stdin=both)[0] == 0
+    with unit_of_work(isolated_env.engine) as uow:
+        entries = list(uow.session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    done = [(e.action, e.actor_id, e.result) for e in entries if e.action.startswith("key.")]
+    for action, first, second in (("key.root.init", alice, bob), ("key.export", alice, bob),
+                                  ("key.rotate", bob, alice), ("key.revoke", alice, bob)):  # fmt: skip
+        assert (action, first, "ok") in done, (action, done)
+        witness = [e for e in entries if e.action == "key.dual_control" and e.actor_id == second
+                   and action in e.details]  # fmt: skip
+        assert witness, (action, second)
+    refusals = [e.details for e in entries if e.action == "key.root.init" and e.result == "refused"]
+    assert len(refusals) == 4 and all("DUAL_CONTROL_REQUIRED" in d for d in refusals)  # the wrong password: a login
 
 
 # rule KEY-6: a ceremony over the CLI — custodians authenticate, components are read from stdin only

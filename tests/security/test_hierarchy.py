@@ -22,8 +22,10 @@ from sscard.security.errors import (
 from sscard.security.hsm import HierarchyModule
 from sscard.security.primitives import key_unwrap
 from tests.security import reference as ref
+from tests.security.conftest import staff
 
 REGION, TID = "440304", "T440304000001"
+CUSTODIANS = (staff("custodian-a"), staff("custodian-b", role="security_officer"))
 
 
 def form_root(module: HierarchyModule) -> None:
@@ -43,7 +45,7 @@ def test_derivation_matches_the_documented_rule(module: HierarchyModule) -> None
     form_root(module)
     suite = module.suite
     expected = ref.chain(suite, ref.ROOT, REGION, TID)
-    module.derive_region("440300")
+    module.derive_region("440300", custodians=CUSTODIANS)  # creates PMK/440000: dual control (KEY-6)
     kcvs = {e.label: e.versions[1].kcv for e in module.entries()}
     assert kcvs["PMK/440000"] == ref.kcv(suite, expected["PMK"])
     assert kcvs["CMK/440300"] == ref.kcv(suite, expected["CMK"])
@@ -65,7 +67,7 @@ def test_derivation_matches_the_documented_rule(module: HierarchyModule) -> None
 # rule KEY-3: KCV on every key, and the directory holds only metadata
 def test_every_key_has_a_kcv(module: HierarchyModule) -> None:
     form_root(module)
-    module.derive_region("110100")
+    module.derive_region("110100", custodians=CUSTODIANS)
     entries = module.entries()
     assert {"DATA", "INDEX", "AUDIT", "PVK", "ROOT", "PMK/110000", "CMK/110100", "TMK/110100", "CRD/110100"} <= {
         e.label for e in entries

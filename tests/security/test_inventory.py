@@ -14,6 +14,7 @@ from sscard.security.models import SecurityKey
 from tests.security.conftest import staff
 
 OFFICER = staff("sec-officer", role="security_officer")
+SECOND = staff("custodian-two")  # KEY-6: the root and province keys take a second custodian
 
 
 def actions(uow, subject_prefix: str = "key:") -> list[tuple[str, str]]:
@@ -25,9 +26,9 @@ def actions(uow, subject_prefix: str = "key:") -> list[tuple[str, str]]:
 
 # rule KEY-1, KEY-3: root → province → city keys, listed with metadata and KCVs only, all audited
 def test_init_derive_list(uow, installed: HierarchyModule) -> None:
-    root = inventory.init_root(uow, actor=OFFICER)
+    root = inventory.init_root(uow, actor=OFFICER, second=SECOND)
     assert (root.label, root.level, root.state, root.origin) == ("ROOT", "national", "active", "generated")
-    made = inventory.derive_region(uow, region_code="320100", actor=OFFICER)
+    made = inventory.derive_region(uow, region_code="320100", actor=OFFICER, second=SECOND)
     assert [r.label for r in made] == ["PMK/320000", "CMK/320100", "TMK/320100", "CRD/320100"]
     assert all(len(r.kcv) == 6 and r.backend == installed.backend.name for r in made)
     assert made[1].parent == "PMK/320000@1" and made[1].level == "city"
@@ -41,7 +42,7 @@ def test_init_derive_list(uow, installed: HierarchyModule) -> None:
 
 # rule KEY-9: revoke and rotate by label, as the key-management register's bridge expects
 def test_bridge_contract(uow, installed: HierarchyModule) -> None:
-    inventory.init_root(uow, actor=OFFICER)
+    inventory.init_root(uow, actor=OFFICER, second=SECOND)
     assert inventory.get_key(uow, label="TMK/320100") is None
     installed.terminal_key_version(region_code="320102")  # first use derives the city's keys
     assert inventory.get_key(uow, label="TMK/320100") is not None  # mirrored with key.registered
@@ -78,7 +79,7 @@ def test_refusals_are_audited_and_change_nothing(uow, installed: HierarchyModule
 
 def test_export_is_audited_without_key_bytes(uow, installed: HierarchyModule) -> None:
     # rule KEY-3 — export only under a transport key; the audit records KCVs, never the wrapped key
-    inventory.init_root(uow, actor=OFFICER)
+    inventory.init_root(uow, actor=OFFICER, second=SECOND)
     inventory.generate_key(uow, label="KTK/JS01", purpose="transport", region_code="320100", actor=OFFICER)
     out = inventory.export_key(uow, label="CMK/320100", transport="KTK/JS01", actor=OFFICER)
     entry = uow.session.scalar(select(AuditEntry).where(AuditEntry.action == "key.export"))

@@ -11,10 +11,12 @@ import pytest
 from sscard.config import Settings
 from sscard.security.errors import KeystoreTampered, MasterKeyRequired, MasterKeyWrong, SuiteUnsupported
 from sscard.security.factory import KEYSTORE, open_security_module, open_soft_module, suite_for
+from tests.conftest import dev_env
 
 
 def test_keystore_is_sealed(tmp_path) -> None:
-    module = open_soft_module(tmp_path, suite="sm", master_key="correct horse", dev_root=True)
+    with dev_env():
+        module = open_soft_module(tmp_path, suite="sm", master_key="correct horse", dev_root=True)
     token = module.encrypt_field(b"110105194912310021", context=b"c")
     raw = (tmp_path / KEYSTORE).read_bytes()
     magic, header, body = raw.split(b"\n")[:3]
@@ -63,7 +65,8 @@ def test_wrong_master_key_and_wrong_suite(tmp_path) -> None:
 def test_dev_master_key_file_and_prod_refusal(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.delenv("SSCARD_MASTER_KEY", raising=False)  # the suite's own keystore sets one
     dev = Settings(env="dev", data_dir=tmp_path / "dev", hsm="soft")
-    module = open_security_module(dev)
+    with dev_env():  # the development root is generated only with SSCARD_ENV=dev (KEY-6)
+        module = open_security_module(dev)
     key_file = tmp_path / "dev" / "keys" / "master.key"
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     assert "development master key" in capsys.readouterr().err
@@ -76,7 +79,11 @@ def test_dev_master_key_file_and_prod_refusal(tmp_path, capsys, monkeypatch) -> 
     with pytest.raises(MasterKeyRequired):  # no tty here: no prompt, no file
         open_security_module(prod)
     assert not (tmp_path / "prod" / "keys" / "master.key").exists()
-    module = open_security_module(Settings(env="prod", data_dir=tmp_path / "prod", hsm="soft", master_key="s3cret"))
+    # KEY-4: prod opens only on a registered, certified device (here the register says it is).
+    monkeypatch.setattr("sscard.security.factory.register_lookup", lambda model: lambda serial: None)
+    module = open_security_module(
+        Settings(env="prod", data_dir=tmp_path / "prod", hsm="soft", master_key="s3cret", hsm_device_serial="SN-1")
+    )
     assert not module.has_root()  # prod: the root comes from init-root or a ceremony
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from sscard.audit import Actor, Channel
 from sscard.demo.data import DEMO_STAFF_PASSWORD
 from sscard.staff.roles import Role
 from tests.conftest import fresh_database
@@ -48,6 +49,34 @@ def prod_env(request, tmp_path_factory, tmp_path, monkeypatch) -> Iterator[Any]:
             _reset()
 
 
+CUSTODIANS = (
+    Actor(kind="staff", id="custodian.a", channel=Channel.CLI, role="key_custodian"),
+    Actor(kind="staff", id="custodian.b", channel=Channel.CLI, role="security_officer"),
+)
+
+
+def _registered_device(serial: str = "HSM-PROD-1") -> str:
+    """A device in the register with a valid model certificate (KEY-4), committed."""
+    from datetime import timedelta
+
+    from sscard.db.session import unit_of_work
+    from sscard.keys.access import china_today
+    from sscard.keys.devices import register_device
+    from tests.staff.factories import ensure_region
+
+    officer = Actor(kind="staff", id="sec-officer", channel=Channel.CLI, role="security_officer", region="110000")
+    with unit_of_work() as uow:
+        ensure_region(uow, "110000")
+        register_device(
+            uow, model="SJJ1012", serial=serial, certificate_no=f"SXH-{serial}", certificate_issuer="国家密码管理局",
+            certificate_valid_from=china_today() - timedelta(days=10),
+            certificate_valid_until=china_today() + timedelta(days=300), location="机房", region_code="110000",
+            actor=officer,
+        )  # fmt: skip
+        uow.commit()
+    return serial
+
+
 def _demo_material(tmp_path) -> None:
     """Everything a development installation has: demo logins, the demo password, a master key file."""
     from sscard.db.session import unit_of_work
@@ -74,7 +103,7 @@ def test_serve_refuses_prod_with_development_material(prod_env, tmp_path, monkey
     result = runner.invoke(app, ["serve", "--no-dispatch"])
     assert result.exit_code == 1 and not started
     out = result.output
-    assert "refuses to start (7 problem(s))" in out, out
+    assert "refuses to start (8 problem(s))" in out, out
     for needle in (
         "national root key (version 1) was generated for development",
         "development master key file",
@@ -83,6 +112,7 @@ def test_serve_refuses_prod_with_development_material(prod_env, tmp_path, monkey
         "published demo password (bj_administrator, ops.chen)",
         "SSCARD_SMS_GATEWAY_URL",
         "SSCARD_SMTP_HOST",
+        "DEVICE_NOT_CERTIFIED, device_not_configured",  # KEY-4: the session's module has no device check
     ):
         assert needle in out, (needle, out)
     assert "ops.wang" not in out and DEMO_STAFF_PASSWORD not in out
@@ -99,7 +129,7 @@ def test_app_factory_refuses_prod_with_development_material(prod_env, tmp_path, 
     _reset()
     with pytest.raises(ProductionNotReady) as refused:
         create_app()
-    assert len(refused.value.problems) == 8
+    assert len(refused.value.problems) == 9
     assert "SSCARD_SMS_SINK_DIR configures a file sink" in str(refused.value)
 
 
@@ -110,13 +140,18 @@ def test_clean_prod_starts_and_refuses_the_demo_password(prod_env, tmp_path, mon
 
     from sscard.db.session import unit_of_work
     from sscard.security import get_security_module, set_security_module
-    from sscard.security.factory import open_soft_module
+    from sscard.security.device import DeviceGuard
+    from sscard.security.factory import open_soft_module, register_lookup
     from sscard.staff.errors import PasswordTooWeak
     from sscard.startup import production_problems
     from tests.staff.factories import make_staff
 
-    module = open_soft_module(tmp_path / "prod-keys", suite="sm", master_key=secrets.token_hex(32))
-    module.init_root()  # as `sscard keys init-root` does: origin "generated"
+    serial = _registered_device()
+    guard = DeviceGuard(lookup=register_lookup(None), configured_serial=serial, enforce=True)
+    module = open_soft_module(
+        tmp_path / "prod-keys", suite="sm", master_key=secrets.token_hex(32), device_guard=lambda b: guard
+    )
+    module.init_root(custodians=CUSTODIANS)  # as `sscard keys init-root` does: origin "generated"
     session_module = get_security_module()
     monkeypatch.setenv("SSCARD_ENV", "prod")
     monkeypatch.setenv("SSCARD_ALLOW_SOFT_KEYSTORE", "true")
@@ -133,5 +168,42 @@ def test_clean_prod_starts_and_refuses_the_demo_password(prod_env, tmp_path, mon
         from sscard.api.app import create_app
 
         assert create_app().title.startswith("sscard")
+    finally:
+        set_security_module(session_module)
+
+
+# rule KEY-4: prod start-up names the device condition: not in the register, then its certificate revoked
+def test_prod_start_names_an_uncertified_device(prod_env, tmp_path, monkeypatch) -> None:
+    import secrets
+
+    from sscard.db.session import unit_of_work
+    from sscard.keys.devices import revoke_certificate
+    from sscard.security import get_security_module, set_security_module
+    from sscard.security.device import DeviceGuard
+    from sscard.security.factory import open_soft_module, register_lookup
+    from sscard.startup import production_problems
+
+    guard = DeviceGuard(lookup=register_lookup(None), configured_serial="HSM-PROD-2", enforce=False)
+    module = open_soft_module(
+        tmp_path / "prod-keys", suite="sm", master_key=secrets.token_hex(32), device_guard=lambda b: guard
+    )
+    session_module = get_security_module()
+    monkeypatch.setenv("SSCARD_ENV", "prod")
+    monkeypatch.setenv("SSCARD_ALLOW_SOFT_KEYSTORE", "true")
+    monkeypatch.setenv("SSCARD_SMS_GATEWAY_URL", "https://sms.example.invalid/send")
+    monkeypatch.setenv("SSCARD_SMTP_HOST", "smtp.example.invalid")
+    _reset()
+    set_security_module(module)
+    try:
+        problems = production_problems()
+        assert len(problems) == 1 and "DEVICE_NOT_CERTIFIED, not_registered" in problems[0], problems
+        _registered_device("HSM-PROD-2")
+        assert production_problems() == []
+        officer = Actor(kind="staff", id="sec-officer", channel=Channel.CLI, role="security_officer", region="110000")
+        with unit_of_work() as uow:
+            revoke_certificate(uow, certificate_no="SXH-HSM-PROD-2", reason="撤销", actor=officer)
+            uow.commit()
+        problems = production_problems()
+        assert len(problems) == 1 and "DEVICE_NOT_CERTIFIED, certificate_revoked" in problems[0], problems
     finally:
         set_security_module(session_module)

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sscard.security import get_security_module
 from sscard.terminal import TerminalClient, TerminalError, TerminalProfile
 from sscard.terminal.protocol import H_MAC, H_NONCE
+from tests.conftest import dev_env
 from tests.terminals.conftest import BASE, REGION, assert_chain_ok, refusals
 
 
@@ -162,7 +163,8 @@ def test_intl_suite_uses_aes_cmac(client: TestClient, staff_token, tmp_path) -> 
     from sscard.terminal import enroll
 
     session_module = get_security_module()
-    intl = open_soft_module(tmp_path, suite="intl", master_key="t", dev_root=True)
+    with dev_env():
+        intl = open_soft_module(tmp_path, suite="intl", master_key="t", dev_root=True)
 
     class IntlTerminals:
         """The session module (same audit key, so the chain stays verifiable) with intl terminal keys."""

@@ -95,6 +95,9 @@ def region_report(
 # stay in the shell history and in the process list).
 PASSWORD_VARIABLE = "SSCARD_STAFF_PASSWORD"  # noqa: S105 - the variable's name, not a password
 OTP_VARIABLE = "SSCARD_STAFF_OTP"
+# The second custodian of a dual-control key operation (KEY-6): their own credentials.
+SECOND_PASSWORD_VARIABLE = "SSCARD_SECOND_PASSWORD"  # noqa: S105 - the variable's name, not a password
+SECOND_OTP_VARIABLE = "SSCARD_SECOND_OTP"
 
 
 def staff_password(username: str) -> str:
@@ -111,7 +114,23 @@ def staff_password(username: str) -> str:
     return str(typer.prompt(f"Password for {username}", hide_input=True))
 
 
-def authenticate_cli_staff(username: str, *, password: str | None = None, otp: str | None = None) -> StaffPrincipal:
+def second_password(username: str) -> str:
+    """The second custodian's password: ``SSCARD_SECOND_PASSWORD``, else a hidden prompt on a terminal,
+    else the next line of a piped stdin (after the first custodian's)."""
+    password = os.environ.get(SECOND_PASSWORD_VARIABLE)
+    if password:
+        return password
+    if sys.stdin.isatty():
+        return str(typer.prompt(f"Password for {username} (second custodian)", hide_input=True))
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise fail(f"no password for {username} (set {SECOND_PASSWORD_VARIABLE})", "INVALID_CREDENTIALS")
+    return line
+
+
+def authenticate_cli_staff(
+    username: str, *, password: str | None = None, otp: str | None = None, otp_variable: str = OTP_VARIABLE
+) -> StaffPrincipal:
     """Authenticate a staff member acting through the CLI (CH-2) and return who they are.
 
     The login is checked and audited as any other (failures count towards throttling and are committed
@@ -129,7 +148,7 @@ def authenticate_cli_staff(username: str, *, password: str | None = None, otp: s
     from sscard.staff.sessions import authenticate_staff, logout_staff
 
     secret = password if password is not None else staff_password(username)
-    code = otp if otp is not None else (os.environ.get(OTP_VARIABLE) or None)
+    code = otp if otp is not None else (os.environ.get(otp_variable) or None)
     with unit_of_work() as uow:
         try:
             try:
@@ -138,7 +157,7 @@ def authenticate_cli_staff(username: str, *, password: str | None = None, otp: s
                 if not sys.stdin.isatty():
                     raise
                 uow.commit()
-                code = str(typer.prompt("One-time code", hide_input=True))
+                code = str(typer.prompt(f"One-time code for {username}", hide_input=True))
                 login = authenticate_staff(uow, username=username, password=secret, otp=code)
         except DomainError:
             uow.commit()  # the failure count and its audit entry must survive (throttling)

@@ -3,6 +3,13 @@ key, data-key rotation, and key ceremonies with dual control (KEY-6). Every chan
 refusal is audited. Key bytes are never printed: only labels, versions and KCVs — and a key
 exported under a transport key, wrapped.
 
+The national root and province keys are under dual control (KEY-6): ``init-root``, ``derive`` of a new
+province key, and ``rotate``, ``revoke``, ``export``, ``import`` of ``ROOT`` or ``PMK/...`` need ``--as
+NAME`` and ``--second NAME``, two different key custodians or security officers, each authenticating
+(the first: ``SSCARD_STAFF_PASSWORD`` / ``SSCARD_STAFF_OTP``; the second: ``SSCARD_SECOND_PASSWORD`` /
+``SSCARD_SECOND_OTP``; else hidden prompts, or stdin lines in that order). City, terminal and local
+keys keep single control (``--as`` optional). The service layer enforces the same rule.
+
 Ceremony custodians authenticate with their staff password; components are read with a hidden
 prompt, or from stdin (``--stdin``: the password on the first line, the component on the second).
 """
@@ -18,7 +25,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sscard.audit import Actor, Channel
-from sscard.cli.common import RowIdArg, authenticate_cli_staff, console, handle_errors, print_json
+from sscard.cli.common import (
+    SECOND_OTP_VARIABLE,
+    RowIdArg,
+    authenticate_cli_staff,
+    console,
+    err_console,
+    fail,
+    handle_errors,
+    print_json,
+    second_password,
+)
 from sscard.db.session import UnitOfWork, unit_of_work
 from sscard.keys.refusals import refusals_audited
 
@@ -32,6 +49,17 @@ app.add_typer(ceremony, name="ceremony")
 JsonOption = Annotated[bool, typer.Option("--json", help="Answer in JSON.")]
 AsOption = Annotated[str, typer.Option("--as", help="The key custodian acting (asked for a password).")]
 StdinOption = Annotated[bool, typer.Option("--stdin", help="Read the password (and component) from stdin lines.")]
+ActingOption = Annotated[
+    str | None, typer.Option("--as", help="The staff member acting (a key custodian or security officer for ROOT/PMK).")
+]
+SecondOption = Annotated[
+    str | None,
+    typer.Option(
+        "--second",
+        help="The second custodian (ROOT and province keys, KEY-6): SSCARD_SECOND_PASSWORD / SSCARD_SECOND_OTP "
+        "or a hidden prompt.",
+    ),
+]
 COLUMNS = ("label", "version", "level", "region", "purpose", "kcv", "state", "current", "origin", "backend")
 
 
@@ -41,6 +69,29 @@ def _change(action: str, subject: str, work: Callable[[UnitOfWork, Actor], Any],
         who = actor or Actor.cli_operator()
         with refusals_audited(uow, actor=who, action=action, subject=subject):
             return work(uow, who)
+
+
+def _acting(as_user: str | None, second: str | None, *, dual: bool, what: str) -> tuple[Actor | None, Actor | None]:
+    """The authenticated actor (``--as``) and second custodian (``--second``), each authenticating.
+
+    ``dual`` (the root or a province key, KEY-6): the service layer refuses unless both are two different
+    custodians (``DUAL_CONTROL_REQUIRED``, audited as any refusal); here only a usage hint is added."""
+    if second and not as_user:
+        raise fail("--second needs --as (the first custodian)", "DUAL_CONTROL_REQUIRED")
+    if dual and not second:
+        err_console.print(f"{what} needs two custodians: --as NAME --second NAME (KEY-6)", highlight=False)
+    first = _custodian(as_user, None) if as_user else None
+    other = None
+    if second:
+        principal = authenticate_cli_staff(second, password=second_password(second), otp_variable=SECOND_OTP_VARIABLE)
+        other = principal.actor(Channel.CLI)
+    return first, other
+
+
+def _dual(label: str) -> bool:
+    from sscard.security.management import needs_dual_control
+
+    return needs_dual_control(label)
 
 
 def _rows(rows: list[Any], as_json: bool) -> None:
@@ -58,26 +109,38 @@ def _rows(rows: list[Any], as_json: bool) -> None:
 
 @app.command("init-root")
 @handle_errors
-def init_root_cmd(as_json: JsonOption = False) -> None:
-    """Generate the national root key (KEY-1); refused when one exists."""
+def init_root_cmd(as_user: ActingOption = None, second: SecondOption = None, as_json: JsonOption = False) -> None:
+    """Generate the national root key (KEY-1) under two custodians (KEY-6); refused when one exists."""
     from sscard.security.inventory import init_root
 
-    _rows([_change("key.root.init", "key:ROOT", lambda uow, actor: init_root(uow, actor=actor))], as_json)
+    first, other = _acting(as_user, second, dual=True, what="creating the national root key")
+
+    def work(uow: UnitOfWork, actor: Actor) -> Any:
+        return init_root(uow, actor=actor, second=other)
+
+    _rows([_change("key.root.init", "key:ROOT", work, first)], as_json)
 
 
 @app.command("derive")
 @handle_errors
 def derive_cmd(
-    region: Annotated[str, typer.Option("--region", help="A province or city code.")], as_json: JsonOption = False
+    region: Annotated[str, typer.Option("--region", help="A province or city code.")],
+    as_user: ActingOption = None,
+    second: SecondOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Derive a province's or a city's keys from the key held above it (KEY-3)."""
+    """Derive a province's or a city's keys from the key held above it (KEY-3); a new province key needs
+    two custodians (KEY-6)."""
     from sscard.security.inventory import derive_region, list_keys
 
+    dual = len(region) == 6 and region.isdigit() and region.endswith("0000") and region != "000000"
+    first, other = _acting(as_user, second, dual=dual, what=f"deriving the province key PMK/{region}")
+
     def work(uow: UnitOfWork, actor: Actor) -> list[Any]:
-        derive_region(uow, region_code=region, actor=actor)
+        derive_region(uow, region_code=region, actor=actor, second=other)
         return [r for r in list_keys(uow) if r.region_code == region or r.label.endswith("/" + region)]
 
-    _rows(_change("key.derive", f"region:{region}", work), as_json)
+    _rows(_change("key.derive", f"region:{region}", work, first), as_json)
 
 
 @app.command("generate")
@@ -111,13 +174,19 @@ def list_cmd(
 
 @app.command("rotate")
 @handle_errors
-def rotate_cmd(label: str, as_json: JsonOption = False) -> None:
-    """Make a new version of a key current; the old version verifies until retired."""
+def rotate_cmd(
+    label: str, as_user: ActingOption = None, second: SecondOption = None, as_json: JsonOption = False
+) -> None:
+    """Make a new version of a key current; the old version verifies until retired (ROOT / PMK: two
+    custodians)."""
     from sscard.security.inventory import rotate_key
 
-    _rows(
-        [_change("key.rotate", f"key:{label}", lambda uow, actor: rotate_key(uow, label=label, actor=actor))], as_json
-    )
+    first, other = _acting(as_user, second, dual=_dual(label), what=f"rotating {label}")
+
+    def work(uow: UnitOfWork, actor: Actor) -> Any:
+        return rotate_key(uow, label=label, actor=actor, second=other)
+
+    _rows([_change("key.rotate", f"key:{label}", work, first)], as_json)
 
 
 @app.command("retire")
@@ -138,16 +207,21 @@ def revoke_cmd(
     label: str,
     reason: Annotated[str, typer.Option(help="Why (recorded in the inventory and the audit).")],
     version: Annotated[int | None, typer.Option(help="Only this version (default: all).")] = None,
+    as_user: ActingOption = None,
+    second: SecondOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Revoke a key: every use is refused with KEY_REVOKED from now on, keys derived from it too."""
+    """Revoke a key: every use is refused with KEY_REVOKED from now on, keys derived from it too (ROOT /
+    PMK: two custodians)."""
     from sscard.security.inventory import list_keys, revoke_key
 
+    first, other = _acting(as_user, second, dual=_dual(label), what=f"revoking {label}")
+
     def work(uow: UnitOfWork, actor: Actor) -> list[Any]:
-        revoke_key(uow, label=label, reason=reason, version=version, actor=actor)
+        revoke_key(uow, label=label, reason=reason, version=version, actor=actor, second=other)
         return list_keys(uow, label=label)
 
-    _rows(_change("key.revoke", f"key:{label}", work), as_json)
+    _rows(_change("key.revoke", f"key:{label}", work, first), as_json)
 
 
 @app.command("export")
@@ -156,15 +230,19 @@ def export_cmd(
     label: str,
     transport: Annotated[str, typer.Option(help="Label of the transport key to wrap it under.")],
     version: Annotated[int | None, typer.Option()] = None,
+    as_user: ActingOption = None,
+    second: SecondOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Export a key wrapped under a transport key (never in clear)."""
+    """Export a key wrapped under a transport key (never in clear; ROOT / PMK: two custodians)."""
     from sscard.security.inventory import export_key
 
-    def work(uow: UnitOfWork, actor: Actor) -> dict[str, Any]:
-        return export_key(uow, label=label, transport=transport, version=version, actor=actor)
+    first, other = _acting(as_user, second, dual=_dual(label), what=f"exporting {label}")
 
-    out = _change("key.export", f"key:{label}", work)
+    def work(uow: UnitOfWork, actor: Actor) -> dict[str, Any]:
+        return export_key(uow, label=label, transport=transport, version=version, actor=actor, second=other)
+
+    out = _change("key.export", f"key:{label}", work, first)
     if as_json:
         print_json(out)
     else:
@@ -181,16 +259,21 @@ def import_cmd(
     kcv: Annotated[str, typer.Option(help="The KCV stated by the exporter.")],
     wrapped: Annotated[str, typer.Option(help="The wrapped key, hexadecimal.")],
     purpose: Annotated[str, typer.Option(help="For a key outside the hierarchy: zone_pin.")] = "zone_pin",
+    as_user: ActingOption = None,
+    second: SecondOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Load a key handed down wrapped under a transport key; its KCV must match."""
+    """Load a key handed down wrapped under a transport key; its KCV must match (ROOT / PMK: two
+    custodians)."""
     from sscard.security.inventory import import_key
+
+    first, other = _acting(as_user, second, dual=_dual(label), what=f"importing {label}")
 
     def work(uow: UnitOfWork, actor: Actor) -> Any:
         return import_key(uow, label=label, version=version, wrapped_hex=wrapped, transport=transport, kcv=kcv,
-                          purpose=purpose, actor=actor)  # fmt: skip
+                          purpose=purpose, actor=actor, second=other)  # fmt: skip
 
-    _rows([_change("key.import", f"key:{label}@{version}", work)], as_json)
+    _rows([_change("key.import", f"key:{label}@{version}", work, first)], as_json)
 
 
 @app.command("rotate-data-key")
@@ -241,7 +324,7 @@ def _read_secret(prompt: str, stdin: bool) -> str:
     return str(typer.prompt(prompt, hide_input=True))
 
 
-def _custodian(username: str, password: str) -> Actor:
+def _custodian(username: str, password: str | None) -> Actor:
     """Authenticate a staff member (their login is audited; a failure is committed before raising); a
     second factor comes from SSCARD_STAFF_OTP (``cli.common.authenticate_cli_staff``)."""
     return authenticate_cli_staff(username, password=password).actor(Channel.CLI)

@@ -43,6 +43,20 @@ def certificate_problem(device: CryptoDevice, at: datetime) -> str | None:
     return None
 
 
+def device_problem(uow: UnitOfWork, *, serial: str, model: str | None = None, at: datetime | None = None) -> str | None:
+    """The register's verdict on the device with this serial (and model): None when it may hold and
+    use keys, else ``not_registered``, ``serial_ambiguous`` or a ``certificate_problem`` (KEY-4)."""
+    query = select(CryptoDevice).where(CryptoDevice.serial == serial)
+    if model:
+        query = query.where(CryptoDevice.model == model)
+    devices = list(uow.session.scalars(query))
+    if not devices:
+        return "not_registered"
+    if len(devices) > 1:
+        return "serial_ambiguous"
+    return certificate_problem(devices[0], at or utcnow())
+
+
 def _check_validity(valid_from: date, valid_until: date, *, today: date) -> None:
     if valid_until < valid_from:
         raise KeysInvalid("the certificate ends before it starts", field="certificate_valid_until")

@@ -41,6 +41,10 @@ class KeyBackend(ABC):
 
     # --- the directory: key metadata and states, stored with the keys -------------------------
 
+    def device_serial(self) -> str | None:
+        """The serial number the device itself reports (a PKCS#11 token's), or None (KEY-4)."""
+        return None
+
     @abstractmethod
     def lock(self) -> AbstractContextManager[None]:
         """Exclusive lock across processes for a read-modify-write of the directory."""

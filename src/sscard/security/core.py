@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sscard.security.backend import BlockFunction, KeyBackend, KeyKind, key_ref
+from sscard.security.device import DeviceGuard
 from sscard.security.directory import ACTIVE, RETIRED, REVOKED, Directory, KeyEntry, KeyVersion, now_iso
 from sscard.security.diversify import (
     EXPORTABLE_PURPOSES,
@@ -58,9 +59,13 @@ def split_ref(ref: str) -> tuple[str, int]:
 class ModuleCore(SecurityModule):
     REFRESH_SECONDS = 1.0  # how soon a change made by another process (e.g. a revocation) is seen
 
-    def __init__(self, backend: KeyBackend) -> None:
+    def __init__(self, backend: KeyBackend, *, device_guard: DeviceGuard | None = None) -> None:
         self.backend = backend
         self.suite = backend.suite
+        # KEY-4: checked before any key is generated or read here, then on every key operation
+        # (a cached verdict, see ``security.device``). None: a module opened by a tool or a test.
+        self.device_guard = device_guard
+        self._device_check()
         self._lock = threading.RLock()
         self._states: dict[str, str] = {}
         self._terminals: dict[tuple[str, str, int], tuple[str, str, BlockPair]] = {}
@@ -82,6 +87,10 @@ class ModuleCore(SecurityModule):
     def backend_name(self) -> str:
         return self.backend.name
 
+    def _device_check(self) -> None:
+        if self.device_guard is not None:
+            self.device_guard.check()
+
     # --- directory ------------------------------------------------------------------------------
 
     def _reload(self) -> None:
@@ -92,6 +101,7 @@ class ModuleCore(SecurityModule):
         self._terminals.clear()
 
     def _refresh(self) -> None:
+        self._device_check()
         now = time.monotonic()
         if now - self._checked < self.REFRESH_SECONDS:
             return
@@ -108,6 +118,7 @@ class ModuleCore(SecurityModule):
     @contextmanager
     def _mutate(self) -> Iterator[Directory]:
         """Read-modify-write of the directory under the cross-process lock; nothing stored on error."""
+        self._device_check()
         with self._lock, self.backend.lock():
             self._reload()
             try:
@@ -155,6 +166,7 @@ class ModuleCore(SecurityModule):
 
     def _load(self, label: str, version: int) -> str:
         """Make sure the key object exists in the backend (re-deriving a derived key) and return its ref."""
+        self._device_check()
         ref = key_ref(label, version)
         if self.backend.has(ref):
             return ref
@@ -286,6 +298,7 @@ class ModuleCore(SecurityModule):
         # one dict lookup plus the cached state of its TMK version; any directory change clears both.
         if time.monotonic() - self._checked >= self.REFRESH_SECONDS:
             self._refresh()
+        self._device_check()
         hit = self._terminals.get((terminal_id, region_code, key_version))
         if hit is not None and self._states.get(hit[1]) == ACTIVE:
             return hit

@@ -168,3 +168,30 @@ class RotationInProgress(Conflict):
     code = "ROTATION_IN_PROGRESS"
     title = "A data-key rotation is in progress."
     title_zh = "数据密钥轮换正在进行。"
+
+
+class DeviceNotCertified(SecurityModuleError):
+    """KEY-4: the device the module runs on is not in the register, or its certificate is not valid.
+
+    ``reason`` names the condition: ``device_not_configured``, ``device_serial_mismatch``,
+    ``not_registered``, ``certificate_expired``, ``certificate_revoked``, ``certificate_not_yet_valid``,
+    ``retired``, ``blocked`` (or the block's reason), ``register_unavailable``.
+    """
+
+    code = "DEVICE_NOT_CERTIFIED"
+    status = 503
+    title = "The security module's device is not a registered, certified and unexpired device."
+    title_zh = "安全模块所在设备未登记、无有效型号证书或证书已过期。"
+
+    def __init__(self, detail: str, *, reason: str, serial: str | None = None) -> None:
+        super().__init__(detail, reason=reason, serial=serial)
+        self.reason = reason
+        self.serial = serial
+
+
+class DualControlRequired(Forbidden):
+    """KEY-6: the national root or a province key changes or leaves only under two custodians."""
+
+    code = "DUAL_CONTROL_REQUIRED"
+    title = "Two different authenticated key custodians are required for this key."
+    title_zh = "该密钥操作须由两名不同的已认证密钥保管员共同完成。"

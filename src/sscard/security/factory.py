@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
 
 from sscard.config import Settings, get_settings
 from sscard.files import private_dir
+from sscard.security.backend import KeyBackend
+from sscard.security.device import DeviceGuard
 from sscard.security.errors import KeystoreTampered, MasterKeyRequired, MasterKeyWrong
 from sscard.security.hsm import HierarchyModule
 from sscard.security.keystore import resolve_master_key
@@ -25,9 +28,13 @@ def suite_for(settings: Settings) -> str:
     return settings.crypto_suite
 
 
-def open_soft_module(keys_dir: Path, *, suite: str, master_key: str, dev_root: bool = False) -> HierarchyModule:
+def open_soft_module(
+    keys_dir: Path, *, suite: str, master_key: str, dev_root: bool = False,
+    device_guard: Callable[[KeyBackend], DeviceGuard] | None = None,
+) -> HierarchyModule:  # fmt: skip
     """A soft module whose keystore lives in ``keys_dir`` (tests and tools pass the master key)."""
-    module = HierarchyModule(SoftBackend(keys_dir / KEYSTORE, master_key=master_key, suite=suite))
+    backend = SoftBackend(keys_dir / KEYSTORE, master_key=master_key, suite=suite)
+    module = HierarchyModule(backend, device_guard=device_guard(backend) if device_guard else None)
     if dev_root:
         _ensure_dev_root(module)
     return module
@@ -35,7 +42,7 @@ def open_soft_module(keys_dir: Path, *, suite: str, master_key: str, dev_root: b
 
 def open_pkcs11_module(
     *, module_path: str, token_label: str, user_pin: str, lock_dir: Path, dev_root: bool = False,
-    namespace: str = "sscard",
+    namespace: str = "sscard", device_guard: Callable[[KeyBackend], DeviceGuard] | None = None,
 ) -> HierarchyModule:  # fmt: skip
     from sscard.security.pkcs11_backend import Pkcs11Backend
 
@@ -43,7 +50,11 @@ def open_pkcs11_module(
         module_path=module_path, token_label=token_label, user_pin=user_pin, suite="intl",
         lock_path=lock_dir / f"pkcs11-{token_label}-{namespace}.lock", namespace=namespace,
     )  # fmt: skip
-    module = HierarchyModule(backend)
+    try:
+        module = HierarchyModule(backend, device_guard=device_guard(backend) if device_guard else None)
+    except BaseException:
+        backend.close()
+        raise
     if dev_root:
         _ensure_dev_root(module)
     return module
@@ -57,17 +68,49 @@ def _ensure_dev_root(module: HierarchyModule) -> None:
         log.warning("security.root.generated_dev")
 
 
+def register_lookup(model: str | None) -> Callable[[str], str | None]:
+    """The register of certified devices (``keys.devices``), read in a short transaction of its own."""
+
+    def lookup(serial: str) -> str | None:
+        from sscard.db.session import unit_of_work
+        from sscard.keys.devices import device_problem
+
+        with unit_of_work() as uow:
+            return device_problem(uow, serial=serial, model=model)
+
+    return lookup
+
+
+def device_guard_for(settings: Settings) -> Callable[[KeyBackend], DeviceGuard]:
+    """KEY-4: the guard of a module opened from settings (refuses in prod, warns once elsewhere)."""
+
+    def make(backend: KeyBackend) -> DeviceGuard:
+        return DeviceGuard(
+            lookup=register_lookup(settings.hsm_device_model),
+            configured_serial=settings.hsm_device_serial,
+            reported_serial=backend.device_serial(),
+            enforce=settings.env == "prod",
+            check_seconds=settings.hsm_device_check_seconds,
+        )
+
+    return make
+
+
 def open_security_module(settings: Settings | None = None) -> HierarchyModule:
     settings = settings or get_settings()
     keys_dir = private_dir(settings.data_dir / "keys")
     private_dir(settings.data_dir)
-    dev = settings.env != "prod"
+    # The development root is a convenience of SSCARD_ENV=dev only (`make run`, the demo): in test and
+    # prod the root comes from `sscard keys init-root` (two custodians) or a ceremony (KEY-6).
+    dev = settings.env == "dev"
+    guard = device_guard_for(settings)
     if settings.hsm == "pkcs11":
         if settings.pkcs11_user_pin is None:
             raise MasterKeyRequired("SSCARD_PKCS11_USER_PIN is required for the pkcs11 backend")
         return open_pkcs11_module(
             module_path=settings.pkcs11_module, token_label=settings.pkcs11_token_label,
             user_pin=settings.pkcs11_user_pin.get_secret_value(), lock_dir=keys_dir, dev_root=dev,
+            device_guard=guard,
         )  # fmt: skip
     path = keys_dir / KEYSTORE
     configured = settings.master_key.get_secret_value() if settings.master_key else None
@@ -75,7 +118,9 @@ def open_security_module(settings: Settings | None = None) -> HierarchyModule:
         configured=configured, env=settings.env, keys_dir=keys_dir, keystore_exists=path.exists()
     )
     try:
-        return open_soft_module(keys_dir, suite=suite_for(settings), master_key=master, dev_root=dev)
+        return open_soft_module(
+            keys_dir, suite=suite_for(settings), master_key=master, dev_root=dev, device_guard=guard
+        )
     except (KeystoreTampered, MasterKeyWrong) as exc:
         # The audit chain cannot record this (its MAC key is in the refused keystore): log it loudly.
         log.error("security.keystore.refused", code=exc.code, path=str(path))

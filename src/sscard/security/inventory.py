@@ -90,19 +90,41 @@ def get_key(uow: UnitOfWork, *, label: str) -> SecurityKey | None:
     return uow.session.scalar(select(SecurityKey).where(SecurityKey.label == label, SecurityKey.current.is_(True)))
 
 
-def init_root(uow: UnitOfWork, *, actor: Actor) -> SecurityKey:
-    """Generate the national root key (KEY-1)."""
-    kv = key_module().init_root()
-    return _done(uow, "ROOT", kv.version, actor, "key.root.init", {"kcv": kv.kcv})
+def _custodians(actor: Actor, second: Actor | None) -> tuple[Actor, ...]:
+    """Who acts: the actor, and for the root or a province key the second custodian (KEY-6)."""
+    return (actor,) if second is None else (actor, second)
 
 
-def derive_region(uow: UnitOfWork, *, region_code: str, actor: Actor) -> list[SecurityKey]:
-    """Derive a province's or a city's keys from the keys held above it (KEY-3)."""
-    made = key_module().derive_region(region_code)
+def _witness(uow: UnitOfWork, *, action: str, subject: str, actor: Actor, second: Actor | None) -> None:
+    """The second custodian's own audit entry of a dual-control operation (both are audited, KEY-6)."""
+    if second is not None:
+        details = {"action": action, "with": actor.id, "custodians": sorted({actor.id, second.id})}
+        record_event(uow, actor=second, action="key.dual_control", subject=subject, details=details)
+
+
+def _with(details: dict[str, Any], actor: Actor, second: Actor | None) -> dict[str, Any]:
+    return details if second is None else {**details, "custodians": sorted({actor.id, second.id})}
+
+
+def init_root(uow: UnitOfWork, *, actor: Actor, second: Actor | None = None) -> SecurityKey:
+    """Generate the national root key (KEY-1) under two custodians (KEY-6)."""
+    kv = key_module().init_root(custodians=_custodians(actor, second))
+    row = _done(uow, "ROOT", kv.version, actor, "key.root.init", _with({"kcv": kv.kcv}, actor, second))
+    _witness(uow, action="key.root.init", subject=_subject("ROOT", kv.version), actor=actor, second=second)
+    return row
+
+
+def derive_region(uow: UnitOfWork, *, region_code: str, actor: Actor, second: Actor | None = None) -> list[SecurityKey]:
+    """Derive a province's or a city's keys from the keys held above it (KEY-3); a new province key
+    needs two custodians (KEY-6)."""
+    made = key_module().derive_region(region_code, custodians=_custodians(actor, second))
     sync_inventory(uow, actor=actor)
-    return [
-        _done(uow, label, kv.version, actor, "key.derive", {"kcv": kv.kcv, "parent": kv.parent}) for label, kv in made
-    ]
+    rows = []
+    for label, kv in made:
+        rows.append(_done(uow, label, kv.version, actor, "key.derive",
+                          _with({"kcv": kv.kcv, "parent": kv.parent}, actor, second)))  # fmt: skip
+        _witness(uow, action="key.derive", subject=_subject(label, kv.version), actor=actor, second=second)
+    return rows
 
 
 def generate_key(uow: UnitOfWork, *, label: str, purpose: str, region_code: str, actor: Actor) -> SecurityKey:
@@ -111,24 +133,32 @@ def generate_key(uow: UnitOfWork, *, label: str, purpose: str, region_code: str,
     return _done(uow, label, kv.version, actor, "key.generate", {"kcv": kv.kcv, "purpose": purpose})
 
 
-def rotate_key(uow: UnitOfWork, *, label: str, actor: Actor) -> SecurityKey:
-    """Make a new version current; the old one keeps verifying until retired."""
-    kv = key_module().rotate(label)
-    row = _done(uow, label, kv.version, actor, "key.rotate", {"kcv": kv.kcv, "to_version": kv.version})
+def rotate_key(uow: UnitOfWork, *, label: str, actor: Actor, second: Actor | None = None) -> SecurityKey:
+    """Make a new version current; the old one keeps verifying until retired (root / province: two
+    custodians, KEY-6)."""
+    kv = key_module().rotate(label, custodians=_custodians(actor, second))
+    details = _with({"kcv": kv.kcv, "to_version": kv.version}, actor, second)
+    row = _done(uow, label, kv.version, actor, "key.rotate", details)
+    _witness(uow, action="key.rotate", subject=_subject(label, kv.version), actor=actor, second=second)
     for other in uow.session.scalars(select(SecurityKey).where(SecurityKey.label == label)):
         other.rotation_due, other.rotation_reason = False, None
     uow.flush()
     return row
 
 
-def revoke_key(uow: UnitOfWork, *, label: str, reason: str, actor: Actor, version: int | None = None) -> list[int]:
-    """Revoke a key (every version, or one): refused from now on with ``KEY_REVOKED`` (KEY-9)."""
-    versions = key_module().revoke(label, reason=reason, version=version)
+def revoke_key(
+    uow: UnitOfWork, *, label: str, reason: str, actor: Actor, version: int | None = None,
+    second: Actor | None = None,
+) -> list[int]:  # fmt: skip
+    """Revoke a key (every version, or one): refused from now on with ``KEY_REVOKED`` (KEY-9); the root
+    or a province key only under two custodians (KEY-6)."""
+    versions = key_module().revoke(label, reason=reason, version=version, custodians=_custodians(actor, second))
     sync_inventory(uow, actor=actor)
     record_event(
         uow, actor=actor, action="key.revoke", subject=f"key:{label}",
-        details={"versions": versions, "reason": reason.strip()[:200]},
+        details=_with({"versions": versions, "reason": reason.strip()[:200]}, actor, second),
     )  # fmt: skip
+    _witness(uow, action="key.revoke", subject=f"key:{label}", actor=actor, second=second)
     return versions
 
 
@@ -157,28 +187,37 @@ def is_rotated(uow: UnitOfWork, *, label: str) -> bool:
 
 
 def export_key(
-    uow: UnitOfWork, *, label: str, transport: str, actor: Actor, version: int | None = None
-) -> dict[str, Any]:
-    """The key wrapped under a transport key (never in clear), audited without the wrapped bytes."""
-    out = key_module().export_wrapped(label, transport=transport, version=version)
+    uow: UnitOfWork, *, label: str, transport: str, actor: Actor, version: int | None = None,
+    second: Actor | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The key wrapped under a transport key (never in clear), audited without the wrapped bytes; the
+    root or a province key only under two custodians (KEY-6)."""
+    out = key_module().export_wrapped(label, transport=transport, version=version,
+                                      custodians=_custodians(actor, second))  # fmt: skip
     sync_inventory(uow, actor=actor)
-    details = {k: v for k, v in out.items() if k != "wrapped"}
-    record_event(uow, actor=actor, action="key.export", subject=_subject(label, out["version"]), details=details)
+    details = _with({k: v for k, v in out.items() if k != "wrapped"}, actor, second)
+    subject = _subject(label, out["version"])
+    record_event(uow, actor=actor, action="key.export", subject=subject, details=details)
+    _witness(uow, action="key.export", subject=subject, actor=actor, second=second)
     return out
 
 
 def import_key(
     uow: UnitOfWork, *, label: str, version: int, wrapped_hex: str, transport: str, kcv: str, actor: Actor,
-    purpose: str = "zone_pin",
+    purpose: str = "zone_pin", second: Actor | None = None,
 ) -> SecurityKey:  # fmt: skip
-    """Load a key handed down wrapped under a transport key; its KCV must match."""
+    """Load a key handed down wrapped under a transport key; its KCV must match (the root or a province
+    key: two custodians, KEY-6)."""
     try:
         wrapped = bytes.fromhex(wrapped_hex)
     except ValueError:
         raise KeyInputInvalid("the wrapped key is hexadecimal") from None
     kv = key_module().import_wrapped(label, version=version, wrapped=wrapped, transport=transport, kcv=kcv,
-                                     purpose=purpose)  # fmt: skip
-    return _done(uow, label, kv.version, actor, "key.import", {"kcv": kv.kcv, "transport": transport})
+                                     purpose=purpose, custodians=_custodians(actor, second))  # fmt: skip
+    details = _with({"kcv": kv.kcv, "transport": transport}, actor, second)
+    row = _done(uow, label, kv.version, actor, "key.import", details)
+    _witness(uow, action="key.import", subject=_subject(label, kv.version), actor=actor, second=second)
+    return row
 
 
 def _done(uow: UnitOfWork, label: str, version: int, actor: Actor, action: str, details: dict[str, Any]) -> SecurityKey:

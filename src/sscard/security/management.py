@@ -7,8 +7,9 @@ No database here: ``inventory`` and ``ceremony`` call these and record the inven
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import reduce
-from typing import Any
+from typing import Any, Protocol
 
 from sscard.security import primitives
 from sscard.security.backend import KeyKind, key_ref
@@ -24,6 +25,7 @@ from sscard.security.diversify import (
     spec_of,
 )
 from sscard.security.errors import (
+    DualControlRequired,
     KcvMismatch,
     KeyExists,
     KeyInputInvalid,
@@ -37,6 +39,49 @@ _LABEL = re.compile(r"^[A-Z][A-Z0-9_-]{0,15}(/[A-Z0-9_-]{1,24}){0,2}$")
 # Rotating these would orphan every blind index / break the audit chain's verification.
 NOT_ROTATABLE = frozenset({"INDEX", "AUDIT", "ANCHOR"})
 COMPONENT_LEN = 16
+
+
+# KEY-6: who may act as one of the two custodians of the national root or a province key.
+CUSTODIAN_ROLES = frozenset({"key_custodian", "security_officer"})
+DEV_ROOT = "generated-dev"
+
+
+class Principal(Protocol):
+    """An authenticated staff member as the entrypoint established it (``sscard.audit.Actor``)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+
+
+def needs_dual_control(label: str) -> bool:
+    """The national root and the province keys (KEY-1, KEY-6); city, terminal and local keys do not."""
+    return is_hierarchy_label(label) and spec_of(label).level in ("national", "province")
+
+
+def require_dual_control(what: str, custodians: Sequence[Principal]) -> list[str]:
+    """Two different authenticated staff members of the custodian roles, or ``DUAL_CONTROL_REQUIRED``."""
+    ids = sorted({who.id for who in custodians})
+    if len(ids) < 2:
+        raise DualControlRequired(
+            f"{what} needs two different authenticated custodians (dual control, KEY-6); "
+            + ("the same person cannot act twice" if len(custodians) > 1 else f"{len(custodians)} given")
+        )
+    for who in custodians:
+        if who.kind != "staff" or who.role not in CUSTODIAN_ROLES:
+            raise DualControlRequired(
+                f"{what} needs two key custodians or security officers; {who.id} ({who.role or who.kind}) is not one"
+            )
+    return ids
+
+
+def _dev_root_allowed() -> bool:
+    from sscard.config import get_settings
+
+    return get_settings().env == "dev"
 
 
 def check_kcv(stated: str, actual: str, what: str) -> None:
@@ -56,8 +101,17 @@ class KeyManagement(ModuleCore):
         self._refresh()
         return ROOT in self._dir.entries
 
-    def init_root(self, *, origin: str = "generated") -> KeyVersion:
-        """Generate the national root key (KEY-1); refused when one exists."""
+    def init_root(self, *, origin: str = "generated", custodians: Sequence[Principal] = ()) -> KeyVersion:
+        """Generate the national root key (KEY-1) under two custodians (KEY-6); refused when one exists.
+
+        The one exception is the development root (origin ``generated-dev``, ``make run`` and the demo):
+        generated without custodians, and only with ``SSCARD_ENV=dev``.
+        """
+        if origin == DEV_ROOT and not custodians:
+            if not _dev_root_allowed():
+                raise DualControlRequired("a development national root is generated only with SSCARD_ENV=dev")
+        else:
+            require_dual_control("creating the national root key", custodians)
         with self._mutate() as directory:
             if ROOT in directory.entries:
                 raise KeyExists("the national root key exists; rotate it or form a new version in a ceremony")
@@ -65,8 +119,11 @@ class KeyManagement(ModuleCore):
                 ROOT, purpose="root", kind="block", level="national", region=NATIONAL, origin=origin
             )
 
-    def derive_region(self, region_code: str) -> list[tuple[str, KeyVersion]]:
-        """Derive a province's PMK, or a city's CMK, TMK and CRD (KEY-3); keys already present stay."""
+    def derive_region(self, region_code: str, *, custodians: Sequence[Principal] = ()) -> list[tuple[str, KeyVersion]]:
+        """Derive a province's PMK, or a city's CMK, TMK and CRD (KEY-3); keys already present stay.
+
+        Creating a province key takes two custodians (KEY-6); a city's keys under a held PMK one operator.
+        """
         labels = region_labels(region_code)
         made: list[tuple[str, KeyVersion]] = []
         with self._mutate() as directory:
@@ -74,6 +131,8 @@ class KeyManagement(ModuleCore):
                 if label not in directory.entries:
                     if spec_of(label).parent not in directory.entries:
                         raise KeyNotFound(f"{spec_of(label).parent} is not held here: derive or import it first")
+                    if needs_dual_control(label):
+                        require_dual_control(f"creating the province key {label}", custodians)
                     made.append((label, self._add_derived(label, version=1)))
         return made
 
@@ -95,8 +154,11 @@ class KeyManagement(ModuleCore):
                 exportable=purpose in EXPORTABLE_PURPOSES,
             )  # fmt: skip
 
-    def rotate(self, label: str) -> KeyVersion:
-        """Make a new current version; older versions keep verifying until retired."""
+    def rotate(self, label: str, *, custodians: Sequence[Principal] = ()) -> KeyVersion:
+        """Make a new current version; older versions keep verifying until retired (the root and a
+        province key: two custodians, KEY-6)."""
+        if needs_dual_control(label):
+            require_dual_control(f"rotating {label}", custodians)
         if label in NOT_ROTATABLE:
             raise KeyUsageInvalid(f"{label} is not rotated: every stored index or audit MAC depends on it")
         with self._mutate() as directory:
@@ -118,8 +180,13 @@ class KeyManagement(ModuleCore):
                 version=version, exportable=entry.exportable, origin=origin,
             )  # fmt: skip
 
-    def revoke(self, label: str, *, reason: str, version: int | None = None) -> list[int]:
-        """Refuse the key (one version, or all) from now on; keys derived from it fall with it."""
+    def revoke(
+        self, label: str, *, reason: str, version: int | None = None, custodians: Sequence[Principal] = ()
+    ) -> list[int]:
+        """Refuse the key (one version, or all) from now on; keys derived from it fall with it (the root
+        and a province key: two custodians, KEY-6)."""
+        if needs_dual_control(label):
+            require_dual_control(f"revoking {label}", custodians)
         if not reason or not reason.strip():
             raise KeyInputInvalid("a revocation needs a reason")
         with self._mutate() as directory:
@@ -153,8 +220,13 @@ class KeyManagement(ModuleCore):
 
     # --- keys crossing the module boundary: only wrapped (KEY-3) or as ceremony components (KEY-6) ---
 
-    def export_wrapped(self, label: str, *, transport: str, version: int | None = None) -> dict[str, Any]:
-        """The key wrapped under a transport key (RFC 3394 with SM4 or AES); never in clear."""
+    def export_wrapped(
+        self, label: str, *, transport: str, version: int | None = None, custodians: Sequence[Principal] = ()
+    ) -> dict[str, Any]:
+        """The key wrapped under a transport key (RFC 3394 with SM4 or AES); never in clear (the root and
+        a province key: two custodians, KEY-6)."""
+        if needs_dual_control(label):
+            require_dual_control(f"exporting {label}", custodians)
         self._refresh()
         if label in self._dir.entries:
             entry = self._usable(label, version)
@@ -183,9 +255,12 @@ class KeyManagement(ModuleCore):
 
     def import_wrapped(
         self, label: str, *, version: int, wrapped: bytes, transport: str, kcv: str, purpose: str = "zone_pin",
-        region: str = "000000",
+        region: str = "000000", custodians: Sequence[Principal] = (),
     ) -> KeyVersion:  # fmt: skip
-        """Load a key handed down wrapped under a transport key (a city receiving its CMK, KEY-1)."""
+        """Load a key handed down wrapped under a transport key (a city receiving its CMK, KEY-1); the
+        root or a province key is created here only under two custodians (KEY-6)."""
+        if needs_dual_control(label):
+            require_dual_control(f"importing {label}", custodians)
         if is_hierarchy_label(label):
             spec = spec_of(label)
             level, region, purpose = spec.level, spec.region, spec.purpose

@@ -61,6 +61,7 @@ class Pkcs11Backend(KeyBackend):
                 # PKCS#11 logins are per application: a second module in this process shares it.
                 self._session = token.open(rw=True)
             mechanisms = {getattr(m, "name", str(m)) for m in token.slot.get_mechanisms()}
+            self._serial = _text(token.serial)
         except (pkcs11.PKCS11Error, RuntimeError, OSError) as exc:
             raise HsmUnavailable(f"PKCS#11 token {token_label!r}: {type(exc).__name__}") from None
         missing = [m for m in REQUIRED if m not in mechanisms]
@@ -248,7 +249,17 @@ class Pkcs11Backend(KeyBackend):
             finally:
                 obj.destroy()
 
+    def device_serial(self) -> str | None:
+        return self._serial or None
+
     def close(self) -> None:
         with self._op:
             self._objects.clear()
             self._session.close()
+
+
+def _text(value: object) -> str:
+    """A token-info string field (fixed-width, blank-padded; bytes or str depending on the binding)."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value or "").strip().strip("\x00").strip()
