@@ -11,7 +11,7 @@ from functools import reduce
 from typing import Any
 
 from sscard.security import primitives
-from sscard.security.backend import KeyKind, key_ref
+from sscard.security.backend import KeyKind, key_ref, usage_of
 from sscard.security.core import BOOTSTRAP, ModuleCore
 from sscard.security.directory import ACTIVE, RETIRED, REVOKED, KeyEntry, KeyVersion, now_iso
 from sscard.security.diversify import (
@@ -207,6 +207,7 @@ class KeyManagement(ModuleCore):
                     ref,
                     "block",
                     wrapped,
+                    usage=usage_of(purpose),
                     exportable=purpose in EXPORTABLE_PURPOSES,
                 )
             except ValueError as exc:
@@ -244,7 +245,7 @@ class KeyManagement(ModuleCore):
             version = 1 if entry is None else max(entry.versions) + 1
             ref = key_ref(label, version)
             exportable = purpose in EXPORTABLE_PURPOSES
-            self.backend.import_clear(ref, kind, value, exportable=exportable)
+            self.backend.import_clear(ref, kind, value, usage=usage_of(purpose), exportable=exportable)
             kv = KeyVersion(version, self.backend.kcv(ref, kind), "ceremony", held=True)
             self._put(label, kv, level=level, region=region, purpose=purpose, kind=kind, exportable=exportable)
             return kv
