@@ -112,7 +112,7 @@ def test_a_parent_cannot_be_used_with_c_encrypt(module: HierarchyModule) -> None
         obj = backend._obj(parent)  # type: ignore[attr-defined]
         # python-pkcs11 offers ``encrypt`` only on keys with CKA_ENCRYPT: force the call to reach the token.
         forced = type("Forced", (SecretKey, EncryptMixin, Object), {})(obj.wrapper)
-        with pytest.raises(pkcs11.PKCS11Error):
+        with pytest.raises(pkcs11.PKCS11Error, match="0x68"):  # CKR_KEY_FUNCTION_NOT_PERMITTED
             forced.encrypt(data, mechanism=M.AES_ECB)
         with pytest.raises(pkcs11.PKCS11Error):  # and the capability cannot be switched on
             obj[A.ENCRYPT] = True
