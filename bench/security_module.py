@@ -44,7 +44,7 @@ def rate(fn: Callable[[int], None], seconds: float) -> float:
 
 
 def workload(module, cipher: str):  # type: ignore[no-untyped-def]
-    """Terminal key (as remote key loading hands it out), 512 PIN blocks of distinct cards and their PVVs."""
+    """Terminal PIN key (as remote key loading hands it out), 512 PIN blocks of distinct cards and their PVVs."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from sscard.security.envelope import open_envelope, public_key_bytes
@@ -54,7 +54,7 @@ def workload(module, cipher: str):  # type: ignore[no-untyped-def]
     envelope = module.export_terminal_key(
         terminal_id=TID, region_code=REGION, key_version=1, recipient_public_key=public_key_bytes(private)
     )
-    key = open_envelope(private, envelope, TID.encode())
+    key = open_envelope(private, envelope, TID.encode())[16:]  # MAC key ‖ PIN key: PIN blocks use the PIN key
     cases = []
     for i in range(512):
         pan = pin_block_pan(f"A{i:08d}")

@@ -232,7 +232,7 @@ def test_journeys_leave_no_clear_personal_data_or_secret(prod_app, capsys, caplo
         "initial_password": [initial_password.encode()], "new_password": forms(new_password),
         "temporary_password": forms(temporary), "after_temp_password": forms(after_temp_password),
         "staff_password": forms(staff_password), "pin": [new_pin.encode()], "wrong_pin": [wrong.encode()],
-        "terminal_key": forms(profile.key),
+        "terminal_mac_key": forms(profile.mac_key), "terminal_pin_key": forms(profile.pin_key),
     }  # fmt: skip
     captured = capsys.readouterr()
     logs = captured.out + captured.err + result.output

@@ -41,14 +41,15 @@ def child(suite: str, parent: bytes, tag: str, ident: str, version: int = 1) -> 
 
 
 def chain(suite: str, root: bytes, region: str, terminal_id: str, tmk_version: int = 1) -> dict[str, bytes]:
-    """Every key from the root down to one terminal key (district ``region``)."""
+    """Every key from the root down to one terminal's MAC and PIN keys (district ``region``)."""
     province, city = region[:2] + "0000", region[:4] + "00"
     pmk = child(suite, root, "PROV", province)
     cmk = child(suite, pmk, "CITY", city)
     tmk = child(suite, cmk, "TMK", city, tmk_version)
     crd = child(suite, cmk, "CRD", city)
-    term = child(suite, tmk, "TERM", f"{region}/{terminal_id}", tmk_version)
-    return {"PMK": pmk, "CMK": cmk, "TMK": tmk, "CRD": crd, "TERM": term}
+    tmac = child(suite, tmk, "TMAC", f"{region}/{terminal_id}", tmk_version)
+    tpin = child(suite, tmk, "TPIN", f"{region}/{terminal_id}", tmk_version)
+    return {"PMK": pmk, "CMK": cmk, "TMK": tmk, "CRD": crd, "TMAC": tmac, "TPIN": tpin}
 
 
 def mac(suite: str, key: bytes, data: bytes) -> bytes:

@@ -48,8 +48,9 @@ def test_two_custodians_form_the_root(uow, installed: HierarchyModule) -> None:
         uow.session.scalar(select(KeyCeremonyComponent).where(KeyCeremonyComponent.ceremony_id == ceremony.id)) is None
     )
     expected = ref.chain(installed.suite, ref.ROOT, "440304", "T1")
-    assert installed.terminal_key_check_value(terminal_id="T1", region_code="440304", key_version=1) == ref.kcv(
-        installed.suite, expected["TERM"]
+    assert installed.terminal_key_check_values(terminal_id="T1", region_code="440304", key_version=1) == (
+        ref.kcv(installed.suite, expected["TMAC"]),
+        ref.kcv(installed.suite, expected["TPIN"]),
     )
     audit = [
         e.action for e in uow.session.scalars(select(AuditEntry).where(AuditEntry.subject == f"ceremony:{done.id}"))

@@ -60,9 +60,9 @@ def test_backend_hmac_is_the_standard_hmac_of_the_key_it_holds_now(module: Hiera
 
     backend = module.backend
     first, second = os.urandom(32), os.urandom(32)
-    backend.import_clear("TEST-HMAC@1", "hmac", first, exportable=False)
+    backend.import_clear("TEST-HMAC@1", "hmac", first, usage="mac", exportable=False)
     assert backend.hmac("TEST-HMAC@1", b"entry") == standard(first, b"entry")
     assert backend.hmac("TEST-HMAC@1", b"other") == standard(first, b"other")  # the template is not consumed
     backend.destroy("TEST-HMAC@1")
-    backend.import_clear("TEST-HMAC@1", "hmac", second, exportable=False)
+    backend.import_clear("TEST-HMAC@1", "hmac", second, usage="mac", exportable=False)
     assert backend.hmac("TEST-HMAC@1", b"entry") == standard(second, b"entry")

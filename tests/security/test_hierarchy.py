@@ -52,16 +52,17 @@ def test_derivation_matches_the_documented_rule(module: HierarchyModule) -> None
     assert kcvs["TMK/440300"] == ref.kcv(suite, expected["TMK"])
     assert kcvs["CRD/440300"] == ref.kcv(suite, expected["CRD"])
     mac = module.terminal_mac(terminal_id=TID, region_code=REGION, key_version=1, data=b"request")
-    assert mac == ref.mac(suite, expected["TERM"], b"request") and len(mac) == 16
-    assert module.terminal_key_check_value(terminal_id=TID, region_code=REGION, key_version=1) == ref.kcv(
-        suite, expected["TERM"]
+    assert mac == ref.mac(suite, expected["TMAC"], b"request") and len(mac) == 16
+    assert module.terminal_key_check_values(terminal_id=TID, region_code=REGION, key_version=1) == (
+        ref.kcv(suite, expected["TMAC"]),
+        ref.kcv(suite, expected["TPIN"]),
     )
-    # Remote key loading: the envelope opens, for this terminal only, to the same derived key.
+    # Remote key loading: the envelope opens, for this terminal only, to the same derived keys.
     private = ec.generate_private_key(ec.SECP256R1())
     envelope = module.export_terminal_key(
         terminal_id=TID, region_code=REGION, key_version=1, recipient_public_key=public_key_bytes(private)
     )
-    assert open_envelope(private, envelope, TID.encode()) == expected["TERM"]
+    assert open_envelope(private, envelope, TID.encode()) == expected["TMAC"] + expected["TPIN"]
 
 
 # rule KEY-3: KCV on every key, and the directory holds only metadata
@@ -92,7 +93,7 @@ def test_city_holds_only_its_sub_keys(module: HierarchyModule, request, tmp_path
                         transport="KTK/CITY01", kcv=exported["kcv"], purpose="region")  # fmt: skip
     expected = ref.chain(module.suite, ref.ROOT, REGION, TID)
     assert city.terminal_mac(terminal_id=TID, region_code=REGION, key_version=1, data=b"x") == ref.mac(
-        module.suite, expected["TERM"], b"x"
+        module.suite, expected["TMAC"], b"x"
     )
     with pytest.raises(KeyNotFound):  # another city: nothing above it is held here
         city.terminal_mac(terminal_id=TID, region_code="110105", key_version=1, data=b"x")
@@ -162,7 +163,7 @@ def test_rotation_and_retirement(module: HierarchyModule) -> None:
     assert new.version == 2 and module.terminal_key_version(region_code=REGION) == 2
     expected = ref.chain(module.suite, ref.ROOT, REGION, TID, tmk_version=2)
     assert module.terminal_mac(terminal_id=TID, region_code=REGION, key_version=2, data=b"m") == ref.mac(
-        module.suite, expected["TERM"], b"m"
+        module.suite, expected["TMAC"], b"m"
     )
     assert module.terminal_mac(terminal_id=TID, region_code=REGION, key_version=1, data=b"m") == v1
     with pytest.raises(KeyVersionUnknown):
@@ -196,8 +197,20 @@ def test_revocation_cascades_and_persists(module: HierarchyModule, request, tmp_
 
 
 DOC_VECTORS = {
-    "sm": {"root": "20BE26", "terminal": "19E7FC", "card": "36B039", "mac": "9E2B7E42550444B74732C342EB2F4DA0"},
-    "intl": {"root": "2C1411", "terminal": "0AEBD5", "card": "167A32", "mac": "3EA180DD03A9DCAEF75F5C5D603865B2"},
+    "sm": {
+        "root": "20BE26",
+        "tmac": "A6F250",
+        "tpin": "C8F0C7",
+        "card": "36B039",
+        "mac": "DD948538365088F683C19BD8DA14252C",
+    },
+    "intl": {
+        "root": "2C1411",
+        "tmac": "9714FF",
+        "tpin": "EE4C91",
+        "card": "167A32",
+        "mac": "4238F3E38BFCED00E14AB2755679DD62",
+    },
 }
 
 
@@ -211,7 +224,8 @@ def test_documented_vectors(module: HierarchyModule) -> None:
     assert all(value in doc for value in want.values())
     assert module.describe("ROOT").versions[1].kcv == want["root"]
     tid = "T440304000001"
-    assert module.terminal_key_check_value(terminal_id=tid, region_code=REGION, key_version=1) == want["terminal"]
+    kcvs = module.terminal_key_check_values(terminal_id=tid, region_code=REGION, key_version=1)
+    assert kcvs == (want["tmac"], want["tpin"])
     assert module.card_key_check_value(card_no="A12345678", region_code=REGION, key_version=1) == want["card"]
     mac = module.terminal_mac(terminal_id=tid, region_code=REGION, key_version=1, data=b"request")
     assert mac.hex().upper() == want["mac"]

@@ -23,13 +23,13 @@ HOLDER = {"initial_rule": "fixed_123456", "id_number": ID, "birth_date": BORN, "
 
 @pytest.fixture
 def terminal_key(module: HierarchyModule) -> bytes:
-    """The terminal's key as the terminal holds it after remote key loading."""
+    """The terminal's PIN key as the terminal holds it after remote key loading (MAC key ‖ PIN key)."""
     form_root(module)
     private = ec.generate_private_key(ec.SECP256R1())
     envelope = module.export_terminal_key(
         terminal_id=TID, region_code=REGION, key_version=1, recipient_public_key=public_key_bytes(private)
     )
-    return open_envelope(private, envelope, TID.encode())
+    return open_envelope(private, envelope, TID.encode())[16:]
 
 
 def cipher(module: HierarchyModule) -> str:

@@ -167,10 +167,14 @@ def test_bad_public_keys_are_refused(point: bytes) -> None:
 # --- profile ----------------------------------------------------------------------------------------
 
 
+PIN_KEY = bytes(range(16, 32))
+
+
 def _profile(key: bytes = KEY, suite: str = "sm") -> TerminalProfile:
     return TerminalProfile(
-        terminal_id="T440304TEST01", suite=suite, key_version=1, kcv=key_check_value(key, suite),
-        region_code="440304", institution="测试药房", institution_type="pharmacy", api_url="http://x", key=key,
+        terminal_id="T440304TEST01", suite=suite, key_version=1, mac_kcv=key_check_value(key, suite),
+        pin_kcv=key_check_value(PIN_KEY, suite), region_code="440304", institution="测试药房",
+        institution_type="pharmacy", api_url="http://x", mac_key=key, pin_key=PIN_KEY,
     )  # fmt: skip
 
 
@@ -178,7 +182,7 @@ def test_profile_is_private_and_round_trips(tmp_path: Path) -> None:
     path = save_profile(_profile(), tmp_path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert load_profile("T440304TEST01", tmp_path) == _profile()
-    assert KEY.hex() not in repr(_profile())
+    assert KEY.hex() not in repr(_profile()) and PIN_KEY.hex() not in repr(_profile())
 
 
 def test_damaged_profiles_are_refused(tmp_path: Path) -> None:
@@ -190,6 +194,22 @@ def test_damaged_profiles_are_refused(tmp_path: Path) -> None:
         load_profile("T-missing", tmp_path)
     with pytest.raises(ProfileError):
         load_profile("../../etc/passwd", tmp_path)
+
+
+# rule KEY-3: a profile from before the MAC/PIN key split (one key for both) is refused, not read
+def test_single_key_profiles_are_refused(tmp_path: Path) -> None:
+    import json
+
+    old = {**_profile().to_json(), "key": KEY.hex(), "kcv": key_check_value(KEY, "sm")}
+    for name in ("mac_key", "pin_key", "mac_kcv", "pin_kcv"):
+        del old[name]
+    (tmp_path / "T440304TEST01.json").write_text(json.dumps(old))
+    with pytest.raises(ProfileError, match="re-key"):
+        load_profile("T440304TEST01", tmp_path)
+    same = {**_profile().to_json(), "pin_key": KEY.hex(), "pin_kcv": key_check_value(KEY, "sm")}
+    (tmp_path / "T440304TEST01.json").write_text(json.dumps(same))
+    with pytest.raises(ProfileError, match="differ"):
+        load_profile("T440304TEST01", tmp_path)
 
 
 def test_sdk_imports_without_server_modules() -> None:

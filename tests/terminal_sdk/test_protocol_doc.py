@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from sscard.terminal import decipher_pin_block, open_envelope, pin_block_pan
+from sscard.terminal.client import split_terminal_keys
 from sscard.terminal.envelope import INFO, public_key_bytes
 from sscard.terminal.pinblock import block_cipher_functions, encipher_pin_block_with, encode_pan_field, encode_pin_field
 from sscard.terminal.profile import key_check_value
@@ -21,7 +22,8 @@ from sscard.terminal.protocol import body_digest, canonical_request, compute_mac
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "terminal-protocol.md"
 
-KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+MAC_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+PIN_KEY = bytes.fromhex("f0e1d2c3b4a5968778695a4b3c2d1e0f")
 TERMINAL_ID = "T4403043F9A2C1B"
 TIMESTAMP = 1767225600  # 2026-01-01T00:00:00Z
 NONCE = "0123456789abcdef0123456789abcdef"
@@ -45,25 +47,30 @@ def _envelope() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
     shared = ephemeral.exchange(ec.ECDH(), recipient.public_key())
     label = TERMINAL_ID.encode()
     kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=INFO + label).derive(shared)
-    return recipient, public_key_bytes(ephemeral) + ENVELOPE_NONCE + AESGCM(kek).encrypt(ENVELOPE_NONCE, KEY, label)
+    return recipient, public_key_bytes(ephemeral) + ENVELOPE_NONCE + AESGCM(kek).encrypt(
+        ENVELOPE_NONCE, MAC_KEY + PIN_KEY, label
+    )
 
 
 def worked_example() -> dict[str, str]:
     pan = pin_block_pan(CARD_NO)
     values = {
-        "terminal key": KEY.hex(),
+        "terminal MAC key": MAC_KEY.hex(),
+        "terminal PIN key": PIN_KEY.hex(),
         "body SHA-256": body_digest(BODY),
-        "MAC, suite sm (SM4-CMAC)": compute_mac(KEY, "sm", canonical()).hex(),
-        "MAC, suite intl (AES-CMAC)": compute_mac(KEY, "intl", canonical()).hex(),
-        "KCV, suite sm": key_check_value(KEY, "sm"),
-        "KCV, suite intl": key_check_value(KEY, "intl"),
+        "MAC, suite sm (SM4-CMAC)": compute_mac(MAC_KEY, "sm", canonical()).hex(),
+        "MAC, suite intl (AES-CMAC)": compute_mac(MAC_KEY, "intl", canonical()).hex(),
+        "MAC key KCV, suite sm": key_check_value(MAC_KEY, "sm"),
+        "MAC key KCV, suite intl": key_check_value(MAC_KEY, "intl"),
+        "PIN key KCV, suite sm": key_check_value(PIN_KEY, "sm"),
+        "PIN key KCV, suite intl": key_check_value(PIN_KEY, "intl"),
         "card number": CARD_NO,
         "PAN": pan,
         "plain PIN field": encode_pin_field(PIN, FILL).hex(),
         "PAN field": encode_pan_field(pan).hex(),
     }
     for suite, cipher in (("sm", "sm4"), ("intl", "aes")):
-        encrypt, _ = block_cipher_functions(KEY, cipher)
+        encrypt, _ = block_cipher_functions(PIN_KEY, cipher)
         values[f"PIN block, suite {suite} ({cipher.upper()})"] = encipher_pin_block_with(
             encrypt, PIN, pan, fill=FILL
         ).hex()
@@ -95,10 +102,11 @@ def test_doc_worked_example_values() -> None:
 def test_doc_vectors_open_with_the_real_functions() -> None:
     values = worked_example()
     recipient, _ = _envelope()
-    assert open_envelope(recipient, bytes.fromhex(values["envelope"]), TERMINAL_ID.encode()) == KEY
+    keys = open_envelope(recipient, bytes.fromhex(values["envelope"]), TERMINAL_ID.encode())
+    assert split_terminal_keys(keys) == (MAC_KEY, PIN_KEY)
     for suite, cipher in (("sm", "sm4"), ("intl", "aes")):
         block = bytes.fromhex(values[f"PIN block, suite {suite} ({cipher.upper()})"])
-        assert decipher_pin_block(KEY, block, values["PAN"], cipher=cipher) == PIN
+        assert decipher_pin_block(PIN_KEY, block, values["PAN"], cipher=cipher) == PIN
 
 
 if __name__ == "__main__":

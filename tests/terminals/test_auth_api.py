@@ -27,7 +27,8 @@ def _refused(client: TestClient, request: httpx.Request) -> dict[str, object]:
 def test_enrolled_terminal_signs_an_echo(client: TestClient, enroll_terminal) -> None:
     # rule CH-3 — a registered terminal's MAC under its derived key is accepted.
     profile = enroll_terminal()
-    assert profile.suite == "sm" and len(profile.key) == 16
+    assert profile.suite == "sm" and len(profile.mac_key) == len(profile.pin_key) == 16
+    assert profile.mac_key != profile.pin_key
     assert profile.key_version == get_security_module().terminal_key_version(region_code=REGION)
     terminal = TerminalClient(BASE, profile, http=client)
     answer = terminal.echo("你好")
@@ -65,9 +66,18 @@ def test_bad_mac_is_refused_and_audited(client: TestClient, enroll_terminal) -> 
 def test_key_of_another_terminal_does_not_verify(client: TestClient, enroll_terminal) -> None:
     # rule KEY-3 — keys are per terminal: one terminal's key cannot sign for another.
     first, second = enroll_terminal(), enroll_terminal()
-    impostor = dataclasses.replace(second, key=first.key)
+    impostor = dataclasses.replace(second, mac_key=first.mac_key)
     with pytest.raises(TerminalError) as info:
         TerminalClient(BASE, impostor, http=client).echo()
+    assert info.value.code == "MAC_INVALID" and info.value.status == 401
+
+
+def test_pin_key_does_not_mac_requests(client: TestClient, enroll_terminal) -> None:
+    # rule KEY-3, CH-3 — a terminal's two keys have one purpose each: a request MACed under its PIN key fails.
+    profile = enroll_terminal()
+    TerminalClient(BASE, profile, http=client).echo()
+    with pytest.raises(TerminalError) as info:
+        TerminalClient(BASE, dataclasses.replace(profile, mac_key=profile.pin_key), http=client).echo()
     assert info.value.code == "MAC_INVALID" and info.value.status == 401
 
 
@@ -148,7 +158,7 @@ def test_refusal_audit_survives_and_nothing_else_changes(client: TestClient, enr
     # rule CH-4 — the audit entry of a refused request is committed although the request rolled back.
     profile = enroll_terminal()
     before = len(refusals(profile.terminal_id))
-    bad = dataclasses.replace(profile, key=bytes(16))
+    bad = dataclasses.replace(profile, mac_key=bytes(16))
     for _ in range(3):
         with pytest.raises(TerminalError):
             TerminalClient(BASE, bad, http=client).echo()
@@ -172,7 +182,7 @@ def test_intl_suite_uses_aes_cmac(client: TestClient, staff_token, tmp_path) -> 
         suite = "intl"
         terminal_mac = intl.terminal_mac
         export_terminal_key = intl.export_terminal_key
-        terminal_key_check_value = intl.terminal_key_check_value
+        terminal_key_check_values = intl.terminal_key_check_values
         terminal_key_version = intl.terminal_key_version
 
         def __getattr__(self, name: str) -> object:

@@ -33,5 +33,5 @@ def test_demo_terminal_is_idempotent_and_signs(client: TestClient, tmp_path: Pat
     (tmp_path / f"{DEMO_TERMINAL_ID}.json").unlink()
     _load(tmp_path)
     renewed = load_profile(DEMO_TERMINAL_ID, tmp_path)
-    assert renewed.key_version == profile.key_version + 1 and renewed.key != profile.key
+    assert renewed.key_version == profile.key_version + 1 and renewed.mac_key != profile.mac_key
     assert TerminalClient(BASE, renewed, http=client).echo()["ok"] is True

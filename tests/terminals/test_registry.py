@@ -129,8 +129,9 @@ def test_enrollment_answers_a_sealed_key(client: TestClient, staff_token) -> Non
     assert response.status_code == 201, response.text
     body = response.json()
     assert set(body) == {"terminal_id", "institution", "institution_type", "region_code", "suite", "key_version",
-                         "kcv", "key_envelope"}  # fmt: skip
-    assert len(base64.b64decode(body["key_envelope"])) == 65 + 12 + 16 + 16  # point, nonce, key, tag
+                         "mac_kcv", "pin_kcv", "key_envelope"}  # fmt: skip
+    # point, nonce, MAC key ‖ PIN key, tag
+    assert len(base64.b64decode(body["key_envelope"])) == 65 + 12 + 32 + 16
     listed = client.get("/api/v1/terminals", headers=auth).json()
     assert body["terminal_id"] in {t["terminal_id"] for t in listed}
     one = client.get(f"/api/v1/terminals/{body['terminal_id']}", headers=auth).json()

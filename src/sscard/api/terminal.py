@@ -135,8 +135,8 @@ def enroll_terminal(
         actor=actor,
     )
     tid, region, version = terminal.terminal_id, terminal.region_code, terminal.key_version
-    kcv = module.terminal_key_check_value(terminal_id=tid, region_code=region, key_version=version)
-    record_key_export(uow, terminal=terminal, kcv=kcv, actor=actor)
+    mac_kcv, pin_kcv = module.terminal_key_check_values(terminal_id=tid, region_code=region, key_version=version)
+    record_key_export(uow, terminal=terminal, kcvs=(mac_kcv, pin_kcv), actor=actor)
     # The key leaves the module (sealed) only once the registration that names it is durable.
     uow.commit()
     envelope = module.export_terminal_key(
@@ -149,7 +149,8 @@ def enroll_terminal(
         region_code=terminal.region_code,
         suite=terminal.suite,
         key_version=terminal.key_version,
-        kcv=kcv,
+        mac_kcv=mac_kcv,
+        pin_kcv=pin_kcv,
         key_envelope=base64.b64encode(envelope).decode("ascii"),
     )
 

@@ -7,6 +7,11 @@ either backend. Key references are ``"<label>@<version>"``. Kinds of key:
   transport keys — raw block encryption, CMAC, child derivation, key wrapping.
 - ``data``: the field AEAD key (SM4-GCM with 16 bytes, AES-256-GCM with 32 bytes).
 - ``hmac``: a 32-byte HMAC key (HMAC-SM3 / HMAC-SHA-256): blind index and audit chain.
+
+Every key also has exactly one usage (KEY-3, PCI PIN 18-3): ``derive`` (a parent of the hierarchy:
+child derivation only), ``mac`` (CMAC / HMAC only), ``pin`` (PIN-block encipherment only),
+``data`` (data encryption only) or ``wrap`` (key wrapping only). Both backends refuse any other use:
+the PKCS#11 backend through the key object's attributes, the soft backend in software.
 """
 
 from __future__ import annotations
@@ -17,6 +22,20 @@ from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Literal
 
 KeyKind = Literal["block", "data", "hmac"]
+Usage = Literal["derive", "mac", "pin", "data", "wrap"]
+# The single usage of each key purpose (``diversify`` lists the purposes).
+USAGE_OF_PURPOSE: dict[str, Usage] = {
+    "root": "derive", "region": "derive", "terminal_master": "derive", "card_master": "derive",
+    "terminal_mac": "mac", "terminal_pin": "pin", "card": "mac",
+    "pvk": "mac", "index": "mac", "audit": "mac", "audit_anchor": "mac",
+    "zone_pin": "pin", "data": "data", "local": "data", "transport": "wrap",
+}  # fmt: skip
+
+
+def usage_of(purpose: str) -> Usage:
+    return USAGE_OF_PURPOSE[purpose]
+
+
 BlockFunction = Callable[[bytes], bytes]
 ZERO_BLOCK = b"\x00" * 16
 
@@ -68,16 +87,16 @@ class KeyBackend(ABC):
         """True when the key object is loaded (held, or derived in this process)."""
 
     @abstractmethod
-    def generate(self, ref: str, kind: KeyKind, *, exportable: bool) -> None:
+    def generate(self, ref: str, kind: KeyKind, *, usage: Usage, exportable: bool) -> None:
         """Create a random held key inside the backend."""
 
     @abstractmethod
-    def import_clear(self, ref: str, kind: KeyKind, value: bytes, *, exportable: bool) -> None:
+    def import_clear(self, ref: str, kind: KeyKind, value: bytes, *, usage: Usage, exportable: bool) -> None:
         """Load a held key formed from ceremony components (the only clear key input)."""
 
     @abstractmethod
-    def derive(self, parent: str, ref: str, data: bytes, *, exportable: bool, hold: bool = False) -> None:
-        """child = E(parent, data) inside the backend; ``hold`` stores it like a generated key."""
+    def derive(self, parent: str, ref: str, data: bytes, *, usage: Usage, exportable: bool) -> None:
+        """child = E(parent, data) inside the backend (``parent`` must be a ``derive`` key)."""
 
     @abstractmethod
     def destroy(self, ref: str) -> None:
@@ -88,7 +107,7 @@ class KeyBackend(ABC):
         """``ref`` wrapped under the transport key (RFC 3394 key wrap with the suite's block cipher)."""
 
     @abstractmethod
-    def unwrap(self, transport: str, ref: str, kind: KeyKind, blob: bytes, *, exportable: bool) -> None:
+    def unwrap(self, transport: str, ref: str, kind: KeyKind, blob: bytes, *, usage: Usage, exportable: bool) -> None:
         """Load a held key from a wrapped blob; ``ValueError`` when it does not unwrap."""
 
     # --- primitives -----------------------------------------------------------------------------
@@ -119,7 +138,10 @@ class KeyBackend(ABC):
 
     @abstractmethod
     def reveal_derived(self, parent: str, data: bytes) -> bytes:
-        """E(parent, data) in clear, only to seal it at once in an ECIES envelope (remote key loading)."""
+        """E(parent, data) in clear, only to seal it at once in an ECIES envelope (remote key loading).
+
+        The one place a derived key passes through host memory (docs/security-module.md).
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook: the soft backend holds nothing to release
         """Release sessions and handles."""

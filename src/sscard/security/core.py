@@ -12,11 +12,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sscard.security.backend import BlockFunction, KeyBackend, KeyKind, key_ref
+from sscard.security.backend import BlockFunction, KeyBackend, KeyKind, key_ref, usage_of
 from sscard.security.device import DeviceGuard
 from sscard.security.directory import ACTIVE, RETIRED, REVOKED, Directory, KeyEntry, KeyVersion, now_iso
 from sscard.security.diversify import (
     EXPORTABLE_PURPOSES,
+    TERMINAL_MAC,
+    TERMINAL_PIN,
     card_ident,
     card_master_label,
     chain_to_root,
@@ -49,6 +51,8 @@ BOOTSTRAP: dict[str, tuple[str, KeyKind]] = {
 }
 HEADER = 2  # field tokens start with the data-key version, big-endian
 BlockPair = tuple[BlockFunction, BlockFunction]
+# (MAC key ref, PIN key ref, TMK ref, block functions of the PIN key) of one terminal key version.
+TerminalKeys = tuple[str, str, str, BlockPair]
 
 
 def split_ref(ref: str) -> tuple[str, int]:
@@ -68,7 +72,7 @@ class ModuleCore(SecurityModule):
         self._device_check()
         self._lock = threading.RLock()
         self._states: dict[str, str] = {}
-        self._terminals: dict[tuple[str, str, int], tuple[str, str, BlockPair]] = {}
+        self._terminals: dict[tuple[str, str, int], TerminalKeys] = {}
         with self._lock, backend.lock():
             raw = backend.read_directory()
             self._dir = Directory(self.suite) if raw is None else Directory.from_json(raw)
@@ -177,7 +181,8 @@ class ModuleCore(SecurityModule):
         parent = self._load(parent_label, parent_version)
         spec = spec_of(label)
         data = diversification_data(self.suite, spec.tag, spec.ident, version)
-        self.backend.derive(parent, ref, data, exportable=self._dir.entries[label].exportable)
+        entry = self._dir.entries[label]
+        self.backend.derive(parent, ref, data, usage=usage_of(entry.purpose), exportable=entry.exportable)
         return ref
 
     def _ensure(self, label: str) -> KeyEntry:
@@ -205,7 +210,7 @@ class ModuleCore(SecurityModule):
         ref = key_ref(label, version)
         exportable = spec.purpose in EXPORTABLE_PURPOSES
         data = diversification_data(self.suite, spec.tag, spec.ident, version)
-        self.backend.derive(parent_ref, ref, data, exportable=exportable)
+        self.backend.derive(parent_ref, ref, data, usage=usage_of(spec.purpose), exportable=exportable)
         kv = KeyVersion(version, self.backend.kcv(ref, "block"), "derived", held=False, parent=parent_ref)
         self._put(
             label, kv, level=spec.level, region=spec.region, purpose=spec.purpose, kind="block", exportable=exportable
@@ -217,7 +222,7 @@ class ModuleCore(SecurityModule):
         version: int = 1, exportable: bool = False,
     ) -> KeyVersion:  # fmt: skip
         ref = key_ref(label, version)
-        self.backend.generate(ref, kind, exportable=exportable)
+        self.backend.generate(ref, kind, usage=usage_of(purpose), exportable=exportable)
         kv = KeyVersion(version, self.backend.kcv(ref, kind), origin, held=True)
         self._put(label, kv, level=level, region=region, purpose=purpose, kind=kind, exportable=exportable)
         return kv
@@ -289,28 +294,29 @@ class ModuleCore(SecurityModule):
         data = diversification_data(self.suite, tag, ident, key_version)
         return f"{tag}/{ident}@{key_version}", key_ref(master, key_version), data
 
-    def _terminal_ref(self, terminal_id: str, region_code: str, key_version: int) -> str:
-        return self._terminal(terminal_id, region_code, key_version)[0]
-
-    def _terminal(self, terminal_id: str, region_code: str, key_version: int) -> tuple[str, str, BlockPair]:
-        """(key ref, TMK ref, block functions) of a terminal key, after the version and state checks."""
+    def _terminal(self, terminal_id: str, region_code: str, key_version: int) -> TerminalKeys:
+        """The terminal's two keys (MAC, PIN) of one TMK version, after the version and state checks."""
         # Hot path (every terminal request and PIN): once a terminal key is resolved, a call costs
         # one dict lookup plus the cached state of its TMK version; any directory change clears both.
         if time.monotonic() - self._checked >= self.REFRESH_SECONDS:
             self._refresh()
         self._device_check()
         hit = self._terminals.get((terminal_id, region_code, key_version))
-        if hit is not None and self._states.get(hit[1]) == ACTIVE:
+        if hit is not None and self._states.get(hit[2]) == ACTIVE:
             return hit
         ident = terminal_ident(region_code, terminal_id)
-        ref, master, data = self._leaf(terminal_master_label(region_code), "TERM", ident, key_version)
-        if not self.backend.has(ref):
-            self._load(*split_ref(master))
-            self.backend.derive(master, ref, data, exportable=False)
+        master_label = terminal_master_label(region_code)
+        mac_ref, master, mac_data = self._leaf(master_label, TERMINAL_MAC, ident, key_version)
+        pin_ref, _, pin_data = self._leaf(master_label, TERMINAL_PIN, ident, key_version)
+        for ref, data, purpose in ((mac_ref, mac_data, "terminal_mac"), (pin_ref, pin_data, "terminal_pin")):
+            if not self.backend.has(ref):
+                self._load(*split_ref(master))
+                self.backend.derive(master, ref, data, usage=usage_of(purpose), exportable=False)
         entry = self._terminals[(terminal_id, region_code, key_version)] = (
-            ref,
+            mac_ref,
+            pin_ref,
             master,
-            self.backend.block_functions(ref),
+            self.backend.block_functions(pin_ref),
         )
         return entry
 
@@ -318,18 +324,22 @@ class ModuleCore(SecurityModule):
         return self._ensure(terminal_master_label(region_code)).current
 
     def terminal_mac(self, *, terminal_id: str, region_code: str, key_version: int, data: bytes) -> bytes:
-        return self.backend.cmac(self._terminal_ref(terminal_id, region_code, key_version), data)
+        return self.backend.cmac(self._terminal(terminal_id, region_code, key_version)[0], data)
 
-    def terminal_key_check_value(self, *, terminal_id: str, region_code: str, key_version: int) -> str:
-        return self.backend.kcv(self._terminal_ref(terminal_id, region_code, key_version), "block")
+    def terminal_key_check_values(self, *, terminal_id: str, region_code: str, key_version: int) -> tuple[str, str]:
+        mac_ref, pin_ref, _, _ = self._terminal(terminal_id, region_code, key_version)
+        return self.backend.kcv(mac_ref, "block"), self.backend.kcv(pin_ref, "block")
 
     def export_terminal_key(
         self, *, terminal_id: str, region_code: str, key_version: int, recipient_public_key: bytes
     ) -> bytes:
         ident = terminal_ident(region_code, terminal_id)
-        _, master, data = self._leaf(terminal_master_label(region_code), "TERM", ident, key_version)
+        master_label = terminal_master_label(region_code)
+        _, master, mac_data = self._leaf(master_label, TERMINAL_MAC, ident, key_version)
+        _, _, pin_data = self._leaf(master_label, TERMINAL_PIN, ident, key_version)
         self._load(*split_ref(master))
-        clear = self.backend.reveal_derived(master, data)
+        # MAC key ‖ PIN key: the two leave the module only together, sealed to the terminal (KEY-3).
+        clear = self.backend.reveal_derived(master, mac_data) + self.backend.reveal_derived(master, pin_data)
         return seal_envelope(recipient_public_key, clear, terminal_id.encode())
 
     def card_key_version(self, *, region_code: str) -> int:
@@ -339,7 +349,7 @@ class ModuleCore(SecurityModule):
         ref, master, data = self._leaf(card_master_label(region_code), "CARD", card_ident(card_no), key_version)
         if not self.backend.has(ref):
             self._load(*split_ref(master))
-            self.backend.derive(master, ref, data, exportable=False)
+            self.backend.derive(master, ref, data, usage=usage_of("card"), exportable=False)
         return ref
 
     def card_key_check_value(self, *, card_no: str, region_code: str, key_version: int) -> str:

@@ -4,7 +4,8 @@
       └─ PMK/<province>            = E(ROOT,  D("PROV", "110000", v))
            └─ CMK/<city>           = E(PMK,   D("CITY", "110100", v))
                 ├─ TMK/<city>      = E(CMK,   D("TMK",  "110100", v))   terminal master key
-                │    └─ terminal   = E(TMK@v, D("TERM", "<region>/<terminal id>", v))
+                │    ├─ terminal MAC key = E(TMK@v, D("TMAC", "<region>/<terminal id>", v))
+                │    └─ terminal PIN key = E(TMK@v, D("TPIN", "<region>/<terminal id>", v))
                 └─ CRD/<city>      = E(CMK,   D("CRD",  "110100", v))   card master key
                      └─ card       = E(CRD@v, D("CARD", "<card number>", v))
 
@@ -28,6 +29,9 @@ from sscard.security.errors import KeyInputInvalid
 KDF_DOMAIN = b"SSCARD-KDF-1"
 SEP = b"\x1f"
 ROOT = "ROOT"
+# A terminal has two keys of one usage each (KEY-3): one MACs its requests, one enciphers PIN blocks.
+TERMINAL_MAC = "TMAC"
+TERMINAL_PIN = "TPIN"
 NATIONAL = "000000"
 BLOCK = 16
 

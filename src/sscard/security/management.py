@@ -12,7 +12,7 @@ from functools import reduce
 from typing import Any, Protocol
 
 from sscard.security import primitives
-from sscard.security.backend import KeyKind, key_ref
+from sscard.security.backend import KeyKind, key_ref, usage_of
 from sscard.security.core import BOOTSTRAP, ModuleCore
 from sscard.security.directory import ACTIVE, RETIRED, REVOKED, KeyEntry, KeyVersion, now_iso
 from sscard.security.diversify import (
@@ -282,6 +282,7 @@ class KeyManagement(ModuleCore):
                     ref,
                     "block",
                     wrapped,
+                    usage=usage_of(purpose),
                     exportable=purpose in EXPORTABLE_PURPOSES,
                 )
             except ValueError as exc:
@@ -319,7 +320,7 @@ class KeyManagement(ModuleCore):
             version = 1 if entry is None else max(entry.versions) + 1
             ref = key_ref(label, version)
             exportable = purpose in EXPORTABLE_PURPOSES
-            self.backend.import_clear(ref, kind, value, exportable=exportable)
+            self.backend.import_clear(ref, kind, value, usage=usage_of(purpose), exportable=exportable)
             kv = KeyVersion(version, self.backend.kcv(ref, kind), "ceremony", held=True)
             self._put(label, kv, level=level, region=region, purpose=purpose, kind=kind, exportable=exportable)
             return kv

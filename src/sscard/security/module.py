@@ -56,7 +56,7 @@ class SecurityModule(ABC):
 
     @abstractmethod
     def terminal_mac(self, *, terminal_id: str, region_code: str, key_version: int, data: bytes) -> bytes:
-        """CMAC (SM4 or AES, 16 bytes) of ``data`` under the terminal's derived key.
+        """CMAC (SM4 or AES, 16 bytes) of ``data`` under the terminal's derived MAC key.
 
         ``key_version`` is the version of the region's terminal master key ``TMK/<city>``.
         """
@@ -65,12 +65,12 @@ class SecurityModule(ABC):
     def export_terminal_key(
         self, *, terminal_id: str, region_code: str, key_version: int, recipient_public_key: bytes
     ) -> bytes:
-        """Remote key loading: the terminal key sealed to the terminal's P-256 public key
+        """Remote key loading: the terminal's MAC key ‖ PIN key (32 bytes) sealed to its P-256 public key
         (ECIES: ephemeral ECDH → HKDF-SHA256 → AES-256-GCM); see ``sscard.security.envelope``."""
 
     @abstractmethod
-    def terminal_key_check_value(self, *, terminal_id: str, region_code: str, key_version: int) -> str:
-        """KCV of the terminal key (first 3 bytes of E(key, zero block), hex)."""
+    def terminal_key_check_values(self, *, terminal_id: str, region_code: str, key_version: int) -> tuple[str, str]:
+        """KCVs of the terminal's (MAC key, PIN key): first 3 bytes of E(key, zero block), hex."""
 
     @abstractmethod
     def terminal_key_version(self, *, region_code: str) -> int:

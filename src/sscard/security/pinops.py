@@ -41,7 +41,7 @@ class PinOperations(ModuleCore):
     def _open_pin_block(self, terminal_id: str, region_code: str, key_version: int, pan: str, block: bytes) -> str:
         if (type(block) is not bytes and not isinstance(block, bytearray)) or len(block) != BLOCK_LEN:
             raise PinBlockInvalid("a format-4 PIN block is 16 bytes", reason="length")
-        decrypt = self._terminal(terminal_id, region_code, key_version)[2][1]
+        decrypt = self._terminal(terminal_id, region_code, key_version)[3][1]
         try:
             # ISO 9564-1 format 4 as ``pinblock.decipher_pin_block_with`` (same checks, same fields from
             # that module), with the XOR on integers and the PAN field cached: this is the PIN hot path.

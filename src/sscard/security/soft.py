@@ -1,6 +1,8 @@
 """Soft backend: key objects in process memory, held keys persisted only in the sealed keystore file.
 
 Derived keys are never written: they are recomputed from their held ancestor when first used.
+Each key has one usage (``backend.Usage``), checked before every primitive as the token's attributes
+are on the PKCS#11 backend: a parent only derives, a MAC key only MACs, and so on.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 from sscard.files import private_dir
 from sscard.security import primitives as p
-from sscard.security.backend import BlockFunction, KeyBackend, KeyKind, key_length
+from sscard.security.backend import BlockFunction, KeyBackend, KeyKind, Usage, key_length, usage_of
 from sscard.security.errors import KeyNotFound, KeyUsageInvalid
 from sscard.security.keystore import SealedFile
 
@@ -30,6 +32,7 @@ class _Key:
     value: bytes
     exportable: bool
     held: bool
+    usage: Usage
 
 
 class SoftBackend(KeyBackend):
@@ -61,10 +64,13 @@ class SoftBackend(KeyBackend):
         payload = self._file.load()
         if payload is None:
             return None
+        purposes = {label: entry["purpose"] for label, entry in payload["directory"].get("keys", {}).items()}
         held = {
-            ref: _Key(k["kind"], bytes.fromhex(k["value"]), bool(k["exportable"]), True)
+            # Keystores written before usages were stored: the usage follows from the key's purpose.
+            ref: _Key(k["kind"], bytes.fromhex(k["value"]), bool(k["exportable"]), True,
+                      k.get("usage") or usage_of(purposes[ref.rpartition("@")[0]]))
             for ref, k in payload["keys"].items()
-        }
+        }  # fmt: skip
         # Keep derived keys already computed; drop held keys that another process destroyed.
         self._keys = {ref: key for ref, key in self._keys.items() if not key.held} | held
         self._blocks.clear()
@@ -75,7 +81,7 @@ class SoftBackend(KeyBackend):
 
     def write_directory(self, directory: dict[str, Any]) -> None:
         keys = {
-            ref: {"kind": k.kind, "value": k.value.hex(), "exportable": k.exportable}
+            ref: {"kind": k.kind, "value": k.value.hex(), "exportable": k.exportable, "usage": k.usage}
             for ref, k in self._keys.items()
             if k.held
         }
@@ -90,28 +96,30 @@ class SoftBackend(KeyBackend):
 
     # --- key objects ------------------------------------------------------------------------------
 
-    def _get(self, ref: str, kind: KeyKind | None = None) -> _Key:
+    def _get(self, ref: str, kind: KeyKind | None = None, usage: tuple[Usage, ...] = ()) -> _Key:
         key = self._keys.get(ref)
         if key is None:
             raise KeyNotFound(f"key {ref} is not loaded")
         if kind is not None and key.kind != kind:
             raise KeyUsageInvalid(f"key {ref} is a {key.kind} key, not a {kind} key")
+        if usage and key.usage not in usage:
+            raise KeyUsageInvalid(f"key {ref} is a {key.usage} key: not for this use")
         return key
 
     def has(self, ref: str) -> bool:
         return ref in self._keys
 
-    def generate(self, ref: str, kind: KeyKind, *, exportable: bool) -> None:
-        self._keys[ref] = _Key(kind, secrets.token_bytes(key_length(self.suite, kind)), exportable, True)
+    def generate(self, ref: str, kind: KeyKind, *, usage: Usage, exportable: bool) -> None:
+        self._keys[ref] = _Key(kind, secrets.token_bytes(key_length(self.suite, kind)), exportable, True, usage)
 
-    def import_clear(self, ref: str, kind: KeyKind, value: bytes, *, exportable: bool) -> None:
+    def import_clear(self, ref: str, kind: KeyKind, value: bytes, *, usage: Usage, exportable: bool) -> None:
         if len(value) != key_length(self.suite, kind):
             raise KeyUsageInvalid(f"a {kind} key of this suite is {key_length(self.suite, kind)} bytes")
-        self._keys[ref] = _Key(kind, bytes(value), exportable, True)
+        self._keys[ref] = _Key(kind, bytes(value), exportable, True, usage)
 
-    def derive(self, parent: str, ref: str, data: bytes, *, exportable: bool, hold: bool = False) -> None:
-        value = p.encrypt_block(self.suite, self._get(parent, "block").value, data)
-        self._keys[ref] = _Key("block", value, exportable, hold)
+    def derive(self, parent: str, ref: str, data: bytes, *, usage: Usage, exportable: bool) -> None:
+        value = p.encrypt_block(self.suite, self._get(parent, "block", ("derive",)).value, data)
+        self._keys[ref] = _Key("block", value, exportable, False, usage)
 
     def destroy(self, ref: str) -> None:
         self._keys.pop(ref, None)
@@ -119,17 +127,25 @@ class SoftBackend(KeyBackend):
         self._hmacs.pop(ref, None)
         self._blocks.pop(ref, None)
 
+    def _wrap_functions(self, transport: str) -> tuple[BlockFunction, BlockFunction]:
+        self._get(transport, "block", ("wrap",))
+        return self._block_pair(transport)
+
     def wrap(self, transport: str, ref: str) -> bytes:
-        encrypt, _ = self.block_functions(transport)
+        encrypt, _ = self._wrap_functions(transport)
         return p.key_wrap(encrypt, self._get(ref).value)
 
-    def unwrap(self, transport: str, ref: str, kind: KeyKind, blob: bytes, *, exportable: bool) -> None:
-        _, decrypt = self.block_functions(transport)
-        self.import_clear(ref, kind, p.key_unwrap(decrypt, blob), exportable=exportable)
+    def unwrap(self, transport: str, ref: str, kind: KeyKind, blob: bytes, *, usage: Usage, exportable: bool) -> None:
+        _, decrypt = self._wrap_functions(transport)
+        self.import_clear(ref, kind, p.key_unwrap(decrypt, blob), usage=usage, exportable=exportable)
 
     # --- primitives -----------------------------------------------------------------------------
 
     def block_functions(self, ref: str) -> tuple[BlockFunction, BlockFunction]:
+        self._get(ref, "block", ("pin", "data"))  # never a parent: E(parent, data) would be a child key
+        return self._block_pair(ref)
+
+    def _block_pair(self, ref: str) -> tuple[BlockFunction, BlockFunction]:
         pair = self._blocks.get(ref)
         if pair is None:
             # One ECB context per key, reused: ECB of single blocks is the raw block cipher. Sharing it
@@ -141,7 +157,8 @@ class SoftBackend(KeyBackend):
     def cmac(self, ref: str, data: bytes) -> bytes:
         template = self._cmacs.get(ref)
         if template is None:
-            template = self._cmacs[ref] = cmac.CMAC(p.block_cipher(self.suite, self._get(ref, "block").value))
+            key = self._get(ref, "block", ("mac",))
+            template = self._cmacs[ref] = cmac.CMAC(p.block_cipher(self.suite, key.value))
         mac = template.copy()
         mac.update(data)
         return mac.finalize()
@@ -151,16 +168,17 @@ class SoftBackend(KeyBackend):
         # which halves the cost of an audit chain link or a blind index.
         template = self._hmacs.get(ref)
         if template is None:
-            template = self._hmacs[ref] = hmac.HMAC(self._get(ref, "hmac").value, p.hash_algorithm(self.suite))
+            key = self._get(ref, "hmac", ("mac",))
+            template = self._hmacs[ref] = hmac.HMAC(key.value, p.hash_algorithm(self.suite))
         mac = template.copy()
         mac.update(data)
         return mac.finalize()
 
     def aead_encrypt(self, ref: str, plaintext: bytes, aad: bytes) -> bytes:
-        return p.aead_encrypt(self.suite, self._get(ref, "data").value, plaintext, aad)
+        return p.aead_encrypt(self.suite, self._get(ref, "data", ("data",)).value, plaintext, aad)
 
     def aead_decrypt(self, ref: str, blob: bytes, aad: bytes) -> bytes:
-        return p.aead_decrypt(self.suite, self._get(ref, "data").value, blob, aad)
+        return p.aead_decrypt(self.suite, self._get(ref, "data", ("data",)).value, blob, aad)
 
     def kcv(self, ref: str, kind: KeyKind) -> str:
         key = self._get(ref, kind)
@@ -169,4 +187,4 @@ class SoftBackend(KeyBackend):
         return p.key_check_value(self.suite, key.value)  # AES-256 data keys: the same zero-block rule
 
     def reveal_derived(self, parent: str, data: bytes) -> bytes:
-        return p.encrypt_block(self.suite, self._get(parent, "block").value, data)
+        return p.encrypt_block(self.suite, self._get(parent, "block", ("derive",)).value, data)

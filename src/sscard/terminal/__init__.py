@@ -4,7 +4,14 @@ Depends on ``cryptography`` and ``httpx`` only — never on the server's modules
 into a terminal's software as is. See docs/terminal-protocol.md for the wire protocol.
 """
 
-from sscard.terminal.client import TerminalClient, TerminalError, enroll, generate_enrollment_key, staff_login
+from sscard.terminal.client import (
+    TerminalClient,
+    TerminalError,
+    enroll,
+    generate_enrollment_key,
+    split_terminal_keys,
+    staff_login,
+)
 from sscard.terminal.envelope import EnvelopeError, open_envelope
 from sscard.terminal.pinblock import (
     PIN_BLOCK_MALFORMED,
@@ -39,6 +46,7 @@ __all__ = [
     "pin_block_pan",
     "profiles_dir",
     "save_profile",
+    "split_terminal_keys",
     "sign_request",
     "staff_login",
 ]

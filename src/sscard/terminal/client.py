@@ -110,7 +110,7 @@ class TerminalClient:
             method.upper(), self.base_url + API_PREFIX + path, params=params, content=body, headers=headers
         )
         signed = sign_request(
-            key=self.profile.key,
+            key=self.profile.mac_key,
             suite=self.profile.suite,
             method=request.method,
             # What goes on the wire after the host: path and query, percent-encoded as httpx sends them.
@@ -138,9 +138,9 @@ class TerminalClient:
         return self.request("GET", "/terminal/status")
 
     def pin_block(self, card_no: str, pin: str, *, bank_pan: str | None = None) -> str:
-        """The ISO 9564 format-4 block of ``pin`` for ``card_no`` under the terminal key, as hex."""
+        """The ISO 9564 format-4 block of ``pin`` for ``card_no`` under the terminal's PIN key, as hex."""
         pan = pin_block_pan(card_no, bank_pan=bank_pan)
-        return encipher_pin_block(self.profile.key, pin, pan, cipher=self.profile.pin_cipher).hex()
+        return encipher_pin_block(self.profile.pin_key, pin, pan, cipher=self.profile.pin_cipher).hex()
 
 
 def generate_enrollment_key() -> ec.EllipticCurvePrivateKey:
@@ -216,22 +216,33 @@ def _profile_from_enrollment(
     base_url: str, answer: dict[str, Any], key_pair: ec.EllipticCurvePrivateKey
 ) -> TerminalProfile:
     try:
-        terminal_id, suite, kcv = str(answer["terminal_id"]), str(answer["suite"]), str(answer["kcv"])
+        terminal_id, suite = str(answer["terminal_id"]), str(answer["suite"])
+        mac_kcv, pin_kcv = str(answer["mac_kcv"]), str(answer["pin_kcv"])
         envelope = base64.b64decode(answer["key_envelope"], validate=True)
-        key = open_envelope(key_pair, envelope, terminal_id.encode("ascii"))
+        keys = open_envelope(key_pair, envelope, terminal_id.encode("ascii"))
     except (KeyError, ValueError, EnvelopeError) as exc:
         raise TerminalError("KEY_ENVELOPE_INVALID", f"the enrollment answer cannot be used: {exc}") from None
-    # The KCV proves the key we opened is the key the server holds, before we rely on it.
-    if key_check_value(key, suite) != kcv:
-        raise TerminalError("KEY_CHECK_FAILED", "the loaded key does not match the server's key check value")
+    mac_key, pin_key = split_terminal_keys(keys)
+    # The KCVs prove the keys we opened are the keys the server holds, before we rely on them.
+    if key_check_value(mac_key, suite) != mac_kcv or key_check_value(pin_key, suite) != pin_kcv:
+        raise TerminalError("KEY_CHECK_FAILED", "the loaded keys do not match the server's key check values")
     return TerminalProfile(
         terminal_id=terminal_id,
         suite=suite,
         key_version=int(answer["key_version"]),
-        kcv=kcv,
+        mac_kcv=mac_kcv,
+        pin_kcv=pin_kcv,
         region_code=str(answer.get("region_code", "")),
         institution=str(answer.get("institution", "")),
         institution_type=str(answer.get("institution_type", "")),
         api_url=base_url,
-        key=key,
+        mac_key=mac_key,
+        pin_key=pin_key,
     )
+
+
+def split_terminal_keys(keys: bytes) -> tuple[bytes, bytes]:
+    """(MAC key, PIN key) from an opened key envelope: MAC key ‖ PIN key, 16 bytes each."""
+    if len(keys) != 32:
+        raise TerminalError("KEY_ENVELOPE_INVALID", "the key envelope holds a MAC key and a PIN key (32 bytes)")
+    return keys[:16], keys[16:]

@@ -1,4 +1,10 @@
-"""The terminal's local profile: its id, suite, key version and terminal key.
+"""The terminal's local profile: its id, suite, key version and its two terminal keys.
+
+A terminal holds two keys of one use each (KEY-3): the MAC key signs its requests, the PIN key
+enciphers PIN blocks. Profiles written before the split held one key used for both; they are refused
+(``ProfileError``), not read: that key enciphered PINs and MACed requests alike, so it must not live
+on as either. The terminal is enrolled again (the demo terminal is re-keyed by ``sscard demo``), which
+delivers both keys (docs/terminal-protocol.md, "Terminals keyed before the MAC/PIN split").
 
 On a real terminal the key lives in the secure element (or the PIN pad's tamper-responsive memory)
 and never leaves it; the simulator keeps it in a 0600 JSON file under
@@ -36,12 +42,14 @@ class TerminalProfile:
     terminal_id: str
     suite: str  # "sm" or "intl"
     key_version: int
-    kcv: str
+    mac_kcv: str
+    pin_kcv: str
     region_code: str
     institution: str
     institution_type: str
     api_url: str
-    key: bytes = field(repr=False)  # never printed
+    mac_key: bytes = field(repr=False)  # never printed: signs requests only
+    pin_key: bytes = field(repr=False)  # never printed: enciphers PIN blocks only
 
     @property
     def pin_cipher(self) -> str:
@@ -50,17 +58,30 @@ class TerminalProfile:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["key"] = self.key.hex()
+        data["mac_key"] = self.mac_key.hex()
+        data["pin_key"] = self.pin_key.hex()
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TerminalProfile:
+        if "key" in data and "mac_key" not in data:
+            raise ProfileError(
+                f"terminal profile {data.get('terminal_id', '?')} holds one key for MAC and PIN (before the "
+                "MAC/PIN key split): re-key the terminal to load its two keys"
+            )
         try:
-            profile = cls(**{**data, "key": bytes.fromhex(data["key"]), "key_version": int(data["key_version"])})
+            profile = cls(**{
+                **data, "mac_key": bytes.fromhex(data["mac_key"]), "pin_key": bytes.fromhex(data["pin_key"]),
+                "key_version": int(data["key_version"]),
+            })  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise ProfileError(f"malformed terminal profile: {type(exc).__name__}") from None
-        if key_check_value(profile.key, profile.suite) != profile.kcv:
-            raise ProfileError(f"terminal profile {profile.terminal_id}: key does not match its check value")
+        if key_check_value(profile.mac_key, profile.suite) != profile.mac_kcv:
+            raise ProfileError(f"terminal profile {profile.terminal_id}: MAC key does not match its check value")
+        if key_check_value(profile.pin_key, profile.suite) != profile.pin_kcv:
+            raise ProfileError(f"terminal profile {profile.terminal_id}: PIN key does not match its check value")
+        if profile.mac_key == profile.pin_key:
+            raise ProfileError(f"terminal profile {profile.terminal_id}: the MAC and PIN keys must differ")
         return profile
 
 

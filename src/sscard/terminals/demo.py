@@ -13,7 +13,7 @@ from sscard.audit import Actor
 from sscard.config import get_settings
 from sscard.db.session import UnitOfWork
 from sscard.security import get_security_module
-from sscard.terminal.client import generate_enrollment_key
+from sscard.terminal.client import generate_enrollment_key, split_terminal_keys
 from sscard.terminal.envelope import open_envelope, public_key_bytes
 from sscard.terminal.profile import ProfileError, TerminalProfile, load_profile, save_profile
 from sscard.terminals.models import InstitutionType, Terminal
@@ -60,20 +60,23 @@ def _load_key(
 ) -> TerminalProfile:
     module = get_security_module()
     ref = {"terminal_id": terminal.terminal_id, "region_code": terminal.region_code}
-    kcv = module.terminal_key_check_value(**ref, key_version=terminal.key_version)
-    record_key_export(uow, terminal=terminal, kcv=kcv, actor=actor)
+    mac_kcv, pin_kcv = module.terminal_key_check_values(**ref, key_version=terminal.key_version)
+    record_key_export(uow, terminal=terminal, kcvs=(mac_kcv, pin_kcv), actor=actor)
     envelope = module.export_terminal_key(**ref, key_version=terminal.key_version, recipient_public_key=public_key)
-    key = open_envelope(key_pair, envelope, terminal.terminal_id.encode("ascii"))  # type: ignore[arg-type]
+    keys = open_envelope(key_pair, envelope, terminal.terminal_id.encode("ascii"))  # type: ignore[arg-type]
+    mac_key, pin_key = split_terminal_keys(keys)
     return TerminalProfile(
         terminal_id=terminal.terminal_id,
         suite=terminal.suite,
         key_version=terminal.key_version,
-        kcv=kcv,
+        mac_kcv=mac_kcv,
+        pin_kcv=pin_kcv,
         region_code=terminal.region_code,
         institution=terminal.institution_name,
         institution_type=terminal.institution_type.value,
         api_url=get_settings().api_url,
-        key=key,
+        mac_key=mac_key,
+        pin_key=pin_key,
     )
 
 

@@ -35,8 +35,9 @@ class TerminalEnrolled(BaseModel):
     region_code: str
     suite: str = Field(description="`sm` (SM4-CMAC, SM4 PIN blocks) or `intl` (AES-CMAC, AES PIN blocks).")
     key_version: int
-    kcv: str = Field(description="Key check value: first 3 bytes of E(key, 16 zero bytes), upper-case hex.")
-    key_envelope: str = Field(description="ECIES envelope of the terminal key, standard base64.")
+    mac_kcv: str = Field(description="KCV of the MAC key: first 3 bytes of E(key, 16 zero bytes), upper-case hex.")
+    pin_kcv: str = Field(description="KCV of the PIN key: first 3 bytes of E(key, 16 zero bytes), upper-case hex.")
+    key_envelope: str = Field(description="ECIES envelope of MAC key ‖ PIN key (16 bytes each), standard base64.")
 
 
 class TerminalStatusChange(BaseModel):

@@ -151,14 +151,19 @@ def register_terminal(
     return terminal
 
 
-def record_key_export(uow: UnitOfWork, *, terminal: Terminal, kcv: str, actor: Actor) -> None:
-    """Audit that the terminal key goes out sealed to the enrolled public key (KEY-3: never in clear)."""
+def record_key_export(uow: UnitOfWork, *, terminal: Terminal, kcvs: tuple[str, str], actor: Actor) -> None:
+    """Audit that the terminal's MAC and PIN keys go out sealed to the enrolled public key (KEY-3)."""
     record_event(
         uow,
         actor=actor,
         action="terminal.key.export",
         subject=subject_of(terminal.terminal_id),
-        details={"key_version": terminal.key_version, "kcv": kcv, "to": terminal.public_key_fingerprint},
+        details={
+            "key_version": terminal.key_version,
+            "mac_kcv": kcvs[0],
+            "pin_kcv": kcvs[1],
+            "to": terminal.public_key_fingerprint,
+        },  # fmt: skip
     )
 
 
