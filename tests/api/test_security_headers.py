@@ -56,6 +56,9 @@ def test_every_answer_carries_the_security_headers(client) -> None:
 @pytest.fixture
 def prod(monkeypatch, db_env):
     monkeypatch.setenv("SSCARD_ENV", "prod")
+    # The suite's keystore holds a development root, which production refuses at start-up
+    # (tests/security/test_production_start.py); this test is about the HTTP surface.
+    monkeypatch.setattr("sscard.api.app.ensure_production_ready", lambda: None)
     reset_settings_cache()
     yield monkeypatch
     reset_settings_cache()
