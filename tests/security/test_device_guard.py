@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 
 from sscard.audit import Actor, Channel
 from sscard.config import Settings
@@ -80,12 +79,17 @@ def test_prod_refuses_once_the_certificate_lapses(tmp_path, lapse: str) -> None:
 
 
 # rule KEY-4: outside prod the same conditions are warned about once, and the module keeps working
-def test_dev_warns_once(tmp_path) -> None:
+def test_dev_warns_once(tmp_path, monkeypatch) -> None:
+    from sscard.security import device
+
+    # The module's own logger, recorded directly: structlog's capture_logs misses a logger that an
+    # earlier test already used (loggers are cached on first use), which made this test order-dependent.
+    logs: list[dict] = []
+    monkeypatch.setattr(device.log, "warning", lambda event, **kw: logs.append({"event": event, **kw}))
     guard = DeviceGuard(lookup=lambda serial: "certificate_expired", configured_serial="HSM-1", enforce=False)
-    with capture_logs() as logs:
-        module = guarded(tmp_path, guard)
-        for _ in range(3):
-            module.blind_index(b"v", purpose="p")
+    module = guarded(tmp_path, guard)
+    for _ in range(3):
+        module.blind_index(b"v", purpose="p")
     warnings = [e for e in logs if e["event"] == "security.device.not_certified"]
     assert len(warnings) == 1 and warnings[0]["reason"] == "certificate_expired"
 

@@ -9,9 +9,10 @@ from sscard.security.errors import KeyUsageInvalid, PinBlockInvalid
 from sscard.security.hsm import HierarchyModule
 from sscard.terminal.pinblock import encipher_pin_block, pin_block_pan
 from tests.security import reference as ref
-from tests.security.test_hierarchy import REGION, TID, form_root, form_transport
+from tests.security.test_hierarchy import CUSTODIANS, REGION, TID, form_root, form_transport
 
 PAN = pin_block_pan("A00000001")
+
 PARENTS = ["ROOT@1", "PMK/440000@1", "CMK/440300@1", "TMK/440300@1", "CRD/440300@1"]
 # The one usage each key of the module may have, by label prefix.
 USAGE = {
@@ -26,7 +27,7 @@ def exercise_hierarchy(module: HierarchyModule) -> None:
     form_root(module)
     form_transport(module)
     module.generate_local("ZPK/BANK01", purpose="zone_pin", region="440300")
-    module.derive_region("440300")
+    module.derive_region("440300", custodians=CUSTODIANS)  # creates PMK/440000: dual control (KEY-6)
 
 
 def exercise(module: HierarchyModule) -> None:
