@@ -421,6 +421,7 @@ def run_bare_db(
 
 REGION = "110105"
 STAFF_PASSWORD = "bench-" + secrets.token_hex(8)
+STAFF_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # the benchmark officer's second factor
 
 
 @dataclass
@@ -446,12 +447,14 @@ def seed_database(url: str, schema: str, n_cards: int) -> tuple[list[str], list[
     from sscard.audit.service import ensure_streams
     from sscard.cards.service import activate_card, issue_card
     from sscard.db import migrate
+    from sscard.db.base import utcnow
     from sscard.db.session import build_engine, unit_of_work
     from sscard.people.service import add_person
     from sscard.regions.codes import parent_code_of
     from sscard.regions.service import add_region
     from sscard.staff.roles import Role
     from sscard.staff.service import create_staff
+    from sscard.staff.totp import set_secret
 
     migrate.upgrade(url, schema)
     engine = build_engine(url, schema=schema)
@@ -465,8 +468,9 @@ def seed_database(url: str, schema: str, n_cards: int) -> tuple[list[str], list[
             chain.append(parent)
         for code in reversed(chain):
             add_region(uow, code=code, name_zh=f"区{code}", name_en=f"Region {code}", actor=actor)
-        create_staff(uow, username="bench_security", password=STAFF_PASSWORD, role=Role.SECURITY_OFFICER,
-                     region_code="110000", actor=actor)  # fmt: skip
+        officer = create_staff(uow, username="bench_security", password=STAFF_PASSWORD, role=Role.SECURITY_OFFICER,
+                               region_code="110000", actor=actor)  # fmt: skip
+        set_secret(officer, STAFF_TOTP_SECRET, confirmed_at=utcnow())  # a security officer signs in with a code
         for n in range(n_cards):
             person = add_person(uow, id_number=_new_id(n), name="测试", actor=actor)
             card = issue_card(uow, person_id=person.id, actor=actor)
@@ -479,9 +483,11 @@ def seed_database(url: str, schema: str, n_cards: int) -> tuple[list[str], list[
 
 def enable_pins(base: str, card_nos: list[str]) -> Seeded:
     """Enroll a pharmacy terminal over HTTP and change every card's PIN from the initial one."""
+    import pyotp
+
     from sscard.terminal.client import TerminalClient, TerminalError, enroll, staff_login
 
-    token = staff_login(base, "bench_security", STAFF_PASSWORD)
+    token = staff_login(base, "bench_security", STAFF_PASSWORD, otp=pyotp.TOTP(STAFF_TOTP_SECRET).now())
     profile = enroll(base, staff_token=token, institution="基准测试药房", institution_type="pharmacy",
                      region_code=REGION)  # fmt: skip
     cards: list[tuple[str, str]] = []
@@ -513,9 +519,9 @@ def prepare_verify_requests(seeded: Seeded, count: int) -> list[Prepared]:
     out: list[Prepared] = []
     for i in range(count):
         card_no, pin = seeded.cards[i % len(seeded.cards)]
-        block = encipher_pin_block(profile.key, pin, pin_block_pan(card_no), cipher=profile.pin_cipher)  # type: ignore[attr-defined]
+        block = encipher_pin_block(profile.pin_key, pin, pin_block_pan(card_no), cipher=profile.pin_cipher)  # type: ignore[attr-defined]
         body = f'{{"card_no":"{card_no}","pin_block":"{block.hex()}"}}'.encode()
-        signed = sign_request(key=profile.key, suite=profile.suite, method="POST", target=path,  # type: ignore[attr-defined]
+        signed = sign_request(key=profile.mac_key, suite=profile.suite, method="POST", target=path,  # type: ignore[attr-defined]
                               terminal_id=profile.terminal_id, key_version=profile.key_version,  # type: ignore[attr-defined]
                               body=body, timestamp=now)  # fmt: skip
         out.append(Prepared(path, {"Content-Type": "application/json", **signed.as_dict()}, body))
