@@ -136,11 +136,20 @@ def uow(db: TestDatabase, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     The audit chain's checks read the database's own anchor file (what committed CLI runs anchored).
     """
     from sscard.config import reset_settings_cache
-    from sscard.db.session import UnitOfWork
 
     monkeypatch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(db.anchor_file))
     reset_settings_cache()
-    connection = db.engine.connect()
+    with rolled_back_uow(db.engine) as unit:
+        yield unit
+
+
+@contextmanager
+def rolled_back_uow(engine: Engine) -> Iterator[object]:
+    """A unit of work on ``engine`` inside an outer transaction rolled back at the end: its commits only
+    release savepoints (the ``uow`` fixture, and modules with a database of their own)."""
+    from sscard.db.session import UnitOfWork
+
+    connection = engine.connect()
     outer = connection.begin()
     session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:

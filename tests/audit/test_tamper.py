@@ -24,7 +24,7 @@ from sscard.audit import Actor, Channel, record_event
 from sscard.audit.checkpoints import load_checkpoints
 from sscard.audit.models import AuditCheckpoint, AuditEntry, AuditStreamHead
 from sscard.audit.service import checkpoint_chain, verify_chain
-from tests.conftest import fresh_database
+from tests.conftest import fresh_database, rolled_back_uow
 
 CLERK = Actor(kind="staff", id="clerk1", channel=Channel.COUNTER, role="counter_clerk", region="110100")
 OPERATOR = Actor(kind="staff", id="cli:ops", channel=Channel.CLI, role="operator")
@@ -45,20 +45,14 @@ def anchor_file(tmp_path: Path) -> Path:
 def tuow(own_db, anchor_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """Like the ``uow`` fixture (rolled back afterwards), on this module's database and a fresh anchor file."""
     from sscard.config import reset_settings_cache
-    from sscard.db.session import UnitOfWork
 
     monkeypatch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(anchor_file))
     monkeypatch.setenv("SSCARD_AUDIT_ANCHOR_DEPARTMENT", "110000")
     reset_settings_cache()
-    connection = own_db.engine.connect()
-    outer = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:
-        yield UnitOfWork(session)
+        with rolled_back_uow(own_db.engine) as unit:
+            yield unit
     finally:
-        session.close()
-        outer.rollback()
-        connection.close()
         reset_settings_cache()
 
 

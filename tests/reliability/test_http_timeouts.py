@@ -40,6 +40,18 @@ def _closed_within(sock: socket.socket, seconds: float) -> float | None:
     return time.monotonic() - started
 
 
+def _closed_while_trickling(sock: socket.socket, piece: bytes, *, every_s: float, for_s: float) -> bool:
+    """Send ``piece`` every ``every_s`` for up to ``for_s``: whether the server closed the connection."""
+    started = time.monotonic()
+    while time.monotonic() - started < for_s:
+        try:
+            sock.sendall(piece)
+        except OSError:
+            return True
+        time.sleep(every_s)
+    return _closed_within(sock, 1) is not None
+
+
 def _connect(server) -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.port), timeout=5)
 
@@ -51,33 +63,17 @@ def test_connections_that_send_nothing_trickle_or_idle_are_closed(server) -> Non
         assert _closed_within(silent, 6) is not None, "a connection that sent nothing stayed open"
 
     with _connect(server) as slow:
-        slow.sendall(b"GET /api/v1/health HTTP/1.1\r\n")
-        started = time.monotonic()
-        closed = False
-        while time.monotonic() - started < 6:  # one header line every 0.3 s, never finishing the head
-            try:
-                slow.sendall(b"X-Slow: 1\r\n")
-            except OSError:
-                closed = True
-                break
-            time.sleep(0.3)
-        assert closed or _closed_within(slow, 1) is not None, "a trickling request head kept its connection"
+        slow.sendall(b"GET /api/v1/health HTTP/1.1\r\n")  # one header line every 0.3 s, never finishing the head
+        assert _closed_while_trickling(slow, b"X-Slow: 1\r\n", every_s=0.3, for_s=6), (
+            "a trickling head kept its connection"
+        )
 
     with _connect(server) as slow_body:  # prompt headers, then one body byte every 0.5 s
         slow_body.sendall(
             b"POST /api/v1/staff/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Content-Length: 1000\r\n\r\n{"
         )
-        started = time.monotonic()
-        closed = False
-        while time.monotonic() - started < 8:
-            try:
-                slow_body.sendall(b" ")
-            except OSError:
-                closed = True
-                break
-            time.sleep(0.5)
-        assert closed or _closed_within(slow_body, 1) is not None, "a trickling request body kept its connection"
+        assert _closed_while_trickling(slow_body, b" ", every_s=0.5, for_s=8), "a trickling body kept its connection"
 
     with _connect(server) as idle:
         idle.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -22,6 +22,16 @@ runner = CliRunner()
 NOTIFY = ("SSCARD_SMS_GATEWAY_URL", "SSCARD_SMTP_HOST", "SSCARD_SMS_SINK_DIR", "SSCARD_MAIL_SINK_DIR")
 
 
+def _clean_prod_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production settings with nothing development about them: an explicit soft-keystore override and
+    real (unreachable) gateways for SMS and e-mail."""
+    monkeypatch.setenv("SSCARD_ENV", "prod")
+    monkeypatch.setenv("SSCARD_ALLOW_SOFT_KEYSTORE", "true")
+    monkeypatch.setenv("SSCARD_SMS_GATEWAY_URL", "https://sms.example.invalid/send")
+    monkeypatch.setenv("SSCARD_SMTP_HOST", "smtp.example.invalid")
+    _reset()
+
+
 def _reset() -> None:
     from sscard.config import reset_settings_cache
     from sscard.db.session import reset_engine_cache
@@ -153,11 +163,7 @@ def test_clean_prod_starts_and_refuses_the_demo_password(prod_env, tmp_path, mon
     )
     module.init_root(custodians=CUSTODIANS)  # as `sscard keys init-root` does: origin "generated"
     session_module = get_security_module()
-    monkeypatch.setenv("SSCARD_ENV", "prod")
-    monkeypatch.setenv("SSCARD_ALLOW_SOFT_KEYSTORE", "true")
-    monkeypatch.setenv("SSCARD_SMS_GATEWAY_URL", "https://sms.example.invalid/send")
-    monkeypatch.setenv("SSCARD_SMTP_HOST", "smtp.example.invalid")
-    _reset()
+    _clean_prod_settings(monkeypatch)
     set_security_module(module)
     try:
         with unit_of_work() as uow:
@@ -188,11 +194,7 @@ def test_prod_start_names_an_uncertified_device(prod_env, tmp_path, monkeypatch)
         tmp_path / "prod-keys", suite="sm", master_key=secrets.token_hex(32), device_guard=lambda b: guard
     )
     session_module = get_security_module()
-    monkeypatch.setenv("SSCARD_ENV", "prod")
-    monkeypatch.setenv("SSCARD_ALLOW_SOFT_KEYSTORE", "true")
-    monkeypatch.setenv("SSCARD_SMS_GATEWAY_URL", "https://sms.example.invalid/send")
-    monkeypatch.setenv("SSCARD_SMTP_HOST", "smtp.example.invalid")
-    _reset()
+    _clean_prod_settings(monkeypatch)
     set_security_module(module)
     try:
         problems = production_problems()

@@ -21,44 +21,48 @@ from sscard.config import get_settings
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """One timer per connection: the request head's bound until its headers are in, then the body's
+    until the request is complete; none while the request is served or the connection idles (Uvicorn's
+    keep-alive timer covers that)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         settings = get_settings()
         self._head_timeout_s = settings.http_header_timeout_s
         self._body_timeout_s = settings.http_body_timeout_s
-        self._head_timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm_head_timer()
+        self._arm(self._head_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_timer()
+        self._disarm()
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._head_timer is None:
-            self._arm_head_timer()
+        if self._timer is None:
+            self._arm(self._head_timeout_s)
 
     def on_headers_complete(self) -> None:
-        self._disarm_head_timer()
-        self._arm_head_timer(self._body_timeout_s)  # the body's turn (a request without one completes now)
+        self._arm(self._body_timeout_s)  # the body's turn (a request without one completes at once)
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._disarm_head_timer()
+        self._disarm()
         super().on_message_complete()
 
-    def _arm_head_timer(self, seconds: float | None = None) -> None:
-        self._head_timer = self.loop.call_later(seconds or self._head_timeout_s, self._head_too_slow)
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        self._timer = self.loop.call_later(seconds, self._too_slow)
 
-    def _disarm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
-    def _head_too_slow(self) -> None:
-        self._head_timer = None
+    def _too_slow(self) -> None:
+        self._timer = None
         if not self.transport.is_closing():
             self.transport.close()
