@@ -133,6 +133,7 @@ def test_whole_stream_removed(tuow) -> None:
     _broken_at(verify_chain(tuow), stream, entries[-1].seq, "stream removed")
 
 
+# rule CH-4
 def test_whole_stream_removed_with_its_checkpoint(tuow) -> None:
     entries = _stream_of(tuow, "t24-e:x", 4)
     _anchor(tuow)
@@ -167,6 +168,7 @@ def test_head_pointing_at_rewritten_entry(tuow) -> None:
         assert not report.ok and report.problem.stream == entries[0].stream and report.problem.seq == entries[-1].seq
 
 
+# rule CH-4
 def test_head_hash_rewritten_is_not_anchored(tuow) -> None:
     entries = _stream_of(tuow, "t24-h:x", 3)
     first = _anchor(tuow)
@@ -237,6 +239,7 @@ def test_anchor_file_removed(tuow, anchor_file: Path) -> None:
     assert not report.ok and "missing or empty" in report.anchor_problem
 
 
+# rule CH-4
 def test_anchor_file_rolled_back(tuow, anchor_file: Path) -> None:
     _two_anchors(tuow)
     lines = anchor_file.read_bytes().splitlines(keepends=True)
@@ -245,6 +248,7 @@ def test_anchor_file_rolled_back(tuow, anchor_file: Path) -> None:
         assert not report.ok and "holds 1 anchors, the database records 2" in report.anchor_problem
 
 
+# rule CH-4
 def test_anchor_line_removed_in_the_middle(tuow, anchor_file: Path) -> None:
     _two_anchors(tuow)
     _anchor(tuow)
@@ -254,6 +258,7 @@ def test_anchor_line_removed_in_the_middle(tuow, anchor_file: Path) -> None:
     assert not report.ok and "does not follow anchor 1" in report.anchor_problem
 
 
+# rule CH-4
 def test_anchor_line_altered(tuow, anchor_file: Path) -> None:
     _two_anchors(tuow)
     lines = anchor_file.read_bytes().splitlines(keepends=True)
@@ -264,6 +269,7 @@ def test_anchor_line_altered(tuow, anchor_file: Path) -> None:
     assert not report.ok and "MAC" in report.anchor_problem
 
 
+# rule CH-4
 def test_anchor_records_deleted_from_the_database(tuow) -> None:
     from sscard.audit.anchors import AnchorRefused
     from sscard.audit.models import AuditAnchor

@@ -275,6 +275,7 @@ def own_db_env(request, tmp_path_factory, monkeypatch) -> Iterator[Any]:
             reset_engine_cache()
 
 
+# rule QPW-5 / ID-5 (see the comment above the fixture): no temporary password in a file sink in prod
 def test_prod_without_gateway_writes_no_temporary_password_to_a_file(own_db_env, tmp_path, monkeypatch) -> None:
     from sscard.config import reset_settings_cache
     from sscard.credentials.query_password.recovery import _queue_message

@@ -67,7 +67,8 @@ def test_known_and_unknown_usernames_answer_alike(uow) -> None:
     assert _answer(uow, other, PASSWORD, now)[0] == _answer(uow, ghost, PASSWORD, now)[0] == "LOGIN_THROTTLED"
 
 
-# QPW-7 (per source): one source trying many usernames is made to wait, whatever the usernames
+# rule CH-2 (staff login, as QPW-7 for holders), per source: one source trying many usernames waits,
+# whatever the usernames
 def test_failures_are_limited_per_source(uow, monkeypatch) -> None:
     monkeypatch.setenv("SSCARD_STAFF_LOGIN_SOURCE_FAILURES", "3")
     reset_settings_cache()
@@ -197,6 +198,7 @@ def test_enrolment_and_recovery(client) -> None:
         assert entry.subject == f"staff:{officer}" and "ticket 42" in entry.details
 
 
+# rule CH-2: the roles that sign in with a second factor (security officer, key custodian, auditor, administrator)
 @pytest.mark.parametrize("role", [Role.SECURITY_OFFICER, Role.KEY_CUSTODIAN, Role.AUDITOR, Role.ADMINISTRATOR])
 def test_the_second_factor_roles(role) -> None:
     from sscard.staff.totp import requires_second_factor

@@ -26,6 +26,7 @@ from sscard.cli import (
 from sscard.cli.serve import serve
 from sscard.config import get_settings
 from sscard.files import restrict_umask
+from sscard.logging import configure_logging
 
 HELP = (
     "sscard — social security card platform.\n\n"
@@ -57,6 +58,9 @@ def _check_settings() -> None:
             variable = "SSCARD_" + "_".join(str(part) for part in error["loc"]).upper()
             typer.echo(f"sscard: {variable}: {error['msg']}", err=True)
         raise typer.Exit(2) from None
+    # Log lines go to stderr, masked (scrub_event), at SSCARD_LOG_LEVEL: unconfigured, structlog prints
+    # every event to stdout unmasked, into `--json` answers and `$(sscard demo otp ...)` alike.
+    configure_logging()
 
 
 app.add_typer(id_cmd.app, name="id")
