@@ -4,28 +4,64 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck migrations-check pytest install demo serve clean soak
+.PHONY: lock statement-font run test test-quick lint typecheck migrations-check pytest install demo serve clean soak mutation \
+	messages compile-messages
+LOCALE := src/sscard/web/locale
 
-$(STAMP): pyproject.toml
+# pyproject.toml keeps version ranges (the package installs beside other software); requirements.lock
+# pins every package, transitive ones included, so make and CI install exactly what was tested.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) compile-messages
+
+## The pages' gettext catalogues: .po committed, .mo compiled here (install, run, test) and never committed.
+compile-messages: $(STAMP)
+	@$(BIN)/pybabel compile -d $(LOCALE) -D messages 2>&1 | grep -v "^compiling catalog" || true
+
+## After changing a page's words: extract them (Python + Jinja2, babel.cfg) and the domain errors'
+## titles, update both catalogues, then translate the new zh_CN entries (docs/pages.md).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k N_ --sort-by-file --width 120 \
+	  --project sscard --copyright-holder "sscard" -o $(LOCALE)/messages.pot .
+	$(BIN)/python scripts/error_messages.py add $(LOCALE)/messages.pot
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages --no-fuzzy-matching --ignore-obsolete --width 120
+	$(BIN)/python scripts/error_messages.py fill $(LOCALE)
+	@grep -c '^msgstr ""$$' $(LOCALE)/zh_CN/LC_MESSAGES/messages.po >/dev/null && \
+	  echo "untranslated zh_CN entries remain (msgstr \"\"): translate them before committing" || true
+
+## Re-pin: resolve pyproject.toml's ranges afresh in a scratch venv and write requirements.lock.
+lock:
+	rm -rf .lock-venv && $(PY) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e '.[test,dev]'
+	{ echo "# exact pins for make and CI; regenerate with 'make lock' after changing pyproject.toml"; \
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e '; } > requirements.lock
+	rm -rf .lock-venv
 
 ## Run the product: embedded SQLite under ./var, demo data, server on http://127.0.0.1:8000
-run: $(STAMP)
+run: $(STAMP) compile-messages statement-font
 	$(BIN)/sscard db upgrade
 	$(BIN)/sscard demo load
 	$(BIN)/sscard serve
 
+## The CJK font yearly statements embed (INS-4; Debian's fonts-wqy-microhei): installed when missing and
+## this runs as root, otherwise a visible line (the demo then loads without its statements).
+statement-font:
+	@[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || \
+	  { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; } || \
+	  echo "fonts-wqy-microhei is not installed: yearly statements cannot be rendered (apt-get install fonts-wqy-microhei)"
+
 ## Run everything CI runs: lint, types, migrations check, the suite on SQLite and PostgreSQL
-test: $(STAMP) lint typecheck migrations-check pytest
+test: $(STAMP) compile-messages lint typecheck migrations-check pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports --no-cache  # the import contracts of pyproject.toml [tool.importlinter]
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
@@ -45,16 +81,32 @@ migrations-check: $(STAMP)
 	$(BIN)/python -c "import psycopg; c=psycopg.connect('$$pg', autocommit=True); c.execute('DROP SCHEMA IF EXISTS $$schema CASCADE')"; \
 	rm -rf $$tmp; exit $$rc
 
-# The whole suite in one pytest process, on SQLite and PostgreSQL. pytest exits 5 when it collected
-# nothing: that is a failure here, never a pass.
-pytest: $(STAMP)
-	@$(BIN)/pytest -p no:cacheprovider -q tests; rc=$$?; \
+# The whole suite, on SQLite and PostgreSQL, over one pytest-xdist worker per core, at most 4 (each
+# holds PostgreSQL connections of its own); PYTEST_WORKERS=N to choose, 0 for one process. Each worker
+# has its own databases, keystore, token and data dir (tests/conftest.py); tests that start servers
+# share one worker (xdist_group). pytest exits 5 when it collected nothing: a failure here, never a pass.
+PYTEST_WORKERS ?= auto
+pytest: $(STAMP) compile-messages
+	@$(BIN)/pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadgroup tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing"; exit 1; fi; exit $$rc
+
+## The quick check while working (~1 min): lint and the unit tests (pure rules: no database, no app,
+## no server; tests/conftest.py marks the others "integration" at collection). Not a substitute for make test.
+test-quick: $(STAMP) compile-messages lint
+	@$(BIN)/pytest -p no:cacheprovider -q -m "not integration" tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing"; exit 1; fi; exit $$rc
 
 ## The long soak (not part of make test): 10 minutes of mixed load on sscard serve over PostgreSQL;
 ## fails on any error or on memory growth; the figures go into bench/README.md.
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py --seconds $${SOAK_SECONDS:-600}
+
+## Mutation testing of the rule modules (issue 26; not part of make test; tens of minutes): mutmut, one
+## group of modules at a time with the tests that cover it ([tool.sscard-mutation] in pyproject.toml).
+## MUTATION_GROUPS="pin cards" to pick groups, MUTATION_JOBS=2 for two processes. Report: docs/mutation-report.md.
+mutation: $(STAMP)
+	@$(BIN)/python -c "import mutmut" 2>/dev/null || $(BIN)/pip install --quiet -c requirements.lock -e '.[test,dev]'
+	$(BIN)/python scripts/mutation.py $(MUTATION_GROUPS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

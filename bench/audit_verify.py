@@ -109,8 +109,8 @@ def main() -> None:
     schema = f"bench_audit_{secrets.token_hex(4)}"
     os.environ.update(SSCARD_DATA_DIR=data_dir, SSCARD_DATABASE_URL=args.url, SSCARD_DATABASE_SCHEMA=schema,
                       SSCARD_LOG_LEVEL="WARNING", SSCARD_ENV="test")  # fmt: skip
-    from sscard.security import set_security_module
-    from sscard.security.factory import open_soft_module
+    from sscard.security_module import set_security_module
+    from sscard.security_module.factory import open_soft_module
 
     master = os.environ["SSCARD_MASTER_KEY"] = secrets.token_hex(32)
     # The audit chain needs only the module's AUDIT key: no national root (KEY-6: a development root is

@@ -74,22 +74,33 @@ class Result:
     p99_ms: float
     server_cpu: float = 0.0  # CPU seconds of the server's processes during the run (0: not measured)
     postgres_cpu: float = 0.0
+    # Requests wrk sent again after the pre-signed ones ran out: same nonce, so refused as replays (CH-3)
+    # and counted in ``failures``. Not the product's failures: the budget (--max-rate) was too small.
+    resent: int = 0
+    backend_cpu: float = 0.0  # of the server's own PostgreSQL backends (postgres_cpu: every PostgreSQL process)
 
     @property
     def rate(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+        """Requests answered ok per second (a refused replay is quick and would flatter the rate)."""
+        return (self.requests - self.failures) / self.seconds if self.seconds else 0.0
 
     def line(self) -> str:
         text = (
-            f"{self.name:<15} {self.rate:>9.0f} req/s   p50 {self.p50_ms:6.2f} ms   p99 {self.p99_ms:6.2f} ms"
+            f"{self.name:<15} {self.rate:>9.0f} ok/s    p50 {self.p50_ms:6.2f} ms   p99 {self.p99_ms:6.2f} ms"
             f"   ({self.requests} in {self.seconds:.1f} s, {self.failures} failed)"
         )
+        if self.resent:
+            text += (
+                f"\n{'':<15} WARNING: the pre-signed requests ran out and wrk sent up to {self.resent} again "
+                f"(replayed nonces, refused: in 'failed'): raise --max-rate"
+            )
         if self.server_cpu and self.requests:
             # CPU per request is steadier than the rate: it does not move with how the kernel happened
             # to spread the connections over the two workers, or with what else the host was running.
             text += (
                 f"\n{'':<15} CPU per request: server {self.server_cpu / self.requests * 1000:.3f} ms, "
-                f"PostgreSQL {self.postgres_cpu / self.requests * 1000:.3f} ms"
+                f"PostgreSQL {self.postgres_cpu / self.requests * 1000:.3f} ms "
+                f"(the server's backends {self.backend_cpu / self.requests * 1000:.3f} ms)"
             )
         return text
 
@@ -137,6 +148,7 @@ def uvicorn_server(
     if app_dir is not None:
         cmd += ["--app-dir", str(app_dir)]
     log = tempfile.TemporaryFile()
+    env = {**env, "PGAPPNAME": BACKEND_APP}  # libpq names the server's connections: their backends' CPU
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     SERVER_GROUPS[base] = proc.pid  # start_new_session: the server's pid is its workers' process group
@@ -155,11 +167,25 @@ def uvicorn_server(
 
 SERVER_GROUPS: dict[str, int] = {}
 _TICK = os.sysconf("SC_CLK_TCK")
+# The application name of the benchmark servers' database connections (PGAPPNAME), so that the CPU of
+# their own backends can be told from that of other sessions' on a shared PostgreSQL.
+BACKEND_APP = f"sscard-bench-{os.getpid()}"
 
 
-def _cpu_seconds(server_group: int) -> tuple[float, float]:
-    """CPU time (user + system) so far of the server's processes and of PostgreSQL's (by ``/proc``)."""
+def _backend_pids() -> set[int]:
+    import psycopg
+    from common import PG_URL
+
+    with psycopg.connect(os.environ.get("SSCARD_DATABASE_URL", PG_URL)) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (BACKEND_APP,))
+        return {int(pid) for (pid,) in rows}
+
+
+def _cpu_seconds(server_group: int, backends: set[int]) -> tuple[float, float, dict[int, float]]:
+    """CPU time (user + system) so far of the server's processes, of all PostgreSQL processes on the host,
+    and of each of ``backends`` (by ``/proc``)."""
     server = postgres = 0
+    own: dict[int, float] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -174,15 +200,19 @@ def _cpu_seconds(server_group: int) -> tuple[float, float]:
             server += ticks
         elif comm == "postgres":
             postgres += ticks
-    return server / _TICK, postgres / _TICK
+            if int(entry.name) in backends:
+                own[int(entry.name)] = ticks / _TICK
+    return server / _TICK, postgres / _TICK, own
 
 
 def measured(run: Callable[[], Result], base: str) -> Result:
-    """``run()``, with the CPU its server and PostgreSQL spent meanwhile."""
-    server0, postgres0 = _cpu_seconds(SERVER_GROUPS[base])
+    """``run()``, with the CPU its server, PostgreSQL and the server's own backends spent meanwhile."""
+    server0, postgres0, own0 = _cpu_seconds(SERVER_GROUPS[base], _backend_pids())
     result = run()
-    server1, postgres1 = _cpu_seconds(SERVER_GROUPS[base])
+    server1, postgres1, own1 = _cpu_seconds(SERVER_GROUPS[base], _backend_pids() | set(own0))
     result.server_cpu, result.postgres_cpu = server1 - server0, postgres1 - postgres0
+    # A backend opened during the run counts from zero; one closed during it is lost (the pools keep theirs).
+    result.backend_cpu = sum(cpu - own0.get(pid, 0.0) for pid, cpu in own1.items())
     return result
 
 
@@ -213,9 +243,10 @@ class Prepared:
 
 
 WRK_LUA = r"""
-local next_tid = 0
-function setup(thread) thread:set("tid", next_tid); next_tid = next_tid + 1 end
-local reqs, n, i = {}, 0, 0
+local next_tid, threads = 0, {}
+function setup(thread) thread:set("tid", next_tid); next_tid = next_tid + 1; threads[#threads + 1] = thread end
+local reqs, i = {}, 0
+count, sent = 0, 0  -- globals: done() reads them from each thread
 function init(args)
   for line in io.lines(args[1] .. "." .. tid) do
     local parts = {}
@@ -225,19 +256,21 @@ function init(args)
       local name, value = string.match(parts[k], "^([^:]+): (.*)$")
       headers[name] = value
     end
-    n = n + 1
-    reqs[n] = wrk.format("POST", parts[1], headers, parts[#parts])
+    count = count + 1
+    reqs[count] = wrk.format("POST", parts[1], headers, parts[#parts])
   end
 end
 function request()
+  sent = sent + 1
   i = i + 1
-  if i > n then i = 1 end
+  if i > count then i = 1 end  -- out of pre-signed requests: sent again, refused as replays (counted)
   return reqs[i]
 end
 function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("WRKRESULT %d %d %d %d %f %f\n", summary.requests, summary.duration, e.status,
-    e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99)))
+  local e, again = summary.errors, 0
+  for _, thread in ipairs(threads) do again = again + math.max(0, thread:get("sent") - thread:get("count")) end
+  io.write(string.format("WRKRESULT %d %d %d %d %f %f %d\n", summary.requests, summary.duration, e.status,
+    e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99), again))
 end
 """
 
@@ -273,9 +306,15 @@ def run_wrk(name: str, base: str, path: str, reqs: list[Prepared], *, concurrenc
             check=True,
         ).stdout
     line = next(x for x in out.splitlines() if x.startswith("WRKRESULT"))
-    n, micros, status_errors, socket_errors, p50, p99 = line.split()[1:]
+    n, micros, status_errors, socket_errors, p50, p99, resent = line.split()[1:]
     return Result(
-        name, int(n), int(micros) / 1e6, int(status_errors) + int(socket_errors), float(p50) / 1000, float(p99) / 1000
+        name,
+        int(n),
+        int(micros) / 1e6,
+        int(status_errors) + int(socket_errors),
+        float(p50) / 1000,
+        float(p99) / 1000,
+        resent=int(resent),
     )
 
 
@@ -330,7 +369,7 @@ def _db_work_thread(
 ) -> None:
     import psycopg
 
-    from sscard.security import get_security_module
+    from sscard.security_module import get_security_module
 
     module = get_security_module()
     payload = secrets.token_bytes(180)  # about the size of a signed verify request
@@ -543,14 +582,14 @@ def _count_verifications(url: str, schema: str) -> tuple[int, int]:
     return int(audited[0] if audited else 0), int(failing[0] if failing else 0)
 
 
-def _batch_sizes(base: str) -> str:
+def _batch_sizes(base: str, name: str = "pin-verify") -> str:
     """Mean group-commit batch size from ``/metrics`` (one worker's counters: no multiprocess registry)."""
     import httpx
 
     text = httpx.get(f"{base}/metrics", timeout=10).text
     counts = {}
     for kind in ("items", "batches", "failed"):
-        prefix = f'sscard_group_commit_{kind}_total{{name="pin-verify"}} '
+        prefix = f'sscard_group_commit_{kind}_total{{name="{name}"}} '
         counts[kind] = next((float(x.removeprefix(prefix)) for x in text.splitlines() if x.startswith(prefix)), 0.0)
     mean = counts["items"] / counts["batches"] if counts["batches"] else 0.0
     return (f"one worker: {counts['items']:.0f} verifications in {counts['batches']:.0f} batches "
@@ -602,7 +641,7 @@ def main() -> None:
     print_machine(args.url)
     print(f"load         {load}, concurrency {args.concurrency}, {args.duration} s per measurement, "
           f"{args.cards} cards; server: uvicorn, 2 workers, uvloop + httptools, 127.0.0.1")  # fmt: skip
-    from sscard.security import get_security_module
+    from sscard.security_module import get_security_module
 
     get_security_module()  # creates the key file once, before two workers could race to create it
     results: dict[str, Result] = {}

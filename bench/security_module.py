@@ -47,7 +47,7 @@ def workload(module, cipher: str):  # type: ignore[no-untyped-def]
     """Terminal PIN key (as remote key loading hands it out), 512 PIN blocks of distinct cards and their PVVs."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from sscard.security.envelope import open_envelope, public_key_bytes
+    from sscard.security_module.envelope import open_envelope, public_key_bytes
     from sscard.terminal.pinblock import encipher_pin_block, pin_block_pan
 
     private = ec.generate_private_key(ec.SECP256R1())
@@ -127,7 +127,7 @@ def main() -> None:
     import cryptography
     from cryptography.hazmat.backends.openssl.backend import backend
 
-    from sscard.security.factory import open_pkcs11_module, open_soft_module
+    from sscard.security_module.factory import open_pkcs11_module, open_soft_module
 
     print_machine(None)
     print(f"cryptography {cryptography.__version__} ({backend.openssl_version_text()})")

@@ -1,6 +1,17 @@
 """Test fixtures: every database test runs on SQLite and on real PostgreSQL (a fresh schema per run).
 
 Locally an unreachable PostgreSQL skips those tests with a visible reason; under CI=true it fails.
+
+Speed (issue 18 item 5), for every test written the usual way:
+- the FastAPI app is built once per process and build-time configuration (``shared_app``, ``app_client``);
+  the database and settings are read per request, so ``db_env`` swaps them without a rebuild;
+- staff passwords are hashed with minimal Argon2id parameters, except in tests marked
+  ``real_password_hashing`` (those that check the hash itself or the login throttle);
+- tests that use a database (or start servers) are marked ``integration`` at collection, so
+  ``pytest -m "not integration"`` (``make test-quick``) runs only the pure rules;
+- under pytest-xdist every worker is a process of its own: its own data dir, keystore, SoftHSM token,
+  SQLite files, PostgreSQL schemas and anchors files (all made here per process); tests that start
+  servers or private clusters (tests/reliability/servers.py) run on one worker (``xdist_group``).
 """
 
 from __future__ import annotations
@@ -11,7 +22,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -24,6 +37,9 @@ _DATA_DIR = Path(tempfile.mkdtemp(prefix="sscard-test-"))
 os.environ["SSCARD_DATA_DIR"] = str(_DATA_DIR)
 os.environ.setdefault("SSCARD_LOG_JSON", "true")
 os.environ["SSCARD_ENV"] = "test"
+# One master key for the process: a second pytest session in the same process (mutmut's runs, `make
+# mutation`) opens the keystore the first one sealed under _DATA_DIR/keys.
+_MASTER_KEY = secrets.token_hex(32)
 
 
 @contextmanager
@@ -95,12 +111,12 @@ def _make_database(backend: str, tmp_root: Path) -> TestDatabase:
 @pytest.fixture(scope="session", autouse=True)
 def security_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A real soft security module (sealed keystore, SM suite, development root) in a temporary directory."""
-    from sscard.security import set_security_module
-    from sscard.security.factory import open_soft_module
+    from sscard.security_module import set_security_module
+    from sscard.security_module.factory import open_soft_module
 
     # The keystore settings point at (SSCARD_DATA_DIR/keys, SSCARD_MASTER_KEY): a CLI run as a subprocess
     # (imports, rotations) opens these same keys, so what it writes verifies here, and the reverse.
-    master = os.environ["SSCARD_MASTER_KEY"] = secrets.token_hex(32)
+    master = os.environ["SSCARD_MASTER_KEY"] = _MASTER_KEY
     with dev_env():  # the session's keystore stands for a development installation's
         module = open_soft_module(_DATA_DIR / "keys", suite="sm", master_key=master, dev_root=True)
     set_security_module(module)
@@ -108,9 +124,27 @@ def security_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object
     set_security_module(None)
 
 
+# The session's databases, one per backend, made when first asked for and dropped at the end of the
+# session: pytest tears a parametrized session fixture down whenever the next test asks for the other
+# parameter, which under xdist (tests handed out in any order) would migrate them again and again.
+_SESSION_DATABASES: dict[str, TestDatabase] = {}
+
+
+@pytest.fixture(scope="session")
+def _session_databases() -> Iterator[dict[str, TestDatabase]]:
+    yield _SESSION_DATABASES
+    while _SESSION_DATABASES:
+        _drop_database(_SESSION_DATABASES.popitem()[1])
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
-    yield from fresh_database(request.param, tmp_path_factory)
+def db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, _session_databases: dict
+) -> TestDatabase:
+    backend = request.param
+    if backend not in _session_databases:
+        _session_databases[backend] = _make_database(backend, tmp_path_factory.mktemp(f"db-{backend}"))
+    return _session_databases[backend]
 
 
 def fresh_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
@@ -118,6 +152,10 @@ def fresh_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> It
     leave its rows to the others)."""
     database = _make_database(backend, tmp_path_factory.mktemp(f"db-{backend}"))
     yield database
+    _drop_database(database)
+
+
+def _drop_database(database: TestDatabase) -> None:
     database.engine.dispose()
     if database.schema:
         from sscard.db.session import build_engine
@@ -172,5 +210,177 @@ def db_env(db: TestDatabase, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestDa
     reset_settings_cache()
     reset_engine_cache()
     yield db
+    _dispose_global_engine()
     reset_settings_cache()
     reset_engine_cache()
+
+
+def _dispose_global_engine() -> None:
+    """Close the pooled connections of the engine the test used (forgotten, it would keep them open
+    until collected: with several suites and xdist workers on one server, PostgreSQL's 100 run out)."""
+    from sscard.db.session import get_engine
+
+    if get_engine.cache_info().currsize:
+        get_engine().dispose()
+
+
+# ------------------------------------------------------------------------------------------------ the app
+# Settings a test points at its own database or directory: read per request (or per command), never
+# captured when the app is built, so they are not part of an app's identity.
+_PER_TEST_SETTINGS = {
+    "database_url", "database_schema", "database_replica_url", "audit_anchor_file", "data_dir", "master_key",
+}  # fmt: skip
+_APPS: dict[str, object] = {}
+_MAX_APPS = 8
+
+
+def shared_app() -> Any:
+    """The app ``create_app()`` would build now, built once per process and build-time configuration.
+
+    The database, anchors file and data directory are read per request, so ``db_env`` (and any
+    ``monkeypatch.setenv`` of them) takes effect without a rebuild; a test that changes a setting the
+    build reads (``SSCARD_ENV=prod``, limits, ...) gets an app of its own configuration. A test that
+    mutates the app (adds routes or middleware) must call ``create_app()`` itself.
+    """
+    from sscard.api.app import create_app
+    from sscard.config import get_settings
+    from sscard.logging import configure_logging
+    from sscard.startup import ensure_production_ready
+
+    key = get_settings().model_dump_json(exclude=_PER_TEST_SETTINGS)
+    app = _APPS.pop(key, None)
+    if app is None:
+        app = create_app()
+    else:
+        # What create_app() does on every call besides building: the logging set-up (a test may have
+        # changed it) and the production start-up checks (they refuse to start on development material).
+        configure_logging()
+        ensure_production_ready()
+    _APPS[key] = app  # most recently used last
+    while len(_APPS) > _MAX_APPS:
+        _APPS.pop(next(iter(_APPS)))
+    return app
+
+
+@contextmanager
+def app_client(*, address: str | None = None) -> Iterator[Any]:
+    """A ``TestClient`` (lifespan run, server exceptions answered as 500) on ``shared_app()``, from
+    ``address`` when given (failed logins and refusals are limited per source address)."""
+    from fastapi.testclient import TestClient
+
+    extra = {"client": (address, 50000)} if address else {}
+    with TestClient(shared_app(), raise_server_exceptions=False, **extra) as client:
+        yield client
+
+
+# ------------------------------------------------------------------------------------- password hashing
+_REAL_HASHING: list[Any] = []  # sscard.staff.passwords' own hasher
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_staff_password_hashes() -> Iterator[None]:
+    """Staff passwords hashed with the smallest Argon2id parameters (fast) for the whole session, module
+    and session fixtures included, except in tests marked ``real_password_hashing``: those that check the
+    hash itself, the login's equal work or its throttle (``_real_staff_password_hashes``).
+
+    Only the parameters change: still Argon2id, salted, verified by the same code; a login in a
+    subprocess (real parameters) still verifies these hashes (the parameters are in the hash string).
+    Query passwords (QPW-6) keep their policy's parameters everywhere: they are the rule under test.
+    """
+    from sscard.staff import passwords
+
+    _REAL_HASHING[:] = [passwords.hasher]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "hasher", _cheap_hasher)
+        passwords.dummy_hash.cache_clear()  # unknown usernames: the same work as known ones, made anew
+        yield
+    passwords.dummy_hash.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _real_staff_password_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        return
+    from sscard.staff import passwords
+
+    monkeypatch.setattr(passwords, "hasher", _REAL_HASHING[0])
+    # The dummy hash (sessions.py holds the function itself) is remade with the hasher in force.
+    passwords.dummy_hash.cache_clear()
+    request.addfinalizer(passwords.dummy_hash.cache_clear)
+
+
+@lru_cache(maxsize=1)
+def _cheap_hasher() -> Any:
+    from argon2 import PasswordHasher, Type
+
+    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, hash_len=32, salt_len=16, type=Type.ID)
+
+
+# ------------------------------------------------------------------------------------------- collection
+# Integration tests (the rest are unit tests, run by ``make test-quick``): a test that needs any of these
+# fixtures (directly or through others), or that is parametrized over a database or token backend
+# ("sqlite", "postgresql", "pkcs11": modules with databases of their own), or whose module builds the
+# app, runs subprocesses or starts servers, or marked ``integration`` by hand.
+INTEGRATION_FIXTURES = frozenset({"db", "uow", "db_env", "isolated_db", "isolated_env", "client"})
+BACKENDS = frozenset({"sqlite", "postgresql", "pkcs11"})
+INTEGRATION_NAMES = frozenset({"create_app", "TestClient", "subprocess"})  # in a test module's globals
+# Tests whose module uses tests/reliability/servers.py (``sscard serve`` processes, private PostgreSQL
+# clusters) run one after another on one xdist worker: they are heavy and some measure time.
+SERVERS_MODULE = "tests.reliability.servers"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = getattr(item, "module", None)
+        starts_servers = module is not None and _uses_servers(module)
+        if starts_servers:
+            item.add_marker(pytest.mark.xdist_group("servers"))
+        if (
+            starts_servers
+            or INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or _on_a_backend(item)
+            or (module is not None and INTEGRATION_NAMES & set(vars(module)))
+        ):
+            item.add_marker(pytest.mark.integration)
+
+
+def _on_a_backend(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return False
+    for value in callspec.params.values():
+        values = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(v, str) and v in BACKENDS for v in values):
+            return True
+    return False
+
+
+def _uses_servers(module: object) -> bool:
+    cached = getattr(module, "_sscard_uses_servers", None)
+    if cached is None:
+        cached = any(getattr(value, "__module__", None) == SERVERS_MODULE for value in vars(module).values())
+        module._sscard_uses_servers = cached  # type: ignore[attr-defined]
+    return bool(cached)
+
+
+# ------------------------------------------------------------------------------------------------ the CLI
+def _command_built_once() -> None:
+    """Typer's ``CliRunner.invoke(app, ...)`` turns the Typer app into a Click command on every call
+    (~0.3 s for sscard's tree, most of a CLI test's time); build it once per app and command set.
+    The command is stateless (each invocation gets its own Click context), as in a real ``sscard`` run,
+    which also builds it once."""
+    import typer.testing
+
+    build = typer.testing._get_command
+    built: dict[tuple[int, int, int], Any] = {}
+
+    def get_command(app: Any) -> Any:
+        key = (id(app), len(app.registered_commands), len(app.registered_groups))
+        if key not in built:
+            built[key] = (app, build(app))  # the app is kept, so its id is never reused
+        return built[key][1]
+
+    typer.testing._get_command = get_command  # type: ignore[attr-defined]
+
+
+_command_built_once()

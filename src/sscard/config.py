@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-if TYPE_CHECKING:
-    from sscard.db.deadline import DatabaseTimeouts
+#: Seconds the server's ``statement_timeout`` has to cancel cleanly before the client gives up.
+GRACE_S = 2.0
+
+
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """How long a PostgreSQL session may wait: to connect, and for any one answer of the server
+    (enforced by ``db/deadline.py``; here so that settings need not import the database layer)."""
+
+    connect_s: int
+    statement_s: float
+
+    @property
+    def answer_deadline_s(self) -> float:
+        return self.statement_s + GRACE_S
+
+    def options(self) -> str:
+        """libpq ``options`` for the server's side of the bound."""
+        return f"-cstatement_timeout={int(self.statement_s * 1000)}"
 
 
 class Settings(BaseSettings):
@@ -27,10 +45,15 @@ class Settings(BaseSettings):
     # server is given up on GRACE_S later). Batch commands may raise the statement bound.
     database_connect_timeout_s: int = Field(default=3, ge=1, le=600)
     database_statement_timeout_s: float = Field(default=5.0, gt=0, le=86_400)
+    # PostgreSQL only, optional: a streaming replica of the same database (same schema setting) for the
+    # read-only routes (db/replica.py); empty: every read goes to the primary, as before. If it does not
+    # answer, reads fall back to the primary and it is tried again after replica_retry_s.
+    database_replica_url: str = ""
+    database_replica_retry_s: float = Field(default=10.0, ge=0, le=3600)
     log_level: str = "INFO"
     log_json: bool = True
 
-    # Security module backend and algorithm suite (see security/).
+    # Security module backend and algorithm suite (see security_module/).
     hsm: Literal["soft", "pkcs11"] = "soft"
     # SSCARD_ENV=prod refuses the soft keystore (keys in a file, no certified device: KEY-4) unless this
     # says it was chosen on purpose (startup.py).
@@ -38,7 +61,7 @@ class Settings(BaseSettings):
     crypto_suite: Literal["sm", "intl"] = "sm"
     # KEY-4: the cryptographic device the module runs on, as registered (``sscard keys device ...``):
     # its serial (a PKCS#11 token's own serial must agree), its model when serials could repeat, and
-    # how often the register's verdict is asked again (security/device.py).
+    # how often the register's verdict is asked again (security_module/device.py).
     hsm_device_serial: str | None = None
     hsm_device_model: str | None = None
     hsm_device_check_seconds: float = Field(default=60.0, gt=0, le=3600)
@@ -75,6 +98,13 @@ class Settings(BaseSettings):
     # Under load (the last batch had several requests) the next batch waits up to this long for as
     # many as the last one had; at low load it never waits. 0 = never wait.
     pin_verify_linger_ms: float = Field(default=1.0, ge=0, le=50)
+
+    # Batch work over a queue (jobs/broker.py): with a RabbitMQ URL (amqp://user:password@host:5672/vhost),
+    # `sscard statements generate` hands its batches to `sscard worker` processes on any machine that
+    # share the database and the data directory; empty: the in-process path, as without a broker.
+    # The namespace prefixes the queue names, so several installations (or test runs) can share a broker.
+    broker_url: SecretStr | None = None
+    broker_namespace: str = Field(default="sscard", pattern=r"^[a-z][a-z0-9_-]{0,39}$")
 
     # The 12345 hotline endpoints need no password (CARD-5, INS-5), so each source address may make this
     # many calls per window before it is made to wait (escalating from one minute): one script must not
@@ -115,15 +145,32 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # One JSON line per answered request (api/metrics.py: request id, method, route template, status,
+    # duration; never the raw path or query), at info level. False: only the metrics count them.
+    log_requests: bool = True
+    _api_url_explicit: bool = PrivateAttr(default=False)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_resolved_once(cls, value: Path) -> Path:
+        # Resolved here, once, against the directory the process started in: every later use (database,
+        # keystore, outbox, profiles, error messages) names the same absolute directory.
+        return value.expanduser().resolve()
 
     @model_validator(mode="after")
     def _api_url_follows_the_server(self) -> Settings:
+        self._api_url_explicit = bool(self.api_url)
         if not self.api_url:
             # A server listening on every address is reached on loopback from this machine.
             host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104 - compared, not bound
             host = f"[{host}]" if ":" in host else host
             self.api_url = f"http://{host}:{self.port}"
         return self
+
+    @property
+    def api_url_explicit(self) -> bool:
+        """Whether SSCARD_API_URL was set (it then overrides the URL in a terminal's profile)."""
+        return self._api_url_explicit
 
     @property
     def effective_database_url(self) -> str:
@@ -137,13 +184,16 @@ class Settings(BaseSettings):
 
     @property
     def timeouts(self) -> DatabaseTimeouts:
-        from sscard.db.deadline import DatabaseTimeouts  # sscard.db imports these settings
-
         return DatabaseTimeouts(self.database_connect_timeout_s, self.database_statement_timeout_s)
 
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def replica_url(self) -> str:
+        """The read replica's URL, or empty: none configured, or the primary is the embedded SQLite."""
+        return "" if self.is_sqlite else self.database_replica_url
 
 
 @lru_cache(maxsize=1)

@@ -20,17 +20,6 @@ class DomainError(Exception):
         self.extra = extra
         super().__init__(self.detail)
 
-    def to_problem(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": f"https://sscard.example/problems/{self.code.lower().replace('_', '-')}",
-            "title": self.title,
-            "status": self.status,
-            "code": self.code,
-            "detail": self.detail,
-        }
-        body.update(self.extra)
-        return body
-
 
 class NotFound(DomainError):
     code = "NOT_FOUND"
@@ -77,3 +66,16 @@ class Throttled(DomainError):
 
     def __init__(self, *, retry_after: int, **extra: Any) -> None:
         super().__init__(f"try again in {retry_after} seconds", retry_after=retry_after, **extra)
+
+
+class DatabaseNotInitialised(DomainError):
+    """The database has no schema yet (or, embedded, no file): ``sscard db upgrade`` creates it. Raised
+    instead of creating an empty database (and a data directory) wherever a command happens to run."""
+
+    code = "DATABASE_NOT_INITIALISED"
+    status = 503
+    title = "The database is not initialised."
+    title_zh = "数据库尚未初始化。"
+
+    def __init__(self, data_dir: object) -> None:
+        super().__init__(f"database not initialised: run sscard db upgrade (data dir: {data_dir})")

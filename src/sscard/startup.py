@@ -5,7 +5,7 @@ before serving. Every problem found is named, all at once, so an operator fixes 
 
 - a national root key generated for development (origin ``generated-dev``) in the security module;
 - the security module's device (KEY-4) missing from the register of certified devices, or its model
-  certificate expired, revoked or not yet valid (``security.device``; the module itself refuses key
+  certificate expired, revoked or not yet valid (``security_module.device``; the module itself refuses key
   operations then, this names the condition at start-up);
 - a development master key file (``<data>/keys/master.key``) next to the keystore;
 - the soft keystore (``SSCARD_HSM=soft``) without ``SSCARD_ALLOW_SOFT_KEYSTORE=true``;
@@ -42,10 +42,10 @@ def _named(usernames: list[str]) -> str:
 
 
 def _keystore_problems(settings: Settings) -> list[str]:
-    from sscard.security import get_security_module
-    from sscard.security.diversify import ROOT
-    from sscard.security.errors import DeviceNotCertified, SecurityModuleError
-    from sscard.security.hsm import HierarchyModule
+    from sscard.security_module import get_security_module
+    from sscard.security_module.diversify import ROOT
+    from sscard.security_module.errors import DeviceNotCertified, SecurityModuleError
+    from sscard.security_module.hsm import HierarchyModule
 
     problems = []
     if settings.hsm == "soft" and not settings.allow_soft_keystore:
@@ -88,7 +88,7 @@ def _keystore_problems(settings: Settings) -> list[str]:
 
 
 def _device_problem(reason: str, serial: str | None) -> str:
-    from sscard.security.device import describe
+    from sscard.security_module.device import describe
 
     return (
         f"the security module's device (serial {serial or 'unknown'}) may not hold or use keys "

@@ -8,16 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sscard.staff.roles import Role
+from tests.conftest import app_client
+from tests.credentials.query_password.conftest import fresh_address
 
 
 @pytest.fixture
 def client(db_env) -> Iterator[TestClient]:
-    from sscard.api.app import create_app
-
     # An address of its own per test: failed logins are limited per source address.
-    from tests.credentials.query_password.conftest import fresh_address
-
-    with TestClient(create_app(), raise_server_exceptions=False, client=(fresh_address(), 50000)) as c:
+    with app_client(address=fresh_address()) as c:
         yield c
 
 

@@ -4,6 +4,7 @@ and the API docs restricted in prod, X-Forwarded-For believed only from trusted 
 from __future__ import annotations
 
 import secrets
+import socket
 
 import pytest
 from fastapi.testclient import TestClient
@@ -49,7 +50,8 @@ def test_every_answer_carries_the_security_headers(client) -> None:
         _secure(response)
     for name in ("health", "unauthenticated", "validation", "not found", "method", "too large", "metrics"):
         assert answers[name].headers.get("Cache-Control") == "no-store", name
-    assert "script-src" not in answers["page"].headers["Content-Security-Policy"]  # nothing runs on pages
+    page_csp = answers["page"].headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in page_csp and "script-src 'self';" in page_csp  # no inline script or style
     assert "script-src 'self'" in answers["docs"].headers["Content-Security-Policy"]  # Swagger UI's own scripts
 
 
@@ -57,7 +59,7 @@ def test_every_answer_carries_the_security_headers(client) -> None:
 def prod(monkeypatch, db_env):
     monkeypatch.setenv("SSCARD_ENV", "prod")
     # The suite's keystore holds a development root, which production refuses at start-up
-    # (tests/security/test_production_start.py); this test is about the HTTP surface.
+    # (tests/security_module/test_production_start.py); this test is about the HTTP surface.
     monkeypatch.setattr("sscard.api.app.ensure_production_ready", lambda: None)
     reset_settings_cache()
     yield monkeypatch
@@ -147,6 +149,12 @@ def test_serve_leaves_forwarded_for_to_the_app(monkeypatch) -> None:
     from sscard.cli import serve
 
     seen: dict = {}
-    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
-    serve._run_uvicorn("127.0.0.1", 8000, 1)
+
+    def run(server: uvicorn.Server, sockets: list | None = None) -> None:
+        seen.update(vars(server.config))
+        server.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    with socket.socket() as sock:
+        serve._run_uvicorn(sock, 1)
     assert seen["proxy_headers"] is False

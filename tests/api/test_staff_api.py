@@ -6,8 +6,8 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 
+from sscard.api.staff_auth import StaffPrincipal, require_staff
 from sscard.audit import Channel
-from sscard.staff.deps import StaffPrincipal, require_staff
 from sscard.staff.roles import Role
 from sscard.staff.sessions import FREE_FAILURES
 from tests.api.conftest import bearer

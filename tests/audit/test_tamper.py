@@ -356,8 +356,8 @@ def test_honest_work_during_a_verification(tuow, monkeypatch: pytest.MonkeyPatch
 def test_audit_report_states_anchoring(tuow) -> None:
     from sscard.audit.service import verify_and_anchor
     from sscard.db.base import utcnow
-    from sscard.keys.pdf import audit_pdf
-    from sscard.keys.reports import audit_report
+    from sscard.key_register.pdf import audit_pdf
+    from sscard.key_register.reports import audit_report
 
     start = utcnow() - timedelta(days=3)
     never = audit_report(tuow, region_code="110000", start=start, end=utcnow() + timedelta(minutes=1))
@@ -380,9 +380,10 @@ def test_cli_and_loop_anchor(db_env) -> None:
 
     from typer.testing import CliRunner
 
-    from sscard.audit.anchors import anchor_status, background_anchoring
+    from sscard.audit.anchors import anchor_status
     from sscard.cli.main import app
     from sscard.db.session import unit_of_work
+    from sscard.jobs.anchoring import background_anchoring
 
     runner = CliRunner()
     first = runner.invoke(app, ["audit", "verify", "--json"])

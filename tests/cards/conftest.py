@@ -8,13 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sscard.staff.roles import Role
+from tests.conftest import app_client
 
 
 @pytest.fixture
 def client(db_env) -> Iterator[TestClient]:
-    from sscard.api.app import create_app
-
-    with TestClient(create_app(), raise_server_exceptions=False) as c:
+    with app_client() as c:
         yield c
 
 

@@ -62,6 +62,38 @@ def test_reveal(client, staff_headers) -> None:
     assert r.status_code == 200 and r.json()["id_number"] == person["id_number"] and r.json()["phone"] == "13912345678"
 
 
+def _reveals_of(person_id: int) -> int:
+    from sqlalchemy import func, select
+
+    from sscard.audit.models import AuditEntry
+    from sscard.people.service import person_subject
+
+    with unit_of_work() as uow:
+        statement = (
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "person.reveal", AuditEntry.subject == person_subject(person_id))
+        )
+        return int(uow.session.scalar(statement) or 0)
+
+
+# rule ID-5 / CH-2 / CH-4: a supervisor of another region sees no full ID or phone, and nothing is audited
+# as a reveal; the same supervisor role in the person's region does (the control)
+def test_a_supervisor_of_another_region_cannot_reveal(client, staff_headers) -> None:
+    person = _register(client, staff_headers(Role.COUNTER_CLERK, "110000"), phone="13912345678")
+    url = f"{BASE}/persons/{person['person_id']}/reveal"
+    for fields in (["id_number"], ["phone"], ["id_number", "phone", "email"]):
+        shanghai = staff_headers(Role.COUNTER_SUPERVISOR, "310000")
+        r = client.post(url, json={"evidence": "resident ID card", "fields": fields}, headers=shanghai)
+        assert r.status_code == 403 and r.json()["code"] == "OUTSIDE_REGION", r.text
+        assert person["id_number"] not in r.text and "13912345678" not in r.text
+    assert _reveals_of(person["person_id"]) == 0
+    beijing = staff_headers(Role.COUNTER_SUPERVISOR, "110000")
+    r = client.post(url, json={"evidence": "resident ID card", "fields": ["id_number", "phone"]}, headers=beijing)
+    assert r.status_code == 200 and r.json()["id_number"] == person["id_number"]
+    assert _reveals_of(person["person_id"]) == 1
+
+
 # rule CARD-1 / CARD-2 / CARD-5: issue, activate, confirm loss, replace, through the counter
 def test_card_flow(client, staff_headers) -> None:
     clerk, bank = staff_headers(Role.COUNTER_CLERK), staff_headers(Role.BANK_CLERK)

@@ -100,8 +100,8 @@ def test_hotline_calls_are_limited_per_source(db_env, monkeypatch, operator) -> 
     from fastapi.testclient import TestClient
 
     from sscard.api.app import create_app
+    from sscard.api.hotline import admit_call as admit_hotline_call
     from sscard.cards.errors import HotlineThrottled
-    from sscard.cards.hotline_guard import admit_hotline_call
     from sscard.config import reset_settings_cache
     from sscard.db.base import utcnow
 

@@ -20,6 +20,7 @@ from sscard.cards.errors import (
 )
 from sscard.cards.models import Card, CardSerial, CloseReason
 from sscard.cards.numbers import is_card_no
+from sscard.cards.person_status import set_person_status
 from sscard.cards.schemas import CardRead
 from sscard.cards.service import (
     activate_card,
@@ -35,7 +36,6 @@ from sscard.cards.service import (
 from sscard.cards.states import CardState
 from sscard.cards.types import CardMedium, CardType
 from sscard.people.errors import PersonDeceased, PersonNotFound
-from sscard.people.service import set_person_status
 from tests.people.factories import CLERK, add_test_person
 
 
@@ -60,7 +60,7 @@ def test_issue_and_activate(uow) -> None:
     assert exc.value.code == "CARD_NOT_ACTIVE"
     activate_card(uow, card_no=card.card_no.lower(), actor=CLERK)
     assert get_usable_card_or_raise(uow, card.card_no).state is CardState.ACTIVE
-    assert _actions(uow, card) == ["card.apply", "card.issue", "card.activate"]
+    assert _actions(uow, card) == ["card.apply", "card.issue", "card.personalise", "card.activate"]  # CARD-7
     entry = uow.session.scalar(
         select(AuditEntry).where(AuditEntry.action == "card.activate").order_by(AuditEntry.id.desc())
     )

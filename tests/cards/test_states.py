@@ -54,7 +54,7 @@ def test_illegal_transitions(state: CardState, event: CardEvent) -> None:
     assert err.code == "CARD_ILLEGAL_TRANSITION" and err.status == 409
     assert err.from_state == state.value and err.to_state == EVENT_TARGET[event].value
     assert state.value in err.detail and EVENT_TARGET[event].value in err.detail
-    assert err.to_problem()["from_state"] == state.value
+    assert err.extra["from_state"] == state.value  # what the problem+json body carries
 
 
 # rule CARD-1: the module's table is exactly the rule's table
@@ -89,3 +89,15 @@ def test_unknown_values_rejected() -> None:
         next_state("nonsense", E.ISSUE)
     with pytest.raises(ValueError):
         next_state(S.ACTIVE, "explode")
+
+
+# rule CARD-1 (issue 26, a surviving mutant): the events a state accepts, as the UIs show them
+def test_events_from_lists_what_each_state_accepts() -> None:
+    from sscard.cards.states import CardEvent as Ev
+    from sscard.cards.states import CardState as St
+    from sscard.cards.states import events_from
+
+    assert events_from("active") == {Ev.REPORT_LOSS, Ev.CONFIRM_LOSS, Ev.REPLACE, Ev.CANCEL}
+    assert events_from(St.LOSS_REPORTED) == {Ev.EXPIRE_LOSS, Ev.WITHDRAW_LOSS, Ev.CONFIRM_LOSS, Ev.CANCEL}
+    assert events_from("issued") == {Ev.ACTIVATE, Ev.CANCEL}
+    assert events_from("replaced") == frozenset() == events_from("cancelled")

@@ -170,7 +170,11 @@ def test_a_cancelled_round_trip_closes_the_connection(pg: str) -> None:
             await trip
         except asyncio.CancelledError:
             await transaction.abandon()
-        return connection.closed
+            return connection.closed
+        return None  # the round trip finished before the cancel landed: nothing was cancelled, try again
 
-    assert _run(pg, body) is True
+    # A fast server can answer the whole round trip within the one loop turn: only a run where the cancel
+    # landed mid-trip says anything (its transaction is rolled back when the connection closes either way).
+    closed = next((c for c in (_run(pg, body) for _ in range(20)) if c is not None), None)
+    assert closed is True
     assert _labels(pg) == []

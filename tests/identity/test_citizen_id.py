@@ -101,3 +101,40 @@ def test_check_character_table() -> None:
 
 def test_repr_masks_the_number() -> None:
     assert "1949" not in repr(parse_citizen_id("11010519491231002X", today=TODAY))
+
+
+# rule ID-3 (issue 26, surviving mutants): an 18-character ID is not marked as upgraded; a refusal's
+# message is the one the caller reads
+def test_an_eighteen_character_id_is_not_upgraded() -> None:
+    assert parse_citizen_id("11010519491231002X", today=TODAY).upgraded_from_15 is False
+    with pytest.raises(InvalidCitizenId) as refused:
+        parse_citizen_id("11010549123100A", today=TODAY)
+    assert refused.value.code == "ID_CHARS" and "digits only" in str(refused.value)
+
+
+# rule ID-2 (issue 26, a surviving mutant): a child registered on the day of birth is born today, not in the future
+def test_born_today_is_not_in_the_future() -> None:
+    first17 = "110105" + TODAY.strftime("%Y%m%d") + "002"
+    assert parse_citizen_id(first17 + check_character(first17), today=TODAY).birth_date == TODAY
+
+
+# rule ID-3: the refusal's message names the fault (what the clerk reads in the problem+json detail)
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("11010549123100A", "a 15-digit ID must contain digits only"),
+        ("1101051949123100", "an ID has 18 characters (or 15 legacy digits), got 16"),
+        ("1101051949123100AX", "an ID is 17 digits followed by a digit or X"),
+        ("11010519491231002Z", "an ID is 17 digits followed by a digit or X"),
+        ("11010519490231002X", "the birth date in the ID is not a real date"),
+        ("11010520990101002X", "the birth date in the ID is in the future or before 1900"),
+        ("11010518991231002X", "the birth date in the ID is in the future or before 1900"),
+        ("99010519491231002X", "unknown province prefix 99"),
+        ("110105194912310021", "the check character does not match (typo in the number?)"),
+    ],
+)
+def test_each_refusal_message_names_the_fault(raw: str, message: str) -> None:
+    with pytest.raises(InvalidCitizenId) as refused:
+        parse_citizen_id(raw, today=TODAY)
+    assert refused.value.detail == message
+    assert str(refused.value) == message

@@ -6,7 +6,7 @@ import pytest
 
 from sscard.identity import mask_id_number, mask_phone
 from sscard.identity.protected import ID_NUMBER, PHONE
-from sscard.security.module import ProtectedDataInvalid
+from sscard.security_module.module import ProtectedDataInvalid
 
 
 # rule ID-5

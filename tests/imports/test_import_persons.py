@@ -12,12 +12,13 @@ from typer.testing import CliRunner
 
 from sscard.audit import Actor
 from sscard.audit.models import AuditEntry
+from sscard.cli.common import EXIT_REJECTED_ROWS
 from sscard.cli.main import app
 from sscard.db.session import unit_of_work
-from sscard.identity.protected import EMAIL, ID_NUMBER, NAME, PHONE
+from sscard.identity.protected import ID_NUMBER, NAME, PHONE
 from sscard.imports.errors import ImportConcurrent
 from sscard.imports.models import ImportJob, ImportRowError, ImportStatus
-from sscard.imports.service import import_persons
+from sscard.jobs.person_import import import_persons
 from sscard.people.models import Person
 from sscard.people.validation import name_index_key
 from tests.imports.conftest import count_present, fresh_people, write_csv
@@ -55,7 +56,7 @@ def test_good_file_imports_everyone(db_env, tmp_path: Path) -> None:
         first = uow.session.scalar(select(Person).where(Person.id_number_bidx == ID_NUMBER.index(people[0][0])))
         assert first is not None
         assert people[0][0].encode() not in first.id_number_enc
-        assert ID_NUMBER.open(first.id_number_enc) == people[0][0]
+        assert first.id_number == people[0][0]
         assert first.name == people[0][1]
         # rule ID-5 (issue 17 item 12): the name goes through COPY / executemany sealed, with its index
         assert people[0][1].encode() not in first.name_enc
@@ -64,9 +65,9 @@ def test_good_file_imports_everyone(db_env, tmp_path: Path) -> None:
         assert first.region_code == people[0][0][:6]
         assert first.gender == ("M" if int(people[0][0][16]) % 2 else "F")
         if people[0][2]:
-            assert PHONE.open(first.phone_enc) == people[0][2] and first.phone_bidx == PHONE.index(people[0][2])
+            assert first.phone == people[0][2] and first.phone_bidx == PHONE.index(people[0][2])
         if people[0][3]:
-            assert EMAIL.open(first.email_enc) == people[0][3]
+            assert first.email == people[0][3]
     job = _job(summary["job_id"])
     assert job.status == ImportStatus.FINISHED and job.imported == 120 and job.batches == 3
 
@@ -112,7 +113,7 @@ def test_bad_rows_reported_by_line_and_the_rest_imported(db_env, tmp_path: Path)
     ]
     path = write_csv(tmp_path / "bad.csv", rows)
     code, out = _run(str(path), "--batch-size", "3")
-    assert code == 0, out
+    assert code == EXIT_REJECTED_ROWS, out  # issue 22 item 8: done, but with rejected rows
     assert "line 3: ID_CHECKSUM — " in out
     assert "line 5: PHONE_INVALID — " in out
     assert "line 6: ID_LENGTH — " in out
@@ -279,3 +280,23 @@ def test_a_second_process_on_the_same_job_is_refused(db_env, tmp_path: Path) -> 
     with pytest.raises(ImportConcurrent):
         import_persons(path=path, actor=Actor.cli_operator(), batch_size=10, workers=0, observer=_SecondRunner())
     assert count_present(db_env.engine, [p[0] for p in people]) == 10  # the refused batch left nothing
+
+
+# issue 22 item 8: a file saved in GBK (Excel's default on Chinese Windows) is refused with the way out
+def test_a_gbk_header_hints_at_converting_the_file(db_env, tmp_path: Path) -> None:
+    path = tmp_path / "gbk-header.csv"
+    path.write_bytes("身份证号,姓名,手机,邮箱\n".encode("gbk"))
+    exit_code, out = _run(str(path))
+    assert exit_code == 1 and "IMPORT_HEADER_INVALID" in out
+    assert "iconv -f GBK -t UTF-8" in out and out.strip().count("\n") == 0
+
+
+# issue 22 item 8: a clean import exits 0, one with rejected rows exits 3 (EXIT_REJECTED_ROWS), so a
+# scheduler can tell "all in" from "done, see the rejected rows"
+def test_exit_code_tells_a_clean_import_from_one_with_rejected_rows(db_env, tmp_path: Path) -> None:
+    people = fresh_people(3)
+    assert _run(str(write_csv(tmp_path / "clean.csv", people[:2])))[0] == 0
+    bad_checksum = people[2][0][:-1] + ("0" if people[2][0][-1] != "0" else "1")
+    code, out = _run(str(write_csv(tmp_path / "mixed.csv", [people[2], (bad_checksum, "王五", "", "")])))
+    assert code == EXIT_REJECTED_ROWS == 3, out
+    assert "1 imported" in out and "1 rejected" in out

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from sscard.audit.models import AuditEntry
 from sscard.imports.models import ImportJob, ImportRowError, ImportStatus
-from sscard.security.factory import open_security_module
+from sscard.security_module.factory import open_security_module
 from tests.imports.conftest import count_present, fresh_people, write_csv
 
 KILL_AFTER_BATCHES = 3
@@ -75,7 +75,7 @@ def test_sigkill_then_rerun_imports_every_valid_person_exactly_once(db_env, tmp_
     assert killed_batches < len(rows) // 10  # really stopped part-way
 
     done = subprocess.run(_cli(path, "--json"), env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 3, done.stderr  # EXIT_REJECTED_ROWS: the file has rejected rows
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["job_id"] == job_id
     assert summary["resumed_after_line"] is not None and summary["resumed_after_line"] >= 1 + 10 * KILL_AFTER_BATCHES

@@ -175,3 +175,31 @@ def test_resume_offset_stops_the_stream(tmp_path: Path) -> None:
     assert sum(len(c.lines) for c in again) == 6
     rest = list(iter_chunks(path, start_offset=stop, first_line=8, lines_per_chunk=100))
     assert rest[0].first_line == 8 and len(rest[0].lines) == 4
+
+
+# rule ID-5: the chunk is sealed in one batch (security module batch API) into exactly the columns a
+# single ``person add`` would write: every token opens to the same value under its own context, every
+# blind index is the same, the derived fields are the ID's, and absent phones/emails stay NULL;
+# every token is bound to its row
+def test_batch_sealing_matches_person_columns() -> None:
+    from sscard.identity.protected import EMAIL, ID_NUMBER, NAME, PHONE, person_row
+    from sscard.imports.rows import STAGE_COLUMNS, seal_persons
+    from sscard.people.validation import prepare_person
+
+    persons = [
+        prepare_person(id_number=synthetic_id(1), name="张三", phone="13800138000", email="Z@Example.com"),
+        prepare_person(id_number=synthetic_id(2), name="Li  Si", phone=None, email="li@example.com"),
+        prepare_person(id_number=synthetic_id(3), name="艾力·买买提", phone="13900139000", email=None),
+    ]
+    kinds = {"id_number_enc": ID_NUMBER, "name_enc": NAME, "phone_enc": PHONE, "email_enc": EMAIL}
+    for person, record in zip(persons, seal_persons(persons), strict=True):
+        expected = person.columns()
+        got = dict(zip(STAGE_COLUMNS, record, strict=True))
+        for column in STAGE_COLUMNS:
+            if column in kinds:
+                # both bound to the same row (the citizen ID's blind index): GB/T 39786 integrity at rest
+                row = person_row(column, expected["id_number_bidx"])
+                want = expected[column] and kinds[column].open(expected[column], row=row)
+                assert (got[column] and kinds[column].open(got[column], row=row)) == want, column
+            else:
+                assert got[column] == expected[column], column

@@ -102,7 +102,7 @@ def test_migration_0004_seals_existing_names(backend, tmp_path) -> None:
                     {"u": username, "h": hash_password(password)},
                 )
         engine.dispose()
-        migrate.upgrade(url, schema)
+        migrate.upgrade(url, schema, revision="0004_people_at_rest")  # later ones bind the names to their row
         engine = build_engine(url, schema=schema)
         with engine.connect() as conn:
             assert "name" not in {c["name"] for c in sa.inspect(conn).get_columns("person")}
@@ -129,6 +129,7 @@ def test_migration_0004_seals_existing_names(backend, tmp_path) -> None:
 
 # rule ID-5 / KEY-3: the data directory is 0700 and what sscard writes there 0600 (SQLite database,
 # keystore, development master key, terminal profile), even under a permissive umask
+@pytest.mark.integration  # `sscard db upgrade` and `demo load` on a database of its own
 def test_data_directory_and_files_are_owner_only(tmp_path) -> None:
     data = tmp_path / "var"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SSCARD_") or k in ("SSCARD_LOG_JSON",)} | {

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from sscard.audit.models import AuditEntry
 from sscard.audit.service import count_entries, verify_chain
+from sscard.cards.person_status import set_person_status
 from sscard.identity import InvalidCitizenId
-from sscard.identity.protected import EMAIL, ID_NUMBER, PHONE
+from sscard.identity.protected import EMAIL
 from sscard.people.errors import (
     EvidenceRequired,
     IdMismatch,
@@ -29,7 +30,6 @@ from sscard.people.service import (
     lookup_person_at_counter,
     person_read,
     reveal_person,
-    set_person_status,
 )
 from tests.people.factories import CLERK, SUPERVISOR, add_test_person, new_id_number
 
@@ -48,9 +48,9 @@ def test_add_person_stores_protected_fields(uow) -> None:
     assert person.birth_date == date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     assert person.gender == ("M" if int(number[16]) % 2 else "F")
     assert person.status is PersonStatus.EMPLOYED
-    assert ID_NUMBER.open(person.id_number_enc) == number
-    assert PHONE.open(person.phone_enc) == "13800138000"
-    assert EMAIL.open(person.email_enc) == "Wang@example.com"
+    assert person.id_number == number
+    assert person.phone == "13800138000"
+    assert person.email == "Wang@example.com"
     assert person.email_bidx == EMAIL.index("wang@example.com")
     assert number.encode() not in person.id_number_enc
     assert find_person_by_id_number(uow, number.lower()).id == person.id
@@ -62,7 +62,7 @@ def test_fifteen_digit_upgraded(uow) -> None:
     number18 = new_id_number(born=date(1931, 3, 4))
     number15 = number18[:6] + number18[8:17]
     person = add_person(uow, id_number=number15, name="赵六", actor=CLERK)
-    assert ID_NUMBER.open(person.id_number_enc) == number18
+    assert person.id_number == number18
     assert find_person_by_id_number(uow, number15).id == person.id
     assert find_person_by_id_number(uow, number18).id == person.id
 
@@ -143,6 +143,9 @@ def test_person_read_is_masked(uow) -> None:
     assert read.email_masked == "z***@example.com"
     dumped = read.model_dump_json()
     assert number not in dumped and "13912345678" not in dumped
+    # region + full birth date + the last four would spell out all but 3 digits of the ID: the year only
+    assert read.birth_year == person.birth_date.year and "birth_date" not in read.model_dump()
+    assert number[6:14] not in dumped and person.birth_date.isoformat() not in dumped
 
 
 # rule ID-5 / CH-2: full values only for a role that needs them, with evidence, audited

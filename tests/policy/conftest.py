@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sscard.staff.roles import Role
+from tests.conftest import app_client
 
 _addresses = itertools.count(random.randint(1, 50_000))
 
@@ -21,9 +22,7 @@ def fresh_address() -> str:
 
 @pytest.fixture
 def client(db_env) -> Iterator[TestClient]:
-    from sscard.api.app import create_app
-
-    with TestClient(create_app(), raise_server_exceptions=False, client=(fresh_address(), 50000)) as c:
+    with app_client(address=fresh_address()) as c:
         yield c
 
 

@@ -55,11 +55,10 @@ def _bearer(token: str) -> dict[str, str]:
 def build(client: TestClient) -> Fixtures:  # noqa: PLR0915 - one linear set-up
     from sscard.audit import Actor
     from sscard.cards.service import activate_card, issue_card, report_loss_by_hotline
-    from sscard.db.base import utcnow
+    from sscard.db.base import china_today, utcnow
     from sscard.db.session import unit_of_work
-    from sscard.keys.access import china_today
-    from sscard.keys.devices import get_device_or_raise, raise_alert
-    from tests.keys.factories import inventory_key, terminal, unique
+    from sscard.key_register.devices import get_device_or_raise, raise_alert
+    from tests.key_register.factories import inventory_key, terminal, unique
     from tests.people.factories import CALLER, CLERK, add_test_person, new_id_number, new_phone
     from tests.staff.factories import TEST_BANK, ensure_region
 
@@ -71,12 +70,13 @@ def build(client: TestClient) -> Fixtures:  # noqa: PLR0915 - one linear set-up
     card_plans = {
         "show": "active", "activate": "issued", "confirm": "loss_reported", "withdraw": "loss_reported",
         "replace": "active", "cancel": "active", "pin": "active", "pin_reset": "active", "pin_unlock": "active",
-        "pin_cancel": "active", "pin_restore": "active", "hotline": "active",
+        "pin_cancel": "active", "pin_restore": "active", "hotline": "active", "debit": "active",
+        "debit_to": "active", "activate_pin": "issued",
     }  # fmt: skip
     with unit_of_work() as uow:
         ensure_region(uow, ROW_REGION)
         ensure_region(uow, "440305")
-        for name in ("main", "no_card", "status", "reinit", *card_plans):
+        for name in ("main", "no_card", "status", "reinit", "correct", "correct_id", "approve", "reject", *card_plans):
             number = new_id_number(region=ROW_REGION)
             person = add_test_person(uow, id_number=number, phone=new_phone(), email=f"{name}@example.com")
             fx.persons[name] = (person.id, number)
@@ -90,12 +90,41 @@ def build(client: TestClient) -> Fixtures:  # noqa: PLR0915 - one linear set-up
             if plan == "loss_reported":
                 report_loss_by_hotline(uow, id_number=fx.persons[name][1], actor=CALLER)
             fx.cards[name] = card.card_no
+        from sscard.debit.service import open_debit_account
+
+        open_debit_account(uow, card_no=fx.cards["debit_to"], actor=CLERK)  # the target of the transfer (FIN-2)
         fx.ids["terminal"] = terminal(uow, ROW_REGION)
         fx.ids["key_label"] = inventory_key(uow, Actor.system(), region_code=ROW_REGION)
         fx.ids["unregistered"] = new_id_number(region=ROW_REGION)
+        # QPW-3: citizen ID corrections requested by a clerk, waiting for a supervisor (another person).
+        from sscard.record_corrections.service import request_id_correction
+
+        fx.ids["correct_new_id"] = new_id_number(region=ROW_REGION)
+        for name in ("approve", "reject"):
+            new = new_id_number(region=ROW_REGION)
+            doc = {"document_type": "resident_id_card", "document_number": new}
+            fx.ids[f"correction_{name}"] = request_id_correction(
+                uow, person_id=fx.persons[name][0], new_id_number=new, reason="录入错误", actor=CLERK, **doc
+            ).id
         from tests.staff.factories import make_staff
 
         fx.ids["staff_a"] = make_staff(uow, role=Role.COUNTER_CLERK, region_code=ROW_REGION).username
+        from datetime import date
+
+        from sscard.insurance.service import register_employee
+        from tests.employers.factories import add_test_employer
+
+        employer = add_test_employer(uow, region=ROW_REGION)
+        late = register_employee(
+            uow, employer=employer, person=add_test_person(uow, id_number=new_id_number(region=ROW_REGION,
+            born=date(1990, 1, 1))), employment_start=date(2024, 1, 1), registered_on=date(2024, 3, 1), actor=CLERK
+        )  # fmt: skip
+        fx.ids["late_registration"] = late.id
+        from sscard.insurance.discrepancies.service import report_discrepancy
+
+        fx.ids["report"] = report_discrepancy(  # INS-6: an open report in region A for the agency's queue
+            uow, person_id=fx.persons["main"][0], text="单位漏报一个月", actor=Actor.system()
+        ).id
 
     officer = _bearer(fx.tokens[Role.SECURITY_OFFICER, REGION_A])
     custodian = _bearer(fx.tokens[Role.KEY_CUSTODIAN, REGION_A])

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -165,7 +166,13 @@ def card_states(card_nos: list[str]) -> dict[str, str]:
         return {card_no: str(getattr(state, "value", state)) for card_no, state in rows.tuples().all()}
 
 
-def run_for(seconds: float, workers: list[threading.Thread]) -> None:
+def run_until(enough: Callable[[], bool], workers: list[threading.Thread], *, at_least: float, at_most: float) -> None:
+    """Start the workers and return once ``enough()`` holds (and ``at_least`` seconds have passed), or
+    after ``at_most`` seconds. A fixed sleep proved too short on a loaded CI host: once no activation
+    had been answered after 2.5 s, and the kill then proved nothing about activations."""
     for worker in workers:
         worker.start()
-    time.sleep(seconds)
+    started = time.monotonic()
+    time.sleep(at_least)
+    while not enough() and time.monotonic() - started < at_most:
+        time.sleep(0.1)

@@ -142,6 +142,22 @@ class PrivatePostgres:
             _pg_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start"
         )
 
+    def serve_replication(self) -> None:
+        """Before start: WAL for a streaming standby, and replication connections from loopback trusted."""
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write("\nwal_level = replica\nmax_wal_senders = 5\nhot_standby = on\n")
+        with (self.data / "pg_hba.conf").open("a") as hba:
+            hba.write("\nhost replication postgres 127.0.0.1/32 trust\n")
+
+    def copy_to_standby(self, replica: PrivatePostgres) -> None:
+        """Make ``replica`` a streaming standby of this running cluster (pg_basebackup -R); not started."""
+        if os.geteuid() == 0:
+            shutil.chown(replica.root, "postgres", "postgres")
+        self._as_postgres(
+            _pg_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+            "-D", str(replica.data), "-R", "-X", "stream", "-c", "fast", "--no-sync",
+        )  # fmt: skip
+
     def stop(self, mode: str = "fast") -> None:
         self._as_postgres(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
@@ -172,3 +188,28 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         yield cluster
     finally:
         cluster.destroy()
+
+
+def replication_binaries_missing() -> str | None:
+    """Which of the programs a primary and its streaming replica need cannot be found, or None."""
+    missing = [name for name in ("initdb", "pg_ctl", "pg_basebackup") if not os.path.exists(_pg_bin(name))]
+    return ", ".join(missing) or None
+
+
+def postgres_server_installed() -> bool:
+    return bool(glob.glob("/usr/lib/postgresql/*/bin/postgres") or shutil.which("postgres"))
+
+
+@contextmanager
+def primary_and_replica() -> Iterator[tuple[PrivatePostgres, PrivatePostgres]]:
+    """A private primary and a streaming replica of it, both running; both destroyed at the end."""
+    primary, replica = PrivatePostgres(), PrivatePostgres()
+    try:
+        primary.init().serve_replication()
+        primary.start()
+        primary.copy_to_standby(replica)
+        replica.start()
+        yield primary, replica
+    finally:
+        replica.destroy()
+        primary.destroy()

@@ -31,7 +31,18 @@ from sqlalchemy import func, select
 from sscard.staff.roles import Role
 from tests.conftest import fresh_database
 from tests.reliability.authz_fixtures import PDF, REGION_A, REGION_B, ROW_REGION, Fixtures, build, staff_token
-from tests.reliability.authz_matrix import HIDDEN, HOLDER, NONE, OWN, PUBLIC, TABLE, TARGET, TERMINAL
+from tests.reliability.authz_matrix import (
+    EMPLOYER,
+    HIDDEN,
+    HOLDER,
+    NONE,
+    OWN,
+    PAGE,
+    PUBLIC,
+    TABLE,
+    TARGET,
+    TERMINAL,
+)
 
 AUTH_CODES = {"UNAUTHENTICATED", "ROLE_FORBIDDEN", "OUTSIDE_REGION"}
 TERMINAL_401 = {"TERMINAL_UNKNOWN", "MAC_INVALID", "REPLAY", "UNAUTHENTICATED"}
@@ -93,9 +104,8 @@ RequestOf = Callable[[Fixtures], Req]
 
 
 def _requests() -> dict[str, RequestOf]:  # noqa: PLR0915 - one entry per operation, as data
-    from sscard.db.base import utcnow
-    from sscard.keys.access import china_today
-    from tests.keys.factories import unique
+    from sscard.db.base import china_today, utcnow
+    from tests.key_register.factories import unique
     from tests.people.factories import new_id_number, new_phone
 
     today = china_today().isoformat()
@@ -120,10 +130,15 @@ def _requests() -> dict[str, RequestOf]:  # noqa: PLR0915 - one entry per operat
     terminal = ids(terminal_id="terminal")
     return {
         "GET /api/v1/regions/{code}": lambda fx: {"path": {"code": ROW_REGION}},
+        "GET /api/v1/statements/verify/{code}": lambda fx: {"path": {"code": "0000-0000-0000-0000-0000"}},
+        "GET /api/v1/portal/statements/{year}.pdf": lambda fx: {"path": {"year": 2024}},
         "GET /api/docs-static/{path}": lambda fx: {"path": {"path": "swagger-ui.css"}},
         "POST /api/v1/staff/{username}/unlock": ids(username="staff_a")(),
         "POST /api/v1/staff/{username}/totp/reset": ids(username="staff_a")(json={"reason": "phone lost"}),
         "POST /api/v1/staff/totp/confirm": lambda fx: {"json": {"otp": "000000"}},
+        "POST /api/v1/counter/insurance/registrations/{registration_id}/premium-decision": ids(
+            registration_id="late_registration"
+        )(json={"decision": "charged", "premium_fen": 1200}),
         "POST /api/v1/staff/login": lambda fx: {
             "json": {"username": fx.ids["login_user"], "password": fx.ids["login_pw"]}
         },
@@ -140,6 +155,7 @@ def _requests() -> dict[str, RequestOf]:  # noqa: PLR0915 - one entry per operat
         "POST /api/v1/portal/password": lambda fx: {"json": {"old_password": "x", "new_password": "y"}},
         "POST /api/v1/portal/liability-notice/acknowledgements": lambda fx: {"json": {"version": "1"}},
         "POST /api/v1/terminal/pin/verify": lambda fx: {"json": {"card_no": fx.cards["show"]}},
+        "POST /api/v1/terminal/card/info": lambda fx: {"json": {"card_no": fx.cards["show"]}},
         "POST /api/v1/terminal/pin/change": lambda fx: {
             "json": {"card_no": fx.cards["show"], "old_pin_block": "00" * 16, "new_pin_block": "00" * 16}
         },  # fmt: skip
@@ -163,6 +179,11 @@ def _requests() -> dict[str, RequestOf]:  # noqa: PLR0915 - one entry per operat
         },
         "GET /api/v1/counter/cards/{card_no}": card("show"),
         "POST /api/v1/counter/cards/{card_no}/activate": card("activate"),
+        "POST /api/v1/counter/cards/{card_no}/personalisation/check": card("show", json={"gender": "M"}),
+        "POST /api/v1/counter/cards/{card_no}/activate-with-pin": lambda fx: {
+            "path": {"card_no": fx.cards["activate_pin"]},
+            "json": {**_evidence(fx, "activate_pin"), "pin_pad": {"terminal_id": "T000NOPAD", "pin_block": "00" * 16}},
+        },  # fmt: skip
         "POST /api/v1/counter/cards/{card_no}/loss/confirm": card("confirm", json={"evidence": "居民身份证原件"}),
         "POST /api/v1/counter/cards/{card_no}/loss/withdraw": card("withdraw", json={"evidence": "居民身份证原件"}),
         "POST /api/v1/counter/cards/{card_no}/replace": card("replace", json={"evidence": "居民身份证原件"}),
@@ -170,7 +191,32 @@ def _requests() -> dict[str, RequestOf]:  # noqa: PLR0915 - one entry per operat
         "POST /api/v1/counter/query-password/reinitialise": lambda fx: {
             "json": {"id_number": fx.persons["reinit"][1], **_evidence(fx, "reinit")}
         },  # fmt: skip
+        "POST /api/v1/counter/persons/{person_id}/corrections/contact": lambda fx: {
+            "path": {"person_id": fx.persons["correct"][0]},
+            "json": {"phone": new_phone(), **_evidence(fx, "correct")},
+        },  # fmt: skip
+        "POST /api/v1/counter/persons/{person_id}/corrections/id-number": lambda fx: {
+            "path": {"person_id": fx.persons["correct_id"][0]},
+            "json": {
+                "new_id_number": fx.ids["correct_new_id"],
+                "reason": "录入错误",
+                "evidence": {"document_type": "resident_id_card", "document_number": fx.ids["correct_new_id"]},
+            },
+        },  # fmt: skip
+        "GET /api/v1/counter/corrections/{correction_id}": ids(correction_id="correction_approve")(),
+        "POST /api/v1/counter/corrections/{correction_id}/approve": ids(correction_id="correction_approve")(json={}),
+        "POST /api/v1/counter/corrections/{correction_id}/reject": ids(correction_id="correction_reject")(
+            json={"note": "证件不符"}
+        ),
         "GET /api/v1/counter/cards/{card_no}/pin": card("pin"),
+        # FIN-2: opened first (TABLE order), then money in, out and across
+        "POST /api/v1/counter/cards/{card_no}/debit": card("debit"),
+        "POST /api/v1/counter/cards/{card_no}/debit/deposit": card("debit", json={"amount_fen": 100}),
+        "POST /api/v1/counter/cards/{card_no}/debit/withdrawal": card("debit", json={"amount_fen": 1}),
+        "POST /api/v1/counter/cards/{card_no}/debit/transfer": lambda fx: {
+            "path": {"card_no": fx.cards["debit"]},
+            "json": {"amount_fen": 1, "to_card_no": fx.cards["debit_to"]},
+        },  # fmt: skip
         "POST /api/v1/counter/cards/{card_no}/pin/reset": lambda fx: {
             "path": {"card_no": fx.cards["pin_reset"]},
             "json": _evidence(fx, "pin_reset"),
@@ -187,6 +233,14 @@ def _requests() -> dict[str, RequestOf]:  # noqa: PLR0915 - one entry per operat
             "path": {"card_no": fx.cards["pin_restore"]},
             "json": _evidence(fx, "pin_restore"),
         },  # fmt: skip
+        # insurance record (INS-5, INS-6)
+        "GET /api/v1/portal/accounts/{kind}/movements": lambda fx: {"path": {"kind": "pension_personal"}},
+        "POST /api/v1/portal/discrepancies": lambda fx: {"json": {"text": "单位少报了基数"}},
+        "POST /api/v1/counter/persons/{person_id}/insurance-record": lambda fx: {
+            "path": {"person_id": fx.persons["main"][0]},
+            "json": _evidence(fx, "main"),
+        },  # fmt: skip
+        "POST /api/v1/counter/discrepancies/{report_id}/answer": ids(report_id="report")(json={"answer": "已核实"}),
         # hotline
         "POST /api/v1/hotline/loss-reports": lambda fx: {"json": {"id_number": fx.persons["hotline"][1]}},
         "GET /api/v1/hotline/voice-query": lambda fx: {"params": {"id_number": fx.persons["hotline"][1]}},
@@ -242,6 +296,19 @@ def _requests() -> dict[str, RequestOf]:  # noqa: PLR0915 - one entry per operat
                 "received_on": today,
                 "received_from": "人社部",
                 "location": "保险柜",
+            }
+        },  # fmt: skip
+        f"POST {S}/carriers/receipts": lambda fx: {
+            "json": {
+                "region_code": ROW_REGION,
+                "receipt_no": unique("RC"),
+                "received_on": today,
+                "received_from": "人社部",
+                "location": "保险柜",
+                "carriers": [
+                    {"carrier_type": "psam_card", "serial": unique("SN")},
+                    {"carrier_type": "psam_card", "serial": unique("SN")},
+                ],
             }
         },  # fmt: skip
         f"GET {S}/carriers/{{carrier_id}}": carrier(),
@@ -336,11 +403,21 @@ def _requests() -> dict[str, RequestOf]:  # noqa: PLR0915 - one entry per operat
 
 
 REQUESTS = _requests()
+REQUESTS["GET /static/{path}"] = lambda fx: {"path": {"path": "site.css"}}
+# Counter, employer and console pages: opaque refs and the form/action names in their paths (anonymous: a
+# 303 to the sign-in form).
+for _key in [k for k in TABLE if k.split(" ", 1)[1].startswith(("/counter/", "/employer/", "/console/")) and "{" in k]:
+    REQUESTS[_key] = lambda fx: {"path": {"ref": "x", "form": "issue", "action": "activate", "decision": "approve"}}
+REQUESTS["GET /portal/statements/{year}.pdf"] = lambda fx: {"path": {"year": "2025"}}
+for _channel in ("portal", "counter", "employer", "console"):
+    REQUESTS[f"GET /{_channel}/{{rest}}"] = lambda fx: {"path": {"rest": "no-such-page"}}
 # What a list of the caller's own region must not show of region A (OWN operations).
 OWN_PROBE: dict[str, Callable[[Fixtures], str]] = {
     "GET /api/v1/staff": lambda fx: fx.usernames[Role.COUNTER_CLERK, REGION_A],
     "GET /api/v1/terminals": lambda fx: fx.ids["terminal"],
     f"GET {S}/alerts": lambda fx: f'"device_id":{fx.ids["device"]}',
+    "GET /api/v1/counter/discrepancies": lambda fx: f'"person_id":{fx.persons["main"][0]}',
+    "GET /api/v1/counter/corrections": lambda fx: f'"correction_id":{fx.ids["correction_reject"]},',
 }
 
 
@@ -415,6 +492,9 @@ def backend(
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("SSCARD_DATABASE_URL", db.url)
             mp.setenv("SSCARD_DATABASE_SCHEMA", db.schema)
+            # Every terminal operation is refused ~36 times here from one source address: the per-source
+            # limit of refused terminal requests (default 100 a minute) is not what this test checks.
+            mp.setenv("SSCARD_TERMINAL_REFUSALS_PER_WINDOW", "100000")
             reset_settings_cache()
             reset_engine_cache()
             try:
@@ -456,6 +536,20 @@ def test_anonymous_holder_and_role_refusals(backend: tuple[TestClient, Fixtures]
             if r.status_code in (401, 403) and _code(r) in AUTH_CODES:
                 failures.append(_problems(key, "anonymous", r, "a public answer"))
             continue
+        elif op.access == PAGE:
+            # Pages: the sign-in form, a 303 to it, the CSRF refusal page or the 404 page; a bearer token
+            # opens nothing.
+            channel = key.split(" ", 1)[1].split("/")[1]
+            to_sign_in = r.status_code == 303 and r.headers.get("location") == f"/{channel}/"
+            html = r.headers.get("content-type", "").startswith("text/html")
+            if not (to_sign_in or (html and r.status_code in (200, 403, 404))):
+                failures.append(_problems(key, "anonymous", r, "the sign-in form, a 303 to it, an HTML refusal"))
+            for token in (fx.holder_token, *fx.tokens.values()):
+                again = _send(client, key, fx, token)
+                calls += 1
+                if (again.status_code, again.headers.get("location")) != (r.status_code, r.headers.get("location")):
+                    failures.append(_problems(key, "a bearer token", again, f"{r.status_code} as anonymous"))
+            continue
         elif r.status_code != 401:
             failures.append(_problems(key, "anonymous", r, "401"))
         elif op.access == TERMINAL and _code(r) not in TERMINAL_401:
@@ -469,11 +563,13 @@ def test_anonymous_holder_and_role_refusals(backend: tuple[TestClient, Fixtures]
         # Every staff role, in both regions.
         for (role, region), token in fx.tokens.items():
             who = f"{role.value}@{region}"
-            if op.access in (TERMINAL, HOLDER):
+            if op.access in (TERMINAL, HOLDER, EMPLOYER):
                 r = _send(client, key, fx, token)
                 calls += 1
                 if r.status_code != 401:
-                    failures.append(_problems(key, who, r, "401 (a staff token is no terminal or holder credential)"))
+                    failures.append(
+                        _problems(key, who, r, "401 (a staff token is no terminal, holder or employer token)")
+                    )
             elif role not in op.roles:
                 r = _send(client, key, fx, token)
                 calls += 1

@@ -24,10 +24,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from sscard.cli.common import EXIT_REJECTED_ROWS
 from sscard.imports.models import ImportJob, ImportRowError, ImportStatus
 from sscard.imports.synthetic import synthetic_rows
 from sscard.people.models import Person
-from sscard.security.factory import open_security_module
+from sscard.security_module.factory import open_security_module
 
 ROWS = 30_000
 BATCH = 200
@@ -182,7 +183,7 @@ def test_killed_import_leaves_no_process_and_resumes_exactly_once(
             if done.poll() is None:
                 done.kill()
                 done.wait()
-    assert done.returncode == 0, err_path.read_text()
+    assert done.returncode == EXIT_REJECTED_ROWS, err_path.read_text()  # done, the bad rows named
     summary = json.loads(out_path.read_text().strip().splitlines()[-1])
     assert summary["job_id"] == job_id and summary["resumed_after_line"] is not None
     data_lines = len(valid) + repeats + len(rejected)

@@ -15,12 +15,13 @@ from sqlalchemy import delete, func, select, update
 from typer.testing import CliRunner
 
 from sscard.audit import Actor
+from sscard.cli.common import EXIT_REJECTED_ROWS
 from sscard.cli.main import app
 from sscard.db.session import unit_of_work
 from sscard.identity.protected import ID_NUMBER
-from sscard.imports import service
 from sscard.imports.models import ImportJob, ImportRowError, ImportStatus
-from sscard.imports.service import import_persons
+from sscard.jobs import person_import
+from sscard.jobs.person_import import import_persons
 from sscard.people.models import Person
 from tests.imports.conftest import count_present, fresh_people
 
@@ -78,7 +79,7 @@ def _quote_file(path: Path) -> tuple[Path, list[tuple[str, str, str, str]]]:
 def test_unbalanced_quote_costs_its_line_only(db_env, tmp_path: Path) -> None:
     path, people = _quote_file(tmp_path / "quote.csv")
     code, out = _run(str(path), "--batch-size", "7")
-    assert code == 0, out
+    assert code == EXIT_REJECTED_ROWS, out
     assert "line 12: CSV_UNBALANCED_QUOTE — " in out
     assert "49 imported, 0 already present, 1 rejected of 50 rows" in out
     job_id = int(out.split("job ")[1].split(":")[0])
@@ -88,8 +89,8 @@ def test_unbalanced_quote_costs_its_line_only(db_env, tmp_path: Path) -> None:
     assert job.last_line == 51
     assert count_present(db_env.engine, [p[0] for i, p in enumerate(people) if i != 10]) == 49
     assert count_present(db_env.engine, [people[10][0]]) == 0
-    code, again = _run(str(path))
-    assert code == 0 and "already imported completely" in again and "49 imported" in again
+    code, again = _run(str(path))  # the file still has its rejected row: 3 again
+    assert code == EXIT_REJECTED_ROWS and "already imported completely" in again and "49 imported" in again
 
 
 # rule CH-4: a job an earlier version marked finished without accounting for every line is reopened
@@ -104,7 +105,7 @@ def test_finished_job_that_lost_lines_is_reopened(db_env, tmp_path: Path) -> Non
             update(ImportJob).where(ImportJob.id == first["job_id"]).values(imported=10, already_present=0, rejected=1)
         )
     code, out = _run(str(path), "--json")
-    assert code == 0, out
+    assert code == EXIT_REJECTED_ROWS, out
     summary = _summary(out)
     assert summary["job_id"] == first["job_id"] and summary["reopened"] and not summary["previously_finished"]
     assert summary["job_totals"] == {"imported": 39, "already_present": 10, "rejected": 1}
@@ -127,6 +128,7 @@ def test_non_utf8_file_is_refused_before_anything_is_imported(db_env, tmp_path: 
     assert code == 1
     assert out.strip().count("\n") == 0 and "Traceback" not in out
     assert "IMPORT_FILE_ENCODING" in out and "lines 2, 3, 4" in out and "nothing was imported" in out
+    assert "iconv -f GBK -t UTF-8" in out  # issue 22 item 8: how to convert it
     assert not any(p[0] in out for p in people)  # rule ID-5: no ID in the message
     assert count_present(db_env.engine, [p[0] for p in people]) == 0
     assert _jobs() == jobs  # no job row either: a fixed file is simply imported
@@ -172,7 +174,7 @@ def test_duplicate_lines_within_a_file_and_across_runs(db_env, tmp_path: Path) -
     lines.append(f"{people[2][0]},另一人,,")  # line 9: the ID of line 4 with another name
     path = _write(tmp_path / "dups.csv", lines)
     code, out = _run(str(path), "--json", "--batch-size", "3")
-    assert code == 0, out
+    assert code == EXIT_REJECTED_ROWS, out
     s = _summary(out)
     assert (s["imported"], s["already_present"], s["rejected"]) == (5, 2, 1)
     assert s["data_lines"] == 8
@@ -202,7 +204,7 @@ def test_bom_crlf_blank_lines_keep_physical_line_numbers(db_env, tmp_path: Path)
     # a BOM, CRLF everywhere, and no line end after the last line
     path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode())
     code, out = _run(str(path), "--json", "--batch-size", "2")
-    assert code == 0, out
+    assert code == EXIT_REJECTED_ROWS, out
     s = _summary(out)
     assert (s["imported"], s["already_present"], s["rejected"]) == (4, 0, 2)
     assert count_present(db_env.engine, [p[0] for p in people[:4]]) == 4
@@ -220,13 +222,13 @@ def test_a_job_that_cannot_account_for_every_line_is_not_finished(
 
     people = fresh_people(20)
     path = _write(tmp_path / "short.csv", [HEADER] + [",".join(p) for p in people])
-    real_scan = service.scan_file
+    real_scan = person_import.scan_file
 
     def one_line_more(p: Path):  # the file "has" a line the reading never accounts for
         scan = real_scan(p)
         return type(scan)(scan.sha256, scan.size, scan.lines + 1, scan.blank_lines)
 
-    monkeypatch.setattr(service, "scan_file", one_line_more)
+    monkeypatch.setattr(person_import, "scan_file", one_line_more)
     with pytest.raises(ImportUnaccounted, match=r"the file has 21 data lines .* 20 imported"):
         import_persons(path=path, actor=Actor.cli_operator(), batch_size=8, workers=0)
     with unit_of_work() as uow:
@@ -273,7 +275,7 @@ def test_nul_in_a_rejected_field_costs_its_line_only(db_env, tmp_path: Path) -> 
     lines = [HEADER] + [",".join(p) for p in people]
     lines[3] = f"{people[2][0]},{people[2][1]},,a\x00b@example.com"
     code, out = _run(str(_write(tmp_path / "nul.csv", lines)))
-    assert code == 0, out
+    assert code == EXIT_REJECTED_ROWS, out
     assert "5 imported, 0 already present, 1 rejected of 6 rows" in out
     job_id = int(out.split("job ")[1].split(":")[0])
     assert _errors(job_id) == [(4, "EMAIL_INVALID")]

@@ -54,11 +54,12 @@ from sscard.credentials.pin.errors import PinLocked, PinRequired, PinTooSimple, 
 from sscard.credentials.pin.models import CardPin
 from sscard.credentials.pin.service import change_card_pin, verify_card_pin
 from sscard.credentials.pin.status import pin_status_of
+from sscard.db.early_commit import Why, commit_early_on
 from sscard.db.session import unit_of_work
 from sscard.errors import DomainError
 from sscard.policy.service import get_effective_policy
-from sscard.terminals.auth import AuthenticatedTerminal
-from sscard.terminals.models import InstitutionType
+from sscard.terminal_registry.auth import AuthenticatedTerminal
+from sscard.terminal_registry.models import InstitutionType
 from tests.credentials.pin.conftest import client, staff_headers, terminal  # noqa: F401 - fixtures
 from tests.people.factories import CALLER, CLERK, add_test_person, new_id_number
 
@@ -68,6 +69,8 @@ VALID = ("802461", "730952", "915837")  # not simple, no birth date in any form;
 SIMPLE = ("111111", "654321", INITIAL)  # all alike, descending, the initial PIN (PIN-3)
 WRONG = "555121"  # never anyone's PIN here
 EVIDENCE = "resident ID card checked at the counter"
+# rule CARD-7: every issue (first card or replacement) records what was personalised, audited after the issue
+PERSONALISED = ("card.personalise", "ok")
 REMEMBERED = (PinWrong, PinLocked, PinRequired, PinTooSimple)  # committed with their answer, as the routes do
 
 # rule CARD-1: the states and the transitions the rules allow, written out from the spec
@@ -102,7 +105,7 @@ class CardModel:
 def _outcome(fn: Callable[[Any], Any]) -> tuple[Any, DomainError | None]:
     """Run ``fn(uow)`` in a unit of work of its own: its result, or the domain error it refused with."""
     try:
-        with unit_of_work() as uow, uow.committed_before(*REMEMBERED):
+        with unit_of_work() as uow, commit_early_on(uow, *REMEMBERED, why=Why.FAILURE_COUNTED):
             return fn(uow), None
     except DomainError as exc:
         return None, exc
@@ -132,7 +135,10 @@ class CardLife(RuleBasedStateMachine):
                 activate_card(uow, card_no=card_no, actor=CLERK)
             self.persons.append((person_id, id_number))
             self._new_card(
-                card_no, person, "active", [("card.apply", "ok"), ("card.issue", "ok"), ("card.activate", "ok")]
+                card_no,
+                person,
+                "active",
+                [("card.apply", "ok"), ("card.issue", "ok"), PERSONALISED, ("card.activate", "ok")],
             )
 
     # --- the model's helpers ---------------------------------------------------------------------
@@ -202,9 +208,9 @@ class CardLife(RuleBasedStateMachine):
         if live is not None:  # the pending application is personalised
             assert card_no == live.card_no
             live.state = "issued"
-            live.audit.append(("card.issue", "ok"))
+            live.audit += [("card.issue", "ok"), PERSONALISED]
         else:
-            self._new_card(card_no, person, "issued", [("card.apply", "ok"), ("card.issue", "ok")])
+            self._new_card(card_no, person, "issued", [("card.apply", "ok"), ("card.issue", "ok"), PERSONALISED])
 
     @rule(person=st.integers(0, 1))
     def report_loss_by_hotline(self, person: int) -> None:
@@ -245,7 +251,7 @@ class CardLife(RuleBasedStateMachine):
         if event == "replace":  # rule CARD-2: a new number; the old card invalid; credentials not inherited
             card.audit.append(("card.replaced_by", "ok"))
             assert result != card.card_no
-            self._new_card(result, card.person, "issued", [("card.apply", "ok"), ("card.issue", "ok")])
+            self._new_card(result, card.person, "issued", [("card.apply", "ok"), ("card.issue", "ok"), PERSONALISED])
 
     # --- the PIN at terminals (PIN-2..PIN-5, CARD-4) -----------------------------------------------
 

@@ -8,9 +8,11 @@ INFO as ``configure_logging`` sets it, SMS through an HTTP gateway
 and e-mail through an SMTP relay, so no file sink is in play): a person added at the counter with a
 full ID and phone, card issued and activated, portal login with the initial password and change,
 forgot-password with a temporary password, counter PIN reset, terminal PIN change and verify with PIN
-blocks, staff login, terminal enrolment (its key exported sealed), hotline loss report, and an import
-of a small CSV. The searched values are distinctive (generated per run) and are looked for as
-substrings of decoded text and of raw bytes, in clear, hex and base64 forms.
+blocks, staff login, terminal enrolment (its key exported sealed), hotline loss report, a discrepancy
+report carrying the ID and phone in its text (INS-6) answered at the counter, the counter's insurance
+record read and the voice query, and an import of a small CSV. The searched values are distinctive
+(generated per run) and are looked for as substrings of decoded text and of raw bytes, in clear, hex
+and base64 forms.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def prod_app(request, tmp_path_factory, tmp_path, monkeypatch, sms_gateway, smtp
         set_registry(None)  # the senders these settings choose
         configure_logging(force=True)
         # The suite's shared security module has a development root, which production refuses at start-up
-        # (tests/security/test_production_start.py); this scan is about what the journeys write.
+        # (tests/security_module/test_production_start.py); this scan is about what the journeys write.
         monkeypatch.setattr("sscard.api.app.ensure_production_ready", lambda: None)
         try:
             yield db, sms_gateway, smtp_server, tmp_path
@@ -216,6 +218,37 @@ def test_journeys_leave_no_clear_personal_data_or_secret(prod_app, capsys, caplo
             ),
             404,
         )
+        # INS-6: a discrepancy report whose text carries the holder's ID and phone (as people write
+        # them), answered at the counter; the counter's record read with evidence; the voice query.
+        text = f"我的身份证号{id_number}，电话{phone}，单位少报了基数"
+        report = check(client.post("/api/v1/portal/discrepancies", headers=bearer, json={"text": text}), 201).json()
+        check(client.post(f"/api/v1/counter/discrepancies/{report['id']}/answer", headers=clerk,
+                          json={"answer": f"已回电{phone}核实"}), 200)  # fmt: skip
+        check(client.post(f"/api/v1/counter/persons/{person['person_id']}/insurance-record", headers=clerk, json={
+            "evidence": {"document_type": "resident_id_card", "document_number": id_number}}), 200)  # fmt: skip
+        check(client.post("/api/v1/hotline/voice-query", headers=operator, json={"id_number": id_number}), 200)
+        # Record corrections (QPW-3): the phone at once; a wrong ID on file, corrected with a supervisor's approval.
+        corrected_phone = "17" + f"{secrets.randbelow(10**9):09d}"
+        evidence = {"document_type": "resident_id_card", "document_number": id_number}
+        check(client.post(f"/api/v1/counter/persons/{person['person_id']}/corrections/contact", headers=clerk,
+                          json={"phone": corrected_phone, "evidence": evidence}), 200)  # fmt: skip
+        wrong_id, corrected_id = new_id_number(region=REGION), new_id_number(region=REGION)
+        misfiled = {"id_number": wrong_id, "name": "诸葛亮", "phone": phone}
+        misfiled = check(client.post("/api/v1/counter/persons", headers=clerk, json=misfiled), 201).json()
+        ask = f"/api/v1/counter/persons/{misfiled['person_id']}/corrections/id-number"
+        doc = {"document_type": "resident_id_card", "document_number": corrected_id}
+        check(client.post(ask, headers=clerk, json={"new_id_number": id_number, "reason": "录入错误",
+              "evidence": {**doc, "document_number": id_number}}), 409)  # fmt: skip
+        body = {"new_id_number": corrected_id, "reason": f"录入错误，应为{corrected_id}", "evidence": doc}
+        correction = check(client.post(ask, headers=clerk, json=body), 201).json()
+        check(
+            client.post(ask, headers=clerk, json={"new_id_number": corrected_id, "reason": "x", "evidence": doc}), 422
+        )
+        supervisor = {"Authorization": f"Bearer {staff_token(Role.COUNTER_SUPERVISOR, '110000')[0]}"}
+        check(client.post(f"/api/v1/counter/corrections/{correction['correction_id']}/approve", headers=supervisor,
+                          json={"note": f"核验{corrected_id}"}), 200)  # fmt: skip
+        check(client.post(login, json={"id_number": corrected_id, "password": corrected_id[-8:].replace("X", "0")}),
+              200)  # fmt: skip
         for _ in range(5):
             dispatch_pending(limit=500)
 
@@ -223,7 +256,7 @@ def test_journeys_leave_no_clear_personal_data_or_secret(prod_app, capsys, caplo
     csv = data_dir / "persons.csv"
     csv.write_text(f"id_number,name,phone,email\n{imported_id},司马光,{imported_phone},\n{id_number[:-1]}Q,坏行,,\n")
     result = CliRunner().invoke(cli, ["import", "persons", str(csv)])
-    assert result.exit_code in (0, 1), result.output
+    assert result.exit_code == 3, result.output  # EXIT_REJECTED_ROWS: its second line is bad
     csv.unlink()  # the input file itself is the operator's, not the system's
 
     wanted: dict[str, list[bytes]] = {
@@ -232,6 +265,7 @@ def test_journeys_leave_no_clear_personal_data_or_secret(prod_app, capsys, caplo
         "initial_password": [initial_password.encode()], "new_password": forms(new_password),
         "temporary_password": forms(temporary), "after_temp_password": forms(after_temp_password),
         "staff_password": forms(staff_password), "pin": [new_pin.encode()], "wrong_pin": [wrong.encode()],
+        "corrected_phone": forms(corrected_phone), "wrong_id": forms(wrong_id), "corrected_id": forms(corrected_id),
         "terminal_mac_key": forms(profile.mac_key), "terminal_pin_key": forms(profile.pin_key),
     }  # fmt: skip
     captured = capsys.readouterr()
@@ -244,7 +278,8 @@ def test_journeys_leave_no_clear_personal_data_or_secret(prod_app, capsys, caplo
     for where, value in _db_values():
         seen_tables.add(where.split(".")[0])
         leaks += [f"db {where}: {name}" for name in find(value, wanted)]
-    assert {"person", "outbox_message", "audit_entry", "card_pin", "query_password"} <= seen_tables
+    scanned = {"person", "outbox_message", "audit_entry", "card_pin", "query_password", "discrepancy_report"}
+    assert scanned <= seen_tables
     # Production: nothing written to a local file sink (the messages left through gateway and relay).
     for path in Path(data_dir).rglob("*"):
         if path.is_file():

@@ -26,6 +26,10 @@ from sscard.staff.service import create_staff, deactivate_staff
 from sscard.staff.sessions import FREE_FAILURES, authenticate_staff, logout_staff, resolve_session, throttle_wait
 from tests.staff.factories import PASSWORD, TEST_ACTOR, ensure_region, make_staff
 
+# These tests check the staff password hash itself, the login's equal work and its throttle: they
+# keep the production Argon2id parameters (tests/conftest.py makes them cheap elsewhere).
+pytestmark = pytest.mark.real_password_hashing
+
 
 def _audit(uow, subject: str) -> list[AuditEntry]:
     return list(uow.session.scalars(select(AuditEntry).where(AuditEntry.subject == subject).order_by(AuditEntry.id)))

@@ -20,6 +20,10 @@ from sscard.staff.sessions import authenticate_staff
 from tests.api.conftest import bearer
 from tests.staff.factories import PASSWORD, TOTP_SECRET, current_otp, make_staff
 
+# These tests check the staff password hash itself, the login's equal work and its throttle: they
+# keep the production Argon2id parameters (tests/conftest.py makes them cheap elsewhere).
+pytestmark = pytest.mark.real_password_hashing
+
 LOGIN = "/api/v1/staff/login"
 
 

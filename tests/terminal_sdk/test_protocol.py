@@ -151,7 +151,7 @@ def test_envelope_opens_only_for_its_recipient_and_label() -> None:
 
 def test_server_envelopes_open_with_the_sdk() -> None:
     # The security module seals with its own module; the SDK must open what it seals.
-    from sscard.security.envelope import seal_envelope as server_seal
+    from sscard.security_module.envelope import seal_envelope as server_seal
     from sscard.terminal.client import generate_enrollment_key
 
     recipient = generate_enrollment_key()

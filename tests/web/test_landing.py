@@ -12,7 +12,7 @@ def page(db_env, monkeypatch):
     from sscard.config import reset_settings_cache
 
     # Production's start-up refusal (the suite's keystore has a development root) is tested in
-    # tests/security/test_production_start.py; here only the page's text matters.
+    # tests/security_module/test_production_start.py; here only the page's text matters.
     monkeypatch.setattr("sscard.api.app.ensure_production_ready", lambda: None)
 
     def get(env: str = "test", **params: str):

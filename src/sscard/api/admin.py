@@ -12,25 +12,28 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel
 
-from sscard.api.deps import TRANSACTION
+from sscard.api.deps import READS, TRANSACTION
+from sscard.api.error_docs import raises
+from sscard.api.idempotency import IdempotentRoute
+from sscard.api.pagination import PAGE, PageQuery
+from sscard.api.staff_auth import StaffPrincipal, require_staff
 from sscard.audit import Channel
+from sscard.cards.errors import CardTypeInvalid
 from sscard.cards.types import CardType
 from sscard.credentials.query_password.report import count_initial_passwords
 from sscard.db.session import UnitOfWork
+from sscard.policy.errors import PolicyInvalid, PolicyScheduleConflict
 from sscard.policy.models import PolicyVersion
 from sscard.policy.schemas import PolicyChange, PolicyVersionRead
 from sscard.policy.service import get_effective_policy, list_policy_versions, set_policy
-from sscard.staff.deps import StaffPrincipal, require_staff
+from sscard.regions.errors import RegionNotFound
+from sscard.staff.errors import OutsideRegion
 from sscard.staff.roles import Role
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=IdempotentRoute)
 
 READERS = require_staff(Role.ADMINISTRATOR, Role.AUDITOR)
 ADMIN = require_staff(Role.ADMINISTRATOR)
-_ERRORS: dict[int | str, dict[str, str]] = {
-    403: {"description": "Wrong role (`ROLE_FORBIDDEN`) or a region outside yours (`OUTSIDE_REGION`)."},
-    422: {"description": "Invalid policy key or value (`POLICY_INVALID`)."},
-}
 
 
 class EffectivePolicyRead(BaseModel):
@@ -62,7 +65,8 @@ def version_read(v: PolicyVersion) -> PolicyVersionRead:
     )
 
 
-@router.get("/policy/{region_code}", response_model=EffectivePolicyRead, responses=_ERRORS)
+@router.get("/policy/{region_code}", response_model=EffectivePolicyRead)
+@raises(OutsideRegion, CardTypeInvalid, PolicyInvalid)
 def show_policy(
     region_code: str,
     card_type: CardType | None = None,
@@ -82,21 +86,23 @@ def show_policy(
     )
 
 
-@router.get("/policy/{region_code}/versions", response_model=list[PolicyVersionRead], responses=_ERRORS)
+@router.get("/policy/{region_code}/versions", response_model=list[PolicyVersionRead])
+@raises(OutsideRegion, CardTypeInvalid)
 def policy_history(
     region_code: str,
     card_type: CardType | None = None,
     staff: StaffPrincipal = Depends(READERS),
+    page: PageQuery = PAGE,
     uow: UnitOfWork = TRANSACTION,
 ) -> list[PolicyVersionRead]:
     """List the stored versions of a region's policy: who changed what, when, why, effective when."""
     staff.ensure_region(region_code)
-    return [version_read(v) for v in list_policy_versions(uow, region_code=region_code, card_type=card_type)]
+    found = list_policy_versions(uow, region_code=region_code, card_type=card_type, page=page)
+    return [version_read(v) for v in found]
 
 
-@router.post(
-    "/policy/{region_code}", status_code=status.HTTP_201_CREATED, response_model=PolicyVersionRead, responses=_ERRORS
-)
+@router.post("/policy/{region_code}", status_code=status.HTTP_201_CREATED, response_model=PolicyVersionRead)
+@raises(OutsideRegion, RegionNotFound, PolicyScheduleConflict, CardTypeInvalid, PolicyInvalid)
 def change_policy(
     region_code: str, body: PolicyChange, staff: StaffPrincipal = Depends(ADMIN), uow: UnitOfWork = TRANSACTION
 ) -> PolicyVersionRead:
@@ -115,13 +121,16 @@ def change_policy(
     return version_read(version)
 
 
-@router.get("/reports/initial-query-passwords", response_model=list[InitialPasswordCountRead], responses=_ERRORS)
+@router.get("/reports/initial-query-passwords", response_model=list[InitialPasswordCountRead])
+@raises(OutsideRegion)
 def initial_query_passwords(
     within: str | None = Query(default=None, description="Region to report on (default: yours)."),
     staff: StaffPrincipal = Depends(READERS),
-    uow: UnitOfWork = TRANSACTION,
+    page: PageQuery = PAGE,
+    reads: UnitOfWork = READS,
 ) -> list[InitialPasswordCountRead]:
     """Count, per region, the holders still on the initial query password (issue 5 item 7)."""
     region = within or staff.region_code
     staff.ensure_region(region)
-    return [InitialPasswordCountRead(**c.as_dict()) for c in count_initial_passwords(uow, within=region)]  # type: ignore[arg-type]
+    counts = count_initial_passwords(reads, within=region, page=page)
+    return [InitialPasswordCountRead(**c.as_dict()) for c in counts]  # type: ignore[arg-type]

@@ -9,7 +9,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from sscard.api.deps import TRANSACTION
+from sscard.api.error_docs import raises
+from sscard.api.idempotency import IdempotentRoute
+from sscard.api.staff_auth import StaffPrincipal, require_staff
 from sscard.audit import Actor, Channel
+from sscard.cards.errors import CardBlocked, CardIllegalTransition, CardNotActive, CardNotFound, CardTypeInvalid
 from sscard.cards.numbers import mask_card_no
 from sscard.cards.service import get_card_or_raise
 from sscard.credentials.pin.counter_ops import (
@@ -22,27 +26,31 @@ from sscard.credentials.pin.counter_ops import (
     restore_card_pin,
     unlock_card_pin,
 )
+from sscard.credentials.pin.errors import (
+    IdentityEvidenceInvalid,
+    IdentityEvidenceMismatch,
+    PinInputInvalid,
+    PinNotEnabled,
+    PinNothingToRestore,
+    PinNotLocked,
+    PinResetModeNotAllowed,
+    PinTooSimple,
+)
 from sscard.credentials.pin.pinpad import counter_pin_pad
 from sscard.credentials.pin.schemas import CounterPinRequest, CounterPinReset, PinStatusRead
 from sscard.db.session import UnitOfWork
-from sscard.staff.deps import StaffPrincipal, require_staff
+from sscard.identity.citizen_id import InvalidCitizenId
+from sscard.people.errors import PersonNotFound
+from sscard.policy.errors import PolicyInvalid
+from sscard.staff.errors import CardOtherBank, OutsideRegion
 from sscard.staff.roles import ROLE_CHANNEL, Role
+from sscard.terminal_registry.errors import TerminalNotFound
 
-router = APIRouter(prefix="/counter/cards/{card_no}/pin", tags=["counter"])
+router = APIRouter(prefix="/counter/cards/{card_no}/pin", tags=["counter"], route_class=IdempotentRoute)
 
 # PIN-6: at a social security service outlet or the card's bank outlet (a bank clerk acts only on cards
 # issued through the bank on the clerk's account: 403 CARD_OTHER_BANK otherwise).
 PIN_STAFF = require_staff(Role.COUNTER_CLERK, Role.COUNTER_SUPERVISOR, Role.BANK_CLERK)
-
-_ERRORS = {
-    403: {
-        "description": "Outside the staff member's region (`OUTSIDE_REGION`), a bank clerk's card of another "
-        "bank or of no bank (`CARD_OTHER_BANK`), or role not allowed."
-    },
-    404: {"description": "No such card (`CARD_NOT_FOUND`)."},
-    409: {"description": "`CARD_NOT_ACTIVE`, `CARD_BLOCKED`, or the PIN is not in a state this operation needs."},
-    422: {"description": "`IDENTITY_EVIDENCE_INVALID`, `IDENTITY_EVIDENCE_MISMATCH`, `PIN_TOO_SIMPLE` ..."},
-}
 
 
 def _actor(staff: StaffPrincipal) -> Actor:
@@ -61,7 +69,8 @@ def _read(target: CounterTarget, status: object) -> PinStatusRead:
     return PinStatusRead.of(mask_card_no(target.card.card_no), status)  # type: ignore[arg-type]
 
 
-@router.get("", response_model=PinStatusRead, responses=_ERRORS)  # type: ignore[arg-type]
+@router.get("", response_model=PinStatusRead)  # type: ignore[arg-type]
+@raises(CardOtherBank, OutsideRegion, CardNotFound, CardIllegalTransition, CardTypeInvalid, PolicyInvalid)
 def pin_status(
     card_no: str, staff: StaffPrincipal = Depends(PIN_STAFF), uow: UnitOfWork = TRANSACTION
 ) -> PinStatusRead:
@@ -71,7 +80,25 @@ def pin_status(
     return PinStatusRead.of(mask_card_no(card.card_no), get_card_pin_status(uow, card_no=card_no))
 
 
-@router.post("/reset", response_model=PinStatusRead, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post("/reset", response_model=PinStatusRead)  # type: ignore[arg-type]
+@raises(
+    CardOtherBank,
+    OutsideRegion,
+    CardNotFound,
+    PersonNotFound,
+    TerminalNotFound,
+    CardBlocked,
+    CardIllegalTransition,
+    CardNotActive,
+    CardTypeInvalid,
+    IdentityEvidenceInvalid,
+    IdentityEvidenceMismatch,
+    InvalidCitizenId,
+    PinInputInvalid,
+    PinResetModeNotAllowed,
+    PinTooSimple,
+    PolicyInvalid,
+)
 def reset(
     card_no: str, body: CounterPinReset, staff: StaffPrincipal = Depends(PIN_STAFF), uow: UnitOfWork = TRANSACTION
 ) -> PinStatusRead:
@@ -84,7 +111,22 @@ def reset(
     return _read(target, reset_card_pin(uow, target=target, actor=_actor(staff), new_pin=new_pin))
 
 
-@router.post("/unlock", response_model=PinStatusRead, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post("/unlock", response_model=PinStatusRead)  # type: ignore[arg-type]
+@raises(
+    CardOtherBank,
+    OutsideRegion,
+    CardNotFound,
+    PersonNotFound,
+    CardBlocked,
+    CardIllegalTransition,
+    CardNotActive,
+    PinNotLocked,
+    CardTypeInvalid,
+    IdentityEvidenceInvalid,
+    IdentityEvidenceMismatch,
+    InvalidCitizenId,
+    PolicyInvalid,
+)
 def unlock(
     card_no: str,
     body: CounterPinRequest,
@@ -96,8 +138,23 @@ def unlock(
     return _read(target, unlock_card_pin(uow, target=target, actor=_actor(staff)))
 
 
-@router.post("/cancel", response_model=PinStatusRead, responses=_ERRORS)  # type: ignore[arg-type]
-def cancel(
+@router.post("/cancel", response_model=PinStatusRead)  # type: ignore[arg-type]
+@raises(
+    CardOtherBank,
+    OutsideRegion,
+    CardNotFound,
+    PersonNotFound,
+    CardBlocked,
+    CardIllegalTransition,
+    CardNotActive,
+    PinNotEnabled,
+    CardTypeInvalid,
+    IdentityEvidenceInvalid,
+    IdentityEvidenceMismatch,
+    InvalidCitizenId,
+    PolicyInvalid,
+)
+def cancel_pin(
     card_no: str,
     body: CounterPinRequest,
     staff: StaffPrincipal = Depends(PIN_STAFF),
@@ -108,7 +165,22 @@ def cancel(
     return _read(target, cancel_card_pin(uow, target=target, actor=_actor(staff)))
 
 
-@router.post("/restore", response_model=PinStatusRead, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post("/restore", response_model=PinStatusRead)  # type: ignore[arg-type]
+@raises(
+    CardOtherBank,
+    OutsideRegion,
+    CardNotFound,
+    PersonNotFound,
+    CardBlocked,
+    CardIllegalTransition,
+    CardNotActive,
+    PinNothingToRestore,
+    CardTypeInvalid,
+    IdentityEvidenceInvalid,
+    IdentityEvidenceMismatch,
+    InvalidCitizenId,
+    PolicyInvalid,
+)
 def restore(
     card_no: str,
     body: CounterPinRequest,

@@ -6,17 +6,26 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from sscard.api.deps import TRANSACTION
+from sscard.api.error_docs import raises
+from sscard.api.idempotency import IdempotentRoute
+from sscard.api.staff_auth import StaffPrincipal, require_staff
 from sscard.audit import Channel
+from sscard.cards.errors import CardTypeInvalid
+from sscard.credentials.pin.errors import IdentityEvidenceInvalid, IdentityEvidenceMismatch
 from sscard.credentials.pin.schemas import IdentityEvidenceIn
 from sscard.credentials.query_password.counter import reinitialise_query_password
 from sscard.credentials.query_password.service import initial_password_state
 from sscard.db.session import UnitOfWork
 from sscard.identity import mask_id_number, parse_citizen_id
+from sscard.identity.citizen_id import InvalidCitizenId
+from sscard.notify.errors import NotifyInvalid
+from sscard.people.errors import PersonDeceased, PersonNotFound
 from sscard.people.service import get_person_by_id_number_or_raise
-from sscard.staff.deps import StaffPrincipal, require_staff
+from sscard.policy.errors import PolicyInvalid
+from sscard.staff.errors import OutsideRegion
 from sscard.staff.roles import ROLE_CHANNEL, Role
 
-router = APIRouter(prefix="/counter/query-password", tags=["counter"])
+router = APIRouter(prefix="/counter/query-password", tags=["counter"], route_class=IdempotentRoute)
 
 COUNTER = require_staff(Role.COUNTER_CLERK, Role.COUNTER_SUPERVISOR)
 
@@ -38,11 +47,17 @@ class QueryPasswordStateRead(BaseModel):
 @router.post(
     "/reinitialise",
     response_model=QueryPasswordStateRead,
-    responses={
-        403: {"description": "Role or region not allowed (`ROLE_FORBIDDEN`, `OUTSIDE_REGION`)."},
-        404: {"description": "No person with this ID number (`PERSON_NOT_FOUND`)."},
-        422: {"description": "`IDENTITY_EVIDENCE_INVALID`, `IDENTITY_EVIDENCE_MISMATCH`, `ID_*`."},
-    },
+)
+@raises(
+    OutsideRegion,
+    PersonNotFound,
+    PersonDeceased,
+    CardTypeInvalid,
+    IdentityEvidenceInvalid,
+    IdentityEvidenceMismatch,
+    InvalidCitizenId,
+    NotifyInvalid,
+    PolicyInvalid,
 )
 def reinitialise(
     body: ReinitialiseIn, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = TRANSACTION

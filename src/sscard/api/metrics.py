@@ -25,6 +25,8 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sscard.config import get_settings
+
 REQUESTS = Counter(
     "sscard_http_requests_total",
     "HTTP requests by method, route template and status.",
@@ -83,7 +85,12 @@ def record_request(scope: Scope, route: str, status: int, elapsed: float) -> Non
     count, latency = _series(method, route, status)
     count.inc()
     latency.observe(elapsed)
-    log.debug("request", method=method, route=route, status=status, ms=round(elapsed * 1000, 2))
+    if get_settings().log_requests:
+        # One JSON line per answer (SSCARD_LOG_REQUESTS), findable by the X-Request-ID the client got:
+        # the route template, never the raw path or its query (card numbers, ID numbers).
+        state = scope.get("state") or {}
+        log.info("request", request_id=state.get("request_id"), method=method, route=route, status=status,
+                 duration_ms=round(elapsed * 1000, 2))  # fmt: skip
 
 
 @lru_cache(maxsize=4096)  # bounded like the series: methods × route templates × statuses

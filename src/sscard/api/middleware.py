@@ -1,7 +1,8 @@
 """Pure ASGI middleware: request ids, the error boundary, and the input guard (size, NUL).
 
-Order in ``create_app`` (outermost first): RequestId → Metrics → ErrorBoundary → InputGuard → routes,
-so a 500 still carries ``X-Request-ID`` and is counted by the metrics.
+Order in ``create_app`` (outermost first): PinVerifyLane (``api/pin_verify_lane.py``) → RequestId →
+Metrics → ErrorBoundary → InputGuard → routes, so a 500 still carries ``X-Request-ID`` and is counted
+by the metrics.
 """
 
 from __future__ import annotations
@@ -24,13 +25,26 @@ from sscard.logging import mask_text
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_BODY_BYTES = 1024 * 1024
-# Signed documents (agreements, security plans: up to 10 MiB, keys.documents) travel as multipart.
+# Signed documents (agreements, security plans: up to 10 MiB, key_register.documents) travel as multipart.
 MAX_UPLOAD_BYTES = 11 * 1024 * 1024
+# Uploads with a larger limit of their own: the employer's contributions CSV (``web/employer/routes.py``
+# ``MAX_UPLOAD``, 20 MiB) plus room for the form around it, so the page itself refuses a larger file.
+UPLOAD_LIMITS = {"/employer/declarations/upload": 21 * 1024 * 1024}
 log = structlog.get_logger("sscard.api")
 
 
 def request_id_of(scope: Scope) -> str:
-    """The client's ``X-Request-ID`` when it is sane, otherwise a new one."""
+    """The client's ``X-Request-ID`` when it is sane, otherwise a new one; chosen once per request
+    (kept in the scope's state), so the answer's header and the request's log line carry the same id."""
+    state = scope.setdefault("state", {})
+    known = state.get("request_id")
+    if known:
+        return str(known)
+    state["request_id"] = request_id = _choose_request_id(scope)
+    return request_id
+
+
+def _choose_request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             incoming = value.decode("latin-1")
@@ -53,7 +67,6 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = request_id_of(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
         async def send_with_id(message: Message) -> None:
@@ -226,7 +239,9 @@ class InputGuardMiddleware:
             await problem(422, "INVALID_CHARACTERS", "The input is not valid.", NUL_DETAIL)(scope, receive, send)
             return
         media = _media_type(headers)
-        limit = self.max_upload_bytes if media == b"multipart/form-data" else self.max_bytes
+        limit = self.max_bytes
+        if media == b"multipart/form-data":
+            limit = max(self.max_upload_bytes, UPLOAD_LIMITS.get(scope.get("path", ""), 0))
         declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.isdigit():

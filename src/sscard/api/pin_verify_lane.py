@@ -2,10 +2,13 @@
 
 Every card transaction asks for a PIN check, so this one route carries most of the platform's
 traffic. Its common case (the right PIN of an active card with an enabled PIN and no failure on
-record) is decided in shared transactions (``credentials/pin/batch_verify.py``) and answered here,
-in front of the whole middleware stack: FastAPI's router walks every included router on each
-request, and each middleware wraps ``send`` once more; measured, the two cost more CPU than the
-check itself.
+record, as the PIN rule says: ``credentials/pin/rules/decision.py``) is decided in shared
+transactions (``credentials/pin/batch_verify.py``) and answered here, in front of the middleware
+stack: FastAPI's router walks every included router on each request, and each middleware wraps
+``send`` once more; measured, the two cost more CPU than the check itself.
+
+Where it sits: ``PinVerifyLane`` is an ordinary ASGI middleware, added last in ``api/app.py`` so it is
+the outermost of the app's middleware (inside only Starlette's own error middleware).
 
 So the lane does for its own answers what the stack does for every other: the request id
 (``X-Request-ID`` echoed when sane, else a new one), the security headers (precomputed bytes), the
@@ -18,17 +21,20 @@ request is already authenticated (its nonce spent): the input guard, the validat
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
+from typing import Any
 
 from pydantic import ValidationError
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sscard.api.metrics import record_request
 from sscard.api.middleware import error_response, request_id_of
 from sscard.api.problems import is_json_content_type
 from sscard.api.security_headers import API_HEADERS
-from sscard.api.terminal import wire_target
-from sscard.credentials.pin.batch_verify import Outcome, PinVerifyAttempt, Verified, pin_verifier
+from sscard.api.terminal import AuthenticatedTerminal, authenticated_terminal, wire_target
+from sscard.credentials.pin.batch_verify import Authenticated, Outcome, PinVerifyAttempt, Verified, pin_verifier
 from sscard.credentials.pin.schemas import TerminalPinVerified, TerminalPinVerify
 from sscard.terminal.protocol import HEADERS as SIGNED_HEADERS
 
@@ -39,41 +45,75 @@ OUTCOME_KEY = "sscard.pin_verify_outcome"
 MAX_LANE_BODY = 4096
 
 
-class PinVerifyLane:
-    """Wraps the whole middleware stack (``create_app``); every other request passes straight through."""
+def _for_stack(scope: Scope) -> bool:
+    """A query string (refused there unless declared: api/query_params.py) or an ``Idempotency-Key``
+    (api/idempotency.py): the stack's routes answer those, not the lane."""
+    return bool(scope.get("query_string")) or any(name == b"idempotency-key" for name, _ in scope["headers"])
+
+
+class BatchLane:
+    """ASGI middleware that answers the requests of one path its batch decides, after the batch's commit;
+    every other request passes straight through. A lane names its ``path`` and ``outcome_key`` and says how
+    it decides (``decide``) and how it answers what it decided (``answer``); the route finds an outcome it
+    handed on under ``outcome_key``."""
+
+    path: str
+    outcome_key: str
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
+    async def decide(self, scope: Scope, body: bytes) -> Any:
+        raise NotImplementedError
+
+    async def answer(self, scope: Scope, send: Send, outcome: Any) -> bool:
+        """Answer ``outcome`` if the batch decided it (True); False hands it on to the route."""
+        raise NotImplementedError
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != VERIFY_PATH:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path or _for_stack(scope):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        chunks, more, fits = await _read_body(receive)
+        chunks, more, fits = await read_body(receive)
         if not fits:  # too large, or the client went away: the stack answers as for any request
-            await self.app(scope, _replaying(chunks, receive, more_body=more), send)
+            await self.app(scope, replaying(chunks, receive, more_body=more), send)
             return
         body = b"".join(chunks)
         try:
-            outcome = await _decide(scope, body)
+            outcome = await self.decide(scope, body)
         except Exception as exc:  # noqa: BLE001 - the lane is outside the stack's error boundary
             response = error_response(scope, exc)
             response.headers["X-Request-ID"] = request_id_of(scope)
             response.raw_headers.extend(API_HEADERS)  # what SecurityHeadersMiddleware adds to every answer
             await response(scope, receive, send)
-            record_request(scope, VERIFY_PATH, response.status_code, time.perf_counter() - started)
+            record_request(scope, self.path, response.status_code, time.perf_counter() - started)
             return
-        if isinstance(outcome, Verified):
-            # Outside the try: once the answer's headers are sent, no error answer may follow them.
-            await _answer(scope, send, outcome.check.tries_left)
-            record_request(scope, VERIFY_PATH, 200, time.perf_counter() - started)
+        # Outside the try: once the answer's headers are sent, no error answer may follow them.
+        if await self.answer(scope, send, outcome):
+            record_request(scope, self.path, 200, time.perf_counter() - started)
             return
-        scope[OUTCOME_KEY] = outcome
-        await self.app(scope, _replaying([body], receive, more_body=False), send)
+        scope[self.outcome_key] = outcome
+        await self.app(scope, replaying([body], receive, more_body=False), send)
 
 
-async def _read_body(receive: Receive) -> tuple[list[bytes], bool, bool]:
+class PinVerifyLane(BatchLane):
+    """The app's outermost middleware (``create_app``): answers the verify requests the batch accepts."""
+
+    path = VERIFY_PATH
+    outcome_key = OUTCOME_KEY
+
+    async def decide(self, scope: Scope, body: bytes) -> Any:
+        return await _decide(scope, body)
+
+    async def answer(self, scope: Scope, send: Send, outcome: Any) -> bool:
+        if not isinstance(outcome, Verified):
+            return False
+        await _answer(scope, send, outcome.check.tries_left)
+        return True
+
+
+async def read_body(receive: Receive) -> tuple[list[bytes], bool, bool]:
     """The body's chunks as read; whether the server has more of it; whether it fits the lane
     (no more than ``MAX_LANE_BODY`` bytes and no disconnect)."""
     chunks: list[bytes] = []
@@ -121,8 +161,11 @@ async def _decide(scope: Scope, body: bytes) -> Outcome:
 
 
 async def _answer(scope: Scope, send: Send, tries_left: int) -> None:
-    """200 with the answer as JSON and the request id: the headers the stack would have added."""
-    body = _verified_body(tries_left)
+    await send_ok(scope, send, _verified_body(tries_left))
+
+
+async def send_ok(scope: Scope, send: Send, body: bytes) -> None:
+    """A lane's answer: 200 with ``body`` (JSON) and the headers the stack would have added."""
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -133,12 +176,26 @@ async def _answer(scope: Scope, send: Send, tries_left: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def handed_on_terminal(outcome_key: str) -> Callable[[Request], Awaitable[AuthenticatedTerminal]]:
+    """A route's dependency: the terminal the lane's batch authenticated before handing the request on
+    (its nonce spent), or else authenticated now, one request at a time (a refusal answers 401 before
+    the body is validated, as on every terminal route)."""
+
+    async def terminal(request: Request) -> AuthenticatedTerminal:
+        outcome = request.scope.get(outcome_key)
+        if isinstance(outcome, Authenticated):
+            return outcome.terminal
+        return await authenticated_terminal(request)
+
+    return terminal
+
+
 @lru_cache(maxsize=64)  # a threshold's worth of answers: the body of every right PIN, rendered once
 def _verified_body(tries_left: int) -> bytes:
     return TerminalPinVerified(pin_enabled=True, tries_left=tries_left).model_dump_json().encode()
 
 
-def _replaying(chunks: list[bytes], receive: Receive, *, more_body: bool) -> Receive:
+def replaying(chunks: list[bytes], receive: Receive, *, more_body: bool) -> Receive:
     """``receive`` for the stack: the chunks already read, then whatever the server still has."""
     pending = list(chunks)
 

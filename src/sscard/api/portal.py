@@ -16,23 +16,38 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from sscard.api.deps import TRANSACTION
-from sscard.captcha.errors import CaptchaInvalid
+from sscard.api.error_docs import raises
+from sscard.api.holder_auth import client_address, current_holder, require_holder
+from sscard.api.idempotency import IdempotentRoute
+from sscard.captcha.errors import CaptchaInvalid, CaptchaRequired
 from sscard.captcha.service import issue_captcha
+from sscard.cards.errors import CardTypeInvalid
 from sscard.cards.numbers import mask_card_no
 from sscard.cards.service import list_cards_of_person
-from sscard.credentials.query_password.deps import client_address, current_holder, require_holder
-from sscard.credentials.query_password.errors import AccountLocked, InvalidCredentials, OldPasswordWrong
+from sscard.credentials.query_password.errors import (
+    AccountLocked,
+    InvalidCredentials,
+    LoginThrottled,
+    NoticeVersionUnknown,
+    OldPasswordWrong,
+    PasswordWeak,
+    RecoveryInputInvalid,
+)
 from sscard.credentials.query_password.notices import LIABILITY_NOTICE
 from sscard.credentials.query_password.recovery import request_temporary_password
 from sscard.credentials.query_password.service import acknowledge_notice, change_password, login_holder
 from sscard.credentials.query_password.sessions import HolderSession, end_session
 from sscard.db.base import utcnow
+from sscard.db.early_commit import Why, commit_early_on
 from sscard.db.session import UnitOfWork
 from sscard.identity import mask_id_number, mask_name
-from sscard.identity.protected import ID_NUMBER
+from sscard.identity.citizen_id import InvalidCitizenId
+from sscard.notify.errors import NotifyInvalid
+from sscard.people.errors import PersonNotFound
 from sscard.people.service import get_person_or_raise
+from sscard.policy.errors import PolicyInvalid
 
-router = APIRouter(prefix="/portal", tags=["portal"])
+router = APIRouter(prefix="/portal", tags=["portal"], route_class=IdempotentRoute)
 
 PASSWORD_FIELD = Field(min_length=1, max_length=1024, json_schema_extra={"format": "password"})
 
@@ -42,6 +57,9 @@ class LoginIn(BaseModel):
 
     id_number: str = Field(min_length=1, max_length=32, description="18-character citizen ID (the account).")
     password: SecretStr = PASSWORD_FIELD
+    # Only where the region's policy asks for it (login_captcha_after_failures): GET /portal/captcha.
+    captcha_id: str | None = Field(default=None, min_length=1, max_length=48)
+    captcha_answer: str | None = Field(default=None, min_length=1, max_length=16)
 
 
 class NoticeRead(BaseModel):
@@ -114,21 +132,26 @@ def _notice() -> NoticeRead:
     )
 
 
-_LOGIN_ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "Wrong ID number or password (`INVALID_CREDENTIALS`)."},
-    423: {"description": "Hard-locked after too many failures (`ACCOUNT_LOCKED`): verify identity at a counter."},
-    429: {"description": "Too many failed logins (`LOGIN_THROTTLED`); see `Retry-After`."},
-}
-
-
-@router.post("/login", response_model=LoginOut, responses=_LOGIN_ERRORS)
+@router.post("/login", response_model=LoginOut)
+@raises(
+    InvalidCredentials,
+    CardTypeInvalid,
+    InvalidCitizenId,
+    PolicyInvalid,
+    AccountLocked,
+    LoginThrottled,
+    CaptchaRequired,
+    CaptchaInvalid,
+)
 def login(body: LoginIn, request: Request, uow: UnitOfWork = TRANSACTION) -> LoginOut:
-    """Sign in with the ID number and the query password (the initial one is the ID's last 8, X→0)."""
+    """Sign in with the ID number and the query password (the initial one is the ID's last 8, X→0), and
+    the captcha (`GET /portal/captcha`) where the region's policy asks for one."""
     # The failure counters and their audit entry must outlive the error response (QPW-7).
-    with uow.committed_before(InvalidCredentials, AccountLocked):
+    with commit_early_on(uow, InvalidCredentials, AccountLocked, CaptchaInvalid, why=Why.FAILURE_COUNTED):
         result = login_holder(
-            uow, id_number=body.id_number, password=body.password.get_secret_value(), source=client_address(request)
-        )
+            uow, id_number=body.id_number, password=body.password.get_secret_value(), source=client_address(request),
+            captcha_id=body.captcha_id, captcha_answer=body.captcha_answer,
+        )  # fmt: skip
     return LoginOut(
         access_token=result.access_token,
         must_change_password=result.must_change_password,
@@ -141,12 +164,16 @@ def login(body: LoginIn, request: Request, uow: UnitOfWork = TRANSACTION) -> Log
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses={
-        403: {"description": "The current password is wrong (`OLD_PASSWORD_WRONG`)."},
-        422: {"description": "The new password is too weak (`PASSWORD_WEAK`, with a `reason`)."},
-        423: {"description": "`ACCOUNT_LOCKED`."},
-        429: {"description": "`LOGIN_THROTTLED`."},
-    },
+)
+@raises(
+    OldPasswordWrong,
+    PersonNotFound,
+    CardTypeInvalid,
+    NotifyInvalid,
+    PasswordWeak,
+    PolicyInvalid,
+    AccountLocked,
+    LoginThrottled,
 )
 def password(
     body: PasswordChangeIn,
@@ -156,7 +183,7 @@ def password(
 ) -> Response:
     """Change the query password; allowed (and required) right after signing in with the initial one."""
     # Counted like a failed login: a stolen session cannot guess the password.
-    with uow.committed_before(OldPasswordWrong, AccountLocked):
+    with commit_early_on(uow, OldPasswordWrong, AccountLocked, why=Why.FAILURE_COUNTED):
         change_password(
             uow,
             session=holder,
@@ -174,6 +201,7 @@ def liability_notice() -> NoticeRead:
 
 
 @router.post("/liability-notice/acknowledgements", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@raises(NoticeVersionUnknown)
 def acknowledge(
     body: NoticeAckIn, holder: HolderSession = Depends(current_holder), uow: UnitOfWork = TRANSACTION
 ) -> Response:
@@ -192,8 +220,8 @@ def logout(holder: HolderSession = Depends(current_holder), uow: UnitOfWork = TR
 @router.get(
     "/me",
     response_model=HolderRead,
-    responses={403: {"description": "`PASSWORD_CHANGE_REQUIRED` until the initial password is changed."}},
 )
+@raises(PersonNotFound)
 def me(holder: HolderSession = Depends(require_holder), uow: UnitOfWork = TRANSACTION) -> HolderRead:
     """The signed-in holder, masked, and the state of their cards."""
     person = get_person_or_raise(uow, holder.person_id)
@@ -203,7 +231,7 @@ def me(holder: HolderSession = Depends(require_holder), uow: UnitOfWork = TRANSA
     ]
     return HolderRead(
         name_masked=mask_name(person.name),
-        id_number_masked=mask_id_number(ID_NUMBER.open(person.id_number_enc)),
+        id_number_masked=mask_id_number(person.id_number),
         cards=cards,
     )
 
@@ -223,11 +251,11 @@ def captcha(uow: UnitOfWork = TRANSACTION) -> CaptchaOut:
     "/forgot-password",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ForgotPasswordOut,
-    responses={422: {"description": "Wrong or expired captcha (`CAPTCHA_INVALID`), or a malformed ID (`ID_*`)."}},
 )
+@raises(CaptchaInvalid, CardTypeInvalid, InvalidCitizenId, NotifyInvalid, PolicyInvalid, RecoveryInputInvalid)
 def forgot_password(body: ForgotPasswordIn, request: Request, uow: UnitOfWork = TRANSACTION) -> ForgotPasswordOut:
     """Send a temporary password to the phone or e-mail on file; the answer never says whether it exists."""
-    try:
+    with commit_early_on(uow, CaptchaInvalid, why=Why.FAILURE_COUNTED):  # a wrong guess spends the captcha
         request_temporary_password(
             uow,
             id_number=body.id_number,
@@ -237,7 +265,4 @@ def forgot_password(body: ForgotPasswordIn, request: Request, uow: UnitOfWork = 
             captcha_answer=body.captcha_answer,
             source=client_address(request),
         )
-    except CaptchaInvalid:
-        uow.commit()  # the captcha was consumed by this guess: one guess per image
-        raise
     return ForgotPasswordOut()

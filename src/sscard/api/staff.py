@@ -6,15 +6,21 @@ from fastapi import APIRouter, Depends, Request, Response, Security, status
 from fastapi.security import HTTPAuthorizationCredentials
 
 from sscard.api.deps import TRANSACTION
+from sscard.api.error_docs import raises
+from sscard.api.idempotency import IdempotentRoute
+from sscard.api.pagination import PAGE, PageQuery
 from sscard.api.source import client_address
+from sscard.api.staff_auth import StaffPrincipal, require_staff, staff_bearer
 from sscard.audit import Channel
+from sscard.db.early_commit import Why, commit_early_on
 from sscard.db.session import UnitOfWork
-from sscard.staff.deps import StaffPrincipal, require_staff, staff_bearer
 from sscard.staff.errors import (
     InvalidCredentials,
     LoginThrottled,
     OtpInvalid,
     OtpRequired,
+    OutsideRegion,
+    SecondFactorState,
     StaffAccountLocked,
     StaffNotFound,
 )
@@ -24,27 +30,22 @@ from sscard.staff.service import get_staff, get_staff_or_raise, list_staff
 from sscard.staff.sessions import authenticate_staff, logout_staff, session_id_of, unlock_staff
 from sscard.staff.totp import begin_enrolment, confirm_enrolment, requires_second_factor, reset_second_factor
 
-router = APIRouter(prefix="/staff", tags=["staff"])
+router = APIRouter(prefix="/staff", tags=["staff"], route_class=IdempotentRoute)
 
-_LOGIN_ERRORS = {
-    401: {
-        "description": "Wrong username or password (`INVALID_CREDENTIALS`), alike for unknown usernames; after "
-        "the right password a second-factor role without `otp` gets `OTP_REQUIRED`, a wrong code `OTP_INVALID`."
-    },
-    423: {"description": "Hard-locked after too many failures (`ACCOUNT_LOCKED`): an administrator unlocks."},
-    429: {"description": "Too many failed logins (`LOGIN_THROTTLED`), see `Retry-After`."},
-}
 _ENROLLING = require_staff(allow_enrolment=True)
 
 
-@router.post("/login", response_model=StaffLoginOut, responses=_LOGIN_ERRORS)  # type: ignore[arg-type]
+@router.post("/login", response_model=StaffLoginOut)  # type: ignore[arg-type]
+@raises(InvalidCredentials, OtpInvalid, OtpRequired, StaffAccountLocked, LoginThrottled)
 def login(body: StaffLoginIn, request: Request, uow: UnitOfWork = TRANSACTION) -> StaffLoginOut:
     """Sign a staff member in and return an opaque bearer token.
 
     Security officers, key custodians, auditors and administrators also send `otp`; before they have
     enrolled one they get a session that may only enrol (`second_factor: enrolment_required`)."""
     # The failure counters and their audit entry must survive the error response (throttling).
-    with uow.committed_before(InvalidCredentials, LoginThrottled, StaffAccountLocked, OtpRequired, OtpInvalid):
+    with commit_early_on(
+        uow, InvalidCredentials, LoginThrottled, StaffAccountLocked, OtpRequired, OtpInvalid, why=Why.FAILURE_COUNTED
+    ):
         result = authenticate_staff(
             uow, username=body.username, password=body.password, otp=body.otp, source=client_address(request.scope)
         )
@@ -57,6 +58,7 @@ def login(body: StaffLoginIn, request: Request, uow: UnitOfWork = TRANSACTION) -
 
 
 @router.post("/totp/enrol", response_model=TotpEnrolOut)
+@raises(StaffNotFound, SecondFactorState)
 def totp_enrol(staff: StaffPrincipal = Depends(_ENROLLING), uow: UnitOfWork = TRANSACTION) -> TotpEnrolOut:
     """Start enrolling a TOTP second factor: the secret, shown this once as an otpauth URI."""
     account = get_staff_or_raise(uow, staff.username)
@@ -64,6 +66,7 @@ def totp_enrol(staff: StaffPrincipal = Depends(_ENROLLING), uow: UnitOfWork = TR
 
 
 @router.post("/totp/confirm", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@raises(OtpInvalid, StaffNotFound, SecondFactorState)
 def totp_confirm(
     body: TotpConfirmIn,
     staff: StaffPrincipal = Depends(_ENROLLING),
@@ -73,12 +76,13 @@ def totp_confirm(
     """Confirm the enrolment with a first code; from now on every login needs one."""
     account = get_staff_or_raise(uow, staff.username)
     session_id = session_id_of(uow, token=credentials.credentials) if credentials is not None else None
-    with uow.committed_before(OtpInvalid):  # the failed attempt stays audited
+    with commit_early_on(uow, OtpInvalid, why=Why.FAILURE_COUNTED):  # the failed attempt stays audited
         confirm_enrolment(uow, account=account, otp=body.otp, session_id=session_id, actor=staff.actor(_channel(staff)))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{username}/unlock", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@raises(OutsideRegion, StaffNotFound)
 def unlock(
     username: str, staff: StaffPrincipal = Depends(require_staff(Role.ADMINISTRATOR)), uow: UnitOfWork = TRANSACTION
 ) -> Response:
@@ -90,6 +94,7 @@ def unlock(
 
 
 @router.post("/{username}/totp/reset", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@raises(OutsideRegion, StaffNotFound)
 def totp_reset(
     username: str,
     body: StaffReasonIn,
@@ -126,7 +131,9 @@ def me(staff: StaffPrincipal = Depends(_ENROLLING)) -> StaffRead:
 
 @router.get("", response_model=list[StaffRead])
 def staff_in_region(
-    staff: StaffPrincipal = Depends(require_staff(Role.ADMINISTRATOR)), uow: UnitOfWork = TRANSACTION
+    staff: StaffPrincipal = Depends(require_staff(Role.ADMINISTRATOR)),
+    page: PageQuery = PAGE,
+    uow: UnitOfWork = TRANSACTION,
 ) -> list[StaffRead]:
     """List the staff accounts inside the administrator's region."""
     return [
@@ -138,5 +145,5 @@ def staff_in_region(
             active=a.active,
             bank_code=a.bank_code,
         )
-        for a in list_staff(uow, region_code=staff.region_code)
+        for a in list_staff(uow, region_code=staff.region_code, page=page)
     ]

@@ -7,7 +7,7 @@ Routes that serve terminals take the authenticated terminal as a dependency:
                uow: UnitOfWork = TRANSACTION): ...
 
 It refuses, audited, with 401 ``TERMINAL_UNKNOWN``, ``MAC_INVALID`` or ``REPLAY`` before the route
-runs (``sscard.terminals.auth``); the wire format is docs/terminal-protocol.md.
+runs (``sscard.terminal_registry.auth``); the wire format is docs/terminal-protocol.md.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
@@ -23,18 +23,39 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from sscard.api.deps import TRANSACTION
+from sscard.api.error_docs import raises
+from sscard.api.idempotency import IdempotentRoute
+from sscard.api.pagination import PAGE, PageQuery
 from sscard.api.source import client_address
+from sscard.api.staff_auth import StaffPrincipal, require_staff
 from sscard.audit import Channel
-from sscard.db.session import UnitOfWork
+from sscard.db.early_commit import Why, commit_early
+from sscard.db.session import UnitOfWork, unit_of_work
 from sscard.regions.codes import RegionLevel, level_of
-from sscard.security import get_security_module
-from sscard.staff.deps import StaffPrincipal, require_staff
+from sscard.regions.errors import RegionNotFound
+from sscard.security_module import get_security_module
+from sscard.staff.errors import OutsideRegion
 from sscard.staff.roles import ROLE_CHANNEL, Role
-from sscard.terminal.protocol import request_target
-from sscard.terminals.auth import AuthenticatedTerminal, authenticate_request
-from sscard.terminals.errors import TerminalPublicKeyInvalid
-from sscard.terminals.models import TerminalStatus
-from sscard.terminals.schemas import (
+from sscard.terminal.protocol import ProtocolError, parse_headers, request_target
+from sscard.terminal_registry.auth import (
+    AuthenticatedTerminal,
+    Refusal,
+    check_request,
+    record_refusal,
+    refusal_of_headers,
+)
+from sscard.terminal_registry.errors import (
+    MacInvalid,
+    Replay,
+    TerminalExists,
+    TerminalNotFound,
+    TerminalPublicKeyInvalid,
+    TerminalStateConflict,
+    TerminalThrottled,
+    TerminalUnknown,
+)
+from sscard.terminal_registry.models import TerminalStatus
+from sscard.terminal_registry.schemas import (
     EchoIn,
     EchoOut,
     TerminalEnroll,
@@ -42,7 +63,7 @@ from sscard.terminals.schemas import (
     TerminalRead,
     TerminalStatusChange,
 )
-from sscard.terminals.service import (
+from sscard.terminal_registry.service import (
     block_terminal,
     get_terminal_or_raise,
     list_terminals,
@@ -52,18 +73,11 @@ from sscard.terminals.service import (
     unblock_terminal,
 )
 
-__all__ = ["AuthenticatedTerminal", "authenticated_terminal", "router"]
+__all__ = ["SIGNED_BY_TERMINAL", "AuthenticatedTerminal", "authenticated_terminal", "router"]
 
-_REFUSALS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "`TERMINAL_UNKNOWN` (not registered or not active), `MAC_INVALID`, `REPLAY`."}
-}
-_STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "`UNAUTHENTICATED`: a staff bearer token is required."},
-    403: {"description": "`ROLE_FORBIDDEN` or `OUTSIDE_REGION`."},
-    404: {"description": "`TERMINAL_NOT_FOUND` or `REGION_NOT_FOUND`."},
-    409: {"description": "`TERMINAL_STATE`: the terminal's status does not allow this."},
-}
 _MANAGERS = (Role.ADMINISTRATOR, Role.SECURITY_OFFICER)
+#: What every signed-request dependency refuses with, and the security scheme it stands for.
+SIGNED_BY_TERMINAL = raises(TerminalUnknown, MacInvalid, Replay, TerminalThrottled, security="terminal")
 
 
 def wire_target(scope: MutableMapping[str, Any]) -> str:
@@ -73,6 +87,43 @@ def wire_target(scope: MutableMapping[str, Any]) -> str:
     return request_target(path.split("?", 1)[0], scope.get("query_string", b"").decode("latin-1"))
 
 
+def authenticate_request(
+    *,
+    method: str,
+    target: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float | None = None,
+    source: str = "unknown",
+) -> AuthenticatedTerminal:
+    """Return the authenticated terminal, or record the refusal and raise its contract error (CH-3).
+
+    Two units of work of this channel's own, before the route's: the checks (the nonce is spent and
+    committed whatever the route then does), and, for a refusal, its count and audit entry (kept
+    although the request is refused). ``source`` is the request's address (``api/source.py``):
+    refusals are limited and summarised per source.
+    """
+    now = time.time() if now is None else now
+    outcome: AuthenticatedTerminal | Refusal
+    try:
+        signed = parse_headers(headers)
+    except ProtocolError as exc:
+        terminal_id, outcome = refusal_of_headers(headers, exc)
+    else:
+        terminal_id = signed.terminal_id
+        with unit_of_work() as uow:
+            outcome = check_request(uow, signed, method=method, target=target, body=body, now=now)
+    if isinstance(outcome, AuthenticatedTerminal):
+        return outcome
+    path = target.split("?", 1)[0]
+    with unit_of_work() as uow:
+        error = record_refusal(
+            uow, terminal_id=terminal_id, method=method, path=path, refusal=outcome, source=source, now=now
+        )
+    raise error
+
+
+@SIGNED_BY_TERMINAL
 async def authenticated_terminal(request: Request) -> AuthenticatedTerminal:
     """Authenticate the request as a registered, active terminal (CH-3) or refuse it with 401."""
     body = await request.body()  # cached by Starlette: the route still reads its JSON body
@@ -104,16 +155,16 @@ def _public_key(text: str) -> bytes:
         raise TerminalPublicKeyInvalid("public_key is not standard base64") from None
 
 
-terminal_router = APIRouter(prefix="/terminal", tags=["terminal"])
-registry_router = APIRouter(prefix="/terminals", tags=["terminal registry"])
+terminal_router = APIRouter(prefix="/terminal", tags=["terminal"], route_class=IdempotentRoute)
+registry_router = APIRouter(prefix="/terminals", tags=["terminal registry"], route_class=IdempotentRoute)
 
 
 @terminal_router.post(
     "/enroll",
     response_model=TerminalEnrolled,
     status_code=status.HTTP_201_CREATED,
-    responses={**_STAFF_ERRORS, 422: {"description": "`TERMINAL_PUBLIC_KEY_INVALID` or `VALIDATION_FAILED`."}},
 )
+@raises(OutsideRegion, RegionNotFound, TerminalExists, TerminalPublicKeyInvalid)
 def enroll_terminal(
     body: TerminalEnroll,
     staff: StaffPrincipal = Depends(require_staff(*_MANAGERS)),
@@ -138,7 +189,7 @@ def enroll_terminal(
     mac_kcv, pin_kcv = module.terminal_key_check_values(terminal_id=tid, region_code=region, key_version=version)
     record_key_export(uow, terminal=terminal, kcvs=(mac_kcv, pin_kcv), actor=actor)
     # The key leaves the module (sealed) only once the registration that names it is durable.
-    uow.commit()
+    commit_early(uow, why=Why.BEFORE_EFFECT)
     envelope = module.export_terminal_key(
         terminal_id=tid, region_code=region, key_version=version, recipient_public_key=public_key
     )
@@ -155,16 +206,19 @@ def enroll_terminal(
     )
 
 
-@terminal_router.post("/echo", response_model=EchoOut, responses=_REFUSALS)  # type: ignore[arg-type]
+@terminal_router.post("/echo", response_model=EchoOut)  # type: ignore[arg-type]
 def echo(body: EchoIn, terminal: AuthenticatedTerminal = Depends(authenticated_terminal)) -> EchoOut:
     """Answer a signed request with what the server saw: proves enrollment, clock and MAC end to end."""
     return _echo(terminal, body.message)
 
 
-@terminal_router.get("/status", response_model=EchoOut, responses=_REFUSALS)  # type: ignore[arg-type]
-def terminal_status(terminal: AuthenticatedTerminal = Depends(authenticated_terminal)) -> EchoOut:
+@terminal_router.get("/status", response_model=EchoOut)  # type: ignore[arg-type]
+def terminal_status(
+    terminal: AuthenticatedTerminal = Depends(authenticated_terminal),
+    message: str = Query(default="", max_length=256, description="Echoed back: a signed query string's check."),
+) -> EchoOut:
     """Describe the calling terminal as registered (a signed GET: empty body)."""
-    return _echo(terminal, "")
+    return _echo(terminal, message)
 
 
 def _echo(terminal: AuthenticatedTerminal, message: str) -> EchoOut:
@@ -178,18 +232,20 @@ def _echo(terminal: AuthenticatedTerminal, message: str) -> EchoOut:
     )
 
 
-@registry_router.get("", response_model=list[TerminalRead], responses=_STAFF_ERRORS)  # type: ignore[arg-type]
+@registry_router.get("", response_model=list[TerminalRead])  # type: ignore[arg-type]
 def list_region_terminals(
     status_filter: TerminalStatus | None = Query(default=None, alias="status"),
     staff: StaffPrincipal = Depends(require_staff(*_MANAGERS, Role.AUDITOR)),
+    page: PageQuery = PAGE,
     uow: UnitOfWork = TRANSACTION,
 ) -> list[TerminalRead]:
     """List the terminals registered in the staff member's region."""
-    rows = list_terminals(uow, region_prefix=_region_prefix(staff.region_code), status=status_filter)
+    rows = list_terminals(uow, region_prefix=_region_prefix(staff.region_code), status=status_filter, page=page)
     return [TerminalRead.of(t) for t in rows]
 
 
-@registry_router.get("/{terminal_id}", response_model=TerminalRead, responses=_STAFF_ERRORS)  # type: ignore[arg-type]
+@registry_router.get("/{terminal_id}", response_model=TerminalRead)  # type: ignore[arg-type]
+@raises(OutsideRegion, TerminalNotFound)
 def read_terminal(
     terminal_id: str,
     staff: StaffPrincipal = Depends(require_staff(*_MANAGERS, Role.AUDITOR)),
@@ -201,7 +257,8 @@ def read_terminal(
     return TerminalRead.of(terminal)
 
 
-@registry_router.post("/{terminal_id}/block", response_model=TerminalRead, responses=_STAFF_ERRORS)  # type: ignore[arg-type]
+@registry_router.post("/{terminal_id}/block", response_model=TerminalRead)  # type: ignore[arg-type]
+@raises(OutsideRegion, TerminalNotFound, TerminalStateConflict)
 def block(
     terminal_id: str,
     body: TerminalStatusChange,
@@ -214,7 +271,8 @@ def block(
     return TerminalRead.of(terminal)
 
 
-@registry_router.post("/{terminal_id}/unblock", response_model=TerminalRead, responses=_STAFF_ERRORS)  # type: ignore[arg-type]
+@registry_router.post("/{terminal_id}/unblock", response_model=TerminalRead)  # type: ignore[arg-type]
+@raises(OutsideRegion, TerminalNotFound, TerminalStateConflict)
 def unblock(
     terminal_id: str,
     body: TerminalStatusChange,
@@ -227,7 +285,8 @@ def unblock(
     return TerminalRead.of(terminal)
 
 
-@registry_router.post("/{terminal_id}/retire", response_model=TerminalRead, responses=_STAFF_ERRORS)  # type: ignore[arg-type]
+@registry_router.post("/{terminal_id}/retire", response_model=TerminalRead)  # type: ignore[arg-type]
+@raises(OutsideRegion, TerminalNotFound, TerminalStateConflict)
 def retire(
     terminal_id: str,
     body: TerminalStatusChange,
@@ -240,6 +299,6 @@ def retire(
     return TerminalRead.of(terminal)
 
 
-router = APIRouter()
+router = APIRouter(route_class=IdempotentRoute)
 router.include_router(terminal_router)
 router.include_router(registry_router)

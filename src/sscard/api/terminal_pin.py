@@ -12,8 +12,11 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from sscard.api.deps import TRANSACTION
+from sscard.api.error_docs import raises
+from sscard.api.idempotency import IdempotentRoute
 from sscard.api.pin_verify_lane import OUTCOME_KEY
-from sscard.api.terminal import AuthenticatedTerminal, authenticated_terminal
+from sscard.api.terminal import SIGNED_BY_TERMINAL, AuthenticatedTerminal, authenticated_terminal
+from sscard.cards.errors import CardBlocked, CardIllegalTransition, CardNotActive, CardNotFound, CardTypeInvalid
 from sscard.credentials.pin.batch_verify import Authenticated
 from sscard.credentials.pin.errors import PinChangeNotHere, PinLocked, PinRequired, PinTooSimple, PinWrong
 from sscard.credentials.pin.schemas import (
@@ -24,27 +27,21 @@ from sscard.credentials.pin.schemas import (
     TerminalPinVerify,
 )
 from sscard.credentials.pin.service import PinCheck, change_card_pin, verify_card_pin
+from sscard.db.early_commit import Why, commit_early_on
 from sscard.db.session import UnitOfWork, unit_of_work
+from sscard.people.errors import PersonNotFound
+from sscard.policy.errors import PolicyInvalid
 
-router = APIRouter(prefix="/terminal/pin", tags=["terminal"])
+router = APIRouter(prefix="/terminal/pin", tags=["terminal"], route_class=IdempotentRoute)
 
-# PIN-4: PIN changes at designated medical institutions' terminals and touch-screen kiosks.
-CHANGE_KINDS = frozenset({"pharmacy", "hospital", "clinic", "community_health_station", "kiosk"})
+# PIN-4: PIN changes at designated medical institutions' terminals, touch-screen kiosks and the
+# telephone service (the call centre's IVR keypad, a terminal of its own type: same rules and counters).
+CHANGE_KINDS = frozenset({"pharmacy", "hospital", "clinic", "community_health_station", "kiosk", "ivr"})
 
-_ERRORS = {
-    401: {"description": "`TERMINAL_UNKNOWN`, `MAC_INVALID` or `REPLAY`: the request did not authenticate."},
-    403: {"description": "`PIN_WRONG` (with `tries_left`), `PIN_CHANGE_NOT_OFFERED`, `KEY_REVOKED`."},
-    409: {"description": "`CARD_NOT_ACTIVE` (send the holder to an activation window) or `CARD_BLOCKED`."},
-    423: {"description": "`PIN_LOCKED`: reset at a service outlet with the ID document and the card."},
-    428: {"description": "`PIN_REQUIRED`: the card's PIN is enabled."},
-    422: {
-        "description": "`PIN_TOO_SIMPLE` with the `reason` of the rule broken (PIN-3); `PIN_BLOCK_MALFORMED`; "
-        "`KEY_VERSION_UNKNOWN` (the terminal must re-key)."
-    },
-}
 _REMEMBERED = (PinWrong, PinLocked, PinRequired, PinTooSimple)
 
 
+@SIGNED_BY_TERMINAL
 async def verify_outcome(request: Request) -> Authenticated:
     """The terminal, authenticated by the batch that handed this request on (``api/pin_verify_lane.py``),
     or now, one request at a time: a refusal answers 401 before the body is validated, as on every
@@ -56,7 +53,7 @@ async def verify_outcome(request: Request) -> Authenticated:
 
 
 def _verify_one(body: TerminalPinVerify, terminal: AuthenticatedTerminal) -> PinCheck:
-    with unit_of_work() as uow, uow.committed_before(*_REMEMBERED):
+    with unit_of_work() as uow, commit_early_on(uow, *_REMEMBERED, why=Why.FAILURE_COUNTED):
         return verify_card_pin(
             uow,
             card_no=body.card_no,
@@ -66,11 +63,23 @@ def _verify_one(body: TerminalPinVerify, terminal: AuthenticatedTerminal) -> Pin
         )
 
 
-@router.post("/verify", response_model=TerminalPinVerified, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post("/verify", response_model=TerminalPinVerified)  # type: ignore[arg-type]
+@raises(
+    PinWrong,
+    CardNotFound,
+    PersonNotFound,
+    CardBlocked,
+    CardIllegalTransition,
+    CardNotActive,
+    CardTypeInvalid,
+    PolicyInvalid,
+    PinLocked,
+    PinRequired,
+)
 async def verify_pin(body: TerminalPinVerify, outcome: Authenticated = Depends(verify_outcome)) -> TerminalPinVerified:
     """Check a card transaction's PIN; a card whose PIN is not enabled needs none (PIN-2).
 
-    The common case never gets here: ``api/pin_verify_lane.py`` answers it from a batch.
+    The common case never gets here: the PIN verify lane answers it from a batch.
     """
     check = await run_in_threadpool(_verify_one, body, outcome.terminal)
     prompt = check.campaign_prompt
@@ -81,7 +90,20 @@ async def verify_pin(body: TerminalPinVerify, outcome: Authenticated = Depends(v
     )
 
 
-@router.post("/change", response_model=TerminalPinChanged, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post("/change", response_model=TerminalPinChanged)  # type: ignore[arg-type]
+@raises(
+    PinChangeNotHere,
+    PinWrong,
+    CardNotFound,
+    PersonNotFound,
+    CardBlocked,
+    CardIllegalTransition,
+    CardNotActive,
+    CardTypeInvalid,
+    PinTooSimple,
+    PolicyInvalid,
+    PinLocked,
+)
 def change_pin(
     body: TerminalPinChange,
     terminal: AuthenticatedTerminal = Depends(authenticated_terminal),
@@ -90,7 +112,7 @@ def change_pin(
     """Change the PIN with the current PIN, or the initial one while not enabled (PIN-4); enables it (PIN-2)."""
     if terminal.kind not in CHANGE_KINDS:
         raise PinChangeNotHere(f"PIN changes are offered at {', '.join(sorted(CHANGE_KINDS))} terminals")
-    with uow.committed_before(*_REMEMBERED):
+    with commit_early_on(uow, *_REMEMBERED, why=Why.FAILURE_COUNTED):
         change_card_pin(
             uow,
             card_no=body.card_no,

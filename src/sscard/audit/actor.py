@@ -8,6 +8,7 @@ from enum import StrEnum
 
 class Channel(StrEnum):
     PORTAL = "portal"
+    EMPLOYER = "employer"  # the employer portal and API (INS-1, INS-3)
     COUNTER = "counter"
     BANK = "bank"
     TERMINAL = "terminal"

@@ -44,8 +44,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -59,7 +58,7 @@ from sscard.config import get_settings
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
 from sscard.errors import Conflict
-from sscard.security import get_security_module
+from sscard.security_module import get_security_module
 
 VERSION = 1
 # The MAC input starts with a tag no entry or checkpoint input has (they use another key as well).
@@ -463,39 +462,3 @@ def anchor_gaps(
     points = [before or start, *times, stop]
     gaps = [(max(a, start), b) for a, b in zip(points, points[1:], strict=False) if b - a > max_gap]
     return first, gaps
-
-
-def run_anchor_loop(*, stop: Any, interval: float) -> None:
-    """Anchor every ``interval`` seconds until ``stop`` (a ``threading.Event``) is set (``sscard serve``)."""
-    import structlog
-
-    from sscard.db.session import unit_of_work
-
-    log = structlog.get_logger("sscard.audit.anchors")
-    while not stop.wait(interval):
-        try:
-            with unit_of_work() as uow:
-                written = anchor_now(uow, actor=Actor.system())
-                uow.commit()
-            if written.faults:
-                log.error("audit.anchor_faults", n=written.n, faults=len(written.faults))
-        except Exception:  # noqa: BLE001 - a refusal or an unreachable database: said, tried again later
-            log.exception("audit.anchor_failed")
-
-
-@contextmanager
-def background_anchoring(interval: float) -> Iterator[None]:
-    """Run ``run_anchor_loop`` in a daemon thread for the lifetime of the block; nothing when 0."""
-    if interval <= 0:
-        yield
-        return
-    import threading
-
-    stop = threading.Event()
-    thread = threading.Thread(target=run_anchor_loop, kwargs={"stop": stop, "interval": interval}, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=30)

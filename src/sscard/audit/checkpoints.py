@@ -21,7 +21,7 @@ from sqlalchemy import Table, select
 from sscard.audit.models import AuditCheckpoint, AuditStreamHead
 from sscard.db.session import UnitOfWork
 from sscard.db.statements import upsert
-from sscard.security import get_security_module
+from sscard.security_module import get_security_module
 
 # 32 bytes and a separator no entry's MAC input has at that place (an entry's input is its 32-byte
 # previous hash, then a JSON list starting with "["), so no entry hash can pass for a checkpoint's MAC.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base
@@ -33,8 +33,9 @@ class AuditEntry(Base):
     role: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))
     region: Mapped[str] = mapped_column(String(12))
-    subject: Mapped[str] = mapped_column(String(128), index=True)  # masked, e.g. card:1101****123X
-    action: Mapped[str] = mapped_column(String(64), index=True)
+    # Neither indexed (migration 0017): no query selects entries by subject or action, and every entry paid for both.
+    subject: Mapped[str] = mapped_column(String(128))  # masked, e.g. card:1101****123X
+    action: Mapped[str] = mapped_column(String(64))
     result: Mapped[str] = mapped_column(String(32))
     details: Mapped[str] = mapped_column(Text)  # canonical JSON, masked values only
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
@@ -72,3 +73,32 @@ class AuditAnchor(Base):
     streams: Mapped[int] = mapped_column(Integer)
     entries: Mapped[int] = mapped_column(BigInteger)
     faults: Mapped[int] = mapped_column(Integer)
+
+
+class StaffSigningKey(Base):
+    """A staff member's SM2 signing key pair (non-repudiation, audit/signatures.py).
+
+    Generated at enrolment (``staff.create``), or at the first signed operation of an account enrolled
+    before signatures existed. The private key is sealed by the security module, bound to this row's
+    username; the public key is in clear so that anyone can verify. A production deployment keeps the
+    private key in the staff member's USB key (UKey) instead and registers its certificate here.
+    """
+
+    __tablename__ = "audit_signing_key"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)  # staff username, or cli:<os user>
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(64))  # SM2 point x ‖ y
+    private_key_enc: Mapped[bytes] = mapped_column(LargeBinary)  # sealed, bound to the username
+    created_at: Mapped[datetime]
+
+
+class AuditSignature(Base):
+    """The SM2 signature of one audit entry by the staff member who acted (one per signed entry)."""
+
+    __tablename__ = "audit_signature"
+
+    entry_id: Mapped[int] = mapped_column(ROW_ID, ForeignKey("audit_entry.id"), primary_key=True, autoincrement=False)
+    signer: Mapped[str] = mapped_column(String(64), index=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(64))  # the signer's key when it signed
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))  # r ‖ s

@@ -22,11 +22,12 @@ from sscard.audit.actor import Actor, Channel
 from sscard.audit.anchors import Anchor, AnchorStatus, anchor_status, check_heads, lookup_hashes, write_anchor
 from sscard.audit.checkpoints import checkpoint_fault, checkpoint_mac, load_checkpoints, record_checkpoints
 from sscard.audit.models import AuditCheckpoint, AuditEntry, AuditStreamHead
+from sscard.audit.signatures import is_signed, sign_entry
 from sscard.config import get_settings
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
 from sscard.db.statements import dialect_of, member_of
-from sscard.security import get_security_module
+from sscard.security_module import get_security_module
 
 GENESIS = b"\x00" * 32
 # Built once: ``json.dumps`` with any non-default argument builds a new encoder on every call, and
@@ -177,17 +178,19 @@ def append_event(uow: UnitOfWork, event: AuditEvent) -> AuditEntry:
     else:
         session.execute(_MOVE_HEAD, {"h_stream": stream, "h_hash": values["hash"]})
         entry_id = session.execute(_APPEND, params).scalar_one()
-    return AuditEntry(id=entry_id, **values)  # detached: what was written, for callers and tests
+    entry = AuditEntry(id=entry_id, **values)  # detached: what was written, for callers and tests
+    if is_signed(event.action, event.actor.kind, event.result):  # non-repudiation: the acting staff member signs it
+        sign_entry(uow, entry)
+    return entry
 
 
 # The batch append locks every head it extends in stream order, so two batches never deadlock
 # (``ORDER BY`` then ``FOR UPDATE``: PostgreSQL locks the rows in the sorted order).
-HEADS_FOR_UPDATE_PG = (
-    "SELECT stream, seq, last_hash FROM audit_stream_head "
-    "WHERE stream = ANY(CAST(:streams AS integer[])) ORDER BY stream FOR UPDATE"
-)
 _LOCK_HEADS: dict[str, Executable] = {
-    "postgresql": text(HEADS_FOR_UPDATE_PG),
+    "postgresql": text(
+        "SELECT stream, seq, last_hash FROM audit_stream_head "
+        "WHERE stream = ANY(CAST(:streams AS integer[])) ORDER BY stream FOR UPDATE"
+    ),
     # SQLite has no row locks: a transaction there holds the write lock from its start (BEGIN IMMEDIATE).
     "sqlite": select(_HEAD.c.stream, _HEAD.c.seq, _HEAD.c.last_hash).where(
         member_of(_HEAD.c.stream, "streams", "sqlite")
@@ -207,7 +210,7 @@ _HASHES = ("prev_hash", "hash")  # bytea, sent as hex: JSON has no bytes
 # one JSON document (one parameter to send, where an array per column cost more than the statement),
 # inserted in the order given: the ids, and so the order verify_chain walks, follow seq.
 # The SQL is built once from the table's own column names, never from input.
-APPEND_MANY_PG = text(
+_APPEND_MANY_PG = text(
     "WITH moved AS (UPDATE audit_stream_head AS h SET seq = m.seq, last_hash = decode(m.hash, 'hex') "  # noqa: S608
     "FROM jsonb_to_recordset(CAST(:heads AS jsonb)) AS m(stream integer, seq bigint, hash text) "
     "WHERE h.stream = m.stream) "
@@ -257,10 +260,19 @@ def record_events(uow: UnitOfWork, events: Sequence[AuditEvent], *, locked: Mapp
     # Core statements on the session's connection: nothing here needs the ORM's bookkeeping.
     connection = uow.session.connection()
     if dialect_of(uow) == "postgresql":
-        connection.execute(APPEND_MANY_PG, append_many_params(at, rows, moves))
+        connection.execute(_APPEND_MANY_PG, _append_many_params(at, rows, moves))
     else:
         connection.execute(_SET_HEAD, moves)
         connection.execute(insert(_ENTRY), rows)
+    to_sign = [r for r in rows if is_signed(r["action"], r["actor_kind"], r["result"])]
+    if to_sign:  # rare in a batch (terminals hold no signing key): read the ids back, then sign
+        where = or_(*(and_(_ENTRY.c.stream == r["stream"], _ENTRY.c.seq == r["seq"]) for r in to_sign))
+        ids = {
+            (row.stream, row.seq): row.id
+            for row in connection.execute(select(_ENTRY.c.id, _ENTRY.c.stream, _ENTRY.c.seq).where(where))
+        }
+        for r in to_sign:
+            sign_entry(uow, AuditEntry(id=ids[(r["stream"], r["seq"])], **r))
 
 
 def chain_entries(
@@ -292,8 +304,8 @@ def by_stream(events: Iterable[AuditEvent]) -> dict[int, list[AuditEvent]]:
     return grouped
 
 
-def append_many_params(at: datetime, rows: list[dict[str, Any]], moves: list[dict[str, Any]]) -> dict[str, Any]:
-    """The parameters of ``APPEND_MANY_PG`` (PostgreSQL) for ``chain_entries``' result."""
+def _append_many_params(at: datetime, rows: list[dict[str, Any]], moves: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters of ``_APPEND_MANY_PG`` (PostgreSQL) for ``chain_entries``' result."""
     heads_json = [{"stream": m["h_stream"], "seq": m["h_seq"], "hash": m["h_hash"].hex()} for m in moves]
     entries_json = [_as_json_row(n, r) for n, r in enumerate(rows)]
     return {"at": at, "heads": _COMPACT.encode(heads_json), "entries": _COMPACT.encode(entries_json)}

@@ -19,7 +19,7 @@ from sscard.captcha.image import render_captcha
 from sscard.captcha.models import CaptchaChallenge
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
-from sscard.security import get_security_module
+from sscard.security_module import get_security_module
 
 # Upper case and digits without look-alikes (0/O, 1/I, 2/Z, 5/S, 8/B): answers are case-insensitive.
 ALPHABET = "ACDEFGHJKLMNPQRTUVWXY34679"

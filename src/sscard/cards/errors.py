@@ -102,3 +102,11 @@ class HotlineThrottled(Throttled):
     code = "HOTLINE_THROTTLED"
     title = "Too many hotline requests from this source; wait before trying again."
     title_zh = "该来源的热线请求过多，请稍后再试。"
+
+
+class PersonalisationNotRecorded(NotFound):
+    """CARD-7: the card has no personalisation record (issued before the record was kept)."""
+
+    code = "CARD_PERSONALISATION_NOT_RECORDED"
+    title = "The card's personalisation record is not on file."
+    title_zh = "该卡无制卡个人化记录。"

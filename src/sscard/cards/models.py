@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, SmallInteger, String, text
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, LargeBinary, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sscard.cards.states import LIVE_STATES, CardState
@@ -116,3 +116,27 @@ class LossReport(Base):
 
     def __repr__(self) -> str:
         return f"LossReport(id={self.id}, card_id={self.card_id}, state={self.state})"
+
+
+class CardPersonalisation(Base):
+    """CARD-7: what was personalised on the card's face and in its chip, kept as it was printed.
+
+    Name and citizen ID number are sealed (ID-5) like the person's own; the record never changes after
+    issue, so a later correction of the person shows as a difference and a replacement takes the
+    corrected data."""
+
+    __tablename__ = "card_personalisation"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), unique=True)
+    name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    gender: Mapped[str] = mapped_column(String(1))
+    id_number_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    card_no: Mapped[str] = mapped_column(String(9))  # the number printed on the face
+    chip_serial: Mapped[str] = mapped_column(String(32), unique=True)  # the chip's serial (its unique id)
+    personalised_on: Mapped[date] = mapped_column(Date)
+    bureau: Mapped[str] = mapped_column(String(64))  # the personalisation bureau (制卡中心)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:  # never the name or the number
+        return f"CardPersonalisation(card_id={self.card_id}, chip={self.chip_serial}, on={self.personalised_on})"

@@ -44,6 +44,11 @@ def mask_card_no(card_no: str) -> str:
     return card_no[:5] + "*" * max(0, len(card_no) - 5)
 
 
+def card_no_tail(card_no: str) -> str:
+    """``*****6789``: the last four, so a holder tells their own cards apart (the portal's list)."""
+    return "*" * max(0, len(card_no) - 4) + card_no[-4:]
+
+
 def allocate_card_no(uow: UnitOfWork) -> str:
     """Take the next serial from the database and turn it into a card number."""
     serial = uow.session.execute(insert(CardSerial).values(allocated_at=utcnow()).returning(CardSerial.id)).scalar_one()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -114,3 +114,33 @@ class HotlineLossReportIn(BaseModel):
     id_number: str | None = Field(default=None, max_length=32)
     ss_number: str | None = Field(default=None, max_length=32)
     card_type: CardType | None = Field(default=None, description="Default: the social security card.")
+
+
+class PresentedCard(BaseModel):
+    """CARD-7: what the counter read from a presented card's chip and face; give the fields read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=64)
+    gender: str | None = Field(default=None, max_length=8)
+    id_number: str | None = Field(default=None, max_length=32)
+    card_no: str | None = Field(default=None, max_length=16)
+    chip_serial: str | None = Field(default=None, max_length=64)
+
+
+class FieldCheckRead(BaseModel):
+    field: str
+    match: bool
+    recorded_masked: str
+
+
+class PersonalisationCheckRead(BaseModel):
+    card_no_masked: str
+    matches: bool = Field(description="True when every field given matches the personalisation record.")
+    fields: list[FieldCheckRead]
+    chip_serial: str
+    personalised_on: date
+    bureau: str
+    person_changed: list[str] = Field(
+        description="Fields where the person record changed since personalisation: a replacement would carry them."
+    )

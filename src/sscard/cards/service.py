@@ -25,9 +25,11 @@ from sscard.cards.lifecycle import (
 from sscard.cards.loss import confirm_loss, expire_loss_reports, report_loss_by_hotline, withdraw_loss
 from sscard.cards.models import Card, CloseReason
 from sscard.cards.numbers import allocate_card_no, mask_card_no
+from sscard.cards.personalisation import record_personalisation
 from sscard.cards.states import BLOCKED_STATES, LIVE_STATES, NOT_YET_ACTIVE_STATES, CardEvent, CardState, next_state
 from sscard.cards.types import DEFAULT_SOCIAL_GENERATION, CardMedium, CardSpec, CardType, card_spec
 from sscard.db.base import utcnow
+from sscard.db.pagination import Keyset, ordered, taken
 from sscard.db.session import UnitOfWork
 from sscard.people.errors import PersonDeceased
 from sscard.people.models import Person, PersonStatus
@@ -63,12 +65,14 @@ def live_card(uow: UnitOfWork, *, person_id: int, card_type: CardType | str) -> 
     )
 
 
-def list_cards_of_person(uow: UnitOfWork, *, person_id: int, live_only: bool = False) -> list[Card]:
+def list_cards_of_person(
+    uow: UnitOfWork, *, person_id: int, live_only: bool = False, page: Keyset | None = None
+) -> list[Card]:
     """The person's cards, newest first."""
-    stmt = select(Card).where(Card.person_id == person_id).order_by(Card.id.desc())
+    stmt = select(Card).where(Card.person_id == person_id)
     if live_only:
         stmt = stmt.where(Card.state.in_(LIVE_STATES))
-    return list(uow.session.scalars(stmt))
+    return taken(uow.session.scalars(ordered(stmt, page, Card.id.desc())), page)
 
 
 def apply_for_card(
@@ -109,7 +113,9 @@ def issue_card(
     if existing is not None and existing.state is not CardState.APPLIED:
         raise _live_exists(existing)
     card = existing or _create_card(uow, person=person, spec=spec, actor=actor)
-    return transition(uow, card, CardEvent.ISSUE, actor=actor)
+    card = transition(uow, card, CardEvent.ISSUE, actor=actor)
+    record_personalisation(uow, card=card, person=person, actor=actor)  # CARD-7: what the card carries
+    return card
 
 
 def activate_card(uow: UnitOfWork, *, card_no: str, actor: Actor) -> Card:
@@ -141,6 +147,8 @@ def replace_card(uow: UnitOfWork, *, card_no: str, actor: Actor, evidence: str |
     transition(uow, old, CardEvent.REPLACE, actor=actor, now=now, details={"evidence": note} if note else None)
     new = _create_card(uow, person=person, spec=spec, actor=actor, replaces=old)
     transition(uow, new, CardEvent.ISSUE, actor=actor, now=now, details={"replaces": mask_card_no(old.card_no)})
+    # CARD-7: the replacement is personalised from the person record as it is now (corrections included).
+    record_personalisation(uow, card=new, person=person, actor=actor)
     audit_card(uow, old, actor=actor, action="card.replaced_by", details={"new_card_id": new.id})
     return new
 

@@ -1,4 +1,4 @@
-"""``sscard audit``: verify the hash chain (CH-4)."""
+"""``sscard audit``: verify the hash chain (CH-4) and the staff members' signatures (non-repudiation)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class _WalkProgress:
 
 @app.command("verify")
 @handle_errors
-def verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Exit 0 when every chain is intact; exit 1 naming the first bad entry.
 
     Walks every entry from the first and compares every stream with its checkpoint and with the latest
@@ -67,7 +67,6 @@ def verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     try:
         with unit_of_work() as uow:
             report, checkpoints, anchor = verify_and_anchor(uow, actor=Actor.cli_operator(), progress=progress)
-            uow.commit()
     finally:
         progress.stop()
     p = report.problem
@@ -99,9 +98,38 @@ def verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         raise typer.Exit(1)
 
 
+@app.command("verify-signatures")
+@handle_errors
+def verify_signatures(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Exit 0 when every signed staff operation carries a valid SM2 signature; exit 1 listing the others.
+
+    Non-repudiation (GB/T 39786 level 3, docs/compliance.md): each audit entry of a signed operation
+    (PIN reset, card cancellation, key and carrier steps ...) must be signed by its actor's registered
+    key over the entry as stored now (audit/signatures.py). Read-only: nothing is written."""
+    from sscard.audit.signatures import verify_signatures as verify_all
+    from sscard.db.session import unit_of_work
+
+    with unit_of_work() as uow:
+        report = verify_all(uow)
+    problems = [{"entry_id": p.entry_id, "action": p.action, "signer": p.signer, "reason": p.reason}
+                for p in report.problems]  # fmt: skip
+    if as_json:
+        print_json({"ok": report.ok, "checked": report.checked, "valid": report.valid, "problems": problems})
+    elif report.ok:
+        console.print(f"audit signatures valid: {report.valid} signed operations checked")
+    else:
+        for p in problems:
+            err_console.print(
+                f"entry {p['entry_id']} ({p['action']} by {p['signer']}): signature {p['reason']}", highlight=False
+            )
+        err_console.print(f"audit signatures BROKEN: {len(problems)} of {report.checked} signed operations")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 @app.command("anchor")
 @handle_errors
-def anchor(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def anchor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Anchor the stream heads now, without a walk (e.g. from cron, every few minutes).
 
     Appends a MACed digest of every head to the anchor file (SSCARD_AUDIT_ANCHOR_FILE, default
@@ -113,7 +141,6 @@ def anchor(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
     with unit_of_work() as uow:
         written = anchor_now(uow, actor=Actor.cli_operator())
-        uow.commit()
     out = {
         "ok": not written.faults,
         "n": written.n,

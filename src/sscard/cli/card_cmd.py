@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from sscard.cli.common import console, handle_errors, print_json
+from sscard.cli.common import console, fail, handle_errors, print_json
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 app = typer.Typer(help="Social security, medical-insurance and rural cooperative medical cards.", no_args_is_help=True)
 
@@ -15,6 +20,23 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 EvidenceOption = Annotated[
     str, typer.Option("--evidence", help="The identity document checked, e.g. 'resident ID card' (CH-2).")
 ]
+
+
+def card_as_typed(fn: Callable[P, R]) -> Callable[P, R]:
+    """The operator typed the card number: a card that is not there is named as typed, not masked as in
+    the API's answers and the logs (``A0000****`` names nothing the operator can check)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from sscard.cards.errors import CardNotFound
+
+        try:
+            return fn(*args, **kwargs)
+        except CardNotFound as exc:
+            typed = kwargs.get("card_no")
+            raise fail(f"no card {typed}" if isinstance(typed, str) else exc.detail, exc.code) from None
+
+    return wrapper
 
 
 def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
@@ -34,12 +56,14 @@ def issue(
     """Issue a card to a registered person; prints the card number."""
     from sscard.audit import Actor
     from sscard.cards.service import issue_card
+    from sscard.credentials.pin.issuance import notify_card_issued
     from sscard.db.session import unit_of_work
     from sscard.people.service import get_person_by_id_number_or_raise
 
     with unit_of_work() as uow:
         person = get_person_by_id_number_or_raise(uow, id_number)
         card = issue_card(uow, person_id=person.id, card_type=card_type, actor=Actor.cli_operator())
+        notify_card_issued(uow, card=card, actor=Actor.cli_operator())  # PIN-12: the rule, never the PIN
         card_no, ctype = card.card_no, card.card_type.value
     _emit(
         as_json,
@@ -50,6 +74,7 @@ def issue(
 
 @app.command("activate")
 @handle_errors
+@card_as_typed
 def activate(
     card_no: Annotated[str, typer.Argument(help="Card number.")],
     as_json: JsonOption = False,
@@ -66,6 +91,7 @@ def activate(
 
 @app.command("show")
 @handle_errors
+@card_as_typed
 def show(card_no: Annotated[str, typer.Argument(help="Card number.")], as_json: JsonOption = False) -> None:
     """Show a card: type, medium, applications, state and dates."""
     from sscard.cards.schemas import CardRead
@@ -108,6 +134,7 @@ def report_loss(
 
 @app.command("confirm-loss")
 @handle_errors
+@card_as_typed
 def confirm(card_no: Annotated[str, typer.Argument()], evidence: EvidenceOption, as_json: JsonOption = False) -> None:
     """Make a loss formal after checking the holder's ID document."""
     from sscard.audit import Actor
@@ -122,6 +149,7 @@ def confirm(card_no: Annotated[str, typer.Argument()], evidence: EvidenceOption,
 
 @app.command("withdraw-loss")
 @handle_errors
+@card_as_typed
 def withdraw(card_no: Annotated[str, typer.Argument()], evidence: EvidenceOption, as_json: JsonOption = False) -> None:
     """The holder found the card: withdraw the provisional report and unblock it."""
     from sscard.audit import Actor
@@ -136,22 +164,26 @@ def withdraw(card_no: Annotated[str, typer.Argument()], evidence: EvidenceOption
 
 @app.command("replace")
 @handle_errors
+@card_as_typed
 def replace(
     card_no: Annotated[str, typer.Argument(help="The lost or damaged card.")], as_json: JsonOption = False
 ) -> None:
     """Replace a lost or damaged card with a new card number; the old one becomes invalid (CARD-2)."""
     from sscard.audit import Actor
     from sscard.cards.service import replace_card
+    from sscard.credentials.pin.issuance import notify_card_issued
     from sscard.db.session import unit_of_work
 
     with unit_of_work() as uow:
         new = replace_card(uow, card_no=card_no, actor=Actor.cli_operator())
+        notify_card_issued(uow, card=new, actor=Actor.cli_operator())  # PIN-12
         data = {"card_no": new.card_no, "replaces": card_no.strip().upper()}
     _emit(as_json, data, f"card {data['replaces']} replaced by {data['card_no']} (issued; activate it)")
 
 
 @app.command("cancel")
 @handle_errors
+@card_as_typed
 def cancel(
     card_no: Annotated[str, typer.Argument()],
     reason: Annotated[str, typer.Option("--reason", help="holder_request | issued_in_error | holder_deceased")] = (

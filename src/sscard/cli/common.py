@@ -6,11 +6,13 @@ import functools
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from sscard.db.ids import MAX_ROW_ID
 from sscard.errors import DomainError
@@ -33,13 +35,82 @@ def row_id(value: int) -> int:
 
 RowIdArg = Annotated[int, typer.Argument(callback=row_id)]
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped or redirected, a table keeps its full width (no 80-column wrapping, no "…" cutting a value): the
+# reader is a script or a file, not a terminal. On a terminal, Rich fits the terminal.
+PIPED_WIDTH = 4096
+console = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
 
 
-def fail(message: str, code: str = "ERROR", exit_code: int = 1) -> typer.Exit:
+def _no_type_on_flags() -> None:
+    """Typer's help prints ``<bool>`` beside every on/off flag (``--json <bool>``), as if it took a value:
+    a flag shows no type."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag and self.metavar is None:
+            return None
+        return shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_type_on_flags()
+
+
+# Exit codes of every command (README "Exit codes"): scripts and schedulers tell these apart.
+EXIT_OK = 0
+EXIT_FAILED = 1  # refused or failed: one line "error CODE: reason" on stderr
+EXIT_USAGE = 2  # a bad option, argument or SSCARD_* variable (nothing was done)
+EXIT_REJECTED_ROWS = 3  # an import finished, but some rows were rejected (each named in its report)
+EXIT_NOT_INITIALISED = 4  # the database has no schema yet: run `sscard db upgrade`
+EXIT_INTERNAL = 70  # a bug (EX_SOFTWARE): one line naming the exception; SSCARD_DEBUG=1 shows the traceback
+
+
+def fail(message: str, code: str = "ERROR", exit_code: int = EXIT_FAILED) -> typer.Exit:
     err_console.print(f"[red]error[/red] {code}: {message}", highlight=False, soft_wrap=True)
     return typer.Exit(exit_code)
+
+
+def _first_line(exc: BaseException) -> str:
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[:1] or [type(exc).__name__]
+    return mask_text(reason[0])[:200]
+
+
+def _missing_schema(exc: BaseException) -> bool:
+    """A table the command needs does not exist: the database was never upgraded (SQLite's "no such
+    table", PostgreSQL's undefined_table 42P01)."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "42P01" or "no such table" in str(orig or exc)
+
+
+def operator_error(exc: Exception) -> typer.Exit | None:
+    """The one-line answer (and exit code) to an error an operator can meet and fix; None for a bug."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from sscard.config import get_settings
+    from sscard.errors import DatabaseNotInitialised
+
+    if isinstance(exc, DatabaseNotInitialised):
+        return fail(exc.detail, exc.code, EXIT_NOT_INITIALISED)
+    if isinstance(exc, DomainError):
+        return fail(exc.detail, exc.code)
+    if isinstance(exc, OperationalError | ProgrammingError) and _missing_schema(exc):
+        return fail(DatabaseNotInitialised(get_settings().data_dir).detail, DatabaseNotInitialised.code,
+                    EXIT_NOT_INITIALISED)  # fmt: skip
+    if isinstance(exc, OperationalError | PoolTimeout):
+        # The database is down, frozen or refusing: say so in one line (the first line of the
+        # driver's message, masked), never a traceback quoting SQL parameters.
+        return fail(f"the database is unavailable: {_first_line(exc)}", "DATABASE_UNAVAILABLE")
+    if isinstance(exc, UnicodeDecodeError):
+        return fail("the file is not UTF-8; convert it, e.g. iconv -f GBK -t UTF-8 IN > OUT", "FILE_NOT_UTF8")
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return fail(f"{exc.strerror or type(exc).__name__}{where}", "FILE_ERROR")
+    return None
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -47,20 +118,37 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from sqlalchemy.exc import OperationalError
-        from sqlalchemy.exc import TimeoutError as PoolTimeout
-
         try:
             return fn(*args, **kwargs)
-        except DomainError as exc:
-            raise fail(exc.detail, exc.code) from None
-        except (OperationalError, PoolTimeout) as exc:
-            # The database is down, frozen or refusing: say so in one line (the first line of the
-            # driver's message, masked), never a traceback quoting SQL parameters.
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[:1] or ["no answer"]
-            raise fail(f"the database is unavailable: {mask_text(reason[0])[:200]}", "DATABASE_UNAVAILABLE") from None
+        except Exception as exc:
+            answer = operator_error(exc)
+            if answer is None:
+                raise
+            raise answer from None
 
     return wrapper
+
+
+class OperatorErrors(TyperGroup):
+    """The root group: whatever a command did not turn into a one-line reason itself is turned here,
+    so no operator ever meets a traceback (exit codes: ``EXIT_*`` above). An unforeseen exception is a
+    bug: one line naming it and where it was raised, exit 70 (``SSCARD_DEBUG=1``: the traceback)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] in ("typer", "click"):
+                raise  # usage errors, Exit, Abort: the command line's own answers
+            answer = operator_error(exc)
+            if answer is not None:
+                raise answer from None
+            if os.environ.get("SSCARD_DEBUG"):
+                raise
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = f" at {frames[-1].filename.rsplit('/sscard/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+            raise fail(f"{type(exc).__name__}{where}: {_first_line(exc)} (a bug: SSCARD_DEBUG=1 shows the "
+                       "traceback)", "INTERNAL_ERROR", EXIT_INTERNAL) from None  # fmt: skip
 
 
 def print_json(data: Any) -> None:
@@ -143,6 +231,7 @@ def authenticate_cli_staff(
 
     import typer
 
+    from sscard.db.early_commit import Why, commit_early
     from sscard.db.session import unit_of_work
     from sscard.staff.errors import OtpRequired, SecondFactorEnrolmentRequired
     from sscard.staff.sessions import authenticate_staff, logout_staff
@@ -156,11 +245,11 @@ def authenticate_cli_staff(
             except OtpRequired:
                 if not sys.stdin.isatty():
                     raise
-                uow.commit()
+                commit_early(uow, why=Why.FAILURE_COUNTED)  # the half-done login's count and audit entry
                 code = str(typer.prompt(f"One-time code for {username}", hide_input=True))
                 login = authenticate_staff(uow, username=username, password=secret, otp=code)
         except DomainError:
-            uow.commit()  # the failure count and its audit entry must survive (throttling)
+            commit_early(uow, why=Why.FAILURE_COUNTED)  # the failure count and its audit entry must survive
             raise
         if login.enrol_only:
             raise SecondFactorEnrolmentRequired()

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
+import structlog
 import typer
 
 from sscard.cli.common import console, fail, handle_errors, print_json
 
 if TYPE_CHECKING:
+    from sscard.db.session import UnitOfWork
     from sscard.demo.loader import DemoReport
 
+log = structlog.get_logger("sscard.demo")
 app = typer.Typer(help="Demo data for development.", no_args_is_help=True)
 
 
 @app.command("load")
 @handle_errors
-def load(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def load(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Load the demo data (running it again changes nothing) and print the demo logins."""
     from sscard.audit import Actor, Channel
     from sscard.config import get_settings
@@ -24,13 +27,27 @@ def load(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     from sscard.demo.data import DEMO_STAFF_PASSWORD
     from sscard.demo.loader import load_demo
 
+    actor = Actor.system(Channel.CLI)
     with unit_of_work() as uow:
-        report = load_demo(uow, actor=Actor.system(Channel.CLI), env=get_settings().env)
+        report = load_demo(uow, actor=actor, env=get_settings().env)
+        still_demo = _still_on_the_demo_password(uow, [s.username for s in report.staff])
+    # INS-4: last year's statements, once the records they show are committed (a job with units of
+    # work of its own; it issues only the missing ones, so a second load adds none).
+    statements_issued = 0
+    if report.insurance is not None and report.insurance.statement_year:
+        from sscard.jobs.statements import generate_statements
+        from sscard.statements.errors import StatementFontMissing
+
+        try:
+            statements_issued = generate_statements(year=report.insurance.statement_year, actor=actor, workers=0).issued
+        except StatementFontMissing as exc:  # the demo still loads; the operator installs the font
+            log.warning("demo_statements_skipped", reason=exc.title)
 
     staff = [
         {
             "username": s.username,
-            "password": DEMO_STAFF_PASSWORD,
+            # Only while the account still has it: a changed password is nobody's to print (None).
+            "password": DEMO_STAFF_PASSWORD if s.username in still_demo else None,
             "role": s.role.value,
             "region": s.region_code,
             "bank": s.bank_code or "-",
@@ -46,6 +63,8 @@ def load(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                     "staff": report.staff_added,
                     "persons": report.persons_added,
                     "cards": report.cards_added,
+                    **_insurance_added(report),
+                    "statements": statements_issued,
                 },
                 "staff": staff,
                 "persons": report.persons,
@@ -56,7 +75,32 @@ def load(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     _print_report(report, staff)
 
 
-def _print_report(report: DemoReport, staff: list[dict[str, str]]) -> None:
+def _still_on_the_demo_password(uow: UnitOfWork, usernames: list[str]) -> set[str]:
+    """The accounts whose password is still the published demo one (the marker set with each password)."""
+    from sqlalchemy import select
+
+    from sscard.staff.models import StaffAccount
+
+    query = select(StaffAccount.username).where(
+        StaffAccount.username.in_(usernames), StaffAccount.demo_password.is_(True)
+    )
+    return set(uow.session.scalars(query))
+
+
+def _insurance_added(report: DemoReport) -> dict[str, int]:
+    ins = report.insurance
+    if ins is None:
+        return {}
+    return {
+        "employers": ins.employers_added,
+        "registrations": ins.registrations_added,
+        "declarations": ins.declarations_added,
+        "interest_postings": ins.interest_credited,
+        "discrepancy_reports": ins.reports_added,
+    }
+
+
+def _print_report(report: DemoReport, staff: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -70,11 +114,20 @@ def _print_report(report: DemoReport, staff: list[dict[str, str]]) -> None:
         else "already loaded; nothing changed"
     )
     out.print(f"[bold]demo data[/bold]: {what}")
+    ins = report.insurance
+    if ins is not None and ins.person_ids:
+        from sscard.demo.insurance import MONTHS
+
+        out.print(
+            f"insurance: {len(ins.person_ids)} contributors with {len(ins.person_ids) * MONTHS} months declared "
+            f"(this run added {ins.declarations_added}), interest for {ins.statement_year} credited; "
+            "portal: GET /api/v1/portal/accounts, /insurance/declarations (after changing the initial password)"
+        )
     table = Table(
         "staff login", "password", "role", "region", "bank", title="Demo staff logins (POST /api/v1/staff/login)"
     )
     for s in staff:
-        table.add_row(s["username"], s["password"], s["role"], s["region"], s["bank"])
+        table.add_row(s["username"], s["password"] or "(changed)", s["role"], s["region"], s["bank"])
     out.print(table)
     second = Table("staff login", "TOTP secret", title="…these also send `otp`: `sscard demo otp USERNAME` prints it")
     for s in staff:
@@ -92,7 +145,10 @@ def _print_report(report: DemoReport, staff: list[dict[str, str]]) -> None:
 
 @app.command("otp")
 @handle_errors
-def otp(username: str = typer.Argument(..., help="A demo account whose role signs in with a second factor.")) -> None:
+def otp(
+    username: str = typer.Argument(..., help="A demo account whose role signs in with a second factor."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Print the current TOTP code of a demo staff account (development only): the `otp` field of its login."""
     import pyotp
 
@@ -109,4 +165,8 @@ def otp(username: str = typer.Argument(..., help="A demo account whose role sign
         if account is None or account.totp_secret_enc is None:
             raise fail("no second factor enrolled for that demo account (run `sscard demo load`)", "DEMO_REFUSED")
         secret = TOTP_SECRET.open(account.totp_secret_enc)
-    console.print(pyotp.TOTP(secret).now())
+    code = pyotp.TOTP(secret).now()
+    if as_json:
+        print_json({"username": username, "otp": code})
+        return
+    console.print(code)

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sscard.cli.common import console, err_console, fail, handle_errors, print_json, row_id
+from sscard.cli.common import EXIT_REJECTED_ROWS, console, err_console, fail, handle_errors, print_json, row_id
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.progress import Progress, TaskID
 
     from sscard.imports.batches import BatchResult
@@ -116,25 +118,40 @@ def persons(
     workers: Annotated[int | None, typer.Option("--workers", min=0, max=64, hidden=True)] = None,
     max_shown: Annotated[int, typer.Option("--show-errors", min=0, help="Print at most this many bad rows.")] = 1000,
 ) -> None:
-    """Import persons; idempotent and resumable. Bad rows are reported by line and the rest continue."""
-    from sscard.audit import Actor
-    from sscard.imports.service import DEFAULT_BATCH_SIZE, import_persons
+    """Import persons; idempotent and resumable. Bad rows are reported by line and the rest continue.
 
-    reporter = _Reporter(as_json=as_json, max_shown=max_shown)
-    # SIGTERM ends the run as Ctrl-C does: the batch in flight is rolled back, the worker processes
-    # are stopped, and the committed batches stay for a re-run to resume after.
-    stop = _StopRequest()
-    reporter.stop_request = stop
-    in_main = threading.current_thread() is threading.main_thread()  # only there can a handler be set
-    previous = {sig: signal.signal(sig, stop.handler) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
-    try:
-        summary = import_persons(
+    Exit 0 when every row is in, 3 when the import finished with rejected rows (`sscard import errors JOB`
+    lists them), 1 when the file was refused (e.g. not UTF-8: convert it with iconv -f GBK -t UTF-8)."""
+    from sscard.audit import Actor
+    from sscard.imports.service import DEFAULT_BATCH_SIZE
+    from sscard.jobs.person_import import import_persons
+
+    run_import_job(
+        lambda reporter: import_persons(
             path=file,
             actor=Actor.cli_operator(),
             batch_size=batch_size or DEFAULT_BATCH_SIZE,
             workers=workers,
             observer=reporter,
-        )
+        ),
+        as_json=as_json,
+        max_shown=max_shown,
+    )
+
+
+def run_import_job(run: Callable[[_Reporter], ImportSummary], *, as_json: bool, max_shown: int) -> None:
+    """Run an import job (persons, contributions) with progress, bad rows by line and its summary.
+
+    SIGTERM ends the run as Ctrl-C does: the batch in flight is rolled back, the worker processes are
+    stopped, and the committed batches stay for a re-run to resume after.
+    """
+    reporter = _Reporter(as_json=as_json, max_shown=max_shown)
+    stop = _StopRequest()
+    reporter.stop_request = stop
+    in_main = threading.current_thread() is threading.main_thread()  # only there can a handler be set
+    previous = {sig: signal.signal(sig, stop.handler) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
+    try:
+        summary = run(reporter)
     except BaseException:
         if stop.signum is None:
             raise
@@ -156,6 +173,9 @@ def persons(
             highlight=False,
         )
     _print_summary(summary, as_json=as_json)
+    if summary.job_totals[2]:
+        # Done, but not every row is in: a distinct exit code, so a script or scheduler notices.
+        raise typer.Exit(EXIT_REJECTED_ROWS)
 
 
 class _StopRequest:

@@ -17,8 +17,8 @@ from sscard.cli import keyreg_devices_cmd, keyreg_records_cmd
 from sscard.cli.common import RowIdArg, handle_errors
 from sscard.cli.keyreg_common import OFFICER_ONLY, AsOption, JsonOption, columns_of, emit, parse_date, read, run, table
 from sscard.db.session import UnitOfWork
-from sscard.keys.models import KeyCarrier
-from sscard.keys.states import CarrierState, CarrierType
+from sscard.key_register.models import KeyCarrier
+from sscard.key_register.states import CarrierState, CarrierType
 
 carriers = typer.Typer(help="Key carriers received from the ministry (KEY-5).", no_args_is_help=True)
 psam = typer.Typer(help="PSAM cards: deployment and recovery (KEY-8).", no_args_is_help=True)
@@ -53,7 +53,7 @@ def carrier_receive(
     as_json: JsonOption = False,
 ) -> None:
     """Register a carrier received from the ministry, with its receipt."""
-    from sscard.keys.carriers import receive_carrier
+    from sscard.key_register.carriers import receive_carrier
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         carrier = receive_carrier(
@@ -83,7 +83,7 @@ def carrier_list(
     as_json: JsonOption = False,
 ) -> None:
     """List carriers by region, type and state."""
-    from sscard.keys.carriers import list_carriers
+    from sscard.key_register.carriers import list_carriers
 
     def rows(uow: UnitOfWork) -> list[dict[str, Any]]:
         found = list_carriers(uow, region_code=region, carrier_type=carrier_type, state=state)
@@ -96,14 +96,14 @@ def carrier_list(
 @handle_errors
 def carrier_usage(carrier_id: RowIdArg, as_json: JsonOption = False) -> None:
     """Show the carrier's log: every use and movement with who, where and why."""
-    from sscard.keys.carriers import usage_log
+    from sscard.key_register.carriers import usage_log
 
     cols = ("at", "kind", "used_by", "role", "location", "purpose", "count")
     table(read(lambda uow: [columns_of(u, cols) for u in usage_log(uow, carrier_id=carrier_id)]), cols, as_json)
 
 
 def _move(name: str, carrier_id: int, as_user: str | None, as_json: bool, **kwargs: Any) -> None:
-    from sscard.keys import carriers as service
+    from sscard.key_register import carriers as service
 
     fns: dict[str, Callable[..., KeyCarrier]] = {
         "deploy": service.deploy_carrier,
@@ -168,9 +168,10 @@ def carrier_use(
     purpose: Annotated[str, typer.Option()],
     count: Annotated[int, typer.Option(min=1)] = 1,
     as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Log a use of the carrier with where and why."""
-    from sscard.keys.carriers import record_carrier_use
+    from sscard.key_register.carriers import record_carrier_use
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         entry = record_carrier_use(
@@ -178,21 +179,23 @@ def carrier_use(
         )
         return {"id": entry.id}
 
-    run(as_user, "carrier.use", f"carrier:{carrier_id}", work)
-    emit(None, False, f"use of carrier {carrier_id} logged")
+    result = run(as_user, "carrier.use", f"carrier:{carrier_id}", work)
+    emit(result, as_json, f"use of carrier {carrier_id} logged")
 
 
 @carriers.command("load-key")
 @handle_errors
-def carrier_load_key(carrier_id: RowIdArg, key_label: str, as_user: AsOption = None) -> None:
+def carrier_load_key(
+    carrier_id: RowIdArg, key_label: str, as_user: AsOption = None, as_json: JsonOption = False
+) -> None:
     """Record that the carrier holds the key with this inventory label."""
-    from sscard.keys.carriers import load_key
+    from sscard.key_register.carriers import load_key
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         return {"id": load_key(uow, carrier_id=carrier_id, key_label=key_label, actor=actor).id}
 
-    run(as_user, "carrier.load_key", f"carrier:{carrier_id}", work, roles=OFFICER_ONLY)
-    emit(None, False, f"carrier {carrier_id} holds {key_label}")
+    result = run(as_user, "carrier.load_key", f"carrier:{carrier_id}", work, roles=OFFICER_ONLY)
+    emit(result, as_json, f"carrier {carrier_id} holds {key_label}")
 
 
 @carriers.command("destroy")
@@ -206,7 +209,7 @@ def carrier_destroy(
     as_json: JsonOption = False,
 ) -> None:
     """Record a destruction; it takes effect after two different witnesses sign (`sign`)."""
-    from sscard.keys.destruction import request_destruction
+    from sscard.key_register.destruction import request_destruction
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         record = request_destruction(uow, carrier_id=carrier_id, method=method, place=place, reason=reason, actor=actor)
@@ -222,16 +225,17 @@ def carrier_sign(
     destruction_id: RowIdArg,
     as_user: Annotated[str, typer.Option("--as", help="The witness signing (required).")],
     statement: Annotated[str, typer.Option()] = "witnessed the destruction",
+    as_json: JsonOption = False,
 ) -> None:
     """Sign a destruction as a witness; the second different witness destroys the carrier."""
-    from sscard.keys.destruction import sign_destruction
+    from sscard.key_register.destruction import sign_destruction
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         record = sign_destruction(uow, destruction_id=destruction_id, statement=statement, actor=actor)
         return {"done": record.completed_at is not None}
 
     result = run(as_user, "carrier.destruction_sign", f"destruction:{destruction_id}", work)
-    emit(result, False, "carrier destroyed" if result["done"] else "signed; one more witness needed")
+    emit(result, as_json, "carrier destroyed" if result["done"] else "signed; one more witness needed")
 
 
 # --- PSAM ---------------------------------------------------------------------------------------
@@ -241,7 +245,7 @@ def carrier_sign(
 @handle_errors
 def psam_list(region: Annotated[str | None, typer.Option()] = None, as_json: JsonOption = False) -> None:
     """The PSAM register with each card's deployment in force."""
-    from sscard.keys.psam import psam_register
+    from sscard.key_register.psam import psam_register
 
     def rows(uow: UnitOfWork) -> list[dict[str, Any]]:
         out = []
@@ -266,9 +270,10 @@ def psam_deploy(
     terminal: Annotated[str | None, typer.Option()] = None,
     institution: Annotated[str | None, typer.Option()] = None,
     as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Deploy a PSAM into a terminal or institution with its form, environment and mode."""
-    from sscard.keys.psam import deploy_psam
+    from sscard.key_register.psam import deploy_psam
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         deployment = deploy_psam(
@@ -283,8 +288,8 @@ def psam_deploy(
         )
         return {"id": deployment.id}
 
-    run(as_user, "carrier.deploy", f"carrier:{carrier_id}", work)
-    emit(None, False, f"PSAM {carrier_id} deployed")
+    result = run(as_user, "carrier.deploy", f"carrier:{carrier_id}", work)
+    emit(result, as_json, f"PSAM {carrier_id} deployed")
 
 
 @psam.command("recover")
@@ -294,13 +299,14 @@ def psam_recover(
     location: Annotated[str, typer.Option()],
     reason: Annotated[str, typer.Option()],
     as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Withdraw a PSAM from its terminal."""
-    from sscard.keys.psam import recover_psam
+    from sscard.key_register.psam import recover_psam
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         carrier = recover_psam(uow, carrier_id=carrier_id, location=location, reason=reason, actor=actor)
         return {"state": carrier.state.value}
 
-    run(as_user, "carrier.recover", f"carrier:{carrier_id}", work)
-    emit(None, False, f"PSAM {carrier_id} recovered")
+    result = run(as_user, "carrier.recover", f"carrier:{carrier_id}", work)
+    emit(result, as_json, f"PSAM {carrier_id} recovered")

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
+from sscard.api.refusals import refusals_audited
 from sscard.audit import Actor, Channel
 from sscard.cli.common import authenticate_cli_staff, console, print_json
 from sscard.db.session import UnitOfWork, unit_of_work
-from sscard.keys.errors import KeysInvalid, StaffNotEligible
-from sscard.keys.refusals import refusals_audited
+from sscard.key_register.errors import KeysInvalid, StaffNotEligible
 from sscard.staff.roles import Role
 
 # Two-person rules (approval, witnessed destruction, supervision) need to know who acts: every change
@@ -91,7 +91,7 @@ def parse_date(value: str, field: str) -> date:
 
 def parse_time(value: str, field: str) -> datetime:
     """An ISO 8601 time; without an offset it is read as Beijing time (UTC+8)."""
-    from sscard.keys.access import CHINA
+    from sscard.db.base import CHINA
 
     try:
         parsed = datetime.fromisoformat(value)

@@ -30,7 +30,7 @@ def device_add(
     as_json: JsonOption = False,
 ) -> None:
     """Register an encryption machine with its model certificate."""
-    from sscard.keys.devices import register_device
+    from sscard.key_register.devices import register_device
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         device = register_device(
@@ -59,7 +59,7 @@ def device_list(
     as_json: JsonOption = False,
 ) -> None:
     """List devices with their certificates and state."""
-    from sscard.keys.devices import list_devices
+    from sscard.key_register.devices import list_devices
 
     rows = read(lambda uow: [columns_of(d, DEVICE_COLS) for d in list_devices(uow, region_code=region)])
     table(rows, DEVICE_COLS, as_json)
@@ -77,7 +77,7 @@ def device_renew(
     as_json: JsonOption = False,
 ) -> None:
     """Record a device's new certificate (a device blocked for its old one returns to service)."""
-    from sscard.keys.devices import renew_certificate
+    from sscard.key_register.devices import renew_certificate
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         device = renew_certificate(
@@ -104,7 +104,7 @@ def device_revoke(
     as_json: JsonOption = False,
 ) -> None:
     """Record a revoked model certificate: every device on it is blocked and alerted."""
-    from sscard.keys.devices import revoke_certificate
+    from sscard.key_register.devices import revoke_certificate
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         found = revoke_certificate(uow, certificate_no=certificate_no, reason=reason, actor=actor)
@@ -116,15 +116,17 @@ def device_revoke(
 
 @devices.command("retire")
 @handle_errors
-def device_retire(device_id: RowIdArg, reason: Annotated[str, typer.Option()], as_user: AsOption = None) -> None:
+def device_retire(
+    device_id: RowIdArg, reason: Annotated[str, typer.Option()], as_user: AsOption = None, as_json: JsonOption = False
+) -> None:
     """Take a device out of service for good."""
-    from sscard.keys.devices import retire_device
+    from sscard.key_register.devices import retire_device
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         return columns_of(retire_device(uow, device_id=device_id, reason=reason, actor=actor), DEVICE_COLS)
 
-    run(as_user, "device.retire", f"device:{device_id}", work, roles=OFFICER_ONLY)
-    emit(None, False, f"device {device_id} retired")
+    result = run(as_user, "device.retire", f"device:{device_id}", work, roles=OFFICER_ONLY)
+    emit(result, as_json, f"device {device_id} retired")
 
 
 @devices.command("sweep")
@@ -132,7 +134,7 @@ def device_retire(device_id: RowIdArg, reason: Annotated[str, typer.Option()], a
 def device_sweep(as_json: JsonOption = False) -> None:
     """Check every certificate now: block lapsed or revoked devices, warn of those expiring soon (run daily)."""
     from sscard.db.session import unit_of_work
-    from sscard.keys.devices import sweep_certificates
+    from sscard.key_register.devices import sweep_certificates
 
     with unit_of_work() as uow:
         report = sweep_certificates(uow)
@@ -148,7 +150,7 @@ def device_alerts(
     as_json: JsonOption = False,
 ) -> None:
     """List device certificate alerts."""
-    from sscard.keys.devices import list_alerts
+    from sscard.key_register.devices import list_alerts
 
     cols = ("id", "device_id", "kind", "region_code", "raised_at", "acknowledged_by", "detail")
 

@@ -60,7 +60,7 @@ def handover_request(
     as_json: JsonOption = False,
 ) -> None:
     """Open the handover of a carrier to a third party."""
-    from sscard.keys.handovers import request_handover
+    from sscard.key_register.handovers import request_handover
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         handover = request_handover(
@@ -85,12 +85,15 @@ def handover_record(
     recipient: Annotated[str, typer.Option(help="The third party's receiving representative.")],
     items: Annotated[str, typer.Option(help="What changes hands (with seal numbers).")],
     as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Condition 1: write the handover record."""
-    from sscard.keys.handovers import write_handover_record
+    from sscard.key_register.handovers import write_handover_record
 
-    _step("record", handover_id, as_user, write_handover_record, record_no=record_no, recipient=recipient, items=items)
-    console.print(f"handover {handover_id}: record {record_no} written")
+    result = _step(
+        "record", handover_id, as_user, write_handover_record, record_no=record_no, recipient=recipient, items=items
+    )
+    emit(result, as_json, f"handover {handover_id}: record {record_no} written")
 
 
 @handovers.command("agreement")
@@ -100,11 +103,12 @@ def handover_agreement(
     file: FileArg,
     signed_on: Annotated[str, typer.Option(help="Date the agreement was signed (YYYY-MM-DD).")],
     as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Condition 2: attach the signed confidentiality agreement (kept with its SHA-256)."""
-    from sscard.keys.handovers import attach_agreement
+    from sscard.key_register.handovers import attach_agreement
 
-    _step(
+    result = _step(
         "agreement",
         handover_id,
         as_user,
@@ -113,14 +117,14 @@ def handover_agreement(
         content=file.read_bytes(),
         signed_on=parse_date(signed_on, "signed_on"),
     )
-    console.print(f"handover {handover_id}: confidentiality agreement attached")
+    emit(result, as_json, f"handover {handover_id}: confidentiality agreement attached")
 
 
 @handovers.command("plan")
 @handle_errors
 def handover_plan(handover_id: RowIdArg, file: FileArg, as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """Condition 3a: submit the third party's security management plan for review."""
-    from sscard.keys.handovers import submit_security_plan
+    from sscard.key_register.handovers import submit_security_plan
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         review = submit_security_plan(
@@ -139,36 +143,39 @@ def handover_decide(
     approve: Annotated[bool, typer.Option("--approve/--reject")],
     as_user: Annotated[str, typer.Option("--as", help="The reviewing security officer (required).")],
     comments: Annotated[str, typer.Option()] = "",
+    as_json: JsonOption = False,
 ) -> None:
     """Condition 3b: approve or reject a security plan (never your own request)."""
-    from sscard.keys.handovers import decide_security_plan
+    from sscard.key_register.handovers import decide_security_plan
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         review = decide_security_plan(uow, review_id=review_id, approve=approve, comments=comments, actor=actor)
         return {"decision": review.decision.value}
 
     result = run(as_user, "handover.plan_decide", f"review:{review_id}", work, roles=OFFICER_ONLY)
-    console.print(f"review {review_id}: {result['decision']}")
+    emit(result, as_json, f"review {review_id}: {result['decision']}")
 
 
 @handovers.command("supervisor")
 @handle_errors
-def handover_supervisor(handover_id: RowIdArg, supervisor: str, as_user: AsOption = None) -> None:
+def handover_supervisor(
+    handover_id: RowIdArg, supervisor: str, as_user: AsOption = None, as_json: JsonOption = False
+) -> None:
     """Condition 4: assign the supervising staff member."""
-    from sscard.keys.handovers import assign_supervisor
+    from sscard.key_register.handovers import assign_supervisor
 
-    _step("supervisor", handover_id, as_user, assign_supervisor, supervisor=supervisor)
-    console.print(f"handover {handover_id}: supervised by {supervisor}")
+    result = _step("supervisor", handover_id, as_user, assign_supervisor, supervisor=supervisor)
+    emit(result, as_json, f"handover {handover_id}: supervised by {supervisor}")
 
 
 @handovers.command("complete")
 @handle_errors
-def handover_complete(handover_id: RowIdArg, as_user: AsOption = None) -> None:
+def handover_complete(handover_id: RowIdArg, as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """Hand the carrier over (refused, naming what is missing, until all four conditions hold)."""
-    from sscard.keys.handovers import complete_handover
+    from sscard.key_register.handovers import complete_handover
 
-    _step("complete", handover_id, as_user, complete_handover)
-    console.print(f"handover {handover_id}: carrier handed over")
+    result = _step("complete", handover_id, as_user, complete_handover)
+    emit(result, as_json, f"handover {handover_id}: carrier handed over")
 
 
 @handovers.command("supervise")
@@ -178,9 +185,10 @@ def handover_supervise(
     location: Annotated[str, typer.Option()],
     observation: Annotated[str, typer.Option()],
     as_user: Annotated[str, typer.Option("--as", help="The assigned supervisor (required).")],
+    as_json: JsonOption = False,
 ) -> None:
     """Record a supervision entry (the assigned supervisor only)."""
-    from sscard.keys.handovers import record_supervision
+    from sscard.key_register.handovers import record_supervision
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         entry = record_supervision(
@@ -188,8 +196,8 @@ def handover_supervise(
         )
         return {"entry": entry.id}
 
-    run(as_user, "handover.supervise", f"handover:{handover_id}", work)
-    console.print(f"handover {handover_id}: supervision recorded")
+    result = run(as_user, "handover.supervise", f"handover:{handover_id}", work)
+    emit(result, as_json, f"handover {handover_id}: supervision recorded")
 
 
 @handovers.command("recover")
@@ -199,22 +207,25 @@ def handover_recover(
     location: Annotated[str, typer.Option()],
     note: Annotated[str, typer.Option()],
     as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Take the carrier back from the third party."""
-    from sscard.keys.handovers import recover_handover
+    from sscard.key_register.handovers import recover_handover
 
-    _step("recover", handover_id, as_user, recover_handover, location=location, note=note)
-    console.print(f"handover {handover_id}: carrier recovered")
+    result = _step("recover", handover_id, as_user, recover_handover, location=location, note=note)
+    emit(result, as_json, f"handover {handover_id}: carrier recovered")
 
 
 @handovers.command("cancel")
 @handle_errors
-def handover_cancel(handover_id: RowIdArg, reason: Annotated[str, typer.Option()], as_user: AsOption = None) -> None:
+def handover_cancel(
+    handover_id: RowIdArg, reason: Annotated[str, typer.Option()], as_user: AsOption = None, as_json: JsonOption = False
+) -> None:
     """Abandon a handover that has not completed."""
-    from sscard.keys.handovers import cancel_handover
+    from sscard.key_register.handovers import cancel_handover
 
-    _step("cancel", handover_id, as_user, cancel_handover, reason=reason)
-    console.print(f"handover {handover_id}: cancelled")
+    result = _step("cancel", handover_id, as_user, cancel_handover, reason=reason)
+    emit(result, as_json, f"handover {handover_id}: cancelled")
 
 
 @handovers.command("list")
@@ -225,7 +236,7 @@ def handover_list(
     as_json: JsonOption = False,
 ) -> None:
     """List handovers (or only the overdue ones)."""
-    from sscard.keys.handovers import list_handovers, list_overdue_handovers
+    from sscard.key_register.handovers import list_handovers, list_overdue_handovers
 
     def rows(uow: UnitOfWork) -> list[dict[str, Any]]:
         found = list_overdue_handovers(uow, region_code=region) if overdue else list_handovers(uow, region_code=region)
@@ -245,9 +256,10 @@ def plan_adopt(
     title: Annotated[str, typer.Option()],
     effective_from: Annotated[str, typer.Option(help="YYYY-MM-DD")],
     as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Adopt a new version of a region's emergency plan."""
-    from sscard.keys.plans import adopt_emergency_plan
+    from sscard.key_register.plans import adopt_emergency_plan
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         plan = adopt_emergency_plan(
@@ -262,15 +274,22 @@ def plan_adopt(
         return {"version": plan.version}
 
     result = run(as_user, "plan.adopt", f"plan:{region}", work, roles=OFFICER_ONLY)
-    console.print(f"region {region}: emergency plan version {result['version']} adopted")
+    emit(result, as_json, f"region {region}: emergency plan version {result['version']} adopted")
 
 
 @plans.command("list")
 @handle_errors
-def plan_list(region: str, as_json: JsonOption = False) -> None:
-    """Every version of a region's plan."""
-    from sscard.keys.plans import list_plans
+def plan_list(
+    region_arg: Annotated[str | None, typer.Argument(hidden=True, show_default=False)] = None,
+    region_opt: Annotated[str | None, typer.Option("--region", help="Six-digit region code.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every version of a region's plan (--region CODE; the code as the argument also works)."""
+    from sscard.key_register.plans import list_plans
 
+    region = region_opt or region_arg
+    if not region:
+        raise typer.BadParameter("name the region: --region CODE")
     cols = ("id", "region_code", "version", "title", "effective_from", "adopted_by")
     table(read(lambda uow: [columns_of(p, cols) for p in list_plans(uow, region_code=region)]), cols, as_json)
 
@@ -284,7 +303,7 @@ def incident_report_loss(
     as_json: JsonOption = False,
 ) -> None:
     """Report a lost carrier: blocked, departments notified, keys revoked and rotated, terminals blocked."""
-    from sscard.keys.incidents import measures_of, report_carrier_loss
+    from sscard.key_register.incidents import measures_of, report_carrier_loss
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         incident = report_carrier_loss(uow, carrier_id=carrier_id, description=description, actor=actor)
@@ -304,53 +323,58 @@ def incident_findings(
     cause: Annotated[str | None, typer.Option()] = None,
     handling: Annotated[str | None, typer.Option()] = None,
     as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Record the cause found and the handling done."""
-    from sscard.keys.incidents import record_findings
+    from sscard.key_register.incidents import record_findings
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         record_findings(uow, incident_id=incident_id, cause=cause, handling=handling, actor=actor)
         return {}
 
-    run(as_user, "incident.findings", f"incident:{incident_id}", work, roles=OFFICER_ONLY)
-    console.print(f"incident {incident_id}: findings recorded")
+    result = run(as_user, "incident.findings", f"incident:{incident_id}", work, roles=OFFICER_ONLY)
+    emit(result, as_json, f"incident {incident_id}: findings recorded")
 
 
 @incidents.command("confirm")
 @handle_errors
 def incident_confirm(
-    incident_id: RowIdArg, measure_id: RowIdArg, note: Annotated[str, typer.Option()], as_user: AsOption = None
+    incident_id: RowIdArg,
+    measure_id: RowIdArg,
+    note: Annotated[str, typer.Option()],
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Confirm by hand a measure a registry could not take itself."""
-    from sscard.keys.incidents import confirm_measure
+    from sscard.key_register.incidents import confirm_measure
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         confirm_measure(uow, incident_id=incident_id, measure_id=measure_id, note=note, actor=actor)
         return {}
 
-    run(as_user, "incident.measure_done", f"incident:{incident_id}", work, roles=OFFICER_ONLY)
-    console.print(f"incident {incident_id}: measure {measure_id} done")
+    result = run(as_user, "incident.measure_done", f"incident:{incident_id}", work, roles=OFFICER_ONLY)
+    emit(result, as_json, f"incident {incident_id}: measure {measure_id} done")
 
 
 @incidents.command("close")
 @handle_errors
-def incident_close(incident_id: RowIdArg, as_user: AsOption = None) -> None:
+def incident_close(incident_id: RowIdArg, as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """Close an incident (only with cause, handling and every measure done)."""
-    from sscard.keys.incidents import close_incident
+    from sscard.key_register.incidents import close_incident
 
     def work(uow: UnitOfWork, actor: Any) -> dict[str, Any]:
         close_incident(uow, incident_id=incident_id, actor=actor)
         return {}
 
-    run(as_user, "incident.close", f"incident:{incident_id}", work, roles=OFFICER_ONLY)
-    console.print(f"incident {incident_id}: closed")
+    result = run(as_user, "incident.close", f"incident:{incident_id}", work, roles=OFFICER_ONLY)
+    emit(result, as_json, f"incident {incident_id}: closed")
 
 
 @incidents.command("list")
 @handle_errors
 def incident_list(region: Annotated[str | None, typer.Option()] = None, as_json: JsonOption = False) -> None:
     """List incidents, newest first."""
-    from sscard.keys.incidents import list_incidents
+    from sscard.key_register.incidents import list_incidents
 
     rows = read(lambda uow: [columns_of(i, INCIDENT_COLS) for i in list_incidents(uow, region_code=region)])
     table(rows, INCIDENT_COLS, as_json)
@@ -379,8 +403,8 @@ def report_inventory(
 
     from fastapi.encoders import jsonable_encoder
 
-    from sscard.keys.pdf import inventory_pdf
-    from sscard.keys.reports import inventory_csv, inventory_report
+    from sscard.key_register.pdf import inventory_pdf
+    from sscard.key_register.reports import inventory_csv, inventory_report
 
     data = read(lambda uow: inventory_report(uow, region_code=region))
     render = {"csv": inventory_csv, "pdf": inventory_pdf}
@@ -407,8 +431,8 @@ def report_audit(
 
     from fastapi.encoders import jsonable_encoder
 
-    from sscard.keys.pdf import audit_pdf
-    from sscard.keys.reports import audit_csv, audit_report
+    from sscard.key_register.pdf import audit_pdf
+    from sscard.key_register.reports import audit_csv, audit_report
 
     begin, finish = parse_time(start, "start"), parse_time(end, "end")
     data = read(lambda uow: audit_report(uow, region_code=region, start=begin, end=finish))

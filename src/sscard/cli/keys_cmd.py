@@ -24,6 +24,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from sscard.api.refusals import refusals_audited
 from sscard.audit import Actor, Channel
 from sscard.cli.common import (
     SECOND_OTP_VARIABLE,
@@ -37,7 +38,6 @@ from sscard.cli.common import (
     second_password,
 )
 from sscard.db.session import UnitOfWork, unit_of_work
-from sscard.keys.refusals import refusals_audited
 
 app = typer.Typer(
     help="Keys and their register: hierarchy, rotation, export, ceremonies; devices, carriers, PSAM, incidents.",
@@ -89,13 +89,13 @@ def _acting(as_user: str | None, second: str | None, *, dual: bool, what: str) -
 
 
 def _dual(label: str) -> bool:
-    from sscard.security.management import needs_dual_control
+    from sscard.security_module.management import needs_dual_control
 
     return needs_dual_control(label)
 
 
 def _rows(rows: list[Any], as_json: bool) -> None:
-    from sscard.security.inventory import key_summary
+    from sscard.key_register.inventory import key_summary
 
     data = [key_summary(r) for r in rows]
     if as_json:
@@ -111,7 +111,7 @@ def _rows(rows: list[Any], as_json: bool) -> None:
 @handle_errors
 def init_root_cmd(as_user: ActingOption = None, second: SecondOption = None, as_json: JsonOption = False) -> None:
     """Generate the national root key (KEY-1) under two custodians (KEY-6); refused when one exists."""
-    from sscard.security.inventory import init_root
+    from sscard.key_register.inventory import init_root
 
     first, other = _acting(as_user, second, dual=True, what="creating the national root key")
 
@@ -131,7 +131,7 @@ def derive_cmd(
 ) -> None:
     """Derive a province's or a city's keys from the key held above it (KEY-3); a new province key needs
     two custodians (KEY-6)."""
-    from sscard.security.inventory import derive_region, list_keys
+    from sscard.key_register.inventory import derive_region, list_keys
 
     dual = len(region) == 6 and region.isdigit() and region.endswith("0000") and region != "000000"
     first, other = _acting(as_user, second, dual=dual, what=f"deriving the province key PMK/{region}")
@@ -152,7 +152,7 @@ def generate_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Generate a key for local use only (KEY-2)."""
-    from sscard.security.inventory import generate_key
+    from sscard.key_register.inventory import generate_key
 
     def work(uow: UnitOfWork, actor: Actor) -> Any:
         return generate_key(uow, label=label, purpose=purpose, region_code=region, actor=actor)
@@ -166,7 +166,7 @@ def list_cmd(
     region: Annotated[str | None, typer.Option(help="Only this region.")] = None, as_json: JsonOption = False
 ) -> None:
     """List the key inventory: metadata and KCVs, never key bytes."""
-    from sscard.security.inventory import list_keys
+    from sscard.key_register.inventory import list_keys
 
     with unit_of_work() as uow:
         _rows(list_keys(uow, region_code=region), as_json)
@@ -179,7 +179,7 @@ def rotate_cmd(
 ) -> None:
     """Make a new version of a key current; the old version verifies until retired (ROOT / PMK: two
     custodians)."""
-    from sscard.security.inventory import rotate_key
+    from sscard.key_register.inventory import rotate_key
 
     first, other = _acting(as_user, second, dual=_dual(label), what=f"rotating {label}")
 
@@ -193,7 +193,7 @@ def rotate_cmd(
 @handle_errors
 def retire_cmd(label: str, version: int, as_json: JsonOption = False) -> None:
     """Retire a superseded key version (its terminals re-keyed, its data re-encrypted)."""
-    from sscard.security.inventory import retire_key
+    from sscard.key_register.inventory import retire_key
 
     def work(uow: UnitOfWork, actor: Actor) -> Any:
         return retire_key(uow, label=label, version=version, actor=actor)
@@ -213,7 +213,7 @@ def revoke_cmd(
 ) -> None:
     """Revoke a key: every use is refused with KEY_REVOKED from now on, keys derived from it too (ROOT /
     PMK: two custodians)."""
-    from sscard.security.inventory import list_keys, revoke_key
+    from sscard.key_register.inventory import list_keys, revoke_key
 
     first, other = _acting(as_user, second, dual=_dual(label), what=f"revoking {label}")
 
@@ -235,7 +235,7 @@ def export_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Export a key wrapped under a transport key (never in clear; ROOT / PMK: two custodians)."""
-    from sscard.security.inventory import export_key
+    from sscard.key_register.inventory import export_key
 
     first, other = _acting(as_user, second, dual=_dual(label), what=f"exporting {label}")
 
@@ -265,7 +265,7 @@ def import_cmd(
 ) -> None:
     """Load a key handed down wrapped under a transport key; its KCV must match (ROOT / PMK: two
     custodians)."""
-    from sscard.security.inventory import import_key
+    from sscard.key_register.inventory import import_key
 
     first, other = _acting(as_user, second, dual=_dual(label), what=f"importing {label}")
 
@@ -282,7 +282,7 @@ def rotate_data_key_cmd(
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 500, as_json: JsonOption = False
 ) -> None:
     """Re-encrypt every protected field under a new data key, in batches; rerun to resume after a kill."""
-    from sscard.security import rotation
+    from sscard.key_register import rotation
 
     start = _change("key.data.rotation.start", "key:DATA", lambda uow, actor: rotation.begin_rotation(uow, actor=actor))
     rid, totals = start.id, {"rows": 0, "resealed": 0}
@@ -342,7 +342,7 @@ def ceremony_start(
     as_json: JsonOption = False,
 ) -> None:
     """Open a ceremony (a key custodian or security officer)."""
-    from sscard.security.ceremony import start_ceremony
+    from sscard.key_register.ceremony import start_ceremony
 
     actor = _custodian(as_user, _read_secret("Password", stdin))
 
@@ -368,7 +368,7 @@ def ceremony_add(
     as_json: JsonOption = False,
 ) -> None:
     """Enter one custodian's component (hidden); it is checked against its KCV and kept only sealed."""
-    from sscard.security.ceremony import add_component
+    from sscard.key_register.ceremony import add_component
 
     actor = _custodian(as_user, _read_secret("Password", stdin))
     component = _read_secret("Component (32 hex digits)", stdin)
@@ -393,7 +393,7 @@ def ceremony_complete(
     as_json: JsonOption = False,
 ) -> None:
     """Form the key from the components of different custodians and load it (KEY-6)."""
-    from sscard.security.ceremony import complete_ceremony
+    from sscard.key_register.ceremony import complete_ceremony
 
     actor = _custodian(as_user, _read_secret("Password", stdin))
 

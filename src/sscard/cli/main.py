@@ -6,23 +6,33 @@ import typer
 from pydantic import ValidationError
 
 from sscard.cli import (
+    accounts_cmd,
     audit_cmd,
     card_cmd,
+    contributions_cmd,
     db_cmd,
     demo_cmd,
+    employer_cmd,
     id_cmd,
     import_cmd,
     keyreg_cmd,
     keys_cmd,
+    ledger_cmd,
     notify_cmd,
     person_cmd,
     pin_cmd,
     policy_cmd,
     region_cmd,
+    settlement_cmd,
     staff_cmd,
+    statements_cmd,
     terminal_cmd,
     terminal_pin_cmd,
+    terminal_settle_cmd,
+    uscc_cmd,
+    worker_cmd,
 )
+from sscard.cli.common import OperatorErrors
 from sscard.cli.serve import serve
 from sscard.config import get_settings
 from sscard.files import restrict_umask
@@ -34,15 +44,20 @@ HELP = (
     "the password is asked for (hidden), or read from SSCARD_STAFF_PASSWORD or the first line of stdin, never "
     "from an argument; a second factor from SSCARD_STAFF_OTP where the account has one. Key register changes "
     "(keys devices|carriers|psam|handovers|plans|incidents) need --as; each witness of a carrier destruction "
-    "signs with their own authentication, and the one who recorded it cannot witness.\n\n"
+    "signs with their own authentication, and the one who recorded it cannot witness. A citizen ID correction "
+    "(person correct-id) names two staff members: --as asks, --approver (a counter supervisor) approves.\n\n"
     "Without staff credentials the CLI acts as the local system operator (audited as cli:<login>, no region), "
     "only for: id, db, demo, serve, person, card, import, staff, region, policy, pin, notify, audit, terminal, "
+    "uscc, employer, contributions, ledger, accounts, statements, worker, "
     "the key hierarchy (keys init-root, derive, generate, list, rotate, retire, revoke, export, import, "
     "rotate-data-key) and the key register's read-outs (list, usage, alerts, report). Key ceremonies "
-    "authenticate each custodian (--as, --stdin)."
+    "authenticate each custodian (--as, --stdin).\n\n"
+    "Exit codes: 0 done; 1 refused or failed (one line 'error CODE: reason' on stderr); 2 a bad option, "
+    "argument or SSCARD_* variable; 3 an import done with rejected rows; 4 the database is not initialised "
+    "(run sscard db upgrade); 70 a bug (SSCARD_DEBUG=1 shows its traceback)."
 )
 
-app = typer.Typer(help=HELP, no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(help=HELP, no_args_is_help=True, pretty_exceptions_enable=False, cls=OperatorErrors)
 
 
 # Settings are read before any command runs: a bad SSCARD_* variable is named in one line (exit 2), not
@@ -76,10 +91,19 @@ app.add_typer(demo_cmd.app, name="demo")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(terminal_cmd.app, name="terminal")
 terminal_pin_cmd.register(terminal_cmd.app)  # verify-pin, change-pin
+terminal_settle_cmd.register(terminal_cmd.app)  # settle, refund, reverse
 app.add_typer(notify_cmd.app, name="notify")
+app.add_typer(accounts_cmd.app, name="accounts")
 app.add_typer(pin_cmd.app, name="pin")
 app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(statements_cmd.app, name="statements")
 keyreg_cmd.register(keys_cmd.app)  # devices, carriers, psam, handovers, plans, incidents, report (KEY-4..9)
+app.add_typer(ledger_cmd.app, name="ledger")
+app.add_typer(uscc_cmd.app, name="uscc")
+app.add_typer(employer_cmd.app, name="employer")
+app.add_typer(contributions_cmd.app, name="contributions")
+app.add_typer(settlement_cmd.app, name="settlement")
+app.command("worker")(worker_cmd.worker)
 # Further groups register here, one line each.
 
 

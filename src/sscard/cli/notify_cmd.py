@@ -17,7 +17,7 @@ def dispatch(
     loop: Annotated[bool, typer.Option("--loop", help="Keep running; poll every --interval seconds.")] = False,
     interval: Annotated[float, typer.Option(min=0.5, help="Seconds between rounds with --loop.")] = 5.0,
     limit: Annotated[int, typer.Option(min=1, max=10000, help="Messages per round.")] = 500,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Send the due messages (once, or until interrupted with --loop); failures are retried later."""
     import threading
@@ -48,7 +48,7 @@ def list_(
     state: Annotated[str | None, typer.Option(help="pending, sent or failed.")] = None,
     topic: Annotated[str | None, typer.Option(help="Topic prefix, e.g. keys.incident")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List messages, newest first, with masked recipients (never bodies)."""
     from sscard.db.session import unit_of_work
@@ -86,7 +86,10 @@ def list_(
 
 @app.command("retry")
 @handle_errors
-def retry(message_id: Annotated[int, typer.Argument(callback=row_id, help="Outbox message id.")]) -> None:
+def retry(
+    message_id: Annotated[int, typer.Argument(callback=row_id, help="Outbox message id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Queue a failed message again with a fresh set of attempts."""
     from sscard.audit import Actor
     from sscard.db.session import unit_of_work
@@ -94,4 +97,7 @@ def retry(message_id: Annotated[int, typer.Argument(callback=row_id, help="Outbo
 
     with unit_of_work() as uow:
         requeue_failed(uow, message_id=message_id, actor=Actor.cli_operator())
+    if as_json:
+        print_json({"message_id": message_id, "status": "queued"})
+        return
     console.print(f"message {message_id} queued again")

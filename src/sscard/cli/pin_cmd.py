@@ -14,8 +14,10 @@ app = typer.Typer(help="Card PIN: how many cards still use the initial PIN.", no
 @app.command("report")
 @handle_errors
 def report(
-    within: Annotated[str, typer.Option(help="Region to report on (default national).")] = "000000",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    within: Annotated[
+        str, typer.Option("--region", "--within", help="Region to report on (default national).")
+    ] = "000000",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Count, per region and card type, the active cards still on the initial (not enabled) PIN."""
     from sscard.credentials.pin.report import count_initial_pins

@@ -8,11 +8,40 @@ from typing import Annotated, Any
 
 import typer
 
-from sscard.cli.common import console, fail, handle_errors, print_json, region_report
+from sscard.cli.common import EXIT_USAGE, console, fail, handle_errors, print_json, region_report
 
 app = typer.Typer(help="Regional policy: initial credentials, lockouts, expiries, PIN campaigns.", no_args_is_help=True)
 
 CardTypeOpt = Annotated[str | None, typer.Option("--card-type", help="social | medical | rural (default: all types).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+# `--region CODE`, as everywhere else; the region as the first argument (`policy show 110000`) still works.
+RegionOpt = Annotated[str | None, typer.Option("--region", help="Six-digit region code (000000 = national).")]
+RegionArg = Annotated[str | None, typer.Argument(hidden=True, show_default=False)]
+
+
+def _region(option: str | None, positional: str | None) -> str:
+    if option is not None and positional is not None and option != positional:
+        raise fail(f"two regions given: --region {option} and {positional}", "REGION_INVALID", EXIT_USAGE)
+    region = option if option is not None else positional
+    if region is None:
+        raise fail("name the region: --region CODE (000000 = national)", "REGION_INVALID", EXIT_USAGE)
+    return region
+
+
+def _known_region(uow: Any, region: str) -> None:
+    """An unknown region is an error, not the national defaults shown under its code (a malformed
+    code is the policy service's POLICY_INVALID)."""
+    from sscard.regions.codes import NATIONAL, is_region_code
+    from sscard.regions.service import get_region_or_raise
+
+    if region != NATIONAL and is_region_code(region):
+        get_region_or_raise(uow, region)
+
+
+def _policy_keys() -> str:
+    from sscard.policy.schemas import POLICY_KEYS
+
+    return ", ".join(POLICY_KEYS)
 
 
 def _parse_moment(raw: str | None, option: str) -> datetime | None:
@@ -43,16 +72,19 @@ def _parse_assignments(pairs: list[str]) -> dict[str, Any]:
 @app.command("show")
 @handle_errors
 def show(
-    region: Annotated[str, typer.Argument(help="Six-digit region code (000000 = national).")],
+    region_arg: RegionArg = None,
+    region_opt: RegionOpt = None,
     card_type: CardTypeOpt = None,
     at: Annotated[str | None, typer.Option(help="Evaluate at this moment (default now).")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show the policy in force for a region (and card type), and where each value comes from."""
     from sscard.db.session import unit_of_work
     from sscard.policy.service import get_effective_policy
 
+    region = _region(region_opt, region_arg)
     with unit_of_work() as uow:
+        _known_region(uow, region)
         policy = get_effective_policy(uow, region_code=region, card_type=card_type, at=_parse_moment(at, "--at"))
     values = policy.values()
     if as_json:
@@ -75,25 +107,39 @@ def show(
 @app.command("set")
 @handle_errors
 def set_(
-    region: Annotated[str, typer.Argument(help="Six-digit region code (000000 = national).")],
-    assignments: Annotated[list[str] | None, typer.Argument(help="KEY=VALUE pairs (VALUE as JSON or a word).")] = None,
+    assignments: Annotated[
+        list[str] | None,
+        typer.Argument(help="KEY=VALUE pairs (VALUE as JSON or a word); `sscard policy set --help` lists the keys."),
+    ] = None,
+    region_opt: RegionOpt = None,
     unset: Annotated[list[str] | None, typer.Option("--unset", help="Inherit KEY again (repeatable).")] = None,
     card_type: CardTypeOpt = None,
     effective_from: Annotated[str | None, typer.Option(help="When it takes effect (default now).")] = None,
-    reason: Annotated[str, typer.Option(help="Why (recorded with the version).")] = "",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    reason: Annotated[str, typer.Option(help="Why (3 to 200 characters, recorded with the version). Required.")] = "",
+    as_json: JsonOpt = False,
 ) -> None:
-    """Record a new policy version for a region (audited)."""
+    """Record a new policy version for a region (audited): --region CODE KEY=VALUE ... --reason TEXT."""
     from sscard.audit import Actor
     from sscard.db.session import unit_of_work
+    from sscard.policy.schemas import POLICY_KEYS
     from sscard.policy.service import set_policy
 
+    pairs = list(assignments or [])
+    positional = pairs.pop(0) if pairs and "=" not in pairs[0] and region_opt is None else None
+    region = _region(region_opt, positional)
+    values = _parse_assignments(pairs)
+    unknown = sorted((set(values) | set(unset or [])) - set(POLICY_KEYS))
+    if unknown:
+        raise fail(f"unknown policy key(s) {', '.join(unknown)}; the keys are: {_policy_keys()}", "POLICY_INVALID")
+    if not reason.strip():
+        raise fail("say why with --reason TEXT (3 to 200 characters, recorded with the version)",
+                   "POLICY_REASON_REQUIRED", EXIT_USAGE)  # fmt: skip
     with unit_of_work() as uow:
         version = set_policy(
             uow,
             region_code=region,
             card_type=card_type,
-            values=_parse_assignments(assignments or []),
+            values=values,
             unset=unset or [],
             effective_from=_parse_moment(effective_from, "--effective-from"),
             reason=reason,
@@ -117,15 +163,18 @@ def set_(
 @app.command("history")
 @handle_errors
 def history(
-    region: Annotated[str, typer.Argument(help="Six-digit region code.")],
+    region_arg: RegionArg = None,
+    region_opt: RegionOpt = None,
     card_type: CardTypeOpt = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """List the stored versions of a region's policy: who, when, why, what."""
     from sscard.db.session import unit_of_work
     from sscard.policy.service import list_policy_versions
 
+    region = _region(region_opt, region_arg)
     with unit_of_work() as uow:
+        _known_region(uow, region)
         rows = [
             {
                 "card_type": v.card_type,
@@ -151,10 +200,12 @@ def history(
 @app.command("report")
 @handle_errors
 def report(
-    within: Annotated[str, typer.Option(help="Region to report on (default national).")] = "000000",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    within: Annotated[
+        str, typer.Option("--region", "--within", help="Region to report on (default national).")
+    ] = "000000",
+    as_json: JsonOpt = False,
 ) -> None:
-    """Count, per region, the holders still on the initial query password (issue 5 item 7)."""
+    """Count, per region, the holders still on the initial query password (QPW-1, QPW-2)."""
     from sscard.credentials.query_password.report import count_initial_passwords
 
     region_report(

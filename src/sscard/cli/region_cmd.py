@@ -18,6 +18,7 @@ def add(
     name_zh: Annotated[str, typer.Option("--name-zh", help="Chinese name.")],
     name_en: Annotated[str, typer.Option("--name-en", help="English name.")],
     parent: Annotated[str | None, typer.Option(help="Parent code (default: implied by the code).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Register a region under its (already registered) parent; re-adding the same region is a no-op."""
     from sscard.audit import Actor
@@ -28,14 +29,19 @@ def add(
         region = add_region(
             uow, code=code, name_zh=name_zh, name_en=name_en, parent_code=parent, actor=Actor.cli_operator()
         )
-        console.print(f"region {region.code} {region.name_zh} ({region.name_en}), {region.level.value}")
+        row = {"code": region.code, "name_zh": region.name_zh, "name_en": region.name_en,
+               "level": region.level.value, "parent": region.parent_code}  # fmt: skip
+    if as_json:
+        print_json(row)
+        return
+    console.print(f"region {row['code']} {row['name_zh']} ({row['name_en']}), {row['level']}")
 
 
 @app.command("list")
 @handle_errors
 def list_(
-    within: Annotated[str | None, typer.Option(help="Only regions inside this one.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    within: Annotated[str | None, typer.Option("--region", "--within", help="Only regions inside this one.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List registered regions."""
     from sscard.db.session import unit_of_work

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import errno
+import socket
+from typing import Annotated, Any
 
 import typer
 
@@ -26,7 +28,7 @@ def serve(
     """
     import contextlib
 
-    from sscard.audit.anchors import background_anchoring
+    from sscard.jobs.anchoring import background_anchoring
     from sscard.notify.dispatcher import background_dispatcher
     from sscard.startup import production_problems
 
@@ -38,48 +40,83 @@ def serve(
             typer.echo(f"  - {problem}", err=True)
         raise typer.Exit(1)
     h, p = host or settings.host, port or settings.port
-    base = f"http://{h}:{p}"
+    # Bind before saying anything: a busy port is one line and exit 1, not a banner that then fails.
+    sock = bind_listener(h, p)
+    base = f"http://[{h}]:{p}" if ":" in h else f"http://{h}:{p}"
     typer.echo(f"sscard serving on {base}/")
     typer.echo(f"  API docs   {base}/api/docs")
     typer.echo(f"  OpenAPI    {base}/api/openapi.json")
-    typer.echo(f"  health     {base}/api/v1/health")
+    typer.echo(f"  health     {base}/api/v1/health  (probes: {base}/livez, {base}/readyz)")
     typer.echo(f"  metrics    {base}/metrics")
     if settings.env == "dev":
         from sscard.demo.data import DEMO_STAFF_PASSWORD, STAFF
 
         names = ", ".join(s.username for s in STAFF[:3])
         typer.echo(
-            f"  demo staff logins: {names}, ... (password {DEMO_STAFF_PASSWORD}; "
+            f"  demo staff logins: {names}, ... (password {DEMO_STAFF_PASSWORD} unless changed; "
             f"`sscard demo load` lists them all, so does {base}/)"
         )
     typer.echo("  notifications " + ("delivered by this process" if dispatch else "not delivered (--no-dispatch)"))
     every = settings.audit_anchor_interval_s
     typer.echo("  audit anchors " + (f"every {every} s to {settings.anchor_path}" if every else "not written here"))
+    typer.echo("  requests     " + ("one JSON line each on stderr" if settings.log_requests else "not logged"))
     typer.echo("Press Ctrl+C to stop.")
     # One dispatcher per server, whatever the worker count: it claims outbox rows, so a second server is safe.
     # Anchoring (audit/anchors.py), when enabled, also runs once per server, in this process.
     with background_dispatcher() if dispatch else contextlib.nullcontext(), background_anchoring(every):
-        _run_uvicorn(h, p, workers or settings.workers)
+        _run_uvicorn(sock, workers or settings.workers)
 
 
-def _run_uvicorn(host: str, port: int, workers: int) -> None:
-    import uvicorn
+def bind_listener(host: str, port: int) -> socket.socket:
+    """The listening socket, bound as Uvicorn binds it; a failure is one line naming the address, exit 1."""
+    from sscard.cli.common import fail
 
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "the port is in use (another server? SSCARD_PORT or --port picks another)"
+        if exc.errno != errno.EADDRINUSE:
+            reason = exc.strerror or type(exc).__name__
+        raise fail(f"cannot listen on {host}:{port}: {reason}", "ADDRESS_UNAVAILABLE") from None
+    sock.set_inheritable(True)  # the worker processes serve it too
+    return sock
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """How Uvicorn runs the app (uvloop, httptools with our bounds, no access log: api/metrics.py logs
+    each request as one JSON line instead)."""
     from sscard.api.http_protocol import BoundedHttpToolsProtocol
 
-    uvicorn.run(
-        "sscard.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http=BoundedHttpToolsProtocol,
-        timeout_keep_alive=get_settings().http_keep_alive_s,
-        limit_concurrency=get_settings().http_max_connections,
-        access_log=False,
-        log_level="warning",
+    return {
+        "factory": True,
+        "loop": "uvloop",
+        "http": BoundedHttpToolsProtocol,
+        "timeout_keep_alive": get_settings().http_keep_alive_s,
+        "limit_concurrency": get_settings().http_max_connections,
+        "access_log": False,
+        "log_level": "warning",
         # X-Forwarded-For is ours to judge (SSCARD_TRUSTED_PROXIES, api/source.py): Uvicorn's default
         # believed it from loopback, so a client there could pick any source address it liked.
-        proxy_headers=False,
-    )
+        "proxy_headers": False,
+    }
+
+
+def _run_uvicorn(sock: socket.socket, workers: int) -> None:
+    """Serve the app on the bound socket, in this process or ``workers`` worker processes."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("sscard.api.app:create_app", workers=workers, **uvicorn_options())
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server = uvicorn.Server(config)
+            server.run(sockets=[sock])
+            if not server.started:  # the app failed to start (its error was logged): not a clean stop
+                raise typer.Exit(1)
+    except KeyboardInterrupt:
+        pass

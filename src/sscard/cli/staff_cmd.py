@@ -33,7 +33,7 @@ def add(
         str | None, typer.Option("--bank", help="Bank code of the outlet (required for bank_clerk, PIN-6).")
     ] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a staff account; the password is prompted for (hidden) or read from stdin."""
     from sscard.audit import Actor
@@ -65,7 +65,7 @@ def add(
 @handle_errors
 def list_(
     region: Annotated[str | None, typer.Option(help="Only accounts inside this region.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List staff accounts (never their password hashes)."""
     from sscard.db.session import unit_of_work
@@ -89,7 +89,10 @@ def list_(
 
 @app.command("deactivate")
 @handle_errors
-def deactivate(username: Annotated[str, typer.Argument(help="The account to close.")]) -> None:
+def deactivate(
+    username: Annotated[str, typer.Argument(help="The account to close.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Deactivate an account and end its sessions."""
     from sscard.audit import Actor
     from sscard.db.session import unit_of_work
@@ -97,12 +100,18 @@ def deactivate(username: Annotated[str, typer.Argument(help="The account to clos
 
     with unit_of_work() as uow:
         deactivate_staff(uow, username=username, actor=Actor.cli_operator())
+    if as_json:
+        print_json({"username": username, "active": False})
+        return
     console.print(f"staff account {username} deactivated")
 
 
 @app.command("unlock")
 @handle_errors
-def unlock(username: Annotated[str, typer.Argument(help="The username to unlock (known or not).")]) -> None:
+def unlock(
+    username: Annotated[str, typer.Argument(help="The username to unlock (known or not).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Lift the hard lock and any wait after failed logins (audited)."""
     from sscard.audit import Actor
     from sscard.db.session import unit_of_work
@@ -110,6 +119,9 @@ def unlock(username: Annotated[str, typer.Argument(help="The username to unlock 
 
     with unit_of_work() as uow:
         cleared = unlock_staff(uow, username=username, actor=Actor.cli_operator())
+    if as_json:
+        print_json({"username": username, "unlocked": bool(cleared)})
+        return
     console.print(f"{username}: " + ("unlocked" if cleared else "was not locked or waiting"))
 
 
@@ -118,6 +130,7 @@ def unlock(username: Annotated[str, typer.Argument(help="The username to unlock 
 def reset_otp(
     username: Annotated[str, typer.Argument(help="The account whose second factor is lost.")],
     reason: Annotated[str, typer.Option(help="Why (audited), e.g. the ticket of the lost phone.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Forget an account's TOTP second factor and end its sessions; it enrols again at next login (audited)."""
     from sscard.audit import Actor
@@ -128,4 +141,7 @@ def reset_otp(
     with unit_of_work() as uow:
         account = get_staff_or_raise(uow, username)
         reset_second_factor(uow, account=account, actor=Actor.cli_operator(), reason=reason)
+    if as_json:
+        print_json({"username": username, "second_factor": "reset"})
+        return
     console.print(f"{username}: second factor reset; it enrols again at the next login")

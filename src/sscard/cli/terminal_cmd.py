@@ -1,6 +1,8 @@
 """``sscard terminal``: the terminal simulator, built on the terminal SDK (contract.md).
 
-It talks HTTP to ``SSCARD_API_URL`` (default http://127.0.0.1:8000) exactly as a real terminal does;
+It talks HTTP exactly as a real terminal does, to the ``api_url`` of the terminal's profile (the server
+it was enrolled against); ``SSCARD_API_URL`` overrides it, and enrollment goes to ``SSCARD_API_URL``
+(default: the server of SSCARD_HOST / SSCARD_PORT, http://127.0.0.1:8000);
 it never touches the database or the security module. Enrollment is done on site by an administrator
 or security officer of the region, whose credentials come from ``--staff-user`` / ``--staff-password``
 or the environment variables ``SSCARD_STAFF_USER`` / ``SSCARD_STAFF_PASSWORD``. The terminal key ends
@@ -24,6 +26,7 @@ from sscard.terminal import (
     ProfileError,
     TerminalClient,
     TerminalError,
+    TerminalProfile,
     enroll,
     load_profile,
     save_profile,
@@ -56,6 +59,15 @@ def _api_url() -> str:
     return get_settings().api_url
 
 
+def terminal_api_url(profile: TerminalProfile) -> str:
+    """Where a terminal reaches the server: SSCARD_API_URL when set, else the URL its profile was
+    enrolled against (``api_url``), else the server these settings run (SSCARD_HOST / SSCARD_PORT)."""
+    settings = get_settings()
+    if settings.api_url_explicit or not profile.api_url:
+        return settings.api_url
+    return profile.api_url
+
+
 def _profiles() -> Path:
     return get_settings().data_dir / "terminals"
 
@@ -68,7 +80,8 @@ def register(
     institution_type: str = typer.Option(
         "pharmacy",
         "--type",
-        help="hospital, pharmacy, clinic, community_health_station, kiosk, bank_outlet or service_outlet.",
+        help="hospital, pharmacy, clinic, community_health_station, kiosk, bank_outlet, service_outlet or ivr "
+        "(the telephone service's keypad: PIN changes by phone, PIN-4).",
     ),
     staff_user: str | None = typer.Option(None, "--staff-user", envvar="SSCARD_STAFF_USER", show_envvar=True),
     staff_password: str | None = typer.Option(
@@ -110,5 +123,5 @@ def echo(
 ) -> None:
     """Send one signed request and print what the server saw."""
     profile = load_profile(terminal, _profiles())
-    with TerminalClient(_api_url(), profile) as client:
+    with TerminalClient(terminal_api_url(profile), profile) as client:
         print_json(client.echo(message))

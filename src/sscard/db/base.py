@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
@@ -38,6 +38,21 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# Certificate validity, receipts, plans, contribution months and interest years are dated in China's
+# civil calendar (UTC+8, no DST).
+CHINA = timezone(timedelta(hours=8), "CST")
+
+
+def china_date(at: datetime) -> date:
+    """The civil date in China at instant ``at``."""
+    return at.astimezone(CHINA).date()
+
+
+def china_today() -> date:
+    """Today's civil date in China."""
+    return china_date(utcnow())
 
 
 class Base(DeclarativeBase):

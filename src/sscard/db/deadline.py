@@ -14,33 +14,16 @@ Three layers, because each covers what the others cannot:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import errors
 from psycopg.abc import PQGen
 
-#: Seconds the server's ``statement_timeout`` has to cancel cleanly before the client gives up.
-GRACE_S = 2.0
+from sscard.config import DatabaseTimeouts
+
 # What psycopg raises (a private subclass of OperationalError) when a wait's ``timeout`` passes.
 _WAIT_TIMEOUT: type[errors.OperationalError] = errors._WaitTimeout
-
-
-@dataclass(frozen=True)
-class DatabaseTimeouts:
-    """How long a PostgreSQL session may wait: to connect, and for any one answer of the server."""
-
-    connect_s: int
-    statement_s: float
-
-    @property
-    def answer_deadline_s(self) -> float:
-        return self.statement_s + GRACE_S
-
-    def options(self) -> str:
-        """libpq ``options`` for the server's side of the bound."""
-        return f"-cstatement_timeout={int(self.statement_s * 1000)}"
 
 
 class DatabaseDidNotAnswer(psycopg.OperationalError):

@@ -3,11 +3,10 @@ terminal PIN check.
 
 Why: a group-commit batch (``credentials/pin/batch_verify.py``) runs a handful of prebuilt statements
 whatever its size, so what it costs is per statement, not per row. SQLAlchemy's execution and result
-machinery (plus the greenlet bridge to the asyncio driver) measured about 1 ms of CPU a batch, as much
-as the statements themselves; psycopg's own pipeline, under it, then cost as much again: it flushes
-and waits on the event loop once per statement and per Sync (12 writes to the socket a batch), and
-runs its query conversion and cursor bookkeeping on each. Measured on one connection, three round
-trips of four statements: 1.05–1.07 ms of client CPU through psycopg's pipeline, 0.22–0.29 ms here.
+machinery (plus the greenlet bridge to the asyncio driver) cost as much CPU a batch as the statements
+themselves; psycopg's own pipeline, under it, then cost as much again: it flushes and waits on the
+event loop once per statement and per Sync (12 writes to the socket a batch), and runs its query
+conversion and cursor bookkeeping on each (the figures: bench/README.md, "Figures moved out of the code").
 
 So a batch is a ``PipelinedTransaction``: each round trip queues its statements and one Sync on the
 libpq connection (pipeline mode) and sends them in one write; the statements are prepared once per

@@ -1,8 +1,9 @@
 """Engine and unit of work.
 
-The entrypoint (HTTP request, CLI command, batch step) owns the transaction: it opens a
-``UnitOfWork``, services ``flush()`` and never ``commit()``; the unit of work commits once and then
-runs the after-commit hooks (outbox dispatch and other effects that cannot roll back).
+The channel (HTTP route, CLI command, job step) owns the transaction: it opens a ``UnitOfWork``,
+services ``flush()`` and never ``commit()``; the unit of work commits once, at the end of the
+channel's block, and then runs the after-commit hooks (outbox dispatch and other effects that cannot
+roll back). The few deliberate commits before that end go through ``sscard.db.early_commit``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, NullPool, create_engine, event
@@ -18,6 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sscard.config import get_settings
 from sscard.db.deadline import DatabaseTimeouts, connect_with_deadline
+from sscard.errors import DatabaseNotInitialised
+from sscard.files import private_dir, private_sqlite, sqlite_path
 
 
 def build_engine(url: str, *, schema: str = "", timeouts: DatabaseTimeouts | None = None, **kwargs: Any) -> Engine:
@@ -76,12 +80,26 @@ def _postgres_args(url: str, schema: str, timeouts: DatabaseTimeouts | None = No
 @lru_cache(maxsize=1)
 def get_engine() -> Engine:
     settings = get_settings()
-    if settings.is_sqlite:
-        from sscard.files import private_dir, private_sqlite
-
+    path = sqlite_path(settings.effective_database_url) if settings.is_sqlite else None
+    if path is not None and path.exists():
         private_dir(settings.data_dir)
-        private_sqlite(settings.effective_database_url)  # 0600 before SQLite creates it (ID-5)
-    return build_engine(settings.effective_database_url, schema=settings.database_schema, timeouts=settings.timeouts)
+        private_sqlite(settings.effective_database_url)  # owner-only (ID-5)
+    engine = build_engine(settings.effective_database_url, schema=settings.database_schema, timeouts=settings.timeouts)
+    if path is not None:
+        _refuse_to_create(engine, path, settings.data_dir)
+    return engine
+
+
+def _refuse_to_create(engine: Engine, path: Path, data_dir: Path) -> None:
+    """Only `sscard db upgrade` (the migrations, with an engine of their own) creates the embedded
+    database: a connection here to a file that is not there would leave an empty database (and ./var)
+    wherever a command happened to run, and then fail on a missing table. Checked when connecting,
+    not before, so a request's own validation still answers first."""
+
+    @event.listens_for(engine, "do_connect")
+    def _database_must_exist(_dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
+        if not path.exists():
+            raise DatabaseNotInitialised(data_dir)
 
 
 @lru_cache(maxsize=1)
@@ -98,9 +116,20 @@ def get_async_engine() -> AsyncEngine | None:
     return create_async_engine(url, connect_args=connect_args, poolclass=NullPool)
 
 
+@lru_cache(maxsize=1)
+def get_replica_engine() -> Engine | None:
+    """The read replica (``SSCARD_DATABASE_REPLICA_URL``, with the primary's schema and timeouts), or
+    None when none is configured; only ``db/replica.py`` reads from it."""
+    settings = get_settings()
+    if not settings.replica_url:
+        return None
+    return build_engine(settings.replica_url, schema=settings.database_schema, timeouts=settings.timeouts)
+
+
 def reset_engine_cache() -> None:
     get_engine.cache_clear()
     get_async_engine.cache_clear()
+    get_replica_engine.cache_clear()
     _sessionmaker.cache_clear()
 
 
@@ -123,20 +152,12 @@ class UnitOfWork:
         self.session.flush()
 
     def commit(self) -> None:
+        """End of the channel's block (``_transaction``, the request dependency); anywhere else only
+        through ``sscard.db.early_commit.commit_early``, which names why."""
         self.session.commit()
         hooks, self._after_commit = self._after_commit, []
         for fn in hooks:
             fn()
-
-    @contextmanager
-    def committed_before(self, *errors: type[BaseException]) -> Iterator[None]:
-        """Commit what was done when one of ``errors`` is raised, then let it through: a refusal that
-        must be remembered (a failure counted, a lock, its audit entry) outlives its error response."""
-        try:
-            yield
-        except errors:
-            self.commit()
-            raise
 
     def rollback(self) -> None:
         self._after_commit.clear()

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sscard.staff.demo_password import DEMO_STAFF_PASSWORD
 from sscard.staff.roles import Role
 
-# One documented password for every demo staff account (printed by `sscard demo load`, shown on the
-# landing page in dev mode and in the README). Demo data is refused when SSCARD_ENV=prod.
-DEMO_STAFF_PASSWORD = "sscard-demo-2024"  # noqa: S105 - a published demo credential, dev only
+# The one documented password of every demo staff account (defined in staff: staff refuses it in prod).
+__all__ = ["DEMO_STAFF_PASSWORD", "PERSONS", "STAFF"]
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sscard.audit import Actor, record_event
+from sscard.cards.service import (
+    activate_card,
+    apply_for_card,
+    confirm_loss,
+    issue_card,
+    list_cards_of_person,
+    replace_card,
+    report_loss_by_hotline,
+)
+from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
 from sscard.demo import data
+from sscard.demo.insurance import InsuranceDemo, load_demo_insurance
 from sscard.errors import DomainError
+from sscard.people.service import add_person, find_person_by_id_number
 from sscard.policy.demo import load_demo_policies
-from sscard.regions.service import add_region
+from sscard.regions.service import add_region, get_region
 from sscard.staff.service import create_staff, get_staff
-from sscard.terminals.demo import load_demo_terminals
+from sscard.staff.totp import TOTP_SECRET, requires_second_factor, set_secret
+from sscard.terminal_registry.demo import load_demo_terminals
 
 
 class DemoRefused(DomainError):
@@ -38,15 +51,17 @@ class DemoReport:
     totp: dict[str, str] = field(default_factory=dict)
     persons: list[dict[str, str]] = field(default_factory=list)
     terminals: list[str] = field(default_factory=list)
+    insurance: InsuranceDemo | None = None
 
     @property
     def changed(self) -> bool:
-        return any((self.regions_added, self.staff_added, self.persons_added, self.cards_added))
+        return any((self.regions_added, self.staff_added, self.persons_added, self.cards_added)) or bool(
+            self.insurance and self.insurance.changed
+        )
 
 
 def load_demo_regions(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> None:
     """Register the demo regions (national, two provinces, their cities and districts)."""
-    from sscard.regions.service import get_region
 
     for r in data.REGIONS:
         if get_region(uow, r.code) is None:
@@ -62,9 +77,6 @@ def load_demo_staff(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> Non
     logins (``sscard demo otp USERNAME`` prints the current code): ``make run`` stays usable at once.
     """
     import pyotp
-
-    from sscard.db.base import utcnow
-    from sscard.staff.totp import TOTP_SECRET, requires_second_factor, set_secret
 
     for s in data.STAFF:
         account = get_staff(uow, s.username)
@@ -98,8 +110,6 @@ def load_demo_staff(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> Non
 
 def load_demo_people(uow: UnitOfWork, *, actor: Actor, report: DemoReport) -> None:
     """Register the demo persons and give each the card its plan names (only if they have no card yet)."""
-    from sscard.cards.service import list_cards_of_person
-    from sscard.people.service import add_person, find_person_by_id_number
 
     for p in data.PERSONS:
         person = find_person_by_id_number(uow, p.id_number)
@@ -134,14 +144,6 @@ def _give_card(
     """Walk a new social security card through the states ``plan`` names; returns cards created.
 
     With ``bank`` the card has the financial function, issued through that bank (FIN-3)."""
-    from sscard.cards.service import (
-        activate_card,
-        apply_for_card,
-        confirm_loss,
-        issue_card,
-        replace_card,
-        report_loss_by_hotline,
-    )
 
     financial = bank is not None
     if plan == "applied":
@@ -172,4 +174,8 @@ def load_demo(uow: UnitOfWork, *, actor: Actor, env: str) -> DemoReport:
     load_demo_staff(uow, actor=actor, report=report)
     load_demo_people(uow, actor=actor, report=report)
     report.terminals = load_demo_terminals(uow, actor=actor)
+    # Issue 19: employers, registrations, two years of contributions, interest, discrepancy reports.
+    report.insurance = load_demo_insurance(uow, actor=actor)
+    # Hook for last year's statements (INS-4): generate them here for ``report.insurance.person_ids``
+    # and ``report.insurance.statement_year`` (complete, with its interest), idempotently.
     return report

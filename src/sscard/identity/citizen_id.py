@@ -7,6 +7,7 @@ from datetime import date
 from typing import ClassVar
 
 from sscard.errors import ValidationFailed
+from sscard.identity.masking import mask_id_number
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
@@ -32,10 +33,14 @@ class InvalidCitizenId(ValidationFailed):
     """The ID is not a valid GB 11643 number; ``code`` names the fault."""
 
     code: ClassVar[str] = "ID_INVALID"
+    #: Every code an instance can carry (the OpenAPI document lists them: api/error_docs.py).
+    codes: ClassVar[tuple[str, ...]] = ("ID_LENGTH", "ID_CHARS", "ID_BIRTH_DATE", "ID_REGION", "ID_CHECKSUM")
     title = "The citizen ID number is not valid."
     title_zh = "公民身份号码无效。"
 
     def __init__(self, code: str, detail: str) -> None:
+        if code not in self.codes:
+            raise ValueError(f"undeclared citizen ID fault code {code!r}")
         super().__init__(detail)
         self.code = code  # type: ignore[misc]  # one class, several stable codes
 
@@ -49,14 +54,8 @@ class CitizenId:
     upgraded_from_15: bool = False
 
     def __repr__(self) -> str:  # never print a full ID by accident
-        from sscard.identity.masking import mask_id_number
 
         return f"CitizenId({mask_id_number(self.number)})"
-
-    @property
-    def query_password_seed(self) -> str:
-        """QPW-1: the last 8 characters with X converted to 0 (the initial query password)."""
-        return self.number[-8:].replace("X", "0")
 
 
 def check_character(first17: str) -> str:

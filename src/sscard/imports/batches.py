@@ -7,6 +7,7 @@ rows, the job's counters and resume point, and one audit entry are committed tog
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import insert, select, update
@@ -24,10 +25,11 @@ from sscard.imports.rows import (
     iter_rows,
     natural_key,
     record_digest,
-    seal_person,
+    seal_persons,
 )
 from sscard.imports.source import Header, RawChunk
 from sscard.imports.writers import encode_copy_row, insert_persons
+from sscard.people.validation import NewPerson
 
 AUDIT_ACTION = "person.import_batch"
 
@@ -53,7 +55,7 @@ def prepare_chunk(chunk: RawChunk, header: Header, *, seal: bool = True, copy_bi
     """
     out = PreparedChunk(chunk.first_line, chunk.first_line + len(chunk.lines) - 1, chunk.start_offset, chunk.end_offset)
     persons, rejections = out.persons, out.rejections
-    checked = False
+    valid: list[tuple[int, NewPerson]] = []
     for line, row in iter_rows(chunk, header):
         if row is None:
             out.blank += 1
@@ -62,14 +64,14 @@ def prepare_chunk(chunk: RawChunk, header: Header, *, seal: bool = True, copy_bi
         if isinstance(row, Rejection):
             rejections.append(row)
             continue
-        payload: StageRecord | bytes | None = None
-        if seal:
-            if not checked:
-                check_stage_columns(row)
-                checked = True
-            payload = seal_person(row)
-            if copy_binary:
-                payload = encode_copy_row(payload)
+        valid.append((line, row))
+    payloads: list[StageRecord | bytes | None] = [None] * len(valid)
+    if seal and valid:
+        check_stage_columns(valid[0][1])
+        # The whole chunk in two security-module calls (seals, blind indexes): keys checked once.
+        records = seal_persons([person for _, person in valid])
+        payloads = [encode_copy_row(r) for r in records] if copy_binary else list(records)
+    for (line, row), payload in zip(valid, payloads, strict=True):
         persons.append((line, natural_key(row), record_digest(row), payload))
     # Every physical line of the chunk is a row or a blank line: none may vanish in parsing.
     if out.rows + out.blank != len(chunk.lines) or out.rows != len(persons) + len(rejections):
@@ -130,6 +132,8 @@ def commit_batch(
     actor: Actor,
     final: bool,
     repeated: int = 0,
+    write: Callable[[UnitOfWork, int], tuple[int, int, list[Rejection], dict[str, object]]] | None = None,
+    action: str = AUDIT_ACTION,
 ) -> BatchResult:
     """Write one batch: persons, rejected rows, job progress (compare-and-set) and its audit entry.
 
@@ -140,6 +144,9 @@ def commit_batch(
     One audit entry per batch, not per person: a million-person import must not write a million
     chain links. The entry (job, line range, counts — no personal data) together with the job row
     and its rejected rows is the evidence of what the import changed.
+
+    ``write`` (other imports than persons: contributions) writes the batch itself, given the job id,
+    and answers (imported, already present, rejected rows it found, details for the audit entry).
     """
     session = uow.session
     now = utcnow()
@@ -165,8 +172,14 @@ def commit_batch(
         job_id = job.id
     else:
         job_id = cursor.job_id
-    imported = insert_persons(uow, records)
-    already = len(records) - imported + repeated
+    more: dict[str, object] = {}
+    if write is None:
+        imported = insert_persons(uow, records)
+        already = len(records) - imported + repeated
+    else:
+        imported, already, found, more = write(uow, job_id)
+        already += repeated
+        rejections = sorted([*rejections, *found], key=lambda r: r.line)
     if rejections:
         session.execute(
             insert(ImportRowError),
@@ -206,7 +219,7 @@ def commit_batch(
     record_event(
         uow,
         actor=actor,
-        action=AUDIT_ACTION,
+        action=action,
         subject=f"import_job:{job_id}",
         subject_key=f"import_job:{job_id}",
         details={
@@ -217,6 +230,7 @@ def commit_batch(
             "already_present": already,
             "rejected": len(rejections),
             "final": final,
+            **more,
         },
     )
     return BatchResult(job_id, batch, imported, already, rejections)

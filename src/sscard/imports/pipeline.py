@@ -1,8 +1,8 @@
 """Prepared chunks in file order, in this process or in worker processes.
 
 Profiling a 100,000-row import on the 2-core machine showed the importing process CPU-bound in
-parsing, validation, AEAD sealing and blind indexes (~27 µs a row, two thirds of it crypto), with
-PostgreSQL idle meanwhile. Worker processes do that per-chunk work in parallel and send back rows
+parsing, validation, AEAD sealing and blind indexes (two thirds of it crypto; bench/README.md has
+the figures), with PostgreSQL idle meanwhile. Worker processes do that per-chunk work in parallel and send back rows
 already encoded for COPY; the importing process only orders, de-duplicates and writes them, so the
 database round trip of one batch overlaps the preparation of the next ones.
 

@@ -15,25 +15,23 @@ reopened and the whole file imported again.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import delete, select, update
 
 from sscard.audit import Actor, record_event
 from sscard.db.base import utcnow
-from sscard.db.session import UnitOfWork, get_engine, unit_of_work
+from sscard.db.session import UnitOfWork
 from sscard.identity import mask_id_number
 from sscard.identity.citizen_id import check_character
-from sscard.imports.batches import BatchResult, JobCursor, PreparedChunk, commit_batch
+from sscard.imports.batches import BatchResult, JobCursor, PreparedChunk
 from sscard.imports.errors import ImportConcurrent, ImportJobNotFound
 from sscard.imports.models import ImportJob, ImportRowError, ImportStatus
-from sscard.imports.pipeline import default_workers, prepared_chunks
+from sscard.imports.pipeline import prepared_chunks
 from sscard.imports.rows import DUPLICATE_IN_FILE, Rejection, StageRecord
-from sscard.imports.source import FileScan, Header, read_header, scan_file
-from sscard.security import get_security_module
+from sscard.imports.source import FileScan, Header
 
 KIND = "persons"
 DEFAULT_BATCH_SIZE = 5000
@@ -77,131 +75,7 @@ class ImportObserver(Protocol):
     def batch_committed(self, result: BatchResult) -> None: ...
 
 
-def import_persons(
-    *,
-    path: Path,
-    actor: Actor,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    workers: int | None = None,
-    observer: ImportObserver | None = None,
-    engine: Engine | None = None,
-) -> ImportSummary:
-    """Import a persons CSV (id_number,name,phone,email), resuming an unfinished job of the same file."""
-    t0 = time.perf_counter()
-    header = read_header(path)
-    # One pass over the whole file before anything is written: its identity, the lines the job must
-    # account for, and the encoding (a file that is not UTF-8 is refused whole).
-    scan = scan_file(path)
-    # Open the security module before any worker forks: the children inherit it instead of each
-    # opening (or, on a fresh data dir, racing to create) the key file.
-    get_security_module()
-    with unit_of_work(engine) as uow:
-        job = find_job(uow=uow, kind=KIND, file_sha256=scan.sha256, file_size=scan.size)
-    reopened: tuple[int, int] | None = None
-    if job is not None and job.status == ImportStatus.FINISHED:
-        totals = (job.imported, job.already_present, job.rejected)
-        if sum(totals) == scan.data_lines and job.last_line == scan.lines:
-            return ImportSummary(
-                job.id, 0, 0, 0, 0, time.perf_counter() - t0, 0, None, True, totals, scan.data_lines, scan.blank_lines
-            )
-        reopened = (sum(totals), scan.data_lines)
-        job = _reopen(job, header, scan, actor, engine)
-    cursor = JobCursor(KIND, scan.sha256, scan.size, path.name, header.data_offset, 1, scan.data_lines, scan.lines)
-    seen: dict[int, tuple[int, bytes]] = {}  # natural key -> (first line, record digest), for repeats in the file
-    if workers is None:
-        workers = default_workers(scan.size)
-    resumed = None
-    if job is not None:
-        cursor.job_id, cursor.next_offset, cursor.last_line = job.id, job.next_offset, job.last_line
-        cursor.batches, cursor.imported = job.batches, job.imported
-        cursor.already_present, cursor.rejected = job.already_present, job.rejected
-        if reopened is None:
-            resumed = job.last_line
-        _remember_committed_keys(path, header, cursor, batch_size, workers, seen)
-    if observer:
-        observer.started(ImportStart(cursor.job_id, scan.size, cursor.next_offset, resumed, reopened))
-    start_counts = (cursor.imported, cursor.already_present, cursor.rejected)
-    pending: PreparedChunk | None = None
-    stream = prepared_chunks(
-        path,
-        header,
-        start_offset=cursor.next_offset,
-        first_line=cursor.last_line + 1,
-        batch_size=batch_size,
-        workers=workers,
-        copy_binary=(engine or get_engine()).dialect.name == "postgresql",
-    )
-    for prepared in stream:
-        if pending is not None:
-            _commit(pending, seen, cursor, actor, engine, observer, final=False)
-        pending = prepared
-    if pending is None:  # nothing after the resume point (or a header-only file): close the job
-        pending = PreparedChunk(cursor.last_line + 1, cursor.last_line, cursor.next_offset, cursor.next_offset)
-    _commit(pending, seen, cursor, actor, engine, observer, final=True)
-    imported = cursor.imported - start_counts[0]
-    already = cursor.already_present - start_counts[1]
-    rejected = cursor.rejected - start_counts[2]
-    return ImportSummary(
-        cursor.job_id,
-        imported + already + rejected,
-        imported,
-        already,
-        rejected,
-        time.perf_counter() - t0,
-        cursor.batches,
-        resumed,
-        False,
-        (cursor.imported, cursor.already_present, cursor.rejected),
-        scan.data_lines,
-        scan.blank_lines,
-        reopened is not None,
-    )
-
-
-def _reopen(job: ImportJob, header: Header, scan: FileScan, actor: Actor, engine: Engine | None) -> ImportJob:
-    """Restart a job marked finished whose counts do not add up to the file's lines (none is trusted).
-
-    Its rejected rows are dropped and its counters zeroed in one transaction with an audit entry;
-    the whole file is then imported again: persons already in count as already present, nobody twice.
-    """
-    with unit_of_work(engine) as uow:
-        session = uow.session
-        session.execute(delete(ImportRowError).where(ImportRowError.job_id == job.id))
-        moved = session.execute(
-            update(ImportJob)
-            .where(ImportJob.id == job.id, ImportJob.status == ImportStatus.FINISHED)
-            .values(
-                status=ImportStatus.RUNNING,
-                next_offset=header.data_offset,
-                last_line=1,
-                imported=0,
-                already_present=0,
-                rejected=0,
-                finished_at=None,
-                updated_at=utcnow(),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
-            raise ImportConcurrent("another process reopened this import job; let it finish or re-run")
-        record_event(
-            uow,
-            actor=actor,
-            action=REOPEN_ACTION,
-            subject=f"import_job:{job.id}",
-            subject_key=f"import_job:{job.id}",
-            details={
-                "job": job.id,
-                "accounted": job.imported + job.already_present + job.rejected,
-                "data_lines": scan.data_lines,
-                "last_line": job.last_line,
-                "file_lines": scan.lines,
-            },
-        )
-        return get_job_or_raise(uow=uow, job_id=job.id)
-
-
-def _remember_committed_keys(
+def remember_committed_keys(
     path: Path,
     header: Header,
     cursor: JobCursor,
@@ -225,7 +99,7 @@ def _remember_committed_keys(
             seen.setdefault(key, (line, digest))
 
 
-def _split_duplicates(
+def split_duplicates(
     batch: PreparedChunk, seen: dict[int, tuple[int, bytes]]
 ) -> tuple[list[StageRecord | bytes], list[Rejection], int]:
     """(records to insert, rejections, rows repeating an earlier line exactly: already present).
@@ -253,31 +127,46 @@ def _split_duplicates(
     return records, rejections, repeated
 
 
-def _commit(
-    batch: PreparedChunk,
-    seen: dict[int, tuple[int, bytes]],
-    cursor: JobCursor,
-    actor: Actor,
-    engine: Engine | None,
-    observer: ImportObserver | None,
-    *,
-    final: bool,
-) -> None:
-    records, rejections, repeated = _split_duplicates(batch, seen)
-    with unit_of_work(engine) as uow:
-        result = commit_batch(
-            uow=uow,
-            cursor=cursor,
-            batch=batch,
-            records=records,
-            rejections=rejections,
-            actor=actor,
-            final=final,
-            repeated=repeated,
+def reopen_job(uow: UnitOfWork, *, job: ImportJob, header: Header, scan: FileScan, actor: Actor) -> ImportJob:
+    """Restart a job marked finished whose counts do not add up to the file's lines (none is trusted).
+
+    Its rejected rows are dropped and its counters zeroed in one transaction (the job's) with an audit entry;
+    the whole file is then imported again: persons already in count as already present, nobody twice.
+    """
+    session = uow.session
+    session.execute(delete(ImportRowError).where(ImportRowError.job_id == job.id))
+    moved = session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job.id, ImportJob.status == ImportStatus.FINISHED)
+        .values(
+            status=ImportStatus.RUNNING,
+            next_offset=header.data_offset,
+            last_line=1,
+            imported=0,
+            already_present=0,
+            rejected=0,
+            finished_at=None,
+            updated_at=utcnow(),
         )
-    result.advance(cursor)
-    if observer:
-        observer.batch_committed(result)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise ImportConcurrent("another process reopened this import job; let it finish or re-run")
+    record_event(
+        uow,
+        actor=actor,
+        action=REOPEN_ACTION,
+        subject=f"import_job:{job.id}",
+        subject_key=f"import_job:{job.id}",
+        details={
+            "job": job.id,
+            "accounted": job.imported + job.already_present + job.rejected,
+            "data_lines": scan.data_lines,
+            "last_line": job.last_line,
+            "file_lines": scan.lines,
+        },
+    )
+    return get_job_or_raise(uow=uow, job_id=job.id)
 
 
 def find_job(*, uow: UnitOfWork, kind: str, file_sha256: bytes, file_size: int) -> ImportJob | None:

@@ -131,7 +131,8 @@ def scan_file(path: Path, *, block: int = 1 << 20) -> FileScan:
         shown += ", …" if bad_count > len(bad) else ""
         raise ImportFileEncoding(
             f"{path.name} is not UTF-8: {bad_count} line(s) have bytes that are not UTF-8 ({shown}); "
-            "save it as UTF-8 CSV and re-run — nothing was imported",
+            "convert it, e.g. iconv -f GBK -t UTF-8 FILE > FILE-utf8.csv (or save it as UTF-8 CSV), and re-run — "
+            "nothing was imported",
             lines=bad,
             count=bad_count,
         )
@@ -150,7 +151,9 @@ def read_header(path: Path, wanted: tuple[str, ...] = PERSON_COLUMNS) -> Header:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ImportHeaderInvalid("the header line is not UTF-8; save the file as UTF-8 CSV") from None
+        raise ImportHeaderInvalid(
+            "the header line is not UTF-8; convert the file, e.g. iconv -f GBK -t UTF-8 FILE > FILE-utf8.csv"
+        ) from None
     if not text.strip():
         raise ImportFileEmpty(f"{path.name} has no header line; expected {','.join(wanted)}")
     try:

@@ -47,8 +47,12 @@ def enqueue(
     department_code: str | None = None,
     person_id: int | None = None,
     not_before: datetime | None = None,
+    flush: bool = True,
 ) -> OutboxMessage:
-    """Add one message to the caller's transaction; it is sent only after that transaction commits."""
+    """Add one message to the caller's transaction; it is sent only after that transaction commits.
+
+    ``flush=False`` leaves the INSERT to the caller's next flush, which then writes many messages in
+    one statement (the yearly statements queue one notice per contact of every contributor)."""
     try:
         channel = NotifyChannel(channel)
     except ValueError:
@@ -88,7 +92,8 @@ def enqueue(
         next_attempt_at=not_before or utcnow(),
     )
     uow.session.add(message)
-    uow.flush()
+    if flush:
+        uow.flush()
     from sscard.notify.dispatcher import wake
 
     uow.after_commit(wake)
@@ -104,6 +109,7 @@ def notify_person(
     text_en: str = "",
     channel: str | None = None,
     subject: str = "",
+    flush: bool = True,
 ) -> list[OutboxMessage]:
     """Queue a notice to a person's contacts on file (CH-5): ``channel`` "sms" or "email", else every contact.
 
@@ -112,10 +118,10 @@ def notify_person(
     """
     body = f"{text}\n{text_en}" if text_en else text
     wanted = {NotifyChannel(channel)} if channel else {NotifyChannel.SMS, NotifyChannel.EMAIL}
-    contacts = [(NotifyChannel.SMS, PHONE, person.phone_enc), (NotifyChannel.EMAIL, EMAIL, person.email_enc)]
+    contacts = [(NotifyChannel.SMS, "phone"), (NotifyChannel.EMAIL, "email")]
     queued = []
-    for ch, kind, sealed in contacts:
-        if ch in wanted and sealed:
+    for ch, field in contacts:
+        if ch in wanted and getattr(person, f"{field}_enc"):
             queued.append(
                 enqueue(
                     uow,
@@ -123,8 +129,9 @@ def notify_person(
                     topic=topic,
                     body=body,
                     subject=subject,
-                    recipient=kind.open(sealed),
+                    recipient=getattr(person, field),  # opened bound to the person's row
                     person_id=person.id,
+                    flush=flush,
                 )
             )
     return queued

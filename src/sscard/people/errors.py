@@ -91,3 +91,60 @@ class PersonRecordInvalid(ValidationFailed):
     code = "PERSON_RECORD_INVALID"
     title = "The record is not valid."
     title_zh = "记录无效。"
+
+
+# --- record corrections (QPW-3, PER-1) ---------------------------------------------------------------
+
+
+class CorrectionEmpty(ValidationFailed):
+    code = "CORRECTION_EMPTY"
+    title = "Nothing to correct: give the name, phone or email to change."
+    title_zh = "未提供需要更正的姓名、手机号码或电子邮箱。"
+
+
+class CorrectionNoChange(ValidationFailed):
+    """The value given is the one already on file: nothing would change, nothing is recorded."""
+
+    code = "CORRECTION_NO_CHANGE"
+    title = "The new value is the one already on file."
+    title_zh = "更正后的信息与现有登记信息相同。"
+
+
+class CorrectionReasonInvalid(ValidationFailed):
+    code = "CORRECTION_REASON_INVALID"
+    title = "Say why the citizen ID number on file is wrong."
+    title_zh = "请说明登记的公民身份号码有误的原因。"
+
+
+class CorrectionNotFound(NotFound):
+    code = "CORRECTION_NOT_FOUND"
+    title = "No such correction request."
+    title_zh = "更正申请不存在。"
+
+
+class CorrectionPending(Conflict):
+    code = "CORRECTION_PENDING"
+    title = "A correction of this person's citizen ID number is already waiting for approval."
+    title_zh = "该人员已有待审批的公民身份号码更正申请。"
+
+
+class CorrectionNotPending(Conflict):
+    code = "CORRECTION_NOT_PENDING"
+    title = "The correction request has already been decided."
+    title_zh = "该更正申请已审批。"
+
+
+class CorrectionNeedsSupervisor(Forbidden):
+    """A citizen ID correction is approved by a counter supervisor only."""
+
+    code = "CORRECTION_NEEDS_SUPERVISOR"
+    title = "A citizen ID number correction is approved by a counter supervisor."
+    title_zh = "公民身份号码更正须由柜面主管审批。"
+
+
+class CorrectionSelfApproval(Forbidden):
+    """Two different staff members: the one who requests a correction never approves it."""
+
+    code = "SELF_APPROVAL"
+    title = "You cannot approve your own request."
+    title_zh = "不能审批本人提交的申请。"

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from sscard.db.base import Base, utcnow
 from sscard.db.ids import ROW_ID
+from sscard.identity.protected import EMAIL, ID_NUMBER, NAME, PHONE, RowBinding, person_row
 
 
 class PersonStatus(StrEnum):
@@ -48,12 +49,28 @@ class Person(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    # Each sealed value is bound to this row (identity/protected.py: RowBinding): one copied from
+    # another person's row fails on read with PROTECTED_DATA_INVALID.
+    def row(self, column: str) -> RowBinding:
+        return person_row(column, self.id_number_bidx)
+
     @property
     def name(self) -> str:
         """The name in clear, opened by the security module (never stored in clear)."""
-        from sscard.identity.protected import NAME
 
-        return NAME.open(self.name_enc)
+        return NAME.open(self.name_enc, row=self.row("name_enc"))
+
+    @property
+    def id_number(self) -> str:
+        return ID_NUMBER.open(self.id_number_enc, row=self.row("id_number_enc"))
+
+    @property
+    def phone(self) -> str | None:
+        return PHONE.open(self.phone_enc, row=self.row("phone_enc")) if self.phone_enc is not None else None
+
+    @property
+    def email(self) -> str | None:
+        return EMAIL.open(self.email_enc, row=self.row("email_enc")) if self.email_enc is not None else None
 
     def __repr__(self) -> str:
         return f"Person(id={self.id}, region={self.region_code}, status={self.status})"
@@ -123,3 +140,37 @@ class DisabilityAssessment(Base):
     authority: Mapped[str] = mapped_column(String(128))
     conclusion_no: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CorrectionState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class PersonCorrection(Base):
+    """QPW-3 / PER-1: a correction of the citizen ID on file, applied only once a counter supervisor
+    other than the requester approves it (maker-checker). The new number is kept sealed until then;
+    the masked old and new numbers are what every screen and audit entry shows."""
+
+    __tablename__ = "person_correction"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    field: Mapped[str] = mapped_column(String(16))  # "id_number" (name/phone/email need no approval)
+    new_value_enc: Mapped[bytes] = mapped_column(LargeBinary)  # sealed as the field it replaces (ID-5)
+    old_masked: Mapped[str] = mapped_column(String(64))
+    new_masked: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(200))
+    evidence_type: Mapped[str] = mapped_column(String(32))
+    evidence_masked: Mapped[str] = mapped_column(String(32))
+    state: Mapped[CorrectionState] = mapped_column(_enum(CorrectionState, 16), default=CorrectionState.PENDING)
+    region_code: Mapped[str] = mapped_column(String(6), index=True)  # the person's region when requested
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(String(200))
+
+    def __repr__(self) -> str:
+        return f"PersonCorrection(id={self.id}, person={self.person_id}, field={self.field}, state={self.state})"

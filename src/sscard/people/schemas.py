@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sscard.people.models import (
     DisabilityKind,
+    PersonCorrection,
     PersonStatus,
     QualificationCategory,
 )
@@ -19,7 +20,9 @@ class PersonRead(BaseModel):
     person_id: int
     name: str
     gender: str
-    birth_date: date
+    # ID-5: the year only. Region, full birth date and the masked number's last four would give back
+    # all but the 3-digit sequence (and its check digit) of the ID: the birth date stays out of the masked read.
+    birth_year: int = Field(examples=[1990])
     region_code: str
     status: PersonStatus
     id_number_masked: str = Field(examples=["1101**********123X"])
@@ -112,3 +115,52 @@ class PersonStatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: PersonStatus
+
+
+class CorrectionRead(BaseModel):
+    """A citizen ID correction request: old and new numbers masked only (ID-5)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    correction_id: int
+    person_id: int
+    field: str
+    state: str
+    old_masked: str = Field(examples=["1101**********123X"])
+    new_masked: str = Field(examples=["1101**********1234"])
+    reason: str
+    evidence_type: str
+    evidence_masked: str
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_note: str | None = None
+
+    @classmethod
+    def of(cls, c: PersonCorrection) -> CorrectionRead:
+        return cls(
+            correction_id=c.id,
+            person_id=c.person_id,
+            field=c.field,
+            state=c.state.value,
+            old_masked=c.old_masked,
+            new_masked=c.new_masked,
+            reason=c.reason,
+            evidence_type=c.evidence_type,
+            evidence_masked=c.evidence_masked,
+            requested_by=c.requested_by,
+            requested_at=c.requested_at,
+            decided_by=c.decided_by,
+            decided_at=c.decided_at,
+            decision_note=c.decision_note,
+        )
+
+
+class CorrectionDecided(BaseModel):
+    """The decision and, once approved, the corrected person (masked)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    correction: CorrectionRead
+    person: PersonRead | None = None

@@ -11,9 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sscard.audit import Actor, record_event
 from sscard.db.session import UnitOfWork
 from sscard.identity import mask_email, mask_id_number, mask_phone, parse_citizen_id
-from sscard.identity.protected import EMAIL, ID_NUMBER, NAME, PHONE
+from sscard.identity.protected import ID_NUMBER, NAME
 from sscard.people.errors import (
-    PersonDeceased,
     PersonDuplicate,
     PersonNotFound,
     PersonStatusInvalid,
@@ -22,7 +21,8 @@ from sscard.people.errors import (
 )
 from sscard.people.models import Person, PersonStatus
 from sscard.people.schemas import PersonRead, PersonReveal
-from sscard.people.validation import normalise_evidence, prepare_person
+from sscard.people.validation import name_index_key, normalise_evidence, prepare_person
+from sscard.regions.codes import is_within
 
 # ID-5 / CH-2: roles that may see full values ("operator" is the local CLI operator).
 REVEAL_ROLES = frozenset({"counter_supervisor", "operator"})
@@ -54,7 +54,7 @@ def add_person(
 ) -> Person:
     """Register a person; the ID is validated (15 digits upgraded), checked against gender/birth date."""
     new = prepare_person(id_number=id_number, name=name, phone=phone, email=email, gender=gender, birth_date=birth_date)
-    status = _parse_status(status)
+    status = parse_status(status)
     columns = new.columns()
     if uow.session.scalar(select(Person.id).where(Person.id_number_bidx == columns["id_number_bidx"])) is not None:
         raise PersonDuplicate(f"{new.masked['id_number']} is already registered")
@@ -109,8 +109,6 @@ def find_person_by_id_number(uow: UnitOfWork, id_number: str) -> Person | None:
 def find_persons_by_name(uow: UnitOfWork, name: str, *, region_code: str | None = None) -> list[Person]:
     """Persons with exactly this name (case and inner spacing aside), through the name's blind index
     (the name is stored only sealed); with ``region_code``, only those registered inside that region."""
-    from sscard.people.validation import name_index_key
-    from sscard.regions.codes import is_within
 
     stmt = select(Person).where(Person.name_bidx == NAME.index(name_index_key(name))).order_by(Person.id)
     found = list(uow.session.scalars(stmt))
@@ -125,27 +123,7 @@ def get_person_by_id_number_or_raise(uow: UnitOfWork, id_number: str) -> Person:
     return person
 
 
-def set_person_status(uow: UnitOfWork, *, person_id: int, status: PersonStatus | str, actor: Actor) -> Person:
-    """Change a person's status; deceased is final and cancels every live card (PER-1, CARD-1)."""
-    new_status = _parse_status(status)
-    person = lock_person_or_raise(uow, person_id)
-    if person.status is new_status:
-        return person
-    if person.status is PersonStatus.DECEASED:
-        raise PersonDeceased("a person registered as deceased cannot change status")
-    old_status = person.status
-    person.status = new_status
-    uow.flush()
-    details: dict[str, object] = {"from": old_status.value, "to": new_status.value}
-    if new_status is PersonStatus.DECEASED:
-        from sscard.cards.service import cancel_cards_of_deceased  # cards depend on people, not the reverse
-
-        details["cards_cancelled"] = cancel_cards_of_deceased(uow, person_id=person.id, actor=actor)
-    record_event(uow, actor=actor, action="person.set_status", subject=person_subject(person.id), details=details)
-    return person
-
-
-def _parse_status(status: PersonStatus | str) -> PersonStatus:
+def parse_status(status: PersonStatus | str) -> PersonStatus:
     try:
         return PersonStatus(status)
     except ValueError:
@@ -158,12 +136,12 @@ def person_read(person: Person) -> PersonRead:
         person_id=person.id,
         name=person.name,
         gender=person.gender,
-        birth_date=person.birth_date,
+        birth_year=person.birth_date.year,
         region_code=person.region_code,
         status=person.status,
-        id_number_masked=mask_id_number(ID_NUMBER.open(person.id_number_enc)),
-        phone_masked=mask_phone(PHONE.open(person.phone_enc)) if person.phone_enc else None,
-        email_masked=mask_email(EMAIL.open(person.email_enc)) if person.email_enc else None,
+        id_number_masked=mask_id_number(person.id_number),
+        phone_masked=mask_phone(person.phone) if person.phone else None,
+        email_masked=mask_email(person.email) if person.email else None,
         created_at=person.created_at,
     )
 
@@ -211,7 +189,7 @@ def reveal_person(
     )
     return PersonReveal(
         person_id=person.id,
-        id_number=ID_NUMBER.open(person.id_number_enc) if "id_number" in wanted else None,
-        phone=PHONE.open(person.phone_enc) if "phone" in wanted and person.phone_enc else None,
-        email=EMAIL.open(person.email_enc) if "email" in wanted and person.email_enc else None,
+        id_number=person.id_number if "id_number" in wanted else None,
+        phone=person.phone if "phone" in wanted else None,
+        email=person.email if "email" in wanted else None,
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 from sscard.identity import CitizenId, parse_citizen_id
 from sscard.identity.masking import mask_email, mask_id_number, mask_phone
-from sscard.identity.protected import EMAIL, ID_NUMBER, NAME, PHONE
+from sscard.identity.protected import EMAIL, ID_NUMBER, NAME, PHONE, person_row
 from sscard.logging import mask_text
 from sscard.people.errors import (
     EmailInvalid,
@@ -137,17 +137,19 @@ class NewPerson:
     def columns(self) -> dict[str, Any]:
         """Column values for a ``person`` row: protected fields sealed and blind-indexed (ID-5)."""
         cid = self.citizen_id
+        # Every sealed value is bound to this row, identified by its citizen ID's blind index.
+        bidx = ID_NUMBER.index(cid.number)
         return {
-            "id_number_enc": ID_NUMBER.seal(cid.number),
-            "id_number_bidx": ID_NUMBER.index(cid.number),
-            "name_enc": NAME.seal(self.name),
+            "id_number_enc": ID_NUMBER.seal(cid.number, row=person_row("id_number_enc", bidx)),
+            "id_number_bidx": bidx,
+            "name_enc": NAME.seal(self.name, row=person_row("name_enc", bidx)),
             "name_bidx": NAME.index(name_index_key(self.name)),
             "gender": cid.gender,
             "birth_date": cid.birth_date,
             "region_code": cid.region_code,
-            "phone_enc": PHONE.seal(self.phone) if self.phone else None,
+            "phone_enc": PHONE.seal(self.phone, row=person_row("phone_enc", bidx)) if self.phone else None,
             "phone_bidx": PHONE.index(self.phone) if self.phone else None,
-            "email_enc": EMAIL.seal(self.email) if self.email else None,
+            "email_enc": EMAIL.seal(self.email, row=person_row("email_enc", bidx)) if self.email else None,
             "email_bidx": EMAIL.index(email_index_key(self.email)) if self.email else None,
         }
 

@@ -94,6 +94,9 @@ class RegionalPolicy(BaseModel):
     pin_lockout_threshold: int = Field(default=6, ge=1, le=20)
     pin_reset_mode: PinResetMode = PinResetMode.EITHER
     pin_change_campaigns: tuple[PinCampaign, ...] = ()
+    # PIN-4: activation at a service window or bank outlet may set the holder's own PIN on the counter's
+    # PIN pad in the same step; False: the card is activated with its PIN not enabled, changed later.
+    pin_at_activation: bool = True
 
     # --- online query password (QPW-1, QPW-5..QPW-7) ---
     query_password_rule: InitialQueryPasswordRule = InitialQueryPasswordRule.ID_LAST8_X0
@@ -117,11 +120,63 @@ class RegionalPolicy(BaseModel):
     source_wait_base_seconds: int = Field(default=10, ge=1, le=3600)
     source_wait_max_seconds: int = Field(default=900, ge=1, le=86400)
     source_window_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    # Portal sign-in asks for a captcha once the account has this many consecutive failures (0: always);
+    # None: never. QPW-1/QPW-7 require none (the waits and the hard lock throttle guessing), so off.
+    login_captcha_after_failures: int | None = Field(default=None, ge=0, le=100)
     temporary_password_minutes: int = Field(default=10, ge=1, le=1440)  # QPW-5, ASVS 6.5.5
     forgot_password_min_interval_seconds: int = Field(default=60, ge=0, le=86400)
 
     # --- cards (CARD-5) ---
     loss_report_expiry_days: int = Field(default=5, ge=1, le=90)
+
+    # --- RMB debit account (FIN-2): withdrawals, transfers and POS consumption of at least this many fen
+    # are notified to the holder (CH-5); 0 notifies every one. National default ¥1,000.
+    debit_notify_threshold_fen: int = Field(default=100_000, ge=0, le=100_000_000)
+
+    # --- social insurance contributions (INS-3): rates in basis points of the base (100 bp = 1 %) ---
+    # Each part is rounded half-up to the fen: (base_fen × bp + 5000) // 10000, integers only.
+    average_monthly_wage_fen: int = Field(default=800_000, ge=10_000, le=100_000_000)  # the region's
+    contribution_base_floor_pct: int = Field(default=60, ge=1, le=100)  # bases below are raised to it
+    contribution_base_ceiling_pct: int = Field(default=300, ge=100, le=1000)  # bases above are capped
+    pension_employer_bp: int = Field(default=1600, ge=0, le=5000)
+    pension_individual_bp: int = Field(default=800, ge=0, le=5000)
+    pension_account_bp: int = Field(default=800, ge=0, le=5000)  # of the individual part, into the account
+    medical_employer_bp: int = Field(default=800, ge=0, le=5000)  # employee medical; regions differ (6-10 %)
+    medical_individual_bp: int = Field(default=200, ge=0, le=5000)
+    medical_account_bp: int = Field(default=200, ge=0, le=5000)  # the individual 2 % into the account
+    unemployment_employer_bp: int = Field(default=50, ge=0, le=5000)
+    unemployment_individual_bp: int = Field(default=50, ge=0, le=5000)
+    # Work injury: employer only, by industry risk class (national classes 1-8, 0.2 % … 1.9 %).
+    work_injury_class_bp: dict[str, int] = Field(
+        default_factory=lambda: {"1": 20, "2": 40, "3": 70, "4": 90, "5": 110, "6": 130, "7": 160, "8": 190}
+    )
+    work_injury_default_class: str = Field(default="1", min_length=1, max_length=8)
+    # Maternity: employer only. Collected together with employee medical since 2019, kept as its own part
+    # here so statements and queries show it; a region that merged the rate sets it to 0.
+    maternity_employer_bp: int = Field(default=80, ge=0, le=5000)
+    # Flexible and self-employed workers pay both parts themselves (INS-2).
+    flexible_pension_bp: int = Field(default=2000, ge=0, le=5000)  # of which pension_account_bp into the account
+    flexible_medical_bp: int = Field(default=700, ge=0, le=5000)  # of which medical_account_bp into the account
+    # Interest credited to the personal accounts, per year ("2024": 262 = 2.62 %).
+    interest_rate_bp_by_year: dict[str, int] = Field(
+        default_factory=lambda: {"2021": 669, "2022": 612, "2023": 397, "2024": 262}
+    )
+
+    @model_validator(mode="after")
+    def _contribution_rules(self) -> RegionalPolicy:
+        if self.pension_account_bp > max(self.pension_individual_bp, self.flexible_pension_bp):
+            raise ValueError("pension_account_bp exceeds the individual pension rate")
+        if self.medical_account_bp > max(self.medical_individual_bp, self.flexible_medical_bp):
+            raise ValueError("medical_account_bp exceeds the individual medical rate")
+        if self.work_injury_default_class not in self.work_injury_class_bp:
+            raise ValueError("work_injury_default_class is not one of work_injury_class_bp")
+        for key, bp in self.work_injury_class_bp.items():
+            if not 0 <= bp <= 5000 or not 1 <= len(key) <= 8:
+                raise ValueError("work_injury_class_bp: classes of 1-8 characters, rates 0-5000 bp")
+        for year, bp in self.interest_rate_bp_by_year.items():
+            if not (len(year) == 4 and year.isdigit()) or not 0 <= bp <= 5000:
+                raise ValueError("interest_rate_bp_by_year: four-digit years, rates 0-5000 bp")
+        return self
 
     @field_validator("pin_change_campaigns", mode="after")
     @classmethod

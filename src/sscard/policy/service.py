@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from sscard.audit import Actor, record_event
 from sscard.cards.types import CardType, parse_card_type
 from sscard.db.base import utcnow
+from sscard.db.pagination import Keyset, ordered, taken
 from sscard.db.session import UnitOfWork
 from sscard.policy.errors import PolicyInvalid, PolicyScheduleConflict
 from sscard.policy.models import ANY_CARD_TYPE, PolicyVersion
@@ -212,18 +213,19 @@ def set_policy(
 
 
 def list_policy_versions(
-    uow: UnitOfWork, *, region_code: str, card_type: CardType | str | None = None, all_types: bool = True
+    uow: UnitOfWork,
+    *,
+    region_code: str,
+    card_type: CardType | str | None = None,
+    all_types: bool = True,
+    page: Keyset | None = None,
 ) -> list[PolicyVersion]:
     """The stored versions of a region (every card type unless ``all_types`` is false), oldest first."""
     stmt = select(PolicyVersion).where(PolicyVersion.region_code == region_code)
     if not all_types or card_type is not None:
         stmt = stmt.where(PolicyVersion.card_type == _card_type_key(card_type))
-    return list(uow.session.scalars(stmt.order_by(PolicyVersion.card_type, PolicyVersion.version)))
-
-
-def count_policy_versions(uow: UnitOfWork) -> int:
-    """How many versions are stored in all regions (demo loader, health views)."""
-    return int(uow.session.scalar(select(func.count()).select_from(PolicyVersion)) or 0)
+    order = (PolicyVersion.card_type, PolicyVersion.version, PolicyVersion.id)
+    return taken(uow.session.scalars(ordered(stmt, page, *order)), page)
 
 
 def loss_report_expiry_days(uow: UnitOfWork, *, region_code: str, card_type: CardType | str | None = None) -> int:

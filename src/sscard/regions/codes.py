@@ -66,3 +66,15 @@ def parent_code_of(code: str) -> str | None:
     if level is RegionLevel.CITY:
         return code[:2] + "0000"
     return code[:4] + "00"
+
+
+def region_prefix(code: str) -> str:
+    """The code prefix shared by every code within ``code`` ('' for national): for SQL ``LIKE prefix%``."""
+    level = level_of(code)
+    if level is RegionLevel.NATIONAL:
+        return ""
+    if level is RegionLevel.PROVINCE:
+        return code[:2]
+    if level is RegionLevel.CITY:
+        return code[:4]
+    return code

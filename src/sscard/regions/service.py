@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from sscard.audit import Actor, record_event
+from sscard.db.pagination import Keyset, ordered, taken
 from sscard.db.session import UnitOfWork
-from sscard.regions.codes import LEVEL_RANK, RegionLevel, is_region_code, is_within, level_of, parent_code_of
+from sscard.regions.codes import (
+    LEVEL_RANK,
+    RegionLevel,
+    is_region_code,
+    is_within,
+    level_of,
+    parent_code_of,
+    region_prefix,
+)
 from sscard.regions.errors import InvalidRegion, RegionExists, RegionNotFound
 from sscard.regions.models import Region
 
@@ -90,9 +100,18 @@ def _check_parent(uow: UnitOfWork, code: str, level: RegionLevel, parent_code: s
     return parent
 
 
-def list_regions(uow: UnitOfWork, *, within: str | None = None) -> list[Region]:
+def list_regions(uow: UnitOfWork, *, within: str | None = None, page: Keyset | None = None) -> list[Region]:
     """All regions ordered by code, optionally only those inside ``within`` (itself included)."""
-    regions = list(uow.session.scalars(select(Region).order_by(Region.code)))
-    if within is None:
-        return regions
-    return [r for r in regions if is_within(r.code, within)]
+    stmt = select(Region)
+    if within is not None:
+        stmt = stmt.where(within_region(Region.code, within))
+    return taken(uow.session.scalars(ordered(stmt, page, Region.code)), page)
+
+
+def within_region(column: ColumnElement[str] | InstrumentedAttribute[str], code: str) -> ColumnElement[bool]:
+    """SQL for ``is_within(column, code)``: the region itself or a code under it (a list filtered in the
+    database, so it can be paged there). A malformed code contains nothing: the check fails closed."""
+    if not is_region_code(code):
+        return false()
+    prefix = region_prefix(code)
+    return column == code if len(prefix) == 6 else or_(column == code, column.startswith(prefix, autoescape=True))

@@ -38,7 +38,7 @@ class StaffAccount(Base):
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
     # Second factor (issue 17 item 8): the TOTP secret, sealed like other protected fields
-    # (security/protected_columns.py); confirmed once the holder proved a first code.
+    # (identity/protected_columns.py); confirmed once the holder proved a first code.
     totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,11 +8,14 @@ import re
 from sqlalchemy import select, update
 
 from sscard.audit import Actor, record_event
+from sscard.audit.signatures import enrol_signing_key
 from sscard.config import get_settings
 from sscard.db.base import utcnow
+from sscard.db.pagination import Keyset, ordered, taken
 from sscard.db.session import UnitOfWork
 from sscard.regions.codes import is_within
-from sscard.regions.service import get_region_or_raise
+from sscard.regions.service import get_region_or_raise, within_region
+from sscard.staff.demo_password import DEMO_STAFF_PASSWORD
 from sscard.staff.errors import InvalidStaffInput, OutsideRegion, PasswordTooWeak, StaffNotFound, UsernameTaken
 from sscard.staff.models import StaffAccount, StaffSession
 from sscard.staff.passwords import check_password_policy, hash_password
@@ -39,7 +42,6 @@ def normalise_bank_code(role: Role, bank_code: str | None) -> str | None:
 
 def is_demo_password(password: str) -> bool:
     """True for the published demo password (``sscard demo load``): never acceptable in production."""
-    from sscard.demo.data import DEMO_STAFF_PASSWORD
 
     return hmac.compare_digest(password.encode(), DEMO_STAFF_PASSWORD.encode())
 
@@ -107,6 +109,7 @@ def create_staff(
     )
     uow.session.add(account)
     uow.flush()
+    enrol_signing_key(uow, username)  # the SM2 key that signs this member's sensitive operations
     record_event(
         uow,
         actor=actor,
@@ -145,9 +148,9 @@ def deactivate_staff(uow: UnitOfWork, *, username: str, actor: Actor) -> StaffAc
     return account
 
 
-def list_staff(uow: UnitOfWork, *, region_code: str | None = None) -> list[StaffAccount]:
+def list_staff(uow: UnitOfWork, *, region_code: str | None = None, page: Keyset | None = None) -> list[StaffAccount]:
     """Accounts ordered by username; with ``region_code``, only those inside that region."""
-    accounts = list(uow.session.scalars(select(StaffAccount).order_by(StaffAccount.username)))
-    if region_code is None:
-        return accounts
-    return [a for a in accounts if is_within(a.region_code, region_code)]
+    stmt = select(StaffAccount)
+    if region_code is not None:
+        stmt = stmt.where(within_region(StaffAccount.region_code, region_code))
+    return taken(uow.session.scalars(ordered(stmt, page, StaffAccount.username, StaffAccount.id)), page)

@@ -25,7 +25,7 @@ from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
 from sscard.errors import DomainError, Unauthenticated
 from sscard.regions.codes import is_within
-from sscard.security import get_security_module
+from sscard.security_module import get_security_module
 from sscard.staff.errors import (
     InvalidCredentials,
     LoginThrottled,

@@ -21,7 +21,7 @@ from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
 from sscard.identity.protected import FieldKind
 from sscard.regions.codes import is_within
-from sscard.staff.errors import OutsideRegion, SecondFactorState
+from sscard.staff.errors import OtpInvalid, OutsideRegion, SecondFactorState
 from sscard.staff.models import StaffAccount, StaffSession
 from sscard.staff.roles import Role
 
@@ -71,7 +71,6 @@ def confirm_enrolment(
     """The first code proves the app holds the secret: from now on every login needs a code.
 
     The enrol-only session it was confirmed in becomes a full one (the code was just shown)."""
-    from sscard.staff.errors import OtpInvalid
 
     if account.totp_secret_enc is None or account.totp_confirmed_at is not None:
         raise SecondFactorState("no enrolment is waiting for its first code")

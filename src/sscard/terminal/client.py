@@ -137,6 +137,30 @@ class TerminalClient:
         """The terminal as registered (a signed GET)."""
         return self.request("GET", "/terminal/status")
 
+    def settle(
+        self, card_no: str, amount_fen: int, txn_id: str, *, pin: str | None = None, partial: bool = False
+    ) -> dict[str, Any]:
+        """Pay from the medical personal account (FIN-1) in one signed round trip; the PIN block goes with it
+        when ``pin`` is given. The same ``txn_id`` again returns the first answer and moves nothing."""
+        body: dict[str, Any] = {"card_no": card_no, "amount_fen": amount_fen, "txn_id": txn_id}
+        if pin is not None:
+            body["pin_block"] = self.pin_block(card_no, pin)
+        if partial:
+            body["partial"] = True
+        return self.request("POST", "/terminal/settlement", json_body=body)
+
+    def refund(self, txn_id: str, refund_txn_id: str, *, amount_fen: int | None = None) -> dict[str, Any]:
+        """Refund part (``amount_fen``) or the rest of settlement ``txn_id``; idempotent by ``refund_txn_id``."""
+        body: dict[str, Any] = {"txn_id": txn_id, "refund_txn_id": refund_txn_id}
+        if amount_fen is not None:
+            body["amount_fen"] = amount_fen
+        return self.request("POST", "/terminal/settlement/refund", json_body=body)
+
+    def reverse(self, txn_id: str, reversal_txn_id: str) -> dict[str, Any]:
+        """Reverse settlement ``txn_id`` of today in full; idempotent by ``reversal_txn_id``."""
+        body = {"txn_id": txn_id, "reversal_txn_id": reversal_txn_id}
+        return self.request("POST", "/terminal/settlement/reverse", json_body=body)
+
     def pin_block(self, card_no: str, pin: str, *, bank_pan: str | None = None) -> str:
         """The ISO 9564 format-4 block of ``pin`` for ``card_no`` under the terminal's PIN key, as hex."""
         pan = pin_block_pan(card_no, bank_pan=bank_pan)

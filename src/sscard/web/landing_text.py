@@ -34,6 +34,18 @@ _TEXT: dict[str, dict[str, str]] = {
         "initial_password": "初始查询密码（身份证号后 8 位，X 作 0）",
         "footer": "个人信息依法加密保存并脱敏显示（《个人信息保护法》）。",
         "switch": "English",
+        "pages": "服务网站",
+        "portal": "持卡人服务网站（查询密码登录）",
+        "counter": "柜面业务系统（柜员、柜面主管、银行柜员）",
+        "employer": "单位网上服务（统一社会信用代码登录）",
+        "console": "安全管理控制台（安全管理员、密钥保管员、审计员、系统管理员；需动态验证码）",
+        "staff_where": "在柜面业务系统、安全管理控制台或接口",
+        "otp": "动态验证码",
+        "uscc": "统一社会信用代码",
+        "employer_name": "单位名称",
+        "otp_hint": "sscard demo otp 用户名",
+        "employers": "演示单位（虚构）：统一社会信用代码为账号，无初始密码，"
+        "在“忘记密码”页选择“参保单位”申请临时密码（演示环境短信写入 var/outbox/sms.jsonl）",
     },
     "en": {
         "title": "Social Security Card Platform",
@@ -65,9 +77,50 @@ _TEXT: dict[str, dict[str, str]] = {
         "initial_password": "initial query password (last 8 of the ID, X as 0)",
         "footer": "Personal data is encrypted at rest and shown masked (PIPL).",
         "switch": "中文",
+        "pages": "Web pages",
+        "portal": "Cardholder portal (sign in with the query password)",
+        "counter": "Counter console (counter clerks, supervisors, bank clerks)",
+        "employer": "Employer services (sign in with the unified social credit code)",
+        "console": "Security console (security officers, key custodians, auditors, administrators; one-time code)",
+        "staff_where": "at the counter console, the security console or",
+        "otp": "one-time code",
+        "uscc": "unified social credit code",
+        "employer_name": "employer",
+        "otp_hint": "sscard demo otp USERNAME",
+        "employers": "Demo employers (fictitious): the credit code is the account; no initial password: ask for a "
+        'temporary one on the portal\'s "Forgot password" page as "An employer" (in the demo the SMS lands in '
+        "var/outbox/sms.jsonl)",
     },
 }
 
 
 def text_for(language: str) -> dict[str, str]:
     return _TEXT.get(language, _TEXT["zh_CN"])
+
+
+_ROLES: dict[str, dict[str, str]] = {
+    "zh_CN": {
+        "counter_clerk": "柜员",
+        "counter_supervisor": "柜面主管",
+        "bank_clerk": "银行柜员",
+        "security_officer": "安全管理员",
+        "key_custodian": "密钥保管员",
+        "auditor": "审计员",
+        "administrator": "系统管理员",
+        "hotline_operator": "12345 热线话务员",
+    },
+    "en": {
+        "counter_clerk": "counter clerk",
+        "counter_supervisor": "counter supervisor",
+        "bank_clerk": "bank clerk",
+        "security_officer": "security officer",
+        "key_custodian": "key custodian",
+        "auditor": "auditor",
+        "administrator": "administrator",
+        "hotline_operator": "12345 hotline operator",
+    },
+}
+
+
+def role_names(language: str) -> dict[str, str]:
+    return _ROLES.get(language, _ROLES["zh_CN"])

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from sscard import __version__
-from sscard.web.landing_text import LANGUAGES, text_for
+from sscard.web.landing_text import LANGUAGES, role_names, text_for
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -33,7 +33,9 @@ def _demo_context() -> dict[str, Any]:
 
     from sscard.db.session import unit_of_work
     from sscard.demo.data import DEMO_STAFF_PASSWORD, PERSONS, STAFF
+    from sscard.demo.insurance import EMPLOYERS, uscc_of
     from sscard.staff.service import get_staff
+    from sscard.staff.totp import requires_second_factor
 
     try:
         with unit_of_work() as uow:
@@ -44,7 +46,23 @@ def _demo_context() -> dict[str, Any]:
         {"name": p.name, "id_number": p.id_number, "initial_password": p.id_number[-8:].replace("X", "0")}
         for p in PERSONS[:4]
     ]
-    return {"loaded": loaded, "staff": STAFF, "password": DEMO_STAFF_PASSWORD, "persons": persons}
+    staff = [
+        {
+            "username": s.username,
+            "role": s.role.value,
+            "region_code": s.region_code,
+            "otp": requires_second_factor(s.role),
+        }
+        for s in STAFF
+    ]
+    employers = [{"name": e.name, "uscc": uscc_of(e), "region_code": e.region_code} for e in EMPLOYERS]
+    return {
+        "loaded": loaded,
+        "staff": staff,
+        "password": DEMO_STAFF_PASSWORD,
+        "persons": persons,
+        "employers": employers,
+    }
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -57,6 +75,7 @@ def landing(request: Request, lang: Annotated[str | None, Query(max_length=8)] =
     language = lang if lang in LANGUAGES else "zh_CN"
     context = {
         "t": text_for(language),
+        "roles": role_names(language),
         "lang": language,
         "html_lang": "zh-CN" if language == "zh_CN" else "en",
         "other_lang": "en" if language == "zh_CN" else "zh_CN",

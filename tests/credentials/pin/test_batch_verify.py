@@ -22,7 +22,7 @@ from sscard.credentials.pin.models import CardPin
 from sscard.db.group_commit import GroupCommitter
 from sscard.db.session import unit_of_work
 from sscard.terminal.client import TerminalError
-from sscard.terminals.models import TerminalNonce
+from sscard.terminal_registry.models import TerminalNonce
 from tests.credentials.pin.factories import make_card
 from tests.people.factories import new_id_number
 
@@ -171,10 +171,21 @@ def test_a_failed_batch_falls_back_to_one_request_at_a_time(terminal, monkeypatc
     # Used by the batch on either driver (SQLAlchemy on SQLite, psycopg's pipeline on PostgreSQL),
     # after the nonce was spent: the rollback must take the nonce back.
     monkeypatch.setattr(batch_verify, "card_event", broken)
-    failed = batch_verify.pin_verifier().items
+    # The one-request path, watched for this card: the process-wide count of batched items is not
+    # evidence here (another test of this process may still have a batch in flight).
+    from sscard.api import terminal_pin
+
+    single: list[str] = []
+    one_request = terminal_pin.verify_card_pin
+
+    def watched(uow, **kwargs):
+        single.append(kwargs["card_no"])
+        return one_request(uow, **kwargs)
+
+    monkeypatch.setattr(terminal_pin, "verify_card_pin", watched)
     body = {"card_no": card_no, "pin_block": pharmacy.pin_block(card_no, PIN)}
     assert pharmacy.request("POST", "/terminal/pin/verify", json_body=body)["ok"] is True
-    assert batch_verify.pin_verifier().items == failed  # no batch decided it
+    assert single == [card_no]  # the one-request path decided it, once
     assert _audited(card_id) == 1
     assert _nonces(pharmacy.profile.terminal_id) == before + 1  # the batch's nonce was rolled back
 
@@ -187,8 +198,8 @@ def test_a_lock_racing_a_batch_is_recorded_after_the_pin_the_batch_accepted(db, 
     from sscard.config import get_settings
     from sscard.credentials.pin.errors import PinLocked, PinWrong
     from sscard.credentials.pin.service import verify_card_pin
-    from sscard.terminals.auth import AuthenticatedTerminal
-    from sscard.terminals.models import InstitutionType
+    from sscard.terminal_registry.auth import AuthenticatedTerminal
+    from sscard.terminal_registry.models import InstitutionType
 
     pharmacy = terminal("pharmacy", REGION)
     p = pharmacy.profile
@@ -207,16 +218,16 @@ def test_a_lock_racing_a_batch_is_recorded_after_the_pin_the_batch_accepted(db, 
                     answers.append(type(exc).__name__)
 
     racer = threading.Thread(target=six_wrong_pins)
-    real_check = batch_verify._right_pin_of_a_plain_card
+    real_check = batch_verify.pin_block_matches
 
-    def check_while_the_card_is_locked(card, attempt, terminal):
+    def check_while_the_card_is_locked(card, attempt, terminal, check):
         # After the batch read the card: the wrong PINs may lock it now. They can only finish after
         # the batch commits (they wait for the card's audit head), so waiting for them here times out.
         racer.start()
         racer.join(timeout=1.0)
-        return real_check(card, attempt, terminal)
+        return real_check(card, attempt, terminal, check)
 
-    monkeypatch.setattr(batch_verify, "_right_pin_of_a_plain_card", check_while_the_card_is_locked)
+    monkeypatch.setattr(batch_verify, "pin_block_matches", check_while_the_card_is_locked)
     with unit_of_work() as uow:
         outcomes = verify_batch(uow, [_attempt(pharmacy, card_no, PIN)])
     racer.join(timeout=30)

@@ -17,8 +17,8 @@ from sscard.config import get_settings
 from sscard.credentials.pin.errors import PinLocked, PinWrong
 from sscard.credentials.pin.service import verify_card_pin
 from sscard.db.session import unit_of_work
-from sscard.terminals.auth import AuthenticatedTerminal
-from sscard.terminals.models import InstitutionType
+from sscard.terminal_registry.auth import AuthenticatedTerminal
+from sscard.terminal_registry.models import InstitutionType
 from tests.credentials.pin.factories import make_card
 
 

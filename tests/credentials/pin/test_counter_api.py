@@ -5,7 +5,6 @@ from __future__ import annotations
 from sscard.credentials.pin.store import lock_pin_row, record_failure
 from sscard.db.base import utcnow
 from sscard.db.session import unit_of_work
-from sscard.identity.protected import ID_NUMBER
 from sscard.people.service import get_person_or_raise
 from sscard.staff.roles import Role
 from tests.credentials.pin.factories import make_card
@@ -20,7 +19,7 @@ def _locked_card(region: str = "110105", bank_code: str | None = None) -> tuple[
         uow.flush()
         for _ in range(6):
             record_failure(uow, card_id=card.id, threshold=6, now=utcnow())
-        id_number = ID_NUMBER.open(get_person_or_raise(uow, card.person_id).id_number_enc)
+        id_number = get_person_or_raise(uow, card.person_id).id_number
         return card.card_no, id_number
 
 

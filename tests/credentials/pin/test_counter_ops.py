@@ -28,7 +28,6 @@ from sscard.credentials.pin.errors import (
 )
 from sscard.credentials.pin.store import get_pin_row, lock_pin_row, record_failure
 from sscard.db.base import utcnow
-from sscard.identity.protected import ID_NUMBER
 from sscard.people.service import get_person_or_raise
 from tests.credentials.pin.factories import make_card
 from tests.people.factories import CLERK, new_id_number
@@ -37,7 +36,7 @@ PVV_A, PVV_B = b"\xaa" * 8, b"\xbb" * 8
 
 
 def _id_of(uow, card) -> str:
-    return ID_NUMBER.open(get_person_or_raise(uow, card.person_id).id_number_enc)
+    return get_person_or_raise(uow, card.person_id).id_number
 
 
 def _target(uow, card):

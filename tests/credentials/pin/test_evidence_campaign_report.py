@@ -14,11 +14,13 @@ from sscard.credentials.pin.models import CardPin
 from sscard.credentials.pin.report import count_initial_pins
 from sscard.db.base import utcnow
 from sscard.identity.protected import ID_NUMBER
+from sscard.insurance.populations import populations_on
+from sscard.insurance.registration import end_registration
 from sscard.people.models import PersonStatus
 from sscard.people.service import get_person_or_raise
 from sscard.policy.schemas import EffectivePolicy, PinCampaign
-from tests.credentials.pin.factories import make_card
-from tests.people.factories import add_test_person, new_id_number
+from tests.credentials.pin.factories import insure_as_employee, insure_as_resident, make_card
+from tests.people.factories import CLERK, add_test_person, new_id_number
 
 SEED_004_CAMPAIGN = PinCampaign(
     name="bj-employee-medical",
@@ -54,47 +56,65 @@ def test_evidence_matches_holder(uow) -> None:
 
 # rule PIN-9: seed 004 — employee medical insurance holders still on the initial PIN are prompted
 def test_campaign_prompts_initial_pin_of_selected_population(uow) -> None:
-    card = make_card(uow)
+    card = make_card(uow, id_number=new_id_number(born=date(1980, 5, 1)))
     person = get_person_or_raise(uow, card.person_id)
-    assert person.status is PersonStatus.EMPLOYED
     policy = _policy(SEED_004_CAMPAIGN)
-    prompt = campaign_prompt_for(
-        terminal_policy=policy, card=card, person=person, pin_enabled=False, on=date(2026, 4, 13)
-    )
+    # Employed by status but not (yet) insured: the status is no longer taken for participation.
+    assert person.status is PersonStatus.EMPLOYED
+    assert _prompt(uow, policy, card, person, on=date(2026, 4, 13)) is None
+    insure_as_employee(uow, person, start=date(2024, 1, 1))
+    prompt = _prompt(uow, policy, card, person, on=date(2026, 4, 13))
     assert prompt is not None and prompt.campaign == "bj-employee-medical" and prompt.action == "change_pin"
     assert "不会作废" in prompt.message_zh  # no card is voided, no deadline
     # Not before the start date; never once the PIN is enabled; not without a campaign.
-    assert (
-        campaign_prompt_for(terminal_policy=policy, card=card, person=person, pin_enabled=False, on=date(2026, 4, 12))
-        is None
-    )
-    assert (
-        campaign_prompt_for(terminal_policy=policy, card=card, person=person, pin_enabled=True, on=date(2026, 5, 1))
-        is None
-    )
-    assert (
-        campaign_prompt_for(terminal_policy=_policy(), card=card, person=person, pin_enabled=False, on=date(2026, 5, 1))
-        is None
-    )
+    assert _prompt(uow, policy, card, person, on=date(2026, 4, 12)) is None
+    assert _prompt(uow, policy, card, person, on=date(2026, 5, 1), pin_enabled=True) is None
+    assert _prompt(uow, _policy(), card, person, on=date(2026, 5, 1)) is None
+
+
+def _prompt(uow, policy, card, person, *, on: date, pin_enabled: bool = False):
+    return campaign_prompt_for(uow, terminal_policy=policy, card=card, person=person, pin_enabled=pin_enabled, on=on)
+
+
+# rule PIN-9: the population is the participation on the day: before it starts and after it stops, no prompt
+def test_campaign_follows_participation_dates(uow) -> None:
+    card = make_card(uow, id_number=new_id_number(born=date(1980, 5, 1)))
+    person = get_person_or_raise(uow, card.person_id)
+    policy = _policy(SEED_004_CAMPAIGN)
+    registration = insure_as_employee(uow, person, start=date(2026, 6, 1))
+    assert _prompt(uow, policy, card, person, on=date(2026, 5, 31)) is None
+    assert _prompt(uow, policy, card, person, on=date(2026, 6, 1)) is not None
+    end_registration(uow, registration_id=registration.id, ended_on=date(2026, 9, 1), actor=CLERK)
+    assert _prompt(uow, policy, card, person, on=date(2026, 8, 31)) is not None
+    assert _prompt(uow, policy, card, person, on=date(2026, 9, 1)) is None
+    # Insured for pension only: not in the employee medical population the campaign selects.
+    pension_only = make_card(uow, id_number=new_id_number(born=date(1980, 5, 1)))
+    holder = get_person_or_raise(uow, pension_only.person_id)
+    insure_as_employee(uow, holder, insurance_types=["basic_pension"])
+    assert populations_on(uow, person_id=holder.id, on=date(2026, 5, 1)) == {"urban_employee_pension"}
+    assert _prompt(uow, policy, pension_only, holder, on=date(2026, 5, 1)) is None
 
 
 # rule PIN-9: legacy medical cards and holders outside the selected population are out of scope
 def test_campaign_excludes_card_types_and_populations(uow) -> None:
     policy = _policy(SEED_004_CAMPAIGN)
-    medical = make_card(uow, card_type="medical")
+    medical = make_card(uow, card_type="medical", id_number=new_id_number(born=date(1980, 5, 1)))
     holder = get_person_or_raise(uow, medical.person_id)
-    assert (
-        campaign_prompt_for(terminal_policy=policy, card=medical, person=holder, pin_enabled=False, on=date(2026, 5, 1))
-        is None
-    )
+    insure_as_employee(uow, holder)  # insured as an employee, but a legacy medical card is out of scope
+    assert _prompt(uow, policy, medical, holder, on=date(2026, 5, 1)) is None
     unemployed = make_card(uow, status=PersonStatus.UNEMPLOYED)
     person = get_person_or_raise(uow, unemployed.person_id)
-    assert (
-        campaign_prompt_for(
-            terminal_policy=policy, card=unemployed, person=person, pin_enabled=False, on=date(2026, 5, 1)
-        )
-        is None
+    assert _prompt(uow, policy, unemployed, person, on=date(2026, 5, 1)) is None
+    # Urban(-rural) resident medical insurance is out of scope by policy, even with employee cover besides.
+    resident = make_card(uow, id_number=new_id_number(born=date(1980, 5, 1)))
+    person = get_person_or_raise(uow, resident.person_id)
+    insure_as_resident(uow, person)
+    assert "urban_resident_medical" in populations_on(uow, person_id=person.id, on=date(2026, 5, 1))
+    assert _prompt(uow, policy, resident, person, on=date(2026, 5, 1)) is None
+    wide = _policy(
+        PinCampaign(name="all-medical", start_date=date(2026, 1, 1), populations=["urban_rural_resident_medical"])
     )
+    assert _prompt(uow, wide, resident, person, on=date(2026, 5, 1)) is not None  # policy decides
 
 
 def test_local_date_is_china_time() -> None:

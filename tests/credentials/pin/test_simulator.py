@@ -92,3 +92,39 @@ def test_verify_and_change_pin_commands(terminal_id: str) -> None:
 
     result = _run(["terminal", "verify-pin", "--terminal", "T000000NOPE", "--card", card_no])
     assert result.exit_code == 1 and _json(result)["code"] == "TERMINAL_PROFILE_MISSING"
+
+
+def _register(server: str, kind: str) -> str:
+    """``sscard terminal register --type KIND`` as a security officer (the environment is set by ``terminal_id``)."""
+    with unit_of_work() as uow:
+        officer = make_staff(uow, role=Role.SECURITY_OFFICER, region_code="110000")
+    env = {"SSCARD_STAFF_USER": officer.username, "SSCARD_STAFF_PASSWORD": PASSWORD, "SSCARD_STAFF_OTP": current_otp()}
+    result = _run(
+        ["terminal", "register", "--institution", "12333 电话服务中心", "--region", REGION, "--type", kind], env
+    )
+    assert result.exit_code == 0, result.output
+    return str(json.loads(result.stdout)["terminal_id"])
+
+
+# rules PIN-4 PIN-5 PIN-12 — the simulator as the telephone keypad (an IVR profile) and as a kiosk
+def test_simulator_as_ivr_and_kiosk(server: str, terminal_id: str) -> None:
+    ivr, kiosk = _register(server, "ivr"), _register(server, "kiosk")
+    with unit_of_work() as uow:
+        card_no = make_card(uow, id_number=new_id_number(region=REGION)).card_no
+    result = _run(["terminal", "card-info", "--terminal", kiosk, "--card", card_no])
+    assert result.exit_code == 0, result.output
+    assert _json(result)["pin_enabled"] is False and _json(result)["state"] == "active"
+    result = _run(
+        ["terminal", "change-pin", "--terminal", ivr, "--card", card_no, "--old", "123456", "--new", "740296"]
+    )
+    assert result.exit_code == 0 and _json(result) == {"ok": True, "code": None}
+    result = _run(
+        ["terminal", "change-pin", "--terminal", ivr, "--card", card_no, "--old", "000000", "--new", "502817"]
+    )
+    assert _json(result) == {"ok": False, "code": "PIN_WRONG", "tries_left": 5}
+    result = _run(["terminal", "card-info", "--terminal", kiosk, "--card", card_no])
+    assert result.exit_code == 1 and _json(result)["code"] == "PIN_REQUIRED"
+    result = _run(["terminal", "card-info", "--terminal", kiosk, "--card", card_no, "--pin", "740296"])
+    assert result.exit_code == 0 and _json(result)["pin_enabled"] is True
+    result = _run(["terminal", "card-info", "--terminal", ivr, "--card", card_no])
+    assert _json(result)["code"] == "INFO_QUERY_NOT_OFFERED"

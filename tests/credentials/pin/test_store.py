@@ -87,3 +87,15 @@ def test_parallel_failures_count_exactly_threshold(db) -> None:
     with unit_of_work(db.engine) as uow:
         status = pin_status_of(get_pin_row(uow, card_id), threshold=6)
     assert status.locked and status.failures == 6
+
+
+# rule PIN-5 (issue 26, a surviving mutant): get_pin_row reads the count as the database holds it now, not
+# a copy the session loaded before an atomic failure count changed it
+def test_get_pin_row_sees_a_count_made_after_it_was_loaded(uow) -> None:
+    card = make_card(uow)
+    record_failure(uow, card_id=card.id, threshold=6, now=utcnow())
+    loaded = get_pin_row(uow, card.id)
+    assert loaded is not None and loaded.failures == 1
+    record_failure(uow, card_id=card.id, threshold=6, now=utcnow())  # one UPDATE statement, past the ORM
+    again = get_pin_row(uow, card.id)
+    assert again is not None and again.failures == 2

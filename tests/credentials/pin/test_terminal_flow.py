@@ -18,13 +18,12 @@ from sscard.cards.service import confirm_loss
 from sscard.credentials.pin.campaign import local_date
 from sscard.credentials.pin.models import CardPin
 from sscard.db.session import unit_of_work
-from sscard.identity.protected import ID_NUMBER
 from sscard.notify.models import OutboxMessage
 from sscard.people.service import get_person_or_raise
 from sscard.policy.service import set_policy
 from sscard.staff.roles import Role
 from sscard.terminal.client import TerminalError
-from tests.credentials.pin.factories import make_card
+from tests.credentials.pin.factories import insure_as_employee, make_card
 from tests.people.factories import CLERK, new_id_number
 from tests.staff.factories import ensure_region
 
@@ -46,13 +45,16 @@ def _campaign_region() -> None:
                    actor=CLERK)  # fmt: skip
 
 
-def _card(*, region: str = REGION, born: str | None = None, **kwargs: object) -> tuple[str, str]:
+def _card(*, region: str = REGION, born: str | None = None, insured: bool = False, **kwargs: object) -> tuple[str, str]:
     from datetime import date
 
     birth = date.fromisoformat(born) if born else None
     with unit_of_work() as uow:
         card = make_card(uow, id_number=new_id_number(region=region, born=birth), phone="13912345678", **kwargs)
-        return card.card_no, ID_NUMBER.open(get_person_or_raise(uow, card.person_id).id_number_enc)
+        person = get_person_or_raise(uow, card.person_id)
+        if insured:  # PIN-9: in the employee schemes (urban employee basic medical insurance among them)
+            insure_as_employee(uow, person)
+        return card.card_no, person.id_number
 
 
 def _verify(t, card_no: str, pin: str | None = None) -> dict:
@@ -76,7 +78,7 @@ def _refusal(fn, *args) -> TerminalError:
 # rules PIN-1 PIN-2 PIN-3 PIN-5 PIN-6 PIN-9 CH-5 — the seed 004 narrative at a pharmacy
 def test_seed_004_narrative_at_a_pharmacy(client, staff_headers, terminal) -> None:
     _campaign_region()
-    card_no, id_number = _card(born="1985-03-17")
+    card_no, id_number = _card(born="1985-03-17", insured=True)
     pharmacy = terminal("pharmacy", REGION)
 
     # Initial PIN 123456, not enabled: a transaction needs no PIN, and the campaign prompts a change.

@@ -94,12 +94,13 @@ def test_a_failed_threshold_read_after_the_commit_leaves_the_batchs_answers_stan
     region = "150105"  # a region no batch has seen: its threshold is read after this batch's commit
     pharmacy = terminal("pharmacy", region)
     card_no, card_id = _enabled_card(pharmacy, region)
-    batch_verify._thresholds.clear()
+    thresholds = batch_verify.pin_verifier().thresholds
+    thresholds.clear()
 
     def unreadable(*args, **kwargs):
         raise RuntimeError("the policy could not be read")
 
-    monkeypatch.setattr(batch_verify, "_lockout_threshold", unreadable)
+    monkeypatch.setattr(thresholds, "read", unreadable)
     decided = batch_verify.pin_verifier().items
     for _ in range(2):
         body = {"card_no": card_no, "pin_block": pharmacy.pin_block(card_no, PIN)}

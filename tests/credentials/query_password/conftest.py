@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sscard.staff.roles import Role
+from tests.conftest import app_client
 from tests.notify.senders.servers import sms_gateway, smtp_server  # noqa: F401
 
 _addresses = itertools.count(random.randint(1, 50_000))
@@ -26,9 +27,7 @@ def fresh_address() -> str:
 
 @pytest.fixture
 def client(db_env) -> Iterator[TestClient]:
-    from sscard.api.app import create_app
-
-    with TestClient(create_app(), raise_server_exceptions=False, client=(fresh_address(), 50000)) as c:
+    with app_client(address=fresh_address()) as c:
         yield c
 
 

@@ -1,19 +1,21 @@
-"""Terminal PIN verification in batches: the common case, many requests to one transaction.
+"""The batched path of terminal PIN verification: many requests, one transaction (the throughput lane).
 
 Most PIN checks at a pharmacy or hospital are the holder typing the right PIN on an active card
 that has no failure on record. That case writes nothing but the request's nonce (CH-3) and its
-audit entry (CH-4), so a batch of them shares its reads (terminals, cards, policies), its writes
-(one multi-row nonce insert, one audit append) and its commit (``db/group_commit.py``).
+audit entry (CH-4), so a batch of them shares its reads (terminals, cards), its writes (one
+multi-row nonce insert, one audit append) and its commit (``db/group_commit.py``).
 
-Everything else is handed back undecided, and the caller runs the one-request path
-(``api/terminal_pin.py``), which decides exactly as before:
+Which request is that case is the PIN rule's to say, not this module's: each one is decided by
+``rules.decision.decide_verify`` (``batched=True``), the same function the single path calls. What it
+does not accept here is handed back undecided, and the single path (``api/terminal_pin.py``,
+``service.verify_card_pin``) decides it:
 - ``None``: not authenticated here (malformed headers, unknown or blocked terminal, wrong MAC, stale
   timestamp, a nonce already spent): the caller authenticates the request itself, which refuses it
   with its contract code and audits the refusal. Nothing was written for it here.
 - ``Authenticated``: the request is authentic and its nonce is spent (committed with the batch, as
-  the one-request path commits it before the route runs), but the card is not the common case (a
-  PIN not enabled, no PIN entered, a failure on record, a lock, a wrong PIN, a card not active): the
-  caller runs ``verify_card_pin`` in its own transaction, which counts, locks and audits (PIN-5).
+  the single path commits it before the route runs), but the rule did not accept it here
+  (``FULL_PATH``): the caller runs ``verify_card_pin`` in its own transaction, which counts, locks
+  and audits (PIN-5).
 - ``Verified``: the right PIN; the nonce and the audit entry commit with the batch.
 
 The batch follows the one locking rule of a card's PIN state (``service.verify_card_pin``): the
@@ -25,68 +27,64 @@ its entries after this batch's: a right PIN decided here serialises where the ba
 card's chain shows that order (PIN-2, PIN-5). The lock costs no round trip: the read is the first
 statement of the round trip that spends the nonces and locks the heads.
 
-The decisions are written once (``_steps``, free of I/O) and run by two drivers: SQLAlchemy
-(``verify_batch``: SQLite, and direct calls) and libpq's pipeline mode (``verify_batch_pg``: the
-server on PostgreSQL, three round trips a batch; ``db/driver.py`` says why).
+The steps are written once (``_steps``, free of I/O) and run by two drivers: libpq's pipeline mode
+(``verify_batch_pg``: the server on PostgreSQL, three round trips a batch, in the batch's own
+``batch_db.BatchUnitOfWork``) and SQLAlchemy (``verify_batch``: SQLite, and direct calls, in the
+batcher's unit of work). Every statement is ``batch_db.py``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, NamedTuple, cast
+from functools import lru_cache, partial
+from typing import Any, NamedTuple, Protocol, cast
 
 import structlog
-from sqlalchemy import ColumnElement, Connection, Dialect, literal_column, select, text
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sscard.audit import AuditEvent, record_events
-from sscard.audit.service import (
-    APPEND_MANY_PG,
-    HEADS_FOR_UPDATE_PG,
-    append_many_params,
-    by_stream,
-    chain_entries,
-    lock_heads,
-    streams_of,
-)
+from sscard.audit.service import by_stream, chain_entries, lock_heads, streams_of
 from sscard.cards.lifecycle import card_event, card_stream_key
-from sscard.cards.models import Card
 from sscard.cards.numbers import normalise_card_no
-from sscard.cards.states import CardState
 from sscard.cards.types import CardType
 from sscard.config import get_settings
-from sscard.credentials.pin import crypto
-from sscard.credentials.pin.models import CardPin
+from sscard.credentials.pin import batch_db, crypto
+from sscard.credentials.pin.rules.decision import Accept, Check, decide_verify, verify_details
+from sscard.credentials.pin.rules.threshold import LockoutThresholds, PolicyGeneration
 from sscard.credentials.pin.service import PinCheck
-from sscard.db.driver import BEGIN, COMMIT, Command, DriverStatement, PipelinedTransaction, compiled
+from sscard.db.driver import Command, DriverStatement
 from sscard.db.group_commit import GroupCommitter
 from sscard.db.session import UnitOfWork, unit_of_work_on
-from sscard.db.statements import dialect_of, member_of, per_dialect
+from sscard.db.statements import dialect_of
 from sscard.errors import DomainError
-from sscard.policy.service import get_effective_policy
 from sscard.terminal.protocol import ProtocolError, SignedHeaders, parse_headers
-from sscard.terminals.auth import (
-    NONCE_INSERT_PG,
-    PURGE_EXPIRED,
-    AuthenticatedTerminal,
-    NonceUse,
-    check_signature,
-    consume_nonces,
-    nonce_rows,
-    purge_expired_nonces,
-    purge_is_due,
-    purge_params,
-)
-from sscard.terminals.service import FACTS_BY_TERMINAL_IDS, terminal_facts
+from sscard.terminal_registry.auth import AuthenticatedTerminal, NonceUse, check_signature, consume_nonces, purge_is_due
+
+
+class SignedAttempt(Protocol):
+    """What authentication and the PIN check read of a batched terminal request (a PIN verification,
+    or a settlement: ``settlement/batch.py``)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def pin_block(self) -> bytes | None: ...
+    @property
+    def received_at(self) -> float: ...
 
 
 class PinVerifyAttempt(NamedTuple):
     """One signed verify request as received, its body already validated (a named tuple: built on every
-    terminal PIN check, at a fifth of a frozen dataclass's cost)."""
+    terminal PIN check, cheaper than a frozen dataclass; bench/README.md, "figures moved out of the code")."""
 
     method: str
     target: str
@@ -99,7 +97,7 @@ class PinVerifyAttempt(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Authenticated:
-    """Authentic, nonce spent; the PIN is for the one-request path to decide."""
+    """Authentic, nonce spent; the PIN is for the single path to decide."""
 
     terminal: AuthenticatedTerminal
 
@@ -114,87 +112,16 @@ class Verified:
 
 Outcome = Verified | Authenticated | None
 # A refusal of one attempt must not fail its whole batch: the attempt is handed back, and the
-# one-request path meets the same error again and answers with its contract code.
+# single path meets the same error again and answers with its contract code.
 _ONE_REQUEST_ERRORS = (DomainError, ValueError)
 
-# In the SQL, not a parameter (the driver sends only the card numbers); built from the enum, never from input.
-_ACTIVE: ColumnElement[Any] = literal_column(f"'{CardState.ACTIVE.value}'")
-_CARD_ROWS = per_dialect(
-    lambda dialect: (
-        select(
-            Card.id,
-            Card.card_no,
-            Card.person_id,
-            Card.card_type,
-            Card.state,
-            Card.region_code,
-            CardPin.pvv,
-            CardPin.pvk_version,
-            CardPin.failures,
-            CardPin.locked_at,
-        )  # fmt: skip
-        # The locking rule (module docstring): the PIN rows this batch may decide on are locked by the
-        # statement that reads them, in card order, before any audit head. Only an active card's row:
-        # a card with no row, or not active, is the one-request path's to decide anyway, and a card
-        # whose lapsed loss report another transaction is expiring is never waited for here.
-        .join(CardPin, CardPin.card_id == Card.id)
-        .where(member_of(Card.card_no, "card_nos", dialect), Card.state == _ACTIVE)
-        .order_by(CardPin.card_id)
-        .with_for_update(of=CardPin)
-    )
-)
-# The lockout threshold only shapes the ``tries_left`` a right PIN answers with (a card here has no
-# failure on record, so no threshold locks it); every counting and locking decision is made by
-# ``verify_card_pin`` on a fresh read. So a batch may reuse it for a few seconds after a policy change.
-THRESHOLD_SECONDS = 5.0
 log = structlog.get_logger("sscard.credentials.pin.batch_verify")
-_thresholds: dict[tuple[str, str], tuple[float, int]] = {}
-_stale: set[tuple[str, CardType]] = set()  # asked of the cache while missing or expired (the driver path)
-
-
-def _lockout_threshold(uow: UnitOfWork, region_code: str, card_type: CardType) -> int:
-    key = (region_code, card_type.value)
-    cached = _thresholds.get(key)
-    now = time.monotonic()
-    if cached is None or cached[0] < now:
-        policy = get_effective_policy(uow, region_code=region_code, card_type=card_type)
-        cached = _thresholds[key] = (now + THRESHOLD_SECONDS, policy.pin_lockout_threshold)
-    return cached[1]
-
-
-def _cached_threshold(region_code: str, card_type: CardType) -> int | None:
-    """The cached threshold, even expired (read again after this batch); None when never read: that
-    attempt goes the one-request way, and the batches after this one have it."""
-    cached = _thresholds.get((region_code, card_type.value))
-    if cached is None or cached[0] < time.monotonic():
-        _stale.add((region_code, card_type))
-    return None if cached is None else cached[1]
-
-
-async def _read_missing_thresholds(connection: AsyncConnection) -> None:
-    if not _stale:
-        return
-    wanted = list(_stale)
-    _stale.clear()
-
-    def read(sync_connection: Connection) -> None:
-        with unit_of_work_on(sync_connection) as uow:
-            for region_code, card_type in wanted:
-                _thresholds.pop((region_code, card_type.value), None)
-                _lockout_threshold(uow, region_code, card_type)
-
-    try:
-        async with asyncio.timeout(get_settings().timeouts.answer_deadline_s):
-            await connection.run_sync(read)
-    except Exception as exc:  # noqa: BLE001 - after the commit: the batch's answers stand whatever happens here
-        _stale.update(wanted)  # asked for again after the next batch
-        log.warning("pin_verify.threshold_read_failed", error_type=type(exc).__name__)
-        if isinstance(exc, TimeoutError):
-            await connection.invalidate()  # cut off mid-statement: not used for another batch
 
 
 @dataclass(frozen=True, slots=True)
 class _ReadTerminals:
+    """Read the terminals (and the policy's generation, for the threshold cache)."""
+
     terminal_ids: set[str]
 
 
@@ -209,9 +136,11 @@ class _LockReadSpend:
 
 @dataclass(frozen=True, slots=True)
 class _Append:
+    """Append the audit entries (and purge expired nonces when due), then commit."""
+
     events: list[AuditEvent]
     heads: dict[int, Any]
-    purge: bool  # expired nonces are due to go
+    purge: bool
 
 
 _Step = _ReadTerminals | _LockReadSpend | _Append
@@ -220,12 +149,12 @@ _Threshold = Callable[[str, CardType], "int | None"]
 
 
 def _steps(attempts: list[PinVerifyAttempt], threshold: _Threshold) -> Generator[_Step, Any, list[Outcome]]:
-    """The batch's decisions, free of I/O: it yields what it needs of the database, in order, and is sent
-    the answers (terminals by id; card rows, spent pairs and locked heads; nothing). Two drivers run it,
-    one on SQLAlchemy (``verify_batch``), one on libpq's pipeline mode (``verify_batch_pg``)."""
-    signed = [_signed(a) for a in attempts]
+    """The batch, free of I/O: it yields what it needs of the database, in order, and is sent the
+    answers (terminals by id; card rows, spent pairs and locked heads; nothing). Each card's PIN is
+    decided by the PIN rule (``decide_verify``), which accepts here only what writes nothing else."""
+    signed = [signed_headers(a) for a in attempts]
     terminals = yield _ReadTerminals({s.terminal_id for s in signed if s is not None})
-    authentic = _authentic(attempts, signed, terminals)
+    authentic = authentic_terminals(attempts, signed, terminals)
     if not any(authentic):
         return [None] * len(attempts)
     card_nos = {i: normalise_card_no(attempts[i].card_no) for i, t in enumerate(authentic) if t is not None}
@@ -234,7 +163,7 @@ def _steps(attempts: list[PinVerifyAttempt], threshold: _Threshold) -> Generator
     found, spent, heads = yield _LockReadSpend(list(uses.values()), streams, sorted(set(card_nos.values())))
     for i, use in uses.items():
         if (use.terminal_id, use.nonce) not in spent:
-            authentic[i] = None  # a replay: the one-request path refuses it with REPLAY
+            authentic[i] = None  # a replay: the single path refuses it with REPLAY
     # Read with the cards' PIN rows locked: what was committed before is seen here, and what comes
     # after waits for this batch's commit, so each card's chain shows the order decided.
     cards = {row.card_no: row for row in found}
@@ -245,117 +174,149 @@ def _steps(attempts: list[PinVerifyAttempt], threshold: _Threshold) -> Generator
             outcomes.append(None)
             continue
         card = cards.get(card_nos[i])
-        if card is None or not _right_pin_of_a_plain_card(card, attempt, terminal):
+        if card is None:  # not active, or no PIN row (never changed, never failed): the single path's
             outcomes.append(Authenticated(terminal))
             continue
-        tries_left = threshold(card.region_code, card.card_type)
-        if tries_left is None:
+        decision = decide_verify(
+            card_state=card.state, row=card, threshold=threshold(card.region_code, card.card_type),
+            pin_entered=attempt.pin_block is not None, batched=True,
+            pin_is_right=partial(pin_block_matches, card, attempt, terminal),
+        )  # fmt: skip
+        if not isinstance(decision, Accept):
             outcomes.append(Authenticated(terminal))
             continue
-        events.append(card_event(card, actor=terminal.actor(), action="pin.verify",
-                                 details={"pin_entered": True, "pin_enabled": True}))  # fmt: skip
-        outcomes.append(Verified(terminal, PinCheck(pin_enabled=True, tries_left=tries_left)))
+        details = verify_details(pin_entered=True, pin_enabled=decision.pin_enabled)
+        events.append(card_event(card, actor=terminal.actor(), action="pin.verify", details=details))
+        outcomes.append(Verified(terminal, PinCheck(pin_enabled=decision.pin_enabled, tries_left=decision.tries_left)))
     yield _Append(events, heads, purge_is_due(len(spent)))
     return outcomes
 
 
-def verify_batch(uow: UnitOfWork, attempts: list[PinVerifyAttempt]) -> list[Outcome]:
-    """Decide the common case of each attempt on SQLAlchemy (SQLite, and the tests' direct calls); see
-    the module docstring for the three outcomes."""
-    steps = _steps(attempts, lambda region_code, card_type: _lockout_threshold(uow, region_code, card_type))
+def pin_block_matches(card: Any, attempt: SignedAttempt, terminal: AuthenticatedTerminal, check: Check) -> bool | None:
+    """The PIN check the rule asks for, inside the security module; None when it cannot be told here
+    (a malformed PIN block, a revoked key: the single path answers with its code)."""
+    if check is not Check.VERIFICATION_VALUE or attempt.pin_block is None:
+        return None
+    try:
+        return crypto.verify_pin_block(terminal, card_no=card.card_no, pin_block=attempt.pin_block, pvv=card.pvv,
+                                       pvk_version=card.pvk_version)  # fmt: skip
+    except _ONE_REQUEST_ERRORS:
+        return None
+
+
+def verify_batch(
+    uow: UnitOfWork, attempts: list[PinVerifyAttempt], *, thresholds: LockoutThresholds | None = None
+) -> list[Outcome]:
+    """Run the batch on SQLAlchemy in ``uow`` (SQLite, and the tests' direct calls); see the module
+    docstring for the three outcomes. Thresholds the cache lacks are read in ``uow``."""
+    cache = LockoutThresholds() if thresholds is None else thresholds
+    steps = _steps(attempts, lambda region_code, card_type: cache.get_or_read(uow, region_code, card_type))
     try:
         step = next(steps)
         while True:
-            step = steps.send(_run(uow, step))
+            step = steps.send(_run(uow, step, cache))
     except StopIteration as done:
         return cast("list[Outcome]", done.value)
 
 
-def _run(uow: UnitOfWork, step: _Step) -> Any:
+def _run(uow: UnitOfWork, step: _Step, thresholds: LockoutThresholds) -> Any:
+    connection, dialect = uow.session.connection(), dialect_of(uow)
     if isinstance(step, _ReadTerminals):
-        return terminal_facts(uow, step.terminal_ids)
+        rows = connection.execute(batch_db.TERMINAL_FACTS[dialect], {"terminal_ids": sorted(step.terminal_ids)})
+        thresholds.observe(PolicyGeneration(*connection.execute(batch_db.POLICY_GENERATION,
+                                                                batch_db.generation_params()).one()))  # fmt: skip
+        return {row.terminal_id: row for row in rows}
     if isinstance(step, _LockReadSpend):
-        found = list(uow.session.connection().execute(_CARD_ROWS[dialect_of(uow)], {"card_nos": step.card_nos}))
-        spent, heads = _spend_and_lock(uow, step.uses, step.streams)
-        return found, spent, heads
+        found = list(connection.execute(batch_db.CARD_ROWS[dialect], {"card_nos": step.card_nos}))
+        if dialect == "postgresql":
+            spend = connection.execute(batch_db.SPEND_AND_LOCK_PG,
+                                       batch_db.spend_and_lock_params(step.uses, step.streams))  # fmt: skip
+            return found, *batch_db.spent_and_heads(spend)
+        # SQLite: the nonce and audit tables' own statements (one writer at a time: nothing to lock).
+        return found, consume_nonces(uow, step.uses), lock_heads(uow, step.streams)
     record_events(uow, step.events, locked=step.heads)
     if step.purge:
-        purge_expired_nonces(uow)
+        connection.execute(batch_db.PURGE_EXPIRED, batch_db.purge_params())
     return None
 
 
-async def verify_batch_pg(connection: AsyncConnection, attempts: list[PinVerifyAttempt]) -> list[Outcome]:
-    """Decide the common case of each attempt on PostgreSQL, straight on psycopg's libpq handle, in
-    three round trips (BEGIN and the terminals; the cards' PIN rows locked and read, then the nonces
-    spent with the heads locked; the audit append and COMMIT), each its statements and one Sync in one
-    write (``db/driver.py``).
-    Thresholds the cache does not hold are read after the commit, for the next batches."""
+async def verify_batch_pg(
+    connection: AsyncConnection, attempts: list[PinVerifyAttempt], *, thresholds: LockoutThresholds
+) -> list[Outcome]:
+    """Run the batch on PostgreSQL, straight on psycopg's libpq handle, in three round trips of its
+    ``BatchUnitOfWork`` (BEGIN, the terminals and the policy's generation; the cards' PIN rows locked
+    and read, then the nonces spent with the heads locked; the audit append and COMMIT).
+    Thresholds the cache lacks are read after the commit, for the next batches."""
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None  # noqa: S101 - a live connection: the runner checked it out just now
-    statements = _driver_statements(connection.dialect)
-    steps = _steps(attempts, _cached_threshold)
-    deadline = get_settings().timeouts.answer_deadline_s
-    transaction = PipelinedTransaction(raw, deadline_s=deadline)
-    try:
+    statements = batch_db.driver_statements(connection.dialect)
+    steps = _steps(attempts, thresholds.get)
+    async with batch_db.BatchUnitOfWork(raw, deadline_s=get_settings().timeouts.answer_deadline_s) as uow:
         step = next(steps)
         while True:
-            answer = await _run_pg(transaction, statements, step)
+            answer = await _run_pg(uow, statements, step, thresholds)
             try:
                 step = steps.send(answer)
             except StopIteration as done:
                 outcomes = cast("list[Outcome]", done.value)
                 break
-        await transaction.finish()
-    except BaseException:
-        await transaction.abandon()
-        raise
-    await _read_missing_thresholds(connection)
+    if thresholds.missing:
+        await read_missing_thresholds(connection, thresholds)
     return outcomes
 
 
-async def _run_pg(transaction: PipelinedTransaction, statements: dict[str, DriverStatement], step: _Step) -> Any:
+async def _run_pg(
+    uow: batch_db.BatchUnitOfWork, statements: dict[str, DriverStatement], step: _Step, thresholds: LockoutThresholds
+) -> Any:
     if isinstance(step, _ReadTerminals):
-        facts = statements["terminals"]
-        (rows,) = await transaction.round_trip(BEGIN, (facts, {"terminal_ids": sorted(step.terminal_ids)}))
+        facts, generation = statements["terminals"], statements["generation"]
+        rows, generation_rows = await uow.round_trip((facts, {"terminal_ids": sorted(step.terminal_ids)}),
+                                                     (generation, batch_db.generation_params()))  # fmt: skip
+        thresholds.observe(PolicyGeneration(*generation_rows[0]))
         return {row.terminal_id: row for row in facts.rows(rows)}
     if isinstance(step, _LockReadSpend):
-        spend_params = {"nonce_rows": nonce_rows(step.uses), "streams": sorted(step.streams)}
-        cards, spend = await transaction.round_trip((statements["cards"], {"card_nos": step.card_nos}),
-                                                    (statements["spend_and_lock"], spend_params))  # fmt: skip
-        spent, heads = _spent_and_heads(spend)
-        return statements["cards"].rows(cards), spent, heads
+        cards, spend = await uow.round_trip(
+            (statements["cards"], {"card_nos": step.card_nos}),
+            (statements["spend_and_lock"], batch_db.spend_and_lock_params(step.uses, step.streams)),
+        )
+        return statements["cards"].rows(cards), *batch_db.spent_and_heads(spend)
     commands: list[Command] = []
     if step.events:
         grouped = by_stream(step.events)
         if not step.heads.keys() >= grouped.keys():  # a database created before these streams existed
-            raise RuntimeError("audit stream heads are missing")  # the one-request path creates them
-        commands.append((statements["append"], append_many_params(*chain_entries(grouped, step.heads))))
+            raise RuntimeError("audit stream heads are missing")  # the single path creates them
+        commands.append((statements["append"], batch_db.append_params(*chain_entries(grouped, step.heads))))
     if step.purge:
-        commands.append((statements["purge"], purge_params()))
-    await transaction.round_trip(*commands, COMMIT)
+        commands.append((statements["purge"], batch_db.purge_params()))
+    await uow.commit(*commands)
     return None
 
 
-@lru_cache(maxsize=2)
-def _driver_statements(dialect: Dialect) -> dict[str, DriverStatement]:
-    return compiled({
-        "terminals": FACTS_BY_TERMINAL_IDS["postgresql"],
-        "spend_and_lock": _SPEND_AND_LOCK_PG,
-        "cards": _CARD_ROWS["postgresql"],
-        "append": APPEND_MANY_PG,
-        "purge": PURGE_EXPIRED,
-    }, dialect)  # fmt: skip
+async def read_missing_thresholds(connection: AsyncConnection, thresholds: LockoutThresholds) -> None:
+    """After the commit: the thresholds this batch lacked, read for the batches that follow."""
+
+    def read(sync_connection: Connection) -> None:
+        with unit_of_work_on(sync_connection) as uow:
+            thresholds.read_missing(uow)
+
+    try:
+        async with asyncio.timeout(get_settings().timeouts.answer_deadline_s):
+            await connection.run_sync(read)
+    except Exception as exc:  # noqa: BLE001 - after the commit: the batch's answers stand whatever happens here
+        log.warning("pin_verify.threshold_read_failed", error_type=type(exc).__name__)  # asked again next time
+        if isinstance(exc, TimeoutError):
+            await connection.invalidate()  # cut off mid-statement: not used for another batch
 
 
-def _signed(attempt: PinVerifyAttempt) -> SignedHeaders | None:
+def signed_headers(attempt: SignedAttempt) -> SignedHeaders | None:
     try:
         return parse_headers(attempt.headers)
     except ProtocolError:
         return None
 
 
-def _authentic(
-    attempts: list[PinVerifyAttempt], signed: list[SignedHeaders | None], terminals: dict[str, Any]
+def authentic_terminals(
+    attempts: Sequence[SignedAttempt], signed: list[SignedHeaders | None], terminals: dict[str, Any]
 ) -> list[AuthenticatedTerminal | None]:
     """The terminal of each attempt whose signature checks out; the same request twice: the first only."""
     authentic: list[AuthenticatedTerminal | None] = []
@@ -377,67 +338,25 @@ def _authentic(
     return authentic
 
 
-# PostgreSQL: the nonces spent and the audit heads locked in one statement (a round trip fewer per
-# batch). Rows with a stream are heads, the others the nonces that were new.
-_SPEND_AND_LOCK_PG = text(  # built once from the two modules' constant SQL, never from input
-    f"WITH spent AS ({NONCE_INSERT_PG}), heads AS MATERIALIZED ({HEADS_FOR_UPDATE_PG}) "  # noqa: S608
-    "SELECT terminal_id, nonce, CAST(NULL AS integer) AS stream, CAST(NULL AS bigint) AS seq, "
-    "CAST(NULL AS bytea) AS last_hash FROM spent "
-    "UNION ALL SELECT NULL, NULL, stream, seq, last_hash FROM heads"
-)
+class PinBatchVerifier(GroupCommitter[PinVerifyAttempt, Outcome]):
+    """This process's batcher of terminal PIN verifications (the lane's channel: it owns each batch's
+    unit of work), with the lockout threshold cache its batches share (``rules/threshold.py``)."""
 
-
-def _spend_and_lock(
-    uow: UnitOfWork, uses: list[NonceUse], streams: set[int]
-) -> tuple[set[tuple[str, str]], dict[int, Any]]:
-    """Spend the nonces (the (terminal id, nonce) pairs that were new) and lock the heads of ``streams``."""
-    if dialect_of(uow) != "postgresql":
-        return consume_nonces(uow, uses), lock_heads(uow, streams)
-    rows = uow.session.connection().execute(_SPEND_AND_LOCK_PG,
-                                            {"nonce_rows": nonce_rows(uses), "streams": sorted(streams)})  # fmt: skip
-    return _spent_and_heads(rows)
-
-
-def _spent_and_heads(rows: Iterable[Any]) -> tuple[set[tuple[str, str]], dict[int, Any]]:
-    """``_SPEND_AND_LOCK_PG``'s rows: those with a stream are heads, the others the nonces that were new."""
-    spent: set[tuple[str, str]] = set()
-    heads: dict[int, Any] = {}
-    for terminal_id, nonce, stream, seq, last_hash in rows:
-        if stream is None:
-            spent.add((terminal_id, nonce))
-        else:
-            heads[stream] = _Head(seq, last_hash)
-    return spent, heads
-
-
-class _Head(NamedTuple):
-    seq: int
-    last_hash: bytes
-
-
-def _right_pin_of_a_plain_card(card: Any, attempt: PinVerifyAttempt, terminal: AuthenticatedTerminal) -> bool:
-    """An active card, PIN enabled, no failure on record, not locked, and the PIN entered is right."""
-    if card.state is not CardState.ACTIVE or attempt.pin_block is None:
-        return False
-    if card.pvv is None or card.pvk_version is None or card.failures != 0 or card.locked_at is not None:
-        return False
-    try:
-        return crypto.verify_pin_block(terminal, card_no=card.card_no, pin_block=attempt.pin_block, pvv=card.pvv,
-                                       pvk_version=card.pvk_version)  # fmt: skip
-    except _ONE_REQUEST_ERRORS:
-        return False  # a malformed PIN block, a revoked key: the one-request path answers with its code
+    def __init__(self) -> None:
+        settings = get_settings()
+        self.thresholds = LockoutThresholds()
+        super().__init__(
+            "pin-verify",
+            partial(verify_batch, thresholds=self.thresholds),
+            on_failure=lambda _attempt: None,  # rolled back: the single path does everything
+            max_batch=settings.pin_verify_batch,
+            connections=settings.pin_verify_connections,
+            linger=settings.pin_verify_linger_ms / 1000,
+            in_loop=partial(verify_batch_pg, thresholds=self.thresholds),
+        )
 
 
 @lru_cache(maxsize=1)
-def pin_verifier() -> GroupCommitter[PinVerifyAttempt, Outcome]:
+def pin_verifier() -> PinBatchVerifier:
     """This process's batcher of terminal PIN verifications."""
-    settings = get_settings()
-    return GroupCommitter(
-        "pin-verify",
-        verify_batch,
-        on_failure=lambda _attempt: None,  # rolled back: the one-request path does everything
-        max_batch=settings.pin_verify_batch,
-        connections=settings.pin_verify_connections,
-        linger=settings.pin_verify_linger_ms / 1000,
-        in_loop=verify_batch_pg,
-    )
+    return PinBatchVerifier()

@@ -13,6 +13,7 @@ from typing import Any
 
 from sscard.cards.models import Card
 from sscard.credentials.pin.populations import holder_populations
+from sscard.db.session import UnitOfWork
 from sscard.people.models import Person
 from sscard.policy.schemas import EffectivePolicy
 
@@ -49,11 +50,15 @@ class CampaignPrompt:
 
 
 def campaign_prompt_for(
-    *, terminal_policy: EffectivePolicy, card: Card, person: Person, pin_enabled: bool, on: date
+    uow: UnitOfWork, *, terminal_policy: EffectivePolicy, card: Card, person: Person, pin_enabled: bool, on: date
 ) -> CampaignPrompt | None:
-    """The prompt a terminal governed by ``terminal_policy`` shows for this card, if any (PIN-9)."""
+    """The prompt a terminal governed by ``terminal_policy`` shows for this card, if any (PIN-9).
+
+    The holder's populations come from their insurance participation on ``on`` (INS-2)."""
     if pin_enabled:
         return None  # only holders still on the initial PIN are prompted (seed 004 item 3)
-    populations = set(holder_populations(person=person, card_type=card.card_type))
+    if not terminal_policy.pin_change_campaigns:
+        return None  # no campaign: nothing to read
+    populations = set(holder_populations(uow, person=person, card_type=card.card_type, on=on))
     matching = terminal_policy.campaigns_prompting(card_type=card.card_type, populations=populations, on=on)
     return CampaignPrompt(campaign=matching[0].name) if matching else None

@@ -17,6 +17,7 @@ from sscard.cards.models import Card
 from sscard.cards.service import get_card_or_raise
 from sscard.credentials.pin import crypto
 from sscard.credentials.pin.errors import (
+    PinAtActivationNotOffered,
     PinNotEnabled,
     PinNothingToRestore,
     PinNotLocked,
@@ -169,3 +170,51 @@ def restore_card_pin(uow: UnitOfWork, *, target: CounterTarget, actor: Actor) ->
         return {"to": "enabled" if row.pvv is not None else "initial"}
 
     return _apply(uow, target, actor=actor, event="restore", change=change)
+
+
+def activate_with_pin(
+    uow: UnitOfWork,
+    *,
+    card_no: str,
+    document_type: str,
+    document_number: str,
+    new_pin: PinPadEntry,
+    actor: Actor,
+) -> tuple[Card, PinStatus]:
+    """PIN-4: activate an issued card and set the holder's own PIN from the counter's PIN pad in one step.
+
+    At the counter after the identity check (so no current PIN is asked, PIN-4), offered only where the
+    region's policy says so (``pin_at_activation``). The new PIN meets every PIN-3 rule (it is not the
+    initial PIN); a refused PIN refuses the whole step, so the card is never left half done: the channel's
+    unit of work rolls the activation back with it. The card ends active with an enabled PIN.
+    """
+    from sscard.cards.service import activate_card
+
+    card = get_card_or_raise(uow, card_no)
+    policy = card_policy(uow, card)
+    if not policy.pin_at_activation:
+        raise PinAtActivationNotOffered("activate the card, then the holder changes the initial PIN (PIN-4)")
+    person = get_person_or_raise(uow, card.person_id)
+    evidence = check_identity_evidence(person=person, document_type=document_type, document_number=document_number)
+    card = activate_card(uow, card_no=card_no, actor=actor)
+    target = CounterTarget(card=card, person=person, evidence=evidence)
+
+    def change(row: CardPin, before: PinStatus) -> dict[str, object]:
+        reason = crypto.screen_new_pin_block(
+            new_pin.pad,
+            card_no=card.card_no,
+            pin_block=new_pin.pin_block,
+            person=person,
+            rule=policy.initial_pin_rule,
+            current_pvv=row.pvv,
+            current_pvk_version=row.pvk_version,
+        )
+        if reason is not None:
+            raise PinTooSimple(reason.message, reason=reason.code)
+        row.pvv, row.pvk_version = crypto.pin_verification_value(
+            new_pin.pad, card_no=card.card_no, pin_block=new_pin.pin_block
+        )
+        row.restorable, row.prior_pvv, row.prior_pvk_version = False, None, None
+        return {"at": "activation", "to": "new_pin", "pin_pad": new_pin.pad.terminal_id}
+
+    return card, _apply(uow, target, actor=actor, event="change", change=change)

@@ -8,30 +8,22 @@ The PAN a block is bound to is the SDK's ``pin_block_pan(card_no)``, shared with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sscard.identity.protected import ID_NUMBER, PHONE
+from sscard.credentials.pin.rules.simplicity import SimplicityReason
 from sscard.people.models import Person
 from sscard.policy.schemas import InitialPinRule
-from sscard.security import get_security_module
+from sscard.security_module import get_security_module
 from sscard.terminal.pinblock import pin_block_pan
 
 if TYPE_CHECKING:
     from sscard.credentials.pin.service import TerminalRef
 
 
-@dataclass(frozen=True, slots=True)
-class SimplicityReason:
-    """Why a proposed PIN is refused (PIN-3): a stable code per rule and a message without the PIN."""
-
-    code: str
-    message: str
-
-
-# A card's PAN is a pure function of its number, asked on every PIN check (the Luhn digit is ~10 µs of
-# Python); cached like the security module caches a PAN's block field.
+# A card's PAN is a pure function of its number, asked on every PIN check (the Luhn digit costs more
+# than the lookup: bench/README.md, "figures moved out of the code"); cached like the security module
+# caches a PAN's block field.
 _card_pan = lru_cache(maxsize=65536)(pin_block_pan)
 
 
@@ -48,7 +40,7 @@ def _initial(person: Person, rule: InitialPinRule) -> dict[str, Any]:
     # The derivation inputs, not the PIN: the module derives the initial PIN itself.
     return {
         "initial_rule": rule.value,
-        "id_number": ID_NUMBER.open(person.id_number_enc),
+        "id_number": person.id_number,
         "birth_date": person.birth_date,
     }
 
@@ -88,16 +80,14 @@ def screen_new_pin_block(
     current_pvv: bytes | None,
     current_pvk_version: int | None,
 ) -> SimplicityReason | None:
-    """PIN-3 for a proposed PIN: None when acceptable, else the rule it breaks."""
+    """PIN-3 for a proposed PIN: None when acceptable, else the rule it breaks (``rules/simplicity.py``)."""
     module: Any = get_security_module()
     reason = module.screen_new_pin_block(
         **_source(terminal, card_no),
         pin_block=pin_block,
         **_initial(person, rule),
-        phone=PHONE.open(person.phone_enc) if person.phone_enc else None,
+        phone=person.phone,
         current_pvv=current_pvv,
         current_pvk_version=current_pvk_version,
     )
-    if reason is None:
-        return None
-    return SimplicityReason(code=str(reason.code), message=str(reason.message))
+    return None if reason is None else SimplicityReason(code=str(reason.code), message=str(reason.message))

@@ -120,3 +120,19 @@ class IdentityEvidenceMismatch(ValidationFailed):
     code = "IDENTITY_EVIDENCE_MISMATCH"
     title = "The identity document does not belong to the cardholder."
     title_zh = "所出示的身份证件与持卡人不符。"
+
+
+class InfoQueryNotHere(Forbidden):
+    """PIN-12: card information queries with the card are offered at touch-screen kiosks."""
+
+    code = "INFO_QUERY_NOT_OFFERED"
+    title = "Card information queries are not offered at this terminal."
+    title_zh = "此终端不提供社保卡信息查询服务。"
+
+
+class PinAtActivationNotOffered(Forbidden):
+    """PIN-4: this region's policy does not offer setting the PIN in the activation step."""
+
+    code = "PIN_AT_ACTIVATION_NOT_OFFERED"
+    title = "Setting the PIN at activation is not offered in this region."
+    title_zh = "本地区激活时不提供设置密码服务。"

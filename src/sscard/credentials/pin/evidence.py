@@ -59,18 +59,34 @@ def _mask_other(number: str) -> str:
 
 def check_identity_evidence(*, person: Person, document_type: str, document_number: str) -> CheckedEvidence:
     """Validate the document the clerk checked against the holder (CH-2); the masked record to audit."""
+    return check_identity_document(
+        id_number_bidx=person.id_number_bidx, document_type=document_type, document_number=document_number
+    )
+
+
+def check_identity_document(
+    *, id_number_bidx: bytes, document_type: str, document_number: str, needs_citizen_id: bool = False
+) -> CheckedEvidence:
+    """Validate a document against the citizen ID whose blind index is ``id_number_bidx`` (CH-2).
+
+    ``needs_citizen_id``: only a document printed with the citizen ID number will do (a correction of
+    the number itself is proved by the document that carries the right one, never by a passport).
+    """
     try:
         doc = DocumentType(str(document_type).strip().lower())
     except ValueError:
         allowed = ", ".join(d.value for d in DocumentType)
         raise IdentityEvidenceInvalid(f"document_type is one of: {allowed}") from None
     raw = "".join((document_number or "").split()).upper()
+    if needs_citizen_id and doc not in CARRIES_CITIZEN_ID:
+        allowed = ", ".join(sorted(d.value for d in CARRIES_CITIZEN_ID))
+        raise IdentityEvidenceInvalid(f"this needs a document printed with the citizen ID number: {allowed}")
     if doc in CARRIES_CITIZEN_ID:
         try:
             cid = parse_citizen_id(raw)
         except InvalidCitizenId as exc:
             raise IdentityEvidenceInvalid(f"the document number is not a valid citizen ID ({exc.code})") from None
-        if not hmac.compare_digest(ID_NUMBER.index(cid.number), person.id_number_bidx):
+        if not hmac.compare_digest(ID_NUMBER.index(cid.number), id_number_bidx):
             raise IdentityEvidenceMismatch("the document number is not the cardholder's citizen ID number")
         return CheckedEvidence(doc, mask_id_number(cid.number))
     if not _OTHER_NUMBER.match(raw):

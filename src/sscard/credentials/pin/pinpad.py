@@ -13,8 +13,8 @@ from sscard.credentials.pin.errors import PinInputInvalid
 from sscard.db.session import UnitOfWork
 from sscard.regions.codes import is_within
 from sscard.staff.errors import OutsideRegion
-from sscard.terminals.models import InstitutionType, TerminalStatus
-from sscard.terminals.service import get_terminal_or_raise
+from sscard.terminal_registry.models import InstitutionType, TerminalStatus
+from sscard.terminal_registry.service import get_terminal_or_raise
 
 PIN_PAD_KINDS = frozenset({InstitutionType.SERVICE_OUTLET, InstitutionType.BANK_OUTLET})
 

@@ -1,30 +1,31 @@
 """Which insured populations a cardholder belongs to, for PIN-change campaigns (PIN-9).
 
-Interim source, until the insurance domain records participation by type (INS-2): the record the
-platform already holds. The law puts every employee in the employee schemes (Social Insurance Law
-arts. 10 and 23: the employer registers them, INS-1), and retirees keep employee medical insurance,
-so an employed or retired holder is counted in the urban employee pension and medical populations;
-a rural cooperative medical card means the rural cooperative scheme. Anyone else is in no
-population this module can assert, so no campaign prompts them — a campaign errs towards silence,
+From the insurance records (INS-2, ``sscard.insurance.populations``): the schemes the holder actually
+participates in on the day of the transaction, never a guess from the person's employment status. A
+rural cooperative medical card is itself the rural cooperative scheme. A holder with no recorded
+participation is in no population, so no campaign prompts them — a campaign errs towards silence,
 never towards prompting a population that policy excluded (urban residents, seed 004).
 """
 
 from __future__ import annotations
 
+from datetime import date
+
 from sscard.cards.types import CardType
-from sscard.people.models import Person, PersonStatus
+from sscard.db.session import UnitOfWork
+from sscard.insurance.populations import participating_types, populations_on
+from sscard.people.models import Person
 from sscard.policy.schemas import InsurancePopulation
 
-_EMPLOYEE = frozenset(
-    {InsurancePopulation.URBAN_EMPLOYEE_PENSION.value, InsurancePopulation.URBAN_EMPLOYEE_MEDICAL.value}
-)
 _RURAL = frozenset({InsurancePopulation.RURAL_COOPERATIVE_MEDICAL.value})
 
 
-def holder_populations(*, person: Person, card_type: CardType | str) -> frozenset[str]:
-    """The populations (``InsurancePopulation`` values) the holder of this card is known to belong to."""
+__all__ = ["holder_populations", "participating_types"]
+
+
+def holder_populations(uow: UnitOfWork, *, person: Person, card_type: CardType | str, on: date) -> frozenset[str]:
+    """The populations (``InsurancePopulation`` values) the holder of this card belongs to on ``on``."""
+    recorded = populations_on(uow, person_id=person.id, on=on)
     if CardType(card_type) is CardType.RURAL:
-        return _RURAL
-    if person.status in (PersonStatus.EMPLOYED, PersonStatus.RETIRED):
-        return _EMPLOYEE
-    return frozenset()
+        return recorded | _RURAL
+    return recorded

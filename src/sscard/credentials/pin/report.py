@@ -15,6 +15,7 @@ from sscard.cards.models import Card
 from sscard.cards.states import CardState
 from sscard.cards.types import CardType
 from sscard.credentials.pin.models import CardPin
+from sscard.db.pagination import Keyset, ordered, taken
 from sscard.db.session import UnitOfWork
 from sscard.regions.codes import RegionLevel, is_region_code, level_of
 
@@ -42,7 +43,7 @@ class InitialPinCount:
         }
 
 
-def count_initial_pins(uow: UnitOfWork, *, within: str = "000000") -> list[InitialPinCount]:
+def count_initial_pins(uow: UnitOfWork, *, within: str = "000000", page: Keyset | None = None) -> list[InitialPinCount]:
     """Active cards and those still on the initial PIN, per card region and type, inside ``within``."""
     if not is_region_code(within):
         raise ValueError("a region code is six digits")
@@ -54,8 +55,8 @@ def count_initial_pins(uow: UnitOfWork, *, within: str = "000000") -> list[Initi
         .outerjoin(CardPin, CardPin.card_id == Card.id)
         .where(and_(Card.state == CardState.ACTIVE, Card.region_code.startswith(prefix)))
         .group_by(Card.region_code, Card.card_type)
-        .order_by(Card.region_code, Card.card_type)
     )
+    rows = taken(uow.session.execute(ordered(stmt, page, Card.region_code, Card.card_type)), page)
     return [
         InitialPinCount(
             region_code=r.region_code,
@@ -63,5 +64,5 @@ def count_initial_pins(uow: UnitOfWork, *, within: str = "000000") -> list[Initi
             active_cards=int(r.cards),
             initial_pin=int(r.initial or 0),
         )
-        for r in uow.session.execute(stmt)
+        for r in rows
     ]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sscard.cards.schemas import CardRead
 from sscard.credentials.pin.evidence import DocumentType
 from sscard.credentials.pin.status import PinStatus
 
@@ -114,3 +115,38 @@ class InitialPinCountRead(BaseModel):
     active_cards: int
     initial_pin: int
     share: float
+
+
+class KioskInfoQuery(BaseModel):
+    """PIN-12: a card information query at a kiosk; ``pin_block`` is needed when the card's PIN is enabled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    card_no: str = CARD_NO_FIELD
+    pin_block: str | None = Field(default=None, pattern=PIN_BLOCK_PATTERN)
+
+
+class KioskCardInfoRead(BaseModel):
+    ok: bool = True
+    code: str | None = None
+    card_no_masked: str
+    name_masked: str
+    card_type: str
+    state: str
+    financial: bool
+    issued_on: date | None
+    activated_on: date | None
+    pin_enabled: bool
+    insurance: list[str] = Field(description="Insurance types the holder participates in today (INS-2).")
+    campaign_prompt: CampaignPromptRead | None = None
+
+
+class ActivateWithPin(CounterPinRequest):
+    """PIN-4: activate the card and set the holder's PIN typed on the counter's PIN pad, in one step."""
+
+    pin_pad: PinPadIn
+
+
+class ActivatedWithPinRead(BaseModel):
+    card: CardRead
+    pin: PinStatusRead

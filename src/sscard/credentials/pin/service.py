@@ -1,5 +1,8 @@
 """Card PIN at terminals: verify a PIN and change it (PIN-1..PIN-5, PIN-9, PIN-11, CARD-4).
 
+The rules themselves are in ``rules/`` (``rules/__init__.py`` is the map): this module reads the
+card and its PIN row under the row's lock, asks the rule, and carries out what it decided.
+
 The terminal sends ISO 9564 format-4 PIN blocks enciphered under its own key; every PIN operation
 happens inside the security module (``pin/crypto.py``), so no clear PIN exists in this process.
 
@@ -28,6 +31,7 @@ from sscard.credentials.pin import crypto
 from sscard.credentials.pin.campaign import CampaignPrompt, campaign_prompt_for, local_date
 from sscard.credentials.pin.errors import PinLocked, PinRequired, PinTooSimple, PinWrong
 from sscard.credentials.pin.notices import notify_pin_event
+from sscard.credentials.pin.rules.decision import Accept, Check, Refuse, decide_verify, verify_details
 from sscard.credentials.pin.status import PinStatus, pin_status_of
 from sscard.credentials.pin.store import lock_pin_row, record_failure
 from sscard.db.base import utcnow
@@ -114,7 +118,11 @@ def _count_failure(
 def verify_card_pin(
     uow: UnitOfWork, *, card_no: str, pin_block: bytes | None, terminal: TerminalRef, actor: Actor
 ) -> PinCheck:
-    """Check a card transaction's PIN (PIN-2, PIN-5): not enabled needs none, enabled needs the right one."""
+    """Check a card transaction's PIN (PIN-2, PIN-5): not enabled needs none, enabled needs the right one.
+
+    The single path: it decides every request the batched path hands on, with the same rule
+    (``rules.decision.decide_verify``), and does what the decision asks (count, lock, reset, prompt,
+    audit)."""
     now = utcnow()
     card = _usable_card(uow, card_no)
     policy = card_policy(uow, card)
@@ -126,34 +134,43 @@ def verify_card_pin(
     # next one waits for it: the decisions are those of the serial order in which they locked.
     row = lock_pin_row(uow, card_id=card.id, now=now)
     status = pin_status_of(row, threshold=policy.pin_lockout_threshold)
-    if status.locked:
-        _refuse(uow, card, actor, "pin.verify", "locked")
-        raise PinLocked(pin_enabled=status.enabled)
-    person: Person | None = None
-    if pin_block is None:
-        if status.enabled:
-            _refuse(uow, card, actor, "pin.verify", "pin_required")
-            raise PinRequired(
-                "the card's PIN is enabled: enter the PIN", pin_enabled=True, tries_left=status.tries_left
+    holder: list[Person] = []  # read when the initial PIN is checked, and reused for a prompt or a lock
+
+    def pin_is_right(check: Check) -> bool:
+        if pin_block is None:
+            return False
+        if check is Check.VERIFICATION_VALUE and row.pvv is not None and row.pvk_version is not None:
+            return crypto.verify_pin_block(
+                terminal, card_no=card.card_no, pin_block=pin_block, pvv=row.pvv, pvk_version=row.pvk_version
             )
-        right = True
-    elif row.pvv is not None and row.pvk_version is not None:
-        right = crypto.verify_pin_block(
-            terminal, card_no=card.card_no, pin_block=pin_block, pvv=row.pvv, pvk_version=row.pvk_version
-        )
-    else:
         # Not enabled but a PIN was entered: it must be the initial PIN the policy derives (PIN-1).
-        person = get_person_or_raise(uow, card.person_id)
-        right = crypto.verify_initial_pin_block(
-            terminal, card_no=card.card_no, pin_block=pin_block, person=person, rule=policy.initial_pin_rule
+        holder.append(get_person_or_raise(uow, card.person_id))
+        return crypto.verify_initial_pin_block(
+            terminal, card_no=card.card_no, pin_block=pin_block, person=holder[0], rule=policy.initial_pin_rule
         )
-    if not right:
-        raise _count_failure(uow, card=card, person=person, status=status, actor=actor, action="pin.verify", now=now)
-    if row.failures:  # a right PIN resets the count (PIN-5); the row is locked, so this is safe
+
+    decision = decide_verify(card_state=card.state, row=row, threshold=status.threshold,
+                             pin_entered=pin_block is not None, pin_is_right=pin_is_right)  # fmt: skip
+    person = holder[0] if holder else None
+    if isinstance(decision, Refuse):
+        if decision.code == "PIN_WRONG":
+            raise _count_failure(
+                uow, card=card, person=person, status=status, actor=actor, action="pin.verify", now=now
+            )
+        if decision.code in ("CARD_NOT_ACTIVE", "CARD_BLOCKED"):
+            _ensure_pin_usable(card, purpose="used")  # raises the card's own error (CARD-4, CARD-5)
+        _refuse(uow, card, actor, "pin.verify", decision.audit_result)
+        if decision.code == "PIN_REQUIRED":
+            message = "the card's PIN is enabled: enter the PIN"
+            raise PinRequired(message, pin_enabled=True, tries_left=decision.tries_left)
+        raise PinLocked(pin_enabled=status.enabled)
+    if not isinstance(decision, Accept):  # only the batched path is handed on
+        raise RuntimeError(f"the single path must decide every request, not {decision!r}")
+    if decision.reset_failures:  # a right PIN resets the count (PIN-5); the row is locked, so this is safe
         row.failures, row.updated_at = 0, now
         uow.flush()
     prompt = None
-    if not status.enabled:
+    if decision.campaign:
         person = person or get_person_or_raise(uow, card.person_id)
         terminal_policy = (
             policy
@@ -161,13 +178,12 @@ def verify_card_pin(
             else get_effective_policy(uow, region_code=terminal.region_code, card_type=card.card_type)
         )
         prompt = campaign_prompt_for(
-            terminal_policy=terminal_policy, card=card, person=person, pin_enabled=False, on=local_date(now)
+            uow, terminal_policy=terminal_policy, card=card, person=person, pin_enabled=False, on=local_date(now)
         )
-    details: dict[str, object] = {"pin_entered": pin_block is not None, "pin_enabled": status.enabled}
-    if prompt is not None:
-        details["campaign"] = prompt.campaign
+    details = verify_details(pin_entered=pin_block is not None, pin_enabled=decision.pin_enabled,
+                             campaign=prompt.campaign if prompt is not None else None)  # fmt: skip
     audit_card(uow, card, actor=actor, action="pin.verify", details=details)
-    return PinCheck(pin_enabled=status.enabled, tries_left=status.threshold, campaign_prompt=prompt)
+    return PinCheck(pin_enabled=decision.pin_enabled, tries_left=decision.tries_left, campaign_prompt=prompt)
 
 
 def change_card_pin(

@@ -13,7 +13,6 @@ from sscard.credentials.query_password.models import LoginThrottle, QueryPasswor
 from sscard.credentials.query_password.rules import HolderContext
 from sscard.db.session import UnitOfWork
 from sscard.db.statements import upsert
-from sscard.identity.protected import EMAIL, ID_NUMBER, PHONE
 from sscard.people.models import Person
 from sscard.policy.schemas import RegionalPolicy
 
@@ -151,10 +150,10 @@ def temporary_pending(account: QueryPassword | None, now: datetime) -> bool:
 def holder_context(person: Person) -> HolderContext:
     """What an attacker may know of the holder (QPW-6 context words), opened from the protected fields."""
     return HolderContext(
-        id_number=ID_NUMBER.open(person.id_number_enc),
+        id_number=person.id_number,
         birth_date=person.birth_date,
         name=person.name,
-        phone=PHONE.open(person.phone_enc) if person.phone_enc else None,
-        email=EMAIL.open(person.email_enc) if person.email_enc else None,
+        phone=person.phone,
+        email=person.email,
         extra=SITE_WORDS,
     )

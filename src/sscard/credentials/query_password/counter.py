@@ -19,7 +19,6 @@ from sscard.credentials.query_password.notices import notify_holder
 from sscard.credentials.query_password.sessions import revoke_sessions
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
-from sscard.identity.protected import ID_NUMBER
 from sscard.people.errors import PersonDeceased
 from sscard.people.models import Person, PersonStatus
 from sscard.people.service import person_subject
@@ -46,7 +45,7 @@ def reinitialise_query_password(
     row.temp_hash = row.temp_issued_at = row.temp_expires_at = row.temp_used_at = None
     row.reinitialised_at = now
     row.updated_at = now
-    throttle.reset_account(uow, key=throttle.account_key(ID_NUMBER.open(person.id_number_enc)))
+    throttle.reset_account(uow, key=throttle.account_key(person.id_number))
     ended = revoke_sessions(uow, person_id=person.id, now=now)
     record_event(
         uow,
@@ -56,3 +55,26 @@ def reinitialise_query_password(
         details={**evidence.as_details(), "had_own_password": was_set, "sessions_ended": ended},
     )
     notify_holder(uow, person=person, event="password_reinitialised", now=now)
+
+
+def follow_id_correction(uow: UnitOfWork, *, person: Person, old_id_number: str, now: datetime) -> dict[str, object]:
+    """QPW-3: the citizen ID on file was corrected (``person`` already holds the new one).
+
+    The account is keyed by the person, so it follows; what was keyed on the ID is settled here:
+    the failure counters of the old and the new number are cleared (the holder was verified at the
+    counter, and failures under the right number were most likely the holder's own tries), a pending
+    temporary password is voided and every portal session ends (the sign-in name changed). A holder
+    who never set a password has the initial one, derived from the ID at sign-in: it is now the new
+    number's last 8 — an agency re-initialisation, so its optional expiry starts again from now. A
+    password the holder set is kept: it never depended on the ID.
+    """
+    row = lock_account(uow, person_id=person.id, now=now)
+    initial = row.password_hash is None
+    row.temp_hash = row.temp_issued_at = row.temp_expires_at = row.temp_used_at = None
+    if initial:
+        row.reinitialised_at = now
+    row.updated_at = now
+    throttle.reset_account(uow, key=throttle.account_key(old_id_number))
+    throttle.reset_account(uow, key=person.id_number_bidx)
+    ended = revoke_sessions(uow, person_id=person.id, now=now)
+    return {"initial_password_reinitialised": initial, "sessions_ended": ended}

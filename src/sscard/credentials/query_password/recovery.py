@@ -30,11 +30,12 @@ from sscard.people.models import Person, PersonStatus
 from sscard.people.service import find_person_by_id_number, person_subject
 from sscard.policy.schemas import EffectivePolicy
 from sscard.policy.service import get_effective_policy
+from sscard.regions.codes import NATIONAL
 
 UserType = Literal["individual", "employer", "other"]
 Channel_ = Literal["sms", "email"]
 # Individual accounts are keyed by the citizen ID; "other" (seed 002: flexible workers and the like)
-# uses the same account. Employer accounts arrive with the insurance domain: none exist yet.
+# uses the same account. Employer accounts (user type "employer") are keyed by the credit code.
 PERSON_USER_TYPES = frozenset({"individual", "other"})
 
 
@@ -78,6 +79,25 @@ def request_temporary_password(
     if channel not in ("sms", "email"):
         raise RecoveryInputInvalid("channel is sms or email")
     check_captcha(uow, captcha_id=captcha_id, answer=captcha_answer, now=now)
+    if user_type == "employer":
+        # The employer's account is its credit code (sscard.employers.accounts): the same answer and work.
+        from sscard.employers.accounts import issue_temporary_password
+
+        national = get_effective_policy(uow, region_code=NATIONAL, at=now)
+        temporary = new_temporary_password()
+        why_not = issue_temporary_password(
+            uow, uscc=id_number, channel=channel, now=now, temporary=temporary,
+            temp_hash=hash_password(national, temporary),  # the same one Argon2id hash on every path
+        )  # fmt: skip
+        record_event(
+            uow,
+            actor=PORTAL_CALLER,
+            action="qpw.forgot_password",
+            subject=f"uscc:{id_number.strip().upper()[:8]}…",
+            result=why_not or "sent",
+            details={"channel": channel, "user_type": user_type},
+        )
+        return
     cid = parse_citizen_id(id_number)  # a malformed number is a typing error, not an account question
     person = find_person_by_id_number(uow, cid.number)
     policy = get_effective_policy(uow, region_code=person.region_code if person else cid.region_code, at=now)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Integer, and_, case, cast, func, select
 
 from sscard.credentials.query_password.models import QueryPassword
+from sscard.db.pagination import Keyset, ordered, taken
 from sscard.db.session import UnitOfWork
 from sscard.people.models import Person, PersonStatus
 from sscard.regions.codes import RegionLevel, is_region_code, level_of
@@ -38,7 +39,9 @@ class InitialPasswordCount:
         }
 
 
-def count_initial_passwords(uow: UnitOfWork, *, within: str = "000000") -> list[InitialPasswordCount]:
+def count_initial_passwords(
+    uow: UnitOfWork, *, within: str = "000000", page: Keyset | None = None
+) -> list[InitialPasswordCount]:
     """Living holders and those still on the initial query password, per region inside ``within``."""
     if not is_region_code(within):
         raise ValueError("a region code is six digits")
@@ -50,9 +53,9 @@ def count_initial_passwords(uow: UnitOfWork, *, within: str = "000000") -> list[
         .outerjoin(QueryPassword, QueryPassword.person_id == Person.id)
         .where(and_(Person.status != PersonStatus.DECEASED, Person.region_code.startswith(prefix)))
         .group_by(Person.region_code)
-        .order_by(Person.region_code)
     )
+    rows = taken(uow.session.execute(ordered(stmt, page, Person.region_code)), page)
     return [
         InitialPasswordCount(region_code=r.region_code, holders=int(r.holders), initial_password=int(r.initial or 0))
-        for r in uow.session.execute(stmt)
+        for r in rows
     ]

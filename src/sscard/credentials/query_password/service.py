@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sscard.audit import Actor, Channel, record_event
+from sscard.captcha.errors import CaptchaRequired
+from sscard.captcha.service import check_captcha
 from sscard.credentials.query_password import throttle
 from sscard.credentials.query_password.account import (
     get_account,
@@ -43,7 +45,7 @@ from sscard.credentials.query_password.hashing import (
     normalise,
     verify_password,
 )
-from sscard.credentials.query_password.models import NoticeAcknowledgement, QueryPassword
+from sscard.credentials.query_password.models import LoginThrottle, NoticeAcknowledgement, QueryPassword
 from sscard.credentials.query_password.notices import LIABILITY_NOTICE, notify_holder
 from sscard.credentials.query_password.rules import check_new_password, initial_query_password, looks_temporary
 from sscard.credentials.query_password.sessions import (
@@ -55,7 +57,6 @@ from sscard.credentials.query_password.sessions import (
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
 from sscard.identity import InvalidCitizenId, mask_id_number, parse_citizen_id
-from sscard.identity.protected import ID_NUMBER
 from sscard.people.models import Person, PersonStatus
 from sscard.people.service import get_person_or_raise, person_subject
 from sscard.policy.schemas import EffectivePolicy
@@ -91,8 +92,8 @@ def _verify_current(
     may have) is checked against the pending temporary password, any other against the current
     credential (the stored hash, or a dummy when the initial password applies). A pending temporary
     password must not make a login slower than one without (issue 17 item 6: forgot-password then
-    login told the accounts apart, 174 ms against 83 ms); one check rather than two keeps the login's
-    cost that of one verification (bench/login.py).
+    login told the accounts apart by its time); one check rather than two keeps the login's cost that
+    of one verification (bench/login.py; the figures are in bench/README.md).
     """
     if looks_temporary(password) and temporary_pending(account, now):
         assert account is not None and account.temp_hash is not None  # noqa: S101 - temporary_pending checked both
@@ -101,7 +102,7 @@ def _verify_current(
         return "password" if verify_password(policy, account.password_hash, password) else None
     burn_verification(policy)  # the same cost as a real hash check
     expires = initial_password_expires_at(policy, person, account)
-    initial = initial_query_password(ID_NUMBER.open(person.id_number_enc), policy.query_password_rule)
+    initial = initial_query_password(person.id_number, policy.query_password_rule)
     if (expires is None or now < expires) and hmac.compare_digest(normalise(password), initial):
         return "initial"
     return None
@@ -133,10 +134,38 @@ def _count_failure(
     return locked
 
 
+def _check_login_captcha(
+    uow: UnitOfWork,
+    policy: EffectivePolicy,
+    counter: LoginThrottle | None,
+    captcha_id: str | None,
+    captcha_answer: str | None,
+    now: datetime,
+) -> None:
+    """The region's captcha rule: asked once the account's consecutive failures reach the threshold (the
+    same for unknown accounts, whose failures are counted too, so the answer discloses nothing)."""
+    threshold = policy.login_captcha_after_failures
+    if threshold is None or (counter.failures if counter is not None else 0) < threshold:
+        return
+    if not (captcha_id and captcha_answer):
+        raise CaptchaRequired()
+    check_captcha(uow, captcha_id=captcha_id, answer=captcha_answer, now=now)
+
+
 def login_holder(
-    uow: UnitOfWork, *, id_number: str, password: str, source: str, now: datetime | None = None
+    uow: UnitOfWork,
+    *,
+    id_number: str,
+    password: str,
+    source: str,
+    now: datetime | None = None,
+    captcha_id: str | None = None,
+    captcha_answer: str | None = None,
 ) -> PortalLogin:
-    """Sign a holder in with the query password: a session, and whether it must be changed first (QPW-2)."""
+    """Sign a holder in with the query password: a session, and whether it must be changed first (QPW-2).
+
+    Where the region's policy asks for it (``login_captcha_after_failures``), the captcha is checked
+    (and spent) before the password: ``CAPTCHA_REQUIRED`` without one, ``CAPTCHA_INVALID`` if wrong."""
     now = now or utcnow()
     source_key = throttle.source_key(source)
     try:
@@ -172,6 +201,7 @@ def login_holder(
     policies = get_effective_policies(uow, region_codes=[NATIONAL, region], at=now)
     policy, national = policies[region], policies[NATIONAL]
     subject = person_subject(person.id) if person is not None else f"id:{mask_id_number(cid.number)}"
+    _check_login_captcha(uow, policy, state.account_counter, captcha_id, captcha_answer, now)
     via = None
     if person is not None and person.status is not PersonStatus.DECEASED:
         via = _verify_current(policy, person, account, password, now)

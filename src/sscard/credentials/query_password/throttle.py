@@ -22,8 +22,9 @@ from sscard.credentials.query_password.models import LoginThrottle
 from sscard.db.session import UnitOfWork
 from sscard.db.statements import upsert
 from sscard.errors import DomainError
+from sscard.identity.protected import ID_NUMBER
 from sscard.policy.schemas import RegionalPolicy
-from sscard.security import get_security_module
+from sscard.security_module import get_security_module
 
 T = cast(Table, LoginThrottle.__table__)
 ACCOUNT = "account"
@@ -74,7 +75,6 @@ class Limits:
 
 def account_key(id_number: str) -> bytes:
     """The account counter's key: the ID number's blind index (the person table uses the same one)."""
-    from sscard.identity.protected import ID_NUMBER
 
     return ID_NUMBER.index(id_number)
 

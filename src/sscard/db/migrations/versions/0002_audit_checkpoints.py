@@ -1,6 +1,6 @@
 """audit entries indexed by time; audit chain checkpoints
 
-The audit report (``keys/reports.py``) reads one period of the log; without the index it scans the
+The audit report (``key_register/reports.py``) reads one period of the log; without the index it scans the
 whole table, which every PIN verification and login grows. Checkpoints let the report's chain check
 start where the last full walk (``sscard audit verify``) found each stream intact.
 

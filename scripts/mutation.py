@@ -1,0 +1,180 @@
+"""`make mutation`: mutation testing of the modules that decide rules (issue 26), one module group at a time.
+
+The groups and the tests that cover each live in pyproject.toml, ``[tool.sscard-mutation]``. For each group
+this makes a scratch copy of the project under var/mutation/<group>/ whose pyproject.toml carries the
+``[tool.mutmut]`` table of that group (the files to mutate, the test directories to run), then runs mutmut
+there. mutmut records which of those tests reach each function and runs only those for each mutant, so a
+group costs its own tests once plus a few seconds per mutant. Results are kept between runs (mutmut caches
+each mutant's verdict in var/mutation/<group>/mutants/); `--fresh` starts a group over.
+
+    .venv/bin/python scripts/mutation.py                 # every group, most important first
+    .venv/bin/python scripts/mutation.py pin cards       # only these groups
+    .venv/bin/python scripts/mutation.py --list          # the groups, their files and tests
+    .venv/bin/python scripts/mutation.py --summary       # the figures of the groups already run
+    .venv/bin/python scripts/mutation.py --recheck pin   # only the survivors again, with today's tests
+
+Not part of `make test`: a full run takes tens of minutes. MUTATION_JOBS (default 1) sets mutmut's
+--max-children; the run is niced (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRATCH = ROOT / "var" / "mutation"
+# What the tests read besides src/ and tests/ (docs they compare with, the bench helpers).
+ALSO_COPY = ["docs", "bench", "README.md", "Makefile"]
+
+
+def _config() -> dict:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    return data["tool"]["sscard-mutation"]
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def _prepare(name: str, group: dict, common_args: list[str], fresh: bool) -> Path:
+    work = SCRATCH / name
+    if fresh and work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
+    for sub in ["src", "tests", *ALSO_COPY]:
+        source, target = ROOT / sub, work / sub
+        if target.is_dir():
+            shutil.rmtree(target)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=ignore)
+        elif source.exists():
+            shutil.copy2(source, target)
+    pyproject = (ROOT / "pyproject.toml").read_text("utf-8")
+    table = "\n".join(
+        [
+            "",
+            "[tool.mutmut]",
+            'source_paths = ["src"]',
+            f"only_mutate = {_toml_list(group['mutate'])}",
+            f"pytest_add_cli_args = {_toml_list(common_args)}",
+            f"pytest_add_cli_args_test_selection = {_toml_list(group['tests'])}",
+            f"also_copy = {_toml_list(ALSO_COPY)}",
+            "use_git_change_detection = false",
+            # The tests start threads (the PIN verify lane's event loop, group commit) and connections:
+            # a child forked straight from a process that ran them crashes (reported as "segfault").
+            'process_isolation = "forkserver"',
+            # A mutant's run starts a pytest session of its own (databases, keystore, app): seconds that the
+            # per-test durations mutmut measured do not hold. Without this, quick tests "time out".
+            "timeout_constant = 60.0",
+            "",
+        ]
+    )
+    (work / "pyproject.toml").write_text(pyproject + table, "utf-8")
+    return work
+
+
+def _stats(work: Path) -> dict | None:
+    mutmut = ROOT / ".venv" / "bin" / "mutmut"
+    subprocess.run([str(mutmut), "export-cicd-stats"], cwd=work, capture_output=True, check=False)  # noqa: S603
+    path = work / "mutants" / "mutmut-cicd-stats.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _not_checked(stats: dict) -> int:
+    decided = ("killed", "survived", "timeout", "segfault", "no_tests", "suspicious", "skipped")
+    return stats["total"] - sum(stats.get(k, 0) for k in decided)
+
+
+def _undecided_or_surviving(work: Path) -> list[str]:
+    """The mutants a new test may kill now: survived, or no test reached them (``mutmut results``)."""
+    mutmut = ROOT / ".venv" / "bin" / "mutmut"
+    out = subprocess.run([str(mutmut), "results"], cwd=work, capture_output=True, text=True, check=False)  # noqa: S603
+    names = []
+    for line in out.stdout.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if status in ("survived", "no tests"):
+            names.append(name)
+    return names
+
+
+def _line(name: str, stats: dict | None) -> str:
+    if not stats or not stats.get("total"):
+        return f"{name:16} not run"
+    killed, total = stats["killed"], stats["total"]
+    return (
+        f"{name:16} mutants {total:4}  killed {killed:4}  survived {stats['survived']:4}  "
+        f"timeout {stats.get('timeout', 0):3}  crashed {stats.get('segfault', 0):3}  no tests {stats['no_tests']:3}  "
+        f"not checked {_not_checked(stats):3}  {100 * killed / total:5.1f} % killed"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("groups", nargs="*", help="groups to run (default: all, in pyproject order)")
+    parser.add_argument("--list", action="store_true", help="list the groups and stop")
+    parser.add_argument("--summary", action="store_true", help="print the figures of groups already run")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier verdicts of these groups")
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="run only the mutants that survived (or had no test) again, with the tests as they are now",
+    )
+    args = parser.parse_args()
+
+    config = _config()
+    groups: dict[str, dict] = config["groups"]
+    unknown = [g for g in args.groups if g not in groups]
+    if unknown:
+        parser.error(f"unknown group(s) {unknown}; known: {list(groups)}")
+    selected = args.groups or list(groups)
+
+    if args.list:
+        for name in selected:
+            print(f"{name}: mutate {groups[name]['mutate']} with {groups[name]['tests']}")
+        return 0
+    if args.summary:
+        for name in selected:
+            work = SCRATCH / name
+            print(_line(name, _stats(work) if (work / "mutants").exists() else None))
+        return 0
+
+    jobs = os.environ.get("MUTATION_JOBS", "1")
+    rc = 0
+    for name in selected:
+        # A group may set its own pytest_args: one whose module has a PostgreSQL-only path runs those tests there too.
+        pytest_args = groups[name].get("pytest_args", config.get("pytest_args", []))
+        work = _prepare(name, groups[name], pytest_args, args.fresh)
+        # mutmut keeps each verdict; named mutants are run again (new tests are found and mapped first).
+        again = _undecided_or_surviving(work) if args.recheck and (work / "mutants").exists() else []
+        if args.recheck and not again:
+            print(f"== {name}: nothing to recheck", flush=True)
+            continue
+        # No PYTHONPATH here: mutmut puts mutants/src first itself (with it set, no test reaches a mutant).
+        # Servers and CLIs that tests start as subprocesses run the unmutated code: they kill nothing.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        print(f"== {name}: {groups[name]['mutate']} with {groups[name]['tests']}", flush=True)
+        done = subprocess.run(  # noqa: S603
+            ["nice", "-n", "10", str(ROOT / ".venv" / "bin" / "mutmut"), "run", "--max-children", jobs, *again],  # noqa: S607
+            cwd=work,
+            env=env,
+            check=False,
+        )
+        rc = rc or done.returncode
+        print(_line(name, _stats(work)), flush=True)
+    print("\nSummary (mutmut results --all in var/mutation/<group>/ lists each mutant):")
+    for name in selected:
+        work = SCRATCH / name
+        print(_line(name, _stats(work) if (work / "mutants").exists() else None))
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Idempotency-Key (contract.md): the same key and body → the first answer; another body → 422.
+
+``begin`` claims (scope, key) in the request's transaction *before* the work: an INSERT that a
+concurrent copy of the request waits on (PostgreSQL: the unique index) until the first commits or
+rolls back. Then the copy finds the stored answer, or (the first failed) claims the key itself.
+``finish`` stores the answer in the same transaction as the change it answers; a request that fails
+rolls the claim back with everything else, so a refused request is decided again when repeated
+(nothing moved). Scopes separate callers: one caller's key never answers another's request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from sscard.db.base import utcnow
+from sscard.db.session import UnitOfWork
+from sscard.db.statements import upsert
+from sscard.idempotency.errors import IdempotencyKeyInvalid, IdempotencyKeyReused
+from sscard.idempotency.models import IdempotentRequest
+
+T = cast(Table, IdempotentRequest.__table__)
+_FIND = select(T.c.id, T.c.request_digest, T.c.status_code, T.c.answer).where(
+    T.c.scope == bindparam("scope"), T.c.key == bindparam("key")
+)
+MAX_KEY_LENGTH = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """The first answer of this request (replayed), or the claim of a new one (``row_id``)."""
+
+    row_id: int
+    answer: dict[str, Any] | None = None
+    status_code: int = 200
+
+    @property
+    def replayed(self) -> bool:
+        return self.answer is not None
+
+
+def _canonical(body: bytes) -> bytes:
+    """A JSON body in canonical form (key order and spacing do not make another request); else as is."""
+    try:
+        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    except ValueError:
+        return body
+
+
+def request_digest(*, method: str, path: str, body: bytes) -> str:
+    """SHA-256 over what makes two requests the same: method, path and the body (JSON canonicalised)."""
+    body = _canonical(body)
+    h = hashlib.sha256()
+    for part in (method.upper().encode(), path.encode(), body):
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
+
+
+def check_key(key: str) -> str:
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(33 <= ord(c) <= 126 for c in key):
+        raise IdempotencyKeyInvalid("the Idempotency-Key must be 1 to 128 visible ASCII characters")
+    return key
+
+
+def begin(uow: UnitOfWork, *, scope: str, key: str, digest: str) -> Stored:
+    """The first answer of this very request, or a claim on the key for this one; 422 for another body."""
+    check_key(key)
+    params = {"scope": scope, "key": key}
+    stmt = upsert(uow, T).values(
+        scope=scope, key=key, request_digest=digest, status_code=0, answer=None, created_at=utcnow()
+    )
+    row_id = uow.session.scalar(stmt.on_conflict_do_nothing(index_elements=[T.c.scope, T.c.key]).returning(T.c.id))
+    if row_id is not None:
+        return Stored(int(row_id))
+    row = uow.session.execute(_FIND, params).one()  # committed by another transaction
+    if row.answer is None or row.status_code == 0:
+        # A claim committed without an answer: its request failed after committing what it counted
+        # (db/early_commit.py: a wrong PIN) or answered without a stored answer. Nothing was kept
+        # for it, so this request takes the key over, whatever its body: a refused request keeps no key,
+        # as when its transaction rolled the claim back (a terminal retries a wrong PIN with the right
+        # one under the same key). Two doing so at once: the row lock orders them, and the second
+        # sees the first's answer (the unanswered test is evaluated again).
+        taken = uow.session.scalar(
+            update(T)
+            .where(T.c.id == row.id, T.c.status_code == 0)  # 0: claimed, not answered
+            .values(request_digest=digest, status_code=0, created_at=utcnow())
+            .returning(T.c.id)
+        )
+        if taken is not None:
+            return Stored(int(taken))
+        row = uow.session.execute(_FIND, params).one()
+    if row.request_digest != digest:
+        raise IdempotencyKeyReused("this Idempotency-Key was used for another request; use a new key")
+    return Stored(int(row.id), dict(row.answer), int(row.status_code))
+
+
+def finish(uow: UnitOfWork, *, claim: Stored, answer: dict[str, Any], status_code: int = 200) -> None:
+    """Store the answer with the claim (in the transaction that made the change)."""
+    uow.session.execute(update(T).where(T.c.id == claim.row_id).values(answer=answer, status_code=status_code))
+
+
+def release(uow: UnitOfWork, *, claim: Stored) -> None:
+    """Give the key up (the request failed); a failed database transaction rolls the claim back anyway."""
+    try:
+        with uow.session.begin_nested():
+            uow.session.execute(delete(T).where(T.c.id == claim.row_id))
+    except SQLAlchemyError:
+        pass

@@ -1,0 +1,13 @@
+"""What ``python -m dramatiq`` imports in each worker process (``sscard worker``): the broker and every
+actor declared on it. ``sscard worker`` checks that SSCARD_BROKER_URL is set before it starts them;
+imported anywhere else without a broker (tools that walk the package), it declares nothing."""
+
+from __future__ import annotations
+
+from sscard.jobs.broker import configured
+from sscard.jobs.queued_statements import statements_actor
+from sscard.logging import configure_logging
+
+if configured():
+    configure_logging()  # masked JSON lines on stderr, as every other process of sscard
+    issue_statements = statements_actor()

@@ -1,0 +1,1 @@
+"""A generic double-entry ledger: accounts, postings and their signed legs (FIN, INS-3)."""

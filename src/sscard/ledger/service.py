@@ -1,0 +1,388 @@
+"""The ledger's services: open accounts, post balanced legs, reverse, read balances, prove it all.
+
+Postings lock every account they touch (``SELECT ... FOR UPDATE``) in id order, so two postings
+sharing accounts never deadlock, and the cached ``balance_fen`` moves in the same transaction as its
+legs. Nothing here updates or deletes a posting or a leg: a mistake is undone by ``reverse``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import attributes
+from sqlalchemy.orm.util import identity_key
+
+from sscard.audit import Actor
+from sscard.db.base import china_today, utcnow
+from sscard.db.session import UnitOfWork
+from sscard.db.statements import upsert
+from sscard.ledger.errors import AccountClosed, AccountNotFound, AlreadyReversed
+from sscard.ledger.models import PERSONAL_KINDS, Institution, LedgerAccount, LedgerLeg, LedgerPosting, PostingKind
+from sscard.ledger.rules import LedgerReport, Leg, apply_changes, net_by_account, validate_legs
+
+_ACCOUNT = cast(Table, LedgerAccount.__table__)
+_POSTING = cast(Table, LedgerPosting.__table__)
+_LEG = cast(Table, LedgerLeg.__table__)
+_INSTITUTION = cast(Table, Institution.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class NewPosting:
+    """A posting to make (``post_many`` makes many in one go: the contributions import)."""
+
+    kind: str
+    legs: Sequence[Leg]
+    business_date: date
+    source_ref: str
+    memo: str | None = None
+    reverses_id: int | None = None
+
+
+def get_account(
+    uow: UnitOfWork,
+    *,
+    kind: str,
+    person_id: int | None = None,
+    region_code: str = "",
+    institution_id: int | None = None,
+) -> LedgerAccount | None:
+    """The personal account of ``kind`` of a person, the system account of ``kind`` of an institution
+    (issue 20), or else the system account of ``kind`` of a region."""
+    query = select(LedgerAccount).where(LedgerAccount.kind == kind)
+    if person_id is not None:
+        query = query.where(LedgerAccount.person_id == person_id)
+    elif institution_id is not None:
+        query = query.where(LedgerAccount.institution_id == institution_id)
+    else:
+        query = query.where(
+            LedgerAccount.person_id.is_(None),
+            LedgerAccount.institution_id.is_(None),
+            LedgerAccount.region_code == region_code,
+        )
+    return uow.session.scalars(query).one_or_none()
+
+
+def open_account(
+    uow: UnitOfWork,
+    *,
+    kind: str,
+    region_code: str,
+    person_id: int | None = None,
+    may_go_negative: bool | None = None,
+    institution_id: int | None = None,
+) -> LedgerAccount:
+    """The account of ``kind`` for a person (personal) or a region (system), opened on first use.
+
+    Two transactions opening the same account race on its unique index: the loser reads the winner's.
+    ``may_go_negative`` defaults to False for personal kinds, True for system accounts.
+    """
+
+    def find() -> LedgerAccount | None:
+        return get_account(uow, kind=kind, person_id=person_id, region_code=region_code, institution_id=institution_id)
+
+    found = find()
+    if found is not None:
+        return found
+    if may_go_negative is None:
+        may_go_negative = person_id is None and kind not in PERSONAL_KINDS
+    account = LedgerAccount(
+        kind=kind,
+        person_id=person_id,
+        institution_id=institution_id,
+        region_code=region_code,
+        balance_fen=0,
+        may_go_negative=may_go_negative,
+    )
+    try:
+        with uow.session.begin_nested():
+            uow.session.add(account)
+    except IntegrityError:
+        found = find()
+        if found is None:
+            raise
+        return found
+    return account
+
+
+def ensure_institution(uow: UnitOfWork, *, region_code: str, name: str, institution_type: str) -> int:
+    """The id of the ``institution`` row (a medical institution, a bank, a POS terminal's outlet), made on
+    its first use; race-safe: a concurrent first use inserts nothing twice."""
+    find = select(_INSTITUTION.c.id).where(_INSTITUTION.c.region_code == region_code, _INSTITUTION.c.name == name)
+    found = uow.session.scalar(find)
+    if found is None:
+        ins = upsert(uow, _INSTITUTION).values(
+            region_code=region_code, name=name, institution_type=institution_type, created_at=utcnow()
+        )
+        cols = [_INSTITUTION.c.region_code, _INSTITUTION.c.name]
+        uow.session.execute(ins.on_conflict_do_nothing(index_elements=cols))
+        found = uow.session.execute(find).scalar_one()
+    return int(found)
+
+
+def _lock(uow: UnitOfWork, account_ids: Sequence[int]) -> dict[int, Any]:
+    """Lock the rows of ``account_ids`` in id order (one order for everyone: no deadlock)."""
+    rows = uow.session.execute(
+        select(_ACCOUNT.c.id, _ACCOUNT.c.balance_fen, _ACCOUNT.c.may_go_negative, _ACCOUNT.c.closed_at)
+        .where(_ACCOUNT.c.id.in_(sorted(account_ids)))
+        .order_by(_ACCOUNT.c.id)
+        .with_for_update()
+    ).all()
+    found = {row.id: row for row in rows}
+    for account_id in account_ids:
+        if account_id not in found:
+            raise AccountNotFound(f"ledger account {account_id} does not exist")
+        if found[account_id].closed_at is not None:
+            raise AccountClosed(f"ledger account {account_id} is closed")
+    return found
+
+
+def post_many(
+    uow: UnitOfWork, *, postings: Sequence[NewPosting], actor: Actor | Sequence[Actor], channel: str | None = None
+) -> list[int]:
+    """Make ``postings`` (each balanced) in one go; returns their ids in order. All or nothing.
+    ``actor``: one for all, or each posting's own (a batch of terminal requests, ``settlement/batch.py``)."""
+    if not postings:
+        return []
+    actors = [actor] * len(postings) if isinstance(actor, Actor) else list(actor)
+    if len(actors) != len(postings):
+        raise ValueError("one actor per posting")
+    for new in postings:
+        validate_legs(new.legs)
+    changes = net_by_account(leg for new in postings for leg in new.legs)
+    locked = _lock(uow, list(changes))
+    after = apply_changes(
+        {i: r.balance_fen for i, r in locked.items()},
+        changes,
+        may_go_negative={i: r.may_go_negative for i, r in locked.items()},
+    )
+    session = uow.session
+    posting_rows = [
+        {
+            "kind": new.kind,
+            "business_date": new.business_date,
+            "actor": by.id[:64],
+            "channel": (channel or by.channel.value)[:16],
+            "source_ref": new.source_ref,
+            "reverses_id": new.reverses_id,
+            "memo": new.memo,
+        }
+        for new, by in zip(postings, actors, strict=True)
+    ]
+    from sscard.db.base import utcnow
+
+    now = utcnow()
+    for row in posting_rows:
+        row["created_at"] = now
+    ids = list(session.scalars(insert(_POSTING).returning(_POSTING.c.id, sort_by_parameter_order=True), posting_rows))
+    session.execute(
+        insert(_LEG),
+        [
+            {"posting_id": pid, "account_id": leg.account_id, "amount_fen": leg.amount_fen}
+            for pid, new in zip(ids, postings, strict=True)
+            for leg in new.legs
+        ],
+    )
+    session.execute(
+        update(_ACCOUNT).where(_ACCOUNT.c.id == bindparam("aid")).values(balance_fen=bindparam("bal")),
+        [{"aid": aid, "bal": bal} for aid, bal in after.items()],
+    )
+    for aid, bal in after.items():  # keep loaded ORM objects in step with the row
+        obj = session.identity_map.get(identity_key(LedgerAccount, aid))
+        if obj is not None:
+            attributes.set_committed_value(obj, "balance_fen", bal)
+    return ids
+
+
+def post(
+    uow: UnitOfWork,
+    *,
+    kind: str,
+    legs: Sequence[Leg],
+    business_date: date,
+    actor: Actor,
+    source_ref: str,
+    channel: str | None = None,
+    memo: str | None = None,
+) -> LedgerPosting:
+    """Post balanced ``legs`` (a credit to a personal account is a positive leg on it)."""
+    new = NewPosting(kind=kind, legs=legs, business_date=business_date, source_ref=source_ref, memo=memo)
+    (posting_id,) = post_many(uow, postings=[new], actor=actor, channel=channel)
+    return uow.session.get_one(LedgerPosting, posting_id)
+
+
+def legs_of(uow: UnitOfWork, posting_id: int) -> list[Leg]:
+    rows = uow.session.execute(
+        select(_LEG.c.account_id, _LEG.c.amount_fen).where(_LEG.c.posting_id == posting_id).order_by(_LEG.c.id)
+    ).all()
+    return [Leg(r.account_id, r.amount_fen) for r in rows]
+
+
+def reversal_kind(kind: str) -> str:
+    return PostingKind.CONTRIBUTION_REVERSAL.value if kind == PostingKind.CONTRIBUTION else PostingKind.REVERSAL.value
+
+
+def reverse(
+    uow: UnitOfWork,
+    *,
+    posting: LedgerPosting,
+    actor: Actor,
+    source_ref: str,
+    channel: str | None = None,
+    business_date: date | None = None,
+    memo: str | None = None,
+) -> LedgerPosting:
+    """Undo ``posting`` with a new posting of the opposite legs (at most once: POSTING_ALREADY_REVERSED)."""
+    legs = legs_of(uow, posting.id)
+    _lock(uow, sorted({leg.account_id for leg in legs}))  # serialises two reversals of the same posting
+    if uow.session.scalar(select(_POSTING.c.id).where(_POSTING.c.reverses_id == posting.id)) is not None:
+        raise AlreadyReversed(f"posting {posting.id} has already been reversed")
+    new = NewPosting(
+        kind=reversal_kind(posting.kind),
+        legs=[Leg(leg.account_id, -leg.amount_fen) for leg in legs],
+        business_date=business_date or china_today(),
+        source_ref=source_ref,
+        memo=memo,
+        reverses_id=posting.id,
+    )
+    (posting_id,) = post_many(uow, postings=[new], actor=actor, channel=channel)
+    return uow.session.get_one(LedgerPosting, posting_id)
+
+
+def balance(uow: UnitOfWork, account: LedgerAccount | int) -> int:
+    """The account's balance in fen, as committed in this transaction."""
+    account_id = account if isinstance(account, int) else account.id
+    value = uow.session.scalar(select(_ACCOUNT.c.balance_fen).where(_ACCOUNT.c.id == account_id))
+    if value is None:
+        raise AccountNotFound(f"ledger account {account_id} does not exist")
+    return int(value)
+
+
+def balance_on(uow: UnitOfWork, *, account_id: int, on: date) -> int:
+    """The balance at the end of business date ``on`` (sum of the legs of postings dated up to it)."""
+    total = uow.session.scalar(
+        select(func.coalesce(func.sum(_LEG.c.amount_fen), 0))
+        .join(_POSTING, _POSTING.c.id == _LEG.c.posting_id)
+        .where(_LEG.c.account_id == account_id, _POSTING.c.business_date <= on)
+    )
+    return int(total or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    posting_id: int
+    kind: str
+    business_date: date
+    amount_fen: int
+    source_ref: str
+    reverses_id: int | None
+
+
+def movements(
+    uow: UnitOfWork, *, account_id: int, start: date | None = None, end: date | None = None
+) -> list[Movement]:
+    """The account's legs with their postings, oldest first, optionally between two business dates."""
+    query = (
+        select(
+            _POSTING.c.id,
+            _POSTING.c.kind,
+            _POSTING.c.business_date,
+            _LEG.c.amount_fen,
+            _POSTING.c.source_ref,
+            _POSTING.c.reverses_id,
+        )  # fmt: skip
+        .join(_POSTING, _POSTING.c.id == _LEG.c.posting_id)
+        .where(_LEG.c.account_id == account_id)
+        .order_by(_POSTING.c.business_date, _POSTING.c.id)
+    )
+    if start is not None:
+        query = query.where(_POSTING.c.business_date >= start)
+    if end is not None:
+        query = query.where(_POSTING.c.business_date <= end)
+    return [Movement(*row) for row in uow.session.execute(query).all()]
+
+
+def check(uow: UnitOfWork, *, limit: int = 100) -> LedgerReport:
+    """Prove the ledger in SQL: every posting's legs sum to zero (and it has legs), every cached balance
+    equals the sum of its legs, no non-negative account is below zero. At most ``limit`` of each kind."""
+    from sscard.ledger.rules import AccountState, Discrepancy, account_faults
+
+    s = uow.session
+    report = LedgerReport(
+        accounts=s.scalar(select(func.count()).select_from(_ACCOUNT)) or 0,
+        postings=s.scalar(select(func.count()).select_from(_POSTING)) or 0,
+        legs=s.scalar(select(func.count()).select_from(_LEG)) or 0,
+    )
+    leg_sum = func.coalesce(func.sum(_LEG.c.amount_fen), 0)
+    unbalanced = s.execute(
+        select(_POSTING.c.id, leg_sum.label("total"), func.count(_LEG.c.id).label("n"))
+        .outerjoin(_LEG, _LEG.c.posting_id == _POSTING.c.id)
+        .group_by(_POSTING.c.id)
+        .having((leg_sum != 0) | (func.count(_LEG.c.id) == 0))
+        .order_by(_POSTING.c.id)
+        .limit(limit)
+    ).all()
+    for row in unbalanced:
+        if row.n == 0:
+            report.discrepancies.append(Discrepancy("posting_without_legs", f"posting:{row.id}", "no legs"))
+        else:
+            report.discrepancies.append(
+                Discrepancy("posting_unbalanced", f"posting:{row.id}", f"legs sum to {row.total} fen")
+            )
+    sums = select(_LEG.c.account_id, func.sum(_LEG.c.amount_fen).label("total")).group_by(_LEG.c.account_id).subquery()
+    total = func.coalesce(sums.c.total, 0)
+    suspects = s.execute(
+        select(_ACCOUNT.c.id, _ACCOUNT.c.balance_fen, _ACCOUNT.c.may_go_negative, total.label("total"))
+        .outerjoin(sums, sums.c.account_id == _ACCOUNT.c.id)
+        .where((_ACCOUNT.c.balance_fen != total) | ((_ACCOUNT.c.balance_fen < 0) & ~_ACCOUNT.c.may_go_negative))
+        .order_by(_ACCOUNT.c.id)
+        .limit(limit)
+    ).all()
+    for row in suspects:
+        state = AccountState(row.id, row.balance_fen, bool(row.may_go_negative))
+        report.discrepancies.extend(account_faults(state, int(row.total)))
+    return report
+
+
+def ensure_personal_accounts(uow: UnitOfWork, *, kind: str, person_regions: dict[int, str]) -> dict[int, int]:
+    """Person id → the id of their personal account of ``kind``, opening the missing ones in one
+    statement (``ON CONFLICT DO NOTHING``: a concurrent opener's row wins, nobody gets two)."""
+    from sqlalchemy import text
+
+    from sscard.db.statements import upsert
+
+    if not person_regions:
+        return {}
+    ids = sorted(person_regions)
+    query = select(_ACCOUNT.c.person_id, _ACCOUNT.c.id).where(_ACCOUNT.c.kind == kind, _ACCOUNT.c.person_id.in_(ids))
+    found = {row.person_id: row.id for row in uow.session.execute(query)}
+    missing = [pid for pid in ids if pid not in found]
+    if missing:
+        from sscard.db.base import utcnow
+
+        now = utcnow()
+        stmt = upsert(uow, _ACCOUNT).on_conflict_do_nothing(
+            index_elements=["kind", "person_id"], index_where=text("person_id IS NOT NULL")
+        )
+        uow.session.execute(
+            stmt,
+            [
+                {
+                    "kind": kind,
+                    "person_id": pid,
+                    "region_code": person_regions[pid],
+                    "balance_fen": 0,
+                    "may_go_negative": False,
+                    "opened_at": now,
+                }  # fmt: skip
+                for pid in missing
+            ],
+        )
+        found.update(
+            {row.person_id: row.id for row in uow.session.execute(query.where(_ACCOUNT.c.person_id.in_(missing)))}
+        )
+    return found

@@ -1,0 +1,1 @@
+"""Server-side sessions of the web pages (portal, counter, employer, console): one per browser and channel."""

@@ -1,0 +1,383 @@
+"""What every batch of money-moving terminal requests shares (medical settlement, ``settlement/batch.py``;
+bank POS consumption, ``debit/batch.py``): the two drivers (``run_batch`` on SQLAlchemy, ``run_batch_pg`` on
+libpq's pipeline, three round trips), authentication of the batch's signed requests, the stored
+transaction ids, and the write of the accepted payments — each a row in the terminal transaction store
+(``txn_store``: terminal + txn id, digest, first answer) and a double-entry posting of two legs, the
+holder's account − and a counter account + (an institution's or a bank's clearing account).
+
+The write is one statement on PostgreSQL (``WRITE_PG``) after the counter accounts are locked in id order
+(``LOCK_COUNTER_ACCOUNTS``); on SQLAlchemy (SQLite, direct calls) one multi-row claim, ``ledger.post_many``
+and the postings named (``claim_and_post``). Neither uses ``ON CONFLICT``: a transaction id claimed by a
+transaction that committed meanwhile fails the write, and with it the batch (every request then takes the
+single path, which gives the stored answer or ``TXN_CONFLICT``). A kind of payment brings its own
+statements (its holders' accounts, its terminals' rows) and its rules (``PaymentBatch``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache, partial
+from typing import Any, NamedTuple, Protocol, cast
+
+from prometheus_client import Counter
+from sqlalchemy import Dialect, Table, bindparam, func, insert, literal_column, select, text, true, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from sscard.audit import Actor, AuditEvent, record_events
+from sscard.audit.service import by_stream, chain_entries, lock_heads, streams_of
+from sscard.cards.lifecycle import card_stream_key
+from sscard.cards.numbers import normalise_card_no
+from sscard.cards.types import CardType
+from sscard.config import get_settings
+from sscard.credentials.pin import batch_db
+from sscard.credentials.pin.batch_verify import (
+    SignedAttempt,
+    authentic_terminals,
+    read_missing_thresholds,
+    signed_headers,
+)
+from sscard.credentials.pin.rules.threshold import LockoutThresholds, PolicyGeneration
+from sscard.db.base import utcnow
+from sscard.db.driver import Command, DriverStatement, compiled
+from sscard.db.session import UnitOfWork
+from sscard.db.statements import dialect_of, member_of
+from sscard.ledger.models import LedgerAccount, LedgerPosting
+from sscard.ledger.rules import Leg
+from sscard.ledger.service import NewPosting, post_many
+from sscard.settlement.models import TerminalTxn
+from sscard.terminal_registry.auth import AuthenticatedTerminal, NonceUse, consume_nonces, purge_is_due
+
+_ACC = cast(Table, LedgerAccount.__table__)
+_TXN = cast(Table, TerminalTxn.__table__)
+_POSTING = cast(Table, LedgerPosting.__table__)
+
+
+class CardAttempt(SignedAttempt, Protocol):
+    """A batched money-moving request: signed, for a card and a transaction id of its terminal."""
+
+    @property
+    def card_no(self) -> str: ...
+    @property
+    def txn_id(self) -> str: ...
+
+
+class Payment(NamedTuple):
+    """One payment a batch accepted: what its stored transaction, posting and legs are made of."""
+
+    terminal_id: str
+    txn_id: str
+    digest: str
+    institution_id: int
+    card_id: int
+    account_id: int  # the holder's account (−)
+    counter_id: int  # the clearing account paid into (+)
+    paid: int
+    answer: dict[str, Any]
+    actor: Actor
+
+
+# The batch's (terminal, transaction id) pairs already in the store, found through the store's unique
+# index (a look-up by transaction id alone scanned the whole table, once per batch). PostgreSQL: the pairs
+# as two arrays unnested side by side, one statement text whatever their number; elsewhere a row-value IN.
+_PAIRS = (
+    func.unnest(
+        bindparam("terminal_ids", type_=ARRAY(_TXN.c.terminal_id.type)),
+        bindparam("txn_ids", type_=ARRAY(_TXN.c.txn_id.type)),
+    )
+    .table_valued("terminal_id", "txn_id")
+    .render_derived(name="pairs")
+)
+# ``LIMIT 1`` (the pair is unique anyway) keeps the look-up one index probe per pair: the planner would
+# otherwise hash-join a seq scan of the store while the table is small, and a plan is kept per connection.
+_FOUND = (
+    select(_TXN.c.terminal_id, _TXN.c.txn_id)
+    .where(_TXN.c.terminal_id == _PAIRS.c.terminal_id, _TXN.c.txn_id == _PAIRS.c.txn_id)
+    .limit(literal_column("1"))  # in the SQL: the pipeline driver sends only the named parameters
+    .lateral("found")
+)
+STORED_TXNS = {
+    "postgresql": select(_FOUND.c.terminal_id, _FOUND.c.txn_id).select_from(_PAIRS).join(_FOUND, true()),
+    "sqlite": select(_TXN.c.terminal_id, _TXN.c.txn_id).where(
+        tuple_(_TXN.c.terminal_id, _TXN.c.txn_id).in_(bindparam("pairs", expanding=True))
+    ),
+}
+LOCK_COUNTER_ACCOUNTS = (
+    select(_ACC.c.id).where(member_of(_ACC.c.id, "account_ids", "postgresql")).order_by(_ACC.c.id).with_for_update()
+)
+# PostgreSQL: every accepted payment's posting, legs, balances and stored transaction in one statement.
+# The row ids are drawn first, so each posting names its transaction (``source_ref``) and each transaction
+# its posting (the sequences looked up once a statement, not twice a row); the foreign keys are checked at
+# the statement's end. No ``ON CONFLICT`` (module docstring).
+WRITE_PG = text(
+    "WITH r AS (SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(n integer, terminal_id text, "
+    "txn_id text, digest text, institution_id bigint, card_id bigint, account_id bigint, counter_id bigint, "
+    "paid bigint, answer json, actor text, channel text)), "
+    "seqs AS MATERIALIZED (SELECT CAST(pg_get_serial_sequence('terminal_txn', 'id') AS regclass) AS txn_seq, "
+    "CAST(pg_get_serial_sequence('ledger_posting', 'id') AS regclass) AS posting_seq), "
+    "ids AS MATERIALIZED (SELECT r.*, nextval(seqs.txn_seq) AS txn_row_id, nextval(seqs.posting_seq) AS posting_id "
+    "FROM r CROSS JOIN seqs ORDER BY n), "
+    "postings AS (INSERT INTO ledger_posting (id, kind, business_date, actor, channel, source_ref, memo, "
+    "created_at) SELECT posting_id, :kind, :business_date, actor, channel, 'terminal_txn:' || txn_row_id, "
+    "terminal_id || '/' || txn_id, :now FROM ids ORDER BY n), "
+    "legs AS (INSERT INTO ledger_leg (posting_id, account_id, amount_fen) "
+    "SELECT posting_id, account_id, -paid FROM ids UNION ALL SELECT posting_id, counter_id, paid FROM ids), "
+    "balances AS (UPDATE ledger_account AS a SET balance_fen = a.balance_fen + d.delta FROM "
+    "(SELECT account_id AS id, -sum(paid) AS delta FROM ids GROUP BY account_id UNION ALL "
+    "SELECT counter_id, sum(paid) FROM ids GROUP BY counter_id) AS d WHERE a.id = d.id) "
+    "INSERT INTO terminal_txn (id, terminal_id, txn_id, purpose, request_digest, institution_id, card_id, "
+    "account_id, amount_fen, posting_id, reversed, business_date, answer, created_at) "
+    "SELECT txn_row_id, terminal_id, txn_id, :purpose, digest, institution_id, card_id, account_id, -paid, "
+    "posting_id, false, :business_date, answer, :now FROM ids ORDER BY n"
+).bindparams(
+    bindparam("business_date", type_=_POSTING.c.business_date.type),
+    bindparam("now", type_=_POSTING.c.created_at.type),
+)
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def authenticated(
+    attempts: Sequence[CardAttempt], terminals: dict[str, Any]
+) -> tuple[list[AuthenticatedTerminal | None], dict[int, str], dict[int, NonceUse]]:
+    """Each attempt's terminal if its MAC and headers hold (None otherwise), the authentic ones' card
+    numbers (normalised) and nonces to spend, by the attempt's index."""
+    signed = [signed_headers(a) for a in attempts]
+    authentic = authentic_terminals(attempts, signed, terminals)
+    card_nos = {i: normalise_card_no(attempts[i].card_no) for i, t in enumerate(authentic) if t is not None}
+    uses = {i: NonceUse(h.terminal_id, h.nonce, h.timestamp) for i, h in enumerate(signed) if h and authentic[i]}
+    return authentic, card_nos, uses
+
+
+def drop_replays(authentic: list[AuthenticatedTerminal | None], uses: dict[int, NonceUse], spent: set[Any]) -> None:
+    """Unauthenticate the attempts whose nonce was spent already: the route refuses them with ``REPLAY``."""
+    for i, use in uses.items():
+        if (use.terminal_id, use.nonce) not in spent:
+            authentic[i] = None
+
+
+def terminal_ids_of(attempts: Sequence[CardAttempt]) -> list[str]:
+    return sorted({h.terminal_id for h in map(signed_headers, attempts) if h is not None})
+
+
+def stored_params(dialect: str, attempts: Sequence[CardAttempt]) -> dict[str, Any]:
+    """``STORED_TXNS``' parameters: the (terminal id, transaction id) pairs of the signed attempts."""
+    signed = zip(map(signed_headers, attempts), attempts, strict=True)
+    pairs = sorted({(h.terminal_id, a.txn_id) for h, a in signed if h is not None})
+    if dialect == "postgresql":
+        return {"terminal_ids": [t for t, _ in pairs], "txn_ids": [x for _, x in pairs]}
+    return {"pairs": pairs}
+
+
+# The batch's statements are key look-ups and writes of the batch's own rows: their generic plans (index
+# probes) serve any batch. Left to choose, PostgreSQL re-planned the accounts' locks for half the batches
+# (custom plans, ~0.1-0.3 ms each; bench/settle_batch.py shows them).
+_GENERIC_PLANS = b"SET LOCAL plan_cache_mode = force_generic_plan"
+
+
+def write_params(paid: list[Payment], *, kind: str, purpose: str) -> dict[str, Any]:
+    """``WRITE_PG``'s parameters for ``paid`` (postings of ``kind``, stored transactions of ``purpose``)."""
+    rows = [
+        {"n": n, "terminal_id": p.terminal_id, "txn_id": p.txn_id, "digest": p.digest,
+         "institution_id": p.institution_id, "card_id": p.card_id, "account_id": p.account_id,
+         "counter_id": p.counter_id, "paid": p.paid, "answer": p.answer, "actor": p.actor.id[:64],
+         "channel": p.actor.channel.value[:16]}
+        for n, p in enumerate(paid)
+    ]  # fmt: skip
+    return {
+        "rows": _JSON.encode(rows),
+        "kind": kind,
+        "purpose": purpose,
+        "business_date": date.fromisoformat(paid[0].answer["business_date"]),
+        "now": utcnow(),
+    }
+
+
+def claim_and_post(uow: UnitOfWork, paid: list[Payment], *, kind: str, purpose: str) -> None:
+    """SQLAlchemy: claim the payments in the store (one statement; an id claimed meanwhile fails the
+    batch), post them (``ledger.post_many``: the accounts locked in id order), name the postings."""
+    today, now = date.fromisoformat(paid[0].answer["business_date"]), utcnow()
+    values = [
+        {"terminal_id": p.terminal_id, "txn_id": p.txn_id, "purpose": purpose, "request_digest": p.digest,
+         "institution_id": p.institution_id, "card_id": p.card_id, "account_id": p.account_id,
+         "amount_fen": -p.paid, "original_id": None, "reversed": False, "business_date": today,
+         "answer": p.answer, "created_at": now}
+        for p in paid
+    ]  # fmt: skip
+    claim = insert(_TXN).values(values).returning(_TXN.c.id, _TXN.c.terminal_id, _TXN.c.txn_id)
+    ids = {(r.terminal_id, r.txn_id): r.id for r in uow.session.execute(claim)}
+    row_ids = [ids[(p.terminal_id, p.txn_id)] for p in paid]
+    postings = [
+        NewPosting(
+            kind=kind,
+            legs=[Leg(p.account_id, -p.paid), Leg(p.counter_id, p.paid)],
+            business_date=today,
+            source_ref=f"terminal_txn:{row_id}",
+            memo=f"{p.terminal_id}/{p.txn_id}",
+        )
+        for row_id, p in zip(row_ids, paid, strict=True)
+    ]
+    posting_ids = post_many(uow, postings=postings, actor=[p.actor for p in paid])
+    uow.session.execute(
+        update(_TXN).where(_TXN.c.id == bindparam("rid")).values(posting_id=bindparam("pid")),
+        [{"rid": rid, "pid": pid} for rid, pid in zip(row_ids, posting_ids, strict=True)],
+    )
+
+
+@dataclass(slots=True)
+class BatchFacts:
+    """What a batch read: each authentic attempt's card number, the holders' accounts (locked) and the cards'
+    PIN rows (locked), both by card number, the stored transaction ids, and each terminal's own row of the
+    kind (its institution, and the clearing account where the kind keeps one there)."""
+
+    card_nos: dict[int, str]
+    accounts: dict[str, Any]
+    cards: dict[str, Any]
+    stored: set[tuple[str, str]]
+    terminals: dict[str, Any]
+
+
+# A kind's rules: each attempt's outcome, the payments accepted and their audit entries. Its thresholds are
+# asked of the caches the batch was given, in their order (None: not known yet, the single path decides).
+Threshold = Callable[[str, CardType], "int | None"]
+Decide = Callable[[list[Any], list[AuthenticatedTerminal | None], BatchFacts, list[Threshold]],
+                  tuple[list[Any], list[Payment], list[AuditEvent]]]  # fmt: skip
+
+
+@dataclass(frozen=True, eq=False)
+class PaymentBatch:
+    """A kind of batched payment, as the shared drivers (``run_batch``, ``run_batch_pg``) run it:
+    ``accounts`` reads and locks the holders' accounts (bound ``card_nos``, rows with ``card_no``, locked in
+    id order), ``by_terminal`` reads each terminal's row (bound ``terminal_ids``, rows with ``terminal_id``),
+    ``decide`` applies the kind's rules, and the payments are written as postings of ``kind`` and stored
+    transactions of ``purpose``; ``decided`` counts what the batches paid and handed on."""
+
+    accounts: dict[str, Any]
+    by_terminal: dict[str, Any]
+    decide: Decide
+    kind: str
+    purpose: str
+    decided: Counter
+
+    def counted(self, outcomes: list[Any], paid: list[Payment]) -> list[Any]:
+        self.decided.labels("paid").inc(len(paid))
+        self.decided.labels("handed_on").inc(len(outcomes) - len(paid))
+        return outcomes
+
+
+def run_batch(uow: UnitOfWork, attempts: list[Any], spec: PaymentBatch, caches: list[LockoutThresholds]) -> list[Any]:
+    """Decide ``attempts`` in ``uow`` on SQLAlchemy (SQLite, and the tests' direct calls; the server on
+    PostgreSQL runs ``run_batch_pg``), in the lock order of the kind's single path: the holders' accounts,
+    the PIN rows, the audit heads, the clearing accounts. Thresholds the caches lack are read in ``uow``."""
+    connection, dialect = uow.session.connection(), dialect_of(uow)
+    terminal_ids = {"terminal_ids": terminal_ids_of(attempts)}
+    terminals = {r.terminal_id: r for r in connection.execute(batch_db.TERMINAL_FACTS[dialect], terminal_ids)}
+    generation = PolicyGeneration(*connection.execute(batch_db.POLICY_GENERATION, batch_db.generation_params()).one())
+    for cache in caches:
+        cache.observe(generation)
+    authentic, card_nos, uses = authenticated(attempts, terminals)
+    if not any(authentic):
+        return spec.counted([None] * len(attempts), [])
+    wanted = {"card_nos": sorted(set(card_nos.values()))}
+    accounts = {r.card_no: r for r in connection.execute(spec.accounts[dialect], wanted)}
+    cards = {r.card_no: r for r in connection.execute(batch_db.CARD_ROWS[dialect], wanted)}
+    streams = streams_of(map(card_stream_key, card_nos.values()))
+    if dialect == "postgresql":
+        rows = connection.execute(batch_db.SPEND_AND_LOCK_PG, batch_db.spend_and_lock_params([*uses.values()], streams))
+        spent, heads = batch_db.spent_and_heads(rows)
+    else:  # SQLite: one writer at a time, nothing to lock
+        spent, heads = consume_nonces(uow, [*uses.values()]), lock_heads(uow, streams)
+    drop_replays(authentic, uses, spent)
+    stored = {
+        (r.terminal_id, r.txn_id) for r in connection.execute(STORED_TXNS[dialect], stored_params(dialect, attempts))
+    }
+    own = {r.terminal_id: r for r in connection.execute(spec.by_terminal[dialect], terminal_ids)}
+    facts = BatchFacts(card_nos, accounts, cards, stored, own)
+    outcomes, paid, events = spec.decide(attempts, authentic, facts, [partial(c.get_or_read, uow) for c in caches])
+    if paid:
+        claim_and_post(uow, paid, kind=spec.kind, purpose=spec.purpose)
+    record_events(uow, events, locked=heads)
+    if purge_is_due(len(spent)):
+        connection.execute(batch_db.PURGE_EXPIRED, batch_db.purge_params())
+    return spec.counted(outcomes, paid)
+
+
+@lru_cache(maxsize=8)
+def _driver_statements(spec: PaymentBatch, dialect: Dialect) -> dict[str, DriverStatement]:
+    return compiled({
+        "terminals": batch_db.TERMINAL_FACTS["postgresql"],
+        "generation": batch_db.POLICY_GENERATION,
+        "stored": STORED_TXNS["postgresql"],
+        "by_terminal": spec.by_terminal["postgresql"],
+        "accounts": spec.accounts["postgresql"],
+        "cards": batch_db.CARD_ROWS["postgresql"],
+        "spend_and_lock": batch_db.SPEND_AND_LOCK_PG,
+        "lock_counters": LOCK_COUNTER_ACCOUNTS,
+        "write": WRITE_PG,
+        "append": batch_db.APPEND_PG,
+        "purge": batch_db.PURGE_EXPIRED,
+    }, dialect)  # fmt: skip
+
+
+async def run_batch_pg(
+    connection: AsyncConnection, attempts: list[Any], spec: PaymentBatch, caches: list[LockoutThresholds]
+) -> list[Any]:
+    """The batch on PostgreSQL, straight on libpq's pipeline (``db/driver.py``), in three round trips of its
+    own ``BatchUnitOfWork``: (1) BEGIN, the terminals, the policy's generation, the stored transaction ids,
+    each terminal's own row; (2) the holders' accounts locked, the PIN rows locked and read, the nonces
+    spent with the audit heads locked, in this order; (3) the clearing accounts locked in id order, the
+    payments written (``WRITE_PG``), the audit append, COMMIT. Thresholds the caches lack are read after
+    the commit, for the next batches."""
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None  # noqa: S101 - a live connection: the runner checked it out just now
+    st = _driver_statements(spec, connection.dialect)
+    terminal_ids = {"terminal_ids": terminal_ids_of(attempts)}
+    async with batch_db.BatchUnitOfWork(raw, deadline_s=get_settings().timeouts.answer_deadline_s) as uow:
+        found, generation, stored_rows, own_rows = await uow.round_trip(
+            _GENERIC_PLANS,
+            (st["terminals"], terminal_ids),
+            (st["generation"], batch_db.generation_params()),
+            (st["stored"], stored_params("postgresql", attempts)),
+            (st["by_terminal"], terminal_ids),
+        )
+        for cache in caches:
+            cache.observe(PolicyGeneration(*generation[0]))
+        authentic, card_nos, uses = authenticated(attempts, {r.terminal_id: r for r in st["terminals"].rows(found)})
+        if not any(authentic):
+            await uow.commit()
+            return spec.counted([None] * len(attempts), [])
+        wanted = {"card_nos": sorted(set(card_nos.values()))}
+        streams = streams_of(map(card_stream_key, card_nos.values()))
+        account_rows, card_rows, spend = await uow.round_trip(
+            (st["accounts"], wanted),
+            (st["cards"], wanted),
+            (st["spend_and_lock"], batch_db.spend_and_lock_params([*uses.values()], streams)),
+        )
+        spent, heads = batch_db.spent_and_heads(spend)
+        drop_replays(authentic, uses, spent)
+        facts = BatchFacts(
+            card_nos,
+            {r.card_no: r for r in st["accounts"].rows(account_rows)},
+            {r.card_no: r for r in st["cards"].rows(card_rows)},
+            {(r.terminal_id, r.txn_id) for r in st["stored"].rows(stored_rows)},
+            {r.terminal_id: r for r in st["by_terminal"].rows(own_rows)},
+        )
+        outcomes, paid, events = spec.decide(attempts, authentic, facts, [c.get for c in caches])
+        commands: list[Command] = []
+        if paid:
+            commands.append((st["lock_counters"], {"account_ids": sorted({p.counter_id for p in paid})}))
+            commands.append((st["write"], write_params(paid, kind=spec.kind, purpose=spec.purpose)))
+        if events:
+            grouped = by_stream(events)
+            if not heads.keys() >= grouped.keys():  # a database created before these streams existed
+                raise RuntimeError("audit stream heads are missing")  # the single path creates them
+            commands.append((st["append"], batch_db.append_params(*chain_entries(grouped, heads))))
+        if purge_is_due(len(spent)):
+            commands.append((st["purge"], batch_db.purge_params()))
+        await uow.commit(*commands)
+    for cache in caches:
+        if cache.missing:
+            await read_missing_thresholds(connection, cache)
+    return spec.counted(outcomes, paid)

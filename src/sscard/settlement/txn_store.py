@@ -1,0 +1,116 @@
+"""The terminal transaction store: terminal + transaction id → request digest + first answer.
+
+General by design (FIN-1 here; bank POS consumption, FIN-2, can reuse it as is):
+
+* ``request_digest(purpose, **fields)`` — what makes two requests "the same": the purpose and the
+  fields that move money (card, amount, options, the original transaction), canonical JSON, SHA-256.
+  Never the PIN block: ISO 9564 format 4 enciphers the same PIN differently every time.
+* ``replay(uow, terminal_id=, txn_id=, digest=)`` — the first answer of the same request again, None
+  when the id is new, ``TXN_CONFLICT`` when the id was used for another request.
+* ``claim(uow, ...)`` — records the transaction in the transaction that moves the money, before it is
+  posted; an id another transaction claimed meanwhile (PostgreSQL waits for that one to end first) is
+  ``TXN_CONFLICT`` for another request, or ``AlreadyAnswered`` with that answer for the same request.
+
+Only answered-ok requests are stored: a refused request moved nothing, so asking again is decided
+again (a wrong PIN is counted again, as at verify). Callers lock the account they move first, so two
+copies of one request on one account are decided one after the other: the second's ``claim`` finds the
+first's row (a refusal it would give instead, such as too little money left, must ask ``replay`` first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, select, update
+
+from sscard.db.session import UnitOfWork
+from sscard.db.statements import upsert
+from sscard.settlement.errors import TxnConflict
+from sscard.settlement.models import TerminalTxn
+
+T = cast(Table, TerminalTxn.__table__)
+_FIND = select(T.c.request_digest, T.c.answer).where(
+    T.c.terminal_id == bindparam("terminal_id"), T.c.txn_id == bindparam("txn_id")
+)
+
+
+class AlreadyAnswered(Exception):  # noqa: N818 - not an error: the outcome of a race, handled by the caller
+    """The same request was answered by a transaction that committed while this one waited: its answer."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__("already answered")
+        self.answer = answer
+
+
+def request_digest(purpose: str, **fields: object) -> str:
+    """SHA-256 of the canonical request (see the module docstring)."""
+    text = json.dumps({"purpose": purpose, **fields}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def replay(uow: UnitOfWork, *, terminal_id: str, txn_id: str, digest: str) -> dict[str, Any] | None:
+    """The stored answer of this very request, None for a new id; ``TXN_CONFLICT`` for another request."""
+    row = uow.session.execute(_FIND, {"terminal_id": terminal_id, "txn_id": txn_id}).one_or_none()
+    if row is None:
+        return None
+    if row.request_digest != digest:
+        raise TxnConflict(f"transaction id {txn_id} of terminal {terminal_id} was used for another request")
+    return dict(row.answer)
+
+
+def claim(
+    uow: UnitOfWork,
+    *,
+    terminal_id: str,
+    txn_id: str,
+    purpose: str,
+    digest: str,
+    institution_id: int,
+    card_id: int | None,
+    account_id: int,
+    amount_fen: int,
+    business_date: date,
+    answer: dict[str, Any],
+    original_id: int | None = None,
+) -> int:
+    """Record an answered transaction (in the transaction that moves its money); its row id."""
+    from sscard.db.base import utcnow
+
+    stmt = upsert(uow, T).values(
+        terminal_id=terminal_id,
+        txn_id=txn_id,
+        purpose=purpose,
+        request_digest=digest,
+        institution_id=institution_id,
+        card_id=card_id,
+        account_id=account_id,
+        amount_fen=amount_fen,
+        original_id=original_id,
+        reversed=False,
+        business_date=business_date,
+        answer=answer,
+        created_at=utcnow(),
+    )
+    row_id = uow.session.scalar(
+        stmt.on_conflict_do_nothing(index_elements=[T.c.terminal_id, T.c.txn_id]).returning(T.c.id)
+    )
+    if row_id is None:  # claimed by a transaction that committed meanwhile
+        first = replay(uow, terminal_id=terminal_id, txn_id=txn_id, digest=digest)  # TXN_CONFLICT if another request
+        if first is None:  # pragma: no cover - the conflicting row exists
+            raise TxnConflict(f"transaction id {txn_id} of terminal {terminal_id} is being used")
+        raise AlreadyAnswered(first)
+    return int(row_id)
+
+
+def attach_posting(uow: UnitOfWork, *, txn_row_id: int, posting_id: int) -> None:
+    """Name the ledger posting that moved the transaction's money."""
+    uow.session.execute(update(T).where(T.c.id == txn_row_id).values(posting_id=posting_id))
+
+
+def get_txn(uow: UnitOfWork, *, terminal_id: str, txn_id: str) -> TerminalTxn | None:
+    """The stored transaction (ORM row), or None."""
+    query = select(TerminalTxn).where(TerminalTxn.terminal_id == terminal_id, TerminalTxn.txn_id == txn_id)
+    return uow.session.scalars(query.execution_options(populate_existing=True)).one_or_none()

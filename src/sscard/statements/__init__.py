@@ -1,0 +1,1 @@
+"""Yearly personal-account statements (INS-4): data, PDF, verification code, batch generation, delivery."""

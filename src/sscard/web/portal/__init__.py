@@ -1,0 +1,1 @@
+"""The cardholder portal's pages (``/portal/``) over the portal API's services."""

@@ -1,0 +1,147 @@
+"""Issue 22 item 4 (contract: Idempotency-Key): every state-changing /api/v1 route honours the header,
+through one mechanism (api/idempotency.py ``IdempotentRoute``), not only the money routes."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from sscard.api.idempotency import STATE_CHANGING, IdempotentRoute
+from sscard.audit.models import AuditEntry
+from sscard.db.session import unit_of_work
+from sscard.people.models import Person
+from sscard.staff.roles import Role
+from tests.api.conftest import bearer
+from tests.conftest import app_client
+from tests.credentials.query_password.conftest import fresh_address
+from tests.people.factories import new_id_number
+
+PERSONS = "/api/v1/counter/persons"
+
+
+def _counts() -> tuple[int, int]:
+    with unit_of_work() as uow:
+        audit = uow.session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+        persons = uow.session.scalar(select(func.count()).select_from(Person)) or 0
+    return int(audit), int(persons)
+
+
+# rule issue-22-4: a retry with the same key and body gets the first answer; nothing happens twice
+def test_a_retry_returns_the_first_answer_and_changes_nothing(client, staff_token) -> None:
+    clerk = bearer(staff_token(Role.COUNTER_CLERK, "110000"))
+    body = {"id_number": new_id_number(region="110105"), "name": "王五"}
+    headers = {**clerk, "Idempotency-Key": "person-add-1"}
+    first = client.post(PERSONS, json=body, headers=headers)
+    assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers, first.text
+    counts = _counts()
+    again = client.post(PERSONS, json=body, headers=headers)
+    assert again.status_code == 201 and again.json() == first.json()  # not 409 PERSON_DUPLICATE
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert _counts() == counts  # no second person, no audit entry
+    # without the key the same request is decided again: the person exists
+    assert client.post(PERSONS, json=body, headers=clerk).status_code == 409
+
+
+# rule issue-22-4: the same key with another body is 422 IDEMPOTENCY_KEY_REUSED; keys are per caller
+def test_the_same_key_with_another_body_is_refused(client, staff_token) -> None:
+    clerk = bearer(staff_token(Role.COUNTER_CLERK, "110000"))
+    headers = {**clerk, "Idempotency-Key": "person-add-2"}
+    assert client.post(PERSONS, json={"id_number": new_id_number(region="110105"), "name": "甲"},
+                       headers=headers).status_code == 201  # fmt: skip
+    counts = _counts()
+    other = client.post(PERSONS, json={"id_number": new_id_number(region="110105"), "name": "乙"}, headers=headers)
+    assert other.status_code == 422 and other.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert _counts() == counts
+    # another clerk's key of the same name is that clerk's own
+    mine = {**bearer(staff_token(Role.COUNTER_CLERK, "110000")), "Idempotency-Key": "person-add-2"}
+    assert client.post(PERSONS, json={"id_number": new_id_number(region="110105"), "name": "丙"},
+                       headers=mine).status_code == 201  # fmt: skip
+
+
+# rule issue-22-4: a refused request keeps no key; asked again it is decided again
+def test_a_refused_request_keeps_no_key(client, staff_token) -> None:
+    clerk = bearer(staff_token(Role.COUNTER_CLERK, "110000"))
+    headers = {**clerk, "Idempotency-Key": "person-add-3"}
+    number = new_id_number(region="440305")  # outside the clerk's region
+    assert client.post(PERSONS, json={"id_number": number, "name": "丁"}, headers=headers).status_code == 403
+    inside = {"id_number": new_id_number(region="110105"), "name": "丁"}
+    assert client.post(PERSONS, json=inside, headers=headers).status_code == 201
+
+
+# rule issue-22-4: two copies of a request sent at once with one key: one executes, both get its answer
+def test_concurrent_copies_execute_once(db_env, staff_token) -> None:
+    clerk = bearer(staff_token(Role.COUNTER_CLERK, "110000"))
+    body = {"id_number": new_id_number(region="110105"), "name": "戊"}
+    headers = {**clerk, "Idempotency-Key": "person-add-race"}
+    _, persons = _counts()
+    start = threading.Barrier(2)
+    answers: list[Any] = []
+
+    def send() -> None:
+        with app_client(address=fresh_address()) as c:
+            start.wait()
+            answers.append(c.post(PERSONS, json=body, headers=headers))
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
+    assert answers[0].json() == answers[1].json()
+    assert sum("Idempotent-Replayed" in a.headers for a in answers) == 1
+    assert _counts()[1] == persons + 1
+
+
+# rule issue-22-4: built once: every state-changing /api/v1 operation goes through IdempotentRoute
+def test_every_state_changing_route_honours_the_header() -> None:
+    from sscard.api.app import create_app
+    from tests.reliability.test_authz_matrix import app_operations
+
+    app = create_app()
+    assert any(op.startswith("POST /api/v1/") for op in app_operations(app))
+
+    def walk(routes: list[Any]) -> Any:
+        for route in routes:
+            if hasattr(route, "effective_route_contexts"):
+                yield from route.effective_route_contexts()
+            else:
+                yield route
+
+    checked = 0
+    for route in walk(app.routes):
+        path = getattr(route, "path_format", "") or ""
+        if path.startswith("/api/v1/") and set(getattr(route, "methods", ())) & STATE_CHANGING:
+            assert isinstance(getattr(route, "original_route", route), IdempotentRoute), path
+            checked += 1
+    assert checked >= 60
+
+
+# rule ID-5 (issue-22-4): an audited disclosure is never stored under its key: every asking is audited
+# again, and the revealed ID number and phone never get an unsealed copy in the key's table
+def test_a_disclosure_is_audited_every_time_and_never_stored(client, staff_token) -> None:
+    clerk = bearer(staff_token(Role.COUNTER_CLERK, "110000"))
+    supervisor = bearer(staff_token(Role.COUNTER_SUPERVISOR, "110000"))
+    id_number = new_id_number(region="110105")
+    person = client.post(PERSONS, json={"id_number": id_number, "name": "揭示", "phone": "13912345678"}, headers=clerk)
+    assert person.status_code == 201, person.text
+    url = f"{PERSONS}/{person.json()['person_id']}/reveal"
+    headers = {**supervisor, "Idempotency-Key": "reveal-1"}
+    body = {"evidence": "resident ID card, original"}
+
+    def reveals() -> int:
+        with unit_of_work() as uow:
+            query = select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "person.reveal")
+            return int(uow.session.scalar(query) or 0)
+
+    before = reveals()
+    for _ in range(2):
+        r = client.post(url, json=body, headers=headers)
+        assert r.status_code == 200 and "Idempotent-Replayed" not in r.headers, r.text
+        assert r.json()["id_number"] == id_number
+    assert reveals() == before + 2
+    with unit_of_work() as uow:
+        stored = uow.session.execute(text("SELECT answer FROM idempotent_request")).scalars().all()
+    assert not [a for a in stored if a and (id_number in str(a) or "13912345678" in str(a))]

@@ -1,0 +1,71 @@
+"""The browser harness: a real ``sscard serve`` on a free 127.0.0.1 port over a SQLite database of its own,
+Debian's /usr/bin/chromium driven by Playwright (never ``playwright install``), screenshots under
+``test-artifacts/screenshots/`` and an axe-core check that fails on serious or critical violations.
+
+    def test_something(site, tab):              # fixtures of tests/browser/conftest.py
+        tab.goto(site.url + "/portal/?lang=en")
+        visit(tab, "portal-login-en")           # screenshot + axe + <html lang> + no CSP violation
+
+The pages' Content-Security-Policy stays enforced in these tests (a violation fails the test): axe is
+evaluated through the DevTools protocol (``page.evaluate``), which the page's CSP does not govern.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+CHROMIUM = "/usr/bin/chromium"
+BLOCKING = ("serious", "critical")
+
+
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # fonts-wqy-microhei (.ci/run installs it)
+
+
+def launch(playwright: Any) -> Any:
+    # Without a CJK font the Chinese pages render as boxes and their screenshots show nothing.
+    assert CJK_FONT.exists(), f"{CJK_FONT} is missing: apt-get install fonts-wqy-microhei"
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
+
+
+def screenshot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's violations of the page as shown now (WCAG 2.x A/AA and best practices)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    result = page.evaluate("async () => (await window.axe.run(document, {resultTypes: ['violations']})).violations")
+    return list(result)
+
+
+def check_accessibility(page: Any, name: str) -> None:
+    """Fail on any serious or critical axe violation, naming the rule and the elements."""
+    blocking = [v for v in axe_violations(page) if v.get("impact") in BLOCKING]
+    summary = [
+        {"rule": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in blocking
+    ]
+    assert not summary, f"{name}: axe found serious/critical violations:\n{json.dumps(summary, indent=1)}"
+
+
+def visit(page: Any, name: str, lang: str | None = None) -> Path:
+    """The checks every page gets: its ``<html lang>``, no CSP violation, axe, and a screenshot."""
+    if lang is not None:
+        assert page.get_attribute("html", "lang") == lang, name
+    page.wait_for_load_state("load")
+    shot = screenshot(page, name)
+    check_accessibility(page, name)
+    violations = getattr(page, "_sscard_csp_violations", [])
+    assert not violations, f"{name}: Content-Security-Policy violations: {violations}"
+    return shot

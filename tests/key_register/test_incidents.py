@@ -1,0 +1,316 @@
+"""Emergency plans per region and security incidents (KEY-9)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from sscard.audit.models import AuditEntry
+from sscard.db.base import china_today, utcnow
+from sscard.key_register.carriers import deploy_carrier, load_key, record_carrier_use, recover_carrier, store_carrier
+from sscard.key_register.errors import (
+    CarrierIllegalTransition,
+    CarrierNotUsable,
+    IncidentCauseRequired,
+    IncidentIllegalTransition,
+    IncidentMeasuresPending,
+    KeysInvalid,
+)
+from sscard.key_register.incidents import (
+    close_incident,
+    confirm_measure,
+    measures_of,
+    record_findings,
+    report_carrier_loss,
+    report_incident,
+)
+from sscard.key_register.inventory import list_keys, rotate_key
+from sscard.key_register.models import MeasureKind, MeasureStatus
+from sscard.key_register.plans import adopt_emergency_plan, list_plans, plan_in_force
+from sscard.key_register.psam import current_deployment, deploy_psam
+from sscard.key_register.states import CarrierState, CarrierType, IncidentState
+from sscard.notify import MessageState, OutboxMessage
+from sscard.notify.outbox import open_body
+from sscard.staff.errors import OutsideRegion
+from sscard.staff.roles import Role
+from sscard.terminal_registry.models import TerminalStatus
+from sscard.terminal_registry.service import get_terminal
+from tests.key_register.factories import PDF, REGION, inventory_key, receive, staff_actor, terminal
+from tests.staff.factories import ensure_region
+
+
+# rule KEY-9: emergency plans exist per region, versioned; a district without one falls under its city's
+def test_plans_are_versioned_per_region(uow, officer) -> None:
+    ensure_region(uow, REGION)
+    with pytest.raises(OutsideRegion):  # a district officer cannot adopt the city's plan
+        adopt_emergency_plan(
+            uow,
+            region_code="110100",
+            title="x",
+            effective_from=china_today(),
+            filename="p.pdf",
+            content=PDF,
+            actor=officer,
+        )
+    today = china_today()
+    v1 = adopt_emergency_plan(
+        uow,
+        region_code=REGION,
+        title="社保卡安全应急预案",
+        effective_from=today,
+        filename="p.pdf",
+        content=PDF,
+        actor=officer,
+    )
+    v2 = adopt_emergency_plan(
+        uow, region_code=REGION, title="修订版", effective_from=today, filename="p2.pdf", content=PDF, actor=officer
+    )
+    future = adopt_emergency_plan(
+        uow,
+        region_code=REGION,
+        title="下年度",
+        effective_from=today + timedelta(days=30),
+        filename="p3.pdf",
+        content=PDF,
+        actor=officer,
+    )
+    assert future.version == v2.version + 1 == v1.version + 2
+    assert plan_in_force(uow, region_code=REGION) is v2
+    assert [p.version for p in list_plans(uow, region_code=REGION)][:3] == [future.version, v2.version, v1.version]
+    city_officer = staff_actor(uow, Role.SECURITY_OFFICER, region_code="110100")
+    adopt_emergency_plan(
+        uow,
+        region_code="110100",
+        title="市级预案",
+        effective_from=today,
+        filename="c.pdf",
+        content=PDF,
+        actor=city_officer,
+    )
+    ensure_region(uow, "110108")
+    assert plan_in_force(uow, region_code="110108").region_code == "110100"
+
+
+# rule KEY-9: a lost carrier is blocked, superior department and ministry notified, keys revoked and
+# rotated, the PSAM's terminal blocked; the incident closes only with cause and handling
+def test_psam_loss_contains_and_reports(uow, custodian, officer) -> None:
+    ensure_region(uow, REGION)
+    plan = adopt_emergency_plan(
+        uow,
+        region_code=REGION,
+        title="预案",
+        effective_from=china_today(),
+        filename="p.pdf",
+        content=PDF,
+        actor=officer,
+    )
+    card = receive(uow, custodian)
+    key = inventory_key(uow, officer)
+    load_key(uow, carrier_id=card.id, key_label=key, actor=officer)
+    tid = terminal(uow)
+    deploy_psam(
+        uow,
+        carrier_id=card.id,
+        terminal_id=tid,
+        physical_form="plug_in",
+        environment="收银台",
+        usage_mode="attended",
+        actor=custodian,
+    )
+
+    incident = report_carrier_loss(
+        uow, carrier_id=card.id, description="药房终端被盗，PSAM 随终端丢失", actor=custodian
+    )
+    assert card.state is CarrierState.LOST and incident.plan_id == plan.id
+    assert get_terminal(uow, tid).status is TerminalStatus.BLOCKED
+    assert current_deployment(uow, carrier_id=card.id) is None
+    measures = {(m.kind, m.target): m for m in measures_of(uow, incident_id=incident.id)}
+    assert measures[(MeasureKind.CARRIER_BLOCKED, card.serial)].status is MeasureStatus.DONE
+    assert measures[(MeasureKind.TERMINAL_BLOCKED, tid)].status is MeasureStatus.DONE
+    assert measures[(MeasureKind.KEY_REVOKED, key)].status is MeasureStatus.DONE
+    assert [k.state for k in list_keys(uow, label=key)] == ["revoked"]  # refused by the module from now on
+    assert measures[(MeasureKind.KEY_ROTATION, key)].status is MeasureStatus.PENDING
+    superior = measures[(MeasureKind.NOTIFY_SUPERIOR, "110100")]
+    ministry = measures[(MeasureKind.NOTIFY_MINISTRY, "000000")]
+    # rule KEY-9: a notice only queued is not done; it is done once the outbox delivered it
+    assert superior.status is ministry.status is MeasureStatus.PENDING
+    assert superior.outbox_message_id is not None
+    notices = list(
+        uow.session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "keys.incident.carrier_loss"))
+    )
+    mine = [m for m in notices if card.serial in open_body(m)]
+    assert sorted(m.department_code for m in mine) == ["000000", "110100"]
+    assert key in open_body(mine[0]) and tid in open_body(mine[0])
+    assert uow.session.scalar(select(AuditEntry).where(AuditEntry.subject == f"incident:{incident.id}")) is not None
+
+    # A lost carrier stays lost: reporting it again is an illegal transition.
+    with pytest.raises(CarrierIllegalTransition):
+        report_carrier_loss(uow, carrier_id=card.id, description="again", actor=custodian)
+    # rule KEY-9: closing needs the cause and the handling, then every measure done
+    with pytest.raises(IncidentCauseRequired) as exc:
+        close_incident(uow, incident_id=incident.id, actor=officer)
+    assert exc.value.code == "INCIDENT_CAUSE_REQUIRED"
+    record_findings(uow, incident_id=incident.id, cause="终端夜间被盗", actor=officer)
+    with pytest.raises(IncidentCauseRequired):
+        close_incident(uow, incident_id=incident.id, actor=officer)
+    record_findings(uow, incident_id=incident.id, handling="已报警；已停用终端；密钥已吊销并更换", actor=officer)
+    with pytest.raises(IncidentMeasuresPending) as pending:
+        close_incident(uow, incident_id=incident.id, actor=officer)
+    assert f"key_rotation:{key}" in pending.value.detail
+    rotate_key(uow, label=key, actor=officer)  # the officer rotates the key; the inventory reports it
+    for m in measures_of(uow, incident_id=incident.id):
+        if m.status is MeasureStatus.PENDING and m.kind not in NOTICES | {MeasureKind.KEY_ROTATION}:
+            confirm_measure(uow, incident_id=incident.id, measure_id=m.id, note="已在密码机控制台完成", actor=officer)
+    with pytest.raises(KeysInvalid):  # rule KEY-9: a notice is not confirmed by hand
+        confirm_measure(uow, incident_id=incident.id, measure_id=superior.id, note="已电话通知", actor=officer)
+    with pytest.raises(IncidentMeasuresPending) as pending:  # the notices are still only queued
+        close_incident(uow, incident_id=incident.id, actor=officer)
+    assert "notify_ministry:000000" in pending.value.detail
+    _deliver(uow, superior.outbox_message_id, ministry.outbox_message_id)
+    close_incident(uow, incident_id=incident.id, actor=officer)
+    assert superior.status is ministry.status is MeasureStatus.DONE
+    assert incident.state is IncidentState.CLOSED and incident.closed_by == officer.id
+    rotation = measures_of(uow, incident_id=incident.id)
+    assert {m.status for m in rotation if m.kind is MeasureKind.KEY_ROTATION} == {MeasureStatus.DONE}
+    with pytest.raises(IncidentIllegalTransition):
+        record_findings(uow, incident_id=incident.id, cause="x", actor=officer)
+
+
+NOTICES = {MeasureKind.NOTIFY_SUPERIOR, MeasureKind.NOTIFY_MINISTRY}
+
+
+def _deliver(uow, *message_ids: int) -> None:
+    """What the dispatcher records once a department inbox accepted the message (notify/dispatcher.py)."""
+    for message_id in message_ids:
+        message = uow.session.get(OutboxMessage, message_id)
+        message.state, message.sent_at = MessageState.SENT, utcnow()
+    uow.flush()
+
+
+# rule CH-2: a loss is reported by staff of the carrier's region
+def test_loss_outside_region(uow, custodian) -> None:
+    far_custodian = staff_actor(uow, Role.KEY_CUSTODIAN, region_code="650102")
+    card = receive(uow, far_custodian, CarrierType.MASTER_KEY_CARD, region_code="650102")
+    with pytest.raises(OutsideRegion):
+        report_carrier_loss(uow, carrier_id=card.id, description="x", actor=custodian)
+    assert card.state is CarrierState.RECEIVED
+
+
+# rule KEY-9: a loss is never refused for want of an emergency plan; the notice says there is none
+def test_loss_in_custody_without_plan(uow) -> None:
+    custodian = staff_actor(uow, Role.KEY_CUSTODIAN, region_code="540102")  # no plan anywhere above
+    card = receive(uow, custodian, CarrierType.MASTER_KEY_CARD, region_code="540102")
+    deploy_carrier(uow, carrier_id=card.id, holder=custodian.id, location="机房", purpose="仪式", actor=custodian)
+    store_carrier(uow, carrier_id=card.id, location="保险柜", purpose="入柜", actor=custodian)
+    incident = report_carrier_loss(uow, carrier_id=card.id, description="盘点时发现缺失", actor=custodian)
+    assert card.state is CarrierState.LOST and incident.plan_id is None
+    kinds = {m.kind for m in measures_of(uow, incident_id=incident.id)}
+    assert MeasureKind.TERMINAL_BLOCKED not in kinds and MeasureKind.NOTIFY_MINISTRY in kinds
+    [notice] = [
+        m
+        for m in uow.session.scalars(select(OutboxMessage).where(OutboxMessage.department_code == "540100"))
+        if card.serial in open_body(m)
+    ]
+    assert "尚无应急预案" in open_body(notice)
+
+
+# rule KEY-9: other incidents are reported upward too; a carrier loss must name the carrier
+def test_other_incident(uow, officer) -> None:
+    ensure_region(uow, REGION)
+    incident = report_incident(
+        uow, region_code=REGION, kind="device_compromise", description="密码机管理口令疑似泄露", actor=officer
+    )
+    kinds = {m.kind for m in measures_of(uow, incident_id=incident.id)}
+    assert kinds == {MeasureKind.NOTIFY_SUPERIOR, MeasureKind.NOTIFY_MINISTRY}
+    with pytest.raises(KeysInvalid):
+        report_incident(uow, region_code=REGION, kind="carrier_loss", description="x", actor=officer)
+
+
+# rule KEY-9: an incident revoking a key blocks every carrier and PSAM holding it, the PSAMs' terminals too
+def test_loss_blocks_every_holder_of_the_revoked_key(uow, officer, custodian) -> None:
+    key = inventory_key(uow, officer)
+    lost = receive(uow, custodian)
+    second = receive(uow, custodian)  # a second PSAM with the same key, still as received
+    deployed = receive(uow, custodian)  # a third one in a terminal
+    mother = receive(uow, custodian, CarrierType.KEY_MOTHER_CARD)
+    bystander = receive(uow, custodian)  # holds another key only
+    other_key = inventory_key(uow, officer)
+    for card in (lost, second, deployed, mother):
+        load_key(uow, carrier_id=card.id, key_label=key, actor=officer)
+    load_key(uow, carrier_id=bystander.id, key_label=other_key, actor=officer)
+    deploy_carrier(uow, carrier_id=mother.id, holder=custodian.id, location="机房", purpose="仪式", actor=custodian)
+    tid = terminal(uow)
+    deploy_psam(
+        uow,
+        carrier_id=deployed.id,
+        terminal_id=tid,
+        physical_form="plug_in",
+        environment="收费窗口",
+        usage_mode="attended",
+        actor=custodian,
+    )
+
+    incident = report_carrier_loss(uow, carrier_id=lost.id, description="PSAM 丢失", actor=custodian)
+
+    assert lost.state is CarrierState.LOST
+    assert second.state is deployed.state is mother.state is CarrierState.BLOCKED
+    assert bystander.state is CarrierState.RECEIVED
+    assert get_terminal(uow, tid).status is TerminalStatus.BLOCKED
+    assert current_deployment(uow, carrier_id=deployed.id) is None
+    measures = {(m.kind, m.target): m for m in measures_of(uow, incident_id=incident.id)}
+    for card in (lost, second, deployed, mother):
+        assert measures[(MeasureKind.CARRIER_BLOCKED, card.serial)].status is MeasureStatus.DONE
+    assert (MeasureKind.CARRIER_BLOCKED, bystander.serial) not in measures
+    assert measures[(MeasureKind.TERMINAL_BLOCKED, tid)].status is MeasureStatus.DONE
+    # every block is audited
+    blocks = uow.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "carrier.block", AuditEntry.subject == f"carrier:{second.id}")
+    ).all()
+    assert len(blocks) == 1
+    # a blocked carrier cannot be used, deployed or handed over; it is withdrawn for destruction
+    with pytest.raises(CarrierNotUsable):
+        record_carrier_use(uow, carrier_id=second.id, location="x", purpose="y", actor=custodian)
+    with pytest.raises(CarrierIllegalTransition):
+        store_carrier(uow, carrier_id=second.id, location="保险柜", purpose="入柜", actor=custodian)
+    recover_carrier(uow, carrier_id=second.id, location="机要室", purpose="收回待销毁", actor=custodian)
+    assert second.state is CarrierState.RECOVERED
+
+
+# rule KEY-9: a holder with a third party cannot be blocked in place: its measure waits for recovery
+def test_holder_with_a_third_party_stays_pending(uow, officer, custodian) -> None:
+    key = inventory_key(uow, officer)
+    lost, away = receive(uow, custodian), receive(uow, custodian)
+    for card in (lost, away):
+        load_key(uow, carrier_id=card.id, key_label=key, actor=officer)
+    away.state = CarrierState.HANDED_OVER  # as after a completed KEY-7 handover (tests/key_register/test_handovers.py)
+    uow.flush()
+    incident = report_carrier_loss(uow, carrier_id=lost.id, description="丢失", actor=custodian)
+    [measure] = [m for m in measures_of(uow, incident_id=incident.id) if m.target == away.serial]
+    assert measure.kind is MeasureKind.CARRIER_BLOCKED and measure.status is MeasureStatus.PENDING
+    assert away.state is CarrierState.HANDED_OVER
+
+
+# rule KEY-9: the department notice is done when the dispatcher delivered it, not when it was queued
+def test_notice_done_only_when_delivered(uow, officer, tmp_path) -> None:
+    ensure_region(uow, REGION)
+    incident = report_incident(uow, region_code=REGION, kind="other", description="机房门禁异常", actor=officer)
+    record_findings(uow, incident_id=incident.id, cause="门禁故障", handling="已修复", actor=officer)
+    notices = [m for m in measures_of(uow, incident_id=incident.id) if m.kind in NOTICES]
+    assert len(notices) == 2 and {m.status for m in notices} == {MeasureStatus.PENDING}
+    failed = uow.session.get(OutboxMessage, notices[0].outbox_message_id)
+    failed.state = MessageState.FAILED
+    uow.flush()
+    with pytest.raises(IncidentMeasuresPending):
+        close_incident(uow, incident_id=incident.id, actor=officer)
+    assert "failed" in notices[0].detail
+    _deliver(uow, *(m.outbox_message_id for m in notices))
+    close_incident(uow, incident_id=incident.id, actor=officer)
+    assert {m.status for m in notices} == {MeasureStatus.DONE}
+    done = uow.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "incident.measure_done", AuditEntry.subject == f"incident:{incident.id}"
+        )
+    ).all()
+    assert len(done) == 2

@@ -1,0 +1,320 @@
+"""Medical settlement in shared transactions (settlement/batch.py, api/settlement_lane.py).
+
+The batch pays only the common case (a new transaction id, the right PIN of an active card whose PIN is
+enabled and has no failure on record, money enough) and hands everything else back to the single path
+(``service.settle``), which answers it with its contract code. Each test runs the batch on both of its
+drivers where they exist: SQLAlchemy (SQLite, and PostgreSQL) and libpq's pipeline (PostgreSQL, the
+server's), and then asks the real app for the requests handed back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+
+from sscard.audit.models import AuditEntry
+from sscard.audit.service import verify_chain
+from sscard.cards.models import Card
+from sscard.credentials.pin.batch_db import POLICY_GENERATION, generation_params
+from sscard.credentials.pin.batch_verify import Authenticated
+from sscard.credentials.pin.models import CardPin
+from sscard.credentials.pin.rules.threshold import LockoutThresholds, PolicyGeneration
+from sscard.db.session import get_async_engine, unit_of_work
+from sscard.ledger.models import LedgerAccount
+from sscard.ledger.service import check
+from sscard.settlement.batch import SettleAttempt, Settled, settle_batch, settle_batch_pg
+from sscard.settlement.models import TerminalTxn
+from sscard.terminal.client import TerminalError
+from tests.settlement.factories import balance_of
+
+PIN = "740296"
+
+
+def _enabled(pharmacy, funded_card, fen: int, **person: Any) -> tuple[str, int]:
+    card_no, account = funded_card(fen, **person)
+    body = {"card_no": card_no, "old_pin_block": pharmacy.pin_block(card_no, "123456"),
+            "new_pin_block": pharmacy.pin_block(card_no, PIN)}  # fmt: skip
+    pharmacy.request("POST", "/terminal/pin/change", json_body=body)
+    return card_no, account
+
+
+def _attempt(t, card_no: str, amount: int, txn_id: str, *, pin: str | None = PIN, partial: bool = False):
+    body: dict[str, Any] = {"card_no": card_no, "amount_fen": amount, "txn_id": txn_id}
+    if pin is not None:
+        body["pin_block"] = t.pin_block(card_no, pin)
+    if partial:
+        body["partial"] = True
+    request = t.build_request("POST", "/terminal/settlement", json_body=body)
+    return SettleAttempt(method="POST", target=request.url.raw_path.decode(), headers=request.headers,
+                         body=request.content, card_no=card_no, amount_fen=amount, txn_id=txn_id,
+                         pin_block=bytes.fromhex(body["pin_block"]) if pin else None, partial=partial,
+                         received_at=time.time())  # fmt: skip
+
+
+def _thresholds(card_nos: list[str]) -> LockoutThresholds:
+    """A threshold cache that knows the cards' regions (the pipeline driver reads missing ones after its commit)."""
+    cache = LockoutThresholds()
+    with unit_of_work() as uow:
+        connection = uow.session.connection()
+        cache.observe(PolicyGeneration(*connection.execute(POLICY_GENERATION, generation_params()).one()))
+        for card in uow.session.scalars(select(Card).where(Card.card_no.in_(card_nos))):
+            cache.get_or_read(uow, card.region_code, card.card_type)
+    return cache
+
+
+def _run(driver: str, attempts: list[SettleAttempt], card_nos: list[str]) -> list[Any]:
+    thresholds = _thresholds(card_nos)
+    if driver == "pipeline":
+
+        async def go() -> list[Any]:
+            engine = get_async_engine()
+            assert engine is not None
+            async with engine.connect() as connection:
+                return await settle_batch_pg(connection, attempts, thresholds=thresholds)
+
+        return asyncio.run(go())
+    with unit_of_work() as uow:
+        return settle_batch(uow, attempts, thresholds=thresholds)
+
+
+@pytest.fixture(params=["sqlalchemy", "pipeline"])
+def driver(request, db) -> str:
+    if request.param == "pipeline" and db.backend != "postgresql":
+        pytest.skip("libpq's pipeline runs on PostgreSQL only")
+    return request.param
+
+
+def _stored(terminal_id: str, txn_id: str) -> int:
+    with unit_of_work() as uow:
+        query = (
+            select(func.count())
+            .select_from(TerminalTxn)
+            .where(TerminalTxn.terminal_id == terminal_id, TerminalTxn.txn_id == txn_id)
+        )
+        return int(uow.session.scalar(query) or 0)
+
+
+def _failures(card_no: str) -> int:
+    with unit_of_work() as uow:
+        query = select(CardPin.failures).join(Card, Card.id == CardPin.card_id).where(Card.card_no == card_no)
+        return int(uow.session.scalar(query) or 0)
+
+
+def _ledger_and_chain_ok() -> None:
+    with unit_of_work() as uow:
+        report = check(uow)
+        assert report.ok, report.discrepancies
+        assert verify_chain(uow).ok
+
+
+def _opened(pharmacy, funded_card) -> None:
+    """The institution's clearing account is made by its first settlement (the single path's)."""
+    card_no, _ = funded_card(1_000)
+    pharmacy.settle(card_no, 1, f"OPEN{time.time_ns() % 10**9}")
+
+
+# rules FIN-1 PIN-2 PIN-5 CH-3: a batch pays the common case once, hands back a replayed txn, a conflicting
+# txn, a payment the balance no longer covers (in the middle of the batch), a wrong PIN and a blocked card;
+# the single path then answers each with its code, counts the wrong PIN once, and the ledger balances
+def test_a_batch_pays_the_common_case_and_hands_back_the_rest(terminal, funded_card, driver) -> None:
+    from sscard.cards.loss import report_loss_by_hotline
+    from tests.people.factories import CLERK, new_id_number
+
+    pharmacy = terminal("pharmacy")
+    tid = pharmacy.profile.terminal_id
+    _opened(pharmacy, funded_card)
+    good, good_account = _enabled(pharmacy, funded_card, 10_000)
+    other, other_account = _enabled(pharmacy, funded_card, 10_000)
+    low, low_account = _enabled(pharmacy, funded_card, 500)
+    wrong, wrong_account = _enabled(pharmacy, funded_card, 10_000)
+    id_number = new_id_number()
+    lost, lost_account = _enabled(pharmacy, funded_card, 10_000, id_number=id_number)
+    with unit_of_work() as uow:
+        report_loss_by_hotline(uow, id_number=id_number, actor=CLERK)
+    cards = [good, other, low, wrong, lost]
+    first = _run(driver, [_attempt(pharmacy, good, 1_000, "A0")], cards)
+    assert isinstance(first[0], Settled) and first[0].answer["balance_fen"] == 9_000
+
+    attempts = [
+        _attempt(pharmacy, good, 1_000, "A0"),  # replayed (stored by the batch before)
+        _attempt(pharmacy, good, 2_000, "A1"),  # paid
+        _attempt(pharmacy, other, 3_000, "A1"),  # the same id for another request: TXN_CONFLICT
+        _attempt(pharmacy, low, 400, "L1"),  # paid: 100 left
+        _attempt(pharmacy, low, 200, "L2"),  # insufficient in the middle of the batch
+        _attempt(pharmacy, low, 100, "L3"),  # paid: what is left
+        _attempt(pharmacy, wrong, 100, "W1", pin="000000"),  # a wrong PIN
+        _attempt(pharmacy, lost, 100, "X1"),  # a blocked card
+    ]
+    outcomes = _run(driver, attempts, cards)
+    paid = [isinstance(o, Settled) for o in outcomes]
+    assert paid == [False, True, False, True, False, True, False, False]
+    assert all(isinstance(o, Authenticated) for o, p in zip(outcomes, paid, strict=True) if not p)
+    assert outcomes[1].answer["balance_fen"] == 7_000
+    assert [outcomes[i].answer["balance_fen"] for i in (3, 5)] == [100, 0]
+    assert balance_of(good_account) == 7_000 and balance_of(low_account) == 0
+    assert balance_of(other_account) == 10_000 and balance_of(wrong_account) == 10_000
+    assert balance_of(lost_account) == 10_000
+    assert _stored(tid, "A1") == 1 and _stored(tid, "L2") == 0 and _stored(tid, "W1") == 0
+    assert _failures(wrong) == 0  # the batch counts nothing: the single path does (PIN-5)
+    _ledger_and_chain_ok()
+
+    # What the route answers for the requests handed back (each a request of its own, with a new nonce).
+    assert pharmacy.settle(good, 1_000, "A0", pin=PIN)["balance_fen"] == 9_000  # the first answer again
+    for card_no, amount, txn_id, code in [(other, 3_000, "A1", "TXN_CONFLICT"), (low, 200, "L2", "INSUFFICIENT_FUNDS"),
+                                          (lost, 100, "X1", "CARD_BLOCKED")]:  # fmt: skip
+        with pytest.raises(TerminalError) as info:
+            pharmacy.settle(card_no, amount, txn_id, pin=PIN)
+        assert info.value.code == code
+    with pytest.raises(TerminalError) as info:
+        pharmacy.settle(wrong, 100, "W1", pin="000000")
+    assert info.value.code == "PIN_WRONG" and _failures(wrong) == 1  # counted once, by the single path
+    assert balance_of(good_account) == 7_000 and balance_of(other_account) == 10_000
+    _ledger_and_chain_ok()
+
+
+# rules CH-3 FIN-1: the batch's answer is the answer stored; a replayed nonce is not authenticated here
+def test_the_batch_answer_is_stored_and_a_replayed_nonce_is_refused(terminal, funded_card, driver) -> None:
+    pharmacy = terminal("clinic")
+    _opened(pharmacy, funded_card)
+    card_no, account = _enabled(pharmacy, funded_card, 5_000)
+    attempt = _attempt(pharmacy, card_no, 1_234, "S1")
+    (settled,) = _run(driver, [attempt], [card_no])
+    assert isinstance(settled, Settled)
+    with unit_of_work() as uow:
+        txn = uow.session.scalars(select(TerminalTxn).where(TerminalTxn.txn_id == "S1",
+                                  TerminalTxn.terminal_id == pharmacy.profile.terminal_id)).one()  # fmt: skip
+        assert txn.answer == settled.answer and txn.posting_id is not None and txn.amount_fen == -1_234
+    assert _run(driver, [attempt], [card_no]) == [None]  # the same nonce again: REPLAY on the single path
+    assert balance_of(account) == 5_000 - 1_234
+    assert pharmacy.settle(card_no, 1_234, "S1", pin=PIN) == settled.answer
+
+
+# rule FIN-1: idempotency is by terminal + transaction id: the batch finds a stored id of its own terminal
+# (handed back: the single path replays it) and pays the same id at another terminal as a new payment
+def test_a_stored_txn_id_is_the_terminals_own(terminal, funded_card, driver) -> None:
+    clinic, pharmacy = terminal("clinic"), terminal("pharmacy")
+    _opened(clinic, funded_card)
+    _opened(pharmacy, funded_card)
+    card_no, account = _enabled(clinic, funded_card, 5_000)
+    (first,) = _run(driver, [_attempt(clinic, card_no, 100, "T1")], [card_no])
+    assert isinstance(first, Settled)
+    again, other = _run(driver, [_attempt(clinic, card_no, 100, "T1"), _attempt(pharmacy, card_no, 200, "T1")],
+                        [card_no])  # fmt: skip
+    assert isinstance(again, Authenticated) and isinstance(other, Settled)
+    assert other.answer["balance_fen"] == 5_000 - 300 and balance_of(account) == 5_000 - 300
+    assert _stored(clinic.profile.terminal_id, "T1") == 1 and _stored(pharmacy.profile.terminal_id, "T1") == 1
+    assert clinic.settle(card_no, 100, "T1", pin=PIN) == first.answer  # the first answer again, nothing moved
+    assert balance_of(account) == 5_000 - 300
+    _ledger_and_chain_ok()
+
+
+# rule FIN-1: a transaction id claimed by another transaction while the batch ran fails the batch as a
+# whole (rolled back: nothing of it kept), and the single path then answers each request
+def test_a_txn_claimed_meanwhile_fails_the_whole_batch(terminal, funded_card, driver, db) -> None:
+    if db.backend != "postgresql":
+        pytest.skip("needs two transactions at once")
+    pharmacy = terminal("pharmacy")
+    tid = pharmacy.profile.terminal_id
+    _opened(pharmacy, funded_card)
+    card_no, account = _enabled(pharmacy, funded_card, 5_000)
+    other, other_account = _enabled(pharmacy, funded_card, 5_000)
+    holder = db.engine.connect()
+    started = threading.Event()
+    try:
+        transaction = holder.begin()
+        # The other transaction holds the medical account's lock and has claimed "M2" (not yet committed).
+        holder.execute(text("SELECT id FROM ledger_account WHERE id = :id FOR UPDATE"), {"id": other_account})
+        txn_row = {"terminal_id": tid, "txn_id": "M2", "purpose": "settle", "request_digest": "0" * 64,
+                   "institution_id": _institution(tid), "card_id": None, "account_id": other_account,
+                   "amount_fen": -1, "reversed": False, "business_date": date(2026, 1, 1),
+                   "answer": {"ok": True}}  # fmt: skip
+        holder.execute(TerminalTxn.__table__.insert().values(**txn_row))
+        result: list[Any] = []
+        attempts = [_attempt(pharmacy, card_no, 100, "M1"), _attempt(pharmacy, other, 100, "M2")]
+
+        def batch() -> None:
+            started.set()
+            try:
+                result.append(_run(driver, attempts, [card_no, other]))
+            except Exception as exc:  # noqa: BLE001 - what the batcher would turn into the single path for all
+                result.append(exc)
+
+        thread = threading.Thread(target=batch)
+        thread.start()
+        started.wait()
+        time.sleep(1.0)  # the batch now waits for the other transaction's lock
+        transaction.commit()
+        thread.join(30)
+    finally:
+        holder.close()
+    assert len(result) == 1
+    outcome = result[0]
+    if isinstance(outcome, Exception):  # its write met the claim: the whole batch was rolled back
+        assert _stored(tid, "M1") == 0 and balance_of(account) == 5_000
+    else:  # it read the claim after the lock: M2 handed back, M1 paid
+        assert isinstance(outcome[0], Settled) and isinstance(outcome[1], Authenticated)
+        assert _stored(tid, "M1") == 1 and balance_of(account) == 4_900
+    assert balance_of(other_account) == 5_000
+    with pytest.raises(TerminalError) as info:
+        pharmacy.settle(other, 100, "M2", pin=PIN)
+    assert info.value.code == "TXN_CONFLICT"
+    _ledger_and_chain_ok()
+
+
+def _institution(terminal_id: str) -> int:
+    from sscard.ledger.models import Institution
+    from sscard.terminal_registry.models import Terminal
+
+    with unit_of_work() as uow:
+        t = uow.session.scalars(select(Terminal).where(Terminal.terminal_id == terminal_id)).one()
+        query = select(Institution.id).where(
+            Institution.region_code == t.region_code, Institution.name == t.institution_name
+        )
+        return int(uow.session.scalar(query) or 0)
+
+
+# rule CARD-4: a card blocked while the batch waits for its account's lock is read blocked (the PIN rows
+# are read after the accounts are locked) and handed back; the single path refuses it, nothing moves
+def test_a_card_blocked_mid_batch_is_not_paid(terminal, funded_card, driver, db) -> None:
+    from sscard.cards.loss import report_loss_by_hotline
+    from tests.people.factories import CLERK, new_id_number
+
+    if db.backend != "postgresql":
+        pytest.skip("needs two transactions at once")
+    pharmacy = terminal("pharmacy")
+    _opened(pharmacy, funded_card)
+    id_number = new_id_number()
+    card_no, account = _enabled(pharmacy, funded_card, 5_000, id_number=id_number)
+    holder = db.engine.connect()
+    result: list[Any] = []
+    try:
+        transaction = holder.begin()
+        holder.execute(text("SELECT id FROM ledger_account WHERE id = :id FOR UPDATE"), {"id": account})
+        attempt = _attempt(pharmacy, card_no, 100, "B1")
+        thread = threading.Thread(target=lambda: result.append(_run(driver, [attempt], [card_no])))
+        thread.start()
+        time.sleep(1.0)  # the batch waits for the account's lock
+        with unit_of_work() as uow:
+            report_loss_by_hotline(uow, id_number=id_number, actor=CLERK)  # committed while the batch waits
+        transaction.commit()
+        thread.join(30)
+    finally:
+        holder.close()
+    assert result and isinstance(result[0][0], Authenticated)
+    assert balance_of(account) == 5_000
+    with pytest.raises(TerminalError) as info:
+        pharmacy.settle(card_no, 100, "B1", pin=PIN)
+    assert info.value.code == "CARD_BLOCKED"
+    with unit_of_work() as uow:
+        assert uow.session.scalar(select(LedgerAccount.balance_fen).where(LedgerAccount.id == account)) == 5_000
+        paid = AuditEntry.action == "settlement.pay"
+        entries = uow.session.scalar(
+            select(func.count()).select_from(AuditEntry).where(paid, AuditEntry.details.contains('"txn_id":"B1"'))
+        )
+        assert entries == 0

@@ -1,0 +1,42 @@
+"""The test harness's own rules (tests/conftest.py, issue 18 item 5): what it makes fast stays checked."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import shared_app
+
+
+# Staff password hashes are cheap outside the hashing tests (still Argon2id, still salted)
+def test_staff_hashes_are_cheap_here() -> None:
+    from sscard.staff.passwords import hash_password, verify_password
+
+    stored = hash_password("correct horse battery")
+    assert stored.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert verify_password(stored, "correct horse battery") and not verify_password(stored, "wrong horse battery")
+
+
+# ... and real where the test is about them (rule CH-2: the production parameters)
+@pytest.mark.real_password_hashing
+def test_staff_hashes_are_real_when_marked() -> None:
+    from sscard.staff.passwords import dummy_hash, hash_password
+
+    assert hash_password("correct horse battery").startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert dummy_hash().startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+# One app per build-time configuration: per-test settings (the database) do not rebuild it, a setting
+# the build reads (SSCARD_ENV=prod: no docs) does
+def test_the_app_is_built_once_per_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sscard.config import reset_settings_cache
+
+    first = shared_app()
+    monkeypatch.setenv("SSCARD_DATABASE_URL", "sqlite:///elsewhere.db")
+    reset_settings_cache()
+    assert shared_app() is first
+    monkeypatch.setenv("SSCARD_LOG_LEVEL", "DEBUG")
+    reset_settings_cache()
+    assert shared_app() is not first
+    monkeypatch.undo()
+    reset_settings_cache()
+    assert shared_app() is first
