@@ -21,6 +21,7 @@ from sqlalchemy import func, select, text
 from sscard.audit.models import AuditEntry
 from sscard.audit.service import verify_chain
 from sscard.cards.models import Card
+from sscard.credentials.pin import batch_db
 from sscard.credentials.pin.batch_verify import Authenticated
 from sscard.credentials.pin.models import CardPin
 from sscard.db.session import get_async_engine, unit_of_work
@@ -269,26 +270,45 @@ def test_a_card_blocked_mid_batch_is_not_paid(terminal, debit_card, driver, db) 
     assert balance_of(account) == 5_000
 
 
+def _policy_generation() -> tuple[int, int]:
+    """What the batch's threshold caches key on (``rules/threshold.py``): any policy version saved anywhere."""
+    with unit_of_work() as uow:
+        return tuple(uow.session.execute(batch_db.POLICY_GENERATION, batch_db.generation_params()).one())
+
+
 # rule FIN-2 (the lane): a consumption the batch pays is answered 200 by the lane, with the route's body,
 # the request id and the stored answer; the same request again is the route's replay
 def test_the_lane_answers_after_commit(terminal, debit_card, client) -> None:
     pos, kiosk = terminal("bank_outlet"), terminal("kiosk")
     opened(pos, debit_card)
     card_no, account = enabled(kiosk, debit_card, 5_000)
-    # A first payment warms the batch's caches (lockout and notice thresholds of the card's region):
-    # with a cold cache the batch hands a request on to the route, which then pays it.
-    warm = client.send(pos.build_request("POST", PATH, json_body=body_of(pos, card_no, 100, "H0", PIN)))
-    assert warm.status_code == 200 and warm.json()["balance_fen"] == 4_900, warm.text
-    request = pos.build_request("POST", PATH, json_body=body_of(pos, card_no, 600, "H1", PIN))
-    request.headers["X-Request-ID"] = "lane-test-1"
-    paid_before = DECIDED.labels("paid")._value.get()
-    response = client.send(request)
-    assert response.status_code == 200, response.text
-    assert response.headers["X-Request-ID"] == "lane-test-1" and "Idempotent-Replayed" not in response.headers
-    assert response.json()["balance_fen"] == 4_300 and balance_of(account) == 4_300
-    assert DECIDED.labels("paid")._value.get() == paid_before + 1  # the lane's batch paid it, not the route
-    assert _stored(pos.profile.terminal_id, "H1") == 1 and _consumed_entries(pos.profile.terminal_id, "H1") == 1
-    again = client.send(pos.build_request("POST", PATH, json_body=body_of(pos, card_no, 600, "H1", PIN)))
+    balance = 5_000
+    # A first payment warms the batch's caches (lockout and notice thresholds of the card's region): with a
+    # cold cache the batch hands a request on to the route, which then pays it. The caches forget whenever
+    # any policy version is saved, and the tests in other processes share this database and save them; so
+    # a round whose payment the route paid counts only if the policy changed meanwhile, and is tried again.
+    for round_no in range(5):
+        generation = _policy_generation()
+        warm = client.send(pos.build_request("POST", PATH, json_body=body_of(pos, card_no, 100, f"H0-{round_no}", PIN)))
+        balance -= 100
+        assert warm.status_code == 200 and warm.json()["balance_fen"] == balance, warm.text
+        txn_id = f"H1-{round_no}"
+        request = pos.build_request("POST", PATH, json_body=body_of(pos, card_no, 600, txn_id, PIN))
+        request.headers["X-Request-ID"] = f"lane-test-{round_no}"
+        paid_before = DECIDED.labels("paid")._value.get()
+        response = client.send(request)
+        balance -= 600
+        assert response.status_code == 200, response.text
+        assert response.headers["X-Request-ID"] == f"lane-test-{round_no}"
+        assert "Idempotent-Replayed" not in response.headers
+        assert response.json()["balance_fen"] == balance and balance_of(account) == balance
+        if DECIDED.labels("paid")._value.get() == paid_before + 1:
+            break  # the lane's batch paid it, not the route
+        assert _policy_generation() != generation, "the batch handed a payment on with its caches warm"
+    else:
+        pytest.fail("the policy changed under every round: the lane was never seen paying")
+    assert _stored(pos.profile.terminal_id, txn_id) == 1 and _consumed_entries(pos.profile.terminal_id, txn_id) == 1
+    again = client.send(pos.build_request("POST", PATH, json_body=body_of(pos, card_no, 600, txn_id, PIN)))
     assert again.status_code == 200 and again.json() == response.json()
-    assert again.headers["Idempotent-Replayed"] == "true" and balance_of(account) == 4_300
+    assert again.headers["Idempotent-Replayed"] == "true" and balance_of(account) == balance
     _ledger_and_chain_ok()
