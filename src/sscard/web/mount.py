@@ -28,6 +28,8 @@ CHANNEL_ROUTERS: tuple[str, ...] = (
     "sscard.web.console.routes:router",
     "sscard.web.console.handovers:router",
     "sscard.web.console.registers:router",
+    "sscard.web.console.devices:router",
+    "sscard.web.console.reports:router",
 )
 
 

@@ -113,6 +113,7 @@ class Page:
         returns normally, so without this the request's transaction would commit a half-done change.
         """
         state = self.session
+        self.context["refusal_code"] = exc.code  # the form's error summary shows it beside the words
         self.uow.rollback()
         if state is not None:
             try:

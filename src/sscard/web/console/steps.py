@@ -18,16 +18,16 @@ from sscard.web.refusals import refusals_audited
 Again = Callable[[int, dict[str, str]], Response]
 
 
-def run_step(current: StaffPage, *, action: str, subject: str, call: Callable[[], Any], done: str, again: Again,
-             to: str | Callable[[Any], str]) -> Response:  # fmt: skip
-    """Run ``call``; on success flash ``done`` and redirect to ``to`` (or ``to(result)``)."""
+def run_step(current: StaffPage, *, action: str, subject: str, call: Callable[[], Any],
+             done: str | Callable[[Any], str], again: Again, to: str | Callable[[Any], str]) -> Response:  # fmt: skip
+    """Run ``call``; on success flash ``done`` (or ``done(result)``) and redirect to ``to`` (or ``to(result)``)."""
     page = current.page
     try:
         with refusals_audited(page.uow, actor=current.actor(), action=action, subject=subject):
             result = call()
     except DomainError as exc:
         return again(exc.status, {"_form": page.refused(exc)})
-    page.flash(done)
+    page.flash(done if isinstance(done, str) else done(result))
     return page.redirect(to if isinstance(to, str) else to(result))
 
 
