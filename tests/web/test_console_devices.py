@@ -97,8 +97,12 @@ def test_revocation_raises_an_alert_that_an_officer_acknowledges(browser) -> Non
     certificate = unique("SXH2024")
     serial = _device_in(district, certificate_no=certificate)
     _sign_in(browser, _district_staff(Role.SECURITY_OFFICER, district))
-    unknown = _post(browser, "/console/devices", "/console/devices/certificate-revocations",
-                    {"revoked_certificate": unique("NONE"), "revoke_reason": "revoked by the administration"})
+    unknown = _post(
+        browser,
+        "/console/devices",
+        "/console/devices/certificate-revocations",
+        {"revoked_certificate": unique("NONE"), "revoke_reason": "revoked by the administration"},
+    )
     assert unknown.status_code == 404 and "密码设备不存在。" in unknown.text and "DEVICE_NOT_FOUND" in unknown.text
     r = _post(browser, "/console/devices", "/console/devices/certificate-revocations",
               {"revoked_certificate": certificate, "revoke_reason": "revoked by the administration"})  # fmt: skip

@@ -56,7 +56,9 @@ def devices(current: StaffPage = Depends(staff_with(*AUDIT_READ))) -> Response:
 
 @router.post("/devices/certificate-revocations")
 def revoke_certificate(
-    current: StaffPage = Depends(staff_with(*OFFICER)), revoked_certificate: str = Form(""), revoke_reason: str = Form("")
+    current: StaffPage = Depends(staff_with(*OFFICER)),
+    revoked_certificate: str = Form(""),
+    revoke_reason: str = Form(""),
 ) -> Response:
     """Record that a model certificate was revoked: every device on it is blocked and alerted (KEY-4)."""
     page = current.page
