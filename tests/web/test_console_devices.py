@@ -107,7 +107,7 @@ def test_revocation_raises_an_alert_that_an_officer_acknowledges(browser) -> Non
     r = _post(browser, "/console/devices", "/console/devices/certificate-revocations",
               {"revoked_certificate": certificate, "revoke_reason": "revoked by the administration"})  # fmt: skip
     assert r.status_code == 303
-    assert "证书撤销已记录：1 台设备已停用。" in browser.get("/console/devices").text  # the flash counts them
+    assert "证书撤销已记录，停用设备：1 台。" in browser.get("/console/devices").text  # the flash counts them
     device = _device(serial)
     assert device.state.value == "blocked" and device.blocked_reason == "certificate_revoked"
     browser.cookies.clear()

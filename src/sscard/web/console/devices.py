@@ -70,7 +70,7 @@ def revoke_certificate(
         current, action="device.certificate_revoke", subject=f"cert:{values['revoked_certificate']}",
         call=lambda: service.revoke_certificate(page.uow, certificate_no=values["revoked_certificate"],
                                                 reason=values["revoke_reason"], actor=current.actor()),
-        done=lambda blocked: page.gettext("The revocation is recorded: %(n)s devices are blocked.")
+        done=lambda blocked: page.gettext("The revocation is recorded; devices blocked: %(n)s.")
         % {"n": len(blocked)},
         again=lambda status, errs: devices_page(current, status=status, errors=errs, values=values),
         to="/console/devices",
@@ -84,8 +84,9 @@ def sweep(current: StaffPage = Depends(staff_with(*OFFICER))) -> Response:
     return run_step(
         current, action="device.sweep", subject=f"region:{current.staff.region_code}",
         call=lambda: service.sweep_certificates(page.uow),
-        done=lambda report: page.gettext("Certificates checked: %(blocked)s devices blocked, %(warned)s warned.")
-        % {"blocked": len(report.blocked), "warned": len(report.warned)},
+        done=lambda report: page.gettext(
+            "Certificates checked; devices blocked: %(blocked)s, warned of expiry: %(warned)s."
+        ) % {"blocked": len(report.blocked), "warned": len(report.warned)},
         again=lambda status, errs: devices_page(current, status=status, errors=errs), to="/console/devices",
     )  # fmt: skip
 
