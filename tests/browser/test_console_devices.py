@@ -23,6 +23,7 @@ WORDS = {
         "certificate": "商用密码产品型号证书编号",
         "reason": "原因",
         "revoke": "登记撤销",
+        "not_found": "密码设备不存在。",
         "revoked": "证书撤销已记录，停用设备：1 台。",
         "alerts": "设备告警",
         "acknowledge": "确认",
@@ -40,6 +41,7 @@ WORDS = {
         "certificate": "Commercial cryptography model certificate number",
         "reason": "Reason",
         "revoke": "Record the revocation",
+        "not_found": "No such cryptographic device.",
         "revoked": "The revocation is recorded; devices blocked: 1.",
         "alerts": "Device alerts",
         "acknowledge": "Acknowledge",
@@ -66,8 +68,9 @@ def _device(certificate_no: str) -> str:
         ).serial  # fmt: skip
 
 
-# rule KEY-4: a revoked certificate blocks its device and raises an alert; an officer acknowledges it
-# and records the new certificate, which returns the device to service; the inventory downloads as a PDF
+# rule KEY-4: a certificate no device holds is refused (DEVICE_NOT_FOUND, shown); a revoked one blocks its
+# device and raises an alert; an officer acknowledges it and records the new certificate, which returns
+# the device to service; the inventory downloads as a PDF
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_officer_handles_a_revoked_certificate(site, tab, lang: str) -> None:
     w, html = WORDS[lang], SIGN_IN_WORDS[lang]["html"]
@@ -76,6 +79,12 @@ def test_officer_handles_a_revoked_certificate(site, tab, lang: str) -> None:
     _sign_in(tab, SIGN_IN_WORDS[lang], lang, Role.SECURITY_OFFICER, "devices")
     tab.get_by_role("navigation").get_by_role("link", name=w["devices"], exact=True).click()
     assert serial in tab.inner_text("main")
+    tab.get_by_label(w["certificate"]).fill(unique("NONE-"))  # no device holds it: refused with its code
+    tab.get_by_label(w["reason"], exact=True).fill("国家密码管理局公告撤销")
+    tab.get_by_role("button", name=w["revoke"]).click()
+    summary = tab.wait_for_selector("#error-summary")
+    assert w["not_found"] in summary.inner_text() and "DEVICE_NOT_FOUND" in summary.inner_text()
+    visit(tab, f"console-devices-refused-{lang}", lang=html)
     tab.get_by_label(w["certificate"]).fill(certificate)
     tab.get_by_label(w["reason"], exact=True).fill("国家密码管理局公告撤销")
     tab.get_by_role("button", name=w["revoke"]).click()
