@@ -66,6 +66,7 @@ def test_renew_certificate_and_move(browser) -> None:
     view = browser.get(url)
     assert view.status_code == 200 and serial in view.text and f'action="{url}/move"' not in view.text
     assert _post(browser, url, f"{url}/move", {"new_location": "safe"}).status_code == 403
+    assert browser.get("/console/devices?region=110000").status_code == 403  # OUTSIDE_REGION, as the API
     browser.cookies.clear()
     _sign_in(browser, _district_staff(Role.SECURITY_OFFICER, district))
     url = _device_url(browser, serial)

@@ -39,19 +39,20 @@ def _filled(page: Page, values: Values) -> Values:
 # --- the device list: revocations and the sweep -------------------------------------------------------
 
 
-def devices_page(current: StaffPage, *, status: int = 200, errors: Values | None = None,
+def devices_page(current: StaffPage, *, region: str = "", status: int = 200, errors: Values | None = None,
                  values: Values | None = None) -> Response:  # fmt: skip
     page = current.page
-    found = service.list_devices(page.uow, region_code=current.staff.region_code)
+    scope = current.region_scope(region)
+    found = service.list_devices(page.uow, region_code=scope)
     return page.render("console/devices.html", status=status, title=page.gettext("Certified devices"),
-                       devices=[(page.ref({"device": d.id}), d) for d in found], errors=errors or {},
+                       region=scope, devices=[(page.ref({"device": d.id}), d) for d in found], errors=errors or {},
                        values=values or {}, can_decide=current.staff.role in OFFICER)  # fmt: skip
 
 
 @router.get("/devices")
-def devices(current: StaffPage = Depends(staff_with(*AUDIT_READ))) -> Response:
-    """The certified devices of the region, each linking to its page."""
-    return devices_page(current)
+def devices(current: StaffPage = Depends(staff_with(*AUDIT_READ)), region: str = "") -> Response:
+    """The certified devices of the region (or of a sub-region), each linking to its page."""
+    return devices_page(current, region=region.strip()[:6])
 
 
 @router.post("/devices/certificate-revocations")
