@@ -46,6 +46,8 @@ def _receipt(**extra: object) -> dict[str, object]:
 def test_receive_one_carrier_and_a_receipt(browser) -> None:
     _sign_in(browser, _staff(Role.KEY_CUSTODIAN))
     assert 'href="/console/carriers/receive"' in browser.get("/console/carriers").text
+    for form in ("receive?lang=en", "receipt?lang=en", "receive?lang=zh_CN", "receipt?lang=zh_CN"):
+        assert browser.get(f"/console/carriers/{form}").status_code == 200, form
     serial = unique("SN")
     one = _receipt(carrier_type="psam_card", serial=serial)
     r = _post(browser, "/console/carriers/receive", "/console/carriers", one)

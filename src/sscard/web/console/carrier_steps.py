@@ -34,7 +34,7 @@ def _receive_page(current: StaffPage, *, several: bool, status: int = 200, error
         "console/carrier_new.html", status=status, several=several, errors=errors or {},
         title=page.gettext("Receive a delivery receipt") if several else page.gettext("Receive a key carrier"),
         values=values or {"region_code": current.staff.region_code}, lines=(lines or []) + blank[len(lines or []):],
-        types=[t.value for t in CarrierType], **carrier_words(page),
+        types=list(CarrierType), **carrier_words(page),
     )  # fmt: skip
 
 
