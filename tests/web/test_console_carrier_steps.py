@@ -61,8 +61,12 @@ def test_receive_one_carrier_and_a_receipt(browser) -> None:
     first, second, taken = unique("SN"), unique("SN"), serial
     lines = {"line_type": ["key_mother_card", "psam_card", ""], "line_serial": [first, second, ""],
              "line_holder": ["", "张三", ""]}  # fmt: skip
-    clash = _post(browser, "/console/carriers/receipt", "/console/carriers/receipts",
-                  _receipt(line_type=["psam_card", "psam_card"], line_serial=[first, taken], line_holder=["", ""]))
+    clash = _post(
+        browser,
+        "/console/carriers/receipt",
+        "/console/carriers/receipts",
+        _receipt(line_type=["psam_card", "psam_card"], line_serial=[first, taken], line_holder=["", ""]),
+    )
     assert clash.status_code == 409  # one line already registered: none of the receipt is
     with unit_of_work() as uow:
         assert uow.session.scalars(select(KeyCarrier).where(KeyCarrier.serial == first)).all() == []
@@ -74,7 +78,9 @@ def test_receive_one_carrier_and_a_receipt(browser) -> None:
     _sign_in(browser, _staff(Role.AUDITOR))
     assert browser.get("/console/carriers/receive").status_code == 403
     assert 'href="/console/carriers/receive"' not in browser.get("/console/carriers").text
-    r = _post(browser, "/console/carriers", "/console/carriers", _receipt(carrier_type="psam_card", serial=unique("SN")))
+    r = _post(
+        browser, "/console/carriers", "/console/carriers", _receipt(carrier_type="psam_card", serial=unique("SN"))
+    )
     assert r.status_code == 403
 
 

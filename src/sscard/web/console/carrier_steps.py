@@ -26,8 +26,11 @@ Values = dict[str, str]
 RECEIPT_LINES = 6  # rows of the receipt form; blank rows are left out
 
 
+Line = tuple[str, str, str]  # a receipt line as typed: type, serial, holder
+
+
 def _receive_page(current: StaffPage, *, several: bool, status: int = 200, errors: Values | None = None,
-                  values: Values | None = None, lines: list[tuple[str, str, str]] | None = None) -> Response:  # fmt: skip
+                  values: Values | None = None, lines: list[Line] | None = None) -> Response:  # fmt: skip
     page = current.page
     blank = [("", "", "")] * RECEIPT_LINES
     return page.render(
@@ -205,7 +208,9 @@ def record_use(
 
 
 @router.post("/carriers/{ref}/loss")
-def report_loss(ref: str, current: StaffPage = Depends(staff_with(*KEYS)), loss_description: str = Form("")) -> Response:
+def report_loss(
+    ref: str, current: StaffPage = Depends(staff_with(*KEYS)), loss_description: str = Form("")
+) -> Response:
     """Report the carrier lost: blocked, departments told, its keys revoked and rotated (KEY-9); the
     incident's page follows, with the measures taken and those to confirm."""
     page = current.page
