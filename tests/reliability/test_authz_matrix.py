@@ -407,7 +407,9 @@ REQUESTS["GET /static/{path}"] = lambda fx: {"path": {"path": "site.css"}}
 # Counter, employer and console pages: opaque refs and the form/action names in their paths (anonymous: a
 # 303 to the sign-in form).
 for _key in [k for k in TABLE if k.split(" ", 1)[1].startswith(("/counter/", "/employer/", "/console/")) and "{" in k]:
-    REQUESTS[_key] = lambda fx: {"path": {"ref": "x", "form": "issue", "action": "activate", "decision": "approve"}}
+    REQUESTS[_key] = lambda fx: {
+        "path": {"ref": "x", "form": "issue", "action": "activate", "decision": "approve", "measure_ref": "x"}
+    }
 REQUESTS["GET /portal/statements/{year}.pdf"] = lambda fx: {"path": {"year": "2025"}}
 for _channel in ("portal", "counter", "employer", "console"):
     REQUESTS[f"GET /{_channel}/{{rest}}"] = lambda fx: {"path": {"rest": "no-such-page"}}

@@ -25,6 +25,8 @@ CHANNEL_ROUTERS: tuple[str, ...] = (
     "sscard.web.counter.debit:router",
     "sscard.web.counter.routes:router",
     "sscard.web.employer.routes:router",
+    "sscard.web.console.carrier_steps:router",  # before routes: /carriers/receive, not /carriers/{ref}
+    "sscard.web.console.oversight:router",  # before handovers: /handovers/overdue, not /handovers/{ref}
     "sscard.web.console.routes:router",
     "sscard.web.console.handovers:router",
     "sscard.web.console.registers:router",

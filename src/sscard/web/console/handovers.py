@@ -28,7 +28,7 @@ CHINA = timedelta(hours=8)
 Values = dict[str, str]
 
 
-def _handover_id(page: Page, ref: str) -> int:
+def handover_id_of(page: Page, ref: str) -> int:
     found = page.deref(ref)
     if found is None or "handover" not in found:
         raise PageNotFound()
@@ -39,7 +39,7 @@ def handover_page(
     current: StaffPage, ref: str, *, status: int = 200, errors: Values | None = None, values: Values | None = None
 ) -> Response:
     page = current.page
-    handover = service.get_handover_or_raise(page.uow, _handover_id(page, ref))
+    handover = service.get_handover_or_raise(page.uow, handover_id_of(page, ref))
     current.staff.ensure_region(handover.region_code)
     carrier = carrier_service.get_carrier_or_raise(page.uow, handover.carrier_id)
     reviews = service.reviews_of(page.uow, handover_id=handover.id)
@@ -74,7 +74,7 @@ def _step(current: StaffPage, ref: str, *, action: str, values: Values, done: st
           call: Callable[[int], Any]) -> Response:  # fmt: skip
     """One handover step (its fields must not be empty); the handover page again when refused."""
     page = current.page
-    handover_id = _handover_id(page, ref)
+    handover_id = handover_id_of(page, ref)
     missing = {k: page.gettext("Fill in this field.") for k, v in values.items() if not v}
     if missing:
         return handover_page(current, ref, status=422, errors=missing, values=values)
@@ -145,7 +145,7 @@ def handover_review(
     page = current.page
     if decision not in ("approve", "reject"):
         return handover_page(current, ref, status=422, errors={"decision": page.gettext("Choose a decision.")})
-    handover_id = _handover_id(page, ref)
+    handover_id = handover_id_of(page, ref)
     pending = next(
         (r for r in service.reviews_of(page.uow, handover_id=handover_id) if r.decision is ReviewDecision.PENDING), None
     )
@@ -235,7 +235,7 @@ def handover_cancel(
 # --- from a carrier's page: open a handover, deploy or recover a PSAM (KEY-7, KEY-8) -------------------
 
 
-def _carrier_step(current: StaffPage, ref: str, *, action: str, values: Values, errors: Values,
+def carrier_step(current: StaffPage, ref: str, *, action: str, values: Values, errors: Values,
                   call: Callable[[int], Any], done: str,
                   to: str | Callable[[Any], str] | None = None) -> Response:  # fmt: skip
     """One step of the carrier page; the carrier page again with its errors when refused."""
@@ -267,7 +267,7 @@ def request_handover(
     # The end of the China day it is due back, as a time stamp.
     due = datetime.combine(day or date.min, time(23, 59), tzinfo=UTC) - CHINA  # used only when day is valid
 
-    return _carrier_step(
+    return carrier_step(
         current, ref, action="handover.request", values=values, errors=errors,
         done=page.gettext("The handover is opened: gather its four conditions."),
         call=lambda cid: service.request_handover(page.uow, carrier_id=cid, third_party=values["third_party"],
@@ -304,7 +304,7 @@ def deploy_psam(
         errors["usage_mode"] = page.gettext("Choose how the terminal is operated.")
     if not values["environment"]:
         errors["environment"] = page.gettext("Fill in this field.")
-    return _carrier_step(
+    return carrier_step(
         current,
         ref,
         action="carrier.deploy",
@@ -335,7 +335,7 @@ def recover_psam(
     page = current.page
     values = {"psam_location": psam_location.strip()[:128], "psam_reason": psam_reason.strip()[:200]}
     errors = {k: page.gettext("Fill in this field.") for k, v in values.items() if not v}
-    return _carrier_step(
+    return carrier_step(
         current,
         ref,
         action="carrier.recover",

@@ -21,8 +21,8 @@ from sscard.key_register import plans as plan_service
 from sscard.key_register import psam as psam_service
 from sscard.key_register import reports as report_service
 from sscard.key_register.models import PsamForm, PsamUsageMode
-from sscard.key_register.models.incidents import IncidentKind
-from sscard.key_register.states import CARRIER_STATE_ZH, CARRIER_TYPE_ZH
+from sscard.key_register.models.incidents import IncidentKind, MeasureStatus
+from sscard.key_register.states import CARRIER_STATE_ZH, CARRIER_TYPE_ZH, CARRIER_USABLE, carrier_events_from
 from sscard.policy.schemas import POLICY_KEYS
 from sscard.policy.service import get_effective_policy, list_policy_versions, set_policy
 from sscard.staff.roles import Role
@@ -110,10 +110,10 @@ def carriers(current: StaffPage = Depends(staff_with(*AUDIT_READ)), region: str 
     scope = current.region_scope(region.strip()[:6])
     rows = [(page.ref({"carrier": c.id}), c) for c in carrier_service.list_carriers(page.uow, region_code=scope)]
     return page.render("console/carriers.html", title=page.gettext("Key carriers"), rows=rows, region=scope,
-                       **_carrier_words(page))  # fmt: skip
+                       can_receive=current.staff.role in KEYS, **carrier_words(page))  # fmt: skip
 
 
-def _carrier_words(page: Page) -> dict[str, Any]:
+def carrier_words(page: Page) -> dict[str, Any]:
     """The register's own Chinese names of carrier types and states (``key_register/states.py``)."""
     zh = page.lang == "zh_CN"
     return {"type_name": lambda t: CARRIER_TYPE_ZH[t] if zh else t.value,
@@ -140,7 +140,9 @@ def carrier_page(current: StaffPage, ref: str, *, status: int = 200, errors: dic
                        can_act=current.staff.role in KEYS, forms_psam=[f.value for f in PsamForm],
                        usage_modes=[m.value for m in PsamUsageMode],
                        deployment=psam_service.current_deployment(page.uow, carrier_id=carrier.id),
-                       **_carrier_words(page))  # fmt: skip
+                       usage=carrier_service.usage_log(page.uow, carrier_id=carrier.id),
+                       events=carrier_events_from(carrier.state), usable=carrier.state in CARRIER_USABLE,
+                       can_load=current.staff.role in OFFICER, **carrier_words(page))  # fmt: skip
 
 
 @router.get("/carriers/{ref}")
@@ -221,7 +223,7 @@ def registers_page(current: StaffPage, scope: str, *, status: int = 200, errors:
         psam_refs={e.carrier.id: page.ref({"carrier": e.carrier.id}) for e in psam},
         overdue={h.id for h in handover_service.list_overdue_handovers(page.uow, region_code=scope)},
         plans=plan_service.list_plans(page.uow, region_code=scope),
-        plan_in_force=plan_service.plan_in_force(page.uow, region_code=scope), **_carrier_words(page),
+        plan_in_force=plan_service.plan_in_force(page.uow, region_code=scope), **carrier_words(page),
         errors=errors or {}, values=values or {}, can_decide=current.staff.role in OFFICER,
     )  # fmt: skip
 
@@ -276,28 +278,31 @@ def report_incident(
     return page.redirect(f"/console/incidents/{page.ref({'incident': incident.id})}")
 
 
-def _incident_id(page: Page, ref: str) -> int:
+def incident_id_of(page: Page, ref: str) -> int:
     found = page.deref(ref)
     if found is None or "incident" not in found:
         raise PageNotFound()
     return int(found["incident"])
 
 
-def _incident_page(current: StaffPage, ref: str, *, status: int = 200, errors: dict[str, str] | None = None,
+def incident_page(current: StaffPage, ref: str, *, status: int = 200, errors: dict[str, str] | None = None,
                    values: dict[str, str] | None = None) -> Response:  # fmt: skip
     page = current.page
-    incident = incident_service.get_incident_or_raise(page.uow, _incident_id(page, ref))
+    incident = incident_service.get_incident_or_raise(page.uow, incident_id_of(page, ref))
     current.staff.ensure_region(incident.region_code)
     measures = incident_service.measures_of(page.uow, incident_id=incident.id)
+    # The measures an officer may confirm by hand (not a notice: the outbox confirms those, KEY-9).
+    to_confirm = {m.id: page.ref({"measure": m.id}) for m in measures
+                  if m.status is MeasureStatus.PENDING and m.kind not in incident_service.NOTICE_KINDS}  # fmt: skip
     return page.render("console/incident.html", status=status, title=page.gettext("Security incident"),
                        incident=incident, measures=measures, ref=ref, errors=errors or {},
                        values=values or {"cause": incident.cause or "", "handling": incident.handling or ""},
-                       can_decide=current.staff.role in OFFICER)  # fmt: skip
+                       can_decide=current.staff.role in OFFICER, to_confirm=to_confirm)  # fmt: skip
 
 
 @router.get("/incidents/{ref}")
 def incident(ref: str, current: StaffPage = Depends(staff_with(*AUDIT_READ))) -> Response:
-    return _incident_page(current, ref)
+    return incident_page(current, ref)
 
 
 @router.post("/incidents/{ref}/findings")
@@ -305,7 +310,7 @@ def incident_findings(
     ref: str, current: StaffPage = Depends(staff_with(*OFFICER)), cause: str = Form(""), handling: str = Form("")
 ) -> Response:
     page = current.page
-    incident_id = _incident_id(page, ref)
+    incident_id = incident_id_of(page, ref)
     values = {"cause": cause.strip()[:4000], "handling": handling.strip()[:4000]}
     actor = current.actor()
     try:
@@ -313,7 +318,7 @@ def incident_findings(
             incident_service.record_findings(page.uow, incident_id=incident_id, cause=values["cause"] or None,
                                              handling=values["handling"] or None, actor=actor)  # fmt: skip
     except DomainError as exc:
-        return _incident_page(current, ref, status=exc.status, errors={"_form": page.refused(exc)}, values=values)
+        return incident_page(current, ref, status=exc.status, errors={"_form": page.refused(exc)}, values=values)
     page.flash(page.gettext("The findings have been recorded."))
     return page.redirect(f"/console/incidents/{ref}")
 
@@ -321,13 +326,13 @@ def incident_findings(
 @router.post("/incidents/{ref}/close")
 def incident_close(ref: str, current: StaffPage = Depends(staff_with(*OFFICER))) -> Response:
     page = current.page
-    incident_id = _incident_id(page, ref)
+    incident_id = incident_id_of(page, ref)
     actor = current.actor()
     try:
         with refusals_audited(page.uow, actor=actor, action="incident.close", subject=f"incident:{incident_id}"):
             incident_service.close_incident(page.uow, incident_id=incident_id, actor=actor)
     except DomainError as exc:
-        return _incident_page(current, ref, status=exc.status, errors={"_form": page.refused(exc)})
+        return incident_page(current, ref, status=exc.status, errors={"_form": page.refused(exc)})
     page.flash(page.gettext("The incident has been closed."))
     return page.redirect(f"/console/incidents/{ref}")
 
