@@ -130,7 +130,7 @@ def test_persons_over_the_queue_as_in_process(broker_env, tmp_path: Path) -> Non
 
     for _, people in worlds.values():
         present = [count_present(get_engine(), [p[0]]) for p in people]
-        assert present == [1] * 51 + [0] * 4 + [1] + [0] * 4
+        assert present == [1] * 50 + [0] * 5 + [1] + [0] * 4
 
 
 def _contribution_world(employees: int, start: date = date(2024, 1, 1)) -> tuple[str, list[tuple[int, str]]]:
