@@ -59,12 +59,13 @@ def _forget_statements(url: str, schema: str, data: Path) -> None:
         pdf.unlink() if pdf.is_file() else pdf.rmdir()
 
 
-def _start_workers(env: dict[str, str], processes: int) -> subprocess.Popen[bytes]:
+def start_workers(env: dict[str, str], processes: int, kind: str = "statements") -> subprocess.Popen[bytes]:
+    """``sscard worker --processes N``, returned once every process consumes the ``kind`` queue."""
     worker = subprocess.Popen([str(SSCARD), "worker", "--processes", str(processes)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     import pika
 
-    queue = f"{env['SSCARD_BROKER_NAMESPACE']}.statements"
+    queue = f"{env['SSCARD_BROKER_NAMESPACE']}.{kind}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # ready once every process consumes the queue
         connection = pika.BlockingConnection(pika.URLParameters(BROKER_URL))
@@ -81,7 +82,7 @@ def _start_workers(env: dict[str, str], processes: int) -> subprocess.Popen[byte
     raise SystemExit("the workers did not start")
 
 
-def _stop(worker: subprocess.Popen[bytes]) -> None:
+def stop_workers(worker: subprocess.Popen[bytes]) -> None:
     os.killpg(worker.pid, signal.SIGTERM)
     worker.wait(timeout=60)
 
@@ -131,11 +132,11 @@ def main() -> None:
                 assert issued == args.n, issued
                 rates.setdefault(("in process", processes), []).append(args.n / seconds)
                 _forget_statements(args.url, schema, work / "var")
-                worker = _start_workers(queued, processes)
+                worker = start_workers(queued, processes)
                 try:
                     seconds, issued = _generate(queued, year)
                 finally:
-                    _stop(worker)
+                    stop_workers(worker)
                 assert issued == args.n, issued
                 rates.setdefault(("queue", processes), []).append(args.n / seconds)
         print(f"N {args.n:,}; batch {args.batch_size}; rounds {args.rounds} (best of them below)")
