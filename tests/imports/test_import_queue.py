@@ -212,6 +212,27 @@ def _job_of(path: Path) -> int | None:
         )
 
 
+def _progress_is_the_rows(job_id: int | None, staff: list[tuple[int, str]]) -> None:
+    """Mid-run, in one snapshot: the job's counters are its receipts' sums and the declarations posted."""
+    from sscard.db.session import get_engine
+
+    with get_engine().connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+        job = conn.execute(
+            select(ImportJob.imported, ImportJob.already_present, ImportJob.rejected).where(ImportJob.id == job_id)
+        ).one()
+        receipts = conn.execute(
+            select(func.sum(ImportChunk.imported), func.sum(ImportChunk.rows)).where(ImportChunk.job_id == job_id)
+        ).one()
+        declared = conn.scalar(
+            select(func.count())
+            .select_from(ContributionDeclaration)
+            .where(ContributionDeclaration.person_id.in_([p for p, _ in staff]))
+        )
+        conn.rollback()
+    assert job.imported == receipts[0] == declared > 0
+    assert job.imported + job.already_present + job.rejected == receipts[1]
+
+
 # rule INS-3 (CH-4): a worker killed with SIGKILL mid-run: the other finishes, nothing posted twice, counts right
 @pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 def test_a_killed_worker_leaves_its_ranges_to_the_other(broker_env, tmp_path: Path) -> None:
@@ -235,6 +256,7 @@ def test_a_killed_worker_leaves_its_ranges_to_the_other(broker_env, tmp_path: Pa
             time.sleep(0.05)
         stop(doomed, signal.SIGKILL)  # the worker and its process, mid-range: nothing acknowledged
         killed_at = _receipts(_job_of(path))
+        _progress_is_the_rows(_job_of(path), staff)
         assert killed_at < len(lines) // 8 - 1, "the run finished before the kill: nothing proven"
         out, err = run.communicate(timeout=TIMEOUT_S)
         assert run.returncode == 0, err.decode()[-2000:]
