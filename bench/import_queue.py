@@ -15,19 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import psycopg
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PG_URL, print_machine  # noqa: E402
-from statements_queue import BROKER_URL, start_workers, stop_workers  # noqa: E402
+from statements_queue import queue_bench, start_workers, stop_workers  # noqa: E402
 
 from statements import SSCARD  # noqa: E402
 
@@ -50,30 +45,12 @@ def main() -> None:
     parser.add_argument("--url", default=PG_URL)
     args = parser.parse_args()
 
-    from sqlalchemy.orm import Session
-
-    from sscard.audit.service import ensure_streams
-    from sscard.config import reset_settings_cache
-    from sscard.db import migrate
-    from sscard.db.session import UnitOfWork, build_engine
     from sscard.imports.synthetic import write_persons_csv
 
     print_machine(args.url)
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip())
-    schema = f"bench_iqueue_{secrets.token_hex(4)}"
-    work = Path(tempfile.mkdtemp(prefix="sscard-bench-"))
-    env = dict(os.environ, SSCARD_DATABASE_URL=args.url, SSCARD_DATABASE_SCHEMA=schema,
-               SSCARD_DATA_DIR=str(work / "var"))  # fmt: skip
-    queued = dict(env, SSCARD_BROKER_URL=BROKER_URL, SSCARD_BROKER_NAMESPACE=f"bench{secrets.token_hex(4)}")
     batch = ["--batch-size", str(args.batch_size)]
-    try:
-        migrate.upgrade(args.url, schema)
-        os.environ.update(env)  # the audit streams' count is a setting
-        reset_settings_cache()
-        engine = build_engine(args.url, schema=schema)
-        with engine.begin() as conn, Session(bind=conn) as session:
-            ensure_streams(UnitOfWork(session))
-        engine.dispose()
+    with queue_bench(args.url, "bench_iqueue", "imports") as (env, queued, work):
         rates: dict[str, list[float]] = {}
         files = (write_persons_csv(work / f"p{i}.csv", args.n, start=i * args.n, seed=i) for i in range(99))
         for _ in range(args.rounds):
@@ -93,18 +70,6 @@ def main() -> None:
         for mode, values in rates.items():
             print(f"{mode:22s} {max(values):8.0f} rows/s  ratio to in process {max(values) / local:5.2f}")
         print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip())
-    finally:
-        with psycopg.connect(args.url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        import pika
-
-        connection = pika.BlockingConnection(pika.URLParameters(BROKER_URL))
-        for suffix in ("", ".DQ", ".XQ"):
-            connection.channel().queue_delete(f"{queued['SSCARD_BROKER_NAMESPACE']}.imports{suffix}")
-        connection.close()
-        for p in sorted(work.rglob("*"), reverse=True):
-            p.unlink() if p.is_file() else p.rmdir()
-        work.rmdir()
 
 
 if __name__ == "__main__":

@@ -26,12 +26,9 @@ from sqlalchemy.exc import IntegrityError
 from sscard.audit import Actor
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
-from sscard.identity import mask_id_number
-from sscard.identity.citizen_id import check_character
 from sscard.imports.batches import BatchResult, PreparedChunk, audit_batch, insert_rejections
 from sscard.imports.models import ImportChunk, ImportJob, ImportStatus
 from sscard.imports.rows import (
-    DUPLICATE_IN_FILE,
     Rejection,
     StageRecord,
     _parse_line,
@@ -39,6 +36,7 @@ from sscard.imports.rows import (
     natural_key,
     record_digest,
 )
+from sscard.imports.service import split_by_first_line
 from sscard.imports.source import Header, RawChunk, is_blank
 from sscard.people.validation import NewPerson
 
@@ -179,24 +177,7 @@ def apply_repeats(
     batch: PreparedChunk, repeats: dict[int, tuple[int, bool]]
 ) -> tuple[list[StageRecord | bytes], list[Rejection], int]:
     """``split_duplicates`` of one range, given the file's repeats: (records, rejections, repeated)."""
-    records: list[StageRecord | bytes] = []
-    rejections = list(batch.rejections)
-    repeated = 0
-    for line, key, _, record in batch.persons:
-        if line not in repeats:
-            if record is not None:
-                records.append(record)
-            continue
-        first, same = repeats[line]
-        if same:
-            repeated += 1
-        else:
-            number = str(key) + check_character(str(key))
-            rejections.append(
-                Rejection(line, DUPLICATE_IN_FILE, mask_id_number(number), f"the same ID as line {first}, other data")
-            )
-    rejections.sort(key=lambda r: r.line)
-    return records, rejections, repeated
+    return split_by_first_line(batch, lambda line, _key, _digest: repeats.get(line, (line, True)))
 
 
 class ChunkSuperseded(Exception):

@@ -63,7 +63,7 @@ from sscard.jobs.queued_statements import actor_from_message, actor_message
 log = structlog.get_logger("sscard.jobs.queue")
 
 KIND = "imports"
-TIME_LIMIT_MS = 15 * 60 * 1000  # one range; far above the seconds a range of 5,000 rows takes
+TIME_LIMIT_S = 15 * 60  # one range; far above the seconds a range of 5,000 rows takes
 POLL_S = 0.5
 STALL_NOTE_S = 60.0
 QUEUE_ACTION = "import.queued"  # the job handed to the queue (its resume point moved to the end)
@@ -176,15 +176,7 @@ def _contributions_context(path: Path, header: Header, plan: dict[str, Any]) -> 
 
 @lru_cache(maxsize=1)
 def chunks_actor() -> dramatiq.Actor[Any, Any]:
-    """Declared on first use, on the configured broker (as ``queued_statements.statements_actor``)."""
-    declare = dramatiq.actor(
-        actor_name="import_chunk",
-        queue_name=queue.queue_name(KIND),
-        broker=queue.broker(),
-        max_retries=queue.MAX_RETRIES,
-        time_limit=TIME_LIMIT_MS,
-    )
-    return declare(do_chunk)
+    return queue.declare_actor(do_chunk, name="import_chunk", kind=KIND, time_limit_s=TIME_LIMIT_S)
 
 
 # ------------------------------------------------------------------------------------- the coordinator
