@@ -327,3 +327,44 @@ def test_a_redelivered_range_posts_nothing_twice(db_env, tmp_path: Path) -> None
                      write=contributions.chunk_writer(raw, rows, ctx, actor, date(2025, 6, 15)),
                      action=contributions.AUDIT_ACTION)  # fmt: skip
     assert state() == once
+
+
+class _StopAfter:
+    """An observer that stops the in-process import after ``batches`` committed batches (as Ctrl-C would)."""
+
+    def __init__(self, batches: int) -> None:
+        self.left = batches
+
+    def started(self, start) -> None:
+        pass
+
+    def batch_committed(self, result) -> None:
+        self.left -= 1
+        if self.left == 0:
+            raise KeyboardInterrupt
+
+
+# rule CH-4: an in-process import stopped part-way and finished over the queue: its lines are not done again
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_an_in_process_job_is_finished_over_the_queue(broker_env, tmp_path: Path) -> None:
+    from sscard.audit import Actor
+    from sscard.jobs.person_import import import_persons
+
+    worlds = {}
+    for name in ("a", "b"):
+        path = tmp_path / f"resume-{name}.csv"
+        path.write_text("\n".join(_persons_lines(fresh_people(60))) + "\n", encoding="utf-8")
+        worlds[name] = path
+    whole = _run(broker_env, "import", "persons", str(worlds["a"]), "--json", "--batch-size", "7", "--in-process")
+    with pytest.raises(KeyboardInterrupt):
+        import_persons(path=worlds["b"], actor=Actor.cli_operator(), batch_size=7, workers=0, observer=_StopAfter(3))
+    workers = [start_worker(broker_env), start_worker(broker_env)]
+    try:
+        rest = _run(broker_env, "import", "persons", str(worlds["b"]), "--json", "--batch-size", "7")
+    finally:
+        for worker in workers:
+            stop(worker)
+    assert rest["resumed_after_line"] == 1 + 3 * 7
+    assert rest["job_totals"] == whole["job_totals"]
+    assert rest["rows"] == whole["rows"] - 3 * 7  # no blank line in the first three batches
+    assert _rejected(rest["job_id"]) == _rejected(whole["job_id"])
