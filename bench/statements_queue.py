@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -59,12 +61,13 @@ def _forget_statements(url: str, schema: str, data: Path) -> None:
         pdf.unlink() if pdf.is_file() else pdf.rmdir()
 
 
-def _start_workers(env: dict[str, str], processes: int) -> subprocess.Popen[bytes]:
+def start_workers(env: dict[str, str], processes: int, kind: str = "statements") -> subprocess.Popen[bytes]:
+    """``sscard worker --processes N``, returned once every process consumes the ``kind`` queue."""
     worker = subprocess.Popen([str(SSCARD), "worker", "--processes", str(processes)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     import pika
 
-    queue = f"{env['SSCARD_BROKER_NAMESPACE']}.statements"
+    queue = f"{env['SSCARD_BROKER_NAMESPACE']}.{kind}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # ready once every process consumes the queue
         connection = pika.BlockingConnection(pika.URLParameters(BROKER_URL))
@@ -81,9 +84,49 @@ def _start_workers(env: dict[str, str], processes: int) -> subprocess.Popen[byte
     raise SystemExit("the workers did not start")
 
 
-def _stop(worker: subprocess.Popen[bytes]) -> None:
+def stop_workers(worker: subprocess.Popen[bytes]) -> None:
     os.killpg(worker.pid, signal.SIGTERM)
     worker.wait(timeout=60)
+
+
+@contextmanager
+def queue_bench(url: str, prefix: str, kind: str) -> Iterator[tuple[dict[str, str], dict[str, str], Path]]:
+    """A fresh migrated schema and data directory; (environment in process, over the queue, work dir).
+    Dropped, with the ``kind`` queues of its namespace, at the end."""
+    from sqlalchemy.orm import Session
+
+    from sscard.audit.service import ensure_streams
+    from sscard.config import reset_settings_cache
+    from sscard.db import migrate
+    from sscard.db.session import UnitOfWork, build_engine, reset_engine_cache
+
+    schema = f"{prefix}_{secrets.token_hex(4)}"
+    work = Path(tempfile.mkdtemp(prefix="sscard-bench-"))
+    env = dict(os.environ, SSCARD_DATABASE_URL=url, SSCARD_DATABASE_SCHEMA=schema)
+    env["SSCARD_DATA_DIR"] = str(work / "var")
+    os.environ.update(env)
+    reset_settings_cache()
+    reset_engine_cache()
+    queued = dict(env, SSCARD_BROKER_URL=BROKER_URL, SSCARD_BROKER_NAMESPACE=f"bench{secrets.token_hex(4)}")
+    try:
+        migrate.upgrade(url, schema)
+        engine = build_engine(url, schema=schema)
+        with engine.begin() as conn, Session(bind=conn) as session:
+            ensure_streams(UnitOfWork(session))
+        engine.dispose()
+        yield env, queued, work
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        import pika
+
+        connection = pika.BlockingConnection(pika.URLParameters(BROKER_URL))
+        for suffix in ("", ".DQ", ".XQ"):
+            connection.channel().queue_delete(f"{queued['SSCARD_BROKER_NAMESPACE']}.{kind}{suffix}")
+        connection.close()
+        for p in sorted(work.rglob("*"), reverse=True):
+            p.unlink() if p.is_file() else p.rmdir()
+        work.rmdir()
 
 
 def main() -> None:
@@ -94,31 +137,12 @@ def main() -> None:
     parser.add_argument("--url", default=PG_URL)
     args = parser.parse_args()
 
-    from sscard.audit.service import ensure_streams
-    from sscard.config import reset_settings_cache
-    from sscard.db import migrate
-    from sscard.db.session import UnitOfWork, build_engine, reset_engine_cache
     from sscard.imports.synthetic import write_persons_csv
 
     print_machine(args.url)
     year = date.today().year - 1
-    schema = f"bench_squeue_{secrets.token_hex(4)}"
-    work = Path(tempfile.mkdtemp(prefix="sscard-bench-"))
-    env = dict(os.environ, SSCARD_DATABASE_URL=args.url, SSCARD_DATABASE_SCHEMA=schema)
-    env["SSCARD_DATA_DIR"] = str(work / "var")
-    os.environ.update(env)
-    reset_settings_cache()
-    reset_engine_cache()
-    queued = dict(env, SSCARD_BROKER_URL=BROKER_URL, SSCARD_BROKER_NAMESPACE=f"bench{secrets.token_hex(4)}")
-    try:
-        migrate.upgrade(args.url, schema)
-        engine = build_engine(args.url, schema=schema)
-        with engine.begin() as conn:
-            from sqlalchemy.orm import Session
-
-            with Session(bind=conn) as session:
-                ensure_streams(UnitOfWork(session))
-        engine.dispose()
+    with queue_bench(args.url, "bench_squeue", "statements") as (env, queued, work):
+        schema = env["SSCARD_DATABASE_SCHEMA"]
         csv_path = write_persons_csv(work / "persons.csv", args.n, start=0, seed=3)
         subprocess.run([str(SSCARD), "import", "persons", str(csv_path), "--json"], env=env, capture_output=True,
                        check=True)  # fmt: skip
@@ -131,11 +155,11 @@ def main() -> None:
                 assert issued == args.n, issued
                 rates.setdefault(("in process", processes), []).append(args.n / seconds)
                 _forget_statements(args.url, schema, work / "var")
-                worker = _start_workers(queued, processes)
+                worker = start_workers(queued, processes)
                 try:
                     seconds, issued = _generate(queued, year)
                 finally:
-                    _stop(worker)
+                    stop_workers(worker)
                 assert issued == args.n, issued
                 rates.setdefault(("queue", processes), []).append(args.n / seconds)
         print(f"N {args.n:,}; batch {args.batch_size}; rounds {args.rounds} (best of them below)")
@@ -144,18 +168,6 @@ def main() -> None:
             print(f"{processes} process(es): in process {local:7.1f} statements/s; over the queue {queue:7.1f} "
                   f"statements/s; overhead {100 * (1 - queue / local):5.1f} % (target <= 10 %)")  # fmt: skip
         print("all rounds:", {f"{mode} {p}": [round(r, 1) for r in v] for (mode, p), v in rates.items()})
-    finally:
-        with psycopg.connect(args.url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        import pika
-
-        connection = pika.BlockingConnection(pika.URLParameters(BROKER_URL))
-        for suffix in ("", ".DQ", ".XQ"):
-            connection.channel().queue_delete(f"{queued['SSCARD_BROKER_NAMESPACE']}.statements{suffix}")
-        connection.close()
-        for p in sorted(work.rglob("*"), reverse=True):
-            p.unlink() if p.is_file() else p.rmdir()
-        work.rmdir()
 
 
 if __name__ == "__main__":

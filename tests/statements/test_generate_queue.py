@@ -11,47 +11,19 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
 
 from sscard.db.session import unit_of_work
 from sscard.statements.models import Statement
+from tests import queue_workers
+from tests.queue_workers import start_worker, stop
 from tests.statements.factories import YEAR, assert_each_issued_once, contributors_of_a_region, fresh_district
 
-BROKER_URL = os.environ.get("SSCARD_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
+broker_env = queue_workers.broker_env  # the fixture, for the tests below
 PERSONS = 120
 TIMEOUT_S = 300  # hang guard for a loaded 2-core machine
-
-
-def _broker_reachable() -> bool:
-    import pika
-
-    try:
-        pika.BlockingConnection(pika.URLParameters(BROKER_URL)).close()
-    except Exception:
-        return False
-    return True
-
-
-@pytest.fixture
-def broker_env(db_env) -> Iterator[dict[str, str]]:
-    """Environment of this test's processes: its database and a queue namespace of its own."""
-    if not _broker_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"RabbitMQ is not reachable at {BROKER_URL}: CI machines run it")
-        pytest.skip(f"RabbitMQ is not reachable at {BROKER_URL}")
-    namespace = f"t{uuid.uuid4().hex[:12]}"
-    yield {**os.environ, "SSCARD_BROKER_URL": BROKER_URL, "SSCARD_BROKER_NAMESPACE": namespace}
-    import pika
-
-    connection = pika.BlockingConnection(pika.URLParameters(BROKER_URL))
-    channel = connection.channel()
-    for suffix in ("", ".DQ", ".XQ"):
-        channel.queue_delete(f"{namespace}.statements{suffix}")
-    connection.close()
 
 
 def _count(region: str) -> int:
@@ -62,30 +34,13 @@ def _count(region: str) -> int:
         return int(uow.session.scalar(query) or 0)
 
 
-def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "sscard.cli.main", "worker", "--processes", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
-
-
-def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-
-
 # rule INS-4 (CH-4): a worker killed with SIGKILL mid-run: the other finishes, each statement exactly once
 @pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 def test_a_killed_worker_leaves_its_batches_to_the_others(broker_env) -> None:
     region = fresh_district()
     people = contributors_of_a_region(region, PERSONS)
 
-    doomed, survivor = _worker(broker_env), _worker(broker_env)
+    doomed, survivor = start_worker(broker_env), start_worker(broker_env)
     run = subprocess.Popen(
         [sys.executable, "-m", "sscard.cli.main", "statements", "generate", "--year", str(YEAR), "--region", region,
          "--batch-size", "4", "--json"],
@@ -98,14 +53,14 @@ def test_a_killed_worker_leaves_its_batches_to_the_others(broker_env) -> None:
             assert doomed.poll() is None, f"a worker died: {doomed.stderr.read().decode()[-800:]}"  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "no statement committed in time"
             time.sleep(0.05)
-        _stop(doomed, signal.SIGKILL)  # the worker and its process, mid-batch: nothing acknowledged
+        stop(doomed, signal.SIGKILL)  # the worker and its process, mid-batch: nothing acknowledged
         killed_at = _count(region)
         assert killed_at < PERSONS, "the run finished before the kill: nothing proven"
         out, err = run.communicate(timeout=TIMEOUT_S)
         assert run.returncode == 0, err.decode()[-2000:]
     finally:
         for process in (doomed, survivor, run):
-            _stop(process)
+            stop(process)
     summary = json.loads(out)
     assert (summary["contributors"], summary["already_issued"], summary["issued"]) == (PERSONS, 0, PERSONS)
 

@@ -96,6 +96,16 @@ class _Reporter:
             rate = self.rows / (now - self.t0)
             err_console.print(f"progress: {pct:.0f}% ({self.rows:,} rows, {rate:,.0f} rows/s)", highlight=False)
 
+    def waiting(self, waited: float | None) -> None:
+        """Over the queue, between workers' ranges: a stop asked for is honoured; a long wait is said."""
+        if self.stop_request is not None:
+            self.stop_request.check()
+        if waited is not None:
+            err_console.print(
+                f"no line range done for {waited:.0f} s: is a `sscard worker` running for this broker and namespace?",
+                highlight=False,
+            )
+
     def _print_rejection(self, r: Rejection) -> None:
         if self.shown >= self.max_shown:
             self.hidden += 1
@@ -109,6 +119,18 @@ class _Reporter:
             self.progress.stop()
 
 
+IN_PROCESS = typer.Option(
+    "--in-process", help="Import here even when SSCARD_BROKER_URL is set (default then: `sscard worker`s)."
+)
+
+
+def over_queue(in_process: bool) -> bool:
+    """Over the queue when a broker is configured, unless asked otherwise."""
+    from sscard.jobs.broker import configured
+
+    return not in_process and configured()
+
+
 @app.command("persons")
 @handle_errors
 def persons(
@@ -117,8 +139,12 @@ def persons(
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, max=100_000, hidden=True)] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=0, max=64, hidden=True)] = None,
     max_shown: Annotated[int, typer.Option("--show-errors", min=0, help="Print at most this many bad rows.")] = 1000,
+    in_process: Annotated[bool, IN_PROCESS] = False,
 ) -> None:
     """Import persons; idempotent and resumable. Bad rows are reported by line and the rest continue.
+
+    With SSCARD_BROKER_URL set, the file's line ranges go to the queue and `sscard worker` processes (on
+    any machine sharing the database and data directory) import them; the result is the same.
 
     Exit 0 when every row is in, 3 when the import finished with rejected rows (`sscard import errors JOB`
     lists them), 1 when the file was refused (e.g. not UTF-8: convert it with iconv -f GBK -t UTF-8)."""
@@ -133,6 +159,8 @@ def persons(
             batch_size=batch_size or DEFAULT_BATCH_SIZE,
             workers=workers,
             observer=reporter,
+            over_queue=over_queue(in_process),
+            on_wait=reporter.waiting,
         ),
         as_json=as_json,
         max_shown=max_shown,

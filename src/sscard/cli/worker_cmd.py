@@ -28,10 +28,12 @@ def worker(
         int, typer.Option("--threads", min=1, max=64, help="Threads per process (rendering is CPU-bound: keep 1).")
     ] = 1,
 ) -> None:
-    """Take batch work (yearly statements) from the broker's queue until stopped (Ctrl+C, SIGTERM)."""
+    """Take batch work (yearly statements, the line ranges of persons and contributions imports) from the
+    broker's queues until stopped (Ctrl+C, SIGTERM)."""
     from sscard.config import get_settings
     from sscard.jobs import broker as queue
-    from sscard.jobs.queued_statements import KIND
+    from sscard.jobs.queued_imports import KIND as IMPORTS
+    from sscard.jobs.queued_statements import KIND as STATEMENTS
     from sscard.statements.fonts import register_font
 
     if not queue.configured():
@@ -44,11 +46,12 @@ def worker(
     register_font()  # a machine without the statement font says so before taking any batch
     count = processes or os.cpu_count() or 1
     url = queue.display_url(get_settings().broker_url.get_secret_value())  # type: ignore[union-attr]
+    queues = [queue.queue_name(STATEMENTS), queue.queue_name(IMPORTS)]
     err_console.print(
-        f"sscard worker: {count} process(es) × {threads} thread(s) on queue {queue.queue_name(KIND)} at {url}",
+        f"sscard worker: {count} process(es) × {threads} thread(s) on queues {', '.join(queues)} at {url}",
         highlight=False,
     )
     sys.stderr.flush()
     argv = [sys.executable, "-m", "dramatiq", TASKS_MODULE, "--processes", str(count), "--threads", str(threads),
-            "--queues", queue.queue_name(KIND)]  # fmt: skip
+            "--queues", *queues]  # fmt: skip
     os.execv(sys.executable, argv)  # noqa: S606 - fixed argv, no shell; the process becomes Dramatiq's supervisor: signals reach it directly

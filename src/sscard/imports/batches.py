@@ -180,20 +180,7 @@ def commit_batch(
         imported, already, found, more = write(uow, job_id)
         already += repeated
         rejections = sorted([*rejections, *found], key=lambda r: r.line)
-    if rejections:
-        session.execute(
-            insert(ImportRowError),
-            [
-                {
-                    "job_id": job_id,
-                    "line": r.line,
-                    "code": r.code,
-                    "value_masked": r.value_masked,
-                    "message": r.message[:200],
-                }
-                for r in rejections
-            ],
-        )
+    insert_rejections(uow, job_id, rejections)
     values: dict[str, object] = {
         "last_line": batch.last_line,
         "next_offset": batch.end_offset,
@@ -216,24 +203,45 @@ def commit_batch(
         raise ImportConcurrent("another process advanced this import job; stop one of them and re-run")
     if final:
         _check_accounting(uow, cursor, job_id)
+    audit_batch(uow, actor=actor, action=action, job_id=job_id, batch=batch,
+                counts=(imported, already, len(rejections)), details={"final": final, **more})  # fmt: skip
+    return BatchResult(job_id, batch, imported, already, rejections)
+
+
+def insert_rejections(uow: UnitOfWork, job_id: int, rejections: list[Rejection]) -> None:
+    """The job's rejected rows, by line (in the batch's transaction)."""
+    if rejections:
+        uow.session.execute(
+            insert(ImportRowError),
+            [
+                {"job_id": job_id, "line": r.line, "code": r.code, "value_masked": r.value_masked,
+                 "message": r.message[:200]}
+                for r in rejections
+            ],
+        )  # fmt: skip
+
+
+def audit_batch(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    action: str,
+    job_id: int,
+    batch: PreparedChunk,
+    counts: tuple[int, int, int],
+    details: dict[str, object],
+) -> None:
+    """The batch's one audit entry: job, line range and counts, never personal data."""
+    imported, already, rejected = counts
     record_event(
         uow,
         actor=actor,
         action=action,
         subject=f"import_job:{job_id}",
         subject_key=f"import_job:{job_id}",
-        details={
-            "job": job_id,
-            "first_line": batch.first_line,
-            "last_line": batch.last_line,
-            "imported": imported,
-            "already_present": already,
-            "rejected": len(rejections),
-            "final": final,
-            **more,
-        },
-    )
-    return BatchResult(job_id, batch, imported, already, rejections)
+        details={"job": job_id, "first_line": batch.first_line, "last_line": batch.last_line, "imported": imported,
+                 "already_present": already, "rejected": rejected, **details},
+    )  # fmt: skip
 
 
 def _check_accounting(uow: UnitOfWork, cursor: JobCursor, job_id: int) -> None:

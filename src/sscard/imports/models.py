@@ -63,3 +63,28 @@ class ImportRowError(Base):
     code: Mapped[str] = mapped_column(String(32))
     value_masked: Mapped[str] = mapped_column(String(80))
     message: Mapped[str] = mapped_column(String(200))
+
+
+class ImportChunk(Base):
+    """A line range of a job done by a queue worker (jobs/queued_imports.py): its claim and its receipt.
+
+    Inserted first in the chunk's own transaction, so a chunk handed to a second worker (redelivery) is
+    done at most once: the second insert waits for the first transaction and fails if it committed.
+    The counts are the chunk's share of the job's counters, for the progress the coordinator shows.
+    """
+
+    __tablename__ = "import_chunk"
+    __table_args__ = (UniqueConstraint("job_id", "first_line"),)
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ROW_ID, ForeignKey("import_job.id", ondelete="CASCADE"))
+    first_line: Mapped[int] = mapped_column(Integer)
+    last_line: Mapped[int] = mapped_column(Integer)
+    end_offset: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    already_present: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    # The contributions import's declaration document of the chunk (its lines deferred to the end use it).
+    document_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,6 +15,7 @@ reopened and the whole file imported again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -108,15 +109,27 @@ def split_duplicates(
     already present. The same ID with other data is a conflict the operator must settle: rejected,
     naming the first line (the first one wins, as an insert would).
     """
+
+    def first_of(line: int, key: int, digest: bytes) -> tuple[int, bool]:
+        first, first_digest = seen.setdefault(key, (line, digest))
+        return first, digest == first_digest
+
+    return split_by_first_line(batch, first_of)
+
+
+def split_by_first_line(
+    batch: PreparedChunk, first_of: Callable[[int, int, bytes], tuple[int, bool]]
+) -> tuple[list[StageRecord | bytes], list[Rejection], int]:
+    """``split_duplicates`` given, for each valid row, (the first line of its ID, the same data as there)."""
     records: list[StageRecord | bytes] = []
     rejections = list(batch.rejections)
     repeated = 0
     for line, key, digest, record in batch.persons:
-        first, first_digest = seen.setdefault(key, (line, digest))
+        first, same = first_of(line, key, digest)
         if first == line:
             if record is not None:
                 records.append(record)
-        elif digest == first_digest:
+        elif same:
             repeated += 1
         else:
             number = str(key) + check_character(str(key))

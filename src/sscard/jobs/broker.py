@@ -17,13 +17,16 @@ Without a broker URL nothing here is imported and every job runs in process, as 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from sscard.config import get_settings
 from sscard.errors import DomainError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import dramatiq
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
 # A batch that still fails after this many retries (backoff 1 s … 30 s) goes to the dead-letter queue.
@@ -90,6 +93,16 @@ def broker() -> RabbitmqBroker:
     instance = RabbitmqBroker(url=url, confirm_delivery=True, middleware=middleware)
     dramatiq.set_broker(instance)
     return instance
+
+
+def declare_actor(fn: Callable[..., None], *, name: str, kind: str, time_limit_s: int) -> dramatiq.Actor[Any, Any]:
+    """``fn`` as an actor on the queue of ``kind`` (declared on first use: a decorator at import would
+    need a broker then); a message still failing after ``MAX_RETRIES`` goes to the dead-letter queue."""
+    import dramatiq
+
+    declare = dramatiq.actor(actor_name=name, queue_name=queue_name(kind), broker=broker(), max_retries=MAX_RETRIES,
+                             time_limit=time_limit_s * 1000)  # fmt: skip
+    return declare(fn)
 
 
 def check_reachable() -> None:

@@ -35,6 +35,7 @@ from sscard.errors import DomainError
 from sscard.identity import InvalidCitizenId, mask_id_number, parse_citizen_id
 from sscard.identity.protected import ID_NUMBER
 from sscard.imports.batches import BatchResult, JobCursor, PreparedChunk, commit_batch
+from sscard.imports.chunks import segment_chunks
 from sscard.imports.models import ImportStatus
 from sscard.imports.rows import DUPLICATE_IN_FILE, ROW_MALFORMED, Rejection, _parse_line
 from sscard.imports.service import ImportObserver, ImportStart, ImportSummary, find_job
@@ -49,7 +50,7 @@ from sscard.insurance.declarations import (
 )
 from sscard.insurance.documents import store_document
 from sscard.insurance.errors import DeclarationOtherEmployer
-from sscard.insurance.models import DocumentSource
+from sscard.insurance.models import DeclarationDocument, DocumentSource
 from sscard.insurance.rules import parse_period
 from sscard.people.models import Person
 
@@ -65,7 +66,7 @@ def job_kind(employer_uscc: str | None = None) -> str:
     return KIND if employer_uscc is None else f"{KIND}:{employer_uscc}"[:32]
 
 
-class _Context:
+class ImportContext:
     """What survives from batch to batch: employers by code, policies, the regions' system accounts."""
 
     def __init__(self, header_bytes: bytes, file_sha256: str, only_uscc: str | None = None) -> None:
@@ -77,7 +78,7 @@ class _Context:
         self.system = SystemAccounts()
 
 
-def _parse(
+def parse_chunk(
     chunk: RawChunk, indexes: tuple[int, ...]
 ) -> tuple[list[tuple[int, str, str, date, int]], list[Rejection], int]:
     """(line, uscc, id number, period, base) of each well-formed line, the rejections, blank lines."""
@@ -119,13 +120,37 @@ def _parse(
     return rows, rejections, blank
 
 
+def deferred_lines(
+    path: Path, indexes: tuple[int, ...], data_offset: int, segments: list[tuple[int, int]]
+) -> dict[int, list[int]]:
+    """Range (first line) -> its lines of an employer, person and month that an earlier range has too.
+
+    In process such a line is checked against what the earlier line left in the database; over the
+    queue ranges end in any order, so these lines are done at the end of the job, in file order.
+    """
+    owner: dict[tuple[str, str, date], int] = {}
+    deferred: dict[int, list[int]] = {}
+    for chunk in segment_chunks(path, data_offset, segments):
+        rows, _, _ = parse_chunk(chunk, indexes)
+        for line, uscc, number, period, _ in rows:
+            if owner.setdefault((uscc, number, period), chunk.first_line) != chunk.first_line:
+                deferred.setdefault(chunk.first_line, []).append(line)
+    return deferred
+
+
 Writer = Callable[[UnitOfWork, int], tuple[int, int, list[Rejection], dict[str, object]]]
 
 
-def _writer(
-    chunk: RawChunk, rows: list[tuple[int, str, str, date, int]], ctx: _Context, actor: Actor, today: date
+def chunk_writer(
+    chunk: RawChunk,
+    rows: list[tuple[int, str, str, date, int]],
+    ctx: ImportContext,
+    actor: Actor,
+    today: date,
+    document_id: int | None = None,
 ) -> Writer:
-    """The batch's write step for ``commit_batch``."""
+    """The batch's write step for ``commit_batch`` (``document_id``: the chunk's document, stored before:
+    lines of a queued chunk deferred to the end of the job, jobs/queued_imports.py)."""
 
     def write(uow: UnitOfWork, job_id: int) -> tuple[int, int, list[Rejection], dict[str, object]]:
         rejections: list[Rejection] = []
@@ -173,9 +198,12 @@ def _writer(
                     rejections.append(Rejection(line, DUPLICATE_IN_FILE, masked[line], why))
                 continue
             items.append(DeclarationInput(line, employer[0], person[0], period, base, employer[1]))
-        document = store_document(
-            uow, content=ctx.header_bytes + b"".join(chunk.lines), source=DocumentSource.CSV, actor=actor
-        )
+        if document_id is None:
+            document = store_document(
+                uow, content=ctx.header_bytes + b"".join(chunk.lines), source=DocumentSource.CSV, actor=actor
+            )
+        else:
+            document = uow.session.get_one(DeclarationDocument, document_id)
         outcomes = declare_batch(uow, items=items, document=document, actor=actor, today=today,
                                  policies=ctx.policies, system=ctx.system)  # fmt: skip
         imported = sum(1 for o in outcomes if o.status == POSTED)
@@ -200,9 +228,17 @@ def import_contributions(
     engine: Engine | None = None,
     today: date | None = None,
     employer_uscc: str | None = None,
+    over_queue: bool = False,
+    on_wait: Callable[[float | None], None] | None = None,
 ) -> ImportSummary:
     """Import a contributions CSV, resuming an unfinished job of the same file (``employer_uscc``: only
-    that employer's lines, in a job of its own)."""
+    that employer's lines, in a job of its own; ``over_queue``: by ``sscard worker`` processes through
+    the broker, jobs/queued_imports.py, with the same result)."""
+    if over_queue:
+        from sscard.jobs.queued_imports import import_over_queue
+
+        return import_over_queue(kind=KIND, path=path, actor=actor, batch_size=batch_size, observer=observer,
+                                 engine=engine, today=today, employer_uscc=employer_uscc, on_wait=on_wait)  # fmt: skip
     kind = job_kind(employer_uscc)
     t0 = time.perf_counter()
     today = today or utcnow().date()
@@ -226,7 +262,7 @@ def import_contributions(
     if observer:
         observer.started(ImportStart(cursor.job_id, scan.size, cursor.next_offset, resumed))
     start = (cursor.imported, cursor.already_present, cursor.rejected)
-    ctx = _Context(header_bytes, scan.sha256.hex(), employer_uscc)
+    ctx = ImportContext(header_bytes, scan.sha256.hex(), employer_uscc)
     chunks = iter_chunks(
         path, start_offset=cursor.next_offset, first_line=cursor.last_line + 1, lines_per_chunk=batch_size
     )
@@ -248,7 +284,7 @@ def import_contributions(
 def _commit(
     chunk: RawChunk,
     indexes: tuple[int, ...],
-    ctx: _Context,
+    ctx: ImportContext,
     cursor: JobCursor,
     actor: Actor,
     engine: Engine | None,
@@ -257,7 +293,7 @@ def _commit(
     *,
     final: bool,
 ) -> None:
-    rows, rejections, blank = _parse(chunk, indexes)
+    rows, rejections, blank = parse_chunk(chunk, indexes)
     batch = PreparedChunk(chunk.first_line, chunk.first_line + len(chunk.lines) - 1, chunk.start_offset,
                           chunk.end_offset, rows=len(chunk.lines) - blank, blank=blank)  # fmt: skip
     with unit_of_work(engine) as uow:
@@ -269,7 +305,7 @@ def _commit(
             rejections=rejections,
             actor=actor,
             final=final,
-            write=_writer(chunk, rows, ctx, actor, today),
+            write=chunk_writer(chunk, rows, ctx, actor, today),
             action=AUDIT_ACTION,
         )
     result.advance(cursor)

@@ -4,6 +4,7 @@ says what a step writes and how a run resumes; this module only drives the steps
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -36,8 +37,18 @@ def import_persons(
     workers: int | None = None,
     observer: ImportObserver | None = None,
     engine: Engine | None = None,
+    over_queue: bool = False,
+    on_wait: Callable[[float | None], None] | None = None,
 ) -> ImportSummary:
-    """Import a persons CSV (id_number,name,phone,email), resuming an unfinished job of the same file."""
+    """Import a persons CSV (id_number,name,phone,email), resuming an unfinished job of the same file.
+
+    ``over_queue``: the file's line ranges are done by ``sscard worker`` processes through the broker
+    (jobs/queued_imports.py; ``workers`` is then theirs), with the same result."""
+    if over_queue:
+        from sscard.jobs.queued_imports import import_over_queue
+
+        return import_over_queue(kind=KIND, path=path, actor=actor, batch_size=batch_size, observer=observer,
+                                 engine=engine, on_wait=on_wait)  # fmt: skip
     t0 = time.perf_counter()
     header = read_header(path)
     # One pass over the whole file before anything is written: its identity, the lines the job must

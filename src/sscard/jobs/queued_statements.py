@@ -36,7 +36,6 @@ from sscard.statements.service import already_issued
 log = structlog.get_logger("sscard.jobs.queue")
 
 KIND = "statements"
-TIME_LIMIT_MS = QUEUED_BATCH_LIMIT_S * 1000  # one batch; far above the seconds a batch of 50 takes
 POLL_S = 0.5
 STALL_NOTE_S = 60.0  # "no progress": said once a minute (no worker running, all busy elsewhere …)
 
@@ -76,15 +75,7 @@ def issue_batch(year: int, persons: list[list[Any]], actor: dict[str, str]) -> N
 
 @lru_cache(maxsize=1)
 def statements_actor() -> dramatiq.Actor[Any, Any]:
-    """Declared on first use, on the configured broker (a module-level decorator would need a broker at import)."""
-    declare = dramatiq.actor(
-        actor_name="issue_statements",
-        queue_name=queue.queue_name(KIND),
-        broker=queue.broker(),
-        max_retries=queue.MAX_RETRIES,
-        time_limit=TIME_LIMIT_MS,
-    )
-    return declare(issue_batch)
+    return queue.declare_actor(issue_batch, name="issue_statements", kind=KIND, time_limit_s=QUEUED_BATCH_LIMIT_S)
 
 
 def _issued(year: int, region: str | None) -> int:

@@ -5,9 +5,11 @@ imported anywhere else without a broker (tools that walk the package), it declar
 from __future__ import annotations
 
 from sscard.jobs.broker import configured
+from sscard.jobs.queued_imports import chunks_actor
 from sscard.jobs.queued_statements import statements_actor
 from sscard.logging import configure_logging
 
 if configured():
     configure_logging()  # masked JSON lines on stderr, as every other process of sscard
     issue_statements = statements_actor()
+    import_chunk = chunks_actor()
