@@ -1,0 +1,100 @@
+"""``sscard partitions``: the monthly partitions of the history that grows without bound (PostgreSQL;
+docs/partitioning.md). On SQLite, the embedded default, nothing is partitioned: each command says so."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+
+from sscard.audit import Actor
+from sscard.cli.common import console, fail, handle_errors, print_json
+
+app = typer.Typer(help="Monthly partitions of the audit history (PostgreSQL).", no_args_is_help=True)
+_NOT_PARTITIONED = "nothing is partitioned on this database (SQLite, or PostgreSQL before migration 0019)"
+
+
+def _month(value: str) -> date:
+    try:
+        year, month = value.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r}: expected YYYY-MM") from None
+
+
+@app.command("list")
+@handle_errors
+def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Every partition, attached or archived, with its rows."""
+    from sscard.db.partitions import list_partitions
+    from sscard.db.session import unit_of_work
+
+    with unit_of_work() as uow:
+        found = list_partitions(uow.session.connection())
+    rows = [{"table": p.table, "partition": p.name, "month": None if p.month is None else f"{p.month:%Y-%m}",
+             "rows": p.rows, "state": "attached" if p.attached else "archived"} for p in found]  # fmt: skip
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(_NOT_PARTITIONED)
+    for r in rows:
+        console.print(f"{r['table']}  {r['partition']}  {r['month'] or 'default'}  {r['rows']} rows  {r['state']}",
+                      highlight=False)  # fmt: skip
+
+
+@app.command("ensure")
+@handle_errors
+def ensure(
+    months_ahead: Annotated[int, typer.Option("--months-ahead", help="Months after the current one.")] = 3,
+) -> None:
+    """Create the partitions of this month and the next ones (idempotent; run it monthly, e.g. from cron).
+
+    A month whose rows went to the default partition (nobody created it in time) gets its partition
+    too, its rows moved there."""
+    from sscard.db.partitions import PartitionError, is_partitioned
+    from sscard.db.partitions import ensure as ensure_partitions
+    from sscard.db.session import unit_of_work
+
+    with unit_of_work() as uow:
+        connection = uow.session.connection()
+        if not is_partitioned(connection, "audit_entry"):
+            console.print(_NOT_PARTITIONED)
+            return
+        try:
+            created = ensure_partitions(connection, months_ahead=months_ahead)
+        except PartitionError as exc:
+            raise fail(str(exc), "PARTITIONS_REFUSED") from None
+        uow.commit()
+    console.print(f"created {len(created)} partitions: {', '.join(created)}" if created else "all partitions exist")
+
+
+@app.command("detach")
+@handle_errors
+def detach(
+    before: Annotated[str, typer.Option("--before", help="YYYY-MM: archive every month before this one.")],
+) -> None:
+    """Archive the months before BEFORE: each is detached and kept as a table of its own (dump it, then drop
+    it). The audit chain is verified first; afterwards it verifies from each stream's archived head."""
+    from sscard.audit.detach import detach_before
+    from sscard.db.partitions import PartitionError, dump_hint, is_partitioned
+    from sscard.db.session import unit_of_work
+
+    month = _month(before)
+    with unit_of_work() as uow:
+        connection = uow.session.connection()
+        if not is_partitioned(connection, "audit_entry"):
+            console.print(_NOT_PARTITIONED)
+            return
+        try:
+            done = detach_before(uow, before=month, actor=Actor.cli_operator())
+        except PartitionError as exc:
+            raise fail(str(exc), "PARTITIONS_REFUSED") from None
+        hints = [dump_hint(connection, name) for name, _, _ in done.partitions]
+        uow.commit()
+    if not done.partitions:
+        console.print(f"no attached month before {month:%Y-%m}: nothing archived")
+    for (name, m, rows), hint in zip(done.partitions, hints, strict=True):
+        console.print(f"archived {m:%Y-%m}: {rows} rows, kept as table {name}", highlight=False)
+        console.print(f"  {hint}", highlight=False, soft_wrap=True)
