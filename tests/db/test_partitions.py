@@ -24,6 +24,8 @@ from sscard.ledger.service import check as check_ledger
 from tests.conftest import rolled_back_uow
 
 THIS_MONTH = month_start(datetime.now(UTC))
+# One worker, in this order: archiving takes months out of the module's database for good.
+pytestmark = pytest.mark.xdist_group("partitions")
 ACTOR = Actor.cli_operator()
 
 
@@ -113,7 +115,8 @@ def test_rows_land_in_their_month_and_ensure_is_idempotent(pg, monkeypatch) -> N
 
 
 # rule CH-4: ids and (stream, seq) stay unique across partitions (audit_entry_key), archived months included
-def test_keys_stay_unique_across_months(pg) -> None:
+def test_keys_stay_unique_across_months(pg, monkeypatch) -> None:
+    _write(pg, monkeypatch, _mid(THIS_MONTH), 1, "unique")
     with pg.engine.connect() as c:
         row = c.execute(text("SELECT * FROM audit_entry ORDER BY id DESC LIMIT 1")).mappings().one()
     with pg.engine.connect() as c:
@@ -195,14 +198,79 @@ def _verify_on(connection):
         return verify_chain(UnitOfWork(session))
 
 
+def _txn_owner(db) -> tuple[int, int]:
+    """An institution and an account of this test's own (terminal transactions name both)."""
+    import secrets
+
+    from sscard.ledger.models import Institution, LedgerAccount
+
+    with _uow(db) as uow:
+        institution = Institution(region_code="110101", name=f"partition {secrets.token_hex(4)}",
+                                  institution_type="pharmacy")  # fmt: skip
+        account = LedgerAccount(kind="settlement_clearing", region_code="110101", may_go_negative=True)
+        uow.session.add_all([institution, account])
+        uow.commit()
+        return institution.id, account.id
+
+
+def _claim(db, owner: tuple[int, int], txn_id: str, on: date) -> int:
+    from sscard.settlement import txn_store
+
+    with _uow(db) as uow:
+        row_id = txn_store.claim(uow, terminal_id="PART-T1", txn_id=txn_id, purpose="settle", digest=txn_id * 2,
+                                 institution_id=owner[0], card_id=None, account_id=owner[1], amount_fen=-100,
+                                 business_date=on, answer={"ok": True, "txn": txn_id})  # fmt: skip
+        uow.commit()
+        return row_id
+
+
+# rule FIN-1: terminal transactions land in their business month; once a month is archived its
+# transaction ids stay taken (terminal_txn_key): a terminal retrying one is refused, never paid again
+def test_terminal_txns_by_month_and_idempotent_after_archive(pg) -> None:
+    from sscard.settlement import txn_store
+    from sscard.settlement.errors import TxnConflict
+
+    owner = _txn_owner(pg)
+    old = add_months(THIS_MONTH, -4)
+    tag = datetime.now(UTC).strftime("%H%M%S%f")
+    _claim(pg, owner, f"O{tag}", old + timedelta(days=9))
+    _claim(pg, owner, f"N{tag}", THIS_MONTH + timedelta(days=1))
+
+    def where(txn_id: str) -> str:
+        with pg.engine.connect() as c:
+            query = text(
+                "SELECT tableoid::regclass::text FROM terminal_txn WHERE terminal_id = 'PART-T1' AND txn_id = :t"
+            )
+            return c.execute(query, {"t": txn_id}).scalar_one().split(".")[-1]
+
+    assert where(f"O{tag}") == "terminal_txn_default"  # no partition for that month: the default takes it
+    assert where(f"N{tag}") == partitions.partition_name("terminal_txn", THIS_MONTH)
+    with pg.engine.begin() as c:
+        assert partitions.partition_name("terminal_txn", old) in partitions.ensure(c, months_ahead=3)
+    assert where(f"O{tag}") == partitions.partition_name("terminal_txn", old)
+
+    with _uow(pg) as uow:
+        done = detach_before(uow, before=add_months(THIS_MONTH, -1), actor=ACTOR)
+        uow.commit()
+    assert partitions.partition_name("terminal_txn", old) in {name for name, _, _ in done.partitions}
+    with pg.engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM terminal_txn WHERE txn_id = :t"), {"t": f"O{tag}"}).scalar() == 0
+
+    with pytest.raises(TxnConflict):  # archived: the id is still taken, nothing is stored or paid again
+        _claim(pg, owner, f"O{tag}", THIS_MONTH)
+    with pytest.raises(txn_store.AlreadyAnswered):  # attached: the first answer, as before partitioning
+        _claim(pg, owner, f"N{tag}", THIS_MONTH + timedelta(days=1))
+    with _uow(pg) as uow:
+        assert verify_chain(uow).ok
+
+
 # rule CH-4: the cut must be clean: an entry of a later month before an archived one in its stream
 # (clocks apart at the month's end) refuses the archive, nothing changed
 def test_detach_refuses_a_cut_through_a_stream(pg, monkeypatch) -> None:
     a, b = add_months(THIS_MONTH, -5), add_months(THIS_MONTH, -4)
     with pg.engine.begin() as c:
         for month in (a, b):
-            c.execute(text(f"CREATE TABLE IF NOT EXISTS {partitions.partition_name('audit_entry', month)} "
-                           f"PARTITION OF audit_entry FOR VALUES {partitions._range(month)}"))  # fmt: skip
+            c.execute(text(partitions.create_month_sql("audit_entry", month)))
     _write(pg, monkeypatch, _mid(b), 1, "skew")  # the stream's entry n in the later month …
     _write(pg, monkeypatch, _mid(a), 1, "skew")  # … and n + 1 in the earlier one
     with _uow(pg) as uow:

@@ -1,4 +1,6 @@
-"""Archive the audit chain's oldest months (``sscard partitions detach``; docs/partitioning.md).
+"""Archive the oldest months (``sscard partitions detach``; docs/partitioning.md): the audit chain's,
+and with them the other partitioned tables' (``terminal_txn``: whole months, nothing more to check; their
+ids and idempotency keys stay taken in ``terminal_txn_key``).
 
 Only whole months, only a chain found intact, only a clean cut: every stream's archived entries must
 be the start of that stream (no entry still attached may come before an archived one in its stream;
@@ -17,9 +19,11 @@ from sscard.audit.actor import Actor
 from sscard.audit.archive import record_horizons
 from sscard.audit.service import record_event, verify_chain
 from sscard.db.partitions import (
+    PARTITIONED,
     PartitionError,
     default_holds_before,
     detach_month,
+    detach_months,
     is_partitioned,
     month_start,
     months_before,
@@ -35,25 +39,31 @@ class Detached:
 
 
 def detach_before(uow: UnitOfWork, *, before: date, actor: Actor) -> Detached:
-    """Detach every month of ``audit_entry`` that ends on or before ``before`` (a month's first day)."""
+    """Detach every month that ends on or before ``before`` (a month's first day), of every partitioned table."""
     connection = uow.session.connection()
     if not is_partitioned(connection, TABLE):
         return Detached()
     now = datetime.now(UTC)
     if before != month_start(before) or before > month_start(now):
         raise PartitionError(f"--before {before:%Y-%m}: only whole months before the current one can be archived")
-    if default_holds_before(connection, TABLE, before):
-        raise PartitionError("the default partition holds entries of these months: run sscard partitions ensure first")
+    for table in PARTITIONED:  # every table checked before anything is detached
+        if default_holds_before(connection, table, before):
+            raise PartitionError(f"the default partition of {table} holds rows of these months: run ensure first")
     months = months_before(connection, TABLE, before)
-    if not months:
+    detached: list[tuple[str, date, int]] = []
+    if months:
+        report = verify_chain(uow, since_checkpoints=True)
+        if not report.ok:
+            raise PartitionError("the audit chain is not intact (sscard audit verify): nothing archived")
+        tails = _tails(connection, before)
+        _check_clean_cut(connection, tails, before)
+        record_horizons(connection, tails, before=before, at=now)
+        detached = [(name, month, detach_month(connection, TABLE, name, month, at=now)) for name, month in months]
+    for table in PARTITIONED:
+        if table != TABLE:
+            detached += detach_months(connection, table, before, at=now)
+    if not detached:
         return Detached()
-    report = verify_chain(uow, since_checkpoints=True)
-    if not report.ok:
-        raise PartitionError("the audit chain is not intact (sscard audit verify): nothing archived")
-    tails = _tails(connection, before)
-    _check_clean_cut(connection, tails, before)
-    record_horizons(connection, tails, before=before, at=now)
-    detached = [(name, month, detach_month(connection, TABLE, name, month, at=now)) for name, month in months]
     record_event(uow, actor=actor, action="audit.archive", subject="audit",
                  details={"before": f"{before:%Y-%m}", "partitions": [n for n, _, _ in detached],
                           "entries": sum(rows for _, _, rows in detached)})  # fmt: skip

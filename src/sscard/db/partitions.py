@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-#: Partitioned table → its partition key (a UTC timestamp column).
-PARTITIONED: dict[str, str] = {"audit_entry": "at"}
+#: Partitioned table → its partition key: a UTC timestamp (months of UTC) or a date (civil months).
+PARTITIONED: dict[str, str] = {"audit_entry": "at", "terminal_txn": "business_date"}
+_DATE_KEYS = frozenset({"business_date"})
 #: Tables made for the partitioned ones (PostgreSQL only, no ORM model; docs/partitioning.md).
-SUPPORT_TABLES = frozenset({"audit_entry_key", "audit_archive_horizon", "partition_archive"})
+SUPPORT_TABLES = frozenset({"audit_entry_key", "terminal_txn_key", "audit_archive_horizon", "partition_archive"})
 MOVING = "sscard.partition_move"  # set while ``ensure`` moves rows out of the default: keys stay as they are
 
 
@@ -45,16 +46,16 @@ def default_name(table: str) -> str:
     return f"{table}_default"
 
 
-def _bound(month: date) -> str:
-    return f"'{month.isoformat()} 00:00:00+00'"
+def _bound(table: str, month: date) -> str:
+    return f"'{month.isoformat()}'" if PARTITIONED[table] in _DATE_KEYS else f"'{month.isoformat()} 00:00:00+00'"
 
 
-def _range(month: date) -> str:
-    return f"FROM ({_bound(month)}) TO ({_bound(add_months(month, 1))})"
+def _range(table: str, month: date) -> str:
+    return f"FROM ({_bound(table, month)}) TO ({_bound(table, add_months(month, 1))})"
 
 
 def create_month_sql(table: str, month: date) -> str:
-    return f"CREATE TABLE {partition_name(table, month)} PARTITION OF {table} FOR VALUES {_range(month)}"
+    return f"CREATE TABLE {partition_name(table, month)} PARTITION OF {table} FOR VALUES {_range(table, month)}"
 
 
 def create_default_sql(table: str) -> str:
@@ -157,8 +158,9 @@ def ensure(connection: Connection, *, months_ahead: int, today: date | None = No
 
 
 def _default_months(connection: Connection, table: str, key: str) -> set[date]:
+    utc = "" if key in _DATE_KEYS else " AT TIME ZONE 'UTC'"
     rows = connection.execute(
-        text(f"SELECT DISTINCT date_trunc('month', {key} AT TIME ZONE 'UTC')::date FROM {default_name(table)}")  # noqa: S608
+        text(f"SELECT DISTINCT date_trunc('month', {key}{utc})::date FROM {default_name(table)}")  # noqa: S608
     )
     return {r[0] for r in rows}
 
@@ -172,14 +174,14 @@ def _move_out_of_default(connection: Connection, table: str, key: str, month: da
     """A month's partition created when the default already holds rows of it: the rows are copied into
     the new table, deleted from the default (their keys kept: they still exist) and the table attached."""
     name = partition_name(table, month)
-    lo, hi = _bound(month), _bound(add_months(month, 1))
+    lo, hi = _bound(table, month), _bound(table, add_months(month, 1))
     in_month = f"{key} >= {lo} AND {key} < {hi}"
     connection.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
     connection.execute(text(f"INSERT INTO {name} SELECT * FROM {default_name(table)} WHERE {in_month}"))  # noqa: S608
     connection.execute(text(f"SET LOCAL {MOVING} = 'on'"))
     connection.execute(text(f"DELETE FROM {default_name(table)} WHERE {in_month}"))  # noqa: S608
     connection.execute(text(f"SET LOCAL {MOVING} = 'off'"))
-    connection.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES {_range(month)}"))
+    connection.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES {_range(table, month)}"))
 
 
 def months_before(connection: Connection, table: str, before: date) -> list[tuple[str, date]]:
@@ -190,7 +192,7 @@ def months_before(connection: Connection, table: str, before: date) -> list[tupl
 
 def default_holds_before(connection: Connection, table: str, before: date) -> bool:
     key = PARTITIONED[table]
-    query = text(f"SELECT 1 FROM {default_name(table)} WHERE {key} < {_bound(before)} LIMIT 1")  # noqa: S608
+    query = text(f"SELECT 1 FROM {default_name(table)} WHERE {key} < {_bound(table, before)} LIMIT 1")  # noqa: S608
     return connection.execute(query).first() is not None
 
 
@@ -206,6 +208,15 @@ def detach_month(connection: Connection, table: str, name: str, month: date, *, 
         {"t": table, "n": name, "m": month, "at": at, "rows": rows},
     )
     return rows
+
+
+def detach_months(connection: Connection, table: str, before: date, *, at: datetime) -> list[tuple[str, date, int]]:
+    """Detach every month of ``table`` that ends on or before ``before``: (name, month, rows) of each
+    (the caller checked ``default_holds_before`` first)."""
+    if not is_partitioned(connection, table):
+        return []
+    months = months_before(connection, table, before)
+    return [(name, month, detach_month(connection, table, name, month, at=at)) for name, month in months]
 
 
 def archived_before(connection: Connection, table: str) -> date | None:
