@@ -128,6 +128,15 @@ def test_keys_stay_unique_across_months(pg, monkeypatch) -> None:
             with pytest.raises(IntegrityError):
                 with c.begin():
                     c.execute(text(f"INSERT INTO audit_entry ({cols}) VALUES ({values})"), {**copy, **changed})  # noqa: S608
+    # An update that moves the row to another month's partition keeps its key; a delete frees it.
+    key = text("SELECT count(*) FROM audit_entry_key WHERE id = :i AND stream = :s AND seq = :q")
+    where = {"i": row["id"], "s": row["stream"], "q": row["seq"]}
+    with pg.engine.connect() as c:
+        c.execute(text("UPDATE audit_entry SET at = :at WHERE id = :i"), {"at": other_month, "i": row["id"]})
+        assert c.execute(key, where).scalar_one() == 1
+        c.execute(text("DELETE FROM audit_entry WHERE id = :i"), {"i": row["id"]})
+        assert c.execute(key, where).scalar_one() == 0
+        c.rollback()
 
 
 # rule CH-4: a detached month is archived as its own table; the chain verifies from the archived heads,

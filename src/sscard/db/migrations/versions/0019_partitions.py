@@ -94,13 +94,14 @@ _OWN_FKS = {
 
 
 def _sync_sql(t: Keyed) -> str:
-    """The trigger function that keeps ``<table>_key`` in step with every write to the table (AFTER ROW:
-    an UPDATE that moves a row to another month's partition fires DELETE then INSERT, mirrored so). Rows
-    moved out of the default partition by ``sscard partitions ensure`` keep their keys (sscard.partition_move)."""
+    """The trigger function that keeps ``<table>_key`` in step with every write to the table: once per
+    statement, over its transition tables (a row-level PL/pgSQL call cost ~3x the insert itself in bulk).
+    An UPDATE's transition tables hold the rows it moved to another month's partition too. Rows moved out
+    of the default partition by ``sscard partitions ensure`` keep their keys (sscard.partition_move)."""
     cols = ", ".join(t.key_columns)
-    new = ", ".join(f"NEW.{c}" for c in t.key_columns)
-    old = ", ".join(f"OLD.{c}" for c in t.key_columns)
-    sets = ", ".join(f"{c} = NEW.{c}" for c in t.key_columns)
+    n_cols = ", ".join(f"n.{c}" for c in t.key_columns)
+    o_cols = ", ".join(f"o.{c}" for c in t.key_columns)
+    same = f"n.id = o.id AND ({n_cols}) IS NOT DISTINCT FROM ({o_cols})"
     return f"""
 CREATE FUNCTION {t.table}_key_sync() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
@@ -108,17 +109,29 @@ BEGIN
     RETURN NULL;
   END IF;
   IF TG_OP = 'INSERT' THEN
-    INSERT INTO {t.table}_key ({cols}) VALUES ({new});
+    INSERT INTO {t.table}_key ({cols}) SELECT {cols} FROM new_rows;
   ELSIF TG_OP = 'UPDATE' THEN
-    IF ({new}) IS DISTINCT FROM ({old}) THEN
-      UPDATE {t.table}_key SET {sets} WHERE id = OLD.id;
-    END IF;
+    DELETE FROM {t.table}_key k USING old_rows o
+      WHERE k.id = o.id AND NOT EXISTS (SELECT 1 FROM new_rows n WHERE {same});
+    INSERT INTO {t.table}_key ({cols}) SELECT {n_cols} FROM new_rows n
+      WHERE NOT EXISTS (SELECT 1 FROM old_rows o WHERE {same});
   ELSE
-    DELETE FROM {t.table}_key WHERE id = OLD.id;
+    DELETE FROM {t.table}_key k USING old_rows o WHERE k.id = o.id;
   END IF;
   RETURN NULL;
 END $$
 """  # noqa: S608 - the names above, never input
+
+
+def _triggers(table: str) -> tuple[str, ...]:
+    """Transition tables allow one event per trigger: three triggers on the one function."""
+    tables = {"INSERT": "NEW TABLE AS new_rows", "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+              "DELETE": "OLD TABLE AS old_rows"}  # fmt: skip
+    return tuple(
+        f"CREATE TRIGGER {table}_key_{event.lower()} AFTER {event} ON {table} REFERENCING {refs} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_key_sync()"
+        for event, refs in tables.items()
+    )
 
 
 def _run(*statements: str) -> None:
@@ -169,8 +182,7 @@ def _partition(t: Keyed) -> None:
             for table, constraint, column in t.referring
         ),  # fmt: skip
         _sync_sql(t),
-        f"CREATE TRIGGER {t.table}_key_sync AFTER INSERT OR UPDATE OR DELETE ON {t.table} "
-        f"FOR EACH ROW EXECUTE FUNCTION {t.table}_key_sync()",
+        *_triggers(t.table),
     )
 
 
