@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from sscard.audit import Actor
+from sscard.audit.anchors import anchor_now
 from sscard.audit.detach import detach_before
 from sscard.audit.service import record_event, verify_chain
 from sscard.cli.main import app
+from sscard.config import reset_settings_cache
 from sscard.db import partitions
 from sscard.db.partitions import PartitionError, add_months, month_start
 from sscard.db.session import UnitOfWork
@@ -151,6 +153,11 @@ def test_detach_archives_and_chain_still_verifies(pg, monkeypatch) -> None:
     _write(pg, monkeypatch, _mid(older), 4, "older")
     _write(pg, monkeypatch, _mid(old), 4, "old")
     _write(pg, monkeypatch, _mid(THIS_MONTH), 4, "now")
+    monkeypatch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(pg.anchor_file))
+    reset_settings_cache()
+    with _uow(pg) as uow:  # anchored before: the anchored places of the old streams get archived
+        assert not anchor_now(uow, actor=ACTOR).faults
+        uow.commit()
 
     with _uow(pg) as uow:
         with pytest.raises(PartitionError):  # the current month is never archived
@@ -179,6 +186,11 @@ def test_detach_archives_and_chain_still_verifies(pg, monkeypatch) -> None:
         assert check_ledger(uow).ok
         report = verify_chain(uow, since_checkpoints=True)
         assert report.ok, report.problem
+    with _uow(pg) as uow:  # heads and anchored places in the archived months are no tampering
+        assert not anchor_now(uow, actor=ACTOR).faults
+        uow.commit()
+    with _uow(pg) as uow:
+        assert verify_chain(uow).ok
 
     # A place of an archived month is still taken: nobody writes a second entry there.
     with pg.engine.connect() as c, pytest.raises(IntegrityError), c.begin():

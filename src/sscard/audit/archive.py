@@ -12,6 +12,7 @@ horizon past entries they removed or altered. On SQLite, and before anything was
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -39,11 +40,15 @@ def horizon_mac(*, stream: int, seq: int, hash_: bytes, archived_before: date) -
     return get_security_module().audit_mac(data)[:32]
 
 
-def horizon_fault(horizon: Horizon, head_seq: int | None) -> str | None:
-    """Why a walk may not start at ``horizon``; None when it may."""
+def _mac_ok(horizon: Horizon) -> bool:
     expected = horizon_mac(stream=horizon.stream, seq=horizon.seq, hash_=horizon.hash,
                            archived_before=horizon.archived_before)  # fmt: skip
-    if expected != horizon.mac:
+    return expected == horizon.mac
+
+
+def horizon_fault(horizon: Horizon, head_seq: int | None) -> str | None:
+    """Why a walk may not start at ``horizon``; None when it may."""
+    if not _mac_ok(horizon):
         return "archive horizon does not match its MAC (altered or forged)"
     if head_seq is None:
         return f"stream has no head, its archive horizon records {horizon.seq} entries (stream removed)"
@@ -83,11 +88,16 @@ def record_horizons(connection: Connection, tails: dict[int, tuple[int, bytes]],
         connection.execute(upsert, params)
 
 
-def archived_place(horizons: dict[int, Horizon], stream: int, seq: int, hash_: bytes) -> tuple[int, bytes] | None:
-    """For a checkpointed or anchored place in the archived months, what ``check_heads`` is to find there:
-    the horizon's own hash at the horizon, the recorded hash before it (those entries were found intact
-    before they were archived); None for a place still attached."""
-    horizon = horizons.get(stream)
-    if horizon is None or seq > horizon.seq:
-        return None
-    return (0, horizon.hash if seq == horizon.seq else hash_)
+def archived_places(
+    horizons: Mapping[int, Horizon], places: Iterable[tuple[int, int, bytes]]
+) -> dict[tuple[int, int], tuple[int, bytes]]:
+    """For checkpointed, anchored or head places (stream, seq, hash recorded there) in the archived months,
+    what ``check_heads`` is to find there, as ``lookup_hashes`` gives it: the horizon's own hash at the
+    horizon, the recorded hash before it (those entries were found intact before they were archived).
+    Places still attached are left out (looked up in the table), and so are horizons whose MAC fails."""
+    found: dict[tuple[int, int], tuple[int, bytes]] = {}
+    for stream, seq, hash_ in places:
+        horizon = horizons.get(stream)
+        if horizon is not None and seq <= horizon.seq and _mac_ok(horizon):
+            found[(stream, seq)] = (0, horizon.hash if seq == horizon.seq else hash_)
+    return found

@@ -20,7 +20,7 @@ from sqlalchemy import Executable, Table, and_, bindparam, func, insert, or_, se
 
 from sscard.audit.actor import Actor, Channel
 from sscard.audit.anchors import Anchor, AnchorStatus, anchor_status, check_heads, lookup_hashes, write_anchor
-from sscard.audit.archive import Horizon, archived_place, horizon_fault, load_horizons
+from sscard.audit.archive import Horizon, archived_places, horizon_fault, load_horizons
 from sscard.audit.checkpoints import checkpoint_fault, checkpoint_mac, load_checkpoints, record_checkpoints
 from sscard.audit.models import AuditCheckpoint, AuditEntry, AuditStreamHead
 from sscard.audit.signatures import is_signed, sign_entry
@@ -444,11 +444,8 @@ def _link_problems(
     anchored = latest.heads if latest is not None else {}
     found = lookup_hashes(connection, [*((s, q) for s, (q, _) in checkpointed.items() if s in head_of),
                                        *((s, q) for s, (q, _) in anchored.items() if s in head_of)])  # fmt: skip
-    for recorded in (checkpointed, anchored):  # places in the archived months are not in the table any more
-        for stream, (seq, hash_) in recorded.items():
-            place = archived_place(dict(horizons), stream, seq, hash_)
-            if place is not None:
-                found[(stream, seq)] = place
+    # Places in the archived months are not in the table any more: compared with the horizons.
+    found.update(archived_places(horizons, [(s, q, h) for r in (checkpointed, anchored) for s, (q, h) in r.items()]))
     faults = check_heads(checkpointed, head_of, found, what="checkpoint")
     if latest is not None:
         faults += check_heads(anchored, head_of, found, what=f"anchor {latest.n} ({latest.at:%Y-%m-%d %H:%M} UTC)")
