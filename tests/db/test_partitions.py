@@ -285,6 +285,26 @@ def test_terminal_txns_by_month_and_idempotent_after_archive(pg) -> None:
         assert verify_chain(uow).ok
 
 
+# rule CH-4: the commands: list (JSON), ensure idempotent and audited, detach refusing the current month
+def test_cli(pg, db_env) -> None:
+    import json
+
+    runner = CliRunner()
+    listed = json.loads(runner.invoke(app, ["partitions", "list", "--json"]).output)
+    this = f"{THIS_MONTH:%Y-%m}"
+    assert {(p["table"], p["state"]) for p in listed if p["month"] == this} == {
+        ("audit_entry", "attached"), ("terminal_txn", "attached")}  # fmt: skip
+    first = runner.invoke(app, ["partitions", "ensure", "--months-ahead", "9"])
+    assert first.exit_code == 0 and "audit_entry_p" in first.output, first.output
+    again = runner.invoke(app, ["partitions", "ensure", "--months-ahead", "9"])
+    assert again.exit_code == 0 and "all partitions exist" in again.output
+    with pg.engine.connect() as c:
+        query = text("SELECT details FROM audit_entry WHERE action = 'partitions.ensure' ORDER BY id DESC LIMIT 1")
+        assert partitions.partition_name("audit_entry", add_months(THIS_MONTH, 9)) in c.execute(query).scalar_one()
+    refused = runner.invoke(app, ["partitions", "detach", "--before", f"{add_months(THIS_MONTH, 1):%Y-%m}"])
+    assert refused.exit_code == 1 and "PARTITIONS_REFUSED" in refused.output
+
+
 # rule CH-4: the cut must be clean: an entry of a later month before an archived one in its stream
 # (clocks apart at the month's end) refuses the archive, nothing changed
 def test_detach_refuses_a_cut_through_a_stream(pg, monkeypatch) -> None:

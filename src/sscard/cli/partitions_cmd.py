@@ -53,6 +53,7 @@ def ensure(
 
     A month whose rows went to the default partition (nobody created it in time) gets its partition
     too, its rows moved there."""
+    from sscard.audit.service import record_event
     from sscard.db.partitions import PartitionError, is_partitioned
     from sscard.db.partitions import ensure as ensure_partitions
     from sscard.db.session import unit_of_work
@@ -66,6 +67,9 @@ def ensure(
             created = ensure_partitions(connection, months_ahead=months_ahead)
         except PartitionError as exc:
             raise fail(str(exc), "PARTITIONS_REFUSED") from None
+        if created:  # rows may have moved out of a default partition: a change like any other, audited
+            record_event(uow, actor=Actor.cli_operator(), action="partitions.ensure", subject="partitions",
+                         details={"created": created})  # fmt: skip
         uow.commit()
     console.print(f"created {len(created)} partitions: {', '.join(created)}" if created else "all partitions exist")
 
