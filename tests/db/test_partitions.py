@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
@@ -342,23 +343,36 @@ def test_migration_round_trip_keeps_the_chain(pg, monkeypatch) -> None:
             for i in range(5):
                 record_event(UnitOfWork(session), actor=ACTOR, action="test.partition", subject=f"migrate:{i}")
             session.commit()
+        here = SimpleNamespace(engine=engine)
+        owner = _txn_owner(here)
+        for n in range(3):
+            _claim(here, owner, f"RT{n}", add_months(THIS_MONTH, -2) + timedelta(days=n))
 
-        def state() -> tuple[bool, int, bool]:
+        def state() -> tuple[bool, bool, int, int, bool]:
             with engine.connect() as c, Session(bind=c) as session:
-                n = c.execute(text("SELECT count(*) FROM audit_entry")).scalar_one()
-                return partitions.is_partitioned(c, "audit_entry"), n, verify_chain(UnitOfWork(session)).ok
+                entries = c.execute(text("SELECT count(*) FROM audit_entry")).scalar_one()
+                txns = c.execute(text("SELECT count(*) FROM terminal_txn WHERE terminal_id = 'PART-T1'")).scalar_one()
+                ok = verify_chain(UnitOfWork(session)).ok
+                return partitions.is_partitioned(c, "audit_entry"), partitions.is_partitioned(c, "terminal_txn"), \
+                    entries, txns, ok  # fmt: skip
 
-        assert state() == (False, 5, True)
+        assert state() == (False, False, 5, 3, True)
         migrate.upgrade(pg.url, schema)
-        assert state() == (True, 5, True)
+        assert state() == (True, True, 5, 3, True)
         with engine.connect() as c:
             assert c.execute(text("SELECT count(*) FROM audit_entry_key")).scalar_one() == 5
-            month = partitions.partition_name("audit_entry", add_months(THIS_MONTH, -2))
-            assert c.execute(text(f"SELECT count(*) FROM {month}")).scalar_one() == 5  # noqa: S608
+            assert c.execute(text("SELECT count(*) FROM terminal_txn_key")).scalar_one() == 3
+            for table, rows in (("audit_entry", 5), ("terminal_txn", 3)):
+                month = partitions.partition_name(table, add_months(THIS_MONTH, -2))
+                assert c.execute(text(f"SELECT count(*) FROM {month}")).scalar_one() == rows  # noqa: S608
+        from sscard.settlement.txn_store import AlreadyAnswered
+
+        with pytest.raises(AlreadyAnswered):  # the idempotency key came across: the first answer
+            _claim(here, owner, "RT1", add_months(THIS_MONTH, -2))
         migrate.downgrade(pg.url, schema, "0018_statement_progress")
-        assert state() == (False, 5, True)
+        assert state() == (False, False, 5, 3, True)
         migrate.upgrade(pg.url, schema)
-        assert state() == (True, 5, True)
+        assert state() == (True, True, 5, 3, True)
     finally:
         engine.dispose()
         admin = build_engine(pg.url)
