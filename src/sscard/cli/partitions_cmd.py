@@ -3,13 +3,18 @@ docs/partitioning.md). On SQLite, the embedded default, nothing is partitioned: 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sscard.audit import Actor
 from sscard.cli.common import console, fail, handle_errors, print_json
+
+if TYPE_CHECKING:
+    from sscard.db.session import UnitOfWork
 
 app = typer.Typer(help="Monthly partitions of the audit history (PostgreSQL).", no_args_is_help=True)
 _NOT_PARTITIONED = "nothing is partitioned on this database (SQLite, or PostgreSQL before migration 0019)"
@@ -44,6 +49,24 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
                       highlight=False)  # fmt: skip
 
 
+@contextmanager
+def _partitioned() -> Iterator[UnitOfWork | None]:
+    """A unit of work on a partitioned database (None, said, on SQLite); a refusal is exit 1."""
+    from sscard.db.partitions import PartitionError, is_partitioned
+    from sscard.db.session import unit_of_work
+
+    with unit_of_work() as uow:
+        if not is_partitioned(uow.session.connection(), "audit_entry"):
+            console.print(_NOT_PARTITIONED)
+            yield None
+            return
+        try:
+            yield uow
+        except PartitionError as exc:
+            raise fail(str(exc), "PARTITIONS_REFUSED") from None
+        uow.commit()
+
+
 @app.command("ensure")
 @handle_errors
 def ensure(
@@ -54,23 +77,15 @@ def ensure(
     A month whose rows went to the default partition (nobody created it in time) gets its partition
     too, its rows moved there."""
     from sscard.audit.service import record_event
-    from sscard.db.partitions import PartitionError, is_partitioned
     from sscard.db.partitions import ensure as ensure_partitions
-    from sscard.db.session import unit_of_work
 
-    with unit_of_work() as uow:
-        connection = uow.session.connection()
-        if not is_partitioned(connection, "audit_entry"):
-            console.print(_NOT_PARTITIONED)
+    with _partitioned() as uow:
+        if uow is None:
             return
-        try:
-            created = ensure_partitions(connection, months_ahead=months_ahead)
-        except PartitionError as exc:
-            raise fail(str(exc), "PARTITIONS_REFUSED") from None
+        created = ensure_partitions(uow.session.connection(), months_ahead=months_ahead)
         if created:  # rows may have moved out of a default partition: a change like any other, audited
             record_event(uow, actor=Actor.cli_operator(), action="partitions.ensure", subject="partitions",
                          details={"created": created})  # fmt: skip
-        uow.commit()
     console.print(f"created {len(created)} partitions: {', '.join(created)}" if created else "all partitions exist")
 
 
@@ -82,21 +97,14 @@ def detach(
     """Archive the months before BEFORE: each is detached and kept as a table of its own (dump it, then drop
     it). The audit chain is verified first; afterwards it verifies from each stream's archived head."""
     from sscard.audit.detach import detach_before
-    from sscard.db.partitions import PartitionError, dump_hint, is_partitioned
-    from sscard.db.session import unit_of_work
+    from sscard.db.partitions import dump_hint
 
     month = _month(before)
-    with unit_of_work() as uow:
-        connection = uow.session.connection()
-        if not is_partitioned(connection, "audit_entry"):
-            console.print(_NOT_PARTITIONED)
+    with _partitioned() as uow:
+        if uow is None:
             return
-        try:
-            done = detach_before(uow, before=month, actor=Actor.cli_operator())
-        except PartitionError as exc:
-            raise fail(str(exc), "PARTITIONS_REFUSED") from None
-        hints = [dump_hint(connection, name) for name, _, _ in done.partitions]
-        uow.commit()
+        done = detach_before(uow, before=month, actor=Actor.cli_operator())
+        hints = [dump_hint(uow.session.connection(), name) for name, _, _ in done.partitions]
     if not done.partitions:
         console.print(f"no attached month before {month:%Y-%m}: nothing archived")
     for (name, m, rows), hint in zip(done.partitions, hints, strict=True):
