@@ -39,6 +39,16 @@ def db(request, tmp_path_factory):
     yield from fresh_database(request.param, tmp_path_factory)
 
 
+@pytest.fixture(autouse=True)
+def _anchors(db, monkeypatch):
+    """The chain's checks read this database's own anchor file (as the ``uow`` fixture does)."""
+    monkeypatch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(db.anchor_file))
+    reset_settings_cache()
+    yield
+    monkeypatch.undo()
+    reset_settings_cache()
+
+
 @pytest.fixture
 def pg(db):
     if db.backend != "postgresql":
@@ -154,8 +164,6 @@ def test_detach_archives_and_chain_still_verifies(pg, monkeypatch) -> None:
     _write(pg, monkeypatch, _mid(older), 4, "older")
     _write(pg, monkeypatch, _mid(old), 4, "old")
     _write(pg, monkeypatch, _mid(THIS_MONTH), 4, "now")
-    monkeypatch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(pg.anchor_file))
-    reset_settings_cache()
     with _uow(pg) as uow:  # anchored before: the anchored places of the old streams get archived
         assert not anchor_now(uow, actor=ACTOR).faults
         uow.commit()
@@ -295,8 +303,9 @@ def test_cli(pg, db_env) -> None:
     this = f"{THIS_MONTH:%Y-%m}"
     assert {(p["table"], p["state"]) for p in listed if p["month"] == this} == {
         ("audit_entry", "attached"), ("terminal_txn", "attached")}  # fmt: skip
-    first = runner.invoke(app, ["partitions", "ensure", "--months-ahead", "9"])
-    assert first.exit_code == 0 and "audit_entry_p" in first.output, first.output
+    first = runner.invoke(app, ["partitions", "ensure", "--months-ahead", "9", "--json"])
+    assert first.exit_code == 0, first.output
+    assert partitions.partition_name("terminal_txn", add_months(THIS_MONTH, 9)) in json.loads(first.output)["created"]
     again = runner.invoke(app, ["partitions", "ensure", "--months-ahead", "9"])
     assert again.exit_code == 0 and "all partitions exist" in again.output
     with pg.engine.connect() as c:

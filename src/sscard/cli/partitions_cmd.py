@@ -50,14 +50,17 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
 
 
 @contextmanager
-def _partitioned() -> Iterator[UnitOfWork | None]:
+def _partitioned(as_json: bool) -> Iterator[UnitOfWork | None]:
     """A unit of work on a partitioned database (None, said, on SQLite); a refusal is exit 1."""
     from sscard.db.partitions import PartitionError, is_partitioned
     from sscard.db.session import unit_of_work
 
     with unit_of_work() as uow:
         if not is_partitioned(uow.session.connection(), "audit_entry"):
-            console.print(_NOT_PARTITIONED)
+            if as_json:
+                print_json({"partitioned": False})
+            else:
+                console.print(_NOT_PARTITIONED)
             yield None
             return
         try:
@@ -71,6 +74,7 @@ def _partitioned() -> Iterator[UnitOfWork | None]:
 @handle_errors
 def ensure(
     months_ahead: Annotated[int, typer.Option("--months-ahead", help="Months after the current one.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create the partitions of this month and the next ones (idempotent; run it monthly, e.g. from cron).
 
@@ -79,20 +83,24 @@ def ensure(
     from sscard.audit.service import record_event
     from sscard.db.partitions import ensure as ensure_partitions
 
-    with _partitioned() as uow:
+    with _partitioned(as_json) as uow:
         if uow is None:
             return
         created = ensure_partitions(uow.session.connection(), months_ahead=months_ahead)
         if created:  # rows may have moved out of a default partition: a change like any other, audited
             record_event(uow, actor=Actor.cli_operator(), action="partitions.ensure", subject="partitions",
                          details={"created": created})  # fmt: skip
-    console.print(f"created {len(created)} partitions: {', '.join(created)}" if created else "all partitions exist")
+    if as_json:
+        print_json({"partitioned": True, "created": created})
+    else:
+        console.print(f"created {len(created)} partitions: {', '.join(created)}" if created else "all partitions exist")
 
 
 @app.command("detach")
 @handle_errors
 def detach(
     before: Annotated[str, typer.Option("--before", help="YYYY-MM: archive every month before this one.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Archive the months before BEFORE: each is detached and kept as a table of its own (dump it, then drop
     it). The audit chain is verified first; afterwards it verifies from each stream's archived head."""
@@ -100,11 +108,16 @@ def detach(
     from sscard.db.partitions import dump_hint
 
     month = _month(before)
-    with _partitioned() as uow:
+    with _partitioned(as_json) as uow:
         if uow is None:
             return
         done = detach_before(uow, before=month, actor=Actor.cli_operator())
         hints = [dump_hint(uow.session.connection(), name) for name, _, _ in done.partitions]
+    if as_json:
+        print_json({"partitioned": True, "archived": [
+            {"partition": name, "month": f"{m:%Y-%m}", "rows": rows, "dump": hint}
+            for (name, m, rows), hint in zip(done.partitions, hints, strict=True)]})  # fmt: skip
+        return
     if not done.partitions:
         console.print(f"no attached month before {month:%Y-%m}: nothing archived")
     for (name, m, rows), hint in zip(done.partitions, hints, strict=True):
