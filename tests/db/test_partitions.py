@@ -333,8 +333,11 @@ def test_detach_refuses_a_cut_through_a_stream(pg, monkeypatch) -> None:
 
 # rule CH-4: 0019 converts a PostgreSQL audit log with entries in place and back (upgrade, downgrade,
 # upgrade): every entry kept, the chain intact each time
-def test_migration_round_trip_keeps_the_chain(pg, monkeypatch) -> None:
+def test_migration_round_trip_keeps_the_chain(pg, monkeypatch, tmp_path) -> None:
     import secrets
+
+    monkeypatch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(tmp_path / "anchors.jsonl"))  # a database of its own
+    reset_settings_cache()
 
     from sscard.audit.service import ensure_streams
     from sscard.db import migrate
