@@ -53,6 +53,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select, tuple_
 
 from sscard.audit.actor import Actor
+from sscard.audit.archive import archived_places, load_horizons
 from sscard.audit.models import AuditAnchor, AuditEntry
 from sscard.config import get_settings
 from sscard.db.base import utcnow
@@ -387,6 +388,9 @@ def _advance(
     pairs = [(s, seq) for s, (seq, _) in anchored.items() if s in heads]
     pairs += [(s, seq) for s, (seq, _) in heads.items() if seq > 0]
     found = lookup_hashes(uow.session.connection(), pairs)
+    # A head or anchored place in the archived months (a stream unwritten since): compared with its horizon.
+    places = [(s, q, h) for r in (anchored, heads) for s, (q, h) in r.items()]
+    found.update(archived_places(load_horizons(uow.session.connection()), places))
     faults = check_heads(anchored, heads, found)
     bad = {f.stream for f in faults}
     for stream, (seq, hash_) in heads.items():

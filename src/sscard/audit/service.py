@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, cast
 
@@ -20,11 +20,13 @@ from sqlalchemy import Executable, Table, and_, bindparam, func, insert, or_, se
 
 from sscard.audit.actor import Actor, Channel
 from sscard.audit.anchors import Anchor, AnchorStatus, anchor_status, check_heads, lookup_hashes, write_anchor
+from sscard.audit.archive import Horizon, archived_places, horizon_fault, load_horizons
 from sscard.audit.checkpoints import checkpoint_fault, checkpoint_mac, load_checkpoints, record_checkpoints
 from sscard.audit.models import AuditCheckpoint, AuditEntry, AuditStreamHead
 from sscard.audit.signatures import is_signed, sign_entry
 from sscard.config import get_settings
 from sscard.db.base import utcnow
+from sscard.db.partitions import archived_before
 from sscard.db.session import UnitOfWork
 from sscard.db.statements import dialect_of, member_of
 from sscard.security_module import get_security_module
@@ -331,6 +333,9 @@ class VerifyReport:
     heads: tuple[AuditStreamHead, ...] = ()  # every head, as read before the walk
     problems: tuple[ChainProblem, ...] = ()
     anchors: AnchorStatus | None = None  # the anchor file and the database's record of it
+    # Older months archived (``sscard partitions detach``, PostgreSQL): the first month the walk covers;
+    # each stream was walked from its archive horizon (audit/archive.py). None: from the first entry.
+    archived_before: date | None = None
 
     @property
     def anchor_problem(self) -> str | None:
@@ -362,14 +367,17 @@ def verify_chain(
     newest lines only, the full walk every line."""
     anchors = anchor_status(uow, full=not since_checkpoints)
     all_checkpoints = load_checkpoints(uow)
+    horizons = load_horizons(uow.session.connection())
     # populate_existing: heads this session loaded before (appends move them with Core statements,
     # which the session does not see) are read again, never taken from its identity map.
     query = select(AuditStreamHead).order_by(AuditStreamHead.stream).execution_options(populate_existing=True)
     heads = list(uow.session.scalars(query))
     connection = uow.session.connection()
-    problems, skip = _link_problems(connection, heads, all_checkpoints, anchors)
+    problems, skip = _link_problems(connection, heads, all_checkpoints, anchors, horizons)
     checkpoints = {s: c for s, c in all_checkpoints.items() if s not in skip} if since_checkpoints else {}
-    to_walk = sum(h.seq - (checkpoints[h.stream].seq - 1 if h.stream in checkpoints else 0) for h in heads)
+    # A checkpoint in the archived months is behind the horizon: the walk starts at the horizon then.
+    checkpoints = {s: c for s, c in checkpoints.items() if s not in horizons or c.seq > horizons[s].seq}
+    to_walk = sum(h.seq - _walk_start(h.stream, checkpoints, horizons) + 1 for h in heads)
     past_heads = _streams_past(connection, heads)
     total = 0
     intact: list[AuditStreamHead] = []
@@ -379,7 +387,9 @@ def verify_chain(
             continue  # its checkpoint is not to be trusted: found already, the full walk does the rest
         checkpoint = checkpoints.get(head.stream)
         tell = None if progress is None else _after(total, to_walk, progress)
-        count, problem = _verify_stream(uow, head, batch, checkpoint, tell, head.stream in past_heads)
+        count, problem = _verify_stream(
+            uow, head, batch, checkpoint, tell, head.stream in past_heads, horizons.get(head.stream)
+        )
         total += count
         if problem:
             problems.append(problem)
@@ -398,7 +408,15 @@ def verify_chain(
         heads=tuple(heads),
         problems=tuple(problems),
         anchors=anchors,
+        archived_before=archived_before(connection, "audit_entry"),
     )
+
+
+def _walk_start(stream: int, checkpoints: Mapping[int, AuditCheckpoint], horizons: Mapping[int, Horizon]) -> int:
+    """The first seq a walk of ``stream`` reads (for the progress count)."""
+    if stream in checkpoints:
+        return checkpoints[stream].seq
+    return horizons[stream].seq + 1 if stream in horizons else 1
 
 
 def _link_problems(
@@ -406,6 +424,7 @@ def _link_problems(
     heads: Sequence[AuditStreamHead],
     checkpoints: Mapping[int, AuditCheckpoint],
     anchors: AnchorStatus,
+    horizons: Mapping[int, Horizon],
 ) -> tuple[list[ChainProblem], set[int]]:
     """The streams that do not continue their checkpoints or the latest anchor (``check_heads``), and
     entries in streams without a head: the problems and the streams they are in. A few queries for
@@ -425,11 +444,17 @@ def _link_problems(
     anchored = latest.heads if latest is not None else {}
     found = lookup_hashes(connection, [*((s, q) for s, (q, _) in checkpointed.items() if s in head_of),
                                        *((s, q) for s, (q, _) in anchored.items() if s in head_of)])  # fmt: skip
+    # Places in the archived months are not in the table any more: compared with the horizons.
+    found.update(archived_places(horizons, [(s, q, h) for r in (checkpointed, anchored) for s, (q, h) in r.items()]))
     faults = check_heads(checkpointed, head_of, found, what="checkpoint")
     if latest is not None:
         faults += check_heads(anchored, head_of, found, what=f"anchor {latest.n} ({latest.at:%Y-%m-%d %H:%M} UTC)")
     problems += [ChainProblem(f.stream, f.seq, f.entry_id, f.reason) for f in faults]
     problems += _headless(connection, set(head_of))
+    for stream, horizon in horizons.items():
+        fault = horizon_fault(horizon, head_of[stream][0] if stream in head_of else None)
+        if fault:
+            problems.append(ChainProblem(stream, horizon.seq, None, fault))
     return problems, {p.stream for p in problems}
 
 
@@ -500,11 +525,18 @@ def _verify_stream(
     checkpoint: AuditCheckpoint | None = None,
     tell: Callable[[int], None] | None = None,
     past_head: bool = True,
+    horizon: Horizon | None = None,
 ) -> tuple[int, ChainProblem | None]:
-    """Walk one stream; ``past_head``: whether it may hold entries past its head (``_streams_past``)."""
+    """Walk one stream; ``past_head``: whether it may hold entries past its head (``_streams_past``);
+    ``horizon``: where it continues after its archived months (unless ``checkpoint`` is past it)."""
     connection = uow.session.connection()
     in_stream = (_ENTRY.c.stream == head.stream, _ENTRY.c.seq <= head.seq)
-    start = (GENESIS, 1) if checkpoint is None else _start_at(connection, head, checkpoint)
+    if checkpoint is not None:
+        start: tuple[bytes, int] | ChainProblem = _start_at(connection, head, checkpoint)
+    elif horizon is not None:
+        start = (horizon.hash, horizon.seq + 1)
+    else:
+        start = (GENESIS, 1)
     if isinstance(start, ChainProblem):
         return 0, start
     (prev_hash, expected_seq), count = start, 0

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from sscard.audit.anchors import Anchor, AnchorStatus
+    from sscard.audit.service import VerifyReport
 
 app = typer.Typer(help="Audit log.", no_args_is_help=True)
 PROGRESS_EVERY_S = 5.0  # a progress line this often when stderr is not a terminal
@@ -83,11 +84,12 @@ def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
                 if p is None
                 else {"entry_id": p.entry_id, "stream": p.stream, "seq": p.seq, "reason": p.reason},
                 "anchors": anchors,
+                "archived_before": None if report.archived_before is None else f"{report.archived_before:%Y-%m}",
             }
         )
     else:
         if p is None and report.anchor_problem is None:
-            console.print(f"audit chain intact: {report.entries} entries in {report.streams} streams")
+            console.print(f"audit chain intact: {report.entries} entries in {report.streams} streams{_covers(report)}")
         if p is not None:
             where = f"entry {p.entry_id}" if p.entry_id is not None else "end of stream"
             err_console.print(f"audit chain BROKEN at {where} (stream {p.stream}, seq {p.seq}): {p.reason}")
@@ -159,6 +161,14 @@ def anchor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
             err_console.print(f"TAMPERING: stream {s}, seq {q}: {r}", highlight=False)
     if written.faults:
         raise typer.Exit(1)
+
+
+def _covers(report: VerifyReport) -> str:
+    """The range the walk covered when older months are archived (``sscard partitions detach``)."""
+    if report.archived_before is None:
+        return ""
+    return (f", from {report.archived_before:%Y-%m} on (earlier months archived: each stream walked "
+            "from its archived last entry's hash)")  # fmt: skip
 
 
 def _anchor_summary(status: AnchorStatus | None, written: Anchor | None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from sscard.cli import (
     keys_cmd,
     ledger_cmd,
     notify_cmd,
+    partitions_cmd,
     person_cmd,
     pin_cmd,
     policy_cmd,
@@ -48,7 +49,7 @@ HELP = (
     "(person correct-id) names two staff members: --as asks, --approver (a counter supervisor) approves.\n\n"
     "Without staff credentials the CLI acts as the local system operator (audited as cli:<login>, no region), "
     "only for: id, db, demo, serve, person, card, import, staff, region, policy, pin, notify, audit, terminal, "
-    "uscc, employer, contributions, ledger, accounts, statements, worker, "
+    "uscc, employer, contributions, ledger, partitions, accounts, statements, worker, "
     "the key hierarchy (keys init-root, derive, generate, list, rotate, retire, revoke, export, import, "
     "rotate-data-key) and the key register's read-outs (list, usage, alerts, report). Key ceremonies "
     "authenticate each custodian (--as, --stdin).\n\n"
@@ -99,6 +100,7 @@ app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(statements_cmd.app, name="statements")
 keyreg_cmd.register(keys_cmd.app)  # devices, carriers, psam, handovers, plans, incidents, report (KEY-4..9)
 app.add_typer(ledger_cmd.app, name="ledger")
+app.add_typer(partitions_cmd.app, name="partitions")
 app.add_typer(uscc_cmd.app, name="uscc")
 app.add_typer(employer_cmd.app, name="employer")
 app.add_typer(contributions_cmd.app, name="contributions")

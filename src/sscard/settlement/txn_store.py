@@ -24,10 +24,11 @@ import json
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from sscard.db.session import UnitOfWork
-from sscard.db.statements import upsert
+from sscard.db.statements import dialect_of, upsert
 from sscard.settlement.errors import TxnConflict
 from sscard.settlement.models import TerminalTxn
 
@@ -79,30 +80,50 @@ def claim(
     """Record an answered transaction (in the transaction that moves its money); its row id."""
     from sscard.db.base import utcnow
 
-    stmt = upsert(uow, T).values(
-        terminal_id=terminal_id,
-        txn_id=txn_id,
-        purpose=purpose,
-        request_digest=digest,
-        institution_id=institution_id,
-        card_id=card_id,
-        account_id=account_id,
-        amount_fen=amount_fen,
-        original_id=original_id,
-        reversed=False,
-        business_date=business_date,
-        answer=answer,
-        created_at=utcnow(),
-    )
-    row_id = uow.session.scalar(
-        stmt.on_conflict_do_nothing(index_elements=[T.c.terminal_id, T.c.txn_id]).returning(T.c.id)
-    )
+    values = {
+        "terminal_id": terminal_id,
+        "txn_id": txn_id,
+        "purpose": purpose,
+        "request_digest": digest,
+        "institution_id": institution_id,
+        "card_id": card_id,
+        "account_id": account_id,
+        "amount_fen": amount_fen,
+        "original_id": original_id,
+        "reversed": False,
+        "business_date": business_date,
+        "answer": answer,
+        "created_at": utcnow(),
+    }
+    if dialect_of(uow) == "postgresql":
+        row_id = _insert_unless_taken(uow, values)
+    else:
+        stmt = upsert(uow, T).values(values).on_conflict_do_nothing(index_elements=[T.c.terminal_id, T.c.txn_id])
+        row_id = uow.session.scalar(stmt.returning(T.c.id))
     if row_id is None:  # claimed by a transaction that committed meanwhile
         first = replay(uow, terminal_id=terminal_id, txn_id=txn_id, digest=digest)  # TXN_CONFLICT if another request
         if first is None:  # pragma: no cover - the conflicting row exists
             raise TxnConflict(f"transaction id {txn_id} of terminal {terminal_id} is being used")
         raise AlreadyAnswered(first)
     return int(row_id)
+
+
+# The idempotency key, kept unique across the monthly partitions by ``terminal_txn_key`` (migration
+# 0019_partitions, docs/partitioning.md) under the name the table's own constraint had.
+_TXN_KEY = "uq_terminal_txn_terminal_id_txn_id"
+
+
+def _insert_unless_taken(uow: UnitOfWork, values: dict[str, Any]) -> int | None:
+    """PostgreSQL: the row's id, None when the terminal's transaction id is taken. ``ON CONFLICT`` needs
+    a unique index on the partitioned table itself; the key table gives the same outcome: an insert
+    waits for a transaction holding the same key and fails if it commits (rolled back to a savepoint)."""
+    try:
+        with uow.session.begin_nested():
+            return int(uow.session.execute(insert(T).values(values).returning(T.c.id)).scalar_one())
+    except IntegrityError as exc:
+        if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) != _TXN_KEY:
+            raise
+        return None
 
 
 def attach_posting(uow: UnitOfWork, *, txn_row_id: int, posting_id: int) -> None:

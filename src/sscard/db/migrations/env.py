@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import text
 
 from sscard.config import get_settings
+from sscard.db.partitions import include_in_comparison
 from sscard.db.registry import metadata
 from sscard.db.session import build_engine
 
@@ -34,6 +35,8 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
             include_name=_include_name,
+            # PostgreSQL partitions history (0019_partitions): its partitions and key tables are no drift.
+            include_object=include_in_comparison if connection.dialect.name == "postgresql" else None,
             version_table_schema=schema or None,
         )
         with context.begin_transaction():

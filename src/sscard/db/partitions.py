@@ -1,0 +1,255 @@
+"""Monthly range partitions of the history that grows without bound (PostgreSQL only; docs/partitioning.md).
+
+A partitioned table has one partition per UTC month (``<table>_pYYYY_MM``) and a default partition
+(``<table>_default``) so that no insert ever fails for a month nobody created. ``ensure`` creates the
+months ahead (moving rows the default holds for them first), ``detach`` takes whole old months out of
+the table and keeps each as a table of its own (an archive to dump, then drop), recorded in
+``partition_archive``. On SQLite (the embedded default) nothing is partitioned and all of this is a no-op.
+
+The SQL below is built only from the names in ``PARTITIONED`` and from dates, never from input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+#: Partitioned table → its partition key: a UTC timestamp (months of UTC) or a date (civil months).
+PARTITIONED: dict[str, str] = {"audit_entry": "at", "terminal_txn": "business_date"}
+_DATE_KEYS = frozenset({"business_date"})
+#: Tables made for the partitioned ones (PostgreSQL only, no ORM model; docs/partitioning.md).
+SUPPORT_TABLES = frozenset({"audit_entry_key", "terminal_txn_key", "audit_archive_horizon", "partition_archive"})
+MOVING = "sscard.partition_move"  # set while ``ensure`` moves rows out of the default: keys stay as they are
+
+
+class PartitionError(Exception):
+    """A partition operation that would lose or break something: refused, nothing changed."""
+
+
+def month_start(value: date | datetime) -> date:
+    return date(value.year, value.month, 1)
+
+
+def add_months(month: date, n: int) -> date:
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def partition_name(table: str, month: date) -> str:
+    return f"{table}_p{month:%Y_%m}"
+
+
+def default_name(table: str) -> str:
+    return f"{table}_default"
+
+
+def _bound(table: str, month: date) -> str:
+    return f"'{month.isoformat()}'" if PARTITIONED[table] in _DATE_KEYS else f"'{month.isoformat()} 00:00:00+00'"
+
+
+def _range(table: str, month: date) -> str:
+    return f"FROM ({_bound(table, month)}) TO ({_bound(table, add_months(month, 1))})"
+
+
+def create_month_sql(table: str, month: date) -> str:
+    return f"CREATE TABLE {partition_name(table, month)} PARTITION OF {table} FOR VALUES {_range(table, month)}"
+
+
+def create_default_sql(table: str) -> str:
+    return f"CREATE TABLE {default_name(table)} PARTITION OF {table} DEFAULT"
+
+
+def is_partitioned(connection: Connection, table: str) -> bool:
+    """Whether ``table`` is partitioned here (PostgreSQL after migration 0019; never on SQLite)."""
+    if connection.dialect.name != "postgresql":
+        return False
+    found = connection.execute(
+        text(
+            "SELECT c.relkind = 'p' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = :t AND n.nspname = current_schema()"
+        ),
+        {"t": table},
+    ).scalar_one_or_none()
+    return bool(found)
+
+
+@dataclass(frozen=True)
+class Partition:
+    table: str
+    name: str
+    month: date | None  # None: the default partition
+    rows: int
+    attached: bool
+
+
+def _attached(connection: Connection, table: str) -> list[tuple[str, str]]:
+    """(partition name, bound expression) of ``table``'s attached partitions."""
+    rows = connection.execute(
+        text(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent "
+            "JOIN pg_namespace n ON n.oid = p.relnamespace "
+            "WHERE p.relname = :t AND n.nspname = current_schema() ORDER BY c.relname"
+        ),
+        {"t": table},
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def _month_of(table: str, name: str) -> date | None:
+    prefix = f"{table}_p"
+    if not name.startswith(prefix):
+        return None
+    year, month = name[len(prefix) :].split("_")
+    return date(int(year), int(month), 1)
+
+
+def list_partitions(connection: Connection, *, counts: bool = True) -> list[Partition]:
+    """Every partition of every partitioned table, attached or archived (``partition_archive``)."""
+    if connection.dialect.name != "postgresql":
+        return []
+    found: list[Partition] = []
+    for table in PARTITIONED:
+        if not is_partitioned(connection, table):
+            continue
+        for name, _bound_expr in _attached(connection, table):
+            n = _count(connection, name) if counts else -1
+            found.append(Partition(table, name, _month_of(table, name), n, True))
+        archived = connection.execute(
+            text("SELECT partition_name, month, row_count FROM partition_archive WHERE table_name = :t ORDER BY month"),
+            {"t": table},
+        )
+        found += [Partition(table, r[0], r[1], r[2], False) for r in archived]
+    return sorted(found, key=lambda p: (p.table, p.month or date.max))
+
+
+def _count(connection: Connection, name: str) -> int:
+    return int(connection.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())  # noqa: S608 - a catalogue name
+
+
+def ensure(connection: Connection, *, months_ahead: int, today: date | None = None) -> list[str]:
+    """Create the partitions from this month to ``months_ahead`` months after it (idempotent), and one
+    for every month the default partition holds rows of (moved out of it first); the names created."""
+    if connection.dialect.name != "postgresql":
+        return []
+    if months_ahead < 0:
+        raise PartitionError("--months-ahead must be 0 or more")
+    this_month = month_start(today or datetime.now(UTC))
+    created: list[str] = []
+    for table, key in PARTITIONED.items():
+        if not is_partitioned(connection, table):
+            continue
+        existing = {name for name, _ in _attached(connection, table)}
+        stray = _default_months(connection, table, key)
+        wanted = sorted({*stray, *(add_months(this_month, i) for i in range(months_ahead + 1))})
+        for month in wanted:
+            name = partition_name(table, month)
+            if name in existing or _archived(connection, name):
+                continue
+            if month in stray:
+                _move_out_of_default(connection, table, key, month)
+            else:
+                connection.execute(text(create_month_sql(table, month)))
+            created.append(name)
+    return created
+
+
+def _default_months(connection: Connection, table: str, key: str) -> set[date]:
+    utc = "" if key in _DATE_KEYS else " AT TIME ZONE 'UTC'"
+    rows = connection.execute(
+        text(f"SELECT DISTINCT date_trunc('month', {key}{utc})::date FROM {default_name(table)}")  # noqa: S608
+    )
+    return {r[0] for r in rows}
+
+
+def _archived(connection: Connection, name: str) -> bool:
+    query = text("SELECT 1 FROM partition_archive WHERE partition_name = :n")
+    return connection.execute(query, {"n": name}).first() is not None
+
+
+def _move_out_of_default(connection: Connection, table: str, key: str, month: date) -> None:
+    """A month's partition created when the default already holds rows of it: the rows are copied into
+    the new table, deleted from the default (their keys kept: they still exist) and the table attached."""
+    name = partition_name(table, month)
+    lo, hi = _bound(table, month), _bound(table, add_months(month, 1))
+    in_month = f"{key} >= {lo} AND {key} < {hi}"
+    connection.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
+    connection.execute(text(f"INSERT INTO {name} SELECT * FROM {default_name(table)} WHERE {in_month}"))  # noqa: S608
+    connection.execute(text(f"SET LOCAL {MOVING} = 'on'"))
+    connection.execute(text(f"DELETE FROM {default_name(table)} WHERE {in_month}"))  # noqa: S608
+    connection.execute(text(f"SET LOCAL {MOVING} = 'off'"))
+    connection.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES {_range(table, month)}"))
+
+
+def months_before(connection: Connection, table: str, before: date) -> list[tuple[str, date]]:
+    """The attached month partitions of ``table`` that end on or before ``before`` (oldest first)."""
+    months = [(name, _month_of(table, name)) for name, _ in _attached(connection, table)]
+    return sorted((n, m) for n, m in months if m is not None and add_months(m, 1) <= before)
+
+
+def default_holds_before(connection: Connection, table: str, before: date) -> bool:
+    key = PARTITIONED[table]
+    query = text(f"SELECT 1 FROM {default_name(table)} WHERE {key} < {_bound(table, before)} LIMIT 1")  # noqa: S608
+    return connection.execute(query).first() is not None
+
+
+def detach_month(connection: Connection, table: str, name: str, month: date, *, at: datetime) -> int:
+    """Detach one month's partition: it stays a table of its own (the archive), recorded; its rows."""
+    rows = _count(connection, name)
+    connection.execute(text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
+    connection.execute(
+        text(
+            "INSERT INTO partition_archive (table_name, partition_name, month, detached_at, row_count) "
+            "VALUES (:t, :n, :m, :at, :rows)"
+        ),
+        {"t": table, "n": name, "m": month, "at": at, "rows": rows},
+    )
+    return rows
+
+
+def detach_months(connection: Connection, table: str, before: date, *, at: datetime) -> list[tuple[str, date, int]]:
+    """Detach every month of ``table`` that ends on or before ``before``: (name, month, rows) of each
+    (the caller checked ``default_holds_before`` first)."""
+    if not is_partitioned(connection, table):
+        return []
+    months = months_before(connection, table, before)
+    return [(name, month, detach_month(connection, table, name, month, at=at)) for name, month in months]
+
+
+def archived_before(connection: Connection, table: str) -> date | None:
+    """The first month still attached when older months of ``table`` are archived; None when none are."""
+    if not is_partitioned(connection, table):
+        return None
+    query = text("SELECT max(month) FROM partition_archive WHERE table_name = :t")
+    last = connection.execute(query, {"t": table}).scalar_one_or_none()
+    return None if last is None else add_months(last, 1)
+
+
+def dump_hint(connection: Connection, name: str) -> str:
+    """How to keep an archived partition off the database: dump it, check the dump, drop the table."""
+    schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+    database = connection.execute(text("SELECT current_database()")).scalar_one()
+    return (
+        f"pg_dump --format=custom --table={schema}.{name} --file={name}.dump {database}  "
+        f"# then, with the dump kept and checked (pg_restore --list {name}.dump): DROP TABLE {schema}.{name}"
+    )
+
+
+def include_in_comparison(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's ``include_object``: the partitions and the support tables (no models), and the keys
+    PostgreSQL partitioning replaced (docs/partitioning.md), are no drift to report."""
+    if type_ == "table" and name is not None:
+        if name in SUPPORT_TABLES or any(name.startswith(f"{t}_p") or name == default_name(t) for t in PARTITIONED):
+            return False
+    table = getattr(obj, "table", None)
+    table_name = getattr(table, "name", None)
+    if type_ in ("unique_constraint", "index") and table_name in PARTITIONED:
+        return False
+    if type_ == "foreign_key_constraint":
+        referred = getattr(obj, "referred_table", None)
+        if getattr(referred, "name", None) in PARTITIONED or getattr(referred, "name", None) in SUPPORT_TABLES:
+            return False
+    return True
