@@ -344,7 +344,7 @@ def test_migration_round_trip_keeps_the_chain(pg, monkeypatch, tmp_path) -> None
     from sscard.db.session import build_engine
 
     schema = f"t_{secrets.token_hex(6)}"
-    migrate.upgrade(pg.url, schema, "0018_statement_progress")
+    migrate.upgrade(pg.url, schema, "0019_import_chunk")
     engine = build_engine(pg.url, schema=schema)
     try:
         with Session(engine) as session:
@@ -381,7 +381,7 @@ def test_migration_round_trip_keeps_the_chain(pg, monkeypatch, tmp_path) -> None
 
         with pytest.raises(AlreadyAnswered):  # the idempotency key came across: the first answer
             _claim(here, owner, "RT1", add_months(THIS_MONTH, -2))
-        migrate.downgrade(pg.url, schema, "0018_statement_progress")
+        migrate.downgrade(pg.url, schema, "0019_import_chunk")
         assert state() == (False, False, 5, 3, True)
         migrate.upgrade(pg.url, schema)
         assert state() == (True, True, 5, 3, True)

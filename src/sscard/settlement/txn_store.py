@@ -109,7 +109,7 @@ def claim(
 
 
 # The idempotency key, kept unique across the monthly partitions by ``terminal_txn_key`` (migration
-# 0019_partitions, docs/partitioning.md) under the name the table's own constraint had.
+# 0020_partitions, docs/partitioning.md) under the name the table's own constraint had.
 _TXN_KEY = "uq_terminal_txn_terminal_id_txn_id"
 
 

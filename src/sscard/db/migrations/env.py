@@ -35,7 +35,7 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
             include_name=_include_name,
-            # PostgreSQL partitions history (0019_partitions): its partitions and key tables are no drift.
+            # PostgreSQL partitions history (0020_partitions): its partitions and key tables are no drift.
             include_object=include_in_comparison if connection.dialect.name == "postgresql" else None,
             version_table_schema=schema or None,
         )

@@ -1,6 +1,6 @@
 """import_chunk: the line ranges of an import done by queue workers (issue 23 item 2)
 
-Revision ID: 0019_queue23_import_chunk
+Revision ID: 0019_import_chunk
 Revises: 0018_statement_progress
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 import sscard.db.base
 
-revision: str = "0019_queue23_import_chunk"
+revision: str = "0019_import_chunk"
 down_revision: str | None = "0018_statement_progress"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

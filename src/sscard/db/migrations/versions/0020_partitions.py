@@ -10,8 +10,8 @@ triggers, under their old names: ``audit_entry_key`` (id; ``uq_audit_entry_strea
 tables. ``audit_archive_horizon`` and ``partition_archive`` record what ``sscard partitions detach``
 archived. SQLite: nothing to do.
 
-Revision ID: 0019_partitions
-Revises: 0018_statement_progress
+Revision ID: 0020_partitions
+Revises: 0019_import_chunk
 """
 
 from collections.abc import Sequence
@@ -23,8 +23,8 @@ from sqlalchemy import text
 
 from sscard.db.partitions import add_months, create_default_sql, create_month_sql, month_start
 
-revision: str = "0019_partitions"
-down_revision: str | None = "0018_statement_progress"
+revision: str = "0020_partitions"
+down_revision: str | None = "0019_import_chunk"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
