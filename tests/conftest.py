@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,6 +89,9 @@ def _make_database(backend: str, tmp_root: Path) -> TestDatabase:
     if backend == "sqlite":
         url = f"sqlite:///{tmp_root / 'test.db'}"
         schema = ""
+        if not _sqlite_template().exists():  # removed under a later session in this process (mutmut's runs)
+            _sqlite_template.cache_clear()
+        shutil.copyfile(_sqlite_template(), tmp_root / "test.db")
     else:
         problem = _pg_reachable()
         if problem:
@@ -96,7 +100,7 @@ def _make_database(backend: str, tmp_root: Path) -> TestDatabase:
             pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {problem}")
         url = PG_URL
         schema = f"t_{secrets.token_hex(6)}"
-    migrate.upgrade(url, schema)
+        migrate.upgrade(url, schema)
     engine = build_engine(url, schema=schema)
     from sscard.audit.service import ensure_streams
     from sscard.db.session import UnitOfWork
@@ -106,6 +110,26 @@ def _make_database(backend: str, tmp_root: Path) -> TestDatabase:
         ensure_streams(uow)
         s.commit()
     return TestDatabase(backend, url, schema, engine, tmp_root / "anchors.jsonl")
+
+
+@lru_cache(maxsize=1)
+def _sqlite_template() -> Path:
+    """A SQLite database migrated once per process, with its streams: each SQLite test database is a
+    copy of this file (the same bytes a migration would write; migrating anew cost seconds for each
+    module with a database of its own). The engine is disposed first, so the WAL is checkpointed."""
+    from sscard.audit.service import ensure_streams
+    from sscard.db import migrate
+    from sscard.db.session import UnitOfWork, build_engine
+
+    template = _DATA_DIR / "template.db"
+    url = f"sqlite:///{template}"
+    migrate.upgrade(url, "")
+    engine = build_engine(url)
+    with Session(engine) as s:
+        ensure_streams(UnitOfWork(s))
+        s.commit()
+    engine.dispose()
+    return template
 
 
 @pytest.fixture(scope="session", autouse=True)

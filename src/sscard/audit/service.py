@@ -516,6 +516,13 @@ _WALK = select(
     _ENTRY.c.role, _ENTRY.c.channel, _ENTRY.c.region, _ENTRY.c.subject, _ENTRY.c.action, _ENTRY.c.result,
     _ENTRY.c.details, _ENTRY.c.prev_hash, _ENTRY.c.hash,
 ).order_by(_ENTRY.c.seq)  # fmt: skip
+# One page of one stream's walk, built once (a walk runs it for every stream: building and caching the
+# statement anew each time cost more than running it).
+_WALK_PAGE = _WALK.where(
+    _ENTRY.c.stream == bindparam("w_stream"),
+    _ENTRY.c.seq <= bindparam("w_head"),
+    _ENTRY.c.seq >= bindparam("w_from"),
+).limit(bindparam("w_batch"))
 
 
 def _verify_stream(
@@ -530,7 +537,6 @@ def _verify_stream(
     """Walk one stream; ``past_head``: whether it may hold entries past its head (``_streams_past``);
     ``horizon``: where it continues after its archived months (unless ``checkpoint`` is past it)."""
     connection = uow.session.connection()
-    in_stream = (_ENTRY.c.stream == head.stream, _ENTRY.c.seq <= head.seq)
     if checkpoint is not None:
         start: tuple[bytes, int] | ChainProblem = _start_at(connection, head, checkpoint)
     elif horizon is not None:
@@ -542,7 +548,8 @@ def _verify_stream(
     (prev_hash, expected_seq), count = start, 0
     # A stream never written to has nothing to walk (a stray entry in it is past its head).
     while expected_seq <= head.seq:
-        rows = connection.execute(_WALK.where(*in_stream, _ENTRY.c.seq >= expected_seq).limit(batch)).all()
+        page = {"w_stream": head.stream, "w_head": head.seq, "w_from": expected_seq, "w_batch": batch}
+        rows = connection.execute(_WALK_PAGE, page).all()
         for entry in rows:
             count += 1
             reason = _entry_fault(entry, expected_seq, prev_hash)
@@ -572,9 +579,19 @@ def _streams_past(connection: Any, heads: Sequence[AuditStreamHead]) -> set[int]
     found: set[int] = set()
     for i in range(0, len(heads), _PAST_HEADS_CHUNK):
         chunk = heads[i : i + _PAST_HEADS_CHUNK]
-        past = or_(*(and_(_ENTRY.c.stream == h.stream, _ENTRY.c.seq > h.seq) for h in chunk))
-        found.update(connection.execute(select(_ENTRY.c.stream).where(past).distinct()).scalars())
+        chunk = [*chunk, *[chunk[-1]] * (_PAST_HEADS_CHUNK - len(chunk))]  # a short chunk repeats its last head
+        params = {}
+        for n, head in enumerate(chunk):
+            params[f"p_s{n}"], params[f"p_q{n}"] = head.stream, head.seq
+        found.update(connection.execute(_PAST_HEADS, params).scalars())
     return found
+
+
+# Built once, for a full chunk (building it per chunk cost more than running it).
+_PAST_RANGES = [
+    and_(_ENTRY.c.stream == bindparam(f"p_s{n}"), _ENTRY.c.seq > bindparam(f"p_q{n}")) for n in range(_PAST_HEADS_CHUNK)
+]
+_PAST_HEADS = select(_ENTRY.c.stream).where(or_(*_PAST_RANGES)).distinct()
 
 
 def _start_at(connection: Any, head: AuditStreamHead, checkpoint: AuditCheckpoint) -> tuple[bytes, int] | ChainProblem:
