@@ -99,6 +99,14 @@ def dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
         yield from dependency_calls(sub)
 
 
+def takes_input(dependant: Dependant) -> bool:
+    """Whether the route or any of its dependencies reads a path, query or header parameter (each can fail
+    validation: a list's ``cursor`` lives in the paging dependency, not on the route)."""
+    if dependant.path_params or dependant.query_params or dependant.header_params:
+        return True
+    return any(takes_input(sub) for sub in dependant.dependencies)
+
+
 def route_security(route: Any) -> set[str]:
     return {s for call in dependency_calls(route.dependant) if (s := getattr(call, SECURITY_ATTR, None))}
 
@@ -109,8 +117,7 @@ def route_errors(route: Any) -> list[ErrorDoc]:
     for call in dependency_calls(route.dependant):
         declared.extend(getattr(call, RAISES_ATTR, ()))
     found = {doc for error in declared for doc in ErrorDoc.of(error)}
-    dependant = route.dependant
-    if dependant.path_params or dependant.query_params or dependant.header_params or route.body_field:
+    if takes_input(route.dependant) or route.body_field:
         found.update(INPUT_ERRORS)
     if route.body_field is not None:
         found.update(BODY_ERRORS)
