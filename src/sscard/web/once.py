@@ -25,7 +25,7 @@ from sscard.idempotency import service
 from sscard.idempotency.errors import IdempotencyKeyReused
 from sscard.web.errors import FormAlreadySent
 
-FORM_TOKEN = "form_token"
+FORM_FIELD = "form_token"  # the hidden field of every form (macros/forms.html)
 #: Where the async handler leaves the posted form's token and digest for the endpoint's wrapper.
 SCOPE_KEY = "sscard.page_form"
 
@@ -49,7 +49,7 @@ async def note_posted_form(request: Request) -> None:
     if request.method != "POST":
         return
     form = await request.form()  # parsed once; the route's Form fields read the same
-    token = form.get(FORM_TOKEN)
+    token = form.get(FORM_FIELD)
     if not isinstance(token, str) or not token:
         return
     fields: list[list[str]] = []
