@@ -6,9 +6,14 @@ same form gets the first's answer, web/once.py) is tested without a browser in t
 
 from __future__ import annotations
 
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from sscard.cards.models import Card
 from sscard.db.session import unit_of_work
@@ -18,6 +23,19 @@ from tests.browser.harness import visit
 from tests.browser.test_counter import _card, _find_card, _region, _sign_in, _staff
 from tests.browser.test_counter_records import WORDS
 from tests.staff.factories import TEST_BANK
+
+
+@contextmanager
+def _writes_held() -> Iterator[None]:
+    """Hold the site's SQLite write lock: the server's requests wait (its busy timeout is 30 s) until the end."""
+    path = make_url(os.environ["SSCARD_DATABASE_URL"]).database
+    lock = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
 
 
 def _balance(card_no: str) -> int:
@@ -42,7 +60,16 @@ def _deposit_by_double_click(tab: Any, shots: str) -> tuple[str, list[str]]:
     tab.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/move") else None)
     tab.get_by_label(w["deposit"]).check()
     tab.get_by_label(w["amount"]).fill("100")
-    tab.get_by_role("button", name=w["confirm"], exact=True).dblclick()
+    confirm = tab.get_by_role("button", name=w["confirm"], exact=True)
+    confirm.scroll_into_view_if_needed()
+    box = confirm.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    with _writes_held():  # the first POST waits at the server, so the second click finds the form still there
+        with tab.expect_request(lambda r: r.method == "POST" and r.url.endswith("/move")):
+            tab.mouse.click(x, y)
+        tab.mouse.click(x, y)  # the second click of the double click, the first POST under way
+        tab.wait_for_timeout(500)
     tab.wait_for_selector(".flash")
     tab.wait_for_load_state("load")
     assert "已办理。当前余额为 ¥100.00。" in tab.inner_text("main")
