@@ -72,7 +72,7 @@ def _deposit_by_double_click(tab: Any, shots: str) -> tuple[str, list[str]]:
         tab.wait_for_timeout(500)
     tab.wait_for_selector(".flash")
     tab.wait_for_load_state("load")
-    assert "已办理。当前余额为 ¥100.00。" in tab.inner_text("main")
+    assert tab.inner_text("main").count("已办理。当前余额为 ¥100.00。") == 1  # one message, not two
     visit(tab, shots, lang="zh-CN")
     return card_no, posts
 

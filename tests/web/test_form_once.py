@@ -60,7 +60,11 @@ def test_same_rendered_form_twice_moves_money_once(browser) -> None:
     assert first.status_code == 303 and DONE_100 in browser.get(first.headers["location"]).text
     second = browser.post(debit_page + "/move", data=deposit)
     assert second.status_code == 303 and second.headers["location"] == first.headers["location"]
-    assert DONE_100 in browser.get(second.headers["location"]).text  # the first answer, shown again
+    assert browser.get(second.headers["location"]).text.count(DONE_100) == 1  # the first answer, shown again
+    # sent twice before either redirect is followed (the browser dropped the first answer): one message
+    browser.post(debit_page + "/move", data=deposit)
+    browser.post(debit_page + "/move", data=deposit)
+    assert browser.get(second.headers["location"]).text.count(DONE_100) == 1
     assert _balance(card_id) == 10_000
     # the same form edited after Back (another amount): refused, nothing moves
     edited = browser.post(debit_page + "/move", data={**deposit, "amount": "50"})
@@ -110,6 +114,7 @@ def test_concurrent_copies_of_one_form_move_money_once(browser) -> None:
         t.join(timeout=60)
     assert len(answers) == 2 and answers[0] == answers[1] and answers[0][0] == 303, answers
     assert _balance(card_id) == 10_000
+    assert browser.get(answers[0][1]).text.count(DONE_100) == 1  # the message once, though two answers carried it
 
 
 # rule INS-3: an employer's declaration sent twice from one form: the second answer is the first's

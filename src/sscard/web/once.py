@@ -90,8 +90,11 @@ class FormOnce:
         if self.claim is None or not self.claim.replayed:
             return None
         answer = self.claim.answer or {}
+        state = self.page.ensure_session()
+        pending = state.data.get("flash", [])
         for kind, message in answer.get("flash", []):
-            self.page.flash(str(message), str(kind))
+            if [kind, message] not in pending:  # the first's redirect was never followed: shown once, not twice
+                self.page.flash(str(message), str(kind))
         return self.page.redirect(str(answer.get("location", f"/{self.page.channel}/")))
 
     def keep(self, response: Response) -> None:
