@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -36,6 +36,7 @@ from sscard.web.templating import render
 from sscard.web.transaction import TRANSACTION
 
 CSRF_FIELD = "csrf_token"
+T = TypeVar("T")
 
 
 def cookie_name(channel: str) -> str:
@@ -161,6 +162,19 @@ class Page:
 
     def auth_token(self) -> str | None:
         return self.session.auth_token() if self.session else None
+
+    def signed_in_as(self, resolve: Callable[..., T], *, login_url: str, ended: type[DomainError]) -> T:
+        """The channel's signed-in user: the sealed token resolved by the API's own session service
+        (``resolve(uow, token=...)``); without one, or once that session has ``ended``, the browser goes
+        to ``login_url`` (``SignInRequired``) and the page session is closed."""
+        token = self.auth_token()
+        if token is None:
+            raise SignInRequired(login_url)
+        try:
+            return resolve(self.uow, token=token)
+        except ended:
+            self.sign_out()
+            raise SignInRequired(login_url) from None
 
     def ref(self, value: dict[str, Any]) -> str:
         """An opaque id for ``value`` (row ids only), valid in this session: use it in URLs."""
