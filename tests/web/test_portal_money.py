@@ -33,6 +33,6 @@ def test_settlement_and_refund_at_a_terminal_are_shown(browser, terminal) -> Non
     settlements = html.split("医保结算", 1)[1].split("借记账户", 1)[0]
     assert "-¥12.34" in settlements and "结算退款" in settlements and "¥2.00" in settlements
     assert "¥500.00" in html and "现金存入" in html  # the debit account's balance and its deposit
-    assert holder.card_nos[0] not in html
+    assert holder.card_nos[0] not in html and f"*{holder.card_nos[0][-4:]} ·" in html  # the last four (issue 21)
     english = browser.get("/portal/money?lang=en").text
     assert "Medical settlement" in english and "Settlement refund" in english and "-CN¥12.34" in english
