@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -18,12 +17,9 @@ from sscard.staff.roles import Role
 from tests.conftest import app_client
 from tests.credentials.query_password.conftest import fresh_address
 from tests.staff.factories import TEST_BANK
-from tests.web.conftest import csrf_of
-from tests.web.page_factories import new_worker
 from tests.web.portal_factories import holder_with_records
 from tests.web.test_counter_pages import _card, _open_card, _post, _sign_in, _staff
-from tests.web.test_employer_pages import _employer
-from tests.web.test_employer_pages import _sign_in as _employer_sign_in
+from tests.web.test_employer_pages import signed_in_with_worker
 from tests.web.test_portal_records import sign_in as _holder_sign_in
 
 DONE_100 = "已办理。当前余额为 ¥100.00。"
@@ -120,14 +116,7 @@ def test_concurrent_copies_of_one_form_move_money_once(browser) -> None:
 # rule INS-3: an employer's declaration sent twice from one form: the second answer is the first's
 # ("posted"), not a second decision ("already present")
 def test_declaration_form_twice_shows_the_first_answer(browser) -> None:
-    _, uscc = _employer()
-    with unit_of_work() as uow:
-        number = new_worker(uow)
-    _employer_sign_in(browser, uscc)
-    reg = browser.get("/employer/registrations")
-    start = (utcnow().date() - timedelta(days=5)).isoformat()
-    browser.post("/employer/registrations", data={"id_number": number, "employment_start": start,
-                                                 "csrf_token": csrf_of(reg.text)})  # fmt: skip
+    number = signed_in_with_worker(browser)
     page = browser.get("/employer/declarations?lang=en")
     line = {**form_of(page.text, "/employer/declarations"), "id_number": number, "period": f"{utcnow():%Y-%m}",
             "base_yuan": "8000.00"}  # fmt: skip
