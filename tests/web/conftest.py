@@ -20,6 +20,14 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+TOKENS = re.compile(r'(name="(?:csrf_token|form_token)" value=")[^"]*"')
+
+
+def without_tokens(html: str) -> str:
+    """The page without its forms' CSRF and one-time form tokens (fresh at each rendering)."""
+    return TOKENS.sub(r'\1"', html)
+
+
 @pytest.fixture
 def browser(db_env) -> Iterator[TestClient]:
     """A client that keeps cookies like a browser (plain http: no Secure flag in test mode)."""

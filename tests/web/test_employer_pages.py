@@ -26,6 +26,19 @@ def _employer():
         return employer.id, employer.uscc
 
 
+def signed_in_with_worker(browser) -> str:
+    """A new employer signed in, with a worker registered five days ago: the worker's ID number."""
+    _, uscc = _employer()
+    with unit_of_work() as uow:
+        number = new_worker(uow)
+    _sign_in(browser, uscc)
+    reg = browser.get("/employer/registrations")
+    start = (utcnow().date() - timedelta(days=5)).isoformat()
+    browser.post("/employer/registrations", data={"id_number": number, "employment_start": start,
+                                                 "csrf_token": csrf_of(reg.text)})  # fmt: skip
+    return number
+
+
 # rule QPW-5: pages behind sign-in send an anonymous browser to the employer's sign-in form
 def test_no_session_is_sent_to_sign_in(browser) -> None:
     for path in ("/employer/home", "/employer/registrations", "/employer/declarations"):
@@ -89,14 +102,7 @@ def test_late_registration_is_explained_before_and_after(browser) -> None:
 
 # rule INS-3: one line declared through the form is posted and listed with its computed parts
 def test_declare_one_line(browser) -> None:
-    _, uscc = _employer()
-    with unit_of_work() as uow:
-        number = new_worker(uow)
-    _sign_in(browser, uscc)
-    reg = browser.get("/employer/registrations")
-    start = (utcnow().date() - timedelta(days=5)).isoformat()
-    browser.post("/employer/registrations", data={"id_number": number, "employment_start": start,
-                                                 "csrf_token": csrf_of(reg.text)})  # fmt: skip
+    number = signed_in_with_worker(browser)
     page = browser.get("/employer/declarations?lang=en")
     period = f"{utcnow():%Y-%m}"
     bad = browser.post("/employer/declarations", data={"id_number": number, "period": period, "base_yuan": "80x",

@@ -287,7 +287,7 @@ def consume(
 
 def holder_view(uow: UnitOfWork, *, person_id: int) -> list[dict[str, Any]]:
     """The holder's debit accounts with balance and movements (portal), newest movement first."""
-    from sscard.cards.numbers import mask_card_no
+    from sscard.cards.numbers import card_no_tail, mask_card_no
     from sscard.ledger.service import movements
 
     rows = uow.session.execute(
@@ -305,6 +305,7 @@ def holder_view(uow: UnitOfWork, *, person_id: int) -> list[dict[str, Any]]:
             view = seen[account.ledger_account_id] = {
                 "bank_code": account.bank_code,
                 "cards": [],
+                "card_tails": [],
                 "balance_fen": int(balance),
                 "movements": [
                     {
@@ -317,6 +318,7 @@ def holder_view(uow: UnitOfWork, *, person_id: int) -> list[dict[str, Any]]:
                 ],
             }
         view["cards"].append(mask_card_no(card_no))
+        view["card_tails"].append(card_no_tail(card_no))  # the portal page's: two cards told apart (not in the API)
     return list(seen.values())
 
 

@@ -30,3 +30,12 @@ class PageNotFound(DomainError):
     status = 404
     title = "This page does not exist or is no longer available."
     title_zh = "页面不存在或已失效。"
+
+
+class FormAlreadySent(DomainError):
+    """The same rendered form sent again with other values (edited after Back): it acted once already."""
+
+    code = "FORM_ALREADY_SENT"
+    status = 409
+    title = "This form has already been sent. Open the page again to make another entry."
+    title_zh = "该表单已提交过。如需再次办理，请重新打开页面。"

@@ -13,8 +13,10 @@ error page in the user's language with the error's translated title.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -29,10 +31,12 @@ from sscard.errors import DomainError, ValidationFailed
 from sscard.page_sessions import service as sessions
 from sscard.web import i18n
 from sscard.web.errors import CsrfRefused, SignInRequired
+from sscard.web.once import FormOnce, note_posted_form
 from sscard.web.templating import render
 from sscard.web.transaction import TRANSACTION
 
 CSRF_FIELD = "csrf_token"
+T = TypeVar("T")
 
 
 def cookie_name(channel: str) -> str:
@@ -160,6 +164,19 @@ class Page:
     def auth_token(self) -> str | None:
         return self.session.auth_token() if self.session else None
 
+    def signed_in_as(self, resolve: Callable[..., T], *, login_url: str, ended: type[DomainError]) -> T:
+        """The channel's signed-in user: the sealed token resolved by the API's own session service
+        (``resolve(uow, token=...)``); without one, or once that session has ``ended``, the browser goes
+        to ``login_url`` (``SignInRequired``) and the page session is closed."""
+        token = self.auth_token()
+        if token is None:
+            raise SignInRequired(login_url)
+        try:
+            return resolve(self.uow, token=token)
+        except ended:
+            self.sign_out()
+            raise SignInRequired(login_url) from None
+
     def ref(self, value: dict[str, Any]) -> str:
         """An opaque id for ``value`` (row ids only), valid in this session: use it in URLs."""
         return sessions.put_ref(self.ensure_session(), value)
@@ -254,14 +271,54 @@ def error_page(request: Request, exc: DomainError) -> HTMLResponse:
     return response
 
 
+def _page_among(values: dict[str, Any]) -> Page | None:
+    """The route's ``Page``: a parameter itself, or the ``page`` of one (``StaffPage``, ``HolderPage``)."""
+    for value in values.values():
+        found = value if isinstance(value, Page) else getattr(value, "page", None)
+        if isinstance(found, Page):
+            return found
+    return None
+
+
+def _once_per_form(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """The endpoint, run at most once per rendered form (``sscard.web.once``), after its dependencies
+    (the CSRF check and the sign-in) and inside the request's transaction."""
+
+    if inspect.iscoroutinefunction(endpoint):
+        raise TypeError(f"page routes are plain functions (run in the thread pool): {endpoint.__name__}")
+
+    @functools.wraps(endpoint)
+    def once(**values: Any) -> Any:
+        page = _page_among(values)
+        if page is None:
+            return endpoint(**values)
+        form = FormOnce(page)
+        replayed = form.replay()
+        if replayed is not None:
+            return replayed
+        response = endpoint(**values)
+        if isinstance(response, Response):
+            form.keep(response)
+        return response
+
+    return once
+
+
 class PageRoute(APIRoute):
-    """A page route: domain errors and bad input answer an HTML page; ``SignInRequired`` redirects."""
+    """A page route: domain errors and bad input answer an HTML page; ``SignInRequired`` redirects; a
+    POST acts once per rendered form (``sscard.web.once``)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if "POST" in {m.upper() for m in kwargs.get("methods") or ()}:
+            endpoint = _once_per_form(endpoint)
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
             try:
+                await note_posted_form(request)
                 return await original(request)
             except SignInRequired as exc:
                 return RedirectResponse(exc.login_url, status_code=303)

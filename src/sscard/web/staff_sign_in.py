@@ -13,7 +13,6 @@ from sscard.errors import DomainError, Unauthenticated
 from sscard.staff.errors import InvalidCredentials, LoginThrottled, OtpInvalid, OtpRequired, StaffAccountLocked
 from sscard.staff.principal import StaffPrincipal
 from sscard.staff.sessions import StaffLogin, authenticate_staff, logout_staff, resolve_session
-from sscard.web.errors import SignInRequired
 from sscard.web.page import Page
 from sscard.web.source import client_address
 
@@ -66,11 +65,4 @@ def sign_out_staff(page: Page, *, login_url: str) -> Response:
 
 def signed_in_staff(page: Page, *, login_url: str) -> StaffPrincipal:
     """The staff member of the page session; anyone else is sent to the sign-in form."""
-    token = page.auth_token()
-    if token is None:
-        raise SignInRequired(login_url)
-    try:
-        return resolve_session(page.uow, token=token)
-    except Unauthenticated:
-        page.sign_out()
-        raise SignInRequired(login_url) from None
+    return page.signed_in_as(resolve_session, login_url=login_url, ended=Unauthenticated)

@@ -10,6 +10,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sscard.web import i18n
+from sscard.web.once import new_form_token
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -31,6 +32,7 @@ def environment(lang: str) -> Environment:
     env.filters["month"] = lambda v: i18n.month(v, lang)
     env.globals["lang"] = lang
     env.globals["html_lang"] = i18n.html_lang(lang)
+    env.globals["new_form_token"] = new_form_token  # each rendered form's own (web/once.py)
     return env
 
 

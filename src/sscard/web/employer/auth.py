@@ -25,14 +25,8 @@ class EmployerPage:
 
 def current_employer(page: Page = Depends(employer_page)) -> EmployerPage:
     """The employer, even one who must still change a temporary password (QPW-5)."""
-    token = page.auth_token()
-    if token is None:
-        raise SignInRequired(LOGIN_URL)
-    try:
-        return EmployerPage(page, resolve_employer_session(page.uow, token=token))
-    except EmployerSessionInvalid:
-        page.sign_out()
-        raise SignInRequired(LOGIN_URL) from None
+    employer = page.signed_in_as(resolve_employer_session, login_url=LOGIN_URL, ended=EmployerSessionInvalid)
+    return EmployerPage(page, employer)
 
 
 def require_employer(current: EmployerPage = Depends(current_employer)) -> EmployerPage:

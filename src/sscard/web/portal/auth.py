@@ -25,14 +25,8 @@ class HolderPage:
 
 def current_holder(page: Page = Depends(portal_page)) -> HolderPage:
     """The holder, even one who must still change the initial or temporary password (QPW-2)."""
-    token = page.auth_token()
-    if token is None:
-        raise SignInRequired(LOGIN_URL)
-    try:
-        return HolderPage(page, resolve_session(page.uow, token=token))
-    except PortalSessionInvalid:
-        page.sign_out()
-        raise SignInRequired(LOGIN_URL) from None
+    holder = page.signed_in_as(resolve_session, login_url=LOGIN_URL, ended=PortalSessionInvalid)
+    return HolderPage(page, holder)
 
 
 class PasswordChangeFirst(SignInRequired):
