@@ -3,6 +3,7 @@ SQLite stays as it was. Each module database is its own: archiving takes months 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -391,3 +392,44 @@ def test_migration_round_trip_keeps_the_chain(pg, monkeypatch, tmp_path) -> None
         with admin.begin() as c:
             c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+# rule CH-4: an entry committed while ``ensure`` moves its month out of the default partition is kept, not
+# deleted with the month's other rows: the move locks the default, the writer waits, then lands in the month
+def test_an_entry_written_while_its_month_leaves_the_default_is_kept(pg, monkeypatch) -> None:
+    month = add_months(THIS_MONTH, 15)  # beyond every month the tests above created: the default's
+    at = datetime.combine(month, datetime.min.time(), UTC) + timedelta(days=3)
+    _write(pg, monkeypatch, at, 1, subject="moving-before")
+    writers: list[threading.Thread] = []
+    failures: list[BaseException] = []
+
+    def write_during() -> None:
+        try:
+            _write(pg, monkeypatch, at + timedelta(hours=1), 1, subject="moving-during")
+        except BaseException as exc:  # noqa: BLE001  # reported by the test's thread below
+            failures.append(exc)
+
+    with pg.engine.begin() as c:
+        execute = c.execute
+
+        def copy_then_write(statement, *args, **kwargs):
+            if "partition_move = 'on'" in str(statement) and not writers:  # copied, not yet deleted
+                writers.append(threading.Thread(target=write_during))
+                writers[0].start()
+                writers[0].join(1.0)
+                assert writers[0].is_alive(), "the writer did not wait for the move"
+            return execute(statement, *args, **kwargs)
+
+        monkeypatch.setattr(c, "execute", copy_then_write)
+        assert partitions.partition_name("audit_entry", month) in partitions.ensure(c, months_ahead=0)
+    writers[0].join(30)
+    assert not failures, failures
+    with pg.engine.connect() as c:
+        rows = c.execute(
+            text("SELECT subject, tableoid::regclass::text FROM audit_entry WHERE subject LIKE 'moving-%'")
+        ).all()
+    assert sorted(rows) == [
+        (f"moving-{w}:0", partitions.partition_name("audit_entry", month)) for w in ("before", "during")
+    ]
+    with _uow(pg) as uow:
+        assert verify_chain(uow).ok

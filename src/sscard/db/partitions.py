@@ -176,6 +176,11 @@ def _move_out_of_default(connection: Connection, table: str, key: str, month: da
     name = partition_name(table, month)
     lo, hi = _bound(table, month), _bound(table, add_months(month, 1))
     in_month = f"{key} >= {lo} AND {key} < {hi}"
+    # Writers wait until the month is attached: the copy and the DELETE below each read their own snapshot,
+    # and a row committed between them would be deleted without having been copied. The parent is locked,
+    # not only the default: a writer that waited on the default would then break its partition constraint,
+    # one that waits on the parent routes its row after the commit, into the new month. Readers go on.
+    connection.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
     connection.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
     connection.execute(text(f"INSERT INTO {name} SELECT * FROM {default_name(table)} WHERE {in_month}"))  # noqa: S608
     connection.execute(text(f"SET LOCAL {MOVING} = 'on'"))

@@ -23,6 +23,7 @@ from sscard.db.session import UnitOfWork
 from sscard.db.statements import upsert
 from sscard.idempotency.errors import IdempotencyKeyInvalid, IdempotencyKeyReused
 from sscard.idempotency.models import IdempotentRequest
+from sscard.security_module import get_security_module
 
 T = cast(Table, IdempotentRequest.__table__)
 _FIND = select(T.c.id, T.c.request_digest, T.c.status_code, T.c.answer).where(
@@ -53,13 +54,17 @@ def _canonical(body: bytes) -> bytes:
 
 
 def request_digest(*, method: str, path: str, body: bytes) -> str:
-    """SHA-256 over what makes two requests the same: method, path and the body (JSON canonicalised)."""
+    """What makes two requests the same: method, path and the body (JSON canonicalised), keyed.
+
+    Keyed (the security module's blind-index HMAC over a SHA-256), not a bare hash: a body holds ID
+    numbers, and a page form's fields passwords, few enough to be guessed offline against a bare digest
+    read from the database or a backup."""
     body = _canonical(body)
     h = hashlib.sha256()
     for part in (method.upper().encode(), path.encode(), body):
         h.update(len(part).to_bytes(8, "big"))
         h.update(part)
-    return h.hexdigest()
+    return get_security_module().blind_index(h.digest(), purpose="idempotent_request").hex()
 
 
 def check_key(key: str) -> str:
