@@ -368,3 +368,14 @@ def test_an_in_process_job_is_finished_over_the_queue(broker_env, tmp_path: Path
     assert rest["job_totals"] == whole["job_totals"]
     assert rest["rows"] == whole["rows"] - 3 * 7  # no blank line in the first three batches
     assert _rejected(rest["job_id"]) == _rejected(whole["job_id"])
+
+
+# issue 23 item 2 (attacker review): a message names its staged file by hash; anything else is refused
+# before a path is made of it, so a forged message cannot read a file outside the imports directory
+def test_a_message_naming_no_staged_file_is_refused() -> None:
+    from sscard.jobs import queued_imports as q
+
+    assert q.staged_path("0" * 64).name == "0" * 64 + ".csv"
+    for forged in ("../../../etc/passwd", "0" * 63, "0" * 63 + "/", "A" * 64, ""):
+        with pytest.raises(q.ImportChunkChanged):
+            q.staged_path(forged)

@@ -153,22 +153,36 @@ def test_every_page_post_requires_the_csrf_token(browser) -> None:
         assert r.status_code == 403 and "CSRF_REFUSED" in r.text, path
 
 
-# issue 21 item 5: ended sessions do not pile up: a new session sweeps those past their end by a day
+def _form_answered(uow, row_id: int) -> None:
+    from sscard.idempotency.service import begin, finish
+
+    claim = begin(uow, scope=sessions.form_scope(row_id), key="form:t", digest="d" * 64)
+    finish(uow, claim=claim, answer={"location": "/portal/", "flash": []}, status_code=303)
+
+
+# issue 21 item 5: ended sessions do not pile up: a new session sweeps those past their end by a day, and
+# the answers their forms kept with them
 def test_old_sessions_are_swept(db_env) -> None:
     from sqlalchemy import select
 
+    from sscard.idempotency.models import IdempotentRequest
     from sscard.page_sessions.models import PageSession
 
     now = utcnow()
     with unit_of_work() as uow:
         old = sessions.open_page_session(uow, channel="portal", now=now - sessions.ABSOLUTE_TIMEOUT - timedelta(days=2))
+        _form_answered(uow, old.row.id)  # each one's form answer (web/once.py) goes with its session
         recent = sessions.open_page_session(uow, channel="portal", now=now - sessions.ABSOLUTE_TIMEOUT)
+        _form_answered(uow, recent.row.id)
         old_id, recent_id = old.row.id, recent.row.id
     with unit_of_work() as uow:
         sessions.open_page_session(uow, channel="portal", now=now)
     with unit_of_work() as uow:
         left = set(uow.session.scalars(select(PageSession.id).where(PageSession.id.in_([old_id, recent_id]))))
+        scopes = [sessions.form_scope(old_id), sessions.form_scope(recent_id)]
+        kept = set(uow.session.scalars(select(IdempotentRequest.scope).where(IdempotentRequest.scope.in_(scopes))))
     assert left == {recent_id}
+    assert kept == {sessions.form_scope(recent_id)}
 
 
 # contract "Pages": an unknown address under a channel is a page in the user's language, not JSON

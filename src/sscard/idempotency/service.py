@@ -110,6 +110,13 @@ def finish(uow: UnitOfWork, *, claim: Stored, answer: dict[str, Any], status_cod
     uow.session.execute(update(T).where(T.c.id == claim.row_id).values(answer=answer, status_code=status_code))
 
 
+def forget_scopes(uow: UnitOfWork, scopes: list[str]) -> None:
+    """Delete every stored answer of callers that are gone (a swept page session's): the unique index's
+    leading column finds them."""
+    if scopes:
+        uow.session.execute(delete(T).where(T.c.scope.in_(scopes)))
+
+
 def release(uow: UnitOfWork, *, claim: Stored) -> None:
     """Give the key up (the request failed); a failed database transaction rolls the claim back anyway."""
     try:

@@ -84,7 +84,10 @@ class ImportChunkChanged(DomainError):
 
 
 def staged_path(file_sha256: str) -> Path:
-    """Where coordinator and workers find the file: the shared data directory, named by its hash."""
+    """Where coordinator and workers find the file: the shared data directory, named by its hash (64 hex
+    digits, checked: the name comes from a message, and must never climb out of the directory)."""
+    if len(file_sha256) != 64 or not all(c in "0123456789abcdef" for c in file_sha256):
+        raise ImportChunkChanged("the message names no staged file (a SHA-256 in lower-case hex expected)")
     return get_settings().data_dir / "imports" / f"{file_sha256}.csv"
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import delete, select, update
 
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
+from sscard.idempotency.service import forget_scopes
 from sscard.identity.protected import FieldKind
 from sscard.page_sessions.models import PageSession
 
@@ -60,12 +61,21 @@ class PageSessionState:
         return AUTH_TOKEN.open(self.row.auth_token_enc) if self.row.auth_token_enc else None
 
 
+def form_scope(row_id: int) -> str:
+    """The idempotency scope of a page session's forms (web/once.py): one session's tokens never answer another."""
+    return f"page:{row_id}"
+
+
 def open_page_session(uow: UnitOfWork, *, channel: str, now: datetime | None = None) -> PageSessionState:
     if channel not in CHANNELS:
         raise ValueError(f"unknown page channel {channel!r}")
     now = now or utcnow()
-    # Sessions past their absolute end are garbage: each new one sweeps those a day old (an index range).
-    uow.session.execute(delete(PageSession).where(PageSession.expires_at < now - SWEEP_AFTER))
+    # Sessions past their absolute end are garbage: each new one sweeps those a day old (an index range),
+    # with the answers their forms kept (web/once.py: a redirect and its messages, a balance among them).
+    stale = list(uow.session.scalars(select(PageSession.id).where(PageSession.expires_at < now - SWEEP_AFTER)))
+    if stale:
+        forget_scopes(uow, [form_scope(row_id) for row_id in stale])
+        uow.session.execute(delete(PageSession).where(PageSession.id.in_(stale)))
     token = secrets.token_urlsafe(32)
     row = PageSession(
         token_hash=_digest(token),

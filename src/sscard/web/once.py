@@ -23,6 +23,7 @@ from starlette.datastructures import UploadFile
 
 from sscard.idempotency import service
 from sscard.idempotency.errors import IdempotencyKeyReused
+from sscard.page_sessions.service import form_scope
 from sscard.web.errors import FormAlreadySent
 
 FORM_FIELD = "form_token"  # the hidden field of every form (macros/forms.html)
@@ -66,7 +67,7 @@ def _scope(page: Any) -> str | None:
     state = page.session
     if state is None or not state.principal:
         return None
-    return f"page:{state.row.id}"
+    return form_scope(state.row.id)
 
 
 class FormOnce:
