@@ -50,3 +50,16 @@ def test_the_terminal_api_url_follows_the_server_unless_set(monkeypatch, fresh_s
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert get_settings().api_url == expected
+
+
+# newcomer review: an unknown log level was INFO in silence; it is refused as every other bad setting,
+# and a known one is taken in any case
+def test_a_log_level_logging_does_not_know_is_refused(monkeypatch, fresh_settings) -> None:
+    monkeypatch.setenv("SSCARD_LOG_LEVEL", "LOUD")
+    result = CliRunner().invoke(app, ["db", "check"])
+    assert result.exit_code == 2 and "SSCARD_LOG_LEVEL" in result.stderr and "WARNING" in result.stderr
+    monkeypatch.setenv("SSCARD_LOG_LEVEL", "warning")
+    reset_settings_cache()
+    from sscard.config import get_settings
+
+    assert get_settings().log_level == "WARNING"

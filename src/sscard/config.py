@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     # answer, reads fall back to the primary and it is tried again after replica_retry_s.
     database_replica_url: str = ""
     database_replica_retry_s: float = Field(default=10.0, ge=0, le=3600)
-    log_level: str = "INFO"
+    # A level logging knows (any case); another word is a configuration error (exit 2), not INFO in silence.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_json: bool = True
 
     # Security module backend and algorithm suite (see security_module/).
@@ -149,6 +150,11 @@ class Settings(BaseSettings):
     # duration; never the raw path or query), at info level. False: only the metrics count them.
     log_requests: bool = True
     _api_url_explicit: bool = PrivateAttr(default=False)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("data_dir")
     @classmethod

@@ -46,6 +46,23 @@ HTTP_CODES = {
     500: ("INTERNAL_ERROR", "An internal error occurred; it has been logged."),
     503: ("SERVICE_UNAVAILABLE", "The service is temporarily unavailable."),
 }
+# The framework's own refusals for callers who prefer Chinese (a domain error carries its ``title_zh``).
+TITLES_ZH = {
+    "BAD_REQUEST": "请求格式有误。",
+    "UNAUTHENTICATED": "需要身份认证。",
+    "FORBIDDEN": "不允许执行此操作。",
+    "NOT_FOUND": "未找到。",
+    "METHOD_NOT_ALLOWED": "该资源不支持此请求方法。",
+    "NOT_ACCEPTABLE": "无法提供可接受的表示形式。",
+    "CONFLICT": "与当前状态冲突。",
+    "PAYLOAD_TOO_LARGE": "请求体过大。",
+    "UNSUPPORTED_MEDIA_TYPE": "不支持的内容类型，请发送 application/json。",
+    "VALIDATION_FAILED": "输入无效。",
+    "TOO_MANY_REQUESTS": "请求过于频繁。",
+    "INTERNAL_ERROR": "服务器内部错误，已记录。",
+    "SERVICE_UNAVAILABLE": "服务暂时不可用。",
+    "MALFORMED_JSON": "请求体不是有效的 JSON。",
+}
 # Starlette's wording when a body cannot even be decoded (e.g. JSON that is not UTF-8).
 _BODY_PARSE_DETAIL = "There was an error parsing the body"
 _RESERVED = {"type", "title", "status", "code", "detail"}
@@ -90,12 +107,26 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=all_headers or None)
 
 
-def http_problem(status: int, detail: str | None = None, headers: Mapping[str, str] | None = None) -> JSONResponse:
+def http_problem(
+    status: int, detail: str | None = None, headers: Mapping[str, str] | None = None, request: Request | None = None
+) -> JSONResponse:
     code, title = HTTP_CODES.get(status, (f"HTTP_{status}", "The request could not be processed."))
     # Starlette's default detail is the bare reason phrase ("Not Found"): it adds nothing to the title.
     if detail and detail.lower().rstrip(".") in {title.lower().rstrip("."), _reason_phrase(status)}:
         detail = None
+    if request is not None:
+        return framework_problem(request, status, code, title, detail, response_headers=headers)
     return problem(status, code, title, detail, response_headers=headers)
+
+
+def framework_problem(request: Request, status: int, code: str, title: str, detail: str | None = None,
+                      **extra: Any) -> JSONResponse:  # fmt: skip
+    """A refusal of the framework's (no domain error behind it), titled in the caller's language."""
+    if code in TITLES_ZH and prefers_chinese(request.headers.get("accept-language", "")):
+        response = problem(status, code, TITLES_ZH[code], detail, **extra)
+        response.headers["Content-Language"] = "zh-CN"
+        return response
+    return problem(status, code, title, detail, **extra)
 
 
 def _reason_phrase(status: int) -> str:
@@ -170,17 +201,18 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            return problem(400, "MALFORMED_JSON", "The request body is not valid JSON.")
+            return framework_problem(request, 400, "MALFORMED_JSON", "The request body is not valid JSON.")
         if _wrong_media_type(request, exc):
             code, title = HTTP_CODES[415]
-            return problem(415, code, title)
-        return problem(422, "VALIDATION_FAILED", "The input is not valid.", errors=_safe_validation_errors(exc))
+            return framework_problem(request, 415, code, title)
+        errors = _safe_validation_errors(exc)
+        return framework_problem(request, 422, "VALIDATION_FAILED", "The input is not valid.", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == _BODY_PARSE_DETAIL:
-            return problem(400, "MALFORMED_JSON", "The request body is not valid JSON.")
+            return framework_problem(request, 400, "MALFORMED_JSON", "The request body is not valid JSON.")
         problem_code = getattr(exc, "problem_code", None)
         if problem_code:
             return problem(exc.status_code, problem_code, "The input is not valid.", str(exc.detail))
-        return http_problem(exc.status_code, str(exc.detail), headers=exc.headers)
+        return http_problem(exc.status_code, str(exc.detail), headers=exc.headers, request=request)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from sscard.db.session import UnitOfWork
 
 app = typer.Typer(help="Monthly partitions of the audit history (PostgreSQL).", no_args_is_help=True)
-_NOT_PARTITIONED = "nothing is partitioned on this database (SQLite, or PostgreSQL before migration 0019)"
+_NOT_PARTITIONED = "nothing is partitioned on this database (SQLite, or PostgreSQL before migration 0020)"
 
 
 def _month(value: str) -> date:

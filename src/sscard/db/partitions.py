@@ -63,7 +63,7 @@ def create_default_sql(table: str) -> str:
 
 
 def is_partitioned(connection: Connection, table: str) -> bool:
-    """Whether ``table`` is partitioned here (PostgreSQL after migration 0019; never on SQLite)."""
+    """Whether ``table`` is partitioned here (PostgreSQL after migration 0020; never on SQLite)."""
     if connection.dialect.name != "postgresql":
         return False
     found = connection.execute(
