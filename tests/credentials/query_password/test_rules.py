@@ -132,3 +132,69 @@ def test_hashing_parameters() -> None:
 
 def test_normalisation() -> None:
     assert normalise("ｐａｓｓ") == "pass"  # full-width input from a Chinese IME is the same password
+
+
+def refusal(password: str, context: HolderContext = HOLDER, policy: RegionalPolicy = POLICY) -> PasswordWeak:
+    with pytest.raises(PasswordWeak) as caught:
+        check_new_password(password, policy=policy, context=context)
+    return caught.value
+
+
+# rule QPW-6 (issue 26, surviving mutants): a refusal says why in words the holder reads, not only a code
+@pytest.mark.parametrize(
+    "password,detail",
+    [
+        ("short7!", "use at least 8 characters"),
+        ("x" * 129, "use at most 128 characters"),
+        ("Ab3d-Ef5h-Jk7m", "choose a password of your own, not one shaped like a temporary password"),
+        ("my03181010pw", "the password must not contain the initial password"),
+        ("abc18101Xyz", "the password must not contain your ID number"),
+        ("born19880318!", "the password must not contain your birth date"),
+        ("call13800138011", "the password must not contain your phone number"),
+        ("huangyong", "the password must not be made of your name"),
+        ("huang.yong.pw", "the password must not contain your e-mail address"),
+        ("password123", "this password is too common"),
+        ("aaaaaaaaaa", "the password repeats too few characters"),
+        ("34567890", "the password is a sequence of consecutive characters or keys"),
+        ("my sscard pw", "the password must not contain words of this site"),
+    ],
+)
+def test_each_refusal_says_why(password: str, detail: str) -> None:
+    assert refusal(password).detail == detail
+
+
+# rule QPW-6 (issue 26, surviving mutants): "too few characters" means two distinct ones at most — two are
+# refused even when no short unit repeats; three are allowed
+def test_two_distinct_characters_are_too_few_three_are_not() -> None:
+    assert reason("aaaaaaab") == "repetitive"
+    assert reason("kayakkay") is None
+
+
+# rule QPW-6 (issue 26, surviving mutants): a run of consecutive characters is refused by their codes, not
+# only when it lies on a keyboard row (these do not), in either direction; a keyboard row is refused
+# backwards too, where the characters are not consecutive
+@pytest.mark.parametrize("password", ["()*+,-./", "/.-,+*)(", "абвгдежз", "poiuytre", "mnbvcxzm"])
+def test_sequences_off_the_keyboard_rows_and_rows_backwards(password: str) -> None:
+    assert reason(password) == "sequence"
+
+
+# rule QPW-6 (issue 26, surviving mutants): a name's syllables are its letters only: a hyphen or a digit
+# written in the name on file is no syllable
+def test_name_pinyin_keeps_letters_only() -> None:
+    assert name_pinyin("黄-勇") == ["huang", "yong"]
+    assert name_pinyin("黄1勇") == ["huang", "yong"]
+
+
+# rule QPW-6 (issue 26, surviving mutants): the policy's maximum length is allowed, one more is not; a
+# password shaped like a temporary one is refused with its own reason
+def test_the_maximum_length_is_allowed_and_the_temporary_shape_has_its_reason() -> None:
+    longest = ("correct horse battery staple " * 5)[:128]
+    assert reason(longest) is None
+    assert reason(longest + "s") == "too_long"
+    assert reason("Ab3d-Ef5h-Jk7m") == "temporary_shape"
+
+
+# rule QPW-1 (issue 26, surviving mutant): a rule the code does not know is refused by name, not silently
+def test_an_unknown_initial_password_rule_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown initial password rule nonsense"):
+        initial_query_password("11010519880318101X", "nonsense")  # type: ignore[arg-type]
