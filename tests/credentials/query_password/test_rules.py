@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -198,3 +199,42 @@ def test_the_maximum_length_is_allowed_and_the_temporary_shape_has_its_reason() 
 def test_an_unknown_initial_password_rule_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown initial password rule nonsense"):
         initial_query_password("11010519880318101X", "nonsense")  # type: ignore[arg-type]
+
+
+# rule QPW-6 (issue 26, surviving mutants): the holder's numbers are found in the password's digits, so
+# writing them with separators does not get them through
+@pytest.mark.parametrize(
+    "password,why",
+    [
+        ("born 1988.03.18", "birth_date"),
+        ("tel 138-0013-8011", "phone"),
+        ("my 0318-1010 pw", "initial_password"),
+        ("id 110105-19880318-101", "id_number"),
+    ],
+)
+def test_numbers_written_with_separators_are_still_found(password: str, why: str) -> None:
+    assert reason(password) == why
+
+
+# rule QPW-6 (issue 26, surviving mutants): the ID's last six with X written as 0 is refused as well
+def test_the_ids_last_six_with_x_as_zero_is_refused() -> None:
+    assert reason("pw181010zz") == "id_number"
+
+
+# rule QPW-6 (issue 26, surviving mutants): the phone on file is compared by its digits, however it was
+# written; its last eight digits alone are refused too, a few of its digits are not
+def test_the_phone_is_compared_by_its_digits() -> None:
+    spaced = replace(HOLDER, phone="+86 138 0013 8011")
+    assert reason("call13800138011", context=spaced) == "phone"
+    assert reason("pw00138011x") == "phone"
+    assert reason("lanternfish011") is None
+
+
+# rule QPW-6 (issue 26, surviving mutants): each form of a name is refused — the surname alone, the given
+# name alone and given name + surname of a three-character name, a five-letter name inside a password
+@pytest.mark.parametrize(
+    "name,password",
+    [("黄勇", "huang!7392"), ("司马光", "maguangsi!"), ("司马光", "maguang2024"), ("刘一", "liuyi2024zz")],
+)
+def test_each_form_of_the_name_is_refused(name: str, password: str) -> None:
+    assert reason(password, context=replace(HOLDER, name=name)) == "name"
