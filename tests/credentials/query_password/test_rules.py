@@ -238,3 +238,11 @@ def test_the_phone_is_compared_by_its_digits() -> None:
 )
 def test_each_form_of_the_name_is_refused(name: str, password: str) -> None:
     assert reason(password, context=replace(HOLDER, name=name)) == "name"
+
+
+# rule QPW-6 (issue 26, surviving mutants): four characters are enough to count — a four-letter e-mail name,
+# a four-letter common word between digits and symbols, a four-letter word of the site
+def test_four_characters_are_enough_to_refuse() -> None:
+    assert reason("iamwang2026!", context=replace(HOLDER, email="wang@example.com")) == "email"
+    assert reason("2024mima!!") == "common"
+    assert reason("mybetapass", context=replace(HOLDER, extra=("beta",))) == "context"
