@@ -246,3 +246,10 @@ def test_four_characters_are_enough_to_refuse() -> None:
     assert reason("iamwang2026!", context=replace(HOLDER, email="wang@example.com")) == "email"
     assert reason("2024mima!!") == "common"
     assert reason("mybetapass", context=replace(HOLDER, extra=("beta",))) == "context"
+
+
+# rule QPW-6 (issue 26, surviving mutant): a unit of up to four characters repeated is refused; a longer
+# word said twice is a password like any other
+def test_a_repeated_unit_is_at_most_four_characters() -> None:
+    assert reason("kiwikiwi") == "repetitive"
+    assert reason("lemonlemon") is None
