@@ -90,8 +90,8 @@ def test_parallel_failures_count_exactly_threshold(db) -> None:
     assert status.locked and status.failures == 6
 
 
-# rule PIN-5 (issue 26, a surviving mutant): get_pin_row reads the count as the database holds it now, not
-# a copy the session loaded before an atomic failure count changed it
+# rule PIN-5 (issue 26, surviving mutants): get_pin_row, and lock_pin_row under the lock, read the count as
+# the database holds it now, not a copy the session loaded before an atomic failure count changed it
 def test_get_pin_row_sees_a_count_made_after_it_was_loaded(uow) -> None:
     card = make_card(uow)
     record_failure(uow, card_id=card.id, threshold=6, now=utcnow())
@@ -100,6 +100,8 @@ def test_get_pin_row_sees_a_count_made_after_it_was_loaded(uow) -> None:
     record_failure(uow, card_id=card.id, threshold=6, now=utcnow())  # one UPDATE statement, past the ORM
     again = get_pin_row(uow, card.id)
     assert again is not None and again.failures == 2
+    record_failure(uow, card_id=card.id, threshold=6, now=utcnow())
+    assert lock_pin_row(uow, card_id=card.id, now=utcnow()).failures == 3
 
 
 # rule PIN-5 (issue 26, surviving mutants of record_failure's first insert): a region whose policy locks
@@ -148,17 +150,6 @@ def test_the_lock_time_is_the_instant_given_in_any_timezone(uow) -> None:
     assert counted == Failure(failures=2, locked=True)
     row = get_pin_row(uow, card.id)
     assert row is not None and row.locked_at == now and row.updated_at == now
-
-
-# rule PIN-5 (issue 26, surviving mutants of lock_pin_row): the row taken under the lock is the committed
-# one, even when the session already holds a copy loaded before an atomic count changed it
-def test_lock_pin_row_reads_a_count_made_after_the_row_was_loaded(uow) -> None:
-    card = make_card(uow)
-    record_failure(uow, card_id=card.id, threshold=6, now=utcnow())
-    loaded = get_pin_row(uow, card.id)
-    assert loaded is not None and loaded.failures == 1
-    record_failure(uow, card_id=card.id, threshold=6, now=utcnow())  # one UPDATE statement, past the ORM
-    assert lock_pin_row(uow, card_id=card.id, now=utcnow()).failures == 2
 
 
 # rule PIN-2/PIN-5: the row lock_pin_row creates for a card with none is that card's, initial (not enabled,
