@@ -270,3 +270,13 @@ def test_a_card_not_found_says_why(uow) -> None:
     with pytest.raises(CardNotFound) as unknown:
         get_card_or_raise(uow, " z00000001 ")
     assert unknown.value.detail == f"no card {mask_card_no('Z00000001')}"
+
+
+# rule CARD-5 (issue 26, surviving mutant): a report lapses at its expiry time exactly, in the batch too
+def test_the_batch_expires_a_report_at_its_expiry_time(uow) -> None:
+    number = new_id_number()
+    _, card = _active_card(uow, id_number=number)
+    report = report_loss_by_hotline(uow, id_number=number, actor=CALLER, now=utcnow() - timedelta(days=1))
+    assert expire_loss_reports(uow, now=report.expires_at) >= 1
+    uow.session.refresh(report)
+    assert report.state is LossReportState.EXPIRED
