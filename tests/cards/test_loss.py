@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -9,8 +10,9 @@ from sqlalchemy import func, select
 
 from sscard.audit.models import AuditEntry
 from sscard.audit.service import count_entries, verify_chain
-from sscard.cards.errors import CardBlocked, CardIllegalTransition, LossReportInvalid, LossReportNoCard
+from sscard.cards.errors import CardBlocked, CardIllegalTransition, CardNotFound, LossReportInvalid, LossReportNoCard
 from sscard.cards.models import LossReport, LossReportState
+from sscard.cards.numbers import mask_card_no
 from sscard.cards.service import (
     activate_card,
     confirm_loss,
@@ -225,3 +227,56 @@ def test_every_transition_audited(uow) -> None:
     ]
     assert [a for a, d in rows if f'"card_id":{new.id},' in d] == ["card.apply", "card.issue", "card.personalise"]
     assert verify_chain(uow).ok
+
+
+def _card_entry(uow, action: str, card_id: int) -> dict:
+    """The details of the card's latest audit entry of ``action`` (other tests' cards share the table)."""
+    entries = uow.session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)).all()
+    return [d for d in (json.loads(e.details) for e in entries) if d.get("card_id") == card_id][-1]
+
+
+# rule CARD-1 / CARD-5 / CH-4 (issue 26, surviving mutants): a withdrawal goes by the time it is given (a
+# report still open then is withdrawn, however long ago that was by the clock), closes the report at that
+# time, and its audit entry names the report and the ID document checked
+def test_withdraw_goes_by_the_time_given_and_audits_what_was_checked(uow) -> None:
+    number = new_id_number()
+    _, card = _active_card(uow, id_number=number)
+    reported = utcnow() - timedelta(days=30)
+    report = report_loss_by_hotline(uow, id_number=number, actor=CALLER, now=reported)
+    found = reported + timedelta(days=1)
+    withdraw_loss(uow, card_no=card.card_no, actor=CLERK, evidence="  resident   ID card ", now=found)
+    uow.session.refresh(report)
+    assert report.state is LossReportState.WITHDRAWN and report.closed_at == found
+    details = _card_entry(uow, "card.withdraw_loss", card.id)
+    assert (details["evidence"], details["report_id"]) == ("resident ID card", report.id)
+
+
+# rule CARD-5 / CH-4 (issue 26, surviving mutants): the expiry's audit entry names the report and its expiry
+def test_the_expiry_entry_names_the_report_and_its_expiry(uow) -> None:
+    number = new_id_number()
+    _, card = _active_card(uow, id_number=number)
+    report = report_loss_by_hotline(uow, id_number=number, actor=CALLER, now=utcnow() - timedelta(days=30))
+    assert expire_loss_reports(uow, now=utcnow()) >= 1
+    details = _card_entry(uow, "card.expire_loss", card.id)
+    assert (details["report_id"], details["expires_at"]) == (report.id, report.expires_at.isoformat())
+
+
+# rule CARD-1 / CH-4 (issue 26, surviving mutants): "no such card" says whether the number was mistyped, and
+# names a well-formed number only masked
+def test_a_card_not_found_says_why(uow) -> None:
+    with pytest.raises(CardNotFound) as mistyped:
+        get_card_or_raise(uow, "12")
+    assert mistyped.value.detail == "a card number is a letter and 8 digits"
+    with pytest.raises(CardNotFound) as unknown:
+        get_card_or_raise(uow, " z00000001 ")
+    assert unknown.value.detail == f"no card {mask_card_no('Z00000001')}"
+
+
+# rule CARD-5 (issue 26, surviving mutant): a report lapses at its expiry time exactly, in the batch too
+def test_the_batch_expires_a_report_at_its_expiry_time(uow) -> None:
+    number = new_id_number()
+    _, card = _active_card(uow, id_number=number)
+    report = report_loss_by_hotline(uow, id_number=number, actor=CALLER, now=utcnow() - timedelta(days=1))
+    assert expire_loss_reports(uow, now=report.expires_at) >= 1
+    uow.session.refresh(report)
+    assert report.state is LossReportState.EXPIRED
