@@ -128,6 +128,8 @@ def _parts(base: int) -> list[tuple[str, int, int, int]]:
 
 def bare(url: str, schema: str, csv_path: Path, rows: list[tuple], batch: int) -> float:
     """The same declarations' rows straight into the same tables (no checks, no computation in the clock)."""
+    from sscard.insurance.documents import sealed_document
+
     raw = csv_path.read_bytes().split(b"\n")
     header, data = raw[0] + b"\n", raw[1:]
     now = datetime.now(UTC)
@@ -144,18 +146,20 @@ def bare(url: str, schema: str, csv_path: Path, rows: list[tuple], batch: int) -
         for i in range(0, len(rows), batch):
             part = rows[i : i + batch]
             content = header + b"\n".join(data[i : i + batch]) + b"\n"
-            batches.append((content, hashlib.sha256(content).hexdigest(), part, [_parts(r[3]) for r in part]))
+            # The stored bytes are sealed (INS-7, ID-5): sealed here, before the clock, as a precomputed row.
+            batches.append((sealed_document(content), len(content), hashlib.sha256(content).hexdigest(), part,
+                            [_parts(r[3]) for r in part]))  # fmt: skip
         seen: set[int] = set()
         accounts: dict[tuple[str, int], int] = {}
         balances: dict[int, int] = {}
         t0 = time.perf_counter()
         pooling_id = clearing_id + 1
-        for content, digest, part, parts in batches:
+        for sealed, size, digest, part, parts in batches:
             with conn.cursor() as cur:
                 doc = cur.execute(
-                    "INSERT INTO declaration_document (source, sha256, size, content, received_at, actor, channel) "
+                    "INSERT INTO declaration_document (source, sha256, size, content_enc, received_at, actor, channel) "
                     "VALUES ('csv', %s, %s, %s, %s, 'bench', 'cli') RETURNING id",
-                    (digest, len(content), content, now),
+                    (digest, size, sealed, now),
                 ).fetchone()[0]
                 new = sorted({r[0] for r in part} - seen)
                 if new:

@@ -108,14 +108,15 @@ def issue_rendered(
         pid = item.data.person_id
         if pid in present:  # issued meanwhile (a concurrent show, an earlier run): exactly once
             continue
+        snapshot = item.data.to_json()
         row = Statement(
             person_id=pid,
             year=year,
             region_code=item.data.region_code,
             code_digest=codes.code_digest(item.code),
             code_enc=CODE.seal(codes.normalise(item.code)),
-            content_sha256=item.data.content_digest(),
-            snapshot=item.data.to_json(),
+            content_sha256=item.data.content_digest(snapshot),
+            snapshot=snapshot,
             pdf_path=item.pdf_path,
             pdf_sha256=item.pdf_sha256,
             pdf_size=item.pdf_size,
