@@ -36,7 +36,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PG_URL, print_machine  # noqa: E402
+from common import PG_URL, print_machine, timed_json  # noqa: E402
 
 from sscard.employers.uscc import ALPHABET, check_character  # noqa: E402
 from sscard.imports.synthetic import synthetic_id, write_persons_csv  # noqa: E402
@@ -274,12 +274,7 @@ def main() -> None:
             else [sys.executable, "-m", "cProfile", "-o", os.environ["BENCH_PROFILE"], "-m", "sscard.cli.main"]
         )
         cmd += ["contributions", "import", str(csv_path), "--json", "--batch-size", str(args.batch_size)]
-        t0 = time.perf_counter()
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        import_s = time.perf_counter() - t0
-        if done.returncode != 0:
-            raise SystemExit(f"import failed: {done.stderr.strip()[-2000:]}")
-        summary = json.loads(done.stdout.strip().splitlines()[-1])
+        import_s, summary = timed_json(cmd, env, "import")
         assert summary["imported"] == lines, summary  # every line posted: the set-up is what the import expects
         check = subprocess.run([str(SSCARD), "ledger", "check", "--json"], env=env, capture_output=True, text=True,
                                check=False)  # fmt: skip

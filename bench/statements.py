@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import subprocess
@@ -37,7 +36,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PG_URL, print_machine  # noqa: E402
+from common import PG_URL, print_machine, timed_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SSCARD = ROOT / ".venv" / "bin" / "sscard"
@@ -221,12 +220,7 @@ def time_generate(cmd: list[str], env: dict[str, str], src: str | None, n: int) 
     if src:
         env = dict(env, PYTHONPATH=src)
     cpu0 = _children_cpu()
-    t0 = time.perf_counter()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    real_s = time.perf_counter() - t0
-    if done.returncode != 0:
-        raise SystemExit(f"generate failed: {done.stderr.strip()[-2000:]}")
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    real_s, summary = timed_json(cmd, env, "generate")
     assert summary["issued"] == n, summary
     return real_s, _children_cpu() - cpu0
 
