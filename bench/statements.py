@@ -15,7 +15,8 @@
    nothing else: no database, no file, no sealing. Best of 2.
 4. Steps 2 and 3 are repeated ``--rounds`` times (default 3; the statements, their notices and files
    are removed before each generation, the audit entries stay); ``--compare-src DIR`` also times the
-   command from another checkout's ``src`` in every round (e.g. the code before a change).
+   command from another checkout's ``src`` in every round (e.g. the code before a change), the
+   two taking turns at running first.
 5. Prints the machine, each round's statements/s and ratios (wall clock and CPU), the median, and the
    time a 100,000-person region would take at the best rate, then drops the schema.
 """
@@ -282,7 +283,7 @@ def main() -> None:
         bare: list[tuple[float, float]] = []
         print(f"N            {args.n:,}; workers {args.workers}; batch {args.batch_size}; rounds {args.rounds}")
         for rnd in range(1, args.rounds + 1):
-            for name, src in variants:
+            for name, src in variants if rnd % 2 else variants[::-1]:  # alternate which runs first
                 forget_statements(args.url, schema, year, work / "var")
                 results[name].append(time_generate(cmd, env, src, args.n))
             cpu0 = _children_cpu()
