@@ -127,7 +127,7 @@ def _wake_after_commit(uow: UnitOfWork) -> None:
 
 
 def enqueue_rows(uow: UnitOfWork, rows: Sequence[dict[str, Any]]) -> int:
-    """Queue many messages (``message_values``) in one INSERT without ORM objects, for a batch that needs
+    """Queue many messages (``message_values``) in one executemany without ORM objects, for a batch that needs
     only their number (the yearly statements queue one notice per contact of every contributor)."""
     if rows:
         uow.session.execute(insert(OutboxMessage), list(rows))

@@ -104,7 +104,7 @@ def issue_rendered(
     year = rendered[0].data.year
     present = already_issued(uow, [r.data.person_id for r in rendered], year=year)
     rows: list[Statement] = []
-    notice_rows: list[dict[str, Any]] = []  # one INSERT for the batch's notices, no ORM objects
+    notice_rows: list[dict[str, Any]] = []  # the batch's notices in one executemany, no ORM objects
     events: list[AuditEvent] = []
     for item in rendered:
         pid = item.data.person_id
