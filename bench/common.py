@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 PG_URL = os.environ.get("SSCARD_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -44,3 +48,13 @@ def machine_lines(pg_url: str | None = PG_URL) -> list[str]:
 def print_machine(pg_url: str | None = PG_URL) -> None:
     for line in machine_lines(pg_url):
         print(line)
+
+
+def timed_json(cmd: list[str], env: dict[str, str], what: str) -> tuple[float, dict[str, Any]]:
+    """Run a ``--json`` command; its wall clock (start-up included) and the JSON of its last line."""
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed: {done.stderr.strip()[-2000:]}")
+    return seconds, json.loads(done.stdout.strip().splitlines()[-1])

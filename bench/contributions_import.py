@@ -36,7 +36,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PG_URL, print_machine  # noqa: E402
+from common import PG_URL, print_machine, timed_json  # noqa: E402
 
 from sscard.employers.uscc import ALPHABET, check_character  # noqa: E402
 from sscard.imports.synthetic import synthetic_id, write_persons_csv  # noqa: E402
@@ -128,6 +128,8 @@ def _parts(base: int) -> list[tuple[str, int, int, int]]:
 
 def bare(url: str, schema: str, csv_path: Path, rows: list[tuple], batch: int) -> float:
     """The same declarations' rows straight into the same tables (no checks, no computation in the clock)."""
+    from sscard.insurance.documents import sealed_document
+
     raw = csv_path.read_bytes().split(b"\n")
     header, data = raw[0] + b"\n", raw[1:]
     now = datetime.now(UTC)
@@ -144,18 +146,20 @@ def bare(url: str, schema: str, csv_path: Path, rows: list[tuple], batch: int) -
         for i in range(0, len(rows), batch):
             part = rows[i : i + batch]
             content = header + b"\n".join(data[i : i + batch]) + b"\n"
-            batches.append((content, hashlib.sha256(content).hexdigest(), part, [_parts(r[3]) for r in part]))
+            # The stored bytes are sealed (INS-7, ID-5): sealed here, before the clock, as a precomputed row.
+            batches.append((sealed_document(content), len(content), hashlib.sha256(content).hexdigest(), part,
+                            [_parts(r[3]) for r in part]))  # fmt: skip
         seen: set[int] = set()
         accounts: dict[tuple[str, int], int] = {}
         balances: dict[int, int] = {}
         t0 = time.perf_counter()
         pooling_id = clearing_id + 1
-        for content, digest, part, parts in batches:
+        for sealed, size, digest, part, parts in batches:
             with conn.cursor() as cur:
                 doc = cur.execute(
-                    "INSERT INTO declaration_document (source, sha256, size, content, received_at, actor, channel) "
+                    "INSERT INTO declaration_document (source, sha256, size, content_enc, received_at, actor, channel) "
                     "VALUES ('csv', %s, %s, %s, %s, 'bench', 'cli') RETURNING id",
-                    (digest, len(content), content, now),
+                    (digest, size, sealed, now),
                 ).fetchone()[0]
                 new = sorted({r[0] for r in part} - seen)
                 if new:
@@ -270,12 +274,7 @@ def main() -> None:
             else [sys.executable, "-m", "cProfile", "-o", os.environ["BENCH_PROFILE"], "-m", "sscard.cli.main"]
         )
         cmd += ["contributions", "import", str(csv_path), "--json", "--batch-size", str(args.batch_size)]
-        t0 = time.perf_counter()
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        import_s = time.perf_counter() - t0
-        if done.returncode != 0:
-            raise SystemExit(f"import failed: {done.stderr.strip()[-2000:]}")
-        summary = json.loads(done.stdout.strip().splitlines()[-1])
+        import_s, summary = timed_json(cmd, env, "import")
         assert summary["imported"] == lines, summary  # every line posted: the set-up is what the import expects
         check = subprocess.run([str(SSCARD), "ledger", "check", "--json"], env=env, capture_output=True, text=True,
                                check=False)  # fmt: skip

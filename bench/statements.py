@@ -13,14 +13,17 @@
    before the clock starts, same codes' shape) laid out and written to PDF bytes by reportlab alone,
    in the same number of worker processes (fork, the font parsed before the fork as the real run does),
    nothing else: no database, no file, no sealing. Best of 2.
-4. Prints the machine, statements/s for both, the ratio, and the time a 100,000-person region would
-   take at the measured rate, then drops the schema.
+4. Steps 2 and 3 are repeated ``--rounds`` times (default 3; the statements, their notices and files
+   are removed before each generation, the audit entries stay); ``--compare-src DIR`` also times the
+   command from another checkout's ``src`` in every round (e.g. the code before a change), the
+   two taking turns at running first.
+5. Prints the machine, each round's statements/s and ratios (wall clock and CPU), the median, and the
+   time a 100,000-person region would take at the best rate, then drops the schema.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import subprocess
@@ -34,7 +37,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PG_URL, print_machine  # noqa: E402
+from common import PG_URL, print_machine, timed_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SSCARD = ROOT / ".venv" / "bin" / "sscard"
@@ -203,12 +206,35 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def forget_statements(url: str, schema: str, year: int, data_dir: Path) -> None:
+    """Undo a generation (rows, their notices, files) so the next round issues every statement again;
+    audit entries stay (append-only)."""
+    with psycopg.connect(url, autocommit=True, options=f"-csearch_path={schema}") as conn:
+        conn.execute("DELETE FROM outbox_message WHERE topic = 'statements.available'")
+        conn.execute("DELETE FROM statement WHERE year = %s", (year,))
+    for p in sorted((data_dir / "statements" / str(year)).rglob("*"), reverse=True):
+        p.unlink() if p.is_file() else p.rmdir()
+
+
+def time_generate(cmd: list[str], env: dict[str, str], src: str | None, n: int) -> tuple[float, float]:
+    """Wall clock and CPU (the command and its workers) of one generation; ``src``: another source tree."""
+    if src:
+        env = dict(env, PYTHONPATH=src)
+    cpu0 = _children_cpu()
+    real_s, summary = timed_json(cmd, env, "generate")
+    assert summary["issued"] == n, summary
+    return real_s, _children_cpu() - cpu0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--url", default=PG_URL)
+    parser.add_argument("--rounds", type=int, default=3, help="generate + reportlab, this many times (default 3)")
+    parser.add_argument("--compare-src", default="", help="also time the command from another checkout's src/ "
+                        "(PYTHONPATH) in every round, e.g. the code before a change")  # fmt: skip
     args = parser.parse_args()
 
     from sscard.audit.service import ensure_streams
@@ -245,42 +271,48 @@ def main() -> None:
         print(f"populated    {args.n:,} contributors, 13 postings and 12 declarations each, "
               f"in {time.perf_counter() - t0:.1f} s")  # fmt: skip
 
+        with psycopg.connect(args.url, autocommit=True, options=f"-csearch_path={schema}") as conn:
+            conn.execute("ANALYZE")  # the planner's statistics, as a live database has them (not timed)
+
         cmd = [str(SSCARD), "statements", "generate", "--year", str(year), "--region", REGION, "--json",
                "--workers", str(args.workers), "--batch-size", str(args.batch_size)]  # fmt: skip
-        cpu0 = _children_cpu()
-        t0 = time.perf_counter()
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        real_s = time.perf_counter() - t0
-        real_cpu = _children_cpu() - cpu0
-        if done.returncode != 0:
-            raise SystemExit(f"generate failed: {done.stderr.strip()[-2000:]}")
-        summary = json.loads(done.stdout.strip().splitlines()[-1])
-        assert summary["issued"] == args.n, summary
-
         inputs = load_inputs(year)
         assert len(inputs) == args.n
-        cpu0 = _children_cpu()
-        bare_s = time_baseline(inputs, args.workers, args.batch_size)
-        bare_cpu = (_children_cpu() - cpu0) / BASELINE_REPEAT
-
-        real_rate, bare_rate = args.n / real_s, args.n / bare_s
-        print(f"N            {args.n:,}; workers {args.workers}; batch {args.batch_size}")
-        print(
-            f"generate     {real_s:8.2f} s  {real_rate:>8,.1f} statements/s  (sscard statements generate, wall clock)"
-        )
-        print(
-            f"reportlab    {bare_s:8.2f} s  {bare_rate:>8,.1f} statements/s  "
-            f"(same PDFs, reportlab alone, best of {BASELINE_REPEAT})"
-        )
-        print(f"ratio        {real_rate / bare_rate:.3f}  (generate / reportlab alone; target >= 0.7)")
-        print(f"100k region  {100_000 / real_rate / 60:.1f} min at this rate (target < 30 min on both cores)")
-        # On a busy shared machine the wall clock measures the neighbours too: the CPU the run itself
-        # used (the command and its workers; PostgreSQL's own CPU not counted) says what 2 idle cores do.
-        cores = min(2, os.cpu_count() or 1)
-        print(f"CPU          generate {real_cpu / args.n * 1000:.1f} ms/statement, reportlab alone "
-              f"{bare_cpu / args.n * 1000:.1f} ms/statement (user+sys of the processes, all cores)")  # fmt: skip
-        print(f"idle est.    100k region in {100_000 * real_cpu / args.n / cores / 60:.1f} min on {cores} idle cores; "
-              f"CPU ratio {bare_cpu / real_cpu:.3f}")  # fmt: skip
+        variants = [("generate", None)] + ([("base", args.compare_src)] if args.compare_src else [])
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in variants}
+        bare: list[tuple[float, float]] = []
+        print(f"N            {args.n:,}; workers {args.workers}; batch {args.batch_size}; rounds {args.rounds}")
+        for rnd in range(1, args.rounds + 1):
+            for name, src in variants if rnd % 2 else variants[::-1]:  # alternate which runs first
+                forget_statements(args.url, schema, year, work / "var")
+                results[name].append(time_generate(cmd, env, src, args.n))
+            cpu0 = _children_cpu()
+            bare_s = time_baseline(inputs, args.workers, args.batch_size)
+            bare.append((bare_s, (_children_cpu() - cpu0) / BASELINE_REPEAT))
+            line = f"round {rnd}    reportlab {args.n / bare_s:7.1f}/s"
+            for name, _ in variants:
+                real_s, real_cpu = results[name][-1]
+                line += (f" | {name} {args.n / real_s:7.1f}/s ratio {bare_s / real_s:.3f} "
+                         f"(CPU {real_cpu / args.n * 1000:.1f} vs {bare[-1][1] / args.n * 1000:.1f} ms, "
+                         f"ratio {bare[-1][1] / real_cpu:.3f})")  # fmt: skip
+            print(line, flush=True)
+        best_bare = min(b[0] for b in bare)
+        for name, src in variants:
+            runs = results[name]
+            ratios = sorted(b[0] / r[0] for b, r in zip(bare, runs, strict=True))
+            cpu_ratios = sorted(b[1] / r[1] for b, r in zip(bare, runs, strict=True))
+            best = min(r[0] for r in runs)
+            label = f"{name} ({src})" if src else "generate (sscard statements generate, wall clock)"
+            print(f"{name:<12} best {args.n / best:7.1f} statements/s  {label}")
+            median = ratios[len(ratios) // 2]
+            print(f"{'':<12} ratio per round (same round's reportlab): {', '.join(f'{x:.3f}' for x in ratios)}; "
+                  f"median {median:.3f}; best/best {best_bare / best:.3f} (target >= 0.7)")  # fmt: skip
+            print(f"{'':<12} CPU ratio per round: {', '.join(f'{x:.3f}' for x in cpu_ratios)} "
+                  f"(user+sys of the processes; PostgreSQL's not counted)")  # fmt: skip
+            print(f"{'':<12} 100k region {100_000 / (args.n / best) / 60:.1f} min at the best rate (target < 30 min)")
+        print(f"reportlab    best {args.n / best_bare:7.1f} statements/s  (same PDFs, reportlab alone, "
+              f"best of {BASELINE_REPEAT} per round)")  # fmt: skip
+        print(f"load avg     {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
     finally:
         with psycopg.connect(args.url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

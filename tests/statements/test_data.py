@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from datetime import date
 
 import pytest
@@ -92,6 +95,18 @@ def test_digest_and_snapshot() -> None:
     assert altered.content_digest() != data.content_digest()
     other_person = assemble_statement(person_id=8, year=2024, region_code="110105", legs=_legs())
     assert other_person.content_digest() != data.content_digest()
+
+
+# rule INS-4: the snapshot (and so the digest printed on every statement issued so far) is exactly the
+# canonical JSON of all the dataclass fields: the hand-built dict must not drift from ``asdict``
+def test_snapshot_is_canonical_asdict() -> None:
+    rows = [DeclarationRow("甲公司", "91110000AAAAAAAAAA", date(2024, m, 1), 1_000_000, late=m == 3, corrected=m == 5)
+            for m in range(1, 7)]  # fmt: skip
+    data = assemble_statement(person_id=7, year=2024, region_code="110105", legs=_legs(), declarations=rows)
+    canonical = json.dumps(dataclasses.asdict(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert data.to_json() == canonical
+    assert data.content_digest() == hashlib.sha256(canonical.encode()).hexdigest()
+    assert data.content_digest(canonical) == data.content_digest()
 
 
 # rule INS-4: a verification code carries at least 80 random bits and reads back forgivingly

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from sscard.audit import Actor, record_event
 from sscard.db.base import utcnow
@@ -36,8 +38,7 @@ def _subject_of(text: str) -> str:
     return f"{match.group(1)}通知 / Notice" if match else _DEFAULT_SUBJECT
 
 
-def enqueue(
-    uow: UnitOfWork,
+def message_values(
     *,
     channel: NotifyChannel | str,
     topic: str,
@@ -47,12 +48,8 @@ def enqueue(
     department_code: str | None = None,
     person_id: int | None = None,
     not_before: datetime | None = None,
-    flush: bool = True,
-) -> OutboxMessage:
-    """Add one message to the caller's transaction; it is sent only after that transaction commits.
-
-    ``flush=False`` leaves the INSERT to the caller's next flush, which then writes many messages in
-    one statement (the yearly statements queue one notice per contact of every contributor)."""
+) -> dict[str, Any]:
+    """The checked, sealed column values of one message (``NotifyInvalid`` when it cannot be sent)."""
     try:
         channel = NotifyChannel(channel)
     except ValueError:
@@ -77,27 +74,91 @@ def enqueue(
         recipient_enc = kind.seal(recipient)
         masked = mask_phone(recipient) if channel is NotifyChannel.SMS else mask_email(recipient)
 
-    message = OutboxMessage(
-        uid=uuid.uuid4().hex,
-        channel=channel,
-        topic=topic,
-        person_id=person_id,
-        department_code=department_code,
-        recipient_enc=recipient_enc,
-        recipient_masked=masked[:64],
-        subject=subject,
-        body_enc=BODY.seal(body),
-        state=MessageState.PENDING,
-        attempts=0,
-        next_attempt_at=not_before or utcnow(),
-    )
+    return {
+        "uid": uuid.uuid4().hex,
+        "channel": channel,
+        "topic": topic,
+        "person_id": person_id,
+        "department_code": department_code,
+        "recipient_enc": recipient_enc,
+        "recipient_masked": masked[:64],
+        "subject": subject,
+        "body_enc": BODY.seal(body),
+        "state": MessageState.PENDING,
+        "attempts": 0,
+        "next_attempt_at": not_before or utcnow(),
+    }
+
+
+def enqueue(
+    uow: UnitOfWork,
+    *,
+    channel: NotifyChannel | str,
+    topic: str,
+    body: str,
+    subject: str = "",
+    recipient: str | None = None,
+    department_code: str | None = None,
+    person_id: int | None = None,
+    not_before: datetime | None = None,
+    flush: bool = True,
+) -> OutboxMessage:
+    """Add one message to the caller's transaction; it is sent only after that transaction commits.
+
+    ``flush=False`` leaves the INSERT to the caller's next flush (many messages in one statement)."""
+    values = message_values(channel=channel, topic=topic, body=body, subject=subject, recipient=recipient,
+                            department_code=department_code, person_id=person_id, not_before=not_before)  # fmt: skip
+    return _add(uow, values, flush=flush)
+
+
+def _add(uow: UnitOfWork, values: dict[str, Any], *, flush: bool) -> OutboxMessage:
+    message = OutboxMessage(**values)
     uow.session.add(message)
     if flush:
         uow.flush()
+    _wake_after_commit(uow)
+    return message
+
+
+def _wake_after_commit(uow: UnitOfWork) -> None:
     from sscard.notify.dispatcher import wake
 
     uow.after_commit(wake)
-    return message
+
+
+def enqueue_rows(uow: UnitOfWork, rows: Sequence[dict[str, Any]]) -> int:
+    """Queue many messages (``message_values``) in one executemany without ORM objects, for a batch that needs
+    only their number (the yearly statements queue one notice per contact of every contributor)."""
+    if rows:
+        uow.session.execute(insert(OutboxMessage), list(rows))
+        _wake_after_commit(uow)
+    return len(rows)
+
+
+def person_notice_values(
+    person: Person, *, topic: str, text: str, text_en: str = "", channel: str | None = None, subject: str = ""
+) -> list[dict[str, Any]]:
+    """The messages of a notice to a person's contacts on file (CH-5): ``channel`` "sms" or "email", else
+    every contact.
+
+    Every contact rather than the first: a notice exists so that an action the holder did not take
+    is noticed, and a stale phone number must not swallow it. No contact on file queues nothing.
+    """
+    body = f"{text}\n{text_en}" if text_en else text
+    wanted = {NotifyChannel(channel)} if channel else {NotifyChannel.SMS, NotifyChannel.EMAIL}
+    contacts = [(NotifyChannel.SMS, "phone"), (NotifyChannel.EMAIL, "email")]
+    return [
+        message_values(
+            channel=ch,
+            topic=topic,
+            body=body,
+            subject=subject,
+            recipient=getattr(person, field),  # opened bound to the person's row
+            person_id=person.id,
+        )
+        for ch, field in contacts
+        if ch in wanted and getattr(person, f"{field}_enc")
+    ]
 
 
 def notify_person(
@@ -111,30 +172,9 @@ def notify_person(
     subject: str = "",
     flush: bool = True,
 ) -> list[OutboxMessage]:
-    """Queue a notice to a person's contacts on file (CH-5): ``channel`` "sms" or "email", else every contact.
-
-    Every contact rather than the first: a notice exists so that an action the holder did not take
-    is noticed, and a stale phone number must not swallow it. No contact on file queues nothing.
-    """
-    body = f"{text}\n{text_en}" if text_en else text
-    wanted = {NotifyChannel(channel)} if channel else {NotifyChannel.SMS, NotifyChannel.EMAIL}
-    contacts = [(NotifyChannel.SMS, "phone"), (NotifyChannel.EMAIL, "email")]
-    queued = []
-    for ch, field in contacts:
-        if ch in wanted and getattr(person, f"{field}_enc"):
-            queued.append(
-                enqueue(
-                    uow,
-                    channel=ch,
-                    topic=topic,
-                    body=body,
-                    subject=subject,
-                    recipient=getattr(person, field),  # opened bound to the person's row
-                    person_id=person.id,
-                    flush=flush,
-                )
-            )
-    return queued
+    """Queue a notice to a person's contacts on file (CH-5; see ``person_notice_values``)."""
+    values = person_notice_values(person, topic=topic, text=text, text_en=text_en, channel=channel, subject=subject)
+    return [_add(uow, v, flush=flush) for v in values]
 
 
 def notify_department(uow: UnitOfWork, *, department_code: str, topic: str, subject: str, body: str) -> OutboxMessage:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -106,10 +106,41 @@ class StatementData:
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, no spaces): the stored snapshot and the input of the digest."""
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(self._plain(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
-    def content_digest(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
+    def _plain(self) -> dict[str, Any]:
+        """``dataclasses.asdict(self)`` built by hand: asdict deep-copies every value and cost ~0.35 ms a
+        statement, three times per statement (render, snapshot, digest). Same keys, same values."""
+        return {
+            "person_id": self.person_id,
+            "year": self.year,
+            "region_code": self.region_code,
+            "accounts": [
+                {
+                    "kind": a.kind,
+                    "opening_fen": a.opening_fen,
+                    "credits_by_month": list(a.credits_by_month),
+                    "interest_fen": a.interest_fen,
+                    "debits_fen": a.debits_fen,
+                    "closing_fen": a.closing_fen,
+                }
+                for a in self.accounts
+            ],
+            "employers": [
+                {
+                    "name": e.name,
+                    "uscc": e.uscc,
+                    "months": list(e.months),
+                    "late_months": list(e.late_months),
+                    "corrected_months": list(e.corrected_months),
+                }
+                for e in self.employers
+            ],
+        }
+
+    def content_digest(self, snapshot: str | None = None) -> str:
+        """SHA-256 of ``to_json()`` (``snapshot``: that JSON when the caller has it already)."""
+        return hashlib.sha256((snapshot if snapshot is not None else self.to_json()).encode()).hexdigest()
 
     @classmethod
     def from_json(cls, text: str) -> StatementData:

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -21,7 +22,7 @@ from sscard.db.pagination import Keyset, ordered, taken
 from sscard.db.session import UnitOfWork
 from sscard.identity import mask_id_number, mask_name
 from sscard.identity.protected import FieldKind
-from sscard.notify.outbox import notify_person
+from sscard.notify.outbox import enqueue_rows, person_notice_values
 from sscard.people.models import Person
 from sscard.people.service import get_person_by_id_number_or_raise, person_subject
 from sscard.statements import codes
@@ -103,26 +104,29 @@ def issue_rendered(
     year = rendered[0].data.year
     present = already_issued(uow, [r.data.person_id for r in rendered], year=year)
     rows: list[Statement] = []
+    notice_rows: list[dict[str, Any]] = []  # the batch's notices in one executemany, no ORM objects
     events: list[AuditEvent] = []
     for item in rendered:
         pid = item.data.person_id
         if pid in present:  # issued meanwhile (a concurrent show, an earlier run): exactly once
             continue
+        snapshot = item.data.to_json()
         row = Statement(
             person_id=pid,
             year=year,
             region_code=item.data.region_code,
             code_digest=codes.code_digest(item.code),
             code_enc=CODE.seal(codes.normalise(item.code)),
-            content_sha256=item.data.content_digest(),
-            snapshot=item.data.to_json(),
+            content_sha256=item.data.content_digest(snapshot),
+            snapshot=snapshot,
             pdf_path=item.pdf_path,
             pdf_sha256=item.pdf_sha256,
             pdf_size=item.pdf_size,
             generated_at=utcnow(),
         )
         text, text_en = _notice(year)
-        notices = notify_person(uow, person=persons[pid], topic=NOTICE_TOPIC, text=text, text_en=text_en, flush=False)
+        notices = person_notice_values(persons[pid], topic=NOTICE_TOPIC, text=text, text_en=text_en)
+        notice_rows += notices
         row.notices = len(notices)
         uow.session.add(row)
         rows.append(row)
@@ -130,6 +134,7 @@ def issue_rendered(
             AuditEvent(actor, "statement.issue", person_subject(pid), details={"year": year, "notices": row.notices})
         )
     uow.flush()
+    enqueue_rows(uow, notice_rows)
     record_events(uow, events)
     return rows
 
