@@ -165,6 +165,10 @@ def _decide(
         card_no = facts.card_nos[i]
         card, account, outlet = facts.cards.get(card_no), facts.accounts.get(card_no), facts.terminals.get(key[0])
         amount = attempt.amount_fen
+        # Both thresholds asked first, whatever else hands this one on: a cache that lacks them reads them
+        # all after this batch's commit, so a new card region costs one handed-on payment, not three.
+        limit = notice(card.region_code, card.card_type) if card is not None else None
+        threshold = lockout(card.region_code, card.card_type) if card is not None else None
         if (
             key in stored
             or terminal.kind not in POS_KINDS
@@ -181,12 +185,11 @@ def _decide(
         ):
             outcomes.append(Authenticated(terminal))
             continue
-        limit = notice(card.region_code, card.card_type)
         if limit is None or amount >= limit:  # the holder's notice is queued on the single path
             outcomes.append(Authenticated(terminal))
             continue
         decision = decide_verify(
-            card_state=card.state, row=card, threshold=lockout(card.region_code, card.card_type),
+            card_state=card.state, row=card, threshold=threshold,
             pin_entered=attempt.pin_block is not None, batched=True,
             pin_is_right=partial(pin_block_matches, card, attempt, terminal),
         )  # fmt: skip
