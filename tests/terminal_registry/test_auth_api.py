@@ -153,7 +153,9 @@ def test_replayed_request_is_refused(client: TestClient, enroll_terminal) -> Non
     assert [e.result for e in refusals(profile.terminal_id)] == ["REPLAY", "MAC_INVALID"]
 
 
-@pytest.mark.parametrize("skew", [-121, 121])
+# 125 s, not 121: the request is signed a moment before the server reads its clock, and on a loaded host
+# (CI, load 20) that moment passed a second, so a request signed 121 s ahead arrived 120 s ahead (accepted)
+@pytest.mark.parametrize("skew", [-125, 125])
 def test_timestamp_outside_the_window_is_refused(client: TestClient, enroll_terminal, skew: int) -> None:
     # rule CH-3 — more than 120 s off the server clock, either way, is refused as REPLAY.
     profile = enroll_terminal()
@@ -161,8 +163,8 @@ def test_timestamp_outside_the_window_is_refused(client: TestClient, enroll_term
     with pytest.raises(TerminalError) as info:
         late.echo()
     assert info.value.code == "REPLAY"
-    # Within the window is fine.
-    assert TerminalClient(BASE, profile, http=client, clock=lambda: time.time() + skew * 0.9).echo()["ok"]
+    # Well within the window is fine.
+    assert TerminalClient(BASE, profile, http=client, clock=lambda: time.time() + skew / 2).echo()["ok"]
     assert refusals(profile.terminal_id)[-1].result == "REPLAY"
 
 

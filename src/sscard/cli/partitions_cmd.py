@@ -64,10 +64,9 @@ def _partitioned(as_json: bool) -> Iterator[UnitOfWork | None]:
             yield None
             return
         try:
-            yield uow
+            yield uow  # committed by unit_of_work at the end of the block, rolled back on a refusal
         except PartitionError as exc:
             raise fail(str(exc), "PARTITIONS_REFUSED") from None
-        uow.commit()
 
 
 @app.command("ensure")
