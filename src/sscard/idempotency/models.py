@@ -24,7 +24,7 @@ class IdempotentRequest(Base):
     id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     scope: Mapped[str] = mapped_column(String(64))  # the caller: "staff:12", "holder:7", "terminal:T1"
     key: Mapped[str] = mapped_column(String(128))
-    request_digest: Mapped[str] = mapped_column(String(64))  # keyed digest of method, path and body (service.request_digest)
+    request_digest: Mapped[str] = mapped_column(String(64))  # service.request_digest (keyed)
     status_code: Mapped[int] = mapped_column(Integer)
     answer: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
