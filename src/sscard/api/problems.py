@@ -119,14 +119,21 @@ def http_problem(
     return problem(status, code, title, detail, response_headers=headers)
 
 
-def framework_problem(request: Request, status: int, code: str, title: str, detail: str | None = None,
-                      **extra: Any) -> JSONResponse:  # fmt: skip
-    """A refusal of the framework's (no domain error behind it), titled in the caller's language."""
-    if code in TITLES_ZH and prefers_chinese(request.headers.get("accept-language", "")):
-        response = problem(status, code, TITLES_ZH[code], detail, **extra)
+def titled_problem(request: Request, status: int, code: str, title: str, title_zh: str | None,
+                   detail: str | None = None, **extra: Any) -> JSONResponse:  # fmt: skip
+    """A problem titled in the caller's language: Chinese when ``Accept-Language`` prefers it and a Chinese
+    title exists (then a detail that only repeated the English title goes), English otherwise."""
+    if title_zh is not None and prefers_chinese(request.headers.get("accept-language", "")):
+        response = problem(status, code, title_zh, None if detail == title else detail, **extra)
         response.headers["Content-Language"] = "zh-CN"
         return response
     return problem(status, code, title, detail, **extra)
+
+
+def framework_problem(request: Request, status: int, code: str, title: str, detail: str | None = None,
+                      **extra: Any) -> JSONResponse:  # fmt: skip
+    """A refusal of the framework's (no domain error behind it), titled in the caller's language."""
+    return titled_problem(request, status, code, title, TITLES_ZH.get(code), detail, **extra)
 
 
 def _reason_phrase(status: int) -> str:
@@ -190,13 +197,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         extra = {k: v for k, v in exc.extra.items() if k not in _RESERVED and k != "response_headers"}
-        if prefers_chinese(request.headers.get("accept-language", "")):
-            # The title in the caller's language; a detail that only repeated the English title goes.
-            detail = None if exc.detail == exc.title else exc.detail
-            response = problem(exc.status, exc.code, exc.title_zh, detail, **extra)
-            response.headers["Content-Language"] = "zh-CN"
-            return response
-        return problem(exc.status, exc.code, exc.title, exc.detail, **extra)
+        return titled_problem(request, exc.status, exc.code, exc.title, exc.title_zh, exc.detail, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
