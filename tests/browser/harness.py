@@ -17,6 +17,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import Error as PlaywrightError
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -31,14 +33,31 @@ def launch(playwright: Any) -> Any:
     # Without a CJK font the Chinese pages render as boxes and their screenshots show nothing.
     assert CJK_FONT.exists(), f"{CJK_FONT} is missing: apt-get install fonts-wqy-microhei"
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
+    # --disable-dev-shm-usage: a container's small /dev/shm makes Chromium's captures fail under load.
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"], headless=True
+    )
+
+
+# Chromium now and then refuses one capture ("Unable to capture screenshot", CDP error -32000) on a busy
+# host and takes the very same picture when asked again: a browser hiccup, not a page fault (the last CI
+# failure was one). Only that refusal is asked again, a few times; anything else fails at once.
+TRANSIENT_CAPTURE = "Unable to capture screenshot"
+CAPTURE_TRIES = 4
 
 
 def screenshot(page: Any, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+    for attempt in range(1, CAPTURE_TRIES + 1):
+        try:
+            page.screenshot(path=str(path), full_page=True)
+            return path
+        except PlaywrightError as error:
+            if TRANSIENT_CAPTURE not in str(error) or attempt == CAPTURE_TRIES:
+                raise
+            page.wait_for_timeout(250 * attempt)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def axe_violations(page: Any) -> list[dict[str, Any]]:
