@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     staff_login_source_failures: int = Field(default=30, ge=1, le=1_000_000)
     staff_login_source_window_seconds: int = Field(default=900, ge=10, le=86_400)
 
+    # Idempotency-Key answers (idempotency/service.py) are kept this long, then purged; a key seen again
+    # later is a new request. A day covers any client's retries (terminals retry within minutes, a
+    # batch resubmitted the next morning is still answered); contract.md states no window.
+    idempotency_retention_hours: int = Field(default=24, ge=1, le=24 * 90)
+
     # Where the terminal simulator and the demo terminal's profile reach the server. Unless set, the
     # server these same settings run (SSCARD_HOST / SSCARD_PORT), so `SSCARD_PORT=8080 make run` and
     # `sscard terminal ...` in that shell talk to each other.

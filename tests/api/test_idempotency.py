@@ -145,3 +145,63 @@ def test_a_disclosure_is_audited_every_time_and_never_stored(client, staff_token
     with unit_of_work() as uow:
         stored = uow.session.execute(text("SELECT answer FROM idempotent_request")).scalars().all()
     assert not [a for a in stored if a and (id_number in str(a) or "13912345678" in str(a))]
+
+
+def _age_key(key: str, hours: float) -> None:
+    """Move a stored key's creation ``hours`` into the past (as if it had been kept that long)."""
+    from datetime import timedelta
+
+    from sscard.db.base import utcnow
+    from sscard.idempotency.models import IdempotentRequest
+
+    with unit_of_work() as uow:
+        row = uow.session.scalars(select(IdempotentRequest).where(IdempotentRequest.key == key)).one()
+        row.created_at = utcnow() - timedelta(hours=hours)
+
+
+# rule issue-22-4 (retention): a key older than idempotency_retention_hours is a new request
+def test_a_key_past_its_retention_is_a_new_request(client, staff_token) -> None:
+    clerk = bearer(staff_token(Role.COUNTER_CLERK, "110000"))
+    headers = {**clerk, "Idempotency-Key": "person-add-expiring"}
+    first = {"id_number": new_id_number(region="110105"), "name": "庚"}
+    assert client.post(PERSONS, json=first, headers=headers).status_code == 201
+    _age_key("person-add-expiring", hours=23)  # within the default day: still the first request's key
+    other = {"id_number": new_id_number(region="110105"), "name": "辛"}
+    refused = client.post(PERSONS, json=other, headers=headers)
+    assert refused.status_code == 422 and refused.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+    _age_key("person-add-expiring", hours=25)
+    _, persons = _counts()
+    fresh = client.post(PERSONS, json=other, headers=headers)
+    assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers, fresh.text
+    assert _counts()[1] == persons + 1
+    # and the key now answers its new request
+    again = client.post(PERSONS, json=other, headers=headers)
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == fresh.json()
+
+
+# rule issue-22-4 (retention): expired answers are purged by the claims themselves, fresh ones kept
+def test_expired_answers_are_purged_every_so_many_claims(db_env, monkeypatch) -> None:
+    from sscard.idempotency import service
+    from sscard.idempotency.models import IdempotentRequest
+
+    def keys() -> set[str]:
+        with unit_of_work() as uow:
+            return set(
+                uow.session.scalars(select(IdempotentRequest.key).where(IdempotentRequest.scope == "test:purge"))
+            )
+
+    with unit_of_work() as uow:
+        for key in ("old-1", "old-2", "young"):
+            service.begin(uow, scope="test:purge", key=key, digest="d" * 64)
+    _age_key("old-1", hours=25)
+    _age_key("old-2", hours=24 * 30)
+    _age_key("young", hours=23)
+    monkeypatch.setattr(service, "PURGE_EVERY", 3)
+    monkeypatch.setattr(service, "_claims", iter([1, 2, 3]))
+    with unit_of_work() as uow:
+        service.begin(uow, scope="test:purge", key="new-1", digest="d" * 64)
+        service.begin(uow, scope="test:purge", key="new-2", digest="d" * 64)
+    assert keys() == {"old-1", "old-2", "young", "new-1", "new-2"}  # not due yet
+    with unit_of_work() as uow:
+        service.begin(uow, scope="test:purge", key="new-3", digest="d" * 64)  # the 3rd claim: purges
+    assert keys() == {"young", "new-1", "new-2", "new-3"}

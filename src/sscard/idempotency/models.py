@@ -27,7 +27,7 @@ class IdempotentRequest(Base):
     request_digest: Mapped[str] = mapped_column(String(64))  # service.request_digest (keyed)
     status_code: Mapped[int] = mapped_column(Integer)
     answer: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # the retention purge's range
 
     def __repr__(self) -> str:
         return f"IdempotentRequest(id={self.id}, scope={self.scope})"

@@ -6,18 +6,26 @@ rolls back. Then the copy finds the stored answer, or (the first failed) claims 
 ``finish`` stores the answer in the same transaction as the change it answers; a request that fails
 rolls the claim back with everything else, so a refused request is decided again when repeated
 (nothing moved). Scopes separate callers: one caller's key never answers another's request.
+
+Answers are kept ``idempotency_retention_hours`` (config.py): a key older than that is a new request,
+and every ``PURGE_EVERY``-th claim of a process deletes the expired rows (as the terminal nonces are
+purged by every PURGE_EVERY-th terminal request), at most ``PURGE_BATCH`` at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, cast
 
+import structlog
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from sscard.config import get_settings
 from sscard.db.base import utcnow
 from sscard.db.session import UnitOfWork
 from sscard.db.statements import upsert
@@ -26,10 +34,14 @@ from sscard.idempotency.models import IdempotentRequest
 from sscard.security_module import get_security_module
 
 T = cast(Table, IdempotentRequest.__table__)
-_FIND = select(T.c.id, T.c.request_digest, T.c.status_code, T.c.answer).where(
+_FIND = select(T.c.id, T.c.request_digest, T.c.status_code, T.c.answer, T.c.created_at).where(
     T.c.scope == bindparam("scope"), T.c.key == bindparam("key")
 )
 MAX_KEY_LENGTH = 128
+PURGE_EVERY = 500
+PURGE_BATCH = 5000  # bounded: the first purge after an upgrade must not hold a request for long
+_claims = itertools.count(1)
+log = structlog.get_logger("sscard.idempotency")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +89,28 @@ def begin(uow: UnitOfWork, *, scope: str, key: str, digest: str) -> Stored:
     """The first answer of this very request, or a claim on the key for this one; 422 for another body."""
     check_key(key)
     params = {"scope": scope, "key": key}
+    now = utcnow()
     stmt = upsert(uow, T).values(
-        scope=scope, key=key, request_digest=digest, status_code=0, answer=None, created_at=utcnow()
+        scope=scope, key=key, request_digest=digest, status_code=0, answer=None, created_at=now
     )
     row_id = uow.session.scalar(stmt.on_conflict_do_nothing(index_elements=[T.c.scope, T.c.key]).returning(T.c.id))
     if row_id is not None:
+        if next(_claims) % PURGE_EVERY == 0:
+            purge_expired(uow, now=now)
         return Stored(int(row_id))
     row = uow.session.execute(_FIND, params).one()  # committed by another transaction
+    cutoff = expiry_cutoff(now)
+    if row.created_at < cutoff:
+        # Past its retention (not purged yet): a new request under an old key, whatever its body.
+        taken = uow.session.scalar(
+            update(T)
+            .where(T.c.id == row.id, T.c.created_at < cutoff)
+            .values(request_digest=digest, status_code=0, answer=None, created_at=now)
+            .returning(T.c.id)
+        )
+        if taken is not None:
+            return Stored(int(taken))
+        row = uow.session.execute(_FIND, params).one()  # a concurrent copy took it over first
     if row.answer is None or row.status_code == 0:
         # A claim committed without an answer: its request failed after committing what it counted
         # (db/early_commit.py: a wrong PIN) or answered without a stored answer. Nothing was kept
@@ -94,7 +121,7 @@ def begin(uow: UnitOfWork, *, scope: str, key: str, digest: str) -> Stored:
         taken = uow.session.scalar(
             update(T)
             .where(T.c.id == row.id, T.c.status_code == 0)  # 0: claimed, not answered
-            .values(request_digest=digest, status_code=0, created_at=utcnow())
+            .values(request_digest=digest, status_code=0, created_at=now)
             .returning(T.c.id)
         )
         if taken is not None:
@@ -108,6 +135,29 @@ def begin(uow: UnitOfWork, *, scope: str, key: str, digest: str) -> Stored:
 def finish(uow: UnitOfWork, *, claim: Stored, answer: dict[str, Any], status_code: int = 200) -> None:
     """Store the answer with the claim (in the transaction that made the change)."""
     uow.session.execute(update(T).where(T.c.id == claim.row_id).values(answer=answer, status_code=status_code))
+
+
+def expiry_cutoff(now: datetime | None = None) -> datetime:
+    """Rows created before this are past their retention."""
+    return (now or utcnow()) - timedelta(hours=get_settings().idempotency_retention_hours)
+
+
+def purge_expired(uow: UnitOfWork, *, now: datetime | None = None) -> int:
+    """Delete up to ``PURGE_BATCH`` answers past their retention (oldest first); return how many went.
+
+    Rows another transaction holds (a key being taken over) are skipped on PostgreSQL, not waited for."""
+    expired = (
+        select(T.c.id)
+        .where(T.c.created_at < expiry_cutoff(now))
+        .order_by(T.c.created_at)
+        .limit(PURGE_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(uow.session.scalars(expired))
+    if ids:
+        uow.session.execute(delete(T).where(T.c.id.in_(ids)))
+        log.info("idempotency.purged", rows=len(ids), retention_hours=get_settings().idempotency_retention_hours)
+    return len(ids)
 
 
 def forget_scopes(uow: UnitOfWork, scopes: list[str]) -> None:
