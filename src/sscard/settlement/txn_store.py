@@ -3,7 +3,9 @@
 General by design (FIN-1 here; bank POS consumption, FIN-2, can reuse it as is):
 
 * ``request_digest(purpose, **fields)`` — what makes two requests "the same": the purpose and the
-  fields that move money (card, amount, options, the original transaction), canonical JSON, SHA-256.
+  fields that move money (card, amount, options, the original transaction), canonical JSON, SHA-256,
+  keyed with the security module's blind index (a card number has few enough unknown digits to be
+  confirmed offline against a bare hash read from the database or a backup).
   Never the PIN block: ISO 9564 format 4 enciphers the same PIN differently every time.
 * ``replay(uow, terminal_id=, txn_id=, digest=)`` — the first answer of the same request again, None
   when the id is new, ``TXN_CONFLICT`` when the id was used for another request.
@@ -29,10 +31,12 @@ from sqlalchemy.exc import IntegrityError
 
 from sscard.db.session import UnitOfWork
 from sscard.db.statements import dialect_of, upsert
+from sscard.security_module import get_security_module
 from sscard.settlement.errors import TxnConflict
 from sscard.settlement.models import TerminalTxn
 
 T = cast(Table, TerminalTxn.__table__)
+DIGEST_PURPOSE = "terminal_txn_request"  # the blind index's purpose: no other index shares these values
 _FIND = select(T.c.request_digest, T.c.answer).where(
     T.c.terminal_id == bindparam("terminal_id"), T.c.txn_id == bindparam("txn_id")
 )
@@ -47,9 +51,15 @@ class AlreadyAnswered(Exception):  # noqa: N818 - not an error: the outcome of a
 
 
 def request_digest(purpose: str, **fields: object) -> str:
-    """SHA-256 of the canonical request (see the module docstring)."""
+    """The keyed digest of the canonical request (see the module docstring); every path, the terminal
+    batches' included, stores this one.
+
+    Digests stored before it was keyed (bare SHA-256) match no new one: a retry of such a transaction
+    gets ``TXN_CONFLICT`` and moves nothing (terminals retry within minutes, so only a retry straddling
+    the upgrade meets it). The same holds across a rotation of the security module's index key."""
     text = json.dumps({"purpose": purpose, **fields}, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    digest = hashlib.sha256(text.encode()).digest()
+    return get_security_module().blind_index(digest, purpose=DIGEST_PURPOSE).hex()
 
 
 def replay(uow: UnitOfWork, *, terminal_id: str, txn_id: str, digest: str) -> dict[str, Any] | None:
