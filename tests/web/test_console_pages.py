@@ -235,6 +235,23 @@ def test_policy_versions(browser) -> None:
     assert browser.get("/console/policy").status_code == 403
 
 
+# rule CH-2 (policy, readable): every setting is shown by its name in the reader's language, the key beside
+# it in small print; the change form offers the names too
+def test_policy_settings_are_named(browser) -> None:
+    from sscard.policy.schemas import POLICY_KEYS
+    from sscard.web import i18n
+    from sscard.web.console.policy_names import SETTING_NAMES
+
+    assert set(SETTING_NAMES) == set(POLICY_KEYS)
+    assert all(i18n.gettext("zh_CN", name) != name for name in SETTING_NAMES.values())  # all translated
+    _sign_in(browser, _district_staff(Role.ADMINISTRATOR, fresh_district()))
+    zh = browser.get("/console/policy").text
+    assert '卡密码锁定前允许的错误次数<br><small class="muted"><code>pin_lockout_threshold</code></small>' in zh
+    assert '<option value="pin_lockout_threshold"' in zh and "卡密码锁定前允许的错误次数 (pin_lockout_threshold)" in zh
+    en = browser.get("/console/policy?lang=en").text
+    assert "Wrong PIN entries before the card PIN locks<br><small" in en
+
+
 # rules KEY-4 / KEY-7 / KEY-8 / KEY-9 (read): the registers page lists the region's PSAM cards for the
 # roles of the API's listings; other roles and other regions are refused
 def test_registers_read_rules(browser) -> None:

@@ -41,6 +41,7 @@ from sscard.web.console.auth import (
     signed_in_staff,
     staff_with,
 )
+from sscard.web.console.policy_names import setting_name
 from sscard.web.errors import PageNotFound
 from sscard.web.page import Page, page_router
 from sscard.web.refusals import refusals_audited
@@ -347,11 +348,14 @@ def _policy_page(current: StaffPage, region: str, *, status: int = 200, errors: 
     policy = get_effective_policy(page.uow, region_code=region)
     versions = list(reversed(list_policy_versions(page.uow, region_code=region)))
     effective = policy.values()
+    names = {k: page.gettext(setting_name(k)) for k in POLICY_KEYS}
     rows = [
-        (k, json.dumps(effective[k], ensure_ascii=False, default=str), policy.sources.get(k, "")) for k in effective
+        (names.get(k, k), k, json.dumps(effective[k], ensure_ascii=False, default=str), policy.sources.get(k, ""))
+        for k in effective
     ]
+    options = [(k, f"{names[k]} ({k})") for k in POLICY_KEYS]
     return page.render("console/policy.html", status=status, title=page.gettext("Policy"), region=region,
-                       rows=rows, versions=versions, options=[(k, k) for k in POLICY_KEYS], errors=errors or {},
+                       rows=rows, versions=versions, options=options, errors=errors or {},
                        values=values or {}, can_set=current.staff.role in ADMIN)  # fmt: skip
 
 
