@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     staff_login_source_failures: int = Field(default=30, ge=1, le=1_000_000)
     staff_login_source_window_seconds: int = Field(default=900, ge=10, le=86_400)
 
+    # `sscard partitions detach` archives only months at least this old (whole months before the current
+    # one): 24 keeps the last full year and the current one attached, which yearly statements (INS-4),
+    # contribution discrepancy reports (INS-6), settlement refunds and reconciliation, and the yearly
+    # audit read. There is no override on the command line.
+    partition_detach_min_age_months: int = Field(default=24, ge=1, le=1200)
+
     # Idempotency-Key answers (idempotency/service.py) are kept this long, then purged; a key seen again
     # later is a new request. A day covers any client's retries (terminals retry within minutes, a
     # batch resubmitted the next morning is still answered); contract.md states no window.

@@ -44,6 +44,7 @@ def db(request, tmp_path_factory):
 def _anchors(db, monkeypatch):
     """The chain's checks read this database's own anchor file (as the ``uow`` fixture does)."""
     monkeypatch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(db.anchor_file))
+    monkeypatch.setenv("SSCARD_PARTITION_DETACH_MIN_AGE_MONTHS", "1")  # these tests archive months a few old
     reset_settings_cache()
     yield
     monkeypatch.undo()
@@ -314,6 +315,34 @@ def test_cli(pg, db_env) -> None:
         assert partitions.partition_name("audit_entry", add_months(THIS_MONTH, 9)) in c.execute(query).scalar_one()
     refused = runner.invoke(app, ["partitions", "detach", "--before", f"{add_months(THIS_MONTH, 1):%Y-%m}"])
     assert refused.exit_code == 1 and "PARTITIONS_REFUSED" in refused.output
+
+
+# rule CH-4 (retention): months younger than the minimum age stay attached, by the service and the command
+def test_detach_refuses_months_younger_than_the_minimum_age(pg, db_env, monkeypatch) -> None:
+    from sscard.config import Settings
+    from sscard.db.partitions import PartitionTooRecent
+
+    assert Settings().model_fields["partition_detach_min_age_months"].default == 24
+    monkeypatch.setenv("SSCARD_PARTITION_DETACH_MIN_AGE_MONTHS", "6")
+    reset_settings_cache()
+    old = add_months(THIS_MONTH, -8)
+    with pg.engine.begin() as c:
+        c.execute(text(partitions.create_month_sql("audit_entry", old)))
+    young = add_months(THIS_MONTH, -5)
+    with _uow(pg) as uow:
+        with pytest.raises(PartitionTooRecent, match=f"latest allowed is --before {add_months(THIS_MONTH, -6):%Y-%m}"):
+            detach_before(uow, before=young, actor=ACTOR)
+    refused = CliRunner().invoke(app, ["partitions", "detach", "--before", f"{young:%Y-%m}"])
+    assert refused.exit_code == 1 and "PARTITION_TOO_RECENT" in refused.output, refused.output
+    with pg.engine.connect() as c:
+        assert {p.name: p.attached for p in partitions.list_partitions(c)}[
+            partitions.partition_name("audit_entry", old)
+        ]
+    done = CliRunner().invoke(app, ["partitions", "detach", "--before", f"{add_months(THIS_MONTH, -6):%Y-%m}"])
+    assert done.exit_code == 0, done.output
+    with pg.engine.connect() as c:
+        attached = {p.name: p.attached for p in partitions.list_partitions(c)}
+    assert not attached[partitions.partition_name("audit_entry", old)]
 
 
 # rule CH-4: the cut must be clean: an entry of a later month before an archived one in its stream

@@ -18,9 +18,12 @@ from sqlalchemy import Connection, text
 from sscard.audit.actor import Actor
 from sscard.audit.archive import record_horizons
 from sscard.audit.service import record_event, verify_chain
+from sscard.config import get_settings
 from sscard.db.partitions import (
     PARTITIONED,
     PartitionError,
+    PartitionTooRecent,
+    add_months,
     default_holds_before,
     detach_month,
     detach_months,
@@ -46,6 +49,13 @@ def detach_before(uow: UnitOfWork, *, before: date, actor: Actor) -> Detached:
     now = datetime.now(UTC)
     if before != month_start(before) or before > month_start(now):
         raise PartitionError(f"--before {before:%Y-%m}: only whole months before the current one can be archived")
+    min_age = get_settings().partition_detach_min_age_months
+    latest = add_months(month_start(now), -min_age)
+    if before > latest:
+        raise PartitionTooRecent(
+            f"--before {before:%Y-%m}: months of the last {min_age} stay attached "
+            f"(SSCARD_PARTITION_DETACH_MIN_AGE_MONTHS); the latest allowed is --before {latest:%Y-%m}"
+        )
     for table in PARTITIONED:  # every table checked before anything is detached
         if default_holds_before(connection, table, before):
             raise PartitionError(f"the default partition of {table} holds rows of these months: run ensure first")

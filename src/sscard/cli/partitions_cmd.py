@@ -66,7 +66,7 @@ def _partitioned(as_json: bool) -> Iterator[UnitOfWork | None]:
         try:
             yield uow  # committed by unit_of_work at the end of the block, rolled back on a refusal
         except PartitionError as exc:
-            raise fail(str(exc), "PARTITIONS_REFUSED") from None
+            raise fail(str(exc), exc.code) from None
 
 
 @app.command("ensure")
@@ -102,7 +102,11 @@ def detach(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Archive the months before BEFORE: each is detached and kept as a table of its own (dump it, then drop
-    it). The audit chain is verified first; afterwards it verifies from each stream's archived head."""
+    it). The audit chain is verified first; afterwards it verifies from each stream's archived head.
+
+    Months younger than SSCARD_PARTITION_DETACH_MIN_AGE_MONTHS (default 24) are refused
+    (PARTITION_TOO_RECENT): the last full year and the current one stay attached for yearly statements,
+    contribution discrepancy reports, settlement refunds and reconciliation, and the yearly audit."""
     from sscard.audit.detach import detach_before
     from sscard.db.partitions import dump_hint
 

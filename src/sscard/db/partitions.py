@@ -28,6 +28,14 @@ MOVING = "sscard.partition_move"  # set while ``ensure`` moves rows out of the d
 class PartitionError(Exception):
     """A partition operation that would lose or break something: refused, nothing changed."""
 
+    code = "PARTITIONS_REFUSED"
+
+
+class PartitionTooRecent(PartitionError):
+    """Months younger than ``partition_detach_min_age_months`` stay attached (config.py says why)."""
+
+    code = "PARTITION_TOO_RECENT"
+
 
 def month_start(value: date | datetime) -> date:
     return date(value.year, value.month, 1)
