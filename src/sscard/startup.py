@@ -156,6 +156,22 @@ CHECKS: tuple[Callable[[Settings], list[str]], ...] = (
 )
 
 
+def device_warning(settings: Settings | None = None) -> str | None:
+    """Outside prod: what prod would refuse about the security module's device (KEY-4), for the server's
+    start banner; None when the device is certified, in prod (refused there) or when nothing can be asked."""
+    from sscard.security_module import get_security_module
+
+    settings = settings or get_settings()
+    if settings.env == "prod":
+        return None
+    try:
+        guard = getattr(get_security_module(), "device_guard", None)
+    except Exception:  # noqa: BLE001 - a banner line: the server's own start says why the module cannot open
+        return None
+    reason = guard.problem(fresh=True) if guard is not None else "device_not_configured"
+    return None if reason is None else _device_problem(reason, guard.serial if guard is not None else None)
+
+
 def production_problems(settings: Settings | None = None) -> list[str]:
     """Every piece of development material found (empty outside prod, or when there is none)."""
     settings = settings or get_settings()

@@ -45,3 +45,13 @@ def test_the_banner_follows_the_bind(monkeypatch: pytest.MonkeyPatch) -> None:
     assert seen == [port]
     assert f"serving on http://127.0.0.1:{port}/" in result.stdout and "Press Ctrl+C" in result.stdout
     assert "/readyz" in result.stdout
+
+
+# rule KEY-4: outside prod the server says once, at start and loudly, that prod would refuse its device
+def test_the_banner_warns_of_an_uncertified_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sscard.cli.serve._run_uvicorn", lambda sock, workers: sock.close())
+    result = CliRunner().invoke(app, ["serve", "--port", str(_free_port()), "--no-dispatch"])
+    assert result.exit_code == 0, result.output
+    assert "WARNING (refused with SSCARD_ENV=prod)" in result.stderr and "KEY-4" in result.stderr
+    assert "device_not_configured" in result.stderr
+    assert "WARNING" not in CliRunner().invoke(app, ["--help"]).output

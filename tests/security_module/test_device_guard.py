@@ -94,6 +94,25 @@ def test_dev_warns_once(tmp_path, monkeypatch) -> None:
     assert len(warnings) == 1 and warnings[0]["reason"] == "certificate_expired"
 
 
+# rule KEY-4: a development installation (SSCARD_ENV=dev) has no device by design: its commands do not
+# warn on every key use (`sscard serve` says it once at start); test keeps warning, prod refuses
+def test_dev_commands_stay_quiet_test_warns(tmp_path, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from sscard.security_module import device
+
+    logs: list[str] = []
+    monkeypatch.setattr(device.log, "warning", lambda event, **kw: logs.append(event))
+    backend = SimpleNamespace(device_serial=lambda: None)
+    dev, test, prod = (device_guard_for(Settings(env=env))(backend) for env in ("dev", "test", "prod"))  # type: ignore[arg-type]
+    assert (dev.warn, test.warn, prod.enforce) == (False, True, True)
+    dev.check()
+    assert logs == []
+    test.check()
+    test.check()
+    assert logs == ["security.device.not_certified"]
+
+
 # rule KEY-4: a PKCS#11 token is identified by the serial it reports; a configured serial must agree
 def test_pkcs11_token_serial_must_match(request, tmp_path) -> None:
     from sscard.security_module.factory import open_pkcs11_module

@@ -30,7 +30,7 @@ def serve(
 
     from sscard.jobs.anchoring import background_anchoring
     from sscard.notify.dispatcher import background_dispatcher
-    from sscard.startup import production_problems
+    from sscard.startup import device_warning, production_problems
 
     settings = get_settings()
     problems = production_problems(settings)
@@ -60,6 +60,9 @@ def serve(
     every = settings.audit_anchor_interval_s
     typer.echo("  audit anchors " + (f"every {every} s to {settings.anchor_path}" if every else "not written here"))
     typer.echo("  requests     " + ("one JSON line each on stderr" if settings.log_requests else "not logged"))
+    warning = device_warning(settings)
+    if warning:  # KEY-4: once here, not on every command; a real deployment would be refused in prod
+        typer.secho(f"WARNING (refused with SSCARD_ENV=prod): {warning}", err=True, fg="red", bold=True)
     typer.echo("Press Ctrl+C to stop.")
     # One dispatcher per server, whatever the worker count: it claims outbox rows, so a second server is safe.
     # Anchoring (audit/anchors.py), when enabled, also runs once per server, in this process.

@@ -62,6 +62,7 @@ class DeviceGuard:
         configured_serial: str | None,
         reported_serial: str | None = None,
         enforce: bool,
+        warn: bool = True,
         check_seconds: float = DEFAULT_CHECK_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -69,6 +70,7 @@ class DeviceGuard:
         self.configured_serial = (configured_serial or "").strip() or None
         self.reported_serial = (reported_serial or "").strip() or None
         self.enforce = enforce
+        self.warn = warn
         self.check_seconds = check_seconds
         self.clock = clock
         self._lock = threading.Lock()
@@ -110,7 +112,8 @@ class DeviceGuard:
         detail = f"{describe(reason)} (device serial {self.serial or 'unknown'}; KEY-4)"
         if self.enforce:
             raise DeviceNotCertified(detail, reason=reason, serial=self.serial)
-        if reason not in self._warned:
+        if self.warn and reason not in self._warned:
             self._warned.add(reason)
-            # Outside prod: one warning per condition and process (it would be refused in prod).
+            # Outside prod: one warning per condition and process (it would be refused in prod). A
+            # development installation (``warn=False``) hears it once from ``sscard serve`` instead.
             log.warning("security.device.not_certified", reason=reason, serial=self.serial, detail=detail)

@@ -83,7 +83,9 @@ def register_lookup(model: str | None) -> Callable[[str], str | None]:
 
 
 def device_guard_for(settings: Settings) -> Callable[[KeyBackend], DeviceGuard]:
-    """KEY-4: the guard of a module opened from settings (refuses in prod, warns once elsewhere)."""
+    """KEY-4: the guard of a module opened from settings: refuses in prod; warns once per process in test
+    (an installation that could be a real one); quiet in dev, where no device is the norm: ``sscard serve``
+    says it once at start (startup.device_warning), not every command that touches a key."""
 
     def make(backend: KeyBackend) -> DeviceGuard:
         return DeviceGuard(
@@ -91,6 +93,7 @@ def device_guard_for(settings: Settings) -> Callable[[KeyBackend], DeviceGuard]:
             configured_serial=settings.hsm_device_serial,
             reported_serial=backend.device_serial(),
             enforce=settings.env == "prod",
+            warn=settings.env != "dev",
             check_seconds=settings.hsm_device_check_seconds,
         )
 
