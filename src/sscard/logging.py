@@ -55,6 +55,7 @@ class _CurrentStderr:
 
 
 _configured = False
+QUIET_LIBRARIES = ("httpx", "httpcore")
 
 
 def configure_logging(force: bool = False) -> None:
@@ -77,4 +78,9 @@ def configure_logging(force: bool = False) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(message)s")
+    # httpx and httpcore log every outgoing request at INFO ("HTTP Request: POST …"): noise in the terminal
+    # simulator's answers and the CLI's output, and a gateway URL may carry a credential or a phone
+    # number in its query. Their warnings and errors still show.
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
     _configured = True

@@ -79,3 +79,20 @@ def test_change_pin_takes_pin_and_new_pin_like_verify_pin(terminal_id: str) -> N
     assert result.exit_code == 0, result.output
     verified = _run(["terminal", "verify-pin", "--terminal", terminal_id, "--card", card, "--pin", "803152"])
     assert json.loads(verified.stdout)["ok"] is True
+
+
+# The simulator's output is its answer: httpx's per-request INFO lines ("HTTP Request: POST …") stay out
+# of it, whatever the root level; httpx's warnings still show
+def test_httpx_request_lines_are_not_logged(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    from sscard.logging import configure_logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "level", logging.INFO)  # as basicConfig(level=INFO) leaves it
+    for name in ("httpx", "httpcore"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
+    configure_logging(force=True)
+    httpx_log = logging.getLogger("httpx")
+    assert not httpx_log.isEnabledFor(logging.INFO) and not logging.getLogger("httpcore").isEnabledFor(logging.INFO)
+    assert httpx_log.isEnabledFor(logging.WARNING)
