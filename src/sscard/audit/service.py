@@ -212,13 +212,11 @@ _HASHES = ("prev_hash", "hash")  # bytea, sent as hex: JSON has no bytes
 # one JSON document (one parameter to send, where an array per column cost more than the statement),
 # inserted in the order given: the ids, and so the order verify_chain walks, follow seq. Shared by every
 # batch that appends (``record_events``, the terminal batches' ``credentials/pin/batch_db.py``).
-# The heads moved are found through their primary key (``= ANY`` of the streams moved): joined to the
-# JSON rows alone (estimated at 100), the generic plan read all 1,024 heads once per batch.
 # The SQL is built once from the table's own column names, never from input.
 APPEND_MANY_PG = text(
-    "WITH m AS (SELECT * FROM jsonb_to_recordset(CAST(:heads AS jsonb)) AS m(stream integer, seq bigint, hash text)), "  # noqa: S608
-    "moved AS (UPDATE audit_stream_head AS h SET seq = m.seq, last_hash = decode(m.hash, 'hex') FROM m "
-    "WHERE h.stream = m.stream AND h.stream = ANY(ARRAY(SELECT stream FROM m))) "
+    "WITH moved AS (UPDATE audit_stream_head AS h SET seq = m.seq, last_hash = decode(m.hash, 'hex') "  # noqa: S608
+    "FROM jsonb_to_recordset(CAST(:heads AS jsonb)) AS m(stream integer, seq bigint, hash text) "
+    "WHERE h.stream = m.stream) "
     f"INSERT INTO audit_entry (at, {', '.join(_ENTRY_COLUMNS)}) "
     "SELECT :at, "
     + ", ".join(f"decode(e.{c}, 'hex')" if c in _HASHES else f"e.{c}" for c in _ENTRY_COLUMNS)

@@ -131,9 +131,7 @@ LOCK_COUNTER_ACCOUNTS = (
 # PostgreSQL: every accepted payment's posting, legs, balances and stored transaction in one statement.
 # The row ids are drawn first, so each posting names its transaction (``source_ref``) and each transaction
 # its posting (the sequences looked up once a statement, not twice a row); the foreign keys are checked at
-# the statement's end. The balances are found through the accounts' primary key (``= ANY`` of the accounts
-# moved): joined to the JSON rows alone (estimated at 100), the generic plan read the whole account table
-# once per batch. No ``ON CONFLICT`` (module docstring).
+# the statement's end. No ``ON CONFLICT`` (module docstring).
 WRITE_PG = text(
     "WITH r AS (SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(n integer, terminal_id text, "
     "txn_id text, digest text, institution_id bigint, card_id bigint, account_id bigint, counter_id bigint, "
@@ -147,10 +145,9 @@ WRITE_PG = text(
     "terminal_id || '/' || txn_id, :now FROM ids ORDER BY n), "
     "legs AS (INSERT INTO ledger_leg (posting_id, account_id, amount_fen) "
     "SELECT posting_id, account_id, -paid FROM ids UNION ALL SELECT posting_id, counter_id, paid FROM ids), "
-    "deltas AS (SELECT account_id AS id, -sum(paid) AS delta FROM ids GROUP BY account_id UNION ALL "
-    "SELECT counter_id, sum(paid) FROM ids GROUP BY counter_id), "
-    "balances AS (UPDATE ledger_account AS a SET balance_fen = a.balance_fen + d.delta FROM deltas AS d "
-    "WHERE a.id = d.id AND a.id = ANY(ARRAY(SELECT id FROM deltas))) "
+    "balances AS (UPDATE ledger_account AS a SET balance_fen = a.balance_fen + d.delta FROM "
+    "(SELECT account_id AS id, -sum(paid) AS delta FROM ids GROUP BY account_id UNION ALL "
+    "SELECT counter_id, sum(paid) FROM ids GROUP BY counter_id) AS d WHERE a.id = d.id) "
     "INSERT INTO terminal_txn (id, terminal_id, txn_id, purpose, request_digest, institution_id, card_id, "
     "account_id, amount_fen, posting_id, reversed, business_date, answer, created_at) "
     "SELECT txn_row_id, terminal_id, txn_id, :purpose, digest, institution_id, card_id, account_id, -paid, "
