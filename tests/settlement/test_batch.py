@@ -279,6 +279,32 @@ def _institution(terminal_id: str) -> int:
         return int(uow.session.scalar(query) or 0)
 
 
+# rule FIN-1: a transaction id of an archived month (its row detached, its key kept in terminal_txn_key:
+# docs/partitioning.md) is taken: the batch hands it back and pays the others, instead of failing its whole
+# write on the key; the single path refuses it, nothing is paid twice
+def test_an_archived_txn_id_is_handed_back(terminal, funded_card, driver, db) -> None:
+    if db.backend != "postgresql":
+        pytest.skip("terminal_txn_key is PostgreSQL's")
+    pharmacy = terminal("pharmacy")
+    tid = pharmacy.profile.terminal_id
+    _opened(pharmacy, funded_card)
+    card_no, account = _enabled(pharmacy, funded_card, 5_000)
+    (first,) = _run(driver, [_attempt(pharmacy, card_no, 100, "Z1")], [card_no])
+    assert isinstance(first, Settled)
+    with db.engine.begin() as c:  # what a detach leaves: the key, not the row (as ``partitions.ensure`` moves)
+        c.execute(text("SET LOCAL sscard.partition_move = 'on'"))
+        c.execute(text("DELETE FROM terminal_txn WHERE terminal_id = :t AND txn_id = 'Z1'"), {"t": tid})
+    assert _stored(tid, "Z1") == 0
+    archived, new = _run(driver, [_attempt(pharmacy, card_no, 100, "Z1"), _attempt(pharmacy, card_no, 200, "Z2")],
+                         [card_no])  # fmt: skip
+    assert isinstance(archived, Authenticated) and isinstance(new, Settled)
+    assert balance_of(account) == 5_000 - 300 and _stored(tid, "Z2") == 1
+    with pytest.raises(TerminalError) as info:
+        pharmacy.settle(card_no, 100, "Z1", pin=PIN)
+    assert info.value.code == "TXN_CONFLICT"
+    assert balance_of(account) == 5_000 - 300
+
+
 # rule CARD-4: a card blocked while the batch waits for its account's lock is read blocked (the PIN rows
 # are read after the accounts are locked) and handed back; the single path refuses it, nothing moves
 def test_a_card_blocked_mid_batch_is_not_paid(terminal, funded_card, driver, db) -> None:

@@ -210,9 +210,10 @@ _SQL_TYPES = {"stream": "integer", "seq": "bigint", "n": "integer"}
 _HASHES = ("prev_hash", "hash")  # bytea, sent as hex: JSON has no bytes
 # PostgreSQL: every head and entry of a batch in one statement whatever the batch's size, the rows as
 # one JSON document (one parameter to send, where an array per column cost more than the statement),
-# inserted in the order given: the ids, and so the order verify_chain walks, follow seq.
+# inserted in the order given: the ids, and so the order verify_chain walks, follow seq. Shared by every
+# batch that appends (``record_events``, the terminal batches' ``credentials/pin/batch_db.py``).
 # The SQL is built once from the table's own column names, never from input.
-_APPEND_MANY_PG = text(
+APPEND_MANY_PG = text(
     "WITH moved AS (UPDATE audit_stream_head AS h SET seq = m.seq, last_hash = decode(m.hash, 'hex') "  # noqa: S608
     "FROM jsonb_to_recordset(CAST(:heads AS jsonb)) AS m(stream integer, seq bigint, hash text) "
     "WHERE h.stream = m.stream) "
@@ -262,7 +263,7 @@ def record_events(uow: UnitOfWork, events: Sequence[AuditEvent], *, locked: Mapp
     # Core statements on the session's connection: nothing here needs the ORM's bookkeeping.
     connection = uow.session.connection()
     if dialect_of(uow) == "postgresql":
-        connection.execute(_APPEND_MANY_PG, _append_many_params(at, rows, moves))
+        connection.execute(APPEND_MANY_PG, append_many_params(at, rows, moves))
     else:
         connection.execute(_SET_HEAD, moves)
         connection.execute(insert(_ENTRY), rows)
@@ -306,8 +307,8 @@ def by_stream(events: Iterable[AuditEvent]) -> dict[int, list[AuditEvent]]:
     return grouped
 
 
-def _append_many_params(at: datetime, rows: list[dict[str, Any]], moves: list[dict[str, Any]]) -> dict[str, Any]:
-    """The parameters of ``_APPEND_MANY_PG`` (PostgreSQL) for ``chain_entries``' result."""
+def append_many_params(at: datetime, rows: list[dict[str, Any]], moves: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters of ``APPEND_MANY_PG`` (PostgreSQL) for ``chain_entries``' result."""
     heads_json = [{"stream": m["h_stream"], "seq": m["h_seq"], "hash": m["h_hash"].hex()} for m in moves]
     entries_json = [_as_json_row(n, r) for n, r in enumerate(rows)]
     return {"at": at, "heads": _COMPACT.encode(heads_json), "entries": _COMPACT.encode(entries_json)}

@@ -23,7 +23,21 @@ from functools import lru_cache, partial
 from typing import Any, NamedTuple, Protocol, cast
 
 from prometheus_client import Counter
-from sqlalchemy import Dialect, Table, bindparam, func, insert, literal_column, select, text, true, tuple_, update
+from sqlalchemy import (
+    Dialect,
+    Table,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal_column,
+    select,
+    table,
+    text,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -80,9 +94,15 @@ class Payment(NamedTuple):
     actor: Actor
 
 
-# The batch's (terminal, transaction id) pairs already in the store, found through the store's unique
-# index (a look-up by transaction id alone scanned the whole table, once per batch). PostgreSQL: the pairs
-# as two arrays unnested side by side, one statement text whatever their number; elsewhere a row-value IN.
+# The batch's (terminal, transaction id) pairs already taken, found through the idempotency key's unique
+# index (a look-up by transaction id alone scanned the whole table, once per batch). PostgreSQL: in the
+# key table (migration 0020, docs/partitioning.md): one probe per pair where the partitioned store would
+# be probed once per month attached, and an id of an archived month counts as taken (the single path
+# refuses it) instead of failing the whole batch's write; the pairs as two arrays unnested side by side,
+# one statement text whatever their number. Elsewhere a row-value IN on the store itself.
+_TXN_KEY = table(
+    "terminal_txn_key", column("terminal_id", _TXN.c.terminal_id.type), column("txn_id", _TXN.c.txn_id.type)
+)
 _PAIRS = (
     func.unnest(
         bindparam("terminal_ids", type_=ARRAY(_TXN.c.terminal_id.type)),
@@ -92,10 +112,10 @@ _PAIRS = (
     .render_derived(name="pairs")
 )
 # ``LIMIT 1`` (the pair is unique anyway) keeps the look-up one index probe per pair: the planner would
-# otherwise hash-join a seq scan of the store while the table is small, and a plan is kept per connection.
+# otherwise hash-join a seq scan of the table while it is small, and a plan is kept per connection.
 _FOUND = (
-    select(_TXN.c.terminal_id, _TXN.c.txn_id)
-    .where(_TXN.c.terminal_id == _PAIRS.c.terminal_id, _TXN.c.txn_id == _PAIRS.c.txn_id)
+    select(_TXN_KEY.c.terminal_id, _TXN_KEY.c.txn_id)
+    .where(_TXN_KEY.c.terminal_id == _PAIRS.c.terminal_id, _TXN_KEY.c.txn_id == _PAIRS.c.txn_id)
     .limit(literal_column("1"))  # in the SQL: the pipeline driver sends only the named parameters
     .lateral("found")
 )

@@ -7,7 +7,8 @@ The statements (``batch_verify.py`` says when each runs):
   (``rules/threshold.py``: the lockout threshold cache forgets when it changes);
 - ``CARD_ROWS``: the active cards and their PIN rows, the rows locked ``FOR UPDATE`` in card order;
 - ``SPEND_AND_LOCK_PG``: the nonces spent and the audit stream heads locked, one statement;
-- ``APPEND_PG``: the audit entries appended and their heads moved, one statement (CH-4);
+- ``APPEND_PG``: the audit entries appended and their heads moved, one statement (CH-4): the audit
+  package's ``APPEND_MANY_PG``, which every batch that appends shares;
 - ``PURGE_EXPIRED``: expired nonces deleted, now and then.
 The entries' hashes are the audit package's (``audit.service.chain_entries``): only the SQL is here.
 
@@ -28,7 +29,7 @@ from typing import Any, NamedTuple, cast
 import psycopg
 from sqlalchemy import ColumnElement, Dialect, Table, bindparam, case, delete, func, literal_column, select, text
 
-from sscard.audit.models import AuditEntry
+from sscard.audit.service import APPEND_MANY_PG, append_many_params
 from sscard.cards.models import Card
 from sscard.cards.states import CardState
 from sscard.credentials.pin.models import CardPin
@@ -98,30 +99,13 @@ SPEND_AND_LOCK_PG = text(
     "UNION ALL SELECT NULL, NULL, stream, seq, last_hash FROM heads"
 )
 
-_ENTRY = cast(Table, AuditEntry.__table__)
-_ENTRY_COLUMNS = [c.name for c in _ENTRY.c if c.name not in ("id", "at")]
-_SQL_TYPES = {"stream": "integer", "seq": "bigint", "n": "integer"}
-_HASHES = ("prev_hash", "hash")  # bytea, sent as hex: JSON has no bytes
-# PostgreSQL: every head and entry of a batch in one statement whatever the batch's size, the rows as
-# one JSON document, inserted in the order given: the ids, and so the order ``verify_chain`` walks,
-# follow seq. Built once from the table's own column names, never from input.
-APPEND_PG = text(
-    "WITH moved AS (UPDATE audit_stream_head AS h SET seq = m.seq, last_hash = decode(m.hash, 'hex') "  # noqa: S608
-    "FROM jsonb_to_recordset(CAST(:heads AS jsonb)) AS m(stream integer, seq bigint, hash text) "
-    "WHERE h.stream = m.stream) "
-    f"INSERT INTO audit_entry (at, {', '.join(_ENTRY_COLUMNS)}) "
-    "SELECT :at, "
-    + ", ".join(f"decode(e.{c}, 'hex')" if c in _HASHES else f"e.{c}" for c in _ENTRY_COLUMNS)
-    + " FROM jsonb_to_recordset(CAST(:entries AS jsonb)) AS e("
-    + ", ".join(f"{c} {_SQL_TYPES.get(c, 'text')}" for c in [*_ENTRY_COLUMNS, "n"])
-    + ") ORDER BY e.n"
-).bindparams(bindparam("at", type_=_ENTRY.c.at.type))
+# The audit append is the audit package's own statement (one for every batch that appends).
+APPEND_PG = APPEND_MANY_PG
 
 _NONCES = cast(Table, TerminalNonce.__table__)
 PURGE_EXPIRED = delete(_NONCES).where(_NONCES.c.expires_at < bindparam("cutoff", type_=_NONCES.c.expires_at.type))
 
 _JSON = json.JSONEncoder(separators=(",", ":"))
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def generation_params() -> dict[str, datetime]:
@@ -134,17 +118,7 @@ def spend_and_lock_params(uses: list[NonceUse], streams: set[int]) -> dict[str, 
     return {"nonce_rows": _JSON.encode(rows), "streams": sorted(streams)}
 
 
-def append_params(at: datetime, rows: list[dict[str, Any]], moves: list[dict[str, Any]]) -> dict[str, Any]:
-    """``APPEND_PG``'s parameters for ``audit.service.chain_entries``' result."""
-    heads = [{"stream": m["h_stream"], "seq": m["h_seq"], "hash": m["h_hash"].hex()} for m in moves]
-    entries = []
-    for n, values in enumerate(rows):
-        row = {c: values[c] for c in _ENTRY_COLUMNS}
-        for c in _HASHES:
-            row[c] = values[c].hex()
-        row["n"] = n
-        entries.append(row)
-    return {"at": at, "heads": _COMPACT.encode(heads), "entries": _COMPACT.encode(entries)}
+append_params = append_many_params  # ``APPEND_PG``'s parameters for ``audit.service.chain_entries``' result
 
 
 def purge_params() -> dict[str, datetime]:
