@@ -182,7 +182,12 @@ def post_many(
     session.execute(
         insert(_LEG),
         [
-            {"posting_id": pid, "account_id": leg.account_id, "amount_fen": leg.amount_fen}
+            {
+                "posting_id": pid,
+                "account_id": leg.account_id,
+                "amount_fen": leg.amount_fen,
+                "posted_on": new.business_date,
+            }
             for pid, new in zip(ids, postings, strict=True)
             for leg in new.legs
         ],
