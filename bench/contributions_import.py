@@ -187,9 +187,9 @@ def bare(url: str, schema: str, csv_path: Path, rows: list[tuple], batch: int) -
                     if not cur.nextset():
                         break
                 cur.executemany(
-                    "INSERT INTO contribution_part (declaration_id, insurance_type, employer_fen, individual_fen, "
-                    "personal_account_fen) VALUES (%s, %s, %s, %s, %s)",
-                    [(d, *p) for d, ps in zip(decl_ids, parts, strict=True) for p in ps],
+                    "INSERT INTO contribution_part (declaration_id, period, insurance_type, employer_fen, "
+                    "individual_fen, personal_account_fen) VALUES (%s, %s, %s, %s, %s, %s)",
+                    [(d, r[2], *p) for d, r, ps in zip(decl_ids, part, parts, strict=True) for p in ps],
                 )
                 cur.executemany(
                     "INSERT INTO ledger_posting (kind, business_date, created_at, actor, channel, source_ref, memo) "
@@ -205,17 +205,21 @@ def bare(url: str, schema: str, csv_path: Path, rows: list[tuple], batch: int) -
                     posting_ids.append(cur.fetchone()[0])
                     if not cur.nextset():
                         break
-                legs = []
+                legs, day = [], now.date()
                 for pid, r, ps in zip(posting_ids, part, parts, strict=True):
                     total = sum(p[1] + p[2] for p in ps)
                     pension, medical = ps[0][3], ps[1][3]
                     a, b = accounts["pension_personal", r[0]], accounts["medical_personal", r[0]]
-                    legs += [(pid, a, pension), (pid, b, medical), (pid, pooling_id, total - pension - medical),
-                             (pid, clearing_id, -total)]  # fmt: skip
+                    legs += [(pid, a, pension, day), (pid, b, medical, day),
+                             (pid, pooling_id, total - pension - medical, day),
+                             (pid, clearing_id, -total, day)]  # fmt: skip
                     for acc, amount in ((a, pension), (b, medical), (pooling_id, total - pension - medical),
                                         (clearing_id, -total)):  # fmt: skip
                         balances[acc] = balances.get(acc, 0) + amount
-                cur.executemany("INSERT INTO ledger_leg (posting_id, account_id, amount_fen) VALUES (%s, %s, %s)", legs)
+                cur.executemany(
+                    "INSERT INTO ledger_leg (posting_id, account_id, amount_fen, posted_on) VALUES (%s, %s, %s, %s)",
+                    legs,
+                )
                 touched = sorted({leg[1] for leg in legs})
                 cur.execute("SELECT id FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (touched,))
                 cur.executemany("UPDATE ledger_account SET balance_fen = %s WHERE id = %s",

@@ -99,7 +99,10 @@ def _bare_worker(
         "INSERT INTO ledger_posting (kind, business_date, created_at, actor, channel, source_ref, memo) "
         "VALUES ('debit_consumption', :d, now(), 'bench', 'terminal', :ref, NULL) RETURNING id"
     )
-    ins_legs = text("INSERT INTO ledger_leg (posting_id, account_id, amount_fen) VALUES (:p, :a, -1), (:p, :b, 1)")
+    ins_legs = text(
+        "INSERT INTO ledger_leg (posting_id, account_id, amount_fen, posted_on) "
+        "VALUES (:p, :a, -1, :d), (:p, :b, 1, :d)"
+    )
     upd = text(
         "UPDATE ledger_account SET balance_fen = balance_fen + CASE WHEN id = :a THEN -1 ELSE 1 END "
         "WHERE id IN (:a, :b)"
@@ -113,7 +116,7 @@ def _bare_worker(
                     i += 1
                     conn.execute(lock, {"a": a, "b": clearing})
                     p = conn.execute(ins_posting, {"d": today, "ref": f"bench:{a}:{i}"}).scalar_one()
-                    conn.execute(ins_legs, {"p": p, "a": a, "b": clearing})
+                    conn.execute(ins_legs, {"p": p, "a": a, "b": clearing, "d": today})
                     conn.execute(upd, {"a": a, "b": clearing})
             n += per_commit
     engine.dispose()

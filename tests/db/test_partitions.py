@@ -304,7 +304,8 @@ def test_cli(pg, db_env) -> None:
     listed = json.loads(runner.invoke(app, ["partitions", "list", "--json"]).output)
     this = f"{THIS_MONTH:%Y-%m}"
     assert {(p["table"], p["state"]) for p in listed if p["month"] == this} == {
-        ("audit_entry", "attached"), ("terminal_txn", "attached")}  # fmt: skip
+        (table, "attached") for table in partitions.PARTITIONED
+    }
     first = runner.invoke(app, ["partitions", "ensure", "--months-ahead", "9", "--json"])
     assert first.exit_code == 0, first.output
     assert partitions.partition_name("terminal_txn", add_months(THIS_MONTH, 9)) in json.loads(first.output)["created"]
@@ -462,3 +463,142 @@ def test_an_entry_written_while_its_month_leaves_the_default_is_kept(pg, monkeyp
     ]
     with _uow(pg) as uow:
         assert verify_chain(uow).ok
+
+
+def _declared(db, periods: list[date]) -> list[int]:
+    """A person of this test's own, with a declaration (parts and a posting) for each of ``periods``."""
+    from tests.insurance_accounts.factories import declare, make_employer, register
+    from tests.people.factories import add_test_person, new_id_number
+
+    with _uow(db) as uow:
+        person = add_test_person(uow, id_number=new_id_number())
+        reg = register(uow, person_id=person.id, employer=make_employer(uow), start=min(periods))
+        ids = [declare(uow, reg=reg, period=p).id for p in periods]
+        uow.commit()
+        return ids
+
+
+def _homes(db, table: str, column: str, ids: list[int]) -> list[str]:
+    """The partition of each row of ``table`` whose ``column`` is in ``ids`` (sorted)."""
+    with db.engine.connect() as c:
+        query = text(f"SELECT tableoid::regclass::text FROM {table} WHERE {column} = ANY(:ids) ORDER BY 1")  # noqa: S608
+        return [name.split(".")[-1] for name in c.execute(query, {"ids": ids}).scalars()]
+
+
+# rule INS-3: declarations and their parts land in the partition of their contribution month (period), the
+# parts with their declaration; a month nobody created goes to the default until ensure gives it its own
+def test_contributions_by_period(pg) -> None:
+    stray = add_months(THIS_MONTH, -9)
+    ids = _declared(pg, [stray, THIS_MONTH])
+    here = partitions.partition_name("contribution_declaration", THIS_MONTH)
+    assert _homes(pg, "contribution_declaration", "id", ids) == ["contribution_declaration_default", here]
+    parts_here = partitions.partition_name("contribution_part", THIS_MONTH)
+    assert (
+        _homes(pg, "contribution_part", "declaration_id", ids) == ["contribution_part_default"] * 2 + [parts_here] * 2
+    )
+    with pg.engine.begin() as c:
+        created = partitions.ensure(c, months_ahead=1)
+    assert {partitions.partition_name(t, stray) for t in ("contribution_part", "contribution_declaration")} <= set(
+        created
+    )
+    assert _homes(pg, "contribution_declaration", "id", ids)[0] == partitions.partition_name(
+        "contribution_declaration", stray
+    )
+    with _uow(pg) as uow:
+        assert check_ledger(uow).ok
+
+
+# rule INS-3: a part names its declaration by (id, period): a part filed under another month is refused
+# (the foreign key carries the partition key), and a declaration's business key stays unique
+def test_contribution_keys(pg) -> None:
+    (did,) = _declared(pg, [THIS_MONTH])
+    part = _row(pg, "SELECT * FROM contribution_part WHERE declaration_id = :d LIMIT 1", d=did)
+    _refused(
+        pg, "contribution_part", {**part, "period": add_months(THIS_MONTH, -1)}, "fk_contribution_part_declaration"
+    )
+    decl = _row(pg, "SELECT * FROM contribution_declaration WHERE id = :d", d=did)
+    _refused(pg, "contribution_declaration", decl, r"Key \(employer_id, person_id, period, revision\)")
+
+
+def _row(db, query: str, **params) -> dict:
+    """One row as a dict, without its id (to insert a copy under a new one)."""
+    with db.engine.connect() as c:
+        row = dict(c.execute(text(query), params).mappings().one())
+    del row["id"]
+    return row
+
+
+def _refused(db, table: str, row: dict, match: str) -> None:
+    cols, values = ", ".join(row), ", ".join(f":{k}" for k in row)
+    with db.engine.connect() as c, pytest.raises(IntegrityError, match=match), c.begin():
+        c.execute(text(f"INSERT INTO {table} ({cols}) VALUES ({values})"), row)  # noqa: S608
+
+
+# rule INS-3: archiving detaches the parts' month, then the declarations' (each an archive table), and the
+# archived months are closed: a declaration of such a month is refused, never numbered revision 1 again
+def test_contributions_detach_and_close(pg) -> None:
+    old = add_months(THIS_MONTH, -6)
+    ids = _declared(pg, [old, THIS_MONTH])
+    with pg.engine.begin() as c:
+        partitions.ensure(c, months_ahead=1)
+    decl = _row(pg, "SELECT * FROM contribution_declaration WHERE id = :d", d=ids[0])
+    with _uow(pg) as uow:
+        done = detach_before(uow, before=add_months(THIS_MONTH, -1), actor=ACTOR)
+        uow.commit()
+    names = [name for name, _, _ in done.partitions]
+    part, declaration = (partitions.partition_name(t, old) for t in ("contribution_part", "contribution_declaration"))
+    assert names.index(part) < names.index(declaration)
+    with pg.engine.connect() as c:
+        assert c.execute(text(f"SELECT count(*) FROM {part}")).scalar_one() >= 2  # noqa: S608 - the archive
+        assert c.execute(text("SELECT count(*) FROM contribution_declaration WHERE id = ANY(:i)"),
+                         {"i": ids}).scalar_one() == 1  # fmt: skip
+    _refused(pg, "contribution_declaration", decl, "archived_months")
+    assert _declared(pg, [THIS_MONTH])  # the months still attached take declarations as before
+    with _uow(pg) as uow:
+        assert check_ledger(uow).ok
+        assert verify_chain(uow).ok
+
+
+# rule FIN-1: a posting's legs land in the partition of its business month; ``ledger check`` reads every
+# month (a leg slipped into another month's partition unbalances its posting and is misdated), and
+# archiving leaves the legs attached (their sums are the balances)
+def test_ledger_legs_by_month_and_check_across_them(pg) -> None:
+    from sscard.ledger.rules import Leg
+    from sscard.ledger.service import balance_on, open_account, post
+
+    months = [add_months(THIS_MONTH, -11), add_months(THIS_MONTH, -10), THIS_MONTH]
+    with _uow(pg) as uow:
+        region = f"9{datetime.now(UTC):%H%M%S}"[:6]
+        cash = open_account(uow, kind="bank_cash", region_code=region, may_go_negative=True)
+        debit = open_account(uow, kind="debit", region_code=region, may_go_negative=False)
+        ids = [post(uow, kind="debit_deposit", legs=[Leg(cash.id, -100 * (n + 1)), Leg(debit.id, 100 * (n + 1))],
+                    business_date=month + timedelta(days=3), actor=ACTOR, source_ref=f"partition-test:{n}").id
+               for n, month in enumerate(months)]  # fmt: skip
+        uow.commit()
+        assert balance_on(uow, account_id=debit.id, on=months[1] + timedelta(days=5)) == 300
+    assert _homes(pg, "ledger_leg", "posting_id", ids)[:4] == ["ledger_leg_default"] * 4  # months nobody made
+    with pg.engine.begin() as c:
+        partitions.ensure(c, months_ahead=1)
+    homes = _homes(pg, "ledger_leg", "posting_id", ids)
+    assert homes == sorted(partitions.partition_name("ledger_leg", m) for m in months for _ in range(2))
+    with _uow(pg) as uow:
+        report = check_ledger(uow)
+        assert report.ok and report.legs >= 6
+
+    with pg.engine.connect() as c:  # a leg of the first posting, filed under the current month
+        c.execute(text("INSERT INTO ledger_leg (posting_id, account_id, amount_fen, posted_on) VALUES (:p, :a, 1, :m)"),
+                  {"p": ids[0], "a": debit.id, "m": THIS_MONTH})  # fmt: skip
+        with Session(bind=c) as session:
+            faults = {(d.kind, d.ref) for d in check_ledger(UnitOfWork(session)).discrepancies}
+        c.rollback()
+    assert {("posting_unbalanced", f"posting:{ids[0]}"), ("leg_misdated", f"posting:{ids[0]}")} <= faults
+
+    with _uow(pg) as uow:
+        detach_before(uow, before=THIS_MONTH, actor=ACTOR)
+        uow.commit()
+    with pg.engine.connect() as c:
+        legs = {p.name: p.attached for p in partitions.list_partitions(c) if p.table == "ledger_leg"}
+    assert all(legs.values()) and partitions.partition_name("ledger_leg", months[0]) in legs
+    with _uow(pg) as uow:
+        assert check_ledger(uow).ok
+        assert balance_on(uow, account_id=debit.id, on=THIS_MONTH + timedelta(days=5)) == 600

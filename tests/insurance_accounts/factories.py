@@ -106,6 +106,7 @@ def declare(
         [
             ContributionPart(
                 declaration_id=decl.id,
+                period=period,
                 insurance_type=InsuranceType.BASIC_PENSION,
                 employer_fen=base_fen * 16 // 100,
                 individual_fen=pension,
@@ -113,6 +114,7 @@ def declare(
             ),
             ContributionPart(
                 declaration_id=decl.id,
+                period=period,
                 insurance_type=InsuranceType.EMPLOYEE_MEDICAL,
                 employer_fen=base_fen * 8 // 100,
                 individual_fen=medical,

@@ -1,6 +1,7 @@
 """Archive the oldest months (``sscard partitions detach``; docs/partitioning.md): the audit chain's,
 and with them the other partitioned tables' (``terminal_txn``: whole months, nothing more to check; their
-ids and idempotency keys stay taken in ``terminal_txn_key``).
+ids and idempotency keys stay taken in ``terminal_txn_key``; the contribution declarations and their parts,
+whose archived months are closed), all but ``KEPT_ATTACHED`` (the ledger's legs).
 
 Only whole months, only a chain found intact, only a clean cut: every stream's archived entries must
 be the start of that stream (no entry still attached may come before an archived one in its stream;
@@ -20,6 +21,7 @@ from sscard.audit.archive import record_horizons
 from sscard.audit.service import record_event, verify_chain
 from sscard.config import get_settings
 from sscard.db.partitions import (
+    KEPT_ATTACHED,
     PARTITIONED,
     PartitionError,
     PartitionTooRecent,
@@ -56,7 +58,8 @@ def detach_before(uow: UnitOfWork, *, before: date, actor: Actor) -> Detached:
             f"--before {before:%Y-%m}: months of the last {min_age} stay attached "
             f"(SSCARD_PARTITION_DETACH_MIN_AGE_MONTHS); the latest allowed is --before {latest:%Y-%m}"
         )
-    for table in PARTITIONED:  # every table checked before anything is detached
+    archivable = [table for table in PARTITIONED if table not in KEPT_ATTACHED]
+    for table in archivable:  # every table checked before anything is detached
         if default_holds_before(connection, table, before):
             raise PartitionError(f"the default partition of {table} holds rows of these months: run ensure first")
     months = months_before(connection, TABLE, before)
@@ -69,7 +72,7 @@ def detach_before(uow: UnitOfWork, *, before: date, actor: Actor) -> Detached:
         _check_clean_cut(connection, tails, before)
         record_horizons(connection, tails, before=before, at=now)
         detached = [(name, month, detach_month(connection, TABLE, name, month, at=now)) for name, month in months]
-    for table in PARTITIONED:
+    for table in archivable:
         if table != TABLE:
             detached += detach_months(connection, table, before, at=now)
     if not detached:

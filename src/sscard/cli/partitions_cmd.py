@@ -16,7 +16,10 @@ from sscard.cli.common import console, fail, handle_errors, print_json
 if TYPE_CHECKING:
     from sscard.db.session import UnitOfWork
 
-app = typer.Typer(help="Monthly partitions of the audit history (PostgreSQL).", no_args_is_help=True)
+app = typer.Typer(
+    help="Monthly partitions of the history: audit, terminal transactions, contributions, ledger legs (PostgreSQL).",
+    no_args_is_help=True,
+)
 _NOT_PARTITIONED = "nothing is partitioned on this database (SQLite, or PostgreSQL before migration 0020)"
 
 
@@ -102,7 +105,8 @@ def detach(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Archive the months before BEFORE: each is detached and kept as a table of its own (dump it, then drop
-    it). The audit chain is verified first; afterwards it verifies from each stream's archived head.
+    it). The audit chain is verified first; afterwards it verifies from each stream's archived head. The
+    ledger's legs stay attached (archiving them needs carried balances, docs/partitioning.md).
 
     Months younger than SSCARD_PARTITION_DETACH_MIN_AGE_MONTHS (default 24) are refused
     (PARTITION_TOO_RECENT): the last full year and the current one stay attached for yearly statements,

@@ -17,9 +17,26 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-#: Partitioned table → its partition key: a UTC timestamp (months of UTC) or a date (civil months).
-PARTITIONED: dict[str, str] = {"audit_entry": "at", "terminal_txn": "business_date"}
-_DATE_KEYS = frozenset({"business_date"})
+#: Partitioned table → its partition key: a UTC timestamp (months of UTC) or a date (civil months). A table
+#: comes before the tables it refers to: a month is detached from the referring table first.
+PARTITIONED: dict[str, str] = {
+    "audit_entry": "at",
+    "terminal_txn": "business_date",
+    "contribution_part": "period",  # migration 0021: names its declaration by (declaration_id, period)
+    "contribution_declaration": "period",
+    "ledger_leg": "posted_on",  # migration 0021: its posting's business date
+}
+_DATE_KEYS = frozenset({"business_date", "period", "posted_on"})
+#: Partitioned but never detached (yet): the balances, the interest year, the records and ``ledger check``
+#: sum every leg of an account; archiving legs needs a carried balance per account that each of them
+#: adds (docs/partitioning.md). ``ensure`` and ``list`` handle them like the others.
+KEPT_ATTACHED = frozenset({"ledger_leg"})
+#: Tables whose archived months are closed: their default partition refuses rows of those months, so that
+#: nothing is written again for an archived month (a declaration's revisions are numbered from the rows
+#: still attached: a new revision 1 of an archived month would duplicate the archived one).
+CLOSED_WHEN_ARCHIVED = frozenset({"contribution_part", "contribution_declaration"})
+_CLOSED = "archived_months"  # the check constraint on their default partition
+_WRITE_ORDER = ("contribution_declaration", "contribution_part", "ledger_leg", "terminal_txn", "audit_entry")
 #: Tables made for the partitioned ones (PostgreSQL only, no ORM model; docs/partitioning.md).
 SUPPORT_TABLES = frozenset({"audit_entry_key", "terminal_txn_key", "audit_archive_horizon", "partition_archive"})
 MOVING = "sscard.partition_move"  # set while ``ensure`` moves rows out of the default: keys stay as they are
@@ -147,11 +164,17 @@ def ensure(connection: Connection, *, months_ahead: int, today: date | None = No
         raise PartitionError("--months-ahead must be 0 or more")
     this_month = month_start(today or datetime.now(UTC))
     created: list[str] = []
-    for table, key in PARTITIONED.items():
-        if not is_partitioned(connection, table):
-            continue
+    moved: list[tuple[str, str, date]] = []  # (table, new partition, month): filled, attached below
+    tables = [table for table in PARTITIONED if is_partitioned(connection, table)]
+    strays = {table: _default_months(connection, table, PARTITIONED[table]) for table in tables}
+    # Every table a month moves out of is locked before the first move, in the order writers take them
+    # (a declaration, its parts, their legs; a payment's legs, its transaction; the audit entry last).
+    for table in sorted((t for t in tables if strays[t]), key=_WRITE_ORDER.index):
+        connection.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+    for table in tables:
+        key = PARTITIONED[table]
         existing = {name for name, _ in _attached(connection, table)}
-        stray = _default_months(connection, table, key)
+        stray = strays[table]
         wanted = sorted({*stray, *(add_months(this_month, i) for i in range(months_ahead + 1))})
         for month in wanted:
             name = partition_name(table, month)
@@ -159,9 +182,13 @@ def ensure(connection: Connection, *, months_ahead: int, today: date | None = No
                 continue
             if month in stray:
                 _move_out_of_default(connection, table, key, month)
+                moved.append((table, name, month))
             else:
                 connection.execute(text(create_month_sql(table, month)))
             created.append(name)
+    # Referred tables first: attaching a referring table's month checks its foreign key against them.
+    for table, name, month in reversed(moved):
+        connection.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES {_range(table, month)}"))
     return created
 
 
@@ -180,7 +207,9 @@ def _archived(connection: Connection, name: str) -> bool:
 
 def _move_out_of_default(connection: Connection, table: str, key: str, month: date) -> None:
     """A month's partition created when the default already holds rows of it: the rows are copied into
-    the new table, deleted from the default (their keys kept: they still exist) and the table attached."""
+    a new table and deleted from the default (their keys kept: they still exist); ``ensure`` attaches the
+    table once every table's rows are out (a referring table's first: PARTITIONED's order), so that no
+    foreign key sees a row gone that is only moving."""
     name = partition_name(table, month)
     lo, hi = _bound(table, month), _bound(table, add_months(month, 1))
     in_month = f"{key} >= {lo} AND {key} < {hi}"
@@ -194,7 +223,6 @@ def _move_out_of_default(connection: Connection, table: str, key: str, month: da
     connection.execute(text(f"SET LOCAL {MOVING} = 'on'"))
     connection.execute(text(f"DELETE FROM {default_name(table)} WHERE {in_month}"))  # noqa: S608
     connection.execute(text(f"SET LOCAL {MOVING} = 'off'"))
-    connection.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES {_range(table, month)}"))
 
 
 def months_before(connection: Connection, table: str, before: date) -> list[tuple[str, date]]:
@@ -213,6 +241,16 @@ def detach_month(connection: Connection, table: str, name: str, month: date, *, 
     """Detach one month's partition: it stays a table of its own (the archive), recorded; its rows."""
     rows = _count(connection, name)
     connection.execute(text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
+    # The archive keeps its foreign keys as constraints of its own; one into another partitioned table
+    # would hold that table's month in place (its detach checks that nothing refers to its rows).
+    for constraint in connection.execute(
+        text(
+            "SELECT conname FROM pg_constraint WHERE conrelid = CAST(:n AS regclass) AND contype = 'f' "
+            "AND confrelid IN (SELECT c.oid FROM pg_class c WHERE c.relkind = 'p')"
+        ),
+        {"n": name},
+    ).scalars():
+        connection.execute(text(f"ALTER TABLE {name} DROP CONSTRAINT {constraint}"))
     connection.execute(
         text(
             "INSERT INTO partition_archive (table_name, partition_name, month, detached_at, row_count) "
@@ -229,7 +267,18 @@ def detach_months(connection: Connection, table: str, before: date, *, at: datet
     if not is_partitioned(connection, table):
         return []
     months = months_before(connection, table, before)
-    return [(name, month, detach_month(connection, table, name, month, at=at)) for name, month in months]
+    detached = [(name, month, detach_month(connection, table, name, month, at=at)) for name, month in months]
+    if detached and table in CLOSED_WHEN_ARCHIVED:
+        _close_archived(connection, table, before)
+    return detached
+
+
+def _close_archived(connection: Connection, table: str, before: date) -> None:
+    """The default partition refuses rows of the months before ``before`` (they are archived)."""
+    default = default_name(table)
+    connection.execute(text(f"ALTER TABLE {default} DROP CONSTRAINT IF EXISTS {_CLOSED}"))
+    bound = _bound(table, before)
+    connection.execute(text(f"ALTER TABLE {default} ADD CONSTRAINT {_CLOSED} CHECK ({PARTITIONED[table]} >= {bound})"))
 
 
 def archived_before(connection: Connection, table: str) -> date | None:
@@ -254,15 +303,20 @@ def dump_hint(connection: Connection, name: str) -> str:
 def include_in_comparison(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Alembic's ``include_object``: the partitions and the support tables (no models), and the keys
     PostgreSQL partitioning replaced (docs/partitioning.md), are no drift to report."""
-    if type_ == "table" and name is not None:
-        if name in SUPPORT_TABLES or any(name.startswith(f"{t}_p") or name == default_name(t) for t in PARTITIONED):
-            return False
+    if type_ == "table" and name is not None and _made_for_partitions(name):
+        return False
     table = getattr(obj, "table", None)
     table_name = getattr(table, "name", None)
     if type_ in ("unique_constraint", "index") and table_name in PARTITIONED:
         return False
     if type_ == "foreign_key_constraint":
-        referred = getattr(obj, "referred_table", None)
-        if getattr(referred, "name", None) in PARTITIONED or getattr(referred, "name", None) in SUPPORT_TABLES:
+        # Into a partitioned table: its key holds the partition key (and PostgreSQL adds one per partition).
+        referred = getattr(getattr(obj, "referred_table", None), "name", None)
+        if referred is not None and (referred in PARTITIONED or _made_for_partitions(referred)):
             return False
     return True
+
+
+def _made_for_partitions(name: str) -> bool:
+    """A partition, a default partition or a support table (no model of its own)."""
+    return name in SUPPORT_TABLES or any(name.startswith(f"{t}_p") or name == default_name(t) for t in PARTITIONED)

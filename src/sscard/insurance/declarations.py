@@ -305,6 +305,7 @@ def write(
     part_rows = [
         {
             "declaration_id": did,
+            "period": p.item.period,
             "insurance_type": part.insurance_type.value,
             "employer_fen": part.employer_fen,
             "individual_fen": part.individual_fen,

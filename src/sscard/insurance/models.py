@@ -162,6 +162,9 @@ class ContributionPart(Base):
 
     id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     declaration_id: Mapped[int] = mapped_column(ForeignKey("contribution_declaration.id"), index=True)
+    # The declaration's period, with its id: on PostgreSQL both tables are partitioned by it and the part
+    # names its declaration by (declaration_id, period) (migration 0021, docs/partitioning.md).
+    period: Mapped[date] = mapped_column(Date)
     insurance_type: Mapped[InsuranceType] = mapped_column(_enum(InsuranceType))
     employer_fen: Mapped[int] = mapped_column(BigInteger)
     individual_fen: Mapped[int] = mapped_column(BigInteger)

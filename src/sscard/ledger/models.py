@@ -154,3 +154,6 @@ class LedgerLeg(Base):
     posting_id: Mapped[int] = mapped_column(ForeignKey("ledger_posting.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_account.id"), index=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
+    # The posting's business date: on PostgreSQL the legs are partitioned by its month (migration 0021,
+    # docs/partitioning.md); a posting's legs are written with it, all in one month.
+    posted_on: Mapped[date] = mapped_column(Date)

@@ -57,7 +57,7 @@ def apply_changes(
 
 @dataclass(frozen=True, slots=True)
 class Discrepancy:
-    kind: str  # posting_unbalanced | posting_without_legs | balance_mismatch | below_zero
+    kind: str  # posting_unbalanced | posting_without_legs | leg_misdated | balance_mismatch | below_zero
     ref: str  # "posting:12" / "account:3"
     detail: str
 
@@ -97,7 +97,7 @@ class AccountState:
 def prove(accounts: Iterable[AccountState], postings: Mapping[int, Sequence[Leg]]) -> LedgerReport:
     """The ledger's proof in memory: legs of every posting sum to zero, every cached balance equals the
     sum of its legs, and no account that may not go negative is below zero (``check`` runs the same
-    three in SQL)."""
+    three in SQL, and that each leg carries its posting's business date)."""
     report = LedgerReport(postings=len(postings))
     sums: dict[int, int] = defaultdict(int)
     for posting_id in sorted(postings):

@@ -182,7 +182,12 @@ def post_many(
     session.execute(
         insert(_LEG),
         [
-            {"posting_id": pid, "account_id": leg.account_id, "amount_fen": leg.amount_fen}
+            {
+                "posting_id": pid,
+                "account_id": leg.account_id,
+                "amount_fen": leg.amount_fen,
+                "posted_on": new.business_date,
+            }
             for pid, new in zip(ids, postings, strict=True)
             for leg in new.legs
         ],
@@ -307,8 +312,9 @@ def movements(
 
 
 def check(uow: UnitOfWork, *, limit: int = 100) -> LedgerReport:
-    """Prove the ledger in SQL: every posting's legs sum to zero (and it has legs), every cached balance
-    equals the sum of its legs, no non-negative account is below zero. At most ``limit`` of each kind."""
+    """Prove the ledger in SQL: every posting's legs sum to zero (and it has legs) and carry its business
+    date, every cached balance equals the sum of its legs, no non-negative account is below zero. At most
+    ``limit`` of each kind."""
     from sscard.ledger.rules import AccountState, Discrepancy, account_faults
 
     s = uow.session
@@ -333,6 +339,17 @@ def check(uow: UnitOfWork, *, limit: int = 100) -> LedgerReport:
             report.discrepancies.append(
                 Discrepancy("posting_unbalanced", f"posting:{row.id}", f"legs sum to {row.total} fen")
             )
+    # A leg is filed under its posting's business month (the partition key on PostgreSQL, docs/partitioning.md).
+    misdated = s.execute(
+        select(_LEG.c.id, _LEG.c.posted_on, _POSTING.c.id.label("posting_id"), _POSTING.c.business_date)
+        .join(_POSTING, _POSTING.c.id == _LEG.c.posting_id)
+        .where(_LEG.c.posted_on != _POSTING.c.business_date)
+        .order_by(_LEG.c.id)
+        .limit(limit)
+    ).all()
+    for row in misdated:
+        detail = f"leg {row.id} dated {row.posted_on}, its posting {row.business_date}"
+        report.discrepancies.append(Discrepancy("leg_misdated", f"posting:{row.posting_id}", detail))
     sums = select(_LEG.c.account_id, func.sum(_LEG.c.amount_fen).label("total")).group_by(_LEG.c.account_id).subquery()
     total = func.coalesce(sums.c.total, 0)
     suspects = s.execute(

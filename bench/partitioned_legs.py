@@ -1,0 +1,106 @@
+"""Benchmark the ledger legs' write on a plain vs a month-partitioned table: PostgreSQL backend CPU (not a test).
+
+    .venv/bin/python bench/partitioned_legs.py [--batches 300] [--size 32] [--rounds 3]
+
+Migration 0021 partitions ``ledger_leg`` by ``posted_on`` (docs/partitioning.md). This isolates what that
+costs the settlement path: batches shaped like ``settlement/txn_batch.WRITE_PG``'s (``--size`` postings and
+two legs each in one statement, a transaction per batch) into a plain legs table (the raw baseline) and
+into one partitioned by month (13 partitions), same columns, keys, indexes and foreign keys, alternated
+``--rounds`` times on one connection in a scratch schema (dropped at the end). It prints the backend's CPU
+(``/proc``) per batch and the ratio partitioned / plain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import PG_URL, print_machine  # noqa: E402
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_COLUMNS = (
+    "posting_id bigint NOT NULL REFERENCES posting (id), account_id bigint NOT NULL REFERENCES account (id), "
+    "amount_fen bigint NOT NULL, posted_on date NOT NULL"
+)
+_DDL = (
+    "CREATE TABLE account (id bigserial PRIMARY KEY, balance_fen bigint NOT NULL DEFAULT 0)",
+    "CREATE TABLE posting (id bigserial PRIMARY KEY, business_date date NOT NULL, source_ref text NOT NULL)",
+    f"CREATE TABLE leg_plain (id bigserial PRIMARY KEY, {_COLUMNS})",
+    f"CREATE TABLE leg_partitioned (id bigserial, {_COLUMNS}, PRIMARY KEY (id, posted_on)) "
+    "PARTITION BY RANGE (posted_on)",
+    "CREATE TABLE leg_partitioned_default PARTITION OF leg_partitioned DEFAULT",
+    *(f"CREATE INDEX ON {t} ({c})" for t in ("leg_plain", "leg_partitioned") for c in ("posting_id", "account_id")),
+    "INSERT INTO account (balance_fen) SELECT 0 FROM generate_series(1, 400)",
+)
+# One statement a batch, as WRITE_PG: ids drawn first, the postings, then two legs each (holder −, clearing +).
+_WRITE = (
+    "WITH ids AS MATERIALIZED (SELECT nextval('posting_id_seq') AS pid, 1 + (g * 7) %% 399 AS a "
+    "FROM generate_series(1, %(size)s) g), "
+    "p AS (INSERT INTO posting (id, business_date, source_ref) SELECT pid, %(day)s, 'bench' FROM ids) "
+    "INSERT INTO {table} (posting_id, account_id, amount_fen, posted_on) "
+    "SELECT pid, a, -1, %(day)s FROM ids UNION ALL SELECT pid, 400, 1, %(day)s FROM ids"
+)
+
+
+def _cpu(pid: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _month_sql(month: date) -> str:
+    after = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return (
+        f"CREATE TABLE leg_partitioned_{month:%Y_%m} PARTITION OF leg_partitioned "
+        f"FOR VALUES FROM ('{month}') TO ('{after}')"
+    )
+
+
+def main() -> None:
+    import psycopg
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--url", default=PG_URL)
+    ap.add_argument("--batches", type=int, default=300, help="batches per table and round")
+    ap.add_argument("--size", type=int, default=32, help="payments per batch (two legs each)")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    print(__doc__.split("\n\n")[0])
+    print_machine(args.url)
+    today = date.today()
+    schema = f"bench_legs_{secrets.token_hex(4)}"
+    per_batch: dict[str, list[float]] = {"leg_plain": [], "leg_partitioned": []}
+    with psycopg.connect(args.url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        try:
+            conn.execute(f"SET search_path = {schema}")
+            for statement in _DDL:
+                conn.execute(statement)
+            for n in range(-6, 7):
+                index = today.year * 12 + today.month - 1 + n
+                conn.execute(_month_sql(date(index // 12, index % 12 + 1, 1)))
+            pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            for _round in range(args.rounds):
+                for table, results in per_batch.items():
+                    write = _WRITE.format(table=table)
+                    before = _cpu(pid)
+                    for _ in range(args.batches):
+                        with conn.transaction():
+                            conn.execute(write, {"size": args.size, "day": today})
+                    results.append((_cpu(pid) - before) / args.batches * 1000)
+        finally:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    for table, results in per_batch.items():
+        print(f"{table:16s} backend CPU per batch of {args.size}: " + ", ".join(f"{r:.3f} ms" for r in results))
+    plain, partitioned = (sorted(r)[len(r) // 2] for r in per_batch.values())
+    print(f"ratio partitioned / plain (medians)   {partitioned / plain:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
