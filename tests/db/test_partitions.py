@@ -594,7 +594,7 @@ def test_ledger_legs_by_month_and_check_across_them(pg) -> None:
     assert {("posting_unbalanced", f"posting:{ids[0]}"), ("leg_misdated", f"posting:{ids[0]}")} <= faults
 
     with _uow(pg) as uow:
-        detach_before(uow, before=THIS_MONTH, actor=ACTOR)
+        detach_before(uow, before=add_months(THIS_MONTH, -1), actor=ACTOR)  # the two old months: legs stay
         uow.commit()
     with pg.engine.connect() as c:
         legs = {p.name: p.attached for p in partitions.list_partitions(c) if p.table == "ledger_leg"}
