@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import secrets
 import subprocess
@@ -181,10 +182,11 @@ def _render_chunk(chunk: list[tuple[object, object]]) -> int:
 def time_baseline(inputs: list[tuple[object, object]], workers: int, batch: int) -> float:
     import multiprocessing
 
+    from sscard.jobs.statements import split_batches
     from sscard.statements.fonts import register_font
 
     register_font()  # parsed once before the fork, as the real run does
-    chunks = [inputs[i : i + batch] for i in range(0, len(inputs), batch)]
+    chunks = split_batches(inputs, batch, parallel=max(workers, 1))  # cut as the real run cuts them
     best = float("inf")
     for _ in range(BASELINE_REPEAT):
         t0 = time.perf_counter()
@@ -192,8 +194,12 @@ def time_baseline(inputs: list[tuple[object, object]], workers: int, batch: int)
             for chunk in chunks:
                 _render_chunk(chunk)
         else:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                assert sum(pool.map(_render_chunk, chunks)) > 0
+            gc.freeze()  # as the real run forks (jobs/statements.py): the workers' collector skips our heap
+            try:
+                with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                    assert sum(pool.map(_render_chunk, chunks)) > 0
+            finally:
+                gc.unfreeze()
         best = min(best, time.perf_counter() - t0)
     return best
 

@@ -12,6 +12,7 @@ Workers die with the run (``imports.pipeline.worker_init``) and never touch the 
 from __future__ import annotations
 
 import fcntl
+import gc
 import multiprocessing
 import os
 import time
@@ -20,12 +21,14 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from sscard.audit import Actor
-from sscard.db.session import unit_of_work
+from sscard.db.session import UnitOfWork, unit_of_work
+from sscard.db.statements import dialect_of, member_of
 from sscard.files import private_dir
 from sscard.imports.pipeline import worker_init
 from sscard.people.models import Person
@@ -39,6 +42,7 @@ from sscard.statements.render import Holder
 from sscard.statements.service import Rendered, check_year, holder_of, issue_rendered, render_and_write
 
 DEFAULT_BATCH = 50
+T = TypeVar("T")
 QUEUED_BATCH_LIMIT_S = 15 * 60  # a queued batch's time limit (jobs/queued_statements.py)
 
 
@@ -85,10 +89,16 @@ def _sweep_temporaries(year: int, *, older_than_s: float = 0.0) -> None:
             continue
 
 
+def persons_by_id(uow: UnitOfWork, ids: Sequence[int]) -> dict[int, Person]:
+    """The batch's person rows, by id (one bound list: the same statement text for every batch)."""
+    query = select(Person).where(member_of(Person.id, "ids", dialect_of(uow)))
+    return {p.id: p for p in uow.session.scalars(query, {"ids": list(ids)})}
+
+
 def prepare_batch(persons: Sequence[tuple[int, str]], year: int) -> list[tuple[StatementData, Holder]]:
     with unit_of_work() as uow:
         datas = load_statements(uow.session, persons, year=year)
-        rows = {p.id: p for p in uow.session.scalars(select(Person).where(Person.id.in_([pid for pid, _ in persons])))}
+        rows = persons_by_id(uow, [pid for pid, _ in persons])
         return [(data, holder_of(rows[data.person_id])) for data in datas]
 
 
@@ -97,12 +107,24 @@ def record_batch(rendered: list[Rendered], actor: Actor) -> int:
     for attempt in range(2):
         try:
             with unit_of_work() as uow:
-                persons = {p.id: p for p in uow.session.scalars(select(Person).where(Person.id.in_(ids)))}
-                return len(issue_rendered(uow, rendered, persons=persons, actor=actor))
+                return issue_rendered(uow, rendered, persons=persons_by_id(uow, ids), actor=actor)
         except IntegrityError:  # a concurrent ``show`` issued one of them meanwhile: re-check and retry
             if attempt:
                 raise
     return 0
+
+
+def split_batches(pending: Sequence[T], size: int, *, parallel: int) -> list[Sequence[T]]:
+    """Batches of ``size``, the last ``parallel`` batches' worth cut in quarters: the workers then run
+    out of work within a quarter batch of each other instead of one rendering a whole batch alone."""
+    if len(pending) <= size or parallel < 2:
+        return [pending[i : i + size] for i in range(0, len(pending), size)]
+    cut = max(0, len(pending) - parallel * size)
+    body, rest = pending[:cut], pending[cut:]
+    small = max(1, size // 4)
+    return [body[i : i + size] for i in range(0, len(body), size)] + [
+        rest[i : i + small] for i in range(0, len(rest), small)
+    ]
 
 
 def generate_statements(
@@ -139,7 +161,7 @@ def generate_statements(
         pending = [p for p in everyone if p[0] not in done]
         if on_start:
             on_start(len(everyone), len(everyone) - len(pending))
-        batches = [pending[i : i + batch_size] for i in range(0, len(pending), batch_size)]
+        batches = split_batches(pending, batch_size, parallel=max(workers, 1))
         issued = 0
         if over_queue:
             from sscard.jobs.queued_statements import issue_over_queue
@@ -158,9 +180,17 @@ def generate_statements(
 
 
 def _in_workers(
-    batches: list[list[tuple[int, str]]], year: int, workers: int, actor: Actor, on_batch: Callable[[int], None] | None
+    batches: list[Sequence[tuple[int, str]]],
+    year: int,
+    workers: int,
+    actor: Actor,
+    on_batch: Callable[[int], None] | None,
 ) -> int:
     context = multiprocessing.get_context("fork")
+    # Everything loaded so far (modules, the contributor list) lives until the run ends: out of the
+    # collector's sight, a worker's collections do not walk (and so copy, page by page) the heap it
+    # inherited, nor do this process's. Undone when the pool is gone.
+    gc.freeze()
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=worker_init, initargs=(os.getpid(),)
     )
@@ -185,4 +215,5 @@ def _in_workers(
             drain_one()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        gc.unfreeze()
     return issued

@@ -1,5 +1,8 @@
 """Reading what statements are made of, for many persons at once (a batch costs four queries).
 
+The persons are one bound list (``db.statements.member_of``: ``= ANY(array)`` on PostgreSQL), so a
+query's text is the same for every batch: parsed once by the driver, prepared once by the server.
+
 The rows go to ``data.assemble_statement``; nothing here adds up amounts beyond what SQL groups.
 """
 
@@ -13,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from sscard.db.statements import member_of
 from sscard.employers.models import Employer
 from sscard.insurance.models import ContributionDeclaration
 from sscard.ledger.models import LedgerAccount, LedgerLeg, LedgerPosting
@@ -109,19 +113,27 @@ def _legs(session: Session, person_ids: Sequence[int], year: int) -> dict[int, l
                 LedgerPosting.kind.in_(CREDIT_KINDS),
             ),
         )
-        .where(LedgerAccount.person_id.in_(person_ids), LedgerAccount.kind.in_(ACCOUNT_KINDS))
+        .where(
+            member_of(LedgerAccount.person_id, "person_ids", _dialect(session)),
+            LedgerAccount.kind.in_(ACCOUNT_KINDS),
+        )
     )
+    ids = {"person_ids": list(person_ids)}
     result: dict[int, list[LegRow]] = defaultdict(list)
     # Everything before the year in one figure per account: a 30-year contributor costs one row.
     opening = base.add_columns(func.sum(LedgerLeg.amount_fen)).where(effective < start)
-    for pid, kind, total in session.execute(opening.group_by(LedgerAccount.person_id, LedgerAccount.kind)):
+    for pid, kind, total in session.execute(opening.group_by(LedgerAccount.person_id, LedgerAccount.kind), ids):
         result[pid].append(LegRow(kind, OPENING, date(year - 1, 12, 31), int(total or 0)))
     within = base.add_columns(LedgerPosting.kind, effective, LedgerLeg.amount_fen).where(
         and_(effective >= start, effective <= end)
     )
-    for pid, kind, posting_kind, effective_date, amount in session.execute(within):
+    for pid, kind, posting_kind, effective_date, amount in session.execute(within, ids):
         result[pid].append(LegRow(kind, posting_kind, _as_date(effective_date), int(amount)))
     return result
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 def _as_date(value: date | str) -> date:
@@ -142,14 +154,14 @@ def _declarations(session: Session, person_ids: Sequence[int], year: int) -> dic
         )
         .outerjoin(Employer, Employer.id == ContributionDeclaration.employer_id)
         .where(
-            ContributionDeclaration.person_id.in_(person_ids),
+            member_of(ContributionDeclaration.person_id, "person_ids", _dialect(session)),
             ContributionDeclaration.period >= date(year, 1, 1),
             ContributionDeclaration.period <= date(year, 12, 31),
             ContributionDeclaration.superseded.is_(False),
         )
     )
     result: dict[int, list[DeclarationRow]] = defaultdict(list)
-    for pid, name, uscc, period, base, late, corrected in session.execute(query):
+    for pid, name, uscc, period, base, late, corrected in session.execute(query, {"person_ids": list(person_ids)}):
         result[pid].append(DeclarationRow(name or "", uscc or "", period, int(base), bool(late), bool(corrected)))
     return result
 

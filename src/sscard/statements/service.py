@@ -11,15 +11,16 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 
 from sscard.audit import Actor
 from sscard.audit.service import AuditEvent, record_event, record_events
 from sscard.db.base import utcnow
 from sscard.db.pagination import Keyset, ordered, taken
 from sscard.db.session import UnitOfWork
+from sscard.db.statements import dialect_of, member_of
 from sscard.identity import mask_id_number, mask_name
 from sscard.identity.protected import FieldKind
 from sscard.notify.outbox import enqueue_rows, person_notice_values
@@ -36,6 +37,7 @@ from sscard.statements.render import Holder, Lang, render_statement
 CODE = FieldKind("statement_code")  # its own AEAD context: a code copied into another column does not open
 FIRST_YEAR = 1990
 NOTICE_TOPIC = "statements.available"
+_STATEMENT = cast(Table, Statement.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +85,9 @@ def render_and_write(data: StatementData, holder: Holder, *, code: str | None = 
 
 
 def already_issued(uow: UnitOfWork, person_ids: Sequence[int], *, year: int) -> set[int]:
-    query = select(Statement.person_id).where(Statement.year == year, Statement.person_id.in_(person_ids))
-    return set(uow.session.scalars(query))
+    person = member_of(Statement.person_id, "person_ids", dialect_of(uow))
+    return set(uow.session.scalars(select(Statement.person_id).where(Statement.year == year, person),
+                                   {"person_ids": list(person_ids)}))  # fmt: skip
 
 
 def _notice(year: int) -> tuple[str, str]:
@@ -95,48 +98,50 @@ def _notice(year: int) -> tuple[str, str]:
     )
 
 
-def issue_rendered(
-    uow: UnitOfWork, rendered: Sequence[Rendered], *, persons: dict[int, Person], actor: Actor
-) -> list[Statement]:
-    """Record rendered statements whose (person, year) has none yet, with notice and audit entry; the rows."""
+def issue_rendered(uow: UnitOfWork, rendered: Sequence[Rendered], *, persons: dict[int, Person], actor: Actor) -> int:
+    """Record rendered statements whose (person, year) has none yet, with notice and audit entry; how many.
+
+    The rows go in one executemany of plain values (no ORM objects: a batch only needs their number)."""
     if not rendered:
-        return []
+        return 0
     year = rendered[0].data.year
     present = already_issued(uow, [r.data.person_id for r in rendered], year=year)
-    rows: list[Statement] = []
+    rows: list[dict[str, Any]] = []
     notice_rows: list[dict[str, Any]] = []  # the batch's notices in one executemany, no ORM objects
     events: list[AuditEvent] = []
+    text, text_en = _notice(year)
     for item in rendered:
         pid = item.data.person_id
         if pid in present:  # issued meanwhile (a concurrent show, an earlier run): exactly once
             continue
         snapshot = item.data.to_json()
-        row = Statement(
-            person_id=pid,
-            year=year,
-            region_code=item.data.region_code,
-            code_digest=codes.code_digest(item.code),
-            code_enc=CODE.seal(codes.normalise(item.code)),
-            content_sha256=item.data.content_digest(snapshot),
-            snapshot=snapshot,
-            pdf_path=item.pdf_path,
-            pdf_sha256=item.pdf_sha256,
-            pdf_size=item.pdf_size,
-            generated_at=utcnow(),
-        )
-        text, text_en = _notice(year)
         notices = person_notice_values(persons[pid], topic=NOTICE_TOPIC, text=text, text_en=text_en)
         notice_rows += notices
-        row.notices = len(notices)
-        uow.session.add(row)
-        rows.append(row)
-        events.append(
-            AuditEvent(actor, "statement.issue", person_subject(pid), details={"year": year, "notices": row.notices})
+        rows.append(
+            {
+                "person_id": pid,
+                "year": year,
+                "region_code": item.data.region_code,
+                "code_digest": codes.code_digest(item.code),
+                "code_enc": CODE.seal(codes.normalise(item.code)),
+                "content_sha256": item.data.content_digest(snapshot),
+                "snapshot": snapshot,
+                "pdf_path": item.pdf_path,
+                "pdf_sha256": item.pdf_sha256,
+                "pdf_size": item.pdf_size,
+                "generated_at": utcnow(),
+                "notices": len(notices),
+                "downloaded_at": None,
+            }
         )
-    uow.flush()
+        events.append(
+            AuditEvent(actor, "statement.issue", person_subject(pid), details={"year": year, "notices": len(notices)})
+        )
+    if rows:
+        uow.session.execute(insert(_STATEMENT), rows)
     enqueue_rows(uow, notice_rows)
     record_events(uow, events)
-    return rows
+    return len(rows)
 
 
 def get_statement(uow: UnitOfWork, *, person_id: int, year: int) -> Statement | None:
@@ -179,8 +184,8 @@ def issue_for(uow: UnitOfWork, *, person: Person, year: int, actor: Actor) -> St
     if region is None:
         raise StatementNotFound(f"no personal account by the end of {year}")
     (data,) = load_statements(uow.session, [(person.id, region)], year=year)
-    (row,) = issue_rendered(uow, [render_and_write(data, holder_of(person))], persons={person.id: person}, actor=actor)
-    return row
+    issue_rendered(uow, [render_and_write(data, holder_of(person))], persons={person.id: person}, actor=actor)
+    return get_statement_or_raise(uow, person_id=person.id, year=year)
 
 
 def show_statement(uow: UnitOfWork, *, id_number: str, year: int, lang: Lang, actor: Actor) -> bytes:
