@@ -1,5 +1,11 @@
-"""Browser fixtures (harness.py): ``site`` (a real server on its own SQLite database, per module),
-``chromium`` (per session) and ``tab`` (a fresh browser context and page per test).
+"""Browser fixtures (harness.py): ``site`` (a real server on a SQLite database of its own, started once per
+session and lent to each module), ``chromium`` (per session) and ``tab`` (a fresh browser context and page
+per test).
+
+One server for every module (issue 18 item 5: starting ``sscard serve`` took ~6 s of CPU, twelve times):
+the modules share its database as the rest of the suite shares the session's, each making its own
+people, staff and regions. A module that changes what every page does (a national policy) starts a
+server of its own instead (``private_site``).
 
 These tests start servers: they run on the one xdist worker of the server tests (``xdist_group``).
 """
@@ -8,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,32 +39,71 @@ class Site:
     server: Server
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """``sscard serve`` over a migrated SQLite database of this module's own; the test process's
-    ``unit_of_work()`` reaches the same database (factories make the test's people there)."""
-    from sscard.config import reset_settings_cache
-    from sscard.db.session import reset_engine_cache
-    from tests.conftest import _dispose_global_engine, fresh_database
+@dataclass
+class _Served:
+    site: Site
+    env: dict[str, str]  # what the server was started with, and the tests' own process needs
+
+
+@contextmanager
+def _serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Served]:
+    """``sscard serve`` over a migrated SQLite database of its own, killed and dropped at the end."""
+    from tests.conftest import fresh_database
 
     databases = fresh_database("sqlite", tmp_path_factory)
     database = next(databases)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("SSCARD_DATABASE_URL", database.url)
-    patch.setenv("SSCARD_DATABASE_SCHEMA", "")
-    patch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(database.anchor_file))
-    reset_settings_cache()
-    reset_engine_cache()
-    server = Server(dict(os.environ)).start()
+    env = {
+        "SSCARD_DATABASE_URL": database.url,
+        "SSCARD_DATABASE_SCHEMA": "",
+        "SSCARD_AUDIT_ANCHOR_FILE": str(database.anchor_file),
+    }
+    server = Server({**os.environ, **env}).start()
     try:
-        yield Site(server.url, server)
+        yield _Served(Site(server.url, server), env)
     finally:
         server.kill()
-        _dispose_global_engine()
-        patch.undo()
+        next(databases, None)
+
+
+@contextmanager
+def _pointed_at(served: _Served) -> Iterator[Site]:
+    """The test process's ``unit_of_work()`` reaches the server's database (factories make the test's
+    people there) while the block runs; the settings are restored afterwards."""
+    from sscard.config import reset_settings_cache
+    from sscard.db.session import reset_engine_cache
+    from tests.conftest import _dispose_global_engine
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in served.env.items():
+            patch.setenv(name, value)
         reset_settings_cache()
         reset_engine_cache()
-        next(databases, None)
+        try:
+            yield served.site
+        finally:
+            _dispose_global_engine()
+    reset_settings_cache()
+    reset_engine_cache()
+
+
+@pytest.fixture(scope="session")
+def _shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Served]:
+    with _serving(tmp_path_factory) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def site(_shared_server: _Served) -> Iterator[Site]:
+    """The session's server, and the module's own process pointed at its database."""
+    with _pointed_at(_shared_server) as shared:
+        yield shared
+
+
+@pytest.fixture(scope="module")
+def private_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A server and database of the module's own: for a module that changes what every page does."""
+    with _serving(tmp_path_factory) as served, _pointed_at(served) as own:
+        yield own
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,13 @@ WORDS = {
 
 
 @pytest.fixture(scope="module")
+def site(private_site):
+    """A server of this module's own: the national policy set below would ask every other module's
+    portal sign-in for a captcha."""
+    return private_site
+
+
+@pytest.fixture(scope="module")
 def captcha_always(site):
     """This module's server asks for the captcha at every portal sign-in (the national policy: 0)."""
     with unit_of_work() as uow:
