@@ -185,7 +185,7 @@ def chunk_writer(
             }
             for code in unknown:
                 ctx.employers[code] = found.get(code)
-        indexes = {r[2]: ID_NUMBER.index(r[2]) for r in rows}
+        indexes = {number: ID_NUMBER.index(number) for number in {r[2] for r in rows}}  # one HMAC a person
         persons = {
             p.id_number_bidx: (p.id, p.status)
             for p in uow.session.execute(
