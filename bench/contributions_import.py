@@ -361,8 +361,8 @@ def bare_sets(url: str, schema: str, batches: list[tuple]) -> Side:
                 touched = sorted({leg[1] for leg in legs})
                 cur.execute("SELECT id FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (touched,))
                 cur.execute("UPDATE ledger_account a SET balance_fen = v.balance FROM unnest(%s::bigint[], "
-                            "%s::bigint[]) AS v(id, balance) WHERE a.id = v.id",
-                            (touched, [balances[acc] for acc in touched]))  # fmt: skip
+                            "%s::bigint[]) AS v(id, balance) WHERE a.id = v.id AND a.id = ANY(%s::bigint[])",
+                            (touched, [balances[acc] for acc in touched], touched))  # fmt: skip
             conn.commit()
             ends.append(time.perf_counter() - t0)
         side = Side(time.perf_counter() - t0, time.process_time() - c0, _backend_cpu(backend) - s0, ends)

@@ -210,9 +210,12 @@ def post_many(
 
 
 _POSTING_COLUMNS = ("kind", "business_date", "created_at", "actor", "channel", "source_ref", "reverses_id", "memo")
+# ``a.id = ANY(:ids)`` too: without it the planner hashes the array and reads the whole table (one
+# sequential scan of ledger_account a batch, growing with it: EXPLAIN, bench/README.md fourteenth session).
 _NEW_BALANCES = text(
     "UPDATE ledger_account AS a SET balance_fen = v.balance_fen "
-    "FROM unnest(CAST(:ids AS bigint[]), CAST(:balances AS bigint[])) AS v(id, balance_fen) WHERE a.id = v.id"
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:balances AS bigint[])) AS v(id, balance_fen) "
+    "WHERE a.id = v.id AND a.id = ANY(CAST(:ids AS bigint[]))"
 )
 
 
