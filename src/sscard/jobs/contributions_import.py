@@ -23,11 +23,13 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Table, select
 
 from sscard.audit import Actor
 from sscard.db.base import utcnow
+from sscard.db.bulk import keep_statistics
 from sscard.db.session import UnitOfWork, unit_of_work
 from sscard.employers.models import Employer
 from sscard.employers.uscc import check_uscc
@@ -50,8 +52,15 @@ from sscard.insurance.declarations import (
 )
 from sscard.insurance.documents import store_document
 from sscard.insurance.errors import DeclarationOtherEmployer
-from sscard.insurance.models import DeclarationDocument, DocumentSource
+from sscard.insurance.models import (
+    ContributionDeclaration,
+    DeclarationDocument,
+    DocumentSource,
+    InsuranceParticipation,
+    InsuranceRegistration,
+)
 from sscard.insurance.rules import parse_period
+from sscard.ledger.models import LedgerAccount
 from sscard.people.models import Person
 
 KIND = "contributions"
@@ -59,6 +68,20 @@ COLUMNS = ("uscc", "id_number", "period", "base_fen")
 DEFAULT_BATCH_SIZE = 2000
 AUDIT_ACTION = "insurance.import_batch"
 EMPLOYER_MISMATCH = DeclarationOtherEmployer.code
+
+
+# The tables a batch looks its lines up in by lists of keys: kept analyzed while a long import grows them.
+LOOKED_UP = cast(
+    tuple[Table, ...],
+    (Person.__table__, InsuranceRegistration.__table__, InsuranceParticipation.__table__,
+     ContributionDeclaration.__table__, LedgerAccount.__table__),
+)  # fmt: skip
+
+
+def fresh_statistics(engine: Engine | None = None) -> None:
+    """Before a batch, in a transaction of its own: ANALYZE what the import outgrew (db/bulk.py)."""
+    with unit_of_work(engine) as uow:
+        keep_statistics(uow, LOOKED_UP)
 
 
 def job_kind(employer_uscc: str | None = None) -> str:
@@ -162,7 +185,7 @@ def chunk_writer(
             }
             for code in unknown:
                 ctx.employers[code] = found.get(code)
-        indexes = {r[2]: ID_NUMBER.index(r[2]) for r in rows}
+        indexes = {number: ID_NUMBER.index(number) for number in {r[2] for r in rows}}  # one HMAC a person
         persons = {
             p.id_number_bidx: (p.id, p.status)
             for p in uow.session.execute(
@@ -293,6 +316,7 @@ def _commit(
     *,
     final: bool,
 ) -> None:
+    fresh_statistics(engine)
     rows, rejections, blank = parse_chunk(chunk, indexes)
     batch = PreparedChunk(chunk.first_line, chunk.first_line + len(chunk.lines) - 1, chunk.start_offset,
                           chunk.end_offset, rows=len(chunk.lines) - blank, blank=blank)  # fmt: skip

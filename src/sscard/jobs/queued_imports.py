@@ -122,6 +122,8 @@ def do_chunk(
         raise ImportChunkChanged(f"lines {chunk_ref.first_line}-{chunk_ref.last_line} of {path.name}")
     fields = Header(tuple(header[0]), int(header[1]), int(header[2]))
     who = actor_from_message(actor)
+    if kind == contributions.KIND:
+        contributions.fresh_statistics()
     try:
         with unit_of_work() as uow:
             if kind == persons.KIND:

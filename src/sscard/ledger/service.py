@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import attributes
 from sqlalchemy.orm.util import identity_key
 
 from sscard.audit import Actor
 from sscard.db.base import china_today, utcnow
+from sscard.db.bulk import copy_rows, next_ids
 from sscard.db.session import UnitOfWork
-from sscard.db.statements import upsert
+from sscard.db.statements import dialect_of, upsert
 from sscard.ledger.errors import AccountClosed, AccountNotFound, AlreadyReversed
 from sscard.ledger.models import PERSONAL_KINDS, Institution, LedgerAccount, LedgerLeg, LedgerPosting, PostingKind
 from sscard.ledger.rules import LedgerReport, Leg, apply_changes, net_by_account, validate_legs
@@ -141,13 +142,10 @@ def _lock(uow: UnitOfWork, account_ids: Sequence[int]) -> dict[int, Any]:
     return found
 
 
-def post_many(
-    uow: UnitOfWork, *, postings: Sequence[NewPosting], actor: Actor | Sequence[Actor], channel: str | None = None
-) -> list[int]:
-    """Make ``postings`` (each balanced) in one go; returns their ids in order. All or nothing.
-    ``actor``: one for all, or each posting's own (a batch of terminal requests, ``settlement/batch.py``)."""
-    if not postings:
-        return []
+def _prepared(
+    uow: UnitOfWork, postings: Sequence[NewPosting], actor: Actor | Sequence[Actor], channel: str | None
+) -> tuple[dict[int, int], list[dict[str, Any]]]:
+    """Each posting checked, the accounts locked (id order) and their balances after: (balances, rows)."""
     actors = [actor] * len(postings) if isinstance(actor, Actor) else list(actor)
     if len(actors) != len(postings):
         raise ValueError("one actor per posting")
@@ -160,11 +158,12 @@ def post_many(
         changes,
         may_go_negative={i: r.may_go_negative for i, r in locked.items()},
     )
-    session = uow.session
-    posting_rows = [
+    now = utcnow()
+    rows = [
         {
             "kind": new.kind,
             "business_date": new.business_date,
+            "created_at": now,
             "actor": by.id[:64],
             "channel": (channel or by.channel.value)[:16],
             "source_ref": new.source_ref,
@@ -173,11 +172,26 @@ def post_many(
         }
         for new, by in zip(postings, actors, strict=True)
     ]
-    from sscard.db.base import utcnow
+    return after, rows
 
-    now = utcnow()
-    for row in posting_rows:
-        row["created_at"] = now
+
+def _loaded_balances(uow: UnitOfWork, after: dict[int, int]) -> None:
+    """Keep loaded ORM objects in step with the rows just updated."""
+    for aid, bal in after.items():
+        obj = uow.session.identity_map.get(identity_key(LedgerAccount, aid))
+        if obj is not None:
+            attributes.set_committed_value(obj, "balance_fen", bal)
+
+
+def post_many(
+    uow: UnitOfWork, *, postings: Sequence[NewPosting], actor: Actor | Sequence[Actor], channel: str | None = None
+) -> list[int]:
+    """Make ``postings`` (each balanced) in one go; returns their ids in order. All or nothing.
+    ``actor``: one for all, or each posting's own (a batch of terminal requests, ``settlement/batch.py``)."""
+    if not postings:
+        return []
+    after, posting_rows = _prepared(uow, postings, actor, channel)
+    session = uow.session
     ids = list(session.scalars(insert(_POSTING).returning(_POSTING.c.id, sort_by_parameter_order=True), posting_rows))
     session.execute(
         insert(_LEG),
@@ -196,10 +210,37 @@ def post_many(
         update(_ACCOUNT).where(_ACCOUNT.c.id == bindparam("aid")).values(balance_fen=bindparam("bal")),
         [{"aid": aid, "bal": bal} for aid, bal in after.items()],
     )
-    for aid, bal in after.items():  # keep loaded ORM objects in step with the row
-        obj = session.identity_map.get(identity_key(LedgerAccount, aid))
-        if obj is not None:
-            attributes.set_committed_value(obj, "balance_fen", bal)
+    _loaded_balances(uow, after)
+    return ids
+
+
+_POSTING_COLUMNS = ("kind", "business_date", "created_at", "actor", "channel", "source_ref", "reverses_id", "memo")
+# ``a.id = ANY(:ids)`` too: without it the planner hashes the array and reads the whole table (one
+# sequential scan of ledger_account a batch, growing with it: EXPLAIN, bench/README.md fourteenth session).
+_NEW_BALANCES = text(
+    "UPDATE ledger_account AS a SET balance_fen = v.balance_fen "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:balances AS bigint[])) AS v(id, balance_fen) "
+    "WHERE a.id = v.id AND a.id = ANY(CAST(:ids AS bigint[]))"
+)
+
+
+def post_many_in_sets(
+    uow: UnitOfWork, *, postings: Sequence[NewPosting], actor: Actor | Sequence[Actor], channel: str | None = None
+) -> list[int]:
+    """``post_many`` for thousands of postings on PostgreSQL (``db.bulk.writes_in_sets``): the same
+    checks and locks, then the postings and their legs by COPY (ids from the sequence) and the balances
+    in one statement. Same result, row for row."""
+    if not postings:
+        return []
+    after, posting_rows = _prepared(uow, postings, actor, channel)
+    ids = next_ids(uow, _POSTING, len(postings))
+    rows = ((pid, *(row[c] for c in _POSTING_COLUMNS)) for pid, row in zip(ids, posting_rows, strict=True))
+    copy_rows(uow, _POSTING, ("id", *_POSTING_COLUMNS), rows)
+    copy_rows(uow, _LEG, ("posting_id", "account_id", "amount_fen", "posted_on"),
+              ((pid, leg.account_id, leg.amount_fen, new.business_date) for pid, new in zip(ids, postings, strict=True)
+               for leg in new.legs))  # fmt: skip
+    uow.session.execute(_NEW_BALANCES, {"ids": list(after), "balances": list(after.values())})
+    _loaded_balances(uow, after)
     return ids
 
 
@@ -365,13 +406,18 @@ def check(uow: UnitOfWork, *, limit: int = 100) -> LedgerReport:
     return report
 
 
+# PostgreSQL: the missing accounts of a batch in one statement (a row per statement was ~330 a batch).
+_OPEN_PERSONAL = text(
+    "INSERT INTO ledger_account (kind, person_id, region_code, balance_fen, may_go_negative, opened_at) "
+    "SELECT :kind, p.person_id, p.region_code, 0, false, :now "
+    "FROM unnest(CAST(:persons AS bigint[]), CAST(:regions AS text[])) AS p(person_id, region_code) "
+    "ON CONFLICT (kind, person_id) WHERE person_id IS NOT NULL DO NOTHING"
+)
+
+
 def ensure_personal_accounts(uow: UnitOfWork, *, kind: str, person_regions: dict[int, str]) -> dict[int, int]:
     """Person id → the id of their personal account of ``kind``, opening the missing ones in one
     statement (``ON CONFLICT DO NOTHING``: a concurrent opener's row wins, nobody gets two)."""
-    from sqlalchemy import text
-
-    from sscard.db.statements import upsert
-
     if not person_regions:
         return {}
     ids = sorted(person_regions)
@@ -379,26 +425,29 @@ def ensure_personal_accounts(uow: UnitOfWork, *, kind: str, person_regions: dict
     found = {row.person_id: row.id for row in uow.session.execute(query)}
     missing = [pid for pid in ids if pid not in found]
     if missing:
-        from sscard.db.base import utcnow
-
         now = utcnow()
-        stmt = upsert(uow, _ACCOUNT).on_conflict_do_nothing(
-            index_elements=["kind", "person_id"], index_where=text("person_id IS NOT NULL")
-        )
-        uow.session.execute(
-            stmt,
-            [
-                {
-                    "kind": kind,
-                    "person_id": pid,
-                    "region_code": person_regions[pid],
-                    "balance_fen": 0,
-                    "may_go_negative": False,
-                    "opened_at": now,
-                }  # fmt: skip
-                for pid in missing
-            ],
-        )
+        if dialect_of(uow) == "postgresql":
+            regions = [person_regions[pid] for pid in missing]
+            params = {"kind": kind, "now": now, "persons": missing, "regions": regions}
+            uow.session.execute(_OPEN_PERSONAL, params)
+        else:
+            stmt = upsert(uow, _ACCOUNT).on_conflict_do_nothing(
+                index_elements=["kind", "person_id"], index_where=text("person_id IS NOT NULL")
+            )
+            uow.session.execute(
+                stmt,
+                [
+                    {
+                        "kind": kind,
+                        "person_id": pid,
+                        "region_code": person_regions[pid],
+                        "balance_fen": 0,
+                        "may_go_negative": False,
+                        "opened_at": now,
+                    }  # fmt: skip
+                    for pid in missing
+                ],
+            )
         found.update(
             {row.person_id: row.id for row in uow.session.execute(query.where(_ACCOUNT.c.person_id.in_(missing)))}
         )
