@@ -255,8 +255,15 @@ def test_an_unknown_user_type_or_channel_is_refused_with_why(uow, monkeypatch) -
 # rule QPW-5: the message gives the temporary password and its expiry in China time (UTC+8), in both languages
 def test_the_message_gives_the_password_and_its_expiry_in_china_time() -> None:
     zh, en = recovery.temporary_password_text(temporary="Qx7#Tmp", expires_at=datetime(2026, 12, 6, 1, 5, tzinfo=UTC))
-    assert zh.startswith("【社保查询】您的临时密码为 Qx7#Tmp，09:05 前有效，仅可使用一次。")
-    assert en.startswith("[Social insurance portal] Your temporary password is Qx7#Tmp, valid until 09:05 (UTC+8)")
+    assert zh == (
+        "【社保查询】您的临时密码为 Qx7#Tmp，09:05 前有效，仅可使用一次。登录后须立即设置新密码。"
+        "如非本人操作，请忽略本消息，您的原密码仍然有效。"
+    )
+    assert en == (
+        "[Social insurance portal] Your temporary password is Qx7#Tmp, valid until 09:05 (UTC+8) and for one "
+        "sign-in only; you must set a new password after signing in. Not you? Ignore this message; your password "
+        "is unchanged."
+    )
 
 
 # rule QPW-5: the employer user type: the same one hash, sent by SMS to its contact, audited under its code's start

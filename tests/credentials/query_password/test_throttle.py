@@ -176,16 +176,28 @@ def test_reset_forgets_the_account_counter_only(uow) -> None:
     assert _row(uow, throttle.ACCOUNT, other) is not None
 
 
-# rule QPW-7: both counters read at once; without an account, only the source's
+# rule QPW-7: both counters read at once, each by its kind and key; without an account, only the source's
 def test_read_counters_reads_the_source_and_the_account(uow) -> None:
-    account, source, now = _key(), _key(), utcnow()
+    # The wrong rows are written last and sort last (a read matching too much would end on one of them).
+    source, account, now = b"\x00" + _key()[1:], b"\xff" + _key()[1:], utcnow()
     throttle.count_failure(uow, kind=throttle.ACCOUNT, key=account, limits=ACCOUNT_LIMITS, now=now)
     throttle.count_failure(uow, kind=throttle.SOURCE, key=source, limits=SOURCE_LIMITS, now=now)
     throttle.count_failure(uow, kind=throttle.ACCOUNT, key=source, limits=ACCOUNT_LIMITS, now=now)
+    throttle.count_failure(uow, kind=throttle.SOURCE, key=account, limits=SOURCE_LIMITS, now=now)
     both = throttle.read_counters(uow, account=account, source=source)
     assert {kind: row.key for kind, row in both.items()} == {throttle.ACCOUNT: account, throttle.SOURCE: source}
     only = throttle.read_counters(uow, account=None, source=source)
     assert {kind: row.key for kind, row in only.items()} == {throttle.SOURCE: source}
     assert throttle.account_row(uow, key=account).key == account
     assert throttle.source_row(uow, key=source).key == source
-    assert throttle.source_row(uow, key=account) is None
+    assert throttle.source_row(uow, key=_key()) is None
+
+
+# rule QPW-7: the counters are read as they are now, not as this session loaded them before a failure was counted
+def test_read_counters_sees_a_count_made_after_it_was_loaded(uow) -> None:
+    account, source, now = _key(), _key(), utcnow()
+    throttle.count_failure(uow, kind=throttle.ACCOUNT, key=account, limits=ACCOUNT_LIMITS, now=now)
+    loaded = throttle.read_counters(uow, account=account, source=source)[throttle.ACCOUNT]  # held: in the session
+    assert loaded.failures == 1
+    throttle.count_failure(uow, kind=throttle.ACCOUNT, key=account, limits=ACCOUNT_LIMITS, now=now)
+    assert throttle.read_counters(uow, account=account, source=source)[throttle.ACCOUNT].failures == 2
