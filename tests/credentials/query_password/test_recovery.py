@@ -291,3 +291,12 @@ def test_an_employer_gets_its_temporary_password_by_sms(uow, monkeypatch, hashes
     [entry] = _forgot_entries(uow, f"uscc:{employer.uscc[:8]}…")
     assert entry.result == "sent"
     assert json.loads(entry.details) == {"channel": "sms", "user_type": "employer"}
+
+
+# rule QPW-5: by SMS only to a phone on file (an e-mail on file does not do)
+def test_no_sms_without_a_phone_on_file(uow, monkeypatch) -> None:
+    person, number, _ = make_holder(uow, phone=False)
+    _request(uow, monkeypatch, number, channel="sms")
+    assert _messages(uow, person.id) == []
+    [entry] = _forgot_entries(uow, f"person:{person.id}")
+    assert entry.result == "no_contact"
