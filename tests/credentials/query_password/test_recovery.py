@@ -300,3 +300,21 @@ def test_no_sms_without_a_phone_on_file(uow, monkeypatch) -> None:
     assert _messages(uow, person.id) == []
     [entry] = _forgot_entries(uow, f"person:{person.id}")
     assert entry.result == "no_contact"
+
+
+# rule QPW-5: the captcha is checked at the request's time: one answered after it expired is refused
+def test_the_captcha_is_checked_at_the_time_of_the_request(uow, monkeypatch) -> None:
+    _, number, _ = make_holder(uow)
+    monkeypatch.setattr(captcha_service, "_new_answer", lambda: "K7FQX")
+    issued = captcha_service.issue_captcha(uow)
+    with pytest.raises(CaptchaInvalid):
+        recovery.request_temporary_password(
+            uow,
+            id_number=number,
+            user_type="individual",
+            channel="email",
+            captcha_id=issued.captcha_id,
+            captcha_answer="K7FQX",
+            source="192.0.2.54",
+            now=issued.expires_at + timedelta(seconds=1),
+        )
