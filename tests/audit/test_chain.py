@@ -34,8 +34,12 @@ def test_modified_entry_detected(uow) -> None:
     uow.session.expire_all()
     report = verify_chain(uow)
     assert not report.ok
-    assert report.problem.entry_id == target.id
-    assert "modified" in report.problem.reason
+    assert (report.problem.stream, report.problem.seq, report.problem.entry_id) == (
+        target.stream,
+        target.seq,
+        target.id,
+    )
+    assert report.problem.reason == "content does not match its hash (entry modified)"
 
 
 # rule CH-4: a deleted entry breaks the chain at its successor
@@ -50,7 +54,9 @@ def test_deleted_entry_detected(uow) -> None:
     report = verify_chain(uow)
     assert not report.ok
     if successor is not None:
-        assert report.problem.entry_id == successor.id
+        assert (report.problem.seq, report.problem.entry_id) == (successor.seq, successor.id)
+        expected = f"sequence {successor.seq} where {victim.seq} was expected (entry deleted, inserted or moved)"
+        assert report.problem.reason == expected
     else:
         assert report.problem.entry_id is None  # it was the tail
 
@@ -63,7 +69,9 @@ def test_truncated_tail_detected(uow) -> None:
     uow.session.expire_all()
     report = verify_chain(uow)
     assert not report.ok
-    assert report.problem.stream == last.stream
+    assert (report.problem.stream, report.problem.seq, report.problem.entry_id) == (last.stream, last.seq, None)
+    expected = f"stream head records {last.seq} entries, found {last.seq - 1} (entries removed from the end)"
+    assert report.problem.reason == expected
 
 
 # rule CH-4: an inserted (forged) entry cannot carry a valid hash
@@ -106,7 +114,25 @@ def test_reordered_entries_detected(uow) -> None:
     uow.session.execute(update(AuditEntry).where(AuditEntry.id == a.id).values(action="a.second"))
     uow.session.execute(update(AuditEntry).where(AuditEntry.id == b.id).values(action="a.first"))
     uow.session.expire_all()
-    assert not verify_chain(uow).ok
+    report = verify_chain(uow)
+    assert not report.ok and report.problem.entry_id == a.id
+
+
+# rule CH-4: an entry whose link to its predecessor was rewritten is named, with why
+def test_a_broken_link_is_named(uow) -> None:
+    entries = _write(uow, 3, "link:")
+    target = entries[1]
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == target.id).values(prev_hash=b"\x02" * 32))
+    uow.session.expire_all()
+    report = verify_chain(uow)
+    assert (report.problem.stream, report.problem.seq, report.problem.entry_id) == (
+        target.stream,
+        target.seq,
+        target.id,
+    )
+    assert report.problem.reason == (
+        "link to the previous entry is broken (an earlier entry was changed, removed or reordered)"
+    )
 
 
 # rule CH-4: the entry is part of the caller's transaction
@@ -213,6 +239,7 @@ def test_entry_past_the_head_found_in_any_stream(uow) -> None:
     last = get_settings().audit_streams - 1
     head = uow.session.get(AuditStreamHead, last)
     assert head is not None
+    seq = head.seq
     uow.session.add(AuditEntry(stream=last, seq=head.seq + 1, at=func.now(), actor_kind="staff", actor_id="mallory",
                                role="x", channel="counter", region="110100", subject="card:forged",
                                action="card.activate", result="ok", details="{}", prev_hash=head.last_hash,
@@ -220,4 +247,8 @@ def test_entry_past_the_head_found_in_any_stream(uow) -> None:
     uow.session.flush()
     report = verify_chain(uow)
     assert not report.ok and report.problem is not None
-    assert report.problem.stream == last and "past the stream head" in report.problem.reason
+    assert (report.problem.stream, report.problem.seq) == (last, seq + 1)
+    assert (
+        report.problem.reason
+        == f"entry with sequence {seq + 1} past the stream head's {seq} (inserted outside the chain)"
+    )

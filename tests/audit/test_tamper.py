@@ -150,7 +150,13 @@ def test_stream_head_removed_entries_left(tuow) -> None:
     entries = _stream_of(tuow, "t24-f:x", 3)
     tuow.session.execute(delete(AuditStreamHead).where(AuditStreamHead.stream == entries[0].stream))
     tuow.session.expire_all()
-    _broken_at(verify_chain(tuow), entries[0].stream, 1, "has no head")
+    report = verify_chain(tuow)
+    _broken_at(report, entries[0].stream, 1, "has no head")
+    [problem] = [p for p in report.problems if p.stream == entries[0].stream]
+    assert (problem.entry_id, problem.reason) == (
+        entries[0].id,
+        "entries in a stream that has no head (stream head removed)",
+    )
 
 
 # rule CH-4: a head pointing at a rewritten entry (its content changed, its stored hash copied into the

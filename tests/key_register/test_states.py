@@ -94,3 +94,45 @@ def test_incident_machine() -> None:
     for state, action in [("reported", "close"), ("closed", "close"), ("closed", "record_findings")]:
         with pytest.raises(IncidentIllegalTransition):
             next_incident_state(state, action)
+
+
+# rule KEY-5: a refusal names the step, the state the carrier is in and the state the step leads to
+def test_a_carrier_refusal_says_from_where_to_where() -> None:
+    with pytest.raises(CarrierIllegalTransition) as exc:
+        next_carrier_state("received", "hand_over")
+    assert exc.value.detail == "cannot hand over: a carrier cannot go from received to handed_over"
+    assert (exc.value.from_state, exc.value.extra["to_state"]) == ("received", "handed_over")
+    assert next_carrier_state("in_custody", "hand_over") is S.HANDED_OVER  # the same step, allowed from the safe
+
+
+# rule KEY-5: the events each state accepts are exactly the table's
+def test_carrier_events_from_lists_what_each_state_accepts() -> None:
+    for state in CarrierState:
+        expected = {event for (source, event) in CARRIER_TRANSITIONS if source is state}
+        assert carrier_events_from(state) == expected
+        assert carrier_events_from(state.value) == expected
+    assert carrier_events_from(S.RECEIVED) >= {E.DEPLOY, E.REPORT_LOSS}
+
+
+# rule KEY-7 / KEY-9: every handover step, including the close on a loss, and each refusal in words
+def test_every_handover_step_and_its_refusal() -> None:
+    steps = {
+        ("requested", "complete"): "handed_over",
+        ("requested", "cancel"): "cancelled",
+        ("handed_over", "recover"): "recovered",
+        ("handed_over", "close_on_loss"): "cancelled",
+        ("requested", "close_on_loss"): "cancelled",
+    }
+    for (state, action), target in steps.items():
+        assert next_handover_state(state, action).value == target
+    with pytest.raises(HandoverIllegalTransition) as exc:
+        next_handover_state("recovered", "close_on_loss")
+    assert exc.value.detail == "cannot close on loss a handover that is recovered"
+
+
+# rule KEY-9: findings may be recorded again while handling; each refusal in words
+def test_every_incident_step_and_its_refusal() -> None:
+    assert next_incident_state("handling", "record_findings").value == "handling"
+    with pytest.raises(IncidentIllegalTransition) as exc:
+        next_incident_state("closed", "record_findings")
+    assert exc.value.detail == "cannot record findings an incident that is closed"
