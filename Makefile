@@ -57,7 +57,8 @@ statement-font:
 
 ## Run everything CI runs: lint, types, migrations check, the suite on SQLite and PostgreSQL. The four run
 ## side by side (issue 18 item 5: mypy alone took ~25 s of one core before the first test): each line of
-## their output is printed whole as it comes (-Oline), and make fails when any of them fails.
+## their output is printed whole as it comes (-Oline; pytest's line starts with + so its progress shows live),
+## and make fails when any of them fails.
 test: $(STAMP) compile-messages
 	@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) -j4 -Oline lint typecheck migrations-check pytest
 
@@ -90,7 +91,7 @@ migrations-check: $(STAMP)
 # share one worker (xdist_group). pytest exits 5 when it collected nothing: a failure here, never a pass.
 PYTEST_WORKERS ?= auto
 pytest: $(STAMP) compile-messages
-	@$(BIN)/pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadgroup tests; rc=$$?; \
+	+@$(BIN)/pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadgroup tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing"; exit 1; fi; exit $$rc
 
 ## The quick check while working (~1 min): lint and the unit tests (pure rules: no database, no app,
@@ -104,9 +105,9 @@ test-quick: $(STAMP) compile-messages lint
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py --seconds $${SOAK_SECONDS:-600}
 
-## Mutation testing of the rule modules (issue 26; not part of make test; tens of minutes): mutmut, one
+## Mutation testing of the rule modules (issue 26; not part of make test; hours on 2 cores): mutmut, one
 ## group of modules at a time with the tests that cover it ([tool.sscard-mutation] in pyproject.toml).
-## MUTATION_GROUPS="pin cards" to pick groups, MUTATION_JOBS=2 for two processes. Report: docs/mutation-report.md.
+## MUTATION_GROUPS="pin-rules card-states" to pick groups, MUTATION_JOBS=2 for two processes. Report: docs/mutation-report.md.
 mutation: $(STAMP)
 	@$(BIN)/python -c "import mutmut" 2>/dev/null || $(BIN)/pip install --quiet -c requirements.lock -e '.[test,dev]'
 	$(BIN)/python scripts/mutation.py $(MUTATION_GROUPS)

@@ -205,3 +205,35 @@ def test_expired_answers_are_purged_every_so_many_claims(db_env, monkeypatch) ->
     with unit_of_work() as uow:
         service.begin(uow, scope="test:purge", key="new-3", digest="d" * 64)  # the 3rd claim: purges
     assert keys() == {"young", "new-1", "new-2", "new-3"}
+
+
+# rule issue-22-4 (retention): an old answer purged by another request while this one looks at its key
+# leaves the key free: this request claims it (was NoResultFound, a 500)
+def test_a_key_purged_while_it_is_read_is_claimed_anew(db_env) -> None:
+    from sqlalchemy import delete
+
+    from sscard.idempotency import service
+    from sscard.idempotency.models import IdempotentRequest
+
+    with unit_of_work() as uow:
+        service.finish(
+            uow, claim=service.begin(uow, scope="test:vanish", key="old", digest="a" * 64), answer={"ok": True}
+        )
+    _age_key("old", hours=48)
+    with unit_of_work() as uow:
+        execute, purged = uow.session.execute, []
+
+        def purge_first(statement: Any, *args: Any, **kwargs: Any) -> Any:
+            if statement is service._FIND and not purged:  # the purge lands between the claim and the read
+                purged.append(execute(delete(IdempotentRequest).where(IdempotentRequest.key == "old")).rowcount)
+            return execute(statement, *args, **kwargs)
+
+        uow.session.execute = purge_first  # type: ignore[method-assign]
+        try:
+            stored = service.begin(uow, scope="test:vanish", key="old", digest="b" * 64)
+        finally:
+            del uow.session.execute
+    assert purged == [1] and stored.answer is None  # a claim for this request, not the purged answer
+    with unit_of_work() as uow:
+        row = uow.session.scalars(select(IdempotentRequest).where(IdempotentRequest.key == "old")).one()
+        assert row.request_digest == "b" * 64 and row.id == stored.row_id

@@ -553,10 +553,34 @@ def test_contributions_detach_and_close(pg) -> None:
         assert c.execute(text("SELECT count(*) FROM contribution_declaration WHERE id = ANY(:i)"),
                          {"i": ids}).scalar_one() == 1  # fmt: skip
     _refused(pg, "contribution_declaration", decl, "archived_months")
+    _service_refuses_the_archived_month(pg, decl, old)
     assert _declared(pg, [THIS_MONTH])  # the months still attached take declarations as before
     with _uow(pg) as uow:
         assert check_ledger(uow).ok
         assert verify_chain(uow).ok
+
+
+def _service_refuses_the_archived_month(pg, decl, month: date) -> None:
+    """The declaration service names the refusal (PERIOD_ARCHIVED), for the same base and for a correction,
+    before the database's check is reached (which the API answered as a retryable 409, an import as a bug)."""
+    from sscard.insurance.declarations import DeclarationInput, declare_batch
+    from sscard.insurance.errors import PeriodArchived
+    from sscard.insurance.models import DeclarationDocument, DocumentSource
+    from tests.insurance_accounts.factories import sealed_document
+
+    for base in (decl["base_fen"], decl["base_fen"] + 100_000):  # the same again; a correction
+        with _uow(pg) as uow:
+            doc = DeclarationDocument(
+                employer_id=decl["employer_id"], source=DocumentSource.API, sha256="2" * 64, size=2,
+                content_enc=sealed_document(b"{}"), actor="test", channel="system",
+            )  # fmt: skip
+            uow.session.add(doc)
+            uow.flush()
+            item = DeclarationInput(line=7, employer_id=decl["employer_id"], person_id=decl["person_id"], period=month,
+                                    declared_base_fen=base)  # fmt: skip
+            [outcome] = declare_batch(uow, items=[item], document=doc, actor=ACTOR)
+            assert (outcome.line, outcome.status, outcome.code) == (7, "rejected", PeriodArchived.code)
+            uow.session.rollback()
 
 
 # rule FIN-1: a posting's legs land in the partition of its business month; ``ledger check`` reads every

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
@@ -53,7 +54,7 @@ from sscard.credentials.pin.batch_verify import pin_verifier
 from sscard.debit.batch import debit_batcher
 from sscard.logging import configure_logging
 from sscard.settlement.batch import settlement_batcher
-from sscard.startup import ensure_production_ready
+from sscard.startup import device_warning, ensure_production_ready
 
 
 @asynccontextmanager
@@ -68,6 +69,12 @@ def create_app() -> FastAPI:
     configure_logging()
     # SSCARD_ENV=prod: refuse to start on development material, naming every problem (startup.py).
     ensure_production_ready()
+    if get_settings().env == "dev":
+        # KEY-4: a development installation's guard keeps quiet per command; a server process says it once
+        # however it was started (uvicorn/gunicorn on create_app as well as `sscard serve`'s banner).
+        warning = device_warning()
+        if warning:
+            structlog.get_logger("sscard.security").warning("security.device.not_certified", detail=warning)
     title = "sscard — social security card platform"
     prod = get_settings().env == "prod"
     if prod:

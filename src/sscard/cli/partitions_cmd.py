@@ -3,6 +3,7 @@ docs/partitioning.md). On SQLite, the embedded default, nothing is partitioned: 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -23,12 +24,14 @@ app = typer.Typer(
 _NOT_PARTITIONED = "nothing is partitioned on this database (SQLite, or PostgreSQL before migration 0020)"
 
 
+_YEAR_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}", re.ASCII)
+
+
 def _month(value: str) -> date:
-    try:
-        year, month = value.split("-")
-        return date(int(year), int(month), 1)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r}: expected YYYY-MM") from None
+    """YYYY-MM in ASCII digits, nothing else (int() alone took "2024-1_0" and full-width digits)."""
+    if not _YEAR_MONTH.fullmatch(value) or not 1 <= int(value[5:]) <= 12 or int(value[:4]) < 1:
+        raise typer.BadParameter(f"{value!r}: expected YYYY-MM")
+    return date(int(value[:4]), int(value[5:]), 1)
 
 
 @app.command("list")

@@ -88,6 +88,18 @@ def check_key(key: str) -> str:
 def begin(uow: UnitOfWork, *, scope: str, key: str, digest: str) -> Stored:
     """The first answer of this very request, or a claim on the key for this one; 422 for another body."""
     check_key(key)
+    # A row seen here can be purged (past its retention) by another request before the next statement
+    # reads it: then the key is free again and the claim is tried once more. That ends: a purge takes
+    # only rows at least an hour old (retention >= 1 h), and the next attempt either claims the key or
+    # finds a row made since, which no purge takes.
+    while True:
+        stored = _claim_or_answer(uow, scope=scope, key=key, digest=digest)
+        if stored is not None:
+            return stored
+
+
+def _claim_or_answer(uow: UnitOfWork, *, scope: str, key: str, digest: str) -> Stored | None:
+    """``begin``'s one attempt; None when the key's row was purged between two of its statements."""
     params = {"scope": scope, "key": key}
     now = utcnow()
     stmt = upsert(uow, T).values(
@@ -98,7 +110,9 @@ def begin(uow: UnitOfWork, *, scope: str, key: str, digest: str) -> Stored:
         if next(_claims) % PURGE_EVERY == 0:
             purge_expired(uow, now=now)
         return Stored(int(row_id))
-    row = uow.session.execute(_FIND, params).one()  # committed by another transaction
+    row = uow.session.execute(_FIND, params).one_or_none()  # committed by another transaction
+    if row is None:
+        return None
     cutoff = expiry_cutoff(now)
     if row.created_at < cutoff:
         # Past its retention (not purged yet): a new request under an old key, whatever its body.
@@ -110,7 +124,9 @@ def begin(uow: UnitOfWork, *, scope: str, key: str, digest: str) -> Stored:
         )
         if taken is not None:
             return Stored(int(taken))
-        row = uow.session.execute(_FIND, params).one()  # a concurrent copy took it over first
+        row = uow.session.execute(_FIND, params).one_or_none()  # a concurrent copy took it over first
+        if row is None:
+            return None
     if row.answer is None or row.status_code == 0:
         # A claim committed without an answer: its request failed after committing what it counted
         # (db/early_commit.py: a wrong PIN) or answered without a stored answer. Nothing was kept
@@ -126,7 +142,9 @@ def begin(uow: UnitOfWork, *, scope: str, key: str, digest: str) -> Stored:
         )
         if taken is not None:
             return Stored(int(taken))
-        row = uow.session.execute(_FIND, params).one()
+        row = uow.session.execute(_FIND, params).one_or_none()
+        if row is None:
+            return None
     if row.request_digest != digest:
         raise IdempotencyKeyReused("this Idempotency-Key was used for another request; use a new key")
     return Stored(int(row.id), dict(row.answer), int(row.status_code))

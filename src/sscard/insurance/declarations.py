@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sscard.audit import Actor, record_event
 from sscard.db.base import utcnow
 from sscard.db.bulk import copy_rows, next_ids, writes_in_sets
+from sscard.db.partitions import archived_before
 from sscard.db.session import UnitOfWork
 from sscard.errors import DomainError
 from sscard.insurance import errors as E
@@ -54,6 +55,7 @@ ERRORS: dict[str, type[DomainError]] = {
     for cls in (
         E.NotRegistered,
         E.PeriodInFuture,
+        E.PeriodArchived,
         E.PeriodBeforeRegistration,
         E.BaseInvalid,
         E.BaseAbsurd,
@@ -176,9 +178,15 @@ def plan(
     in_batch: dict[tuple[int | None, int, date], Planned] = {}
     repeats: list[tuple[int, Planned]] = []
     this_month = today.replace(day=1)
+    # Months detached for archive (PostgreSQL) take no declaration: the database refuses the row, and a
+    # correction there would start a second revision 1 beside the archived one.
+    attached_from = archived_before(uow.session.connection(), _DECL.name)
     for item in items:
         if item.period > this_month:
             done.append(Outcome(item.line, REJECTED, None, E.PeriodInFuture.code, f"period {item.period:%Y-%m}"))
+            continue
+        if attached_from is not None and item.period < attached_from:
+            done.append(Outcome(item.line, REJECTED, None, E.PeriodArchived.code, f"period {item.period:%Y-%m}"))
             continue
         regs = registrations.get((item.person_id, item.employer_id))
         if not regs:

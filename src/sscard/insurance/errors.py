@@ -71,6 +71,12 @@ class PeriodInFuture(ValidationFailed):
     title_zh = "所属期尚未开始。"
 
 
+class PeriodArchived(ValidationFailed):
+    code = "PERIOD_ARCHIVED"
+    title = "The period's records are archived (sscard partitions detach); it can no longer be declared or corrected."
+    title_zh = "该所属期的记录已归档，不能再申报或更正。"
+
+
 class PeriodBeforeRegistration(ValidationFailed):
     code = "PERIOD_BEFORE_REGISTRATION"
     title = "The period is before the registration's employment start (or after it ended)."
