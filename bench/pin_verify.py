@@ -630,7 +630,7 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     # A card is not used at two terminals at once: few cards would make requests queue on one card's row.
     ap.add_argument("--cards", type=int, default=1000, help="active cards with an enabled PIN")
-    ap.add_argument("--max-rate", type=int, default=6000, help="budget of pre-signed requests per second")
+    ap.add_argument("--max-rate", type=int, default=12000, help="budget of pre-signed requests per second")
     ap.add_argument("--load", choices=("auto", "wrk", "httpx"), default="auto")
     args = ap.parse_args()
     load = "wrk" if args.load == "wrk" or (args.load == "auto" and shutil.which("wrk")) else "httpx"
