@@ -35,6 +35,20 @@ def row_id(value: int) -> int:
 
 RowIdArg = Annotated[int, typer.Argument(callback=row_id)]
 
+
+def batch_size_option(default: int) -> Any:
+    """The imports' ``--batch-size`` (persons, contributions): one option, its help naming ``default``,
+    the job's own ``DEFAULT_BATCH_SIZE`` that an unset option (None) falls back to
+    (tests/cli/test_import_help.py ties the two)."""
+    return typer.Option(
+        "--batch-size",
+        min=1,
+        max=100_000,
+        help=f"Rows per batch (default {default}): one transaction and one progress step; over the queue, "
+        "the lines of one message. Smaller batches hold locks for less time and lose less on a crash.",
+    )
+
+
 # Piped or redirected, a table keeps its full width (no 80-column wrapping, no "…" cutting a value): the
 # reader is a script or a file, not a terminal. On a terminal, Rich fits the terminal.
 PIPED_WIDTH = 4096
