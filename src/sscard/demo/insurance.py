@@ -29,7 +29,7 @@ from sscard.employers.models import Employer
 from sscard.employers.service import add_employer, find_employer
 from sscard.employers.uscc import check_character
 from sscard.insurance.accounts.interest import credit_interest, source_ref
-from sscard.insurance.declarations import DeclarationInput, PolicyCache, SystemAccounts, declare_batch
+from sscard.insurance.declarations import ArchiveHorizon, DeclarationInput, PolicyCache, SystemAccounts, declare_batch
 from sscard.insurance.discrepancies.models import DiscrepancyReport
 from sscard.insurance.discrepancies.service import answer_report, report_discrepancy
 from sscard.insurance.models import ContributionDeclaration, InsuranceRegistration, PremiumDecision, RegistrationKind
@@ -228,7 +228,7 @@ def _declare(
         ).all()
     )
     ids = _id_numbers(uow, person_ids)
-    policies, system = PolicyCache(), SystemAccounts()
+    policies, system, horizon = PolicyCache(), SystemAccounts(), ArchiveHorizon()
     late_period = periods[len(periods) // 2]  # one month the Guangzhou employer declared late (INS-7)
     groups: dict[int | None, list[int]] = {}
     for pid, (employer, _) in plan.items():
@@ -260,6 +260,7 @@ def _declare(
                 today=min(declared_on, today),
                 policies=policies,
                 system=system,
+                horizon=horizon,
             )
             run.declarations_added += sum(1 for o in outcomes if o.status == "posted")
 
