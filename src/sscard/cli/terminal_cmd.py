@@ -19,7 +19,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
-from sscard.cli.common import fail, print_json
+from sscard.cli.common import fail, print_json, staff_only
 from sscard.config import get_settings
 from sscard.terminal import (
     PinBlockError,
@@ -74,6 +74,7 @@ def _profiles() -> Path:
 
 @app.command("register")
 @_terminal_errors
+@staff_only  # an administrator or security officer (--staff-user)
 def register(
     institution: str = typer.Option(..., "--institution", help="Name of the institution the terminal stands in."),
     region: str | None = typer.Option(None, "--region", help="Six-digit region code; default: the staff member's."),
