@@ -19,29 +19,20 @@ import pytest
 from sqlalchemy import func, select, text
 
 from sscard.audit.models import AuditEntry
-from sscard.audit.service import verify_chain
 from sscard.cards.models import Card
 from sscard.credentials.pin.batch_db import POLICY_GENERATION, generation_params
 from sscard.credentials.pin.batch_verify import Authenticated
-from sscard.credentials.pin.models import CardPin
 from sscard.credentials.pin.rules.threshold import LockoutThresholds, PolicyGeneration
 from sscard.db.session import get_async_engine, unit_of_work
 from sscard.ledger.models import LedgerAccount
-from sscard.ledger.service import check
 from sscard.settlement.batch import SettleAttempt, Settled, settle_batch, settle_batch_pg
 from sscard.settlement.models import TerminalTxn
 from sscard.terminal.client import TerminalError
-from tests.settlement.factories import balance_of
-
-PIN = "740296"
-
-
-def _enabled(pharmacy, funded_card, fen: int, **person: Any) -> tuple[str, int]:
-    card_no, account = funded_card(fen, **person)
-    body = {"card_no": card_no, "old_pin_block": pharmacy.pin_block(card_no, "123456"),
-            "new_pin_block": pharmacy.pin_block(card_no, PIN)}  # fmt: skip
-    pharmacy.request("POST", "/terminal/pin/change", json_body=body)
-    return card_no, account
+from tests.settlement.factories import PIN, balance_of
+from tests.settlement.factories import enable_pin as _enabled
+from tests.settlement.factories import ledger_and_chain_ok as _ledger_and_chain_ok
+from tests.settlement.factories import pin_failures as _failures
+from tests.settlement.factories import stored as _stored
 
 
 def _attempt(t, card_no: str, amount: int, txn_id: str, *, pin: str | None = PIN, partial: bool = False):
@@ -88,29 +79,6 @@ def driver(request, db) -> str:
     if request.param == "pipeline" and db.backend != "postgresql":
         pytest.skip("libpq's pipeline runs on PostgreSQL only")
     return request.param
-
-
-def _stored(terminal_id: str, txn_id: str) -> int:
-    with unit_of_work() as uow:
-        query = (
-            select(func.count())
-            .select_from(TerminalTxn)
-            .where(TerminalTxn.terminal_id == terminal_id, TerminalTxn.txn_id == txn_id)
-        )
-        return int(uow.session.scalar(query) or 0)
-
-
-def _failures(card_no: str) -> int:
-    with unit_of_work() as uow:
-        query = select(CardPin.failures).join(Card, Card.id == CardPin.card_id).where(Card.card_no == card_no)
-        return int(uow.session.scalar(query) or 0)
-
-
-def _ledger_and_chain_ok() -> None:
-    with unit_of_work() as uow:
-        report = check(uow)
-        assert report.ok, report.discrepancies
-        assert verify_chain(uow).ok
 
 
 def _opened(pharmacy, funded_card) -> None:
