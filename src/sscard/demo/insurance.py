@@ -87,6 +87,9 @@ class InsuranceDemo:
     interest_credited: int = 0
     reports_added: int = 0
     person_ids: list[int] = field(default_factory=list)  # the contributors
+    # The demo employers, to sign in as: no password until one asks for a temporary one (QPW-5), sent
+    # by SMS to the contact phone (the demo's outbox file).
+    employers: list[dict[str, str]] = field(default_factory=list)
     statement_year: int = 0  # last year: complete, with interest
 
     @property
@@ -146,6 +149,8 @@ def _employers(uow: UnitOfWork, actor: Actor, run: InsuranceDemo) -> list[Employ
             # requests a temporary one (forgot password, user type employer), sent to the contact phone.
             create_account(uow, employer=employer, actor=actor)
         out.append(employer)
+        run.employers.append({"uscc": employer.uscc, "name": e.name, "region": e.region_code,
+                              "contact_phone": e.contact_phone})  # fmt: skip
     return out
 
 
