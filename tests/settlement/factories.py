@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -16,6 +18,8 @@ from sscard.ledger.models import AccountKind, LedgerLeg, LedgerPosting, PostingK
 from sscard.ledger.rules import Leg
 from sscard.ledger.service import check, open_account, post
 from sscard.settlement.models import TerminalTxn
+from sscard.terminal_registry.auth import AuthenticatedTerminal
+from sscard.terminal_registry.models import InstitutionType
 from tests.credentials.pin.factories import make_card
 from tests.people.factories import CLERK
 
@@ -102,3 +106,38 @@ def ledger_and_chain_ok() -> None:
         report = check(uow)
         assert report.ok, report.discrepancies
         assert verify_chain(uow).ok
+
+
+# The concurrency tests (settlement, bank POS consumption): many threads at once, at most this many holding
+# a connection of the shared PostgreSQL at a time (its connection limit), the rest queue for one.
+CONNECTIONS = 16
+
+
+def in_parallel(jobs: list[Callable[[], str]]) -> list[str]:
+    """Run ``jobs`` in threads released together (a barrier), at most ``CONNECTIONS`` at a time: their
+    outcomes, in the order they finished."""
+    barrier = threading.Barrier(len(jobs), timeout=60)
+    gate = threading.BoundedSemaphore(CONNECTIONS)
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def run(job: Callable[[], str]) -> None:
+        barrier.wait()
+        with gate:
+            outcome = job()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    assert len(results) == len(jobs), "a worker hung"
+    return results
+
+
+def authenticated(terminal, kind: InstitutionType) -> AuthenticatedTerminal:
+    """A new terminal of ``kind`` (the ``terminal`` fixture) as the services see it once authenticated."""
+    p = terminal(kind.value).profile
+    return AuthenticatedTerminal(p.terminal_id, p.institution, kind, p.region_code, p.key_version, p.suite)
