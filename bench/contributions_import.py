@@ -32,7 +32,8 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -212,17 +213,52 @@ def _truncate(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
-def bare_rows(url: str, schema: str, batches: list[tuple]) -> Side:
-    """The same declarations' rows straight into the same tables, one row per statement (pipelined
-    ``executemany``, RETURNING where ids are needed), as before the fourteenth session."""
+@dataclass
+class Bare:
+    """What a bare side keeps across its batches: the time, the set-up's registrations and system
+    accounts, the personal accounts opened so far and every touched account's balance."""
+
+    now: datetime
+    reg_of: dict[int, int]  # person id -> registration id
+    clearing_id: int
+    pooling_id: int
+    seen: set[int] = field(default_factory=set)  # the persons whose accounts are open
+    accounts: dict[tuple[str, int], int] = field(default_factory=dict)
+    balances: dict[int, int] = field(default_factory=dict)
+
+    def new_persons(self, part: list[tuple]) -> list[tuple[str, int]]:
+        """The (kind, person) of the personal accounts the batch's persons seen first need."""
+        new = sorted({r[0] for r in part} - self.seen)
+        self.seen.update(new)
+        return [(k, p) for p in new for k in ("pension_personal", "medical_personal")]
+
+    def legs(self, posting_ids: list[int], part: list[tuple], parts: list) -> list[tuple[int, int, int, date]]:
+        """The postings' legs, their amounts added to the balances kept here."""
+        legs = []
+        for pid, r, ps in zip(posting_ids, part, parts, strict=True):
+            legs += _legs(pid, r, ps, self.accounts, self.pooling_id, self.clearing_id, self.now.date())
+        for _, acc, amount, _ in legs:
+            self.balances[acc] = self.balances.get(acc, 0) + amount
+        return legs
+
+    def lock(self, cur: psycopg.Cursor, legs: list[tuple[int, int, int, date]]) -> list[int]:
+        """Lock the legs' accounts (in id order) before their balances are written; their ids."""
+        touched = sorted({leg[1] for leg in legs})
+        cur.execute("SELECT id FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (touched,))
+        return touched
+
+
+def bare_side(
+    url: str, schema: str, batches: list[tuple], write: Callable[[psycopg.Cursor, Bare, int, list, list], None]
+) -> Side:
+    """One bare side, measured: the set-up's ids read and the system accounts opened before the clock,
+    then per batch (one transaction) its document row and ``write(cur, bare, document id, rows, parts)``;
+    the tables are emptied again afterwards."""
     now = datetime.now(UTC)
     with psycopg.connect(url, options=f"-csearch_path={schema}") as conn:
         reg_of = dict(conn.execute("SELECT person_id, id FROM insurance_registration").fetchall())
-        clearing_id, pooling_id = _system_accounts(conn, now)
+        bare = Bare(now, reg_of, *_system_accounts(conn, now))
         backend = conn.info.backend_pid
-        seen: set[int] = set()
-        accounts: dict[tuple[str, int], int] = {}
-        balances: dict[int, int] = {}
         ends: list[float] = []
         t0, c0, s0 = time.perf_counter(), time.process_time(), _backend_cpu(backend)
         for sealed, size, digest, part, parts in batches:
@@ -232,70 +268,66 @@ def bare_rows(url: str, schema: str, batches: list[tuple]) -> Side:
                     "VALUES ('csv', %s, %s, %s, %s, 'bench', 'cli') RETURNING id",
                     (digest, size, sealed, now),
                 ).fetchone()[0]
-                new = sorted({r[0] for r in part} - seen)
-                if new:
-                    cur.executemany(
-                        "INSERT INTO ledger_account (kind, person_id, region_code, balance_fen, may_go_negative, "
-                        "opened_at) VALUES (%s, %s, '110000', 0, false, %s) RETURNING id",
-                        [(k, p, now) for p in new for k in ("pension_personal", "medical_personal")],
-                        returning=True,
-                    )
-                    for p in new:
-                        for k in ("pension_personal", "medical_personal"):
-                            accounts[k, p] = cur.fetchone()[0]
-                            cur.nextset()
-                    seen.update(new)
-                cur.executemany(
-                    "INSERT INTO contribution_declaration (employer_id, person_id, registration_id, period, revision, "
-                    "declared_base_fen, base_fen, document_id, late, corrected, superseded, created_at) VALUES "
-                    "(%s, %s, %s, %s, 1, %s, %s, %s, true, false, false, %s) RETURNING id",
-                    [(r[1], r[0], reg_of[r[0]], r[2], r[3], r[3], doc, now) for r in part],
-                    returning=True,
-                )
-                decl_ids = []
-                while True:
-                    decl_ids.append(cur.fetchone()[0])
-                    if not cur.nextset():
-                        break
-                cur.executemany(
-                    "INSERT INTO contribution_part (declaration_id, period, insurance_type, employer_fen, "
-                    "individual_fen, personal_account_fen) VALUES (%s, %s, %s, %s, %s, %s)",
-                    [(d, r[2], *p) for d, r, ps in zip(decl_ids, part, parts, strict=True) for p in ps],
-                )
-                cur.executemany(
-                    "INSERT INTO ledger_posting (kind, business_date, created_at, actor, channel, source_ref, memo) "
-                    "VALUES ('contribution', %s, %s, 'bench', 'cli', %s, %s) RETURNING id",
-                    [
-                        (now.date(), now, f"declaration:{d}", f"{r[2]:%Y-%m}")
-                        for d, r in zip(decl_ids, part, strict=True)
-                    ],
-                    returning=True,
-                )
-                posting_ids = []
-                while True:
-                    posting_ids.append(cur.fetchone()[0])
-                    if not cur.nextset():
-                        break
-                legs = []
-                for pid, r, ps in zip(posting_ids, part, parts, strict=True):
-                    legs += _legs(pid, r, ps, accounts, pooling_id, clearing_id, now.date())
-                for _, acc, amount, _ in legs:
-                    balances[acc] = balances.get(acc, 0) + amount
-                cur.executemany(
-                    "INSERT INTO ledger_leg (posting_id, account_id, amount_fen, posted_on) VALUES (%s, %s, %s, %s)",
-                    legs,
-                )
-                touched = sorted({leg[1] for leg in legs})
-                cur.execute("SELECT id FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (touched,))
-                cur.executemany("UPDATE ledger_account SET balance_fen = %s WHERE id = %s",
-                                [(balances[acc], acc) for acc in touched])  # fmt: skip
-                cur.executemany("UPDATE contribution_declaration SET posting_id = %s WHERE id = %s",
-                                list(zip(posting_ids, decl_ids, strict=True)))  # fmt: skip
+                write(cur, bare, doc, part, parts)
             conn.commit()
             ends.append(time.perf_counter() - t0)
         side = Side(time.perf_counter() - t0, time.process_time() - c0, _backend_cpu(backend) - s0, ends)
         _truncate(conn)
     return side
+
+
+def _returned_ids(cur: psycopg.Cursor) -> list[int]:
+    """The ids a pipelined ``executemany(..., returning=True)`` returned, one result set a row."""
+    ids = []
+    while True:
+        ids.append(cur.fetchone()[0])
+        if not cur.nextset():
+            return ids
+
+
+def write_rows(cur: psycopg.Cursor, bare: Bare, doc: int, part: list[tuple], parts: list) -> None:
+    """One row per statement (pipelined ``executemany``, RETURNING where ids are needed), as before the
+    fourteenth session."""
+    now = bare.now
+    keys = bare.new_persons(part)
+    if keys:
+        cur.executemany(
+            "INSERT INTO ledger_account (kind, person_id, region_code, balance_fen, may_go_negative, "
+            "opened_at) VALUES (%s, %s, '110000', 0, false, %s) RETURNING id",
+            [(k, p, now) for k, p in keys],
+            returning=True,
+        )
+        bare.accounts.update(zip(keys, _returned_ids(cur), strict=True))
+    cur.executemany(
+        "INSERT INTO contribution_declaration (employer_id, person_id, registration_id, period, revision, "
+        "declared_base_fen, base_fen, document_id, late, corrected, superseded, created_at) VALUES "
+        "(%s, %s, %s, %s, 1, %s, %s, %s, true, false, false, %s) RETURNING id",
+        [(r[1], r[0], bare.reg_of[r[0]], r[2], r[3], r[3], doc, now) for r in part],
+        returning=True,
+    )
+    decl_ids = _returned_ids(cur)
+    cur.executemany(
+        "INSERT INTO contribution_part (declaration_id, period, insurance_type, employer_fen, "
+        "individual_fen, personal_account_fen) VALUES (%s, %s, %s, %s, %s, %s)",
+        [(d, r[2], *p) for d, r, ps in zip(decl_ids, part, parts, strict=True) for p in ps],
+    )
+    cur.executemany(
+        "INSERT INTO ledger_posting (kind, business_date, created_at, actor, channel, source_ref, memo) "
+        "VALUES ('contribution', %s, %s, 'bench', 'cli', %s, %s) RETURNING id",
+        [(now.date(), now, f"declaration:{d}", f"{r[2]:%Y-%m}") for d, r in zip(decl_ids, part, strict=True)],
+        returning=True,
+    )
+    posting_ids = _returned_ids(cur)
+    legs = bare.legs(posting_ids, part, parts)
+    cur.executemany(
+        "INSERT INTO ledger_leg (posting_id, account_id, amount_fen, posted_on) VALUES (%s, %s, %s, %s)",
+        legs,
+    )
+    touched = bare.lock(cur, legs)
+    cur.executemany("UPDATE ledger_account SET balance_fen = %s WHERE id = %s",
+                    [(bare.balances[acc], acc) for acc in touched])  # fmt: skip
+    cur.executemany("UPDATE contribution_declaration SET posting_id = %s WHERE id = %s",
+                    list(zip(posting_ids, decl_ids, strict=True)))  # fmt: skip
 
 
 def _ids(cur: psycopg.Cursor, table: str, n: int) -> list[int]:
@@ -304,73 +336,45 @@ def _ids(cur: psycopg.Cursor, table: str, n: int) -> list[int]:
     return [r[0] for r in cur.fetchall()]
 
 
-def bare_sets(url: str, schema: str, batches: list[tuple]) -> Side:
+def write_sets(cur: psycopg.Cursor, bare: Bare, doc: int, part: list[tuple], parts: list) -> None:
     """The same rows written in sets: ids taken from the sequences in one query per table, then one COPY
     per table (accounts, postings, legs, declarations with their posting ids, parts) and one UPDATE of
     the touched accounts' balances from arrays, after locking them."""
-    now = datetime.now(UTC)
-    with psycopg.connect(url, options=f"-csearch_path={schema}") as conn:
-        reg_of = dict(conn.execute("SELECT person_id, id FROM insurance_registration").fetchall())
-        clearing_id, pooling_id = _system_accounts(conn, now)
-        backend = conn.info.backend_pid
-        seen: set[int] = set()
-        accounts: dict[tuple[str, int], int] = {}
-        balances: dict[int, int] = {}
-        ends: list[float] = []
-        t0, c0, s0 = time.perf_counter(), time.process_time(), _backend_cpu(backend)
-        for sealed, size, digest, part, parts in batches:
-            with conn.cursor() as cur:
-                doc = cur.execute(
-                    "INSERT INTO declaration_document (source, sha256, size, content_enc, received_at, actor, channel) "
-                    "VALUES ('csv', %s, %s, %s, %s, 'bench', 'cli') RETURNING id",
-                    (digest, size, sealed, now),
-                ).fetchone()[0]
-                new = sorted({r[0] for r in part} - seen)
-                if new:
-                    keys = [(k, p) for p in new for k in ("pension_personal", "medical_personal")]
-                    ids = _ids(cur, "ledger_account", len(keys))
-                    columns = "id, kind, person_id, region_code, balance_fen, may_go_negative, opened_at"
-                    with cur.copy(f"COPY ledger_account ({columns}) FROM STDIN") as copy:
-                        for aid, (k, p) in zip(ids, keys, strict=True):
-                            copy.write_row((aid, k, p, "110000", 0, False, now))
-                            accounts[k, p] = aid
-                    seen.update(new)
-                decl_ids = _ids(cur, "contribution_declaration", len(part))
-                posting_ids = _ids(cur, "ledger_posting", len(part))
-                with cur.copy("COPY ledger_posting (id, kind, business_date, created_at, actor, channel, source_ref, "
-                              "memo) FROM STDIN") as copy:  # fmt: skip
-                    for pid, d, r in zip(posting_ids, decl_ids, part, strict=True):
-                        copy.write_row((pid, "contribution", now.date(), now, "bench", "cli", f"declaration:{d}",
-                                        f"{r[2]:%Y-%m}"))  # fmt: skip
-                legs = []
-                for pid, r, ps in zip(posting_ids, part, parts, strict=True):
-                    legs += _legs(pid, r, ps, accounts, pooling_id, clearing_id, now.date())
-                with cur.copy("COPY ledger_leg (posting_id, account_id, amount_fen, posted_on) FROM STDIN") as copy:
-                    for leg in legs:
-                        copy.write_row(leg)
-                with cur.copy("COPY contribution_declaration (id, employer_id, person_id, registration_id, period, "
-                              "revision, declared_base_fen, base_fen, document_id, late, corrected, superseded, "
-                              "posting_id, created_at) FROM STDIN") as copy:  # fmt: skip
-                    for d, pid, r in zip(decl_ids, posting_ids, part, strict=True):
-                        copy.write_row((d, r[1], r[0], reg_of[r[0]], r[2], 1, r[3], r[3], doc, True, False, False,
-                                        pid, now))  # fmt: skip
-                with cur.copy("COPY contribution_part (declaration_id, period, insurance_type, employer_fen, "
-                              "individual_fen, personal_account_fen) FROM STDIN") as copy:  # fmt: skip
-                    for d, r, ps in zip(decl_ids, part, parts, strict=True):
-                        for p in ps:
-                            copy.write_row((d, r[2], *p))
-                for _, acc, amount, _ in legs:
-                    balances[acc] = balances.get(acc, 0) + amount
-                touched = sorted({leg[1] for leg in legs})
-                cur.execute("SELECT id FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (touched,))
-                cur.execute("UPDATE ledger_account a SET balance_fen = v.balance FROM unnest(%s::bigint[], "
-                            "%s::bigint[]) AS v(id, balance) WHERE a.id = v.id AND a.id = ANY(%s::bigint[])",
-                            (touched, [balances[acc] for acc in touched], touched))  # fmt: skip
-            conn.commit()
-            ends.append(time.perf_counter() - t0)
-        side = Side(time.perf_counter() - t0, time.process_time() - c0, _backend_cpu(backend) - s0, ends)
-        _truncate(conn)
-    return side
+    now = bare.now
+    keys = bare.new_persons(part)
+    if keys:
+        ids = _ids(cur, "ledger_account", len(keys))
+        columns = "id, kind, person_id, region_code, balance_fen, may_go_negative, opened_at"
+        with cur.copy(f"COPY ledger_account ({columns}) FROM STDIN") as copy:
+            for aid, (k, p) in zip(ids, keys, strict=True):
+                copy.write_row((aid, k, p, "110000", 0, False, now))
+        bare.accounts.update(zip(keys, ids, strict=True))
+    decl_ids = _ids(cur, "contribution_declaration", len(part))
+    posting_ids = _ids(cur, "ledger_posting", len(part))
+    with cur.copy("COPY ledger_posting (id, kind, business_date, created_at, actor, channel, source_ref, "
+                  "memo) FROM STDIN") as copy:  # fmt: skip
+        for pid, d, r in zip(posting_ids, decl_ids, part, strict=True):
+            copy.write_row((pid, "contribution", now.date(), now, "bench", "cli", f"declaration:{d}",
+                            f"{r[2]:%Y-%m}"))  # fmt: skip
+    legs = bare.legs(posting_ids, part, parts)
+    with cur.copy("COPY ledger_leg (posting_id, account_id, amount_fen, posted_on) FROM STDIN") as copy:
+        for leg in legs:
+            copy.write_row(leg)
+    with cur.copy("COPY contribution_declaration (id, employer_id, person_id, registration_id, period, "
+                  "revision, declared_base_fen, base_fen, document_id, late, corrected, superseded, "
+                  "posting_id, created_at) FROM STDIN") as copy:  # fmt: skip
+        for d, pid, r in zip(decl_ids, posting_ids, part, strict=True):
+            copy.write_row((d, r[1], r[0], bare.reg_of[r[0]], r[2], 1, r[3], r[3], doc, True, False, False,
+                            pid, now))  # fmt: skip
+    with cur.copy("COPY contribution_part (declaration_id, period, insurance_type, employer_fen, "
+                  "individual_fen, personal_account_fen) FROM STDIN") as copy:  # fmt: skip
+        for d, r, ps in zip(decl_ids, part, parts, strict=True):
+            for p in ps:
+                copy.write_row((d, r[2], *p))
+    touched = bare.lock(cur, legs)
+    cur.execute("UPDATE ledger_account a SET balance_fen = v.balance FROM unnest(%s::bigint[], "
+                "%s::bigint[]) AS v(id, balance) WHERE a.id = v.id AND a.id = ANY(%s::bigint[])",
+                (touched, [bare.balances[acc] for acc in touched], touched))  # fmt: skip
 
 
 class BackendWatch:
@@ -458,7 +462,7 @@ def main() -> None:
         del rows
         sides: dict[str, Side] = {}
         for name in args.baselines.split(","):
-            sides[name] = (bare_sets if name == "sets" else bare_rows)(args.url, schema, batches)
+            sides[name] = bare_side(args.url, schema, batches, write_sets if name == "sets" else write_rows)
             print(sides[name].line(f"bare {name}", lines, "(measured before the import)"), flush=True)
         del batches
 

@@ -158,7 +158,9 @@ CHECKS: tuple[Callable[[Settings], list[str]], ...] = (
 
 def device_warning(settings: Settings | None = None) -> str | None:
     """Outside prod: what prod would refuse about the security module's device (KEY-4), for the server's
-    start banner; None when the device is certified, in prod (refused there) or when nothing can be asked."""
+    start (the banner, the app factory): said once per process and condition (``DeviceGuard.announce``),
+    None after that, when the device is certified, in prod (refused there) or when nothing can be asked.
+    A module without a guard (opened by a tool or a test) has no record to share: it is said each time."""
     from sscard.security_module import get_security_module
 
     settings = settings or get_settings()
@@ -168,7 +170,7 @@ def device_warning(settings: Settings | None = None) -> str | None:
         guard = getattr(get_security_module(), "device_guard", None)
     except Exception:  # noqa: BLE001 - a banner line: the server's own start says why the module cannot open
         return None
-    reason = guard.problem(fresh=True) if guard is not None else "device_not_configured"
+    reason = guard.announce() if guard is not None else "device_not_configured"
     return None if reason is None else _device_problem(reason, guard.serial if guard is not None else None)
 
 

@@ -68,3 +68,15 @@ def test_demo_load_shows_no_password_an_account_no_longer_has(tmp_path, monkeypa
     finally:
         reset_settings_cache()
         reset_engine_cache()
+
+
+# rule CH-2: `sscard demo otp` of a role without a second factor says so (that role signs in with its password
+# alone), not to load the demo again, which would change nothing
+@pytest.mark.parametrize("username", ["bj_counter_clerk", "sz_counter_clerk", "bj_hotline_operator"])
+def test_demo_otp_of_a_role_without_a_second_factor(username: str) -> None:
+    from sscard.cli.main import app
+
+    result = CliRunner().invoke(app, ["demo", "otp", username], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
+    assert result.exit_code == 1 and "DEMO_NO_SECOND_FACTOR" in result.output
+    assert "password alone" in result.output and "security_officer" in result.output
+    assert "demo load" not in result.output

@@ -20,3 +20,18 @@ def test_a_month_is_read() -> None:
 def test_anything_else_is_refused_with_the_expected_form(value: str) -> None:
     with pytest.raises(typer.BadParameter, match="expected YYYY-MM"):
         _month(value)
+
+
+# `sscard partitions ensure --months-ahead` below 0 is a bad option on every backend (exit 2, naming the
+# option), before the database is asked: SQLite, which has nothing to partition, said so and exited 0
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"], indirect=True)
+def test_months_ahead_below_zero_is_refused_on_every_backend(db_env) -> None:
+    from typer.testing import CliRunner
+
+    from sscard.cli.main import app
+
+    wide = {"COLUMNS": "200", "TERMINAL_WIDTH": "200"}
+    result = CliRunner().invoke(app, ["partitions", "ensure", "--months-ahead", "-3"], env=wide)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--months-ahead'" in result.output
+    assert "nothing is partitioned" not in result.output and "created" not in result.output

@@ -55,3 +55,39 @@ def test_the_banner_warns_of_an_uncertified_device(monkeypatch: pytest.MonkeyPat
     assert "WARNING (refused with SSCARD_ENV=prod)" in result.stderr and "KEY-4" in result.stderr
     assert "device_not_configured" in result.stderr
     assert "WARNING" not in CliRunner().invoke(app, ["--help"]).output
+
+
+# rule KEY-4: a development server says it once per process: `sscard serve`'s banner says it, and the app
+# factory Uvicorn then runs in the same process does not say it again (the module's guard records it)
+def test_a_dev_server_warns_of_its_device_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    import secrets
+
+    from structlog.testing import capture_logs
+
+    from sscard.api.app import create_app
+    from sscard.security_module.device import DeviceGuard
+    from sscard.security_module.factory import open_soft_module
+    from tests.conftest import dev_env
+
+    guard = DeviceGuard(lookup=lambda serial: None, configured_serial=None, enforce=False, warn=False)
+    module = open_soft_module(
+        tmp_path / "keys", suite="sm", master_key=secrets.token_hex(16), device_guard=lambda backend: guard
+    )
+    monkeypatch.setattr("sscard.security_module._module", module)
+    apps: list[Any] = []
+
+    def run(sock: socket.socket, workers: int) -> None:
+        sock.close()
+        apps.append(create_app())  # what Uvicorn does in this process (factory=True, one worker)
+
+    monkeypatch.setattr("sscard.cli.serve._run_uvicorn", run)
+    with dev_env(), capture_logs() as logs:
+        result = CliRunner().invoke(app, ["serve", "--port", str(_free_port()), "--no-dispatch"])
+        create_app()  # another app in the same process (a reload): still quiet
+        fresh = DeviceGuard(lookup=lambda serial: None, configured_serial=None, enforce=False, warn=False)
+        monkeypatch.setattr(module, "device_guard", fresh)
+        create_app()  # a process of its own (another worker) says it, once
+    assert result.exit_code == 0, result.output
+    assert len(apps) == 1 and result.stderr.count("device_not_configured") == 1
+    said = [e for e in logs if e["event"] == "security.device.not_certified"]
+    assert len(said) == 1 and "device_not_configured" in said[0]["detail"]

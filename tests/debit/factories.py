@@ -12,18 +12,10 @@ from sscard.credentials.pin.batch_db import POLICY_GENERATION, generation_params
 from sscard.credentials.pin.rules.threshold import LockoutThresholds, PolicyGeneration
 from sscard.db.session import unit_of_work
 from sscard.debit.batch import ConsumeAttempt, NoticeThresholds
+from tests.settlement.factories import PIN, enable_pin
 
-PIN = "740296"
 PATH = "/terminal/debit/consumption"
-
-
-def enabled(kiosk, debit_card, fen: int, **person: Any) -> tuple[str, int]:
-    """A funded debit card whose PIN the holder changed at a kiosk (PIN enabled, PIN-2)."""
-    card_no, account = debit_card(fen, **person)
-    body = {"card_no": card_no, "old_pin_block": kiosk.pin_block(card_no, "123456"),
-            "new_pin_block": kiosk.pin_block(card_no, PIN)}  # fmt: skip
-    kiosk.request("POST", "/terminal/pin/change", json_body=body)
-    return card_no, account
+enabled = enable_pin  # a funded debit card whose PIN the holder changed at a kiosk (PIN enabled, PIN-2)
 
 
 def body_of(t, card_no: str, amount: int, txn_id: str, pin: str | None) -> dict[str, Any]:

@@ -19,14 +19,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from sscard.audit.models import AuditEntry
-from sscard.audit.service import verify_chain
-from sscard.cards.models import Card
 from sscard.credentials.pin import batch_db
 from sscard.credentials.pin.batch_verify import Authenticated
-from sscard.credentials.pin.models import CardPin
 from sscard.db.session import get_async_engine, unit_of_work
 from sscard.debit.batch import DECIDED, ConsumeAttempt, Consumed, consume_batch, consume_batch_pg
-from sscard.ledger.service import check
 from sscard.notify.models import OutboxMessage
 from sscard.settlement.models import TerminalTxn
 from sscard.terminal.client import TerminalError
@@ -35,6 +31,9 @@ from tests.debit.factories import attempt as _attempt
 from tests.debit.factories import caches as _caches
 from tests.people.factories import new_phone
 from tests.settlement.factories import balance_of
+from tests.settlement.factories import ledger_and_chain_ok as _ledger_and_chain_ok
+from tests.settlement.factories import pin_failures as _failures
+from tests.settlement.factories import stored as _stored
 
 
 def _run(driver: str, attempts: list[ConsumeAttempt], card_nos: list[str]) -> list[Any]:
@@ -64,27 +63,10 @@ def _count(model, *where) -> int:
         return int(uow.session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
-def _stored(terminal_id: str, txn_id: str) -> int:
-    return _count(TerminalTxn, TerminalTxn.terminal_id == terminal_id, TerminalTxn.txn_id == txn_id)
-
-
 def _consumed_entries(terminal_id: str, txn_id: str) -> int:
     """The ``debit.consume`` audit entries of one consumption (CH-4: exactly one when paid)."""
     return _count(AuditEntry, AuditEntry.action == "debit.consume", AuditEntry.actor_id == terminal_id,
                   AuditEntry.details.contains(f'"txn_id":"{txn_id}"'))  # fmt: skip
-
-
-def _failures(card_no: str) -> int:
-    with unit_of_work() as uow:
-        query = select(CardPin.failures).join(Card, Card.id == CardPin.card_id).where(Card.card_no == card_no)
-        return int(uow.session.scalar(query) or 0)
-
-
-def _ledger_and_chain_ok() -> None:
-    with unit_of_work() as uow:
-        report = check(uow)
-        assert report.ok, report.discrepancies
-        assert verify_chain(uow).ok
 
 
 # rules FIN-2 PIN-2 PIN-5 CARD-4 CH-3: a batch pays the common case once and hands back a replayed txn, a

@@ -1,13 +1,12 @@
 """Debit consumption under real parallelism on PostgreSQL (FIN-2): 50 consumptions on one account never
 overdraw and the ledger balances; one transaction id sent many times at once moves money once.
 
-50 threads start together; at most ``CONNECTIONS`` hold a database connection at a time (the shared
-PostgreSQL's connection limit, as in tests/settlement/test_concurrency.py), the rest queue for one.
+50 threads start together; at most ``CONNECTIONS`` (tests/settlement/factories.py ``in_parallel``) hold a database
+connection at a time (the shared PostgreSQL's connection limit), the rest queue for one.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import pytest
@@ -19,10 +18,7 @@ from sscard.ledger.service import check
 from sscard.settlement.errors import TxnConflict
 from sscard.terminal_registry.auth import AuthenticatedTerminal
 from sscard.terminal_registry.models import InstitutionType
-from tests.settlement.factories import balance_of
-
-CONNECTIONS = 16
-_gate = threading.BoundedSemaphore(CONNECTIONS)
+from tests.settlement.factories import authenticated, balance_of, in_parallel
 
 
 @pytest.fixture(autouse=True)
@@ -32,31 +28,7 @@ def _postgres_only(db) -> None:
 
 
 def _ref(terminal) -> AuthenticatedTerminal:
-    p = terminal("bank_outlet").profile
-    return AuthenticatedTerminal(
-        p.terminal_id, p.institution, InstitutionType.BANK_OUTLET, p.region_code, p.key_version, p.suite
-    )
-
-
-def _parallel(jobs: list[Callable[[], str]]) -> list[str]:
-    barrier = threading.Barrier(len(jobs), timeout=60)
-    results: list[str] = []
-    lock = threading.Lock()
-
-    def run(job: Callable[[], str]) -> None:
-        barrier.wait()
-        with _gate:
-            outcome = job()
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=180)
-    assert len(results) == len(jobs), "a worker hung"
-    return results
+    return authenticated(terminal, InstitutionType.BANK_OUTLET)
 
 
 def _pay(ref: AuthenticatedTerminal, card_no: str, amount: int, txn_id: str) -> Callable[[], str]:
@@ -79,7 +51,7 @@ def _pay(ref: AuthenticatedTerminal, card_no: str, amount: int, txn_id: str) -> 
 def test_50_parallel_consumptions_never_overdraw(db_env, terminal, debit_card) -> None:
     ref = _ref(terminal)
     card_no, account = debit_card(10_500)
-    results = _parallel([_pay(ref, card_no, 1_000, f"PAR{i}") for i in range(50)])
+    results = in_parallel([_pay(ref, card_no, 1_000, f"PAR{i}") for i in range(50)])
     assert results.count("paid") == 10 and results.count("insufficient") == 40
     assert balance_of(account) == 500
     with unit_of_work() as uow:
@@ -91,7 +63,7 @@ def test_50_parallel_consumptions_never_overdraw(db_env, terminal, debit_card) -
 def test_same_txn_id_at_once_moves_once(db_env, terminal, debit_card) -> None:
     ref = _ref(terminal)
     card_no, account = debit_card(10_000)
-    results = _parallel([_pay(ref, card_no, 700, "SAME1") for _ in range(20)])
+    results = in_parallel([_pay(ref, card_no, 700, "SAME1") for _ in range(20)])
     assert results.count("paid") == 1 and results.count("replayed") == 19
     assert balance_of(account) == 9_300
     with unit_of_work() as uow:
@@ -146,7 +118,7 @@ def test_50_parallel_batched_consumptions_never_overdraw(db_env, terminal, debit
 
         return job
 
-    results = _parallel([single(a, o) for a, o in handed_on]) if handed_on else []
+    results = in_parallel([single(a, o) for a, o in handed_on]) if handed_on else []
     assert batched + results.count("paid") == 10 and results.count("insufficient") == len(handed_on) - (10 - batched)
     assert batched >= 1  # the batches paid some (each batch locks the account first, then spends what is left)
     assert balance_of(account) == 500

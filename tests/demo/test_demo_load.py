@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -134,7 +135,11 @@ def test_cli_demo_load_twice_prints_the_same_logins(tmp_path, monkeypatch) -> No
         assert a["added"]["declarations"] > 0 and a["added"]["interest_postings"] > 0  # issue 19 item 7
         assert a["added"]["statements"] > 0  # rule INS-4: last year's statements, issued once
         assert set(b["added"].values()) == {0}  # regions, staff, persons, cards and the insurance records
-        assert a["staff"] == b["staff"] and a["persons"] == b["persons"]
+        assert a["staff"] == b["staff"] and a["persons"] == b["persons"] and a["employers"] == b["employers"]
+        # the employers to sign in as (a temporary password first, QPW-5), as README names them
+        assert [e["uscc"] for e in a["employers"]] == ["91110105MA01DE7K1R", "91440305MA5DE7K02B", "91440106MA9DE7K03B"]
+        code = runner.invoke(app, ["demo", "otp", "bj_security_officer", "--json"])
+        assert code.exit_code == 0 and re.fullmatch(r"[0-9]{6}", json.loads(code.stdout)["otp"])
         text = runner.invoke(app, ["demo", "load"])
         assert "nothing changed" in text.stdout and "bj_counter_clerk" in text.stdout
         assert runner.invoke(app, ["audit", "verify"]).exit_code == 0

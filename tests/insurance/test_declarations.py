@@ -129,3 +129,35 @@ def test_same_month_twice_in_one_batch(uow) -> None:
     clash = [DeclarationInput(i, employer.id, person.id, date(2025, 4, 1), 700_000 + i) for i in (1, 2)]
     outcomes = declare_batch(uow, items=clash, document=document(uow), actor=AGENCY, today=TODAY)
     assert [o.code for o in outcomes] == [None, "DECLARATION_CONFLICT"]
+
+
+# rule INS-3 (PERIOD_ARCHIVED): which months are archived is read once per holder (an import job's batches
+# share one, ImportContext.horizon) and afresh by a call without one (a request): no process-wide cache
+# for a detach to outlive in a long-lived server
+def test_archive_horizon_is_read_once_per_holder(uow, monkeypatch) -> None:
+    from sscard.insurance import declarations
+    from sscard.insurance.declarations import ArchiveHorizon, DeclarationInput, declare_batch
+
+    attached_from: list[date | None] = [date(2025, 4, 1)]  # 2025-01 … 2025-03 archived
+    reads: list[str] = []
+
+    def archived_before(connection, table: str) -> date | None:
+        reads.append(table)
+        return attached_from[0]
+
+    monkeypatch.setattr(declarations, "archived_before", archived_before)
+    employer, person, _, _ = registered_employee(uow)
+
+    def declare(month: int, horizon: ArchiveHorizon | None) -> tuple[str, str | None]:
+        item = DeclarationInput(1, employer.id, person.id, date(2025, month, 1), 700_000)
+        [outcome] = declare_batch(uow, items=[item], document=document(uow), actor=AGENCY, today=TODAY, horizon=horizon)
+        return outcome.status, outcome.code
+
+    job = ArchiveHorizon()
+    assert declare(4, job) == ("posted", None)
+    assert declare(3, job) == ("rejected", "PERIOD_ARCHIVED")
+    assert reads == ["contribution_declaration"]  # two batches, one read
+    attached_from[0] = None  # (as if) the archive were attached again: the next request sees it
+    assert declare(3, None) == ("posted", None)
+    assert declare(2, None) == ("posted", None)
+    assert len(reads) == 3

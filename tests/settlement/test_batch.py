@@ -19,29 +19,20 @@ import pytest
 from sqlalchemy import func, select, text
 
 from sscard.audit.models import AuditEntry
-from sscard.audit.service import verify_chain
 from sscard.cards.models import Card
 from sscard.credentials.pin.batch_db import POLICY_GENERATION, generation_params
 from sscard.credentials.pin.batch_verify import Authenticated
-from sscard.credentials.pin.models import CardPin
 from sscard.credentials.pin.rules.threshold import LockoutThresholds, PolicyGeneration
 from sscard.db.session import get_async_engine, unit_of_work
 from sscard.ledger.models import LedgerAccount
-from sscard.ledger.service import check
 from sscard.settlement.batch import SettleAttempt, Settled, settle_batch, settle_batch_pg
 from sscard.settlement.models import TerminalTxn
 from sscard.terminal.client import TerminalError
-from tests.settlement.factories import balance_of
-
-PIN = "740296"
-
-
-def _enabled(pharmacy, funded_card, fen: int, **person: Any) -> tuple[str, int]:
-    card_no, account = funded_card(fen, **person)
-    body = {"card_no": card_no, "old_pin_block": pharmacy.pin_block(card_no, "123456"),
-            "new_pin_block": pharmacy.pin_block(card_no, PIN)}  # fmt: skip
-    pharmacy.request("POST", "/terminal/pin/change", json_body=body)
-    return card_no, account
+from tests.settlement.factories import PIN, balance_of
+from tests.settlement.factories import enable_pin as _enabled
+from tests.settlement.factories import ledger_and_chain_ok as _ledger_and_chain_ok
+from tests.settlement.factories import pin_failures as _failures
+from tests.settlement.factories import stored as _stored
 
 
 def _attempt(t, card_no: str, amount: int, txn_id: str, *, pin: str | None = PIN, partial: bool = False):
@@ -90,33 +81,50 @@ def driver(request, db) -> str:
     return request.param
 
 
-def _stored(terminal_id: str, txn_id: str) -> int:
-    with unit_of_work() as uow:
-        query = (
-            select(func.count())
-            .select_from(TerminalTxn)
-            .where(TerminalTxn.terminal_id == terminal_id, TerminalTxn.txn_id == txn_id)
-        )
-        return int(uow.session.scalar(query) or 0)
-
-
-def _failures(card_no: str) -> int:
-    with unit_of_work() as uow:
-        query = select(CardPin.failures).join(Card, Card.id == CardPin.card_id).where(Card.card_no == card_no)
-        return int(uow.session.scalar(query) or 0)
-
-
-def _ledger_and_chain_ok() -> None:
-    with unit_of_work() as uow:
-        report = check(uow)
-        assert report.ok, report.discrepancies
-        assert verify_chain(uow).ok
-
-
 def _opened(pharmacy, funded_card) -> None:
     """The institution's clearing account is made by its first settlement (the single path's)."""
     card_no, _ = funded_card(1_000)
     pharmacy.settle(card_no, 1, f"OPEN{time.time_ns() % 10**9}")
+
+
+def _terminal_and_card(terminal, funded_card, kind: str = "pharmacy", **person: Any) -> tuple[Any, str, int]:
+    """A terminal whose institution has settled once, and a card of 5,000 fen whose PIN is enabled
+    (``_enabled``): (the terminal, the card's number, its account)."""
+    t = terminal(kind)
+    _opened(t, funded_card)
+    card_no, account = _enabled(t, funded_card, 5_000, **person)
+    return t, card_no, account
+
+
+def _behind_a_lock(db, account_id: int, run: Any, *, first: Any = None, meanwhile: Any = None) -> Any:
+    """``run()`` in a thread while another transaction holds ``account_id``'s row lock (and did ``first(its
+    connection)``): given a second to reach the lock and wait, then ``meanwhile()``, then the other
+    transaction commits. What ``run()`` returned, or the exception it raised."""
+    holder = db.engine.connect()
+    result: list[Any] = []
+
+    def batch() -> None:
+        try:
+            result.append(run())
+        except Exception as exc:  # noqa: BLE001 - what the batcher would turn into the single path for all
+            result.append(exc)
+
+    try:
+        transaction = holder.begin()
+        holder.execute(text("SELECT id FROM ledger_account WHERE id = :id FOR UPDATE"), {"id": account_id})
+        if first is not None:
+            first(holder)
+        thread = threading.Thread(target=batch)
+        thread.start()
+        time.sleep(1.0)  # the batch now waits for the other transaction's lock
+        if meanwhile is not None:
+            meanwhile()
+        transaction.commit()
+        thread.join(30)
+    finally:
+        holder.close()
+    assert len(result) == 1
+    return result[0]
 
 
 # rules FIN-1 PIN-2 PIN-5 CH-3: a batch pays the common case once, hands back a replayed txn, a conflicting
@@ -180,9 +188,7 @@ def test_a_batch_pays_the_common_case_and_hands_back_the_rest(terminal, funded_c
 
 # rules CH-3 FIN-1: the batch's answer is the answer stored; a replayed nonce is not authenticated here
 def test_the_batch_answer_is_stored_and_a_replayed_nonce_is_refused(terminal, funded_card, driver) -> None:
-    pharmacy = terminal("clinic")
-    _opened(pharmacy, funded_card)
-    card_no, account = _enabled(pharmacy, funded_card, 5_000)
+    pharmacy, card_no, account = _terminal_and_card(terminal, funded_card, "clinic")
     attempt = _attempt(pharmacy, card_no, 1_234, "S1")
     (settled,) = _run(driver, [attempt], [card_no])
     assert isinstance(settled, Settled)
@@ -219,42 +225,19 @@ def test_a_stored_txn_id_is_the_terminals_own(terminal, funded_card, driver) -> 
 def test_a_txn_claimed_meanwhile_fails_the_whole_batch(terminal, funded_card, driver, db) -> None:
     if db.backend != "postgresql":
         pytest.skip("needs two transactions at once")
-    pharmacy = terminal("pharmacy")
+    pharmacy, card_no, account = _terminal_and_card(terminal, funded_card)
     tid = pharmacy.profile.terminal_id
-    _opened(pharmacy, funded_card)
-    card_no, account = _enabled(pharmacy, funded_card, 5_000)
     other, other_account = _enabled(pharmacy, funded_card, 5_000)
-    holder = db.engine.connect()
-    started = threading.Event()
-    try:
-        transaction = holder.begin()
-        # The other transaction holds the medical account's lock and has claimed "M2" (not yet committed).
-        holder.execute(text("SELECT id FROM ledger_account WHERE id = :id FOR UPDATE"), {"id": other_account})
+
+    def claim(holder) -> None:  # the other transaction claims "M2" (not yet committed)
         txn_row = {"terminal_id": tid, "txn_id": "M2", "purpose": "settle", "request_digest": "0" * 64,
                    "institution_id": _institution(tid), "card_id": None, "account_id": other_account,
                    "amount_fen": -1, "reversed": False, "business_date": date(2026, 1, 1),
                    "answer": {"ok": True}}  # fmt: skip
         holder.execute(TerminalTxn.__table__.insert().values(**txn_row))
-        result: list[Any] = []
-        attempts = [_attempt(pharmacy, card_no, 100, "M1"), _attempt(pharmacy, other, 100, "M2")]
 
-        def batch() -> None:
-            started.set()
-            try:
-                result.append(_run(driver, attempts, [card_no, other]))
-            except Exception as exc:  # noqa: BLE001 - what the batcher would turn into the single path for all
-                result.append(exc)
-
-        thread = threading.Thread(target=batch)
-        thread.start()
-        started.wait()
-        time.sleep(1.0)  # the batch now waits for the other transaction's lock
-        transaction.commit()
-        thread.join(30)
-    finally:
-        holder.close()
-    assert len(result) == 1
-    outcome = result[0]
+    attempts = [_attempt(pharmacy, card_no, 100, "M1"), _attempt(pharmacy, other, 100, "M2")]
+    outcome = _behind_a_lock(db, other_account, lambda: _run(driver, attempts, [card_no, other]), first=claim)
     if isinstance(outcome, Exception):  # its write met the claim: the whole batch was rolled back
         assert _stored(tid, "M1") == 0 and balance_of(account) == 5_000
     else:  # it read the claim after the lock: M2 handed back, M1 paid
@@ -285,10 +268,8 @@ def _institution(terminal_id: str) -> int:
 def test_an_archived_txn_id_is_handed_back(terminal, funded_card, driver, db) -> None:
     if db.backend != "postgresql":
         pytest.skip("terminal_txn_key is PostgreSQL's")
-    pharmacy = terminal("pharmacy")
+    pharmacy, card_no, account = _terminal_and_card(terminal, funded_card)
     tid = pharmacy.profile.terminal_id
-    _opened(pharmacy, funded_card)
-    card_no, account = _enabled(pharmacy, funded_card, 5_000)
     (first,) = _run(driver, [_attempt(pharmacy, card_no, 100, "Z1")], [card_no])
     assert isinstance(first, Settled)
     with db.engine.begin() as c:  # what a detach leaves: the key, not the row (as ``partitions.ensure`` moves)
@@ -313,26 +294,16 @@ def test_a_card_blocked_mid_batch_is_not_paid(terminal, funded_card, driver, db)
 
     if db.backend != "postgresql":
         pytest.skip("needs two transactions at once")
-    pharmacy = terminal("pharmacy")
-    _opened(pharmacy, funded_card)
     id_number = new_id_number()
-    card_no, account = _enabled(pharmacy, funded_card, 5_000, id_number=id_number)
-    holder = db.engine.connect()
-    result: list[Any] = []
-    try:
-        transaction = holder.begin()
-        holder.execute(text("SELECT id FROM ledger_account WHERE id = :id FOR UPDATE"), {"id": account})
-        attempt = _attempt(pharmacy, card_no, 100, "B1")
-        thread = threading.Thread(target=lambda: result.append(_run(driver, [attempt], [card_no])))
-        thread.start()
-        time.sleep(1.0)  # the batch waits for the account's lock
+    pharmacy, card_no, account = _terminal_and_card(terminal, funded_card, id_number=id_number)
+
+    def block() -> None:  # committed while the batch waits
         with unit_of_work() as uow:
-            report_loss_by_hotline(uow, id_number=id_number, actor=CLERK)  # committed while the batch waits
-        transaction.commit()
-        thread.join(30)
-    finally:
-        holder.close()
-    assert result and isinstance(result[0][0], Authenticated)
+            report_loss_by_hotline(uow, id_number=id_number, actor=CLERK)
+
+    attempt = _attempt(pharmacy, card_no, 100, "B1")
+    outcome = _behind_a_lock(db, account, lambda: _run(driver, [attempt], [card_no]), meanwhile=block)
+    assert isinstance(outcome, list) and isinstance(outcome[0], Authenticated)
     assert balance_of(account) == 5_000
     with pytest.raises(TerminalError) as info:
         pharmacy.settle(card_no, 100, "B1", pin=PIN)

@@ -3,7 +3,6 @@ transaction id sent many times at once moves money once."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import pytest
@@ -15,34 +14,11 @@ from sscard.settlement.errors import TxnConflict
 from sscard.settlement.service import settle
 from sscard.terminal_registry.auth import AuthenticatedTerminal
 from sscard.terminal_registry.models import InstitutionType
-from tests.settlement.factories import balance_of
+from tests.settlement.factories import authenticated, balance_of, in_parallel
 
 
 def _ref(terminal) -> AuthenticatedTerminal:
-    p = terminal("pharmacy").profile
-    return AuthenticatedTerminal(
-        p.terminal_id, p.institution, InstitutionType.PHARMACY, p.region_code, p.key_version, p.suite
-    )
-
-
-def _parallel(jobs: list[Callable[[], str]]) -> list[str]:
-    barrier = threading.Barrier(len(jobs), timeout=30)
-    results: list[str] = []
-    lock = threading.Lock()
-
-    def run(job: Callable[[], str]) -> None:
-        barrier.wait()
-        outcome = job()
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert len(results) == len(jobs), "a worker hung"
-    return results
+    return authenticated(terminal, InstitutionType.PHARMACY)
 
 
 def _pay(ref: AuthenticatedTerminal, card_no: str, amount: int, txn_id: str) -> Callable[[], str]:
@@ -78,7 +54,7 @@ def _postgres_only(db) -> None:
 def test_parallel_settlements_never_overdraw(db_env, terminal, funded_card) -> None:
     ref = _ref(terminal)
     card_no, account = funded_card(10_500)
-    results = _parallel([_pay(ref, card_no, 1_000, f"PAR{i}") for i in range(16)])
+    results = in_parallel([_pay(ref, card_no, 1_000, f"PAR{i}") for i in range(16)])
     assert results.count("paid") == 10 and results.count("insufficient") == 6, results
     assert balance_of(account) == 500
     with unit_of_work() as uow:
@@ -90,7 +66,7 @@ def test_parallel_copies_of_one_settlement_pay_once(db_env, terminal, funded_car
     ref = _ref(terminal)
     card_no, account = funded_card(10_000)
     other, other_account = funded_card(10_000)
-    results = _parallel([_pay(ref, card_no, 700, "ONCE")] * 10 + [_pay(ref, other, 700, "ONCE")] * 3)
+    results = in_parallel([_pay(ref, card_no, 700, "ONCE")] * 10 + [_pay(ref, other, 700, "ONCE")] * 3)
     assert results.count("paid") == 1, results
     assert results.count("replayed") + results.count("conflict") == 12, results
     assert balance_of(account) + balance_of(other_account) == 20_000 - 700

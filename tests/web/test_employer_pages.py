@@ -26,9 +26,10 @@ def _employer():
         return employer.id, employer.uscc
 
 
-def signed_in_with_worker(browser) -> str:
-    """A new employer signed in, with a worker registered five days ago: the worker's ID number."""
-    _, uscc = _employer()
+def signed_in_with_worker(browser, uscc: str | None = None) -> str:
+    """A new employer (or the one of ``uscc``) signed in, with a worker registered five days ago: the
+    worker's ID number."""
+    uscc = uscc or _employer()[1]
     with unit_of_work() as uow:
         number = new_worker(uow)
     _sign_in(browser, uscc)
@@ -120,13 +121,7 @@ def test_declare_one_line(browser) -> None:
 def test_upload_shows_per_line_errors(browser) -> None:
     _, uscc = _employer()
     _, other = _employer()
-    with unit_of_work() as uow:
-        number = new_worker(uow)
-    _sign_in(browser, uscc)
-    reg = browser.get("/employer/registrations")
-    start = (utcnow().date() - timedelta(days=5)).isoformat()
-    browser.post("/employer/registrations", data={"id_number": number, "employment_start": start,
-                                                 "csrf_token": csrf_of(reg.text)})  # fmt: skip
+    number = signed_in_with_worker(browser, uscc)
     period = f"{utcnow():%Y-%m}"
     csv = f"uscc,id_number,period,base_fen\n{uscc},{number},{period},800000\n{other},{number},{period},800000\n"
     page = browser.get("/employer/declarations?lang=en")

@@ -71,7 +71,8 @@ def create_app() -> FastAPI:
     ensure_production_ready()
     if get_settings().env == "dev":
         # KEY-4: a development installation's guard keeps quiet per command; a server process says it once
-        # however it was started (uvicorn/gunicorn on create_app as well as `sscard serve`'s banner).
+        # however it was started: uvicorn/gunicorn on create_app here, or `sscard serve`'s banner, after
+        # which device_warning is None in this process (the module's guard records what was announced).
         warning = device_warning()
         if warning:
             structlog.get_logger("sscard.security").warning("security.device.not_certified", detail=warning)

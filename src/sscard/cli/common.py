@@ -35,6 +35,20 @@ def row_id(value: int) -> int:
 
 RowIdArg = Annotated[int, typer.Argument(callback=row_id)]
 
+
+def batch_size_option(default: int) -> Any:
+    """The imports' ``--batch-size`` (persons, contributions): one option, its help naming ``default``,
+    the job's own ``DEFAULT_BATCH_SIZE`` that an unset option (None) falls back to
+    (tests/cli/test_import_help.py ties the two)."""
+    return typer.Option(
+        "--batch-size",
+        min=1,
+        max=100_000,
+        help=f"Rows per batch (default {default}): one transaction and one progress step; over the queue, "
+        "the lines of one message. Smaller batches hold locks for less time and lose less on a crash.",
+    )
+
+
 # Piped or redirected, a table keeps its full width (no 80-column wrapping, no "…" cutting a value): the
 # reader is a script or a file, not a terminal. On a terminal, Rich fits the terminal.
 PIPED_WIDTH = 4096
@@ -129,10 +143,22 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+# Where the root's help names what the local operator may run without staff credentials: filled in from
+# the commands themselves when the help is shown (``OperatorErrors.format_help``).
+OPERATOR_COMMANDS = "{operator_commands}"
+
+
 class OperatorErrors(TyperGroup):
     """The root group: whatever a command did not turn into a one-line reason itself is turned here,
     so no operator ever meets a traceback (exit codes: ``EXIT_*`` above). An unforeseen exception is a
     bug: one line naming it and where it was raised, exit 70 (``SSCARD_DEBUG=1``: the traceback)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        if self.help and OPERATOR_COMMANDS in self.help:
+            from sscard.cli.reference import operator_commands
+
+            self.help = self.help.replace(OPERATOR_COMMANDS, operator_commands(self))
+        super().format_help(ctx, formatter)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -214,6 +240,21 @@ def second_password(username: str) -> str:
     if not line:
         raise fail(f"no password for {username} (set {SECOND_PASSWORD_VARIABLE})", "INVALID_CREDENTIALS")
     return line
+
+
+def staff_only(fn: Callable[P, R]) -> Callable[P, R]:
+    """Mark a command that acts only as a named staff member who authenticates (CH-2), refused without
+    one: ``sscard --help``'s list of what the local operator may run leaves it out (``acts_as_staff``)."""
+    vars(fn)["staff_only"] = True  # kept by functools.wraps (handle_errors) and by Typer's own wrapper
+    return fn
+
+
+def acts_as_staff(command: Any) -> bool:
+    """Whether a (Click) command runs only as an authenticated staff member: marked ``staff_only``, or its
+    ``--as`` is required."""
+    if getattr(command.callback, "staff_only", False):
+        return True
+    return any(param.required and "--as" in getattr(param, "opts", ()) for param in command.params)
 
 
 def authenticate_cli_staff(

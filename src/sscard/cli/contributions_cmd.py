@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sscard.cli.common import handle_errors
+from sscard.cli.common import batch_size_option, handle_errors
 from sscard.cli.import_cmd import IN_PROCESS, over_queue, run_import_job
 
 app = typer.Typer(help="Social insurance contributions.", no_args_is_help=True)
@@ -18,16 +18,7 @@ app = typer.Typer(help="Social insurance contributions.", no_args_is_help=True)
 def import_(
     file: Annotated[Path, typer.Argument(help="UTF-8 CSV with header uscc,id_number,period,base_fen.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-size",
-            min=1,
-            max=100_000,
-            help="Rows per batch (default 2000): one transaction and one progress step; over the queue, "
-            "the lines of one message. Smaller batches hold locks for less time and lose less on a crash.",
-        ),
-    ] = None,
+    batch_size: Annotated[int | None, batch_size_option(2000)] = None,
     max_shown: Annotated[int, typer.Option("--show-errors", min=0, help="Print at most this many bad rows.")] = 1000,
     in_process: Annotated[bool, IN_PROCESS] = False,
 ) -> None:

@@ -68,6 +68,7 @@ def load(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
                 },
                 "staff": staff,
                 "persons": report.persons,
+                "employers": report.insurance.employers if report.insurance else [],
                 "terminals": report.terminals,
             }
         )
@@ -139,6 +140,12 @@ def _print_report(report: DemoReport, staff: list[dict[str, Any]]) -> None:
         for p in report.persons:
             people.add_row(*p.values())
         out.print(people)
+    if ins is not None and ins.employers:
+        employers = Table(*ins.employers[0].keys(), title="Demo employers (sign in at /employer/ after asking "
+                          "for a temporary password: forgot password, user type employer, SMS)")  # fmt: skip
+        for e in ins.employers:
+            employers.add_row(*e.values())
+        out.print(employers)
     for line in report.terminals:
         out.print(f"terminal: {line}")
 
@@ -156,10 +163,15 @@ def otp(
     from sscard.db.session import unit_of_work
     from sscard.demo import data
     from sscard.staff.service import get_staff
-    from sscard.staff.totp import TOTP_SECRET
+    from sscard.staff.totp import SECOND_FACTOR_ROLES, TOTP_SECRET, requires_second_factor
 
-    if get_settings().env == "prod" or username not in {s.username for s in data.STAFF}:
+    demo = {s.username: s for s in data.STAFF}
+    if get_settings().env == "prod" or username not in demo:
         raise fail("only the demo accounts, and never in production", "DEMO_REFUSED")
+    if not requires_second_factor(demo[username].role):
+        with_one = ", ".join(sorted(r.value for r in SECOND_FACTOR_ROLES))
+        raise fail(f"{username} is a {demo[username].role.value}: that role signs in with its password alone, no "
+                   f"one-time code (only {with_one} have a second factor)", "DEMO_NO_SECOND_FACTOR")  # fmt: skip
     with unit_of_work() as uow:
         account = get_staff(uow, username)
         if account is None or account.totp_secret_enc is None:

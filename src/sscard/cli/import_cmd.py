@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sscard.cli.common import EXIT_REJECTED_ROWS, console, err_console, fail, handle_errors, print_json, row_id
+from sscard.cli.common import (
+    EXIT_REJECTED_ROWS,
+    batch_size_option,
+    console,
+    err_console,
+    fail,
+    handle_errors,
+    print_json,
+    row_id,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -136,16 +145,7 @@ def over_queue(in_process: bool) -> bool:
 def persons(
     file: Annotated[Path, typer.Argument(help="UTF-8 CSV with header id_number,name,phone,email.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-size",
-            min=1,
-            max=100_000,
-            help="Rows per batch (default 5000): one transaction and one progress step; over the queue, "
-            "the lines of one message. Smaller batches hold locks for less time and lose less on a crash.",
-        ),
-    ] = None,
+    batch_size: Annotated[int | None, batch_size_option(5000)] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=0, max=64, hidden=True)] = None,
     max_shown: Annotated[int, typer.Option("--show-errors", min=0, help="Print at most this many bad rows.")] = 1000,
     in_process: Annotated[bool, IN_PROCESS] = False,

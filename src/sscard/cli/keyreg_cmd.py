@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from sscard.cli import keyreg_devices_cmd, keyreg_records_cmd
-from sscard.cli.common import RowIdArg, handle_errors
+from sscard.cli.common import RowIdArg, handle_errors, staff_only
 from sscard.cli.keyreg_common import OFFICER_ONLY, AsOption, JsonOption, columns_of, emit, parse_date, read, run, table
 from sscard.db.session import UnitOfWork
 from sscard.key_register.models import KeyCarrier
@@ -40,6 +40,7 @@ CARRIER_COLS = ("id", "carrier_type", "serial", "state", "region_code", "holder"
 
 @carriers.command("receive")
 @handle_errors
+@staff_only
 def carrier_receive(
     carrier_type: Annotated[CarrierType, typer.Option("--type")],
     serial: Annotated[str, typer.Option()],
@@ -122,6 +123,7 @@ def _move(name: str, carrier_id: int, as_user: str | None, as_json: bool, **kwar
 
 @carriers.command("deploy")
 @handle_errors
+@staff_only
 def carrier_deploy(
     carrier_id: RowIdArg,
     holder: Annotated[str, typer.Option()],
@@ -136,6 +138,7 @@ def carrier_deploy(
 
 @carriers.command("store")
 @handle_errors
+@staff_only
 def carrier_store(
     carrier_id: RowIdArg,
     location: Annotated[str, typer.Option()],
@@ -149,6 +152,7 @@ def carrier_store(
 
 @carriers.command("recover")
 @handle_errors
+@staff_only
 def carrier_recover(
     carrier_id: RowIdArg,
     location: Annotated[str, typer.Option()],
@@ -162,6 +166,7 @@ def carrier_recover(
 
 @carriers.command("use")
 @handle_errors
+@staff_only
 def carrier_use(
     carrier_id: RowIdArg,
     location: Annotated[str, typer.Option()],
@@ -185,6 +190,7 @@ def carrier_use(
 
 @carriers.command("load-key")
 @handle_errors
+@staff_only
 def carrier_load_key(
     carrier_id: RowIdArg, key_label: str, as_user: AsOption = None, as_json: JsonOption = False
 ) -> None:
@@ -200,6 +206,7 @@ def carrier_load_key(
 
 @carriers.command("destroy")
 @handle_errors
+@staff_only
 def carrier_destroy(
     carrier_id: RowIdArg,
     method: Annotated[str, typer.Option()],
@@ -262,6 +269,7 @@ def psam_list(region: Annotated[str | None, typer.Option()] = None, as_json: Jso
 
 @psam.command("deploy")
 @handle_errors
+@staff_only
 def psam_deploy(
     carrier_id: RowIdArg,
     form: Annotated[str, typer.Option(help="plug_in, full_size or embedded.")],
@@ -294,6 +302,7 @@ def psam_deploy(
 
 @psam.command("recover")
 @handle_errors
+@staff_only
 def psam_recover(
     carrier_id: RowIdArg,
     location: Annotated[str, typer.Option()],

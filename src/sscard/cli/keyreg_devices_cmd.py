@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sscard.cli.common import RowIdArg, handle_errors
+from sscard.cli.common import RowIdArg, handle_errors, staff_only
 from sscard.cli.keyreg_common import OFFICER_ONLY, AsOption, JsonOption, columns_of, emit, parse_date, read, run, table
 from sscard.db.session import UnitOfWork
 
@@ -16,6 +16,7 @@ DEVICE_COLS = ("id", "model", "serial", "certificate_no", "certificate_valid_unt
 
 @devices.command("add")
 @handle_errors
+@staff_only
 def device_add(
     model: Annotated[str, typer.Option()],
     serial: Annotated[str, typer.Option()],
@@ -67,6 +68,7 @@ def device_list(
 
 @devices.command("renew")
 @handle_errors
+@staff_only
 def device_renew(
     device_id: RowIdArg,
     certificate_no: Annotated[str, typer.Option()],
@@ -97,6 +99,7 @@ def device_renew(
 
 @devices.command("revoke-certificate")
 @handle_errors
+@staff_only
 def device_revoke(
     certificate_no: str,
     reason: Annotated[str, typer.Option()],
@@ -116,6 +119,7 @@ def device_revoke(
 
 @devices.command("retire")
 @handle_errors
+@staff_only
 def device_retire(
     device_id: RowIdArg, reason: Annotated[str, typer.Option()], as_user: AsOption = None, as_json: JsonOption = False
 ) -> None:

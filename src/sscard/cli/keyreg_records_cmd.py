@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sscard.cli.common import RowIdArg, console, handle_errors
+from sscard.cli.common import RowIdArg, console, handle_errors, staff_only
 from sscard.cli.keyreg_common import (
     KEY_ROLES,
     OFFICER_ONLY,
@@ -51,6 +51,7 @@ def _step(action: str, handover_id: int, as_user: str | None, fn: Any, **kwargs:
 
 @handovers.command("request")
 @handle_errors
+@staff_only
 def handover_request(
     carrier_id: RowIdArg,
     third_party: Annotated[str, typer.Option()],
@@ -79,6 +80,7 @@ def handover_request(
 
 @handovers.command("record")
 @handle_errors
+@staff_only
 def handover_record(
     handover_id: RowIdArg,
     record_no: Annotated[str, typer.Option()],
@@ -98,6 +100,7 @@ def handover_record(
 
 @handovers.command("agreement")
 @handle_errors
+@staff_only
 def handover_agreement(
     handover_id: RowIdArg,
     file: FileArg,
@@ -122,6 +125,7 @@ def handover_agreement(
 
 @handovers.command("plan")
 @handle_errors
+@staff_only
 def handover_plan(handover_id: RowIdArg, file: FileArg, as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """Condition 3a: submit the third party's security management plan for review."""
     from sscard.key_register.handovers import submit_security_plan
@@ -158,6 +162,7 @@ def handover_decide(
 
 @handovers.command("supervisor")
 @handle_errors
+@staff_only
 def handover_supervisor(
     handover_id: RowIdArg, supervisor: str, as_user: AsOption = None, as_json: JsonOption = False
 ) -> None:
@@ -170,6 +175,7 @@ def handover_supervisor(
 
 @handovers.command("complete")
 @handle_errors
+@staff_only
 def handover_complete(handover_id: RowIdArg, as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """Hand the carrier over (refused, naming what is missing, until all four conditions hold)."""
     from sscard.key_register.handovers import complete_handover
@@ -202,6 +208,7 @@ def handover_supervise(
 
 @handovers.command("recover")
 @handle_errors
+@staff_only
 def handover_recover(
     handover_id: RowIdArg,
     location: Annotated[str, typer.Option()],
@@ -218,6 +225,7 @@ def handover_recover(
 
 @handovers.command("cancel")
 @handle_errors
+@staff_only
 def handover_cancel(
     handover_id: RowIdArg, reason: Annotated[str, typer.Option()], as_user: AsOption = None, as_json: JsonOption = False
 ) -> None:
@@ -250,6 +258,7 @@ def handover_list(
 
 @plans.command("adopt")
 @handle_errors
+@staff_only
 def plan_adopt(
     file: FileArg,
     region: Annotated[str, typer.Option()],
@@ -296,6 +305,7 @@ def plan_list(
 
 @incidents.command("report-loss")
 @handle_errors
+@staff_only
 def incident_report_loss(
     carrier_id: RowIdArg,
     description: Annotated[str, typer.Option()],
@@ -318,6 +328,7 @@ def incident_report_loss(
 
 @incidents.command("findings")
 @handle_errors
+@staff_only
 def incident_findings(
     incident_id: RowIdArg,
     cause: Annotated[str | None, typer.Option()] = None,
@@ -338,6 +349,7 @@ def incident_findings(
 
 @incidents.command("confirm")
 @handle_errors
+@staff_only
 def incident_confirm(
     incident_id: RowIdArg,
     measure_id: RowIdArg,
@@ -358,6 +370,7 @@ def incident_confirm(
 
 @incidents.command("close")
 @handle_errors
+@staff_only
 def incident_close(incident_id: RowIdArg, as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """Close an incident (only with cause, handling and every measure done)."""
     from sscard.key_register.incidents import close_incident

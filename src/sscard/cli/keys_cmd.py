@@ -36,6 +36,7 @@ from sscard.cli.common import (
     handle_errors,
     print_json,
     second_password,
+    staff_only,
 )
 from sscard.db.session import UnitOfWork, unit_of_work
 
@@ -109,6 +110,7 @@ def _rows(rows: list[Any], as_json: bool) -> None:
 
 @app.command("init-root")
 @handle_errors
+@staff_only  # the root always takes two custodians (KEY-6)
 def init_root_cmd(as_user: ActingOption = None, second: SecondOption = None, as_json: JsonOption = False) -> None:
     """Generate the national root key (KEY-1) under two custodians (KEY-6); refused when one exists."""
     from sscard.key_register.inventory import init_root

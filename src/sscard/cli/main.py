@@ -33,7 +33,7 @@ from sscard.cli import (
     uscc_cmd,
     worker_cmd,
 )
-from sscard.cli.common import OperatorErrors
+from sscard.cli.common import OPERATOR_COMMANDS, OperatorErrors
 from sscard.cli.serve import serve
 from sscard.config import get_settings
 from sscard.files import restrict_umask
@@ -48,11 +48,8 @@ HELP = (
     "signs with their own authentication, and the one who recorded it cannot witness. A citizen ID correction "
     "(person correct-id) names two staff members: --as asks, --approver (a counter supervisor) approves.\n\n"
     "Without staff credentials the CLI acts as the local system operator (audited as cli:<login>, no region), "
-    "only for: id, db, demo, serve, person, card, import, staff, region, policy, pin, notify, audit, terminal, "
-    "uscc, employer, contributions, ledger, partitions, accounts, statements, worker, "
-    "the key hierarchy (keys init-root, derive, generate, list, rotate, retire, revoke, export, import, "
-    "rotate-data-key) and the key register's read-outs (list, usage, alerts, report). Key ceremonies "
-    "authenticate each custodian (--as, --stdin).\n\n"
+    f"only for: {OPERATOR_COMMANDS}; the national root and province keys (ROOT, PMK/...) take two custodians "
+    "even there (--as, --second; KEY-6). Key ceremonies authenticate each custodian (--as, --stdin).\n\n"
     "Exit codes: 0 done; 1 refused or failed (one line 'error CODE: reason' on stderr); 2 a bad option, "
     "argument or SSCARD_* variable; 3 an import done with rejected rows; 4 the database is not initialised "
     "(run sscard db upgrade); 70 a bug (SSCARD_DEBUG=1 shows its traceback)."

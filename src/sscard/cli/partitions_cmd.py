@@ -78,7 +78,9 @@ def _partitioned(as_json: bool) -> Iterator[UnitOfWork | None]:
 @app.command("ensure")
 @handle_errors
 def ensure(
-    months_ahead: Annotated[int, typer.Option("--months-ahead", help="Months after the current one.")] = 3,
+    months_ahead: Annotated[
+        int, typer.Option("--months-ahead", min=0, max=1200, help="Months after the current one (0 or more).")
+    ] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create the partitions of this month and the next ones (idempotent; run it monthly, e.g. from cron).

@@ -37,6 +37,24 @@ def commands() -> list[tuple[str, Any]]:
     return [(" ".join(["sscard", *path]), command) for path, command in _walk(typer.main.get_command(app), [])]
 
 
+def operator_commands(root: Any) -> str:
+    """What the local operator may run without staff credentials, read from the commands themselves
+    (``common.acts_as_staff``): a group all of whose commands it may run by its name, else those commands."""
+    from sscard.cli.common import acts_as_staff
+
+    shown = []
+    for name, group in sorted(root.commands.items()):
+        if getattr(group, "hidden", False):
+            continue
+        leaves = list(_walk(group, []))
+        free = [" ".join(path) for path, command in leaves if not acts_as_staff(command)]
+        if len(free) == len(leaves):
+            shown.append(name)
+        elif free:
+            shown.append(f"{name} ({', '.join(free)})")
+    return ", ".join(shown)
+
+
 def _summary(command: Any) -> str:
     text = (command.help or "").strip().split("\n\n")[0]
     return " ".join(text.split()).replace("|", "\\|")

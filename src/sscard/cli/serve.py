@@ -61,7 +61,9 @@ def serve(
     typer.echo("  audit anchors " + (f"every {every} s to {settings.anchor_path}" if every else "not written here"))
     typer.echo("  requests     " + ("one JSON line each on stderr" if settings.log_requests else "not logged"))
     warning = device_warning(settings)
-    if warning:  # KEY-4: once here, not on every command; a real deployment would be refused in prod
+    # KEY-4: once here, not on every command, nor again by create_app in this process (the guard records
+    # it); a real deployment would be refused in prod
+    if warning:
         typer.secho(f"WARNING (refused with SSCARD_ENV=prod): {warning}", err=True, fg="red", bold=True)
     typer.echo("Press Ctrl+C to stop.")
     # One dispatcher per server, whatever the worker count: it claims outbox rows, so a second server is safe.

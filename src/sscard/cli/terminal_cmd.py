@@ -22,7 +22,7 @@ import typer
 # The SDK by its package, used at call time: importing it loads httpx (~0.2 s of CPU), which the CLI's
 # other commands (statements, imports: every `sscard` start) never need.
 from sscard import terminal as sdk
-from sscard.cli.common import fail, print_json
+from sscard.cli.common import fail, print_json, staff_only
 from sscard.config import get_settings
 
 P = ParamSpec("P")
@@ -65,6 +65,7 @@ def _profiles() -> Path:
 
 @app.command("register")
 @_terminal_errors
+@staff_only  # an administrator or security officer (--staff-user)
 def register(
     institution: str = typer.Option(..., "--institution", help="Name of the institution the terminal stands in."),
     region: str | None = typer.Option(None, "--region", help="Six-digit region code; default: the staff member's."),

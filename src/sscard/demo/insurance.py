@@ -29,7 +29,7 @@ from sscard.employers.models import Employer
 from sscard.employers.service import add_employer, find_employer
 from sscard.employers.uscc import check_character
 from sscard.insurance.accounts.interest import credit_interest, source_ref
-from sscard.insurance.declarations import DeclarationInput, PolicyCache, SystemAccounts, declare_batch
+from sscard.insurance.declarations import ArchiveHorizon, DeclarationInput, PolicyCache, SystemAccounts, declare_batch
 from sscard.insurance.discrepancies.models import DiscrepancyReport
 from sscard.insurance.discrepancies.service import answer_report, report_discrepancy
 from sscard.insurance.models import ContributionDeclaration, InsuranceRegistration, PremiumDecision, RegistrationKind
@@ -87,6 +87,9 @@ class InsuranceDemo:
     interest_credited: int = 0
     reports_added: int = 0
     person_ids: list[int] = field(default_factory=list)  # the contributors
+    # The demo employers, to sign in as: no password until one asks for a temporary one (QPW-5), sent
+    # by SMS to the contact phone (the demo's outbox file).
+    employers: list[dict[str, str]] = field(default_factory=list)
     statement_year: int = 0  # last year: complete, with interest
 
     @property
@@ -146,6 +149,8 @@ def _employers(uow: UnitOfWork, actor: Actor, run: InsuranceDemo) -> list[Employ
             # requests a temporary one (forgot password, user type employer), sent to the contact phone.
             create_account(uow, employer=employer, actor=actor)
         out.append(employer)
+        run.employers.append({"uscc": employer.uscc, "name": e.name, "region": e.region_code,
+                              "contact_phone": e.contact_phone})  # fmt: skip
     return out
 
 
@@ -228,7 +233,7 @@ def _declare(
         ).all()
     )
     ids = _id_numbers(uow, person_ids)
-    policies, system = PolicyCache(), SystemAccounts()
+    policies, system, horizon = PolicyCache(), SystemAccounts(), ArchiveHorizon()
     late_period = periods[len(periods) // 2]  # one month the Guangzhou employer declared late (INS-7)
     groups: dict[int | None, list[int]] = {}
     for pid, (employer, _) in plan.items():
@@ -260,6 +265,7 @@ def _declare(
                 today=min(declared_on, today),
                 policies=policies,
                 system=system,
+                horizon=horizon,
             )
             run.declarations_added += sum(1 for o in outcomes if o.status == "posted")
 

@@ -93,6 +93,24 @@ class Planned:
     revision: int = 1
 
 
+class ArchiveHorizon:
+    """The first month whose declarations are still attached (the months before it were detached for
+    archive, PostgreSQL; None: none were), read once per holder. Its scope is its caller's, never the
+    process's: a request's ``declare_batch`` reads it afresh, an import job (``ImportContext``) and the
+    demo's run keep one for their batches as they keep their policies, so a long-lived server sees a
+    detach at its next request and an import at its next run."""
+
+    def __init__(self) -> None:
+        self._read = False
+        self._attached_from: date | None = None
+
+    def attached_from(self, uow: UnitOfWork) -> date | None:
+        if not self._read:
+            self._attached_from = archived_before(uow.session.connection(), _DECL.name)
+            self._read = True
+        return self._attached_from
+
+
 class PolicyCache:
     """Bounds and rates per (region, period): the policy in force on the period's first day."""
 
@@ -167,6 +185,7 @@ def plan(
     *,
     today: date,
     policies: PolicyCache,
+    horizon: ArchiveHorizon,
 ) -> tuple[list[Planned], list[Outcome], list[tuple[int, Planned]]]:
     """Check each declaration; (what to write, what is already present or rejected, lines repeating a
     planned one in the same batch). Writes nothing."""
@@ -180,7 +199,7 @@ def plan(
     this_month = today.replace(day=1)
     # Months detached for archive (PostgreSQL) take no declaration: the database refuses the row, and a
     # correction there would start a second revision 1 beside the archived one.
-    attached_from = archived_before(uow.session.connection(), _DECL.name)
+    attached_from = horizon.attached_from(uow)
     for item in items:
         if item.period > this_month:
             done.append(Outcome(item.line, REJECTED, None, E.PeriodInFuture.code, f"period {item.period:%Y-%m}"))
@@ -393,10 +412,14 @@ def declare_batch(
     today: date | None = None,
     policies: PolicyCache | None = None,
     system: SystemAccounts | None = None,
+    horizon: ArchiveHorizon | None = None,
 ) -> list[Outcome]:
-    """Check and write many declarations (one outcome per item, in line order). The caller audits."""
+    """Check and write many declarations (one outcome per item, in line order). The caller audits.
+    ``policies``, ``system`` and ``horizon``: what a caller of many batches reads once for all of them."""
     today = today or utcnow().date()
-    planned, done, repeats = plan(uow, items, today=today, policies=policies or PolicyCache())
+    planned, done, repeats = plan(
+        uow, items, today=today, policies=policies or PolicyCache(), horizon=horizon or ArchiveHorizon()
+    )
     written = write(uow, planned, document=document, actor=actor, today=today, system=system or SystemAccounts())
     id_of = {id(p): o.declaration_id for p, o in zip(planned, written, strict=True)}
     done += written

@@ -45,6 +45,7 @@ from sscard.imports.source import RawChunk, is_blank, iter_chunks, read_header, 
 from sscard.insurance.declarations import (
     ALREADY_PRESENT,
     POSTED,
+    ArchiveHorizon,
     DeclarationInput,
     PolicyCache,
     SystemAccounts,
@@ -90,7 +91,9 @@ def job_kind(employer_uscc: str | None = None) -> str:
 
 
 class ImportContext:
-    """What survives from batch to batch: employers by code, policies, the regions' system accounts."""
+    """What survives from batch to batch: employers by code, policies, the regions' system accounts, the
+    months archived when the job started (a month detached while it runs is refused by the database's
+    check on its next batch; the next run names it PERIOD_ARCHIVED)."""
 
     def __init__(self, header_bytes: bytes, file_sha256: str, only_uscc: str | None = None) -> None:
         self.header_bytes = header_bytes
@@ -99,6 +102,7 @@ class ImportContext:
         self.employers: dict[str, tuple[int, str | None] | None] = {}
         self.policies = PolicyCache()
         self.system = SystemAccounts()
+        self.horizon = ArchiveHorizon()
 
 
 def parse_chunk(
@@ -228,7 +232,7 @@ def chunk_writer(
         else:
             document = uow.session.get_one(DeclarationDocument, document_id)
         outcomes = declare_batch(uow, items=items, document=document, actor=actor, today=today,
-                                 policies=ctx.policies, system=ctx.system)  # fmt: skip
+                                 policies=ctx.policies, system=ctx.system, horizon=ctx.horizon)  # fmt: skip
         imported = sum(1 for o in outcomes if o.status == POSTED)
         already = sum(1 for o in outcomes if o.status == ALREADY_PRESENT) + repeated
         rejections += [

@@ -77,6 +77,7 @@ class DeviceGuard:
         self._verdict: str | None = None
         self._until = -math.inf
         self._warned: set[str] = set()
+        self._announced: set[str] = set()
 
     @property
     def serial(self) -> str | None:
@@ -103,6 +104,20 @@ class DeviceGuard:
                     self._verdict = self._ask()
                     self._until = now + self.check_seconds
         return self._verdict
+
+    def announce(self) -> str | None:
+        """The condition a process start announces outside prod (KEY-4), asked afresh: its reason the first
+        time it is asked for, then None. The module, and so its guard, is one per process: the
+        ``sscard serve`` banner and the app factory that Uvicorn then runs in the same process share this
+        record, so a development server says it once however it was started."""
+        reason = self.problem(fresh=True)
+        if reason is None:
+            return None
+        with self._lock:
+            if reason in self._announced:
+                return None
+            self._announced.add(reason)
+        return reason
 
     def check(self) -> None:
         """Refuse (``DEVICE_NOT_CERTIFIED``) in prod, warn once per condition elsewhere."""

@@ -40,19 +40,29 @@ def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def _request(uow, monkeypatch, number: str, *, channel: str = "email", user_type: str = "individual", now=None):
+def _captcha(uow, monkeypatch, now=None):
+    """A captcha whose answer is K7FQX."""
     monkeypatch.setattr(captcha_service, "_new_answer", lambda: "K7FQX")
-    issued = captcha_service.issue_captcha(uow, now=now)
+    return captcha_service.issue_captcha(uow, now=now)
+
+
+def _submit(uow, number: str, issued, *, answer: str = "K7FQX", channel: str = "email",
+            user_type: str = "individual", source: str = "192.0.2.50", now=None) -> None:  # fmt: skip
+    """The forgot-password form sent with ``issued``'s captcha answered ``answer``."""
     recovery.request_temporary_password(
         uow,
         id_number=number,
         user_type=user_type,
         channel=channel,
         captcha_id=issued.captcha_id,
-        captcha_answer="K7FQX",
-        source="192.0.2.50",
+        captcha_answer=answer,
+        source=source,
         now=now,
     )
+
+
+def _request(uow, monkeypatch, number: str, *, channel: str = "email", user_type: str = "individual", now=None):
+    _submit(uow, number, _captcha(uow, monkeypatch, now), channel=channel, user_type=user_type, now=now)
 
 
 def _messages(uow, person_id: int) -> list[OutboxMessage]:
@@ -132,17 +142,8 @@ def test_min_interval(uow, monkeypatch) -> None:
 # rule QPW-5: wrong captcha, bad user type or channel, malformed ID
 def test_bad_requests(uow, monkeypatch) -> None:
     _, number, _ = make_holder(uow)
-    issued = captcha_service.issue_captcha(uow)
     with pytest.raises(CaptchaInvalid):
-        recovery.request_temporary_password(
-            uow,
-            id_number=number,
-            user_type="individual",
-            channel="email",
-            captcha_id=issued.captcha_id,
-            captcha_answer="WRONG",
-            source="192.0.2.52",
-        )
+        _submit(uow, number, _captcha(uow, monkeypatch), answer="WRONG", source="192.0.2.52")
     with pytest.raises(RecoveryInputInvalid):
         _request(uow, monkeypatch, number, channel="fax")
     from sscard.identity import InvalidCitizenId
@@ -305,16 +306,6 @@ def test_no_sms_without_a_phone_on_file(uow, monkeypatch) -> None:
 # rule QPW-5: the captcha is checked at the request's time: one answered after it expired is refused
 def test_the_captcha_is_checked_at_the_time_of_the_request(uow, monkeypatch) -> None:
     _, number, _ = make_holder(uow)
-    monkeypatch.setattr(captcha_service, "_new_answer", lambda: "K7FQX")
-    issued = captcha_service.issue_captcha(uow)
+    issued = _captcha(uow, monkeypatch)
     with pytest.raises(CaptchaInvalid):
-        recovery.request_temporary_password(
-            uow,
-            id_number=number,
-            user_type="individual",
-            channel="email",
-            captcha_id=issued.captcha_id,
-            captcha_answer="K7FQX",
-            source="192.0.2.54",
-            now=issued.expires_at + timedelta(seconds=1),
-        )
+        _submit(uow, number, issued, source="192.0.2.54", now=issued.expires_at + timedelta(seconds=1))
