@@ -56,7 +56,7 @@ def _role_tokens() -> list[str]:
     return tokens
 
 
-def _check(case, response) -> None:
+def check(case, response) -> None:
     where = f"{case.method} {case.formatted_path}"
     assert response.status_code < 500, f"{where} answered {response.status_code}: {response.text[:500]}"
     if response.status_code >= 400:
@@ -85,6 +85,18 @@ def fuzzed() -> tuple[object, list]:
     return app, [result.ok() for result in schema.get_all_operations()]
 
 
+# The cases each mode drew, kept once every one of them passed on a backend: the other backend's case sends
+# the very same requests, through the same test body, without drawing them again. Drawing (schemathesis's
+# strategies under Hypothesis) was about two thirds of this module's time, and with ``derandomize=True`` a
+# second draw gives back the same cases (Hypothesis seeds each run from the source of ``exercise``, kept
+# word for word): the requests and checks are the ones a second draw would have made. A draw that failed
+# keeps nothing, and the other backend draws anew.
+_DRAWN: dict[GenerationMode, dict[str, list[tuple[object, int]]]] = {}  # mode → operation → (case, token index)
+
+
+# Both backends' cases on one xdist worker, so the second finds the first one's cases (under
+# ``--dist loadgroup``; without it each draws its own, as before).
+@pytest.mark.xdist_group("openapi_fuzz")
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
 def test_every_operation_answers_problem_json_never_5xx(db_env, fuzzed, mode: GenerationMode) -> None:
     from schemathesis.python.asgi import get_client
@@ -93,6 +105,16 @@ def test_every_operation_answers_problem_json_never_5xx(db_env, fuzzed, mode: Ge
     assert operations, "the OpenAPI document lists no operations"
     tokens: list[str | None] = [None, *_role_tokens()]
     calls: list[int] = []
+    drawn = _DRAWN.get(mode)
+    noted: dict[str, list[tuple[object, int]]] = {}
+    token_index = {f"Bearer {token}": i for i, token in enumerate(tokens) if token}
+
+    def _check(case, response) -> None:
+        """The module's check, noting the request it checked (its case and token) for the other backend."""
+        token = token_index.get(response.request.headers.get("Authorization", ""), 0)
+        noted.setdefault(case.operation.label, []).append((case, token))
+        check(case, response)
+
     # One in-process HTTP session for the whole case rather than one per example; its cookie jar is
     # emptied before each request, so every example starts as a new client did.
     with get_client(app) as session:
@@ -114,11 +136,17 @@ def test_every_operation_answers_problem_json_never_5xx(db_env, fuzzed, mode: Ge
                 calls.append(response.status_code)
                 _check(case, response)
 
+            if drawn is not None:  # the first backend's cases for this operation, in their order
+                for case, index in drawn.get(operation.label, []):
+                    exercise.hypothesis.inner_test(case, tokens[index])
+                continue
             try:
                 exercise()
             except Unsatisfiable:
                 # Nothing in this operation can be made invalid (e.g. GET /health has no parameters).
                 assert mode is GenerationMode.NEGATIVE, f"no valid request could be generated for {operation.label}"
+    if drawn is None:
+        _DRAWN[mode] = noted
     assert len(calls) >= len(operations), "the fuzzer sent fewer requests than there are operations"
     print(f"{mode.value}: {len(operations)} operations, {len(calls)} requests, statuses {sorted(set(calls))}")
 

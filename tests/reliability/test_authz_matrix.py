@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 
 from sscard.staff.roles import Role
 from tests.conftest import fresh_database
+from tests.inprocess_client import InProcessClient
 from tests.reliability.authz_fixtures import PDF, REGION_A, REGION_B, ROW_REGION, Fixtures, build, staff_token
 from tests.reliability.authz_matrix import (
     EMPLOYER,
@@ -520,7 +521,7 @@ def backend(
             reset_settings_cache()
             reset_engine_cache()
             try:
-                with TestClient(create_app(), raise_server_exceptions=False) as client:
+                with InProcessClient(create_app(), raise_server_exceptions=False) as client:
                     fx = build(client)
                     with unit_of_work() as uow:
                         fx.ids["login_user"] = make_staff(uow, role=Role.AUDITOR, region_code=REGION_A).username
