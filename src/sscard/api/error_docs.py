@@ -9,7 +9,8 @@ operation can answer comes from three places, all read when the document is buil
   (``require_staff`` → 401 ``UNAUTHENTICATED``, 403 ``ROLE_FORBIDDEN`` ...) and which security scheme it
   is, and every route that depends on it inherits both;
 - the route's shape: any input can be 422 ``VALIDATION_FAILED`` or ``INVALID_CHARACTERS``; a JSON
-  body can also be 400 ``MALFORMED_JSON``, 413 ``PAYLOAD_TOO_LARGE``, 415 ``UNSUPPORTED_MEDIA_TYPE``.
+  body can also be 400 ``MALFORMED_JSON``, 413 ``PAYLOAD_TOO_LARGE``, 415 ``UNSUPPORTED_MEDIA_TYPE``; a form or
+  upload body 400 ``MALFORMED_FORM``.
 
 tests/api/test_openapi_errors.py follows each route's calls into the services and fails when one of
 them raises a code below 500 that the route's document does not list (docs/api.md).
@@ -21,10 +22,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from fastapi import routing
+from fastapi import params, routing
 from fastapi.dependencies.models import Dependant
 
-from sscard.api.problems import HTTP_CODES, PROBLEM_BASE, PROBLEM_JSON
+from sscard.api.problems import HTTP_CODES, MALFORMED_FORM, PROBLEM_BASE, PROBLEM_JSON
 from sscard.errors import DomainError
 from sscard.idempotency.errors import IdempotencyKeyInvalid, IdempotencyKeyReused
 
@@ -82,6 +83,8 @@ BODY_ERRORS = (
     _protocol(413),
     _protocol(415),
 )
+# A form or upload body (File / Form parameters) that cannot be read at all.
+FORM_BODY_ERRORS = (_protocol(400, *MALFORMED_FORM),)
 
 
 # Answered by the error boundary and the router to any request; info.description lists them once.
@@ -121,6 +124,8 @@ def route_errors(route: Any) -> list[ErrorDoc]:
         found.update(INPUT_ERRORS)
     if route.body_field is not None:
         found.update(BODY_ERRORS)
+        if isinstance(route.body_field.field_info, params.Form):  # File is a Form
+            found.update(FORM_BODY_ERRORS)
     if getattr(getattr(route, "original_route", route), "idempotent", False):  # api/idempotency.py
         found.update(doc for error in (IdempotencyKeyInvalid, IdempotencyKeyReused) for doc in ErrorDoc.of(error))
     return sorted(found)

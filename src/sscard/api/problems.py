@@ -3,7 +3,8 @@
 Sources of errors and their codes:
 - ``DomainError`` subclasses: their own ``code`` / ``status`` (services raise these).
 - request validation: 422 ``VALIDATION_FAILED`` (where and why, never the submitted value), 400
-  ``MALFORMED_JSON`` for a body that is not JSON, 415 ``UNSUPPORTED_MEDIA_TYPE`` for a JSON route
+  ``MALFORMED_JSON`` for a body that is not JSON, 400 ``MALFORMED_FORM`` for a form or upload body that
+  cannot be read (no boundary, a part cut short), 415 ``UNSUPPORTED_MEDIA_TYPE`` for a JSON route
   called with another content type.
 - routing / protocol (``HTTPException``): 404 ``NOT_FOUND``, 405 ``METHOD_NOT_ALLOWED`` (with
   ``Allow``), 413 ``PAYLOAD_TOO_LARGE`` ...
@@ -62,9 +63,11 @@ TITLES_ZH = {
     "INTERNAL_ERROR": "服务器内部错误，已记录。",
     "SERVICE_UNAVAILABLE": "服务暂时不可用。",
     "MALFORMED_JSON": "请求体不是有效的 JSON。",
+    "MALFORMED_FORM": "无法读取表单请求体（multipart/form-data 或 urlencoded）。",
 }
 # Starlette's wording when a body cannot even be decoded (e.g. JSON that is not UTF-8).
 _BODY_PARSE_DETAIL = "There was an error parsing the body"
+MALFORMED_FORM = ("MALFORMED_FORM", "The form body cannot be read.")
 _RESERVED = {"type", "title", "status", "code", "detail"}
 
 
@@ -163,12 +166,17 @@ def is_json_content_type(value: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
+def is_form_content_type(value: str) -> bool:
+    """A form body: what an upload or page route reads with ``request.form()``."""
+    return value.split(";", 1)[0].strip().lower() in {"multipart/form-data", "application/x-www-form-urlencoded"}
+
+
 def _wrong_media_type(request: Request, exc: RequestValidationError) -> bool:
     """A JSON-body route that got a non-JSON content type: FastAPI saw the body as raw bytes."""
     content_type = request.headers.get("content-type")
     if not content_type or is_json_content_type(content_type):
         return False
-    if content_type.split(";", 1)[0].strip().lower() in {"multipart/form-data", "application/x-www-form-urlencoded"}:
+    if is_form_content_type(content_type):
         # Form routes exist (pages, uploads); a form sent to one is validated normally.
         return any(tuple(e.get("loc", ()))[:1] == ("body",) and len(e.get("loc", ())) == 1 for e in exc.errors())
     return any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors())
@@ -211,6 +219,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and is_form_content_type(request.headers.get("content-type", "")):
+            # Starlette's multipart parser refuses with its own words (no boundary, a part cut short).
+            return framework_problem(request, 400, *MALFORMED_FORM, mask_text(str(exc.detail)))
         if exc.status_code == 400 and exc.detail == _BODY_PARSE_DETAIL:
             return framework_problem(request, 400, "MALFORMED_JSON", "The request body is not valid JSON.")
         problem_code = getattr(exc, "problem_code", None)
