@@ -24,21 +24,27 @@ PARTITIONED: dict[str, str] = {
     "terminal_txn": "business_date",
     "contribution_part": "period",  # migration 0021: names its declaration by (declaration_id, period)
     "contribution_declaration": "period",
-    "ledger_leg": "posted_on",  # migration 0021: its posting's business date
+    "ledger_leg": "posted_on",  # migration 0022: its posting's business date
+    "ledger_posting": "business_date",  # migration 0023: referred to by (id, business_date)
 }
 _DATE_KEYS = frozenset({"business_date", "period", "posted_on"})
-#: Partitioned but never detached (yet): the balances, the interest year, the records and ``ledger check``
-#: sum every leg of an account; archiving legs needs a carried balance per account that each of them
-#: adds (docs/partitioning.md). ``ensure`` and ``list`` handle them like the others.
-KEPT_ATTACHED = frozenset({"ledger_leg"})
+#: The ledger's tables: archived only with each account's balance at the cut recorded first
+#: (``ledger.archive.carry``, in the detach's transaction), which the balances' readers then add.
+LEDGER = frozenset({"ledger_leg", "ledger_posting"})
 #: Tables whose archived months are closed: their default partition refuses rows of those months, so that
 #: nothing is written again for an archived month (a declaration's revisions are numbered from the rows
 #: still attached: a new revision 1 of an archived month would duplicate the archived one).
-CLOSED_WHEN_ARCHIVED = frozenset({"contribution_part", "contribution_declaration"})
+#: The ledger's too: a posting dated before the cut would be missing from the carried balances.
+CLOSED_WHEN_ARCHIVED = frozenset({"contribution_part", "contribution_declaration", *LEDGER})
 _CLOSED = "archived_months"  # the check constraint on their default partition
-_WRITE_ORDER = ("contribution_declaration", "contribution_part", "ledger_leg", "terminal_txn", "audit_entry")
+_WRITE_ORDER = ("contribution_declaration", "contribution_part", "ledger_posting", "ledger_leg", "terminal_txn",
+                "audit_entry")  # fmt: skip
 #: Tables made for the partitioned ones (PostgreSQL only, no ORM model; docs/partitioning.md).
-SUPPORT_TABLES = frozenset({"audit_entry_key", "terminal_txn_key", "audit_archive_horizon", "partition_archive"})
+SUPPORT_TABLES = frozenset({"audit_entry_key", "terminal_txn_key", "audit_archive_horizon", "partition_archive",
+                            "ledger_reversal", "ledger_carried_balance"})  # fmt: skip
+# A declaration's posting may be of another month than the declaration: ``ensure`` lifts this foreign key
+# while it moves a month of postings out of the default partition, and puts it back (validated) afterwards.
+_DECLARATION_POSTING = ("contribution_declaration", "fk_contribution_declaration_posting_id_ledger_posting")
 MOVING = "sscard.partition_move"  # set while ``ensure`` moves rows out of the default: keys stay as they are
 
 
@@ -171,6 +177,7 @@ def ensure(connection: Connection, *, months_ahead: int, today: date | None = No
     # (a declaration, its parts, their legs; a payment's legs, its transaction; the audit entry last).
     for table in sorted((t for t in tables if strays[t]), key=_WRITE_ORDER.index):
         connection.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+    lifted = _lift_declaration_posting(connection) if strays.get("ledger_posting") else None
     for table in tables:
         key = PARTITIONED[table]
         existing = {name for name, _ in _attached(connection, table)}
@@ -189,7 +196,25 @@ def ensure(connection: Connection, *, months_ahead: int, today: date | None = No
     # Referred tables first: attaching a referring table's month checks its foreign key against them.
     for table, name, month in reversed(moved):
         connection.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES {_range(table, month)}"))
+    if lifted is not None:
+        table, constraint = _DECLARATION_POSTING
+        connection.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {lifted}"))
     return created
+
+
+def _lift_declaration_posting(connection: Connection) -> str | None:
+    """Drop the declarations' foreign key to their postings (its definition, to put back): a posting row
+    moved out of the default partition is deleted from it, and a declaration of a month already attached
+    that names it would refuse that, though the row only moves (PostgreSQL checks the partition it leaves)."""
+    table, constraint = _DECLARATION_POSTING
+    definition = connection.execute(
+        text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :c AND conparentid = 0 "
+             "AND conrelid = CAST(:t AS regclass)"),
+        {"c": constraint, "t": table},
+    ).scalar_one_or_none()  # fmt: skip
+    if definition is not None:
+        connection.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}"))
+    return definition
 
 
 def _default_months(connection: Connection, table: str, key: str) -> set[date]:
@@ -320,3 +345,74 @@ def include_in_comparison(obj: Any, name: str | None, type_: str, reflected: boo
 def _made_for_partitions(name: str) -> bool:
     """A partition, a default partition or a support table (no model of its own)."""
     return name in SUPPORT_TABLES or any(name.startswith(f"{t}_p") or name == default_name(t) for t in PARTITIONED)
+
+
+# --- the ledger's carried balances (docs/partitioning.md, "Archiving the ledger") ------------------------
+
+CARRIED = "ledger_carried_balance"
+#: The latest cut: every leg of a business date before it is archived, its sum per account carried.
+LEDGER_CUT_SQL = "SELECT max(carried_before) FROM ledger_carried_balance"
+# Each account's balance at the cut: the previous cut's carried balance plus its legs dated before the cut.
+_AT_CUT = (
+    "SELECT account_id, sum(amount_fen) AS balance_fen FROM ("
+    "SELECT account_id, balance_fen AS amount_fen FROM ledger_carried_balance "
+    "WHERE carried_before = (SELECT max(carried_before) FROM ledger_carried_balance) "
+    "UNION ALL SELECT account_id, amount_fen FROM ledger_leg WHERE posted_on < :before) AS x GROUP BY account_id"
+)
+# Accounts whose cached balance is not the previous carried balance plus every leg still attached.
+_UNPROVEN = (
+    "SELECT a.id FROM ledger_account a LEFT JOIN (SELECT account_id, sum(amount_fen) AS s FROM ("
+    "SELECT account_id, balance_fen AS amount_fen FROM ledger_carried_balance "
+    "WHERE carried_before = (SELECT max(carried_before) FROM ledger_carried_balance) "
+    "UNION ALL SELECT account_id, amount_fen FROM ledger_leg) AS x GROUP BY account_id) t ON t.account_id = a.id "
+    "WHERE a.balance_fen <> coalesce(t.s, 0) ORDER BY a.id LIMIT 1"
+)
+
+
+@dataclass(frozen=True)
+class Carried:
+    before: date
+    accounts: int
+    total_fen: int  # zero: every archived posting's legs sum to zero
+
+
+def carry_ledger(connection: Connection, before: date, *, at: datetime) -> Carried | None:
+    """Record each account's balance at ``before`` (``ledger_carried_balance``) ahead of detaching the
+    ledger's months before it, in the caller's transaction; None when no ledger month is to be detached.
+
+    Refused (nothing changed) when the ledger does not prove: a cached balance that is not its carried
+    balance plus its legs, or balances at the cut that do not sum to zero (an unbalanced posting); or when
+    a declaration still attached names a posting of those months (its posting would leave before it)."""
+    if not is_partitioned(connection, "ledger_posting"):
+        return None
+    if not months_before(connection, "ledger_posting", before) and not months_before(connection, "ledger_leg", before):
+        return None
+    previous = connection.execute(text(LEDGER_CUT_SQL)).scalar_one_or_none()
+    if previous is not None and previous >= before:
+        return None
+    # The balances must not move while they are carried: postings take these row locks first.
+    connection.execute(text("LOCK TABLE ledger_account IN SHARE MODE"))
+    unproven = connection.execute(text(_UNPROVEN)).scalar_one_or_none()
+    if unproven is not None:
+        raise PartitionError(f"ledger account {unproven}: its balance is not the sum of its legs (sscard ledger "
+                             "check): nothing archived")  # fmt: skip
+    early = connection.execute(
+        text("SELECT id FROM contribution_declaration WHERE period >= :b AND posted_on < :b LIMIT 1"), {"b": before}
+    ).scalar_one_or_none()
+    if early is not None:
+        raise PartitionError(
+            f"declaration {early} of a month kept is posted before {before:%Y-%m}: archive fewer months"
+        )
+    found = connection.execute(
+        text(f"SELECT count(*), coalesce(sum(balance_fen), 0) FROM ({_AT_CUT}) AS c"),  # noqa: S608
+        {"before": before},
+    ).one()
+    if found[1] != 0:
+        raise PartitionError(f"the balances before {before:%Y-%m} sum to {found[1]} fen, not zero (sscard ledger "
+                             "check: an unbalanced posting): nothing archived")  # fmt: skip
+    connection.execute(
+        text(f"INSERT INTO {CARRIED} (account_id, carried_before, balance_fen, recorded_at) "  # noqa: S608
+             f"SELECT account_id, :before, balance_fen, :at FROM ({_AT_CUT}) AS c"),
+        {"before": before, "at": at},
+    )  # fmt: skip
+    return Carried(before, int(found[0]), int(found[1]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, text, update
@@ -22,6 +22,7 @@ from sscard.db.base import china_today, utcnow
 from sscard.db.bulk import copy_rows, next_ids
 from sscard.db.session import UnitOfWork
 from sscard.db.statements import dialect_of, upsert
+from sscard.ledger import archive
 from sscard.ledger.errors import AccountClosed, AccountNotFound, AlreadyReversed
 from sscard.ledger.models import PERSONAL_KINDS, Institution, LedgerAccount, LedgerLeg, LedgerPosting, PostingKind
 from sscard.ledger.rules import LedgerReport, Leg, apply_changes, net_by_account, validate_legs
@@ -211,7 +212,25 @@ def post_many(
         [{"aid": aid, "bal": bal} for aid, bal in after.items()],
     )
     _loaded_balances(uow, after)
+    _record_reversals(uow, ids, postings)
     return ids
+
+
+_REVERSAL = text("INSERT INTO ledger_reversal (reversed_id, reversal_id) VALUES (:reversed_id, :reversal_id)")
+
+
+def _record_reversals(uow: UnitOfWork, ids: Sequence[int], postings: Sequence[NewPosting]) -> None:
+    """PostgreSQL: "reversed at most once" is ``ledger_reversal``'s key (the postings are partitioned by date,
+    migration 0023); a reversing posting without its row is refused at the commit. SQLite: the posting's
+    unique ``reverses_id``."""
+    rows = [{"reversed_id": new.reverses_id, "reversal_id": pid}
+            for pid, new in zip(ids, postings, strict=True) if new.reverses_id is not None]  # fmt: skip
+    if rows and dialect_of(uow) == "postgresql":
+        try:
+            with uow.session.begin_nested():
+                uow.session.execute(_REVERSAL, rows)
+        except IntegrityError:
+            raise AlreadyReversed(f"posting {rows[0]['reversed_id']} has already been reversed") from None
 
 
 _POSTING_COLUMNS = ("kind", "business_date", "created_at", "actor", "channel", "source_ref", "reverses_id", "memo")
@@ -241,6 +260,7 @@ def post_many_in_sets(
                for leg in new.legs))  # fmt: skip
     uow.session.execute(_NEW_BALANCES, {"ids": list(after), "balances": list(after.values())})
     _loaded_balances(uow, after)
+    _record_reversals(uow, ids, postings)
     return ids
 
 
@@ -309,13 +329,15 @@ def balance(uow: UnitOfWork, account: LedgerAccount | int) -> int:
 
 
 def balance_on(uow: UnitOfWork, *, account_id: int, on: date) -> int:
-    """The balance at the end of business date ``on`` (sum of the legs of postings dated up to it)."""
+    """The balance at the end of business date ``on`` (sum of the legs of postings dated up to it, and the
+    balance carried at the cut when older months are archived; a day before the cut: ``PeriodArchived``)."""
+    first = archive.refuse_before(uow.session, on + timedelta(days=1), f"the balance on {on}")
     total = uow.session.scalar(
         select(func.coalesce(func.sum(_LEG.c.amount_fen), 0))
         .join(_POSTING, _POSTING.c.id == _LEG.c.posting_id)
         .where(_LEG.c.account_id == account_id, _POSTING.c.business_date <= on)
     )
-    return int(total or 0)
+    return archive.carried_balance(uow.session, account_id, first) + int(total or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +353,11 @@ class Movement:
 def movements(
     uow: UnitOfWork, *, account_id: int, start: date | None = None, end: date | None = None
 ) -> list[Movement]:
-    """The account's legs with their postings, oldest first, optionally between two business dates."""
+    """The account's legs with their postings, oldest first, optionally between two business dates. When
+    older months are archived: the legs still attached (no ``start``), or ``PeriodArchived`` for a ``start``
+    before the cut."""
+    if start is not None:
+        archive.refuse_before(uow.session, start, f"the movements from {start}")
     query = (
         select(
             _POSTING.c.id,
@@ -355,7 +381,9 @@ def movements(
 def check(uow: UnitOfWork, *, limit: int = 100) -> LedgerReport:
     """Prove the ledger in SQL: every posting's legs sum to zero (and it has legs) and carry its business
     date, every cached balance equals the sum of its legs, no non-negative account is below zero. At most
-    ``limit`` of each kind."""
+    ``limit`` of each kind. When older months are archived (PostgreSQL): every cached balance equals the
+    balance carried at the cut plus its legs still attached, those are all dated from the cut on, and the
+    carried balances sum to zero."""
     from sscard.ledger.rules import AccountState, Discrepancy, account_faults
 
     s = uow.session
@@ -391,7 +419,19 @@ def check(uow: UnitOfWork, *, limit: int = 100) -> LedgerReport:
     for row in misdated:
         detail = f"leg {row.id} dated {row.posted_on}, its posting {row.business_date}"
         report.discrepancies.append(Discrepancy("leg_misdated", f"posting:{row.posting_id}", detail))
-    sums = select(_LEG.c.account_id, func.sum(_LEG.c.amount_fen).label("total")).group_by(_LEG.c.account_id).subquery()
+    first = archive.cut(s)
+    report.carried_before = first
+    carried = archive.carried_at(first)
+    amounts = select(_LEG.c.account_id, _LEG.c.amount_fen)
+    if carried is not None:
+        _check_cut(uow, report, first, carried, limit=limit)
+        amounts = amounts.union_all(select(carried.c.account_id, carried.c.balance_fen))
+    by_account = amounts.subquery()
+    sums = (
+        select(by_account.c.account_id, func.sum(by_account.c.amount_fen).label("total"))
+        .group_by(by_account.c.account_id)
+        .subquery()
+    )
     total = func.coalesce(sums.c.total, 0)
     suspects = s.execute(
         select(_ACCOUNT.c.id, _ACCOUNT.c.balance_fen, _ACCOUNT.c.may_go_negative, total.label("total"))
@@ -404,6 +444,32 @@ def check(uow: UnitOfWork, *, limit: int = 100) -> LedgerReport:
         state = AccountState(row.id, row.balance_fen, bool(row.may_go_negative))
         report.discrepancies.extend(account_faults(state, int(row.total)))
     return report
+
+
+def _check_cut(uow: UnitOfWork, report: LedgerReport, first: date, carried: Any, *, limit: int) -> None:
+    """Archived ledger months: every posting and leg still attached is dated on or after the cut, and the
+    balances carried at it sum to zero (each archived posting's legs did)."""
+    from sscard.ledger.rules import Discrepancy
+
+    s = uow.session
+    early = s.execute(
+        select(_POSTING.c.id, _POSTING.c.business_date).where(_POSTING.c.business_date < first)
+        .order_by(_POSTING.c.id).limit(limit)
+    ).all()  # fmt: skip
+    for row in early:
+        detail = f"dated {row.business_date}, before the cut {first} (its month is archived)"
+        report.discrepancies.append(Discrepancy("posting_before_cut", f"posting:{row.id}", detail))
+    early_legs = s.execute(
+        select(_LEG.c.id, _LEG.c.posting_id, _LEG.c.posted_on).where(_LEG.c.posted_on < first)
+        .order_by(_LEG.c.id).limit(limit)
+    ).all()  # fmt: skip
+    for row in early_legs:
+        detail = f"leg {row.id} dated {row.posted_on}, before the cut {first} (its month is archived)"
+        report.discrepancies.append(Discrepancy("leg_before_cut", f"posting:{row.posting_id}", detail))
+    carried_total = int(s.scalar(select(func.coalesce(func.sum(carried.c.balance_fen), 0))) or 0)
+    if carried_total != 0:
+        detail = f"the balances carried at {first} sum to {carried_total} fen, not zero"
+        report.discrepancies.append(Discrepancy("carried_unbalanced", f"cut:{first}", detail))
 
 
 # PostgreSQL: the missing accounts of a batch in one statement (a row per statement was ~330 a batch).
