@@ -289,8 +289,10 @@ def bare_rows(url: str, schema: str, batches: list[tuple]) -> Side:
                 cur.execute("SELECT id FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (touched,))
                 cur.executemany("UPDATE ledger_account SET balance_fen = %s WHERE id = %s",
                                 [(balances[acc], acc) for acc in touched])  # fmt: skip
-                cur.executemany("UPDATE contribution_declaration SET posting_id = %s, posted_on = %s WHERE id = %s",
-                                [(pid, now.date(), d) for pid, d in zip(posting_ids, decl_ids, strict=True)])  # fmt: skip
+                cur.executemany(
+                    "UPDATE contribution_declaration SET posting_id = %s, posted_on = %s WHERE id = %s",
+                    [(pid, now.date(), d) for pid, d in zip(posting_ids, decl_ids, strict=True)],
+                )
             conn.commit()
             ends.append(time.perf_counter() - t0)
         side = Side(time.perf_counter() - t0, time.process_time() - c0, _backend_cpu(backend) - s0, ends)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -60,6 +60,17 @@ def _deposit(uow: UnitOfWork, cash: int, debit: int, fen: int, on: date, ref: st
     return post(uow, kind="debit_deposit", legs=legs, business_date=on, actor=ACTOR, source_ref=ref).id
 
 
+def _contributor(uow: UnitOfWork) -> int:
+    """A person with a contribution in the first month of the year of postings (archived below) only."""
+    from tests.insurance_accounts.factories import declare, make_employer, register
+    from tests.people.factories import add_test_person, new_id_number
+
+    person = add_test_person(uow, id_number=new_id_number())
+    reg = register(uow, person_id=person.id, employer=make_employer(uow), start=YEAR[0])
+    declare(uow, reg=reg, period=YEAR[0])  # 8 % of 10,000 yuan to the pension account, 2 % to the medical
+    return person.id
+
+
 def _faults(pg, *statements: str) -> set[tuple[str, str]]:
     """The ledger check's findings after ``statements`` (rolled back afterwards)."""
     with pg.engine.connect() as c:
@@ -85,6 +96,7 @@ def test_ledger_months_archived_with_carried_balances(pg) -> None:
         first = uow.session.get_one(LedgerPosting, ids[0])  # reversed a month later: both archived below
         reverse(uow, posting=first, actor=ACTOR, source_ref="archive-test:undo", business_date=YEAR[1])
         _deposit(uow, cash, debit, 5, THIS_MONTH, "archive-test:now")
+        _contributor(uow)
         uow.commit()
     total = sum(100 * (n + 1) for n in range(12)) - 100 + 5
     at_cut = sum(100 * (n + 1) for n, month in enumerate(YEAR) if month < CUT) - 100
@@ -115,11 +127,12 @@ def test_ledger_months_archived_with_carried_balances(pg) -> None:
     with pg.engine.connect() as c:
         carried = dict(c.execute(text("SELECT account_id, balance_fen FROM ledger_carried_balance "
                                       "WHERE carried_before = :c"), {"c": CUT}).all())  # fmt: skip
-        assert carried == {debit: at_cut, cash: -at_cut}
+        assert (carried[debit], carried[cash]) == (at_cut, -at_cut)
+        assert {20_000, 80_000, -100_000} <= set(carried.values())  # the contributor: medical, pension, clearing
         assert c.execute(text("SELECT count(*) FROM ledger_posting WHERE business_date < :c"), {"c": CUT}).scalar() == 0
         details = c.execute(text("SELECT details FROM audit_entry WHERE action = 'audit.archive' ORDER BY id DESC "
                                  "LIMIT 1")).scalar_one()  # fmt: skip
-        assert json.loads(details)["carried"] == {"accounts": 2, "total_fen": 0}
+        assert json.loads(details)["carried"] == {"accounts": 5, "total_fen": 0}
         c.rollback()
         with pytest.raises(DBAPIError, match="append-only"), c.begin():  # nobody edits a carried balance
             c.execute(text("UPDATE ledger_carried_balance SET balance_fen = balance_fen + 1"))
@@ -177,16 +190,21 @@ def test_ledger_months_archived_with_carried_balances(pg) -> None:
 # the cut are PERIOD_ARCHIVED (they would need the archived legs), never figures without them
 def test_archived_years_are_refused(pg) -> None:
     from sscard.insurance.accounts.interest import credit_interest
-    from sscard.insurance.accounts.records import derived_balance
+    from sscard.insurance.accounts.records import accounts_of, derived_balance, movements_of
+    from sscard.ledger.models import AccountKind, LedgerAccount
     from sscard.statements.loading import contributor_region, contributors, load_statements
 
     archived_year = (CUT - timedelta(days=1)).year
     with _uow(pg) as uow:
-        account = uow.session.execute(text("SELECT min(account_id) FROM ledger_carried_balance")).scalar_one()
-        if account is None:
+        account = uow.session.scalar(
+            select(LedgerAccount).where(LedgerAccount.kind == AccountKind.PENSION_PERSONAL.value)
+        )  # fmt: skip
+        if account is None or not uow.session.execute(text("SELECT count(*) FROM ledger_carried_balance")).scalar():
             pytest.skip("runs after the archive above")
+        person = account.person_id
         for read in (
-            lambda: derived_balance(uow, account_id=account, before=add_months(CUT, -1)),
+            lambda: derived_balance(uow, account_id=account.id, before=add_months(CUT, -1)),
+            lambda: movements_of(uow, person_id=person, kind=AccountKind.PENSION_PERSONAL, year=archived_year),
             lambda: contributors(uow.session, year=archived_year),
             lambda: contributor_region(uow.session, person_id=1, year=archived_year),
             lambda: load_statements(uow.session, [], year=archived_year),
@@ -194,4 +212,14 @@ def test_archived_years_are_refused(pg) -> None:
         ):
             with pytest.raises(PeriodArchived):
                 read()
-        assert contributors(uow.session, year=THIS_MONTH.year + 1) == []  # from the cut on: as before
+        # From the cut on: the carried balance opens the figures (this person has nothing else attached).
+        pension = 1_000_000 * 8 // 100
+        assert [a.balance_fen for a in accounts_of(uow, person_id=person) if a.kind == "pension_personal"] == [pension]
+        page = movements_of(uow, person_id=person, kind=AccountKind.PENSION_PERSONAL)
+        assert (page.total, page.opening_balance_fen, page.closing_balance_fen) == (0, pension, pension)
+        year = THIS_MONTH.year + 1
+        assert (person, "110105") in contributors(uow.session, year=year)  # in use: a balance carried
+        (data,) = load_statements(uow.session, [(person, "110105")], year=year)
+        assert (data.account("pension_personal").opening_fen, data.account("pension_personal").closing_fen) == (
+            pension, pension,
+        )  # fmt: skip
