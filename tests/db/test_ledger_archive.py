@@ -223,3 +223,73 @@ def test_archived_years_are_refused(pg) -> None:
         assert (data.account("pension_personal").opening_fen, data.account("pension_personal").closing_fen) == (
             pension, pension,
         )  # fmt: skip
+
+
+# rule FIN-1: migration 0023 keeps every posting, leg and reversal across upgrade, downgrade and upgrade
+# (the reversals move to ledger_reversal and back to the posting's unique column)
+def test_migration_round_trip_keeps_the_ledger(pg, tmp_path, monkeypatch) -> None:
+    import secrets
+
+    from sscard.db import migrate
+    from sscard.db.session import build_engine
+
+    schema = f"t_{secrets.token_hex(6)}"
+    migrate.upgrade(pg.url, schema, "0022_history_partitions")
+    engine = build_engine(pg.url, schema=schema)
+    try:
+        with Session(engine) as session:
+            uow = UnitOfWork(session)
+            cash = open_account(uow, kind="bank_cash", region_code="110101", may_go_negative=True).id
+            debit = open_account(uow, kind="debit", region_code="110101", may_go_negative=False).id
+            paid = _deposit(uow, cash, debit, 500, YEAR[0], "round-trip:1")
+            _deposit(uow, cash, debit, 300, THIS_MONTH, "round-trip:2")
+            session.commit()
+        with engine.begin() as c:  # a reversal as 0022 stores it (the posting's unique reverses_id)
+            undo = c.execute(text("INSERT INTO ledger_posting (kind, business_date, created_at, actor, channel, "
+                                  "source_ref, reverses_id) VALUES ('reversal', :d, now(), 'x', 'cli', 'round-trip:3', "
+                                  ":r) RETURNING id"), {"d": YEAR[1], "r": paid}).scalar_one()  # fmt: skip
+            c.execute(text("INSERT INTO ledger_leg (posting_id, account_id, amount_fen, posted_on) VALUES "
+                           "(:p, :debit, -500, :d), (:p, :cash, 500, :d)"),
+                      {"p": undo, "debit": debit, "cash": cash, "d": YEAR[1]})  # fmt: skip
+            c.execute(text("UPDATE ledger_account SET balance_fen = balance_fen + CASE WHEN id = :debit THEN -500 "
+                           "ELSE 500 END WHERE id IN (:debit, :cash)"), {"debit": debit, "cash": cash})  # fmt: skip
+
+        def state() -> tuple[bool, int, int, list[tuple[int, int]], bool]:
+            """Partitioned?, postings, legs, (reversal, reversed), every balance the sum of its legs (the
+            check's own query needs this revision's tables)."""
+            with engine.connect() as c:
+                postings = c.execute(text("SELECT count(*) FROM ledger_posting")).scalar_one()
+                legs = c.execute(text("SELECT count(*) FROM ledger_leg")).scalar_one()
+                reversed_ = c.execute(text("SELECT id, reverses_id FROM ledger_posting WHERE reverses_id IS NOT NULL"))
+                wrong = c.execute(
+                    text(
+                        "SELECT count(*) FROM ledger_account a WHERE balance_fen <> (SELECT "
+                        "coalesce(sum(amount_fen), 0) FROM ledger_leg l WHERE l.account_id = a.id)"
+                    )
+                )
+                return (partitions.is_partitioned(c, "ledger_posting"), postings, legs, [tuple(r) for r in reversed_],
+                        wrong.scalar_one() == 0)  # fmt: skip
+
+        assert state() == (False, 3, 6, [(undo, paid)], True)
+        migrate.upgrade(pg.url, schema)
+        assert state() == (True, 3, 6, [(undo, paid)], True)
+        with engine.connect() as c:
+            assert c.execute(text("SELECT reversed_id, reversal_id FROM ledger_reversal")).all() == [(paid, undo)]
+        with Session(engine) as session:
+            assert check_ledger(UnitOfWork(session)).ok
+        with Session(engine) as session, pytest.raises(AlreadyReversed):  # still reversed once only
+            reverse(UnitOfWork(session), posting=session.get_one(LedgerPosting, paid), actor=ACTOR, source_ref="x")
+        migrate.downgrade(pg.url, schema, "0022_history_partitions")
+        assert state() == (False, 3, 6, [(undo, paid)], True)
+        with engine.connect() as c, pytest.raises(IntegrityError), c.begin():  # the unique column is back
+            c.execute(text("INSERT INTO ledger_posting (kind, business_date, created_at, actor, channel, source_ref, "
+                           "reverses_id) VALUES ('reversal', :d, now(), 'x', 'cli', 'round-trip:4', :r)"),
+                      {"d": THIS_MONTH, "r": paid})  # fmt: skip
+        migrate.upgrade(pg.url, schema)
+        assert state() == (True, 3, 6, [(undo, paid)], True)
+    finally:
+        engine.dispose()
+        admin = build_engine(pg.url)
+        with admin.begin() as c:
+            c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
