@@ -185,6 +185,24 @@ def test_ledger_months_archived_with_carried_balances(pg) -> None:
                        "reverses_id) VALUES ('reversal', :d, now(), 'x', 'cli', 'archive-test:raw', :r)"),
                   {"d": THIS_MONTH, "r": ids[-1]})  # fmt: skip
 
+    # A later cut carries the earlier cut's balance plus the legs between the two.
+    later_cut = add_months(THIS_MONTH, -3)
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv("SSCARD_PARTITION_DETACH_MIN_AGE_MONTHS", "3")
+        reset_settings_cache()
+        with _uow(pg) as uow:
+            detach_before(uow, before=later_cut, actor=ACTOR)
+            uow.commit()
+    reset_settings_cache()
+    between = sum(100 * (n + 1) for n, month in enumerate(YEAR) if CUT <= month < later_cut)
+    with _uow(pg) as uow:
+        report = check_ledger(uow)
+        assert report.ok and report.carried_before == later_cut, report.discrepancies
+        assert balance_on(uow, account_id=debit, on=later_cut - timedelta(days=1)) == at_cut + between
+        assert balance(uow, debit) == total
+        with pytest.raises(PeriodArchived):
+            balance_on(uow, account_id=debit, on=CUT)
+
 
 # rule FIN-1: a yearly statement, an account's movements of a year and a year's interest for a year before
 # the cut are PERIOD_ARCHIVED (they would need the archived legs), never figures without them
