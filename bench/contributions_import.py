@@ -289,10 +289,8 @@ def bare_rows(url: str, schema: str, batches: list[tuple]) -> Side:
                 cur.execute("SELECT id FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (touched,))
                 cur.executemany("UPDATE ledger_account SET balance_fen = %s WHERE id = %s",
                                 [(balances[acc], acc) for acc in touched])  # fmt: skip
-                cur.executemany(
-                    "UPDATE contribution_declaration SET posting_id = %s, posted_on = %s WHERE id = %s",
-                    [(pid, now.date(), d) for pid, d in zip(posting_ids, decl_ids, strict=True)],
-                )
+                cur.executemany("UPDATE contribution_declaration SET posting_id = %s WHERE id = %s",
+                                list(zip(posting_ids, decl_ids, strict=True)))  # fmt: skip
             conn.commit()
             ends.append(time.perf_counter() - t0)
         side = Side(time.perf_counter() - t0, time.process_time() - c0, _backend_cpu(backend) - s0, ends)
@@ -352,10 +350,10 @@ def bare_sets(url: str, schema: str, batches: list[tuple]) -> Side:
                         copy.write_row(leg)
                 with cur.copy("COPY contribution_declaration (id, employer_id, person_id, registration_id, period, "
                               "revision, declared_base_fen, base_fen, document_id, late, corrected, superseded, "
-                              "posting_id, posted_on, created_at) FROM STDIN") as copy:  # fmt: skip
+                              "posting_id, created_at) FROM STDIN") as copy:  # fmt: skip
                     for d, pid, r in zip(decl_ids, posting_ids, part, strict=True):
                         copy.write_row((d, r[1], r[0], reg_of[r[0]], r[2], 1, r[3], r[3], doc, True, False, False,
-                                        pid, now.date(), now))  # fmt: skip
+                                        pid, now))  # fmt: skip
                 with cur.copy("COPY contribution_part (declaration_id, period, insurance_type, employer_fen, "
                               "individual_fen, personal_account_fen) FROM STDIN") as copy:  # fmt: skip
                     for d, r, ps in zip(decl_ids, part, parts, strict=True):

@@ -10,9 +10,11 @@ into one partitioned by month (13 partitions), same columns, keys, indexes and f
 (``/proc``) per batch and the ratio partitioned / plain.
 
 ``--postings`` (migration 0023): the same batches, postings and legs, in 0022's shape (plain postings with
-their unique ``reverses_id`` and its foreign key to themselves; legs partitioned, naming their posting by
-id) against 0023's (postings partitioned by month too, key ``(id, business_date)``; legs naming their
-posting by ``(posting_id, posted_on)``; the reversal's deferred foreign key to ``ledger_reversal``).
+their unique ``reverses_id`` and its foreign key to themselves; legs partitioned, naming their posting)
+against 0023's (postings partitioned by month too, key ``(id, business_date)``; their global keys in
+``posting_partitioned_key`` written by 0023's statement trigger; the legs' foreign key to the key table,
+deferred to the commit). 28 months attached (the two years ``SSCARD_PARTITION_DETACH_MIN_AGE_MONTHS``
+keeps), the batch under ``plan_cache_mode = force_generic_plan`` as the settlement batch runs.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import PG_URL, print_machine  # noqa: E402
+
+from sscard.db.partition_rebuild import key_sync_sql, key_triggers  # noqa: E402 - 0023's very trigger
 
 _TICK = os.sysconf("SC_CLK_TCK")
 _COLUMNS = (
@@ -62,14 +66,14 @@ _DDL_POSTINGS = (
     "FOREIGN KEY (reverses_id) REFERENCES posting_plain (id))",
     f"CREATE TABLE leg_plain (id bigserial, posting_id bigint NOT NULL REFERENCES posting_plain (id), {_LEGS}, "
     "PRIMARY KEY (id, posted_on)) PARTITION BY RANGE (posted_on)",
-    "CREATE TABLE ledger_reversal (reversed_id bigint PRIMARY KEY, reversal_id bigint NOT NULL, "
-    "UNIQUE (reversal_id, reversed_id))",
-    f"CREATE TABLE posting_partitioned (id bigserial, {_POSTING}, PRIMARY KEY (id, business_date), "
-    "FOREIGN KEY (id, reverses_id) REFERENCES ledger_reversal (reversal_id, reversed_id) DEFERRABLE INITIALLY "
-    "DEFERRED) PARTITION BY RANGE (business_date)",
-    f"CREATE TABLE leg_partitioned (id bigserial, posting_id bigint NOT NULL, {_LEGS}, PRIMARY KEY (id, posted_on), "
-    "FOREIGN KEY (posting_id, posted_on) REFERENCES posting_partitioned (id, business_date)) "
-    "PARTITION BY RANGE (posted_on)",
+    "CREATE TABLE posting_partitioned_key (id bigint PRIMARY KEY, reverses_id bigint UNIQUE "
+    "REFERENCES posting_partitioned_key (id))",
+    f"CREATE TABLE posting_partitioned (id bigserial, {_POSTING}, PRIMARY KEY (id, business_date)) "
+    "PARTITION BY RANGE (business_date)",
+    f"CREATE TABLE leg_partitioned (id bigserial, posting_id bigint NOT NULL REFERENCES posting_partitioned_key (id) "
+    f"DEFERRABLE INITIALLY DEFERRED, {_LEGS}, PRIMARY KEY (id, posted_on)) PARTITION BY RANGE (posted_on)",
+    key_sync_sql("posting_partitioned", ("id", "reverses_id")),
+    *key_triggers("posting_partitioned"),
     *(f"CREATE TABLE {t}_default PARTITION OF {t} DEFAULT" for t in ("leg_plain", "posting_partitioned",
                                                                     "leg_partitioned")),
     *(f"CREATE INDEX ON {t} ({c})" for t in ("leg_plain", "leg_partitioned") for c in ("posting_id", "account_id")),
@@ -119,8 +123,9 @@ def main() -> None:
             conn.execute(f"SET search_path = {schema}")
             for statement in ddl:
                 conn.execute(statement)
+            months = range(-24, 4) if args.postings else range(-6, 7)
             for table in partitioned:
-                for n in range(-6, 7):
+                for n in months:
                     index = today.year * 12 + today.month - 1 + n
                     conn.execute(_month_sql(date(index // 12, index % 12 + 1, 1), table))
             pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
@@ -131,6 +136,8 @@ def main() -> None:
                     before = _cpu(pid)
                     for _ in range(args.batches):
                         with conn.transaction():
+                            if args.postings:
+                                conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
                             conn.execute(write, {"size": args.size, "day": today})
                     results.append((_cpu(pid) - before) / args.batches * 1000)
         finally:

@@ -179,11 +179,12 @@ def test_ledger_months_archived_with_carried_balances(pg) -> None:
         assert balance(uow, debit) == total
     with _uow(pg) as uow, pytest.raises(IntegrityError, match="archived_months"):
         _deposit(uow, cash, debit, 3, CUT - timedelta(days=1), "archive-test:too-old")
-    # "Reversed at most once" is ledger_reversal's key: a reversing posting without its row is refused.
-    with pg.engine.connect() as c, pytest.raises(IntegrityError, match="ledger_reversal"), c.begin():
+    # "Reversed at most once" is ledger_posting_key's, whoever writes: a second reversal of a posting of an
+    # archived month (its key row kept) is refused by the database.
+    with pg.engine.connect() as c, pytest.raises(IntegrityError, match="uq_ledger_posting_reverses_id"), c.begin():
         c.execute(text("INSERT INTO ledger_posting (kind, business_date, created_at, actor, channel, source_ref, "
                        "reverses_id) VALUES ('reversal', :d, now(), 'x', 'cli', 'archive-test:raw', :r)"),
-                  {"d": THIS_MONTH, "r": ids[-1]})  # fmt: skip
+                  {"d": THIS_MONTH, "r": ids[0]})  # fmt: skip
 
     # A later cut carries the earlier cut's balance plus the legs between the two.
     later_cut = add_months(THIS_MONTH, -3)
@@ -244,7 +245,7 @@ def test_archived_years_are_refused(pg) -> None:
 
 
 # rule FIN-1: migration 0023 keeps every posting, leg and reversal across upgrade, downgrade and upgrade
-# (the reversals move to ledger_reversal and back to the posting's unique column)
+# (the keys move to ledger_posting_key and back)
 def test_migration_round_trip_keeps_the_ledger(pg, tmp_path, monkeypatch) -> None:
     import secrets
 
@@ -292,7 +293,8 @@ def test_migration_round_trip_keeps_the_ledger(pg, tmp_path, monkeypatch) -> Non
         migrate.upgrade(pg.url, schema)
         assert state() == (True, 3, 6, [(undo, paid)], True)
         with engine.connect() as c:
-            assert c.execute(text("SELECT reversed_id, reversal_id FROM ledger_reversal")).all() == [(paid, undo)]
+            keys = c.execute(text("SELECT id, reverses_id FROM ledger_posting_key ORDER BY id")).all()
+            assert [tuple(k) for k in keys if k.reverses_id is not None] == [(undo, paid)] and len(keys) == 3
         with Session(engine) as session:
             assert check_ledger(UnitOfWork(session)).ok
         with Session(engine) as session, pytest.raises(AlreadyReversed):  # still reversed once only

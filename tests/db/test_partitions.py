@@ -583,9 +583,9 @@ def _service_refuses_the_archived_month(pg, decl, month: date) -> None:
             uow.session.rollback()
 
 
-# rule FIN-1: a posting's legs land in the partition of its business month, with their posting (migration
-# 0023: a leg names its posting by (id, business date)); ``ledger check`` reads every month. Archiving the
-# ledger's months with carried balances: tests/db/test_ledger_archive.py
+# rule FIN-1: a posting's legs land in the partition of its business month, as the posting (0023) does;
+# ``ledger check`` reads every month (a leg slipped into another month's partition unbalances its posting and
+# is misdated). Archiving the ledger's months with carried balances: tests/db/test_ledger_archive.py
 def test_ledger_legs_by_month_and_check_across_them(pg) -> None:
     from sscard.ledger.rules import Leg
     from sscard.ledger.service import balance_on, open_account, post
@@ -613,7 +613,10 @@ def test_ledger_legs_by_month_and_check_across_them(pg) -> None:
         report = check_ledger(uow)
         assert report.ok and report.legs >= 6, report.discrepancies
 
-    # A leg filed under another month than its posting's is refused: it would not name its posting.
-    with pg.engine.connect() as c, pytest.raises(IntegrityError, match="fk_ledger_leg_posting_id_ledger_posting"):
+    with pg.engine.connect() as c:  # a leg of the first posting, filed under the current month
         c.execute(text("INSERT INTO ledger_leg (posting_id, account_id, amount_fen, posted_on) VALUES (:p, :a, 1, :m)"),
                   {"p": ids[0], "a": debit.id, "m": THIS_MONTH})  # fmt: skip
+        with Session(bind=c) as session:
+            faults = {(d.kind, d.ref) for d in check_ledger(UnitOfWork(session)).discrepancies}
+        c.rollback()
+    assert {("posting_unbalanced", f"posting:{ids[0]}"), ("leg_misdated", f"posting:{ids[0]}")} <= faults

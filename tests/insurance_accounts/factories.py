@@ -137,6 +137,6 @@ def declare(
         actor=SYSTEM,
         source_ref=f"declaration:{decl.id}",
     )
-    decl.posting_id, decl.posted_on = posting.id, posting.business_date
+    decl.posting_id = posting.id
     uow.flush()
     return decl

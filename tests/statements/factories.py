@@ -105,7 +105,6 @@ class Contributor:
             employer_id=self.employer.id, person_id=self.person.id, registration_id=self.registration.id,
             period=period, revision=revision, declared_base_fen=pension * 100 // 8, base_fen=pension * 100 // 8,
             document_id=self.document.id, late=late, corrected=corrected, posting_id=posting.id,
-            posted_on=posting.business_date,
         )  # fmt: skip
         self.uow.session.add(declaration)
         self.uow.flush()

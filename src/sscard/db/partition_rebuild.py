@@ -1,6 +1,7 @@
-"""Rebuilding a table as a partitioned one, or back, inside an Alembic migration (0022, 0023;
-docs/partitioning.md). The table's constraints and indexes are read from the catalogue and rebuilt as
-they are, so that a downgrade restores exactly what the upgrade found. PostgreSQL only."""
+"""Partitioning inside Alembic migrations (0020, 0022, 0023; docs/partitioning.md), PostgreSQL only: a table
+rebuilt as a partitioned one or back (its constraints and indexes read from the catalogue and rebuilt as
+they are, so that a downgrade restores exactly what the upgrade found), and the statement triggers that
+keep a partitioned table's unpartitioned key table in step."""
 
 from __future__ import annotations
 
@@ -84,4 +85,45 @@ def rebuild(table: str, *, partition_key: str | None) -> None:
         f"INSERT INTO {table} SELECT * FROM {old}",  # noqa: S608
         f"ALTER SEQUENCE {table}_id_seq OWNED BY {table}.id",
         f"DROP TABLE {old}",
+    )
+
+
+def key_sync_sql(table: str, key_columns: tuple[str, ...]) -> str:
+    """The trigger function that keeps ``<table>_key`` in step with every write to the table: once per
+    statement, over its transition tables (a row-level PL/pgSQL call cost ~3x the insert itself in bulk).
+    An UPDATE's transition tables hold the rows it moved to another month's partition too. Rows moved out
+    of the default partition by ``sscard partitions ensure`` keep their keys (sscard.partition_move)."""
+    cols = ", ".join(key_columns)
+    n_cols = ", ".join(f"n.{c}" for c in key_columns)
+    o_cols = ", ".join(f"o.{c}" for c in key_columns)
+    same = f"n.id = o.id AND ({n_cols}) IS NOT DISTINCT FROM ({o_cols})"
+    return f"""
+CREATE FUNCTION {table}_key_sync() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+  IF coalesce(current_setting('sscard.partition_move', true), '') = 'on' THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO {table}_key ({cols}) SELECT {cols} FROM new_rows;
+  ELSIF TG_OP = 'UPDATE' THEN
+    DELETE FROM {table}_key k USING old_rows o
+      WHERE k.id = o.id AND NOT EXISTS (SELECT 1 FROM new_rows n WHERE {same});
+    INSERT INTO {table}_key ({cols}) SELECT {n_cols} FROM new_rows n
+      WHERE NOT EXISTS (SELECT 1 FROM old_rows o WHERE {same});
+  ELSE
+    DELETE FROM {table}_key k USING old_rows o WHERE k.id = o.id;
+  END IF;
+  RETURN NULL;
+END $$
+"""  # noqa: S608 - the names above, never input
+
+
+def key_triggers(table: str) -> tuple[str, ...]:
+    """Transition tables allow one event per trigger: three triggers on the one function."""
+    tables = {"INSERT": "NEW TABLE AS new_rows", "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+              "DELETE": "OLD TABLE AS old_rows"}  # fmt: skip
+    return tuple(
+        f"CREATE TRIGGER {table}_key_{event.lower()} AFTER {event} ON {table} REFERENCING {refs} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_key_sync()"
+        for event, refs in tables.items()
     )

@@ -25,7 +25,7 @@ PARTITIONED: dict[str, str] = {
     "contribution_part": "period",  # migration 0021: names its declaration by (declaration_id, period)
     "contribution_declaration": "period",
     "ledger_leg": "posted_on",  # migration 0022: its posting's business date
-    "ledger_posting": "business_date",  # migration 0023: referred to by (id, business_date)
+    "ledger_posting": "business_date",  # migration 0023: its keys in ledger_posting_key (0020's design)
 }
 _DATE_KEYS = frozenset({"business_date", "period", "posted_on"})
 #: The ledger's tables: archived only with each account's balance at the cut recorded first
@@ -40,11 +40,8 @@ _CLOSED = "archived_months"  # the check constraint on their default partition
 _WRITE_ORDER = ("contribution_declaration", "contribution_part", "ledger_posting", "ledger_leg", "terminal_txn",
                 "audit_entry")  # fmt: skip
 #: Tables made for the partitioned ones (PostgreSQL only, no ORM model; docs/partitioning.md).
-SUPPORT_TABLES = frozenset({"audit_entry_key", "terminal_txn_key", "audit_archive_horizon", "partition_archive",
-                            "ledger_reversal", "ledger_carried_balance"})  # fmt: skip
-# A declaration's posting may be of another month than the declaration: ``ensure`` lifts this foreign key
-# while it moves a month of postings out of the default partition, and puts it back (validated) afterwards.
-_DECLARATION_POSTING = ("contribution_declaration", "fk_contribution_declaration_posting_id_ledger_posting")
+SUPPORT_TABLES = frozenset({"audit_entry_key", "terminal_txn_key", "ledger_posting_key", "audit_archive_horizon",
+                            "partition_archive", "ledger_carried_balance"})  # fmt: skip
 MOVING = "sscard.partition_move"  # set while ``ensure`` moves rows out of the default: keys stay as they are
 
 
@@ -177,7 +174,6 @@ def ensure(connection: Connection, *, months_ahead: int, today: date | None = No
     # (a declaration, its parts, their legs; a payment's legs, its transaction; the audit entry last).
     for table in sorted((t for t in tables if strays[t]), key=_WRITE_ORDER.index):
         connection.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
-    lifted = _lift_declaration_posting(connection) if strays.get("ledger_posting") else None
     for table in tables:
         key = PARTITIONED[table]
         existing = {name for name, _ in _attached(connection, table)}
@@ -196,25 +192,7 @@ def ensure(connection: Connection, *, months_ahead: int, today: date | None = No
     # Referred tables first: attaching a referring table's month checks its foreign key against them.
     for table, name, month in reversed(moved):
         connection.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES {_range(table, month)}"))
-    if lifted is not None:
-        table, constraint = _DECLARATION_POSTING
-        connection.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {lifted}"))
     return created
-
-
-def _lift_declaration_posting(connection: Connection) -> str | None:
-    """Drop the declarations' foreign key to their postings (its definition, to put back): a posting row
-    moved out of the default partition is deleted from it, and a declaration of a month already attached
-    that names it would refuse that, though the row only moves (PostgreSQL checks the partition it leaves)."""
-    table, constraint = _DECLARATION_POSTING
-    definition = connection.execute(
-        text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :c AND conparentid = 0 "
-             "AND conrelid = CAST(:t AS regclass)"),
-        {"c": constraint, "t": table},
-    ).scalar_one_or_none()  # fmt: skip
-    if definition is not None:
-        connection.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}"))
-    return definition
 
 
 def _default_months(connection: Connection, table: str, key: str) -> set[date]:
@@ -397,8 +375,10 @@ def carry_ledger(connection: Connection, before: date, *, at: datetime) -> Carri
         raise PartitionError(f"ledger account {unproven}: its balance is not the sum of its legs (sscard ledger "
                              "check): nothing archived")  # fmt: skip
     early = connection.execute(
-        text("SELECT id FROM contribution_declaration WHERE period >= :b AND posted_on < :b LIMIT 1"), {"b": before}
-    ).scalar_one_or_none()
+        text("SELECT d.id FROM contribution_declaration d JOIN ledger_posting p ON p.id = d.posting_id "
+             "WHERE d.period >= :b AND p.business_date < :b LIMIT 1"),
+        {"b": before},
+    ).scalar_one_or_none()  # fmt: skip
     if early is not None:
         raise PartitionError(
             f"declaration {early} of a month kept is posted before {before:%Y-%m}: archive fewer months"

@@ -282,8 +282,7 @@ class SystemAccounts:
 
 
 _DECL_COLUMNS = ("id", "employer_id", "person_id", "registration_id", "period", "revision", "declared_base_fen",
-                 "base_fen", "document_id", "late", "corrected", "superseded", "posting_id", "posted_on",
-                 "created_at")  # fmt: skip
+                 "base_fen", "document_id", "late", "corrected", "superseded", "posting_id", "created_at")  # fmt: skip
 _PART_COLUMNS = ("declaration_id", "period", "insurance_type", "employer_fen", "individual_fen", "personal_account_fen")
 
 
@@ -331,8 +330,7 @@ def write(
         posting_of = dict(zip(posted_for, post_many_in_sets(uow, postings=postings, actor=actor), strict=True))
         copy_rows(uow, _DECL, _DECL_COLUMNS, (
             (did, p.item.employer_id, p.item.person_id, p.registration.id, p.item.period, p.revision,
-             p.item.declared_base_fen, p.base_fen, document.id, p.late, corrected, False, posting_of.get(did),
-             today if did in posting_of else None, now)
+             p.item.declared_base_fen, p.base_fen, document.id, p.late, corrected, False, posting_of.get(did), now)
             for did, p in zip(ids, planned, strict=True)
         ))  # fmt: skip
         copy_rows(uow, _PART, _PART_COLUMNS, _part_rows(ids, planned))
@@ -343,9 +341,7 @@ def write(
         posting_ids = post_many(uow, postings=postings, actor=actor)
         if posting_ids:
             uow.session.execute(
-                update(_DECL)
-                .where(_DECL.c.id == bindparam("did"))
-                .values(posting_id=bindparam("pid"), posted_on=today),
+                update(_DECL).where(_DECL.c.id == bindparam("did")).values(posting_id=bindparam("pid")),
                 [{"did": did, "pid": pid} for did, pid in zip(posted_for, posting_ids, strict=True)],
             )
     return [Outcome(p.item.line, POSTED, did) for did, p in zip(ids, planned, strict=True)]

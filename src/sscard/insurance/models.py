@@ -151,9 +151,6 @@ class ContributionDeclaration(Base):
     corrected: Mapped[bool] = mapped_column(Boolean, default=False)  # revision > 1
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)  # a later revision replaced it
     posting_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_posting.id"))
-    # Its posting's business date (migration 0023): on PostgreSQL the postings are partitioned by it and the
-    # declaration names its posting by (posting_id, posted_on), both set or both NULL (docs/partitioning.md).
-    posted_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def __repr__(self) -> str:

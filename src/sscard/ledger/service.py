@@ -212,25 +212,7 @@ def post_many(
         [{"aid": aid, "bal": bal} for aid, bal in after.items()],
     )
     _loaded_balances(uow, after)
-    _record_reversals(uow, ids, postings)
     return ids
-
-
-_REVERSAL = text("INSERT INTO ledger_reversal (reversed_id, reversal_id) VALUES (:reversed_id, :reversal_id)")
-
-
-def _record_reversals(uow: UnitOfWork, ids: Sequence[int], postings: Sequence[NewPosting]) -> None:
-    """PostgreSQL: "reversed at most once" is ``ledger_reversal``'s key (the postings are partitioned by date,
-    migration 0023); a reversing posting without its row is refused at the commit. SQLite: the posting's
-    unique ``reverses_id``."""
-    rows = [{"reversed_id": new.reverses_id, "reversal_id": pid}
-            for pid, new in zip(ids, postings, strict=True) if new.reverses_id is not None]  # fmt: skip
-    if rows and dialect_of(uow) == "postgresql":
-        try:
-            with uow.session.begin_nested():
-                uow.session.execute(_REVERSAL, rows)
-        except IntegrityError:
-            raise AlreadyReversed(f"posting {rows[0]['reversed_id']} has already been reversed") from None
 
 
 _POSTING_COLUMNS = ("kind", "business_date", "created_at", "actor", "channel", "source_ref", "reverses_id", "memo")
@@ -260,7 +242,6 @@ def post_many_in_sets(
                for leg in new.legs))  # fmt: skip
     uow.session.execute(_NEW_BALANCES, {"ids": list(after), "balances": list(after.values())})
     _loaded_balances(uow, after)
-    _record_reversals(uow, ids, postings)
     return ids
 
 
