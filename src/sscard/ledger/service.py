@@ -24,7 +24,15 @@ from sscard.db.session import UnitOfWork
 from sscard.db.statements import dialect_of, upsert
 from sscard.ledger import archive
 from sscard.ledger.errors import AccountClosed, AccountNotFound, AlreadyReversed
-from sscard.ledger.models import PERSONAL_KINDS, Institution, LedgerAccount, LedgerLeg, LedgerPosting, PostingKind
+from sscard.ledger.models import (
+    PERSONAL_KINDS,
+    Institution,
+    LedgerAccount,
+    LedgerLeg,
+    LedgerPosting,
+    PostingKind,
+    leg_posting,
+)
 from sscard.ledger.rules import LedgerReport, Leg, apply_changes, net_by_account, validate_legs
 
 _ACCOUNT = cast(Table, LedgerAccount.__table__)
@@ -315,7 +323,7 @@ def balance_on(uow: UnitOfWork, *, account_id: int, on: date) -> int:
     first = archive.refuse_before(uow.session, on + timedelta(days=1), f"the balance on {on}")
     total = uow.session.scalar(
         select(func.coalesce(func.sum(_LEG.c.amount_fen), 0))
-        .join(_POSTING, _POSTING.c.id == _LEG.c.posting_id)
+        .join(_POSTING, leg_posting())
         .where(_LEG.c.account_id == account_id, _POSTING.c.business_date <= on)
     )
     return archive.carried_balance(uow.session, account_id, first) + int(total or 0)
@@ -348,7 +356,7 @@ def movements(
             _POSTING.c.source_ref,
             _POSTING.c.reverses_id,
         )  # fmt: skip
-        .join(_POSTING, _POSTING.c.id == _LEG.c.posting_id)
+        .join(_POSTING, leg_posting())
         .where(_LEG.c.account_id == account_id)
         .order_by(_POSTING.c.business_date, _POSTING.c.id)
     )

@@ -20,7 +20,7 @@ from sscard.db.statements import member_of
 from sscard.employers.models import Employer
 from sscard.insurance.models import ContributionDeclaration
 from sscard.ledger import archive
-from sscard.ledger.models import LedgerAccount, LedgerLeg, LedgerPosting
+from sscard.ledger.models import LedgerAccount, LedgerLeg, LedgerPosting, leg_posting
 from sscard.regions.codes import RegionLevel, is_region_code, level_of
 from sscard.statements.data import (
     ACCOUNT_KINDS,
@@ -62,7 +62,7 @@ def _active_by(year: int, first: date | None) -> ColumnElement[bool]:
     older system are opened on the day of the takeover."""
     posted = (
         select(LedgerLeg.id)
-        .join(LedgerPosting, LedgerPosting.id == LedgerLeg.posting_id)
+        .join(LedgerPosting, leg_posting())
         .where(LedgerLeg.account_id == LedgerAccount.id, LedgerPosting.business_date <= date(year, 12, 31))
         .exists()
     )
@@ -118,7 +118,7 @@ def _legs(session: Session, person_ids: Sequence[int], year: int) -> dict[int, l
     base = (
         select(LedgerAccount.person_id, LedgerAccount.kind)
         .join(LedgerLeg, LedgerLeg.account_id == LedgerAccount.id)
-        .join(LedgerPosting, LedgerPosting.id == LedgerLeg.posting_id)
+        .join(LedgerPosting, leg_posting())
         .outerjoin(
             declaration,
             and_(

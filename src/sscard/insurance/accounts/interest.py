@@ -33,7 +33,15 @@ from sscard.db.base import china_today
 from sscard.db.session import UnitOfWork
 from sscard.insurance.accounts.errors import InterestRateMissing, InterestYearOpen
 from sscard.ledger import archive
-from sscard.ledger.models import PERSONAL_KINDS, AccountKind, LedgerAccount, LedgerLeg, LedgerPosting, PostingKind
+from sscard.ledger.models import (
+    PERSONAL_KINDS,
+    AccountKind,
+    LedgerAccount,
+    LedgerLeg,
+    LedgerPosting,
+    PostingKind,
+    leg_posting,
+)
 from sscard.ledger.rules import Leg
 from sscard.ledger.service import NewPosting, open_account, post_many
 from sscard.policy.service import get_effective_policy
@@ -106,7 +114,7 @@ def _products(
             LedgerPosting.kind.label("kind"),
             LedgerLeg.amount_fen.label("amount_fen"),
         )
-        .join(LedgerPosting, LedgerPosting.id == LedgerLeg.posting_id)
+        .join(LedgerPosting, leg_posting())
         .where(LedgerPosting.business_date < end)
     )
     carried = archive.carried_at(first)

@@ -24,7 +24,7 @@ from sscard.insurance.models import (
     InsuranceRegistration,
 )
 from sscard.ledger import archive
-from sscard.ledger.models import PERSONAL_KINDS, AccountKind, LedgerAccount, LedgerLeg, LedgerPosting
+from sscard.ledger.models import PERSONAL_KINDS, AccountKind, LedgerAccount, LedgerLeg, LedgerPosting, leg_posting
 from sscard.people.models import Person
 from sscard.people.service import person_subject
 
@@ -226,9 +226,7 @@ def derived_balance(uow: UnitOfWork, *, account_id: int, before: date | None = N
     first = archive.refuse_before(uow.session, before, f"the balance before {before}")
     query = select(func.coalesce(func.sum(LedgerLeg.amount_fen), 0)).where(LedgerLeg.account_id == account_id)
     if before is not None:
-        query = query.join(LedgerPosting, LedgerPosting.id == LedgerLeg.posting_id).where(
-            LedgerPosting.business_date < before
-        )
+        query = query.join(LedgerPosting, leg_posting()).where(LedgerPosting.business_date < before)
     return archive.carried_balance(uow.session, account_id, first) + int(uow.session.scalar(query) or 0)
 
 
@@ -299,7 +297,7 @@ def movements_of(
             LedgerPosting.source_ref.label("source_ref"),
             LedgerPosting.memo.label("memo"),
         )
-        .join(LedgerPosting, LedgerPosting.id == LedgerLeg.posting_id)
+        .join(LedgerPosting, leg_posting())
         .where(LedgerLeg.account_id == account.id)
         .subquery()
     )
