@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Subquery, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import attributes
 from sqlalchemy.orm.util import identity_key
@@ -411,11 +411,12 @@ def check(uow: UnitOfWork, *, limit: int = 100) -> LedgerReport:
     first = archive.cut(s)
     report.carried_before = first
     carried = archive.carried_at(first)
-    amounts = select(_LEG.c.account_id, _LEG.c.amount_fen)
-    if carried is not None:
+    legs = select(_LEG.c.account_id, _LEG.c.amount_fen)
+    if carried is None or first is None:
+        by_account = legs.subquery()
+    else:
         _check_cut(uow, report, first, carried, limit=limit)
-        amounts = amounts.union_all(select(carried.c.account_id, carried.c.balance_fen))
-    by_account = amounts.subquery()
+        by_account = legs.union_all(select(carried.c.account_id, carried.c.balance_fen)).subquery()
     sums = (
         select(by_account.c.account_id, func.sum(by_account.c.amount_fen).label("total"))
         .group_by(by_account.c.account_id)
@@ -435,7 +436,7 @@ def check(uow: UnitOfWork, *, limit: int = 100) -> LedgerReport:
     return report
 
 
-def _check_cut(uow: UnitOfWork, report: LedgerReport, first: date, carried: Any, *, limit: int) -> None:
+def _check_cut(uow: UnitOfWork, report: LedgerReport, first: date, carried: Subquery, *, limit: int) -> None:
     """Archived ledger months: every posting and leg still attached is dated on or after the cut, and the
     balances carried at it sum to zero (each archived posting's legs did)."""
     from sscard.ledger.rules import Discrepancy

@@ -118,12 +118,11 @@ def _products(
         .where(LedgerPosting.business_date < end)
     )
     carried = archive.carried_at(first)
-    if carried is not None and first is not None:
+    if carried is None or first is None:
+        m = moves.subquery()
+    else:
         at_cut = literal(first - timedelta(days=1), Date)
-        moves = moves.union_all(  # type: ignore[assignment]
-            select(carried.c.account_id, at_cut, literal("carried"), carried.c.balance_fen)
-        )
-    m = moves.subquery()
+        m = moves.union_all(select(carried.c.account_id, at_cut, literal("carried"), carried.c.balance_fen)).subquery()
     month = extract("month", m.c.business_date)
     in_year = (m.c.business_date >= start) & (m.c.business_date < end)
     not_interest = m.c.kind != PostingKind.INTEREST.value
