@@ -17,7 +17,7 @@ from sscard.audit import Actor
 from sscard.audit.detach import detach_before
 from sscard.config import reset_settings_cache
 from sscard.db import partitions
-from sscard.db.partitions import PartitionTooRecent, add_months, month_start
+from sscard.db.partitions import PartitionError, PartitionTooRecent, add_months, month_start
 from sscard.db.session import UnitOfWork
 from sscard.ledger.errors import AlreadyReversed, PeriodArchived
 from sscard.ledger.models import LedgerPosting
@@ -113,6 +113,14 @@ def test_ledger_months_archived_with_carried_balances(pg) -> None:
     with pg.engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM ledger_carried_balance")).scalar_one() == 0
         assert all(p.attached for p in partitions.list_partitions(c, counts=False) if p.table.startswith("ledger_"))
+
+    # An unbalanced posting among the months to archive: refused, nothing changed.
+    with _uow(pg) as uow, pytest.raises(PartitionError, match="not zero"):
+        uow.session.execute(
+            text("INSERT INTO ledger_leg (posting_id, account_id, amount_fen, posted_on) VALUES (:p, :a, 1, :d)"),
+            {"p": ids[0], "a": debit, "d": YEAR[0] + timedelta(9)},
+        )
+        detach_before(uow, before=CUT, actor=ACTOR)  # fmt: skip
 
     with _uow(pg) as uow:
         done = detach_before(uow, before=CUT, actor=ACTOR)
