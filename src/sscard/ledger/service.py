@@ -453,9 +453,9 @@ def _check_cut(uow: UnitOfWork, report: LedgerReport, first: date, carried: Subq
         select(_LEG.c.id, _LEG.c.posting_id, _LEG.c.posted_on).where(_LEG.c.posted_on < first)
         .order_by(_LEG.c.id).limit(limit)
     ).all()  # fmt: skip
-    for row in early_legs:
-        detail = f"leg {row.id} dated {row.posted_on}, before the cut {first} (its month is archived)"
-        report.discrepancies.append(Discrepancy("leg_before_cut", f"posting:{row.posting_id}", detail))
+    for leg in early_legs:
+        detail = f"leg {leg.id} dated {leg.posted_on}, before the cut {first} (its month is archived)"
+        report.discrepancies.append(Discrepancy("leg_before_cut", f"posting:{leg.posting_id}", detail))
     carried_total = int(s.scalar(select(func.coalesce(func.sum(carried.c.balance_fen), 0))) or 0)
     if carried_total != 0:
         detail = f"the balances carried at {first} sum to {carried_total} fen, not zero"
