@@ -223,17 +223,28 @@ def personal_accounts(uow: UnitOfWork, *, person_id: int) -> list[LedgerAccount]
 def derived_balance(uow: UnitOfWork, *, account_id: int, before: date | None = None) -> int:
     """The sum of the account's legs (of postings dated before ``before``, when given), with its balance
     carried at the cut once older months are archived (``before`` earlier than the cut: ``PeriodArchived``)."""
+    if before is None:
+        return _balance_now(uow, account_id)
     first = archive.refuse_before(uow.session, before, f"the balance before {before}")
-    query = select(func.coalesce(func.sum(LedgerLeg.amount_fen), 0)).where(LedgerLeg.account_id == account_id)
-    if before is not None:
-        query = query.join(LedgerPosting, leg_posting()).where(LedgerPosting.business_date < before)
+    query = (
+        select(func.coalesce(func.sum(LedgerLeg.amount_fen), 0))
+        .join(LedgerPosting, leg_posting())
+        .where(LedgerLeg.account_id == account_id, LedgerPosting.business_date < before)
+    )
     return archive.carried_balance(uow.session, account_id, first) + int(uow.session.scalar(query) or 0)
+
+
+def _balance_now(uow: UnitOfWork, account_id: int) -> int:
+    """Every leg of the account, with its balance carried at the cut: never a period archived."""
+    query = select(func.coalesce(func.sum(LedgerLeg.amount_fen), 0)).where(LedgerLeg.account_id == account_id)
+    carried = archive.carried_balance(uow.session, account_id, archive.cut(uow.session))
+    return carried + int(uow.session.scalar(query) or 0)
 
 
 def accounts_of(uow: UnitOfWork, *, person_id: int) -> list[AccountView]:
     """The person's personal accounts with balances derived from their postings (INS-3, INS-5)."""
     return [
-        AccountView(a.id, a.kind, a.region_code, derived_balance(uow, account_id=a.id), a.opened_at)
+        AccountView(a.id, a.kind, a.region_code, _balance_now(uow, a.id), a.opened_at)
         for a in personal_accounts(uow, person_id=person_id)
     ]
 
