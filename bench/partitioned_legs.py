@@ -1,6 +1,6 @@
 """Benchmark the ledger legs' write on a plain vs a month-partitioned table: PostgreSQL backend CPU (not a test).
 
-    .venv/bin/python bench/partitioned_legs.py [--batches 300] [--size 32] [--rounds 3]
+    .venv/bin/python bench/partitioned_legs.py [--batches 300] [--size 32] [--rounds 3] [--postings]
 
 Migration 0021 partitions ``ledger_leg`` by ``posted_on`` (docs/partitioning.md). This isolates what that
 costs the settlement path: batches shaped like ``settlement/txn_batch.WRITE_PG``'s (``--size`` postings and
@@ -8,6 +8,13 @@ two legs each in one statement, a transaction per batch) into a plain legs table
 into one partitioned by month (13 partitions), same columns, keys, indexes and foreign keys, alternated
 ``--rounds`` times on one connection in a scratch schema (dropped at the end). It prints the backend's CPU
 (``/proc``) per batch and the ratio partitioned / plain.
+
+``--postings`` (migration 0023): the same batches, postings and legs, in 0022's shape (plain postings with
+their unique ``reverses_id`` and its foreign key to themselves; legs partitioned, naming their posting)
+against 0023's (postings partitioned by month too, key ``(id, business_date)``; their global keys in
+``posting_partitioned_key`` written by 0023's statement trigger; the legs' foreign key to the key table,
+deferred to the commit). 28 months attached (the two years ``SSCARD_PARTITION_DETACH_MIN_AGE_MONTHS``
+keeps), the batch under ``plan_cache_mode = force_generic_plan`` as the settlement batch runs.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import PG_URL, print_machine  # noqa: E402
+
+from sscard.db.partition_rebuild import key_sync_sql, key_triggers  # noqa: E402 - 0023's very trigger
 
 _TICK = os.sysconf("SC_CLK_TCK")
 _COLUMNS = (
@@ -48,18 +57,47 @@ _WRITE = (
 )
 
 
+# --postings: 0022's shape ("plain") and 0023's ("partitioned"), each its own tables; the rest as above.
+_LEGS = "amount_fen bigint NOT NULL, account_id bigint NOT NULL REFERENCES account (id), posted_on date NOT NULL"
+_POSTING = "business_date date NOT NULL, source_ref text NOT NULL, reverses_id bigint"
+_DDL_POSTINGS = (
+    "CREATE TABLE account (id bigserial PRIMARY KEY, balance_fen bigint NOT NULL DEFAULT 0)",
+    f"CREATE TABLE posting_plain (id bigserial PRIMARY KEY, {_POSTING}, UNIQUE (reverses_id), "
+    "FOREIGN KEY (reverses_id) REFERENCES posting_plain (id))",
+    f"CREATE TABLE leg_plain (id bigserial, posting_id bigint NOT NULL REFERENCES posting_plain (id), {_LEGS}, "
+    "PRIMARY KEY (id, posted_on)) PARTITION BY RANGE (posted_on)",
+    "CREATE TABLE posting_partitioned_key (id bigint PRIMARY KEY, reverses_id bigint UNIQUE "
+    "REFERENCES posting_partitioned_key (id))",
+    f"CREATE TABLE posting_partitioned (id bigserial, {_POSTING}, PRIMARY KEY (id, business_date)) "
+    "PARTITION BY RANGE (business_date)",
+    f"CREATE TABLE leg_partitioned (id bigserial, posting_id bigint NOT NULL REFERENCES posting_partitioned_key (id) "
+    f"DEFERRABLE INITIALLY DEFERRED, {_LEGS}, PRIMARY KEY (id, posted_on)) PARTITION BY RANGE (posted_on)",
+    key_sync_sql("posting_partitioned", ("id", "reverses_id")),
+    *key_triggers("posting_partitioned"),
+    *(f"CREATE TABLE {t}_default PARTITION OF {t} DEFAULT" for t in ("leg_plain", "posting_partitioned",
+                                                                    "leg_partitioned")),
+    *(f"CREATE INDEX ON {t} ({c})" for t in ("leg_plain", "leg_partitioned") for c in ("posting_id", "account_id")),
+    "CREATE INDEX ON posting_partitioned (reverses_id) WHERE reverses_id IS NOT NULL",
+    "INSERT INTO account (balance_fen) SELECT 0 FROM generate_series(1, 400)",
+)  # fmt: skip
+_WRITE_POSTINGS = (
+    "WITH ids AS MATERIALIZED (SELECT nextval('posting_{side}_id_seq') AS pid, 1 + (g * 7) %% 399 AS a "
+    "FROM generate_series(1, %(size)s) g), "
+    "p AS (INSERT INTO posting_{side} (id, business_date, source_ref) SELECT pid, %(day)s, 'bench' FROM ids) "
+    "INSERT INTO leg_{side} (posting_id, account_id, amount_fen, posted_on) "
+    "SELECT pid, a, -1, %(day)s FROM ids UNION ALL SELECT pid, 400, 1, %(day)s FROM ids"
+)
+
+
 def _cpu(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def _month_sql(month: date) -> str:
+def _month_sql(month: date, table: str = "leg_partitioned") -> str:
     after = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-    return (
-        f"CREATE TABLE leg_partitioned_{month:%Y_%m} PARTITION OF leg_partitioned "
-        f"FOR VALUES FROM ('{month}') TO ('{after}')"
-    )
+    return f"CREATE TABLE {table}_{month:%Y_%m} PARTITION OF {table} FOR VALUES FROM ('{month}') TO ('{after}')"
 
 
 def main() -> None:
@@ -70,7 +108,10 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=300, help="batches per table and round")
     ap.add_argument("--size", type=int, default=32, help="payments per batch (two legs each)")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--postings", action="store_true", help="0022's postings and legs against 0023's")
     args = ap.parse_args()
+    ddl, partitioned = (_DDL_POSTINGS, ("leg_plain", "posting_partitioned", "leg_partitioned")) if args.postings \
+        else (_DDL, ("leg_partitioned",))  # fmt: skip
     print(__doc__.split("\n\n")[0])
     print_machine(args.url)
     today = date.today()
@@ -80,18 +121,23 @@ def main() -> None:
         conn.execute(f"CREATE SCHEMA {schema}")
         try:
             conn.execute(f"SET search_path = {schema}")
-            for statement in _DDL:
+            for statement in ddl:
                 conn.execute(statement)
-            for n in range(-6, 7):
-                index = today.year * 12 + today.month - 1 + n
-                conn.execute(_month_sql(date(index // 12, index % 12 + 1, 1)))
+            months = range(-24, 4) if args.postings else range(-6, 7)
+            for table in partitioned:
+                for n in months:
+                    index = today.year * 12 + today.month - 1 + n
+                    conn.execute(_month_sql(date(index // 12, index % 12 + 1, 1), table))
             pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
             for _round in range(args.rounds):
                 for table, results in per_batch.items():
-                    write = _WRITE.format(table=table)
+                    side = table.removeprefix("leg_")
+                    write = _WRITE_POSTINGS.format(side=side) if args.postings else _WRITE.format(table=table)
                     before = _cpu(pid)
                     for _ in range(args.batches):
                         with conn.transaction():
+                            if args.postings:
+                                conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
                             conn.execute(write, {"size": args.size, "day": today})
                     results.append((_cpu(pid) - before) / args.batches * 1000)
         finally:

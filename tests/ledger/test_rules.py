@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from sscard.ledger.errors import InsufficientFunds, LegInvalid, LegsUnbalanced
-from sscard.ledger.rules import AccountState, Leg, apply_changes, net_by_account, prove, validate_legs
+from sscard.ledger.rules import AccountState, LedgerReport, Leg, apply_changes, net_by_account, prove, validate_legs
 
 
 # rule FIN-2: the legs of a posting sum to zero (double entry)
@@ -65,8 +67,9 @@ def test_prove_counts_and_explains() -> None:
                                             "detail": "legs sum to 1 fen"}  # fmt: skip
     assert as_dict["discrepancies"][1] == {"kind": "posting_without_legs", "ref": "posting:3", "detail": "no legs"}
     good = prove([AccountState(1, 100, False), AccountState(2, -100, True)], {1: [Leg(1, 100), Leg(2, -100)]})
-    assert good.as_dict() == {"ok": True, "accounts": 2, "postings": 1, "legs": 2, "first_discrepancy": None,
-                              "discrepancies": []}  # fmt: skip
+    assert good.as_dict() == {"ok": True, "accounts": 2, "postings": 1, "legs": 2, "carried_before": None,
+                              "first_discrepancy": None, "discrepancies": []}  # fmt: skip
+    assert LedgerReport(carried_before=date(2025, 7, 1)).as_dict()["carried_before"] == "2025-07-01"
 
 
 # rule FIN-2 (issue 26, surviving mutants): the boundaries and what each refusal says

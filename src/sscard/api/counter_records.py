@@ -44,6 +44,7 @@ from sscard.insurance.discrepancies.service import (
     list_reports,
     reports_of_person,
 )
+from sscard.ledger.errors import PeriodArchived
 from sscard.ledger.models import PERSONAL_KINDS
 from sscard.notify.errors import NotifyInvalid
 from sscard.people.errors import PersonNotFound
@@ -83,7 +84,9 @@ class InsuranceRecordRead(BaseModel):
 
 
 @router.post("/persons/{person_id}/insurance-record", response_model=InsuranceRecordRead)
-@raises(OutsideRegion, PersonNotFound, IdentityEvidenceInvalid, IdentityEvidenceMismatch, InvalidCitizenId)
+@raises(
+    OutsideRegion, PersonNotFound, IdentityEvidenceInvalid, IdentityEvidenceMismatch, InvalidCitizenId, PeriodArchived
+)
 def insurance_record(
     person_id: RowId, body: RecordRequest, staff: StaffPrincipal = Depends(COUNTER), uow: UnitOfWork = TRANSACTION
 ) -> InsuranceRecordRead:

@@ -33,6 +33,7 @@ from sscard.insurance.accounts.schemas import (
 )
 from sscard.insurance.discrepancies.errors import ReportInvalid
 from sscard.insurance.discrepancies.service import ReportView, report_discrepancy, reports_of_person
+from sscard.ledger.errors import PeriodArchived
 from sscard.ledger.models import AccountKind
 from sscard.people.errors import PersonNotFound
 
@@ -83,6 +84,7 @@ def accounts(holder: HolderSession = Depends(require_holder), reads: UnitOfWork 
 
 
 @router.get("/accounts/{kind}/movements", response_model=MovementPageRead)
+@raises(PeriodArchived)
 def account_movements(
     kind: AccountKindName,
     year: int | None = YEAR,

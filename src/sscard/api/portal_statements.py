@@ -15,6 +15,7 @@ from sscard.api.idempotency import IdempotentRoute
 from sscard.api.pagination import PAGE, PageQuery
 from sscard.credentials.query_password.sessions import HolderSession
 from sscard.db.session import UnitOfWork
+from sscard.ledger.errors import PeriodArchived
 from sscard.statements.errors import StatementNotFound
 from sscard.statements.service import download_statement, list_statements_of
 from sscard.web.portal.statements import statement_actor
@@ -63,7 +64,7 @@ def my_statements(
         404: {"description": "No statement of that year (`STATEMENT_NOT_FOUND`)."},
     },
 )
-@raises(StatementNotFound)
+@raises(StatementNotFound, PeriodArchived)
 def my_statement_pdf(
     # A four-digit string, not an integer: a year is no row id (the id-range checks of the API's tests).
     year: str = Path(pattern=r"^[0-9]{4}$", description="The year the statement covers, e.g. 2025."),

@@ -1,7 +1,8 @@
 """Archive the oldest months (``sscard partitions detach``; docs/partitioning.md): the audit chain's,
 and with them the other partitioned tables' (``terminal_txn``: whole months, nothing more to check; their
 ids and idempotency keys stay taken in ``terminal_txn_key``; the contribution declarations and their parts,
-whose archived months are closed), all but ``KEPT_ATTACHED`` (the ledger's legs).
+whose archived months are closed; the ledger's postings and legs, each account's balance at the cut
+recorded first in ``ledger_carried_balance``, which the balances' readers and ``sscard ledger check`` add).
 
 Only whole months, only a chain found intact, only a clean cut: every stream's archived entries must
 be the start of that stream (no entry still attached may come before an archived one in its stream;
@@ -21,11 +22,11 @@ from sscard.audit.archive import record_horizons
 from sscard.audit.service import record_event, verify_chain
 from sscard.config import get_settings
 from sscard.db.partitions import (
-    KEPT_ATTACHED,
     PARTITIONED,
     PartitionError,
     PartitionTooRecent,
     add_months,
+    carry_ledger,
     default_holds_before,
     detach_month,
     detach_months,
@@ -58,10 +59,11 @@ def detach_before(uow: UnitOfWork, *, before: date, actor: Actor) -> Detached:
             f"--before {before:%Y-%m}: months of the last {min_age} stay attached "
             f"(SSCARD_PARTITION_DETACH_MIN_AGE_MONTHS); the latest allowed is --before {latest:%Y-%m}"
         )
-    archivable = [table for table in PARTITIONED if table not in KEPT_ATTACHED]
+    archivable = list(PARTITIONED)
     for table in archivable:  # every table checked before anything is detached
         if default_holds_before(connection, table, before):
             raise PartitionError(f"the default partition of {table} holds rows of these months: run ensure first")
+    carried = carry_ledger(connection, before, at=now)  # refused when the ledger does not prove
     months = months_before(connection, TABLE, before)
     detached: list[tuple[str, date, int]] = []
     if months:
@@ -79,7 +81,9 @@ def detach_before(uow: UnitOfWork, *, before: date, actor: Actor) -> Detached:
         return Detached()
     record_event(uow, actor=actor, action="audit.archive", subject="audit",
                  details={"before": f"{before:%Y-%m}", "partitions": [n for n, _, _ in detached],
-                          "entries": sum(rows for _, _, rows in detached)})  # fmt: skip
+                          "entries": sum(rows for _, _, rows in detached),
+                          "carried": None if carried is None else {"accounts": carried.accounts,
+                                                                   "total_fen": carried.total_fen}})  # fmt: skip
     return Detached([(name, month, rows) for name, month, rows in detached])
 
 

@@ -14,7 +14,8 @@ app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 @app.command("check")
 @handle_errors
 def check(as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False) -> None:
-    """Prove the ledger: legs of every posting sum to zero, every balance equals its legs, none below zero."""
+    """Prove the ledger: legs of every posting sum to zero, every balance equals its legs (plus its balance
+    carried at the cut, once older months are archived), none below zero."""
     from sscard.db.session import unit_of_work
     from sscard.ledger.service import check as check_ledger
 
@@ -23,7 +24,12 @@ def check(as_json: Annotated[bool, typer.Option("--json", help="Print the report
     if as_json:
         print_json(report.as_dict())
     elif report.ok:
-        console.print(f"ledger ok: {report.accounts} accounts, {report.postings} postings, {report.legs} legs")
+        carried = (
+            ""
+            if report.carried_before is None
+            else (f", from {report.carried_before} on (earlier months archived: each balance carried at the cut)")
+        )
+        console.print(f"ledger ok: {report.accounts} accounts, {report.postings} postings, {report.legs} legs{carried}")
     else:
         first = report.discrepancies[0]
         console.print(

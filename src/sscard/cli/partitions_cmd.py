@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from sscard.db.session import UnitOfWork
 
 app = typer.Typer(
-    help="Monthly partitions of the history: audit, terminal transactions, contributions, ledger legs (PostgreSQL).",
+    help="Monthly partitions of the history: audit, terminal transactions, contributions, the ledger (PostgreSQL).",
     no_args_is_help=True,
 )
 _NOT_PARTITIONED = "nothing is partitioned on this database (SQLite, or PostgreSQL before migration 0020)"
@@ -111,7 +111,9 @@ def detach(
 ) -> None:
     """Archive the months before BEFORE: each is detached and kept as a table of its own (dump it, then drop
     it). The audit chain is verified first; afterwards it verifies from each stream's archived head. The
-    ledger's legs stay attached (archiving them needs carried balances, docs/partitioning.md).
+    ledger's postings and legs leave with their months, each account's balance at the cut carried first
+    (refused when the ledger does not prove); an archived period's balances and statements are then
+    refused as PERIOD_ARCHIVED.
 
     Months younger than SSCARD_PARTITION_DETACH_MIN_AGE_MONTHS (default 24) are refused
     (PARTITION_TOO_RECENT): the last full year and the current one stay attached for yearly statements,

@@ -24,21 +24,24 @@ PARTITIONED: dict[str, str] = {
     "terminal_txn": "business_date",
     "contribution_part": "period",  # migration 0021: names its declaration by (declaration_id, period)
     "contribution_declaration": "period",
-    "ledger_leg": "posted_on",  # migration 0021: its posting's business date
+    "ledger_leg": "posted_on",  # migration 0022: its posting's business date
+    "ledger_posting": "business_date",  # migration 0023: its keys in ledger_posting_key (0020's design)
 }
 _DATE_KEYS = frozenset({"business_date", "period", "posted_on"})
-#: Partitioned but never detached (yet): the balances, the interest year, the records and ``ledger check``
-#: sum every leg of an account; archiving legs needs a carried balance per account that each of them
-#: adds (docs/partitioning.md). ``ensure`` and ``list`` handle them like the others.
-KEPT_ATTACHED = frozenset({"ledger_leg"})
+#: The ledger's tables: archived only with each account's balance at the cut recorded first
+#: (``ledger.archive.carry``, in the detach's transaction), which the balances' readers then add.
+LEDGER = frozenset({"ledger_leg", "ledger_posting"})
 #: Tables whose archived months are closed: their default partition refuses rows of those months, so that
 #: nothing is written again for an archived month (a declaration's revisions are numbered from the rows
 #: still attached: a new revision 1 of an archived month would duplicate the archived one).
-CLOSED_WHEN_ARCHIVED = frozenset({"contribution_part", "contribution_declaration"})
+#: The ledger's too: a posting dated before the cut would be missing from the carried balances.
+CLOSED_WHEN_ARCHIVED = frozenset({"contribution_part", "contribution_declaration", *LEDGER})
 _CLOSED = "archived_months"  # the check constraint on their default partition
-_WRITE_ORDER = ("contribution_declaration", "contribution_part", "ledger_leg", "terminal_txn", "audit_entry")
+_WRITE_ORDER = ("contribution_declaration", "contribution_part", "ledger_posting", "ledger_leg", "terminal_txn",
+                "audit_entry")  # fmt: skip
 #: Tables made for the partitioned ones (PostgreSQL only, no ORM model; docs/partitioning.md).
-SUPPORT_TABLES = frozenset({"audit_entry_key", "terminal_txn_key", "audit_archive_horizon", "partition_archive"})
+SUPPORT_TABLES = frozenset({"audit_entry_key", "terminal_txn_key", "ledger_posting_key", "audit_archive_horizon",
+                            "partition_archive", "ledger_carried_balance"})  # fmt: skip
 MOVING = "sscard.partition_move"  # set while ``ensure`` moves rows out of the default: keys stay as they are
 
 
@@ -320,3 +323,69 @@ def include_in_comparison(obj: Any, name: str | None, type_: str, reflected: boo
 def _made_for_partitions(name: str) -> bool:
     """A partition, a default partition or a support table (no model of its own)."""
     return name in SUPPORT_TABLES or any(name.startswith(f"{t}_p") or name == default_name(t) for t in PARTITIONED)
+
+
+# --- the ledger's carried balances (docs/partitioning.md, "Archiving the ledger") ------------------------
+
+CARRIED = "ledger_carried_balance"
+#: The latest cut: every leg of a business date before it is archived, its sum per account carried.
+LEDGER_CUT_SQL = "SELECT max(carried_before) FROM ledger_carried_balance"
+# Each account's balance at the cut: the previous cut's carried balance plus its legs dated before the cut.
+_AT_CUT = (
+    "SELECT account_id, sum(amount_fen) AS balance_fen FROM ("
+    "SELECT account_id, balance_fen AS amount_fen FROM ledger_carried_balance "
+    "WHERE carried_before = (SELECT max(carried_before) FROM ledger_carried_balance) "
+    "UNION ALL SELECT account_id, amount_fen FROM ledger_leg WHERE posted_on < :before) AS x GROUP BY account_id"
+)
+
+
+@dataclass(frozen=True)
+class Carried:
+    before: date
+    accounts: int
+    total_fen: int  # zero: every archived posting's legs sum to zero
+
+
+def carry_ledger(connection: Connection, before: date, *, at: datetime) -> Carried | None:
+    """Record each account's balance at ``before`` (``ledger_carried_balance``) ahead of detaching the
+    ledger's months before it, in the caller's transaction; None when no ledger month is to be detached.
+
+    Refused (nothing changed) when the balances at the cut do not sum to zero (an unbalanced posting among
+    those months), or when a declaration still attached names a posting of those months (it would lose its
+    posting). Whether each cached balance is its carried balance plus its legs is ``sscard ledger check``'s
+    to prove, before and after: the carry keeps the legs' sums, so a fault stays as visible as it was."""
+    if not is_partitioned(connection, "ledger_posting"):
+        return None
+    if not months_before(connection, "ledger_posting", before) and not months_before(connection, "ledger_leg", before):
+        return None
+    previous = connection.execute(text(LEDGER_CUT_SQL)).scalar_one_or_none()
+    if previous is not None and previous >= before:
+        return None
+    # Nothing may be written into the months carried until they are detached: their partitions (and the
+    # defaults) are locked against writers; postings of today's months go on meanwhile.
+    for table in ("ledger_posting", "ledger_leg"):
+        for name, _month in months_before(connection, table, before):
+            connection.execute(text(f"LOCK TABLE {name} IN SHARE MODE"))
+        connection.execute(text(f"LOCK TABLE {default_name(table)} IN SHARE MODE"))
+    early = connection.execute(
+        text("SELECT d.id FROM contribution_declaration d JOIN ledger_posting p ON p.id = d.posting_id "
+             "WHERE d.period >= :b AND p.business_date < :b LIMIT 1"),
+        {"b": before},
+    ).scalar_one_or_none()  # fmt: skip
+    if early is not None:
+        raise PartitionError(
+            f"declaration {early} of a month kept is posted before {before:%Y-%m}: archive fewer months"
+        )
+    found = connection.execute(
+        text(f"SELECT count(*), coalesce(sum(balance_fen), 0) FROM ({_AT_CUT}) AS c"),  # noqa: S608
+        {"before": before},
+    ).one()
+    if found[1] != 0:
+        raise PartitionError(f"the balances before {before:%Y-%m} sum to {found[1]} fen, not zero (sscard ledger "
+                             "check: an unbalanced posting): nothing archived")  # fmt: skip
+    connection.execute(
+        text(f"INSERT INTO {CARRIED} (account_id, carried_before, balance_fen, recorded_at) "  # noqa: S608
+             f"SELECT account_id, :before, balance_fen, :at FROM ({_AT_CUT}) AS c"),
+        {"before": before, "at": at},
+    )  # fmt: skip
+    return Carried(before, int(found[0]), int(found[1]))

@@ -22,6 +22,7 @@ one PIN path (``verify_card_pin``: CARD-4, loss reports, PIN-2, PIN-5 counters),
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select
@@ -149,8 +150,19 @@ def _lock(uow: UnitOfWork, account_id: int) -> int:
     return int(uow.session.execute(_LOCK, {"account_id": account_id}).one().balance_fen)
 
 
-def _post(uow: UnitOfWork, *, kind: PostingKind, legs: list[Leg], actor: Actor, source_ref: str, memo: str) -> int:
-    new = NewPosting(kind=kind.value, legs=legs, business_date=local_date(), source_ref=source_ref, memo=memo)
+def _post(
+    uow: UnitOfWork,
+    *,
+    kind: PostingKind,
+    legs: list[Leg],
+    actor: Actor,
+    source_ref: str,
+    memo: str,
+    on: date | None = None,
+) -> int:
+    """``on``: the business date of the terminal transaction the posting belongs to (they must agree: on
+    PostgreSQL the transaction names its posting by id and date, docs/partitioning.md)."""
+    new = NewPosting(kind=kind.value, legs=legs, business_date=on or local_date(), source_ref=source_ref, memo=memo)
     (posting_id,) = post_many(uow, postings=[new], actor=actor)
     return posting_id
 
@@ -280,7 +292,7 @@ def consume(
     notify_movement(uow, card=card, what="consumption", amount_fen=amount_fen, balance_fen=balance - amount_fen)
     posting_id = _post(uow, kind=PostingKind.DEBIT_CONSUMPTION, legs=[Leg(account.ledger_account_id, -amount_fen),
                        Leg(clearing, amount_fen)], actor=actor, source_ref=f"terminal_txn:{row_id}",
-                       memo=f"{terminal.terminal_id}/{txn_id}")  # fmt: skip
+                       memo=f"{terminal.terminal_id}/{txn_id}", on=today)  # fmt: skip
     txn_store.attach_posting(uow, txn_row_id=row_id, posting_id=posting_id)
     return Answer(answer)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sscard.errors import Conflict, NotFound, ValidationFailed
+from sscard.ledger.errors import PeriodArchived as PeriodArchived  # the ledger's months are archived too
 
 
 class RegistrationUnderage(ValidationFailed):
@@ -69,12 +70,6 @@ class PeriodInFuture(ValidationFailed):
     code = "PERIOD_IN_FUTURE"
     title = "The period has not begun yet."
     title_zh = "所属期尚未开始。"
-
-
-class PeriodArchived(ValidationFailed):
-    code = "PERIOD_ARCHIVED"
-    title = "The period's records are archived (sscard partitions detach); it can no longer be declared or corrected."
-    title_zh = "该所属期的记录已归档，不能再申报或更正。"
 
 
 class PeriodBeforeRegistration(ValidationFailed):

@@ -39,3 +39,12 @@ class AlreadyReversed(Conflict):
     code = "POSTING_ALREADY_REVERSED"
     title = "This posting has already been reversed."
     title_zh = "该记账已被冲正。"
+
+
+class PeriodArchived(ValidationFailed):
+    """A period whose records ``sscard partitions detach`` archived: a declaration or correction for it, and
+    its statement, movements or balances, which the database can no longer show (docs/partitioning.md)."""
+
+    code = "PERIOD_ARCHIVED"
+    title = "The period's records are archived (sscard partitions detach): no longer shown, declared or corrected."
+    title_zh = "该期间的记录已归档，不能再查询、申报或更正。"

@@ -16,12 +16,14 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Date,
     ForeignKey,
     Index,
     String,
     Text,
     UniqueConstraint,
+    and_,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -157,3 +159,10 @@ class LedgerLeg(Base):
     # The posting's business date: on PostgreSQL the legs are partitioned by its month (migration 0021,
     # docs/partitioning.md); a posting's legs are written with it, all in one month.
     posted_on: Mapped[date] = mapped_column(Date)
+
+
+def leg_posting() -> ColumnElement[bool]:
+    """The join of a leg to its posting, by id and by date: both are partitioned by that date's month on
+    PostgreSQL (migrations 0022, 0023), and the date lets each probe read one month's partition instead of
+    every attached month's. ``ledger check`` joins by id alone, to find a leg filed under another date."""
+    return and_(LedgerPosting.id == LedgerLeg.posting_id, LedgerPosting.business_date == LedgerLeg.posted_on)

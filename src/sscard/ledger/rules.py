@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from sscard.ledger.errors import InsufficientFunds, LegInvalid, LegsUnbalanced
 
@@ -71,6 +72,7 @@ class LedgerReport:
     postings: int = 0
     legs: int = 0
     discrepancies: list[Discrepancy] = field(default_factory=list)
+    carried_before: date | None = None  # the cut: older months archived, each account's balance carried
 
     @property
     def ok(self) -> bool:
@@ -82,6 +84,7 @@ class LedgerReport:
             "accounts": self.accounts,
             "postings": self.postings,
             "legs": self.legs,
+            "carried_before": None if self.carried_before is None else self.carried_before.isoformat(),
             "first_discrepancy": self.discrepancies[0].as_dict() if self.discrepancies else None,
             "discrepancies": [d.as_dict() for d in self.discrepancies],
         }

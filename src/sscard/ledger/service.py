@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Subquery, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import attributes
 from sqlalchemy.orm.util import identity_key
@@ -22,8 +22,17 @@ from sscard.db.base import china_today, utcnow
 from sscard.db.bulk import copy_rows, next_ids
 from sscard.db.session import UnitOfWork
 from sscard.db.statements import dialect_of, upsert
+from sscard.ledger import archive
 from sscard.ledger.errors import AccountClosed, AccountNotFound, AlreadyReversed
-from sscard.ledger.models import PERSONAL_KINDS, Institution, LedgerAccount, LedgerLeg, LedgerPosting, PostingKind
+from sscard.ledger.models import (
+    PERSONAL_KINDS,
+    Institution,
+    LedgerAccount,
+    LedgerLeg,
+    LedgerPosting,
+    PostingKind,
+    leg_posting,
+)
 from sscard.ledger.rules import LedgerReport, Leg, apply_changes, net_by_account, validate_legs
 
 _ACCOUNT = cast(Table, LedgerAccount.__table__)
@@ -309,13 +318,15 @@ def balance(uow: UnitOfWork, account: LedgerAccount | int) -> int:
 
 
 def balance_on(uow: UnitOfWork, *, account_id: int, on: date) -> int:
-    """The balance at the end of business date ``on`` (sum of the legs of postings dated up to it)."""
+    """The balance at the end of business date ``on`` (sum of the legs of postings dated up to it, and the
+    balance carried at the cut when older months are archived; a day before the cut: ``PeriodArchived``)."""
+    first = archive.refuse_before(uow.session, on + timedelta(days=1), f"the balance on {on}")
     total = uow.session.scalar(
         select(func.coalesce(func.sum(_LEG.c.amount_fen), 0))
-        .join(_POSTING, _POSTING.c.id == _LEG.c.posting_id)
+        .join(_POSTING, leg_posting())
         .where(_LEG.c.account_id == account_id, _POSTING.c.business_date <= on)
     )
-    return int(total or 0)
+    return archive.carried_balance(uow.session, account_id, first) + int(total or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +342,11 @@ class Movement:
 def movements(
     uow: UnitOfWork, *, account_id: int, start: date | None = None, end: date | None = None
 ) -> list[Movement]:
-    """The account's legs with their postings, oldest first, optionally between two business dates."""
+    """The account's legs with their postings, oldest first, optionally between two business dates. When
+    older months are archived: the legs still attached (no ``start``), or ``PeriodArchived`` for a ``start``
+    before the cut."""
+    if start is not None:
+        archive.refuse_before(uow.session, start, f"the movements from {start}")
     query = (
         select(
             _POSTING.c.id,
@@ -341,7 +356,7 @@ def movements(
             _POSTING.c.source_ref,
             _POSTING.c.reverses_id,
         )  # fmt: skip
-        .join(_POSTING, _POSTING.c.id == _LEG.c.posting_id)
+        .join(_POSTING, leg_posting())
         .where(_LEG.c.account_id == account_id)
         .order_by(_POSTING.c.business_date, _POSTING.c.id)
     )
@@ -355,7 +370,9 @@ def movements(
 def check(uow: UnitOfWork, *, limit: int = 100) -> LedgerReport:
     """Prove the ledger in SQL: every posting's legs sum to zero (and it has legs) and carry its business
     date, every cached balance equals the sum of its legs, no non-negative account is below zero. At most
-    ``limit`` of each kind."""
+    ``limit`` of each kind. When older months are archived (PostgreSQL): every cached balance equals the
+    balance carried at the cut plus its legs still attached, those are all dated from the cut on, and the
+    carried balances sum to zero."""
     from sscard.ledger.rules import AccountState, Discrepancy, account_faults
 
     s = uow.session
@@ -391,7 +408,20 @@ def check(uow: UnitOfWork, *, limit: int = 100) -> LedgerReport:
     for row in misdated:
         detail = f"leg {row.id} dated {row.posted_on}, its posting {row.business_date}"
         report.discrepancies.append(Discrepancy("leg_misdated", f"posting:{row.posting_id}", detail))
-    sums = select(_LEG.c.account_id, func.sum(_LEG.c.amount_fen).label("total")).group_by(_LEG.c.account_id).subquery()
+    first = archive.cut(s)
+    report.carried_before = first
+    carried = archive.carried_at(first)
+    legs = select(_LEG.c.account_id, _LEG.c.amount_fen)
+    if carried is None or first is None:
+        by_account = legs.subquery()
+    else:
+        _check_cut(uow, report, first, carried, limit=limit)
+        by_account = legs.union_all(select(carried.c.account_id, carried.c.balance_fen)).subquery()
+    sums = (
+        select(by_account.c.account_id, func.sum(by_account.c.amount_fen).label("total"))
+        .group_by(by_account.c.account_id)
+        .subquery()
+    )
     total = func.coalesce(sums.c.total, 0)
     suspects = s.execute(
         select(_ACCOUNT.c.id, _ACCOUNT.c.balance_fen, _ACCOUNT.c.may_go_negative, total.label("total"))
@@ -404,6 +434,32 @@ def check(uow: UnitOfWork, *, limit: int = 100) -> LedgerReport:
         state = AccountState(row.id, row.balance_fen, bool(row.may_go_negative))
         report.discrepancies.extend(account_faults(state, int(row.total)))
     return report
+
+
+def _check_cut(uow: UnitOfWork, report: LedgerReport, first: date, carried: Subquery, *, limit: int) -> None:
+    """Archived ledger months: every posting and leg still attached is dated on or after the cut, and the
+    balances carried at it sum to zero (each archived posting's legs did)."""
+    from sscard.ledger.rules import Discrepancy
+
+    s = uow.session
+    early = s.execute(
+        select(_POSTING.c.id, _POSTING.c.business_date).where(_POSTING.c.business_date < first)
+        .order_by(_POSTING.c.id).limit(limit)
+    ).all()  # fmt: skip
+    for row in early:
+        detail = f"dated {row.business_date}, before the cut {first} (its month is archived)"
+        report.discrepancies.append(Discrepancy("posting_before_cut", f"posting:{row.id}", detail))
+    early_legs = s.execute(
+        select(_LEG.c.id, _LEG.c.posting_id, _LEG.c.posted_on).where(_LEG.c.posted_on < first)
+        .order_by(_LEG.c.id).limit(limit)
+    ).all()  # fmt: skip
+    for leg in early_legs:
+        detail = f"leg {leg.id} dated {leg.posted_on}, before the cut {first} (its month is archived)"
+        report.discrepancies.append(Discrepancy("leg_before_cut", f"posting:{leg.posting_id}", detail))
+    carried_total = int(s.scalar(select(func.coalesce(func.sum(carried.c.balance_fen), 0))) or 0)
+    if carried_total != 0:
+        detail = f"the balances carried at {first} sum to {carried_total} fen, not zero"
+        report.discrepancies.append(Discrepancy("carried_unbalanced", f"cut:{first}", detail))
 
 
 # PostgreSQL: the missing accounts of a batch in one statement (a row per statement was ~330 a batch).

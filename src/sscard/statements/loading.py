@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, aliased
 from sscard.db.statements import member_of
 from sscard.employers.models import Employer
 from sscard.insurance.models import ContributionDeclaration
-from sscard.ledger.models import LedgerAccount, LedgerLeg, LedgerPosting
+from sscard.ledger import archive
+from sscard.ledger.models import LedgerAccount, LedgerLeg, LedgerPosting, leg_posting
 from sscard.regions.codes import RegionLevel, is_region_code, level_of
 from sscard.statements.data import (
     ACCOUNT_KINDS,
@@ -47,13 +48,21 @@ def region_filter(column: object, region: str | None) -> object:
     return column.startswith(prefix) if prefix else column == region  # type: ignore[attr-defined]
 
 
-def _active_by(year: int) -> ColumnElement[bool]:
+def _open_year(session: Session, year: int) -> date | None:
+    """The ledger's cut (``ledger.archive``) when the year's figures are all attached; a year that begins
+    before the cut is archived (``PeriodArchived``): its statement can no longer be made, only the one
+    issued before (stored with its snapshot) be shown."""
+    return archive.refuse_before(session, date(year, 1, 1), f"the statement of {year}")
+
+
+def _active_by(year: int, first: date | None) -> ColumnElement[bool]:
     """The personal account (``LedgerAccount``) was in use by the year's end: a leg posted by then, or
-    a declaration for a month of the year (December's, posted in January, counts). Not ``opened_at``:
-    accounts of records taken over from an older system are opened on the day of the takeover."""
+    a declaration for a month of the year (December's, posted in January, counts), or a balance carried at
+    the cut ``first`` (older months archived). Not ``opened_at``: accounts of records taken over from an
+    older system are opened on the day of the takeover."""
     posted = (
         select(LedgerLeg.id)
-        .join(LedgerPosting, LedgerPosting.id == LedgerLeg.posting_id)
+        .join(LedgerPosting, leg_posting())
         .where(LedgerLeg.account_id == LedgerAccount.id, LedgerPosting.business_date <= date(year, 12, 31))
         .exists()
     )
@@ -66,7 +75,10 @@ def _active_by(year: int) -> ColumnElement[bool]:
         )
         .exists()
     )
-    return or_(posted, declared)
+    carried = archive.carried_at(first)
+    if carried is None:
+        return or_(posted, declared)
+    return or_(posted, declared, select(carried.c.account_id).where(carried.c.account_id == LedgerAccount.id).exists())
 
 
 def contributors(session: Session, *, year: int, region: str | None = None) -> list[tuple[int, str]]:
@@ -78,7 +90,7 @@ def contributors(session: Session, *, year: int, region: str | None = None) -> l
             LedgerAccount.kind.in_(ACCOUNT_KINDS),
             LedgerAccount.person_id.is_not(None),
             region_filter(LedgerAccount.region_code, region),  # type: ignore[arg-type]
-            _active_by(year),
+            _active_by(year, _open_year(session, year)),
         )
         .group_by(LedgerAccount.person_id)
         .order_by(LedgerAccount.person_id)
@@ -90,7 +102,9 @@ def contributor_region(session: Session, *, person_id: int, year: int) -> str | 
     """The region of the person's personal accounts if they were in use by the year's end, else None."""
     return session.scalar(
         select(func.min(LedgerAccount.region_code)).where(
-            LedgerAccount.person_id == person_id, LedgerAccount.kind.in_(ACCOUNT_KINDS), _active_by(year)
+            LedgerAccount.person_id == person_id,
+            LedgerAccount.kind.in_(ACCOUNT_KINDS),
+            _active_by(year, _open_year(session, year)),
         )
     )
 
@@ -104,7 +118,7 @@ def _legs(session: Session, person_ids: Sequence[int], year: int) -> dict[int, l
     base = (
         select(LedgerAccount.person_id, LedgerAccount.kind)
         .join(LedgerLeg, LedgerLeg.account_id == LedgerAccount.id)
-        .join(LedgerPosting, LedgerPosting.id == LedgerLeg.posting_id)
+        .join(LedgerPosting, leg_posting())
         .outerjoin(
             declaration,
             and_(
@@ -124,6 +138,16 @@ def _legs(session: Session, person_ids: Sequence[int], year: int) -> dict[int, l
     opening = base.add_columns(func.sum(LedgerLeg.amount_fen)).where(effective < start)
     for pid, kind, total in session.execute(opening.group_by(LedgerAccount.person_id, LedgerAccount.kind), ids):
         result[pid].append(LegRow(kind, OPENING, date(year - 1, 12, 31), int(total or 0)))
+    carried = archive.carried_at(_open_year(session, year))
+    if carried is not None:  # older months archived: each account's balance at the cut opens it too
+        at_cut = (
+            select(LedgerAccount.person_id, LedgerAccount.kind, carried.c.balance_fen)
+            .join(carried, carried.c.account_id == LedgerAccount.id)
+            .where(member_of(LedgerAccount.person_id, "person_ids", _dialect(session)),
+                   LedgerAccount.kind.in_(ACCOUNT_KINDS))
+        )  # fmt: skip
+        for pid, kind, total in session.execute(at_cut, ids):
+            result[pid].append(LegRow(kind, OPENING, date(year - 1, 12, 31), int(total)))
     within = base.add_columns(LedgerPosting.kind, effective, LedgerLeg.amount_fen).where(
         and_(effective >= start, effective <= end)
     )

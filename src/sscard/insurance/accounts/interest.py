@@ -23,16 +23,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import case, extract, func, select
+from sqlalchemy import Date, case, extract, func, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from sscard.audit import Actor, record_event
 from sscard.db.base import china_today
 from sscard.db.session import UnitOfWork
 from sscard.insurance.accounts.errors import InterestRateMissing, InterestYearOpen
-from sscard.ledger.models import PERSONAL_KINDS, AccountKind, LedgerAccount, LedgerLeg, LedgerPosting, PostingKind
+from sscard.ledger import archive
+from sscard.ledger.models import (
+    PERSONAL_KINDS,
+    AccountKind,
+    LedgerAccount,
+    LedgerLeg,
+    LedgerPosting,
+    PostingKind,
+    leg_posting,
+)
 from sscard.ledger.rules import Leg
 from sscard.ledger.service import NewPosting, open_account, post_many
 from sscard.policy.service import get_effective_policy
@@ -95,11 +104,30 @@ def _products(
 ) -> Iterator[_Due]:
     """Each personal account's opening balance and weighted movements of ``year`` (one grouped query)."""
     start, end = date(year, 1, 1), date(year + 1, 1, 1)
-    month = extract("month", LedgerPosting.business_date)
-    in_year = (LedgerPosting.business_date >= start) & (LedgerPosting.business_date < end)
-    not_interest = LedgerPosting.kind != PostingKind.INTEREST.value
-    opening = func.coalesce(func.sum(case((LedgerPosting.business_date < start, LedgerLeg.amount_fen), else_=0)), 0)
-    weighted = func.coalesce(func.sum(case((in_year & not_interest, LedgerLeg.amount_fen * (12 - month)), else_=0)), 0)
+    # Older months archived (docs/partitioning.md): a year from the cut on opens with the balance carried at
+    # the cut (an account may have nothing else); an earlier year is refused (PERIOD_ARCHIVED).
+    first = archive.refuse_before(uow.session, start, f"interest of {year}")
+    moves = (
+        select(
+            LedgerLeg.account_id.label("account_id"),
+            LedgerPosting.business_date.label("business_date"),
+            LedgerPosting.kind.label("kind"),
+            LedgerLeg.amount_fen.label("amount_fen"),
+        )
+        .join(LedgerPosting, leg_posting())
+        .where(LedgerPosting.business_date < end)
+    )
+    carried = archive.carried_at(first)
+    if carried is None or first is None:
+        m = moves.subquery()
+    else:
+        at_cut = literal(first - timedelta(days=1), Date)
+        m = moves.union_all(select(carried.c.account_id, at_cut, literal("carried"), carried.c.balance_fen)).subquery()
+    month = extract("month", m.c.business_date)
+    in_year = (m.c.business_date >= start) & (m.c.business_date < end)
+    not_interest = m.c.kind != PostingKind.INTEREST.value
+    opening = func.coalesce(func.sum(case((m.c.business_date < start, m.c.amount_fen), else_=0)), 0)
+    weighted = func.coalesce(func.sum(case((in_year & not_interest, m.c.amount_fen * (12 - month)), else_=0)), 0)
     query = (
         select(
             LedgerAccount.id,
@@ -109,9 +137,8 @@ def _products(
             opening.label("opening"),
             weighted.label("weighted"),
         )
-        .join(LedgerLeg, LedgerLeg.account_id == LedgerAccount.id)
-        .join(LedgerPosting, LedgerPosting.id == LedgerLeg.posting_id)
-        .where(LedgerAccount.kind.in_([k.value for k in PERSONAL_KINDS]), LedgerPosting.business_date < end)
+        .join(m, m.c.account_id == LedgerAccount.id)
+        .where(LedgerAccount.kind.in_([k.value for k in PERSONAL_KINDS]))
         .group_by(LedgerAccount.id, LedgerAccount.kind, LedgerAccount.region_code, LedgerAccount.person_id)
         .order_by(LedgerAccount.id)
     )

@@ -23,7 +23,8 @@ from sscard.insurance.models import (
     InsuranceParticipation,
     InsuranceRegistration,
 )
-from sscard.ledger.models import PERSONAL_KINDS, AccountKind, LedgerAccount, LedgerLeg, LedgerPosting
+from sscard.ledger import archive
+from sscard.ledger.models import PERSONAL_KINDS, AccountKind, LedgerAccount, LedgerLeg, LedgerPosting, leg_posting
 from sscard.people.models import Person
 from sscard.people.service import person_subject
 
@@ -220,19 +221,30 @@ def personal_accounts(uow: UnitOfWork, *, person_id: int) -> list[LedgerAccount]
 
 
 def derived_balance(uow: UnitOfWork, *, account_id: int, before: date | None = None) -> int:
-    """The sum of the account's legs (of postings dated before ``before``, when given)."""
+    """The sum of the account's legs (of postings dated before ``before``, when given), with its balance
+    carried at the cut once older months are archived (``before`` earlier than the cut: ``PeriodArchived``)."""
+    if before is None:
+        return _balance_now(uow, account_id)
+    first = archive.refuse_before(uow.session, before, f"the balance before {before}")
+    query = (
+        select(func.coalesce(func.sum(LedgerLeg.amount_fen), 0))
+        .join(LedgerPosting, leg_posting())
+        .where(LedgerLeg.account_id == account_id, LedgerPosting.business_date < before)
+    )
+    return archive.carried_balance(uow.session, account_id, first) + int(uow.session.scalar(query) or 0)
+
+
+def _balance_now(uow: UnitOfWork, account_id: int) -> int:
+    """Every leg of the account, with its balance carried at the cut: never a period archived."""
     query = select(func.coalesce(func.sum(LedgerLeg.amount_fen), 0)).where(LedgerLeg.account_id == account_id)
-    if before is not None:
-        query = query.join(LedgerPosting, LedgerPosting.id == LedgerLeg.posting_id).where(
-            LedgerPosting.business_date < before
-        )
-    return int(uow.session.scalar(query) or 0)
+    carried = archive.carried_balance(uow.session, account_id, archive.cut(uow.session))
+    return carried + int(uow.session.scalar(query) or 0)
 
 
 def accounts_of(uow: UnitOfWork, *, person_id: int) -> list[AccountView]:
     """The person's personal accounts with balances derived from their postings (INS-3, INS-5)."""
     return [
-        AccountView(a.id, a.kind, a.region_code, derived_balance(uow, account_id=a.id), a.opened_at)
+        AccountView(a.id, a.kind, a.region_code, _balance_now(uow, a.id), a.opened_at)
         for a in personal_accounts(uow, person_id=person_id)
     ]
 
@@ -280,6 +292,11 @@ def movements_of(
     account = personal_account(uow, person_id=person_id, kind=kind)
     if account is None:
         return MovementPage(kind.value, 0, 0, 0, [])
+    # Archived months (docs/partitioning.md): a year before the cut is refused; the running balance starts
+    # from the balance carried at the cut.
+    start_of_year = None if year is None else _year_range(year)[0]
+    first = archive.refuse_before(uow.session, start_of_year, f"the movements of {year}")
+    carried = archive.carried_balance(uow.session, account.id, first)
     order = (LedgerPosting.business_date, LedgerPosting.id)
     running = (
         select(
@@ -287,16 +304,16 @@ def movements_of(
             LedgerPosting.business_date.label("business_date"),
             LedgerPosting.kind.label("kind"),
             LedgerLeg.amount_fen.label("amount_fen"),
-            func.sum(LedgerLeg.amount_fen).over(order_by=order).label("balance_after_fen"),
+            (func.sum(LedgerLeg.amount_fen).over(order_by=order) + carried).label("balance_after_fen"),
             LedgerPosting.source_ref.label("source_ref"),
             LedgerPosting.memo.label("memo"),
         )
-        .join(LedgerPosting, LedgerPosting.id == LedgerLeg.posting_id)
+        .join(LedgerPosting, leg_posting())
         .where(LedgerLeg.account_id == account.id)
         .subquery()
     )
     query = select(running)
-    opening = 0
+    opening = carried
     closing_before: date | None = None
     if year is not None:
         start, end = _year_range(year)

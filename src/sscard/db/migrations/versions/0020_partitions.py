@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from alembic import op
 from sqlalchemy import text
 
+from sscard.db.partition_rebuild import key_sync_sql, key_triggers
 from sscard.db.partitions import add_months, create_default_sql, create_month_sql, month_start
 
 revision: str = "0020_partitions"
@@ -93,47 +94,6 @@ _OWN_FKS = {
 }
 
 
-def _sync_sql(t: Keyed) -> str:
-    """The trigger function that keeps ``<table>_key`` in step with every write to the table: once per
-    statement, over its transition tables (a row-level PL/pgSQL call cost ~3x the insert itself in bulk).
-    An UPDATE's transition tables hold the rows it moved to another month's partition too. Rows moved out
-    of the default partition by ``sscard partitions ensure`` keep their keys (sscard.partition_move)."""
-    cols = ", ".join(t.key_columns)
-    n_cols = ", ".join(f"n.{c}" for c in t.key_columns)
-    o_cols = ", ".join(f"o.{c}" for c in t.key_columns)
-    same = f"n.id = o.id AND ({n_cols}) IS NOT DISTINCT FROM ({o_cols})"
-    return f"""
-CREATE FUNCTION {t.table}_key_sync() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-BEGIN
-  IF coalesce(current_setting('sscard.partition_move', true), '') = 'on' THEN
-    RETURN NULL;
-  END IF;
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO {t.table}_key ({cols}) SELECT {cols} FROM new_rows;
-  ELSIF TG_OP = 'UPDATE' THEN
-    DELETE FROM {t.table}_key k USING old_rows o
-      WHERE k.id = o.id AND NOT EXISTS (SELECT 1 FROM new_rows n WHERE {same});
-    INSERT INTO {t.table}_key ({cols}) SELECT {n_cols} FROM new_rows n
-      WHERE NOT EXISTS (SELECT 1 FROM old_rows o WHERE {same});
-  ELSE
-    DELETE FROM {t.table}_key k USING old_rows o WHERE k.id = o.id;
-  END IF;
-  RETURN NULL;
-END $$
-"""  # noqa: S608 - the names above, never input
-
-
-def _triggers(table: str) -> tuple[str, ...]:
-    """Transition tables allow one event per trigger: three triggers on the one function."""
-    tables = {"INSERT": "NEW TABLE AS new_rows", "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-              "DELETE": "OLD TABLE AS old_rows"}  # fmt: skip
-    return tuple(
-        f"CREATE TRIGGER {table}_key_{event.lower()} AFTER {event} ON {table} REFERENCING {refs} "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_key_sync()"
-        for event, refs in tables.items()
-    )
-
-
 def _run(*statements: str) -> None:
     for statement in statements:
         op.execute(text(statement))
@@ -181,8 +141,8 @@ def _partition(t: Keyed) -> None:
             f"ALTER TABLE {table} ADD CONSTRAINT {constraint}_key FOREIGN KEY ({column}) REFERENCES {t.table}_key (id)"
             for table, constraint, column in t.referring
         ),  # fmt: skip
-        _sync_sql(t),
-        *_triggers(t.table),
+        key_sync_sql(t.table, t.key_columns),
+        *key_triggers(t.table),
     )
 
 

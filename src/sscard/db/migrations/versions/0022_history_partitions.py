@@ -19,20 +19,18 @@ Revises: 0021_idempotency_retention
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import text
 
-from sscard.db.partitions import add_months, create_default_sql, create_month_sql, month_start
+from sscard.db.partition_rebuild import rebuild as _rebuild
+from sscard.db.partition_rebuild import run as _run
 
 revision: str = "0022_history_partitions"
 down_revision: str | None = "0021_idempotency_retention"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-MONTHS_AHEAD = 3
 
 
 @dataclass(frozen=True)
@@ -58,79 +56,6 @@ _NEW_KEYS = (
     ("ledger_leg", "posted_on", "UPDATE ledger_leg SET posted_on = (SELECT p.business_date FROM ledger_posting p "
      "WHERE p.id = ledger_leg.posting_id)"),
 )  # fmt: skip
-
-
-def _run(*statements: str) -> None:
-    for statement in statements:
-        op.execute(text(statement))
-
-
-def _definitions(table: str) -> tuple[list[str], list[str]]:
-    """``table``'s constraints other than its primary key (as ``ADD CONSTRAINT`` clauses) and its indexes
-    that back no constraint (as ``CREATE INDEX`` statements), read from the catalogue: rebuilt as they are."""
-    bind = op.get_bind()
-    constraints = bind.execute(
-        text(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) "
-            "AND contype <> 'p' AND conparentid = 0 ORDER BY conname"
-        ),
-        {"t": table},
-    ).all()
-    indexes = bind.execute(
-        text(
-            "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = CAST(:t AS regclass) "
-            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) "
-            "ORDER BY i.indexrelid"
-        ),
-        {"t": table},
-    ).scalars()
-    # A partitioned table's index reads "ON ONLY": the rebuilt table's index must cover all of it.
-    plain = [index.replace(" ON ONLY ", " ON ", 1) for index in indexes]
-    return [f"CONSTRAINT {name} {definition}" for name, definition in constraints], plain
-
-
-def _rename_indexes(table: str, suffix: str) -> None:
-    """Free the schema-wide index names of ``table`` (its keys' too) for the table that replaces it."""
-    names = (
-        op.get_bind()
-        .execute(
-            text("SELECT indexname FROM pg_indexes WHERE tablename = :t AND schemaname = current_schema()"),
-            {"t": table},
-        )
-        .scalars()
-    )
-    for name in list(names):
-        _run(f"ALTER INDEX {name} RENAME TO {name[: 63 - len(suffix)]}{suffix}")
-
-
-def _rebuild(table: str, *, partition_key: str | None) -> None:
-    """Replace ``table`` by a copy partitioned by month of ``partition_key`` (primary key ``(id, key)``), or
-    by a plain one (``None``: primary key ``(id)``), with the same rows, constraints and indexes."""
-    bind = op.get_bind()
-    constraints, indexes = _definitions(table)
-    old = f"{table}_old"
-    _run(f"ALTER TABLE {table} RENAME TO {old}")
-    _rename_indexes(old, "_old")
-    partitioned = f" PARTITION BY RANGE ({partition_key})" if partition_key else ""
-    key = f"id, {partition_key}" if partition_key else "id"
-    _run(
-        f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS, CONSTRAINT pk_{table} PRIMARY KEY ({key})){partitioned}",
-        *(f"ALTER TABLE {table} ADD {constraint}" for constraint in constraints),
-        *indexes,
-    )
-    if partition_key:
-        oldest = bind.execute(text(f"SELECT min({partition_key}) FROM {old}")).scalar_one()  # noqa: S608
-        this_month = month_start(datetime.now(UTC))
-        month = month_start(oldest or this_month)
-        while month <= add_months(this_month, MONTHS_AHEAD):
-            _run(create_month_sql(table, month))
-            month = add_months(month, 1)
-        _run(create_default_sql(table))
-    _run(
-        f"INSERT INTO {table} SELECT * FROM {old}",  # noqa: S608
-        f"ALTER SEQUENCE {table}_id_seq OWNED BY {table}.id",
-        f"DROP TABLE {old}",
-    )
 
 
 def upgrade() -> None:
