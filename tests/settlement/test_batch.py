@@ -31,7 +31,7 @@ from sscard.ledger.service import check
 from sscard.settlement.batch import SettleAttempt, Settled, settle_batch, settle_batch_pg
 from sscard.settlement.models import TerminalTxn
 from sscard.terminal.client import TerminalError
-from tests.settlement.factories import balance_of
+from tests.settlement.factories import balance_of, posted_in
 
 PIN = "740296"
 
@@ -228,11 +228,18 @@ def test_a_txn_claimed_meanwhile_fails_the_whole_batch(terminal, funded_card, dr
     started = threading.Event()
     try:
         transaction = holder.begin()
-        # The other transaction holds the medical account's lock and has claimed "M2" (not yet committed).
+        # The other transaction holds the medical account's lock and has claimed "M2" (not yet committed),
+        # with the posting of its 1 fen as the single path writes it (`ledger check` proves the pair).
         holder.execute(text("SELECT id FROM ledger_account WHERE id = :id FOR UPDATE"), {"id": other_account})
+        institution, day = _institution(tid), date(2026, 1, 1)
+        clearing = holder.execute(
+            text("SELECT id FROM ledger_account WHERE institution_id = :i AND kind = 'settlement_clearing'"),
+            {"i": institution},
+        ).scalar_one()
+        posting_id = posted_in(holder, account_id=other_account, counter_id=clearing, fen=1, day=day)
         txn_row = {"terminal_id": tid, "txn_id": "M2", "purpose": "settle", "request_digest": "0" * 64,
-                   "institution_id": _institution(tid), "card_id": None, "account_id": other_account,
-                   "amount_fen": -1, "reversed": False, "business_date": date(2026, 1, 1),
+                   "institution_id": institution, "card_id": None, "account_id": other_account,
+                   "amount_fen": -1, "posting_id": posting_id, "reversed": False, "business_date": day,
                    "answer": {"ok": True}}  # fmt: skip
         holder.execute(TerminalTxn.__table__.insert().values(**txn_row))
         result: list[Any] = []
@@ -260,7 +267,7 @@ def test_a_txn_claimed_meanwhile_fails_the_whole_batch(terminal, funded_card, dr
     else:  # it read the claim after the lock: M2 handed back, M1 paid
         assert isinstance(outcome[0], Settled) and isinstance(outcome[1], Authenticated)
         assert _stored(tid, "M1") == 1 and balance_of(account) == 4_900
-    assert balance_of(other_account) == 5_000
+    assert balance_of(other_account) == 4_999  # the other transaction's 1 fen only
     with pytest.raises(TerminalError) as info:
         pharmacy.settle(other, 100, "M2", pin=PIN)
     assert info.value.code == "TXN_CONFLICT"

@@ -62,6 +62,7 @@ from sscard.db.statements import dialect_of, member_of
 from sscard.ledger.models import LedgerAccount, LedgerPosting
 from sscard.ledger.rules import Leg
 from sscard.ledger.service import NewPosting, post_many
+from sscard.settlement import txn_store
 from sscard.settlement.models import TerminalTxn
 from sscard.terminal_registry.auth import AuthenticatedTerminal, NonceUse, consume_nonces, purge_is_due
 
@@ -84,7 +85,7 @@ class Payment(NamedTuple):
 
     terminal_id: str
     txn_id: str
-    digest: str
+    request: dict[str, object]  # the fields of its stored digest (``txn_store.request_digest``), purpose aside
     institution_id: int
     card_id: int
     account_id: int  # the holder's account (−)
@@ -198,14 +199,19 @@ def stored_params(dialect: str, attempts: Sequence[CardAttempt]) -> dict[str, An
 _GENERIC_PLANS = b"SET LOCAL plan_cache_mode = force_generic_plan"
 
 
+def _digests(paid: list[Payment], purpose: str) -> list[str]:
+    """Each payment's stored request digest, the same as the single path's, in one call of the module."""
+    return txn_store.request_digests(purpose, [p.request for p in paid])
+
+
 def write_params(paid: list[Payment], *, kind: str, purpose: str) -> dict[str, Any]:
     """``WRITE_PG``'s parameters for ``paid`` (postings of ``kind``, stored transactions of ``purpose``)."""
     rows = [
-        {"n": n, "terminal_id": p.terminal_id, "txn_id": p.txn_id, "digest": p.digest,
+        {"n": n, "terminal_id": p.terminal_id, "txn_id": p.txn_id, "digest": digest,
          "institution_id": p.institution_id, "card_id": p.card_id, "account_id": p.account_id,
          "counter_id": p.counter_id, "paid": p.paid, "answer": p.answer, "actor": p.actor.id[:64],
          "channel": p.actor.channel.value[:16]}
-        for n, p in enumerate(paid)
+        for n, (p, digest) in enumerate(zip(paid, _digests(paid, purpose), strict=True))
     ]  # fmt: skip
     return {
         "rows": _JSON.encode(rows),
@@ -221,11 +227,11 @@ def claim_and_post(uow: UnitOfWork, paid: list[Payment], *, kind: str, purpose: 
     batch), post them (``ledger.post_many``: the accounts locked in id order), name the postings."""
     today, now = date.fromisoformat(paid[0].answer["business_date"]), utcnow()
     values = [
-        {"terminal_id": p.terminal_id, "txn_id": p.txn_id, "purpose": purpose, "request_digest": p.digest,
+        {"terminal_id": p.terminal_id, "txn_id": p.txn_id, "purpose": purpose, "request_digest": digest,
          "institution_id": p.institution_id, "card_id": p.card_id, "account_id": p.account_id,
          "amount_fen": -p.paid, "original_id": None, "reversed": False, "business_date": today,
          "answer": p.answer, "created_at": now}
-        for p in paid
+        for p, digest in zip(paid, _digests(paid, purpose), strict=True)
     ]  # fmt: skip
     claim = insert(_TXN).values(values).returning(_TXN.c.id, _TXN.c.terminal_id, _TXN.c.txn_id)
     ids = {(r.terminal_id, r.txn_id): r.id for r in uow.session.execute(claim)}
