@@ -453,8 +453,8 @@ def _reference_faults(uow: UnitOfWork, limit: int) -> list[Discrepancy]:
         ),
     )
     for kind, fault, detail in checks:
-        for row in s.execute(select(_TXN).where(fault).order_by(_TXN.c.id).limit(limit)).mappings():
-            found.append(Discrepancy(kind, f"terminal_txn:{row['id']}", detail.format(**row)))
+        for txn in s.execute(select(_TXN).where(fault).order_by(_TXN.c.id).limit(limit)).mappings():
+            found.append(Discrepancy(kind, f"terminal_txn:{txn['id']}", detail.format(**txn)))
     return found
 
 
