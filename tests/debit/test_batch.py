@@ -22,7 +22,7 @@ from sscard.audit.models import AuditEntry
 from sscard.credentials.pin import batch_db
 from sscard.credentials.pin.batch_verify import Authenticated
 from sscard.db.session import get_async_engine, unit_of_work
-from sscard.debit.batch import DECIDED, ConsumeAttempt, Consumed, consume_batch, consume_batch_pg
+from sscard.debit.batch import DEBIT_ACCOUNTS, DECIDED, ConsumeAttempt, Consumed, consume_batch, consume_batch_pg
 from sscard.notify.models import OutboxMessage
 from sscard.settlement.models import TerminalTxn
 from sscard.terminal.client import TerminalError
@@ -30,7 +30,7 @@ from tests.debit.factories import PATH, PIN, body_of, consume, enabled, opened
 from tests.debit.factories import attempt as _attempt
 from tests.debit.factories import caches as _caches
 from tests.people.factories import new_phone
-from tests.settlement.factories import balance_of
+from tests.settlement.factories import balance_of, posted_in
 from tests.settlement.factories import ledger_and_chain_ok as _ledger_and_chain_ok
 from tests.settlement.factories import pin_failures as _failures
 from tests.settlement.factories import stored as _stored
@@ -179,14 +179,18 @@ def test_a_txn_claimed_meanwhile_is_never_paid_twice(terminal, debit_card, drive
     result: list[Any] = []
     try:
         transaction = holder.begin()
-        # The other transaction holds the debit account's lock and has claimed "M2" (not yet committed).
-        holder.execute(text("SELECT id FROM ledger_account WHERE id = :id FOR UPDATE"), {"id": other_account})
+        # The other transaction holds the debit account's lock and has claimed "M2" (not yet committed),
+        # with the posting of its 1 fen to the bank's clearing account (`ledger check` proves the pair).
+        clearing = holder.execute(DEBIT_ACCOUNTS["postgresql"], {"card_nos": [other]}).one().clearing_id
         outlet = holder.execute(text("SELECT i.id FROM institution i JOIN terminal t ON t.region_code = "
                                      "i.region_code AND t.institution_name = i.name WHERE t.terminal_id = :t"),
                                 {"t": tid}).scalar_one()  # fmt: skip
+        day = date(2026, 1, 1)
+        posting_id = posted_in(holder, account_id=other_account, counter_id=clearing, fen=1, day=day)
         txn_row = {"terminal_id": tid, "txn_id": "M2", "purpose": "debit_consume", "request_digest": "0" * 64,
                    "institution_id": outlet, "card_id": None, "account_id": other_account, "amount_fen": -1,
-                   "reversed": False, "business_date": date(2026, 1, 1), "answer": {"ok": True}}  # fmt: skip
+                   "posting_id": posting_id, "reversed": False, "business_date": day,
+                   "answer": {"ok": True}}  # fmt: skip
         holder.execute(TerminalTxn.__table__.insert().values(**txn_row))
         attempts = [_attempt(pos, card_no, 100, "M1"), _attempt(pos, other, 100, "M2")]
 
@@ -210,7 +214,7 @@ def test_a_txn_claimed_meanwhile_is_never_paid_twice(terminal, debit_card, drive
     else:  # it read the claim after the lock: M2 handed back, M1 paid
         assert isinstance(outcome[0], Consumed) and isinstance(outcome[1], Authenticated)
         assert _stored(tid, "M1") == 1 and balance_of(account) == 4_900
-    assert balance_of(other_account) == 5_000
+    assert balance_of(other_account) == 4_999  # the other transaction's 1 fen only
     with pytest.raises(TerminalError) as info:
         consume(pos, other, 100, "M2")
     assert info.value.code == "TXN_CONFLICT"

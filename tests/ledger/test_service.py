@@ -107,3 +107,50 @@ def test_check_finds_tampered_balance(uow) -> None:
     assert not report.ok
     assert report.discrepancies[0].kind == "balance_mismatch"
     assert report.discrepancies[0].ref == f"account:{mine.id}"
+
+
+# rule FIN-1 / FIN-2: `ledger check` proves the references migration 0023 took from the foreign keys:
+# a leg's account exists; a stored terminal transaction's posting moves its amount on its account, and its
+# institution and card exist. Each fault is found, and a sound transaction is not reported.
+def test_check_finds_broken_references(uow) -> None:
+    from sscard.ledger.models import Institution
+    from sscard.settlement.models import TerminalTxn
+
+    mine, clearing = _accounts(uow)
+    institution = Institution(region_code=mine.region_code, name=f"check {mine.id}", institution_type="pharmacy")
+    uow.session.add(institution)
+    uow.session.flush()
+    postings = [
+        post(uow, kind="contribution", legs=[Leg(mine.id, 10 * (n + 1)), Leg(clearing.id, -10 * (n + 1))],
+             business_date=DAY, actor=ACTOR, source_ref=f"t:ref{n}").id
+        for n in range(5)
+    ]  # fmt: skip
+    assert check(uow).ok
+    nowhere = 10**12
+    txns = [  # (posting, account, amount, institution, card): sound, then one fault each
+        (postings[0], mine.id, 10, institution.id, None),
+        (postings[1], mine.id, 21, institution.id, None),
+        (postings[2], clearing.id, 30, institution.id, None),
+        (postings[3], mine.id, 40, nowhere, None),
+        (postings[4], mine.id, 50, institution.id, nowhere),
+    ]
+    ids = []
+    for n, (posting_id, account_id, amount, institution_id, card_id) in enumerate(txns):
+        row = TerminalTxn(terminal_id="T-CHECK", txn_id=f"c{mine.id}-{n}", purpose="settle", request_digest="0" * 64,
+                          institution_id=institution_id, card_id=card_id, account_id=account_id, amount_fen=amount,
+                          posting_id=posting_id, reversed=False, business_date=DAY, answer={})  # fmt: skip
+        uow.session.add(row)
+        uow.session.flush()
+        ids.append(row.id)
+    uow.session.execute(
+        text("INSERT INTO ledger_leg (posting_id, account_id, amount_fen, posted_on) VALUES (:p, :a, 0, :d)"),
+        {"p": postings[0], "a": nowhere, "d": DAY},
+    )
+    faults = {(d.kind, d.ref) for d in check(uow).discrepancies}
+    assert faults == {
+        ("leg_without_account", f"posting:{postings[0]}"),
+        ("txn_not_posted", f"terminal_txn:{ids[1]}"),
+        ("txn_not_posted", f"terminal_txn:{ids[2]}"),
+        ("txn_unknown_institution", f"terminal_txn:{ids[3]}"),
+        ("txn_unknown_card", f"terminal_txn:{ids[4]}"),
+    }

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from sscard.audit.service import verify_chain
 from sscard.cards.models import Card
@@ -141,3 +141,26 @@ def authenticated(terminal, kind: InstitutionType) -> AuthenticatedTerminal:
     """A new terminal of ``kind`` (the ``terminal`` fixture) as the services see it once authenticated."""
     p = terminal(kind.value).profile
     return AuthenticatedTerminal(p.terminal_id, p.institution, kind, p.region_code, p.key_version, p.suite)
+
+
+def posted_in(connection: Any, *, account_id: int, counter_id: int, fen: int, day: date) -> int:
+    """``fen`` from ``account_id`` to ``counter_id``: a posting, its legs and both balances, written in the
+    open transaction of ``connection`` (a test's other transaction, whose claim commits with its posting
+    as every writer's does); the posting's id."""
+    posting_id = connection.execute(
+        text(
+            "INSERT INTO ledger_posting (kind, business_date, created_at, actor, channel, source_ref) "
+            "VALUES ('settlement', :d, now(), 'test', 'terminal', 'test:other') RETURNING id"
+        ),
+        {"d": day},
+    ).scalar_one()
+    for leg_account, amount in ((account_id, -fen), (counter_id, fen)):
+        connection.execute(
+            text("INSERT INTO ledger_leg (posting_id, account_id, amount_fen, posted_on) VALUES (:p, :a, :f, :d)"),
+            {"p": posting_id, "a": leg_account, "f": amount, "d": day},
+        )
+        connection.execute(
+            text("UPDATE ledger_account SET balance_fen = balance_fen + :f WHERE id = :a"),
+            {"a": leg_account, "f": amount},
+        )
+    return int(posting_id)

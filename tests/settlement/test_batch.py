@@ -28,7 +28,7 @@ from sscard.ledger.models import LedgerAccount
 from sscard.settlement.batch import SettleAttempt, Settled, settle_batch, settle_batch_pg
 from sscard.settlement.models import TerminalTxn
 from sscard.terminal.client import TerminalError
-from tests.settlement.factories import PIN, balance_of
+from tests.settlement.factories import PIN, balance_of, posted_in
 from tests.settlement.factories import enable_pin as _enabled
 from tests.settlement.factories import ledger_and_chain_ok as _ledger_and_chain_ok
 from tests.settlement.factories import pin_failures as _failures
@@ -229,10 +229,18 @@ def test_a_txn_claimed_meanwhile_fails_the_whole_batch(terminal, funded_card, dr
     tid = pharmacy.profile.terminal_id
     other, other_account = _enabled(pharmacy, funded_card, 5_000)
 
-    def claim(holder) -> None:  # the other transaction claims "M2" (not yet committed)
+    def claim(holder) -> None:
+        # The other transaction (holding the medical account's lock) claims "M2", not yet committed, with the
+        # posting of its 1 fen as the single path writes it (`ledger check` proves the pair).
+        institution, day = _institution(tid), date(2026, 1, 1)
+        clearing = holder.execute(
+            text("SELECT id FROM ledger_account WHERE institution_id = :i AND kind = 'settlement_clearing'"),
+            {"i": institution},
+        ).scalar_one()
+        posting_id = posted_in(holder, account_id=other_account, counter_id=clearing, fen=1, day=day)
         txn_row = {"terminal_id": tid, "txn_id": "M2", "purpose": "settle", "request_digest": "0" * 64,
-                   "institution_id": _institution(tid), "card_id": None, "account_id": other_account,
-                   "amount_fen": -1, "reversed": False, "business_date": date(2026, 1, 1),
+                   "institution_id": institution, "card_id": None, "account_id": other_account,
+                   "amount_fen": -1, "posting_id": posting_id, "reversed": False, "business_date": day,
                    "answer": {"ok": True}}  # fmt: skip
         holder.execute(TerminalTxn.__table__.insert().values(**txn_row))
 
@@ -243,7 +251,7 @@ def test_a_txn_claimed_meanwhile_fails_the_whole_batch(terminal, funded_card, dr
     else:  # it read the claim after the lock: M2 handed back, M1 paid
         assert isinstance(outcome[0], Settled) and isinstance(outcome[1], Authenticated)
         assert _stored(tid, "M1") == 1 and balance_of(account) == 4_900
-    assert balance_of(other_account) == 5_000
+    assert balance_of(other_account) == 4_999  # the other transaction's 1 fen only
     with pytest.raises(TerminalError) as info:
         pharmacy.settle(other, 100, "M2", pin=PIN)
     assert info.value.code == "TXN_CONFLICT"

@@ -15,7 +15,8 @@ app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 @handle_errors
 def check(as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False) -> None:
     """Prove the ledger: legs of every posting sum to zero, every balance equals its legs (plus its balance
-    carried at the cut, once older months are archived), none below zero."""
+    carried at the cut, once older months are archived), none below zero, every terminal transaction
+    posted on its account (its institution and card exist)."""
     from sscard.db.session import unit_of_work
     from sscard.ledger.service import check as check_ledger
 

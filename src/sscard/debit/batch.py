@@ -54,7 +54,6 @@ from sscard.debit.models import DebitAccount
 from sscard.debit.service import BANK_REGION, CONSUME, MAX_AMOUNT_FEN, POS_KINDS
 from sscard.ledger.models import AccountKind, Institution, LedgerAccount, PostingKind
 from sscard.policy.service import get_effective_policy
-from sscard.settlement import txn_store
 from sscard.settlement.txn_batch import BatchFacts, Payment, PaymentBatch, Threshold, run_batch, run_batch_pg
 from sscard.terminal_registry.auth import AuthenticatedTerminal
 from sscard.terminal_registry.models import Terminal
@@ -211,8 +210,8 @@ def _decide(
         events.append(card_event(card, actor=actor, action="pin.verify", details=details))
         consumed = {"txn_id": attempt.txn_id, "amount_fen": amount}
         events.append(card_event(card, actor=actor, action="debit.consume", details=consumed))
-        digest = txn_store.request_digest(CONSUME, card_no=card_no, amount_fen=amount)
-        paid.append(Payment(terminal.terminal_id, attempt.txn_id, digest, outlet.id, card.id, account.id,
+        request = {"card_no": card_no, "amount_fen": amount}  # the single path's digest (CONSUME)
+        paid.append(Payment(terminal.terminal_id, attempt.txn_id, request, outlet.id, card.id, account.id,
                             account.clearing_id, amount, answer, actor))  # fmt: skip
         outcomes.append(Consumed(terminal, answer))
     return outcomes, paid, events

@@ -154,7 +154,9 @@ class LedgerLeg(Base):
 
     id: Mapped[int] = mapped_column(ROW_ID, primary_key=True)
     posting_id: Mapped[int] = mapped_column(ForeignKey("ledger_posting.id"), index=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_account.id"), index=True)
+    # No foreign key (migration 0024_payment_references): every writer locks the account first, and
+    # ``sscard ledger check`` proves that it exists (``leg_without_account``).
+    account_id: Mapped[int] = mapped_column(ROW_ID, index=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     # The posting's business date: on PostgreSQL the legs are partitioned by its month (migration 0021,
     # docs/partitioning.md); a posting's legs are written with it, all in one month.

@@ -58,7 +58,9 @@ def apply_changes(
 
 @dataclass(frozen=True, slots=True)
 class Discrepancy:
-    kind: str  # posting_unbalanced | posting_without_legs | leg_misdated | balance_mismatch | below_zero
+    # posting_unbalanced | posting_without_legs | leg_misdated | balance_mismatch | below_zero |
+    # leg_without_account | txn_not_posted | txn_unknown_institution | txn_unknown_card
+    kind: str
     ref: str  # "posting:12" / "account:3"
     detail: str
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Subquery, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Subquery, Table, bindparam, column, func, insert, select, table, text, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import attributes
 from sqlalchemy.orm.util import identity_key
@@ -33,7 +33,7 @@ from sscard.ledger.models import (
     PostingKind,
     leg_posting,
 )
-from sscard.ledger.rules import LedgerReport, Leg, apply_changes, net_by_account, validate_legs
+from sscard.ledger.rules import Discrepancy, LedgerReport, Leg, apply_changes, net_by_account, validate_legs
 
 _ACCOUNT = cast(Table, LedgerAccount.__table__)
 _POSTING = cast(Table, LedgerPosting.__table__)
@@ -369,11 +369,12 @@ def movements(
 
 def check(uow: UnitOfWork, *, limit: int = 100) -> LedgerReport:
     """Prove the ledger in SQL: every posting's legs sum to zero (and it has legs) and carry its business
-    date, every cached balance equals the sum of its legs, no non-negative account is below zero. At most
-    ``limit`` of each kind. When older months are archived (PostgreSQL): every cached balance equals the
-    balance carried at the cut plus its legs still attached, those are all dated from the cut on, and the
-    carried balances sum to zero."""
-    from sscard.ledger.rules import AccountState, Discrepancy, account_faults
+    date, every cached balance equals the sum of its legs, no non-negative account is below zero, and
+    the references no foreign key guards (``_reference_faults``). At most ``limit`` of each kind. When
+    older months are archived (PostgreSQL): every cached balance equals the balance carried at the cut
+    plus its legs still attached, those are all dated from the cut on, and the carried balances sum to
+    zero."""
+    from sscard.ledger.rules import AccountState, account_faults
 
     s = uow.session
     report = LedgerReport(
@@ -433,14 +434,13 @@ def check(uow: UnitOfWork, *, limit: int = 100) -> LedgerReport:
     for row in suspects:
         state = AccountState(row.id, row.balance_fen, bool(row.may_go_negative))
         report.discrepancies.extend(account_faults(state, int(row.total)))
+    report.discrepancies.extend(_reference_faults(uow, limit, since=first))
     return report
 
 
 def _check_cut(uow: UnitOfWork, report: LedgerReport, first: date, carried: Subquery, *, limit: int) -> None:
     """Archived ledger months: every posting and leg still attached is dated on or after the cut, and the
     balances carried at it sum to zero (each archived posting's legs did)."""
-    from sscard.ledger.rules import Discrepancy
-
     s = uow.session
     early = s.execute(
         select(_POSTING.c.id, _POSTING.c.business_date).where(_POSTING.c.business_date < first)
@@ -460,6 +460,63 @@ def _check_cut(uow: UnitOfWork, report: LedgerReport, first: date, carried: Subq
     if carried_total != 0:
         detail = f"the balances carried at {first} sum to {carried_total} fen, not zero"
         report.discrepancies.append(Discrepancy("carried_unbalanced", f"cut:{first}", detail))
+
+
+# Read by name: the stored terminal transactions (``settlement.models.TerminalTxn``) and the cards import
+# the ledger, not the other way round. Only the columns the check reads.
+_TXN = table(
+    "terminal_txn",
+    *(
+        column(c)
+        for c in ("id", "posting_id", "account_id", "amount_fen", "institution_id", "card_id", "business_date")
+    ),
+)
+_CARD = table("card", column("id"))
+
+
+def _reference_faults(uow: UnitOfWork, limit: int, *, since: date | None = None) -> list[Discrepancy]:
+    """What the foreign keys of the legs and of the stored terminal transactions guarded before migration
+    0024_payment_references, proved instead (at most ``limit`` of each kind): every leg's account exists;
+    every stored terminal transaction's posting moves its amount on its account (a leg of exactly that),
+    its institution exists, and so does its card when it names one. ``since``: the ledger's cut, when
+    older months are archived; a transaction dated before it has its legs in the archive, not here."""
+    s, found = uow.session, []
+    orphans = s.execute(
+        select(_LEG.c.id, _LEG.c.posting_id, _LEG.c.account_id)
+        .where(~select(_ACCOUNT.c.id).where(_ACCOUNT.c.id == _LEG.c.account_id).exists())
+        .order_by(_LEG.c.id)
+        .limit(limit)
+    ).all()
+    for row in orphans:
+        detail = f"leg {row.id} on account {row.account_id}: no such account"
+        found.append(Discrepancy("leg_without_account", f"posting:{row.posting_id}", detail))
+    moved = (
+        select(_LEG.c.id)
+        .where(
+            _LEG.c.posting_id == _TXN.c.posting_id,
+            _LEG.c.account_id == _TXN.c.account_id,
+            _LEG.c.amount_fen == _TXN.c.amount_fen,
+        )
+        .exists()
+    )
+    checks = (
+        ("txn_not_posted", ~moved, "its posting {posting_id} moves no {amount_fen} fen on account {account_id}"),
+        (
+            "txn_unknown_institution",
+            ~select(_INSTITUTION.c.id).where(_INSTITUTION.c.id == _TXN.c.institution_id).exists(),
+            "no institution {institution_id}",
+        ),
+        (
+            "txn_unknown_card",
+            _TXN.c.card_id.is_not(None) & ~select(_CARD.c.id).where(_CARD.c.id == _TXN.c.card_id).exists(),
+            "no card {card_id}",
+        ),
+    )
+    in_ledger = _TXN.c.business_date >= since if since is not None else true()
+    for kind, fault, detail in checks:
+        for txn in s.execute(select(_TXN).where(fault, in_ledger).order_by(_TXN.c.id).limit(limit)).mappings():
+            found.append(Discrepancy(kind, f"terminal_txn:{txn['id']}", detail.format(**txn)))
+    return found
 
 
 # PostgreSQL: the missing accounts of a batch in one statement (a row per statement was ~330 a batch).

@@ -122,8 +122,8 @@ class DeviceGuard:
     def check(self) -> None:
         """Refuse (``DEVICE_NOT_CERTIFIED``) in prod, warn once per condition elsewhere."""
         reason = self.problem()
-        if reason is None:
-            return
+        if reason is None or not (self.enforce or (self.warn and reason not in self._warned)):
+            return  # certified, or warned already: asked on every key use, so nothing more is done here
         detail = f"{describe(reason)} (device serial {self.serial or 'unknown'}; KEY-4)"
         if self.enforce:
             raise DeviceNotCertified(detail, reason=reason, serial=self.serial)

@@ -57,7 +57,6 @@ from sscard.db.group_commit import GroupCommitter
 from sscard.db.session import UnitOfWork
 from sscard.db.statements import member_of, per_dialect
 from sscard.ledger.models import AccountKind, Institution, LedgerAccount, PostingKind
-from sscard.settlement import txn_store
 from sscard.settlement.models import TerminalTxn, TxnPurpose
 from sscard.settlement.service import MAX_AMOUNT_FEN, MEDICAL_KINDS
 from sscard.settlement.txn_batch import BatchFacts, Payment, PaymentBatch, Threshold, run_batch, run_batch_pg
@@ -181,15 +180,13 @@ def _decide(
             "remainder_fen": amount - paid, "balance_fen": balance - paid, "pin_enabled": decision.pin_enabled,
             "business_date": today.isoformat(),
         }  # fmt: skip
-        digest = txn_store.request_digest(
-            TxnPurpose.SETTLE, card_no=card_no, amount_fen=amount, partial=attempt.partial
-        )
+        request = {"card_no": card_no, "amount_fen": amount, "partial": attempt.partial}  # the single path's digest
         actor = terminal.actor()
         details = verify_details(pin_entered=True, pin_enabled=decision.pin_enabled)
         events.append(card_event(card, actor=actor, action="pin.verify", details=details))
         pay = {"txn_id": attempt.txn_id, "amount_fen": amount, "paid_fen": paid, "institution_id": clearing.id}
         events.append(card_event(card, actor=actor, action="settlement.pay", details=pay))
-        paid_rows.append(Payment(terminal.terminal_id, attempt.txn_id, digest, clearing.id, card.id, account.id,
+        paid_rows.append(Payment(terminal.terminal_id, attempt.txn_id, request, clearing.id, card.id, account.id,
                                clearing.account_id, paid, answer, actor))  # fmt: skip
         outcomes.append(Settled(terminal, answer))
     return outcomes, paid_rows, events

@@ -52,10 +52,14 @@ class TerminalTxn(Base):
     purpose: Mapped[str] = mapped_column(String(16))
     # SHA-256 of the canonical request (purpose, card, amount, options; never the PIN block).
     request_digest: Mapped[str] = mapped_column(String(64))
-    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"))
-    card_id: Mapped[int | None] = mapped_column(ForeignKey("card.id"))
+    # ``institution_id``, ``card_id`` and ``account_id`` name rows the writing transaction has read (the
+    # account locked); no foreign key (migration 0024_payment_references: one check per row per payment),
+    # ``sscard ledger check`` proves them: the institution and card exist, the posting moves ``amount_fen``
+    # on ``account_id``.
+    institution_id: Mapped[int] = mapped_column(ROW_ID)
+    card_id: Mapped[int | None] = mapped_column(ROW_ID)
     # Not indexed: no query selects stored transactions by account (each index costs every settlement).
-    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_account.id"))
+    account_id: Mapped[int] = mapped_column(ROW_ID)
     # Signed as seen by the holder's account: a settlement is negative, a refund or reversal positive.
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     posting_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_posting.id"), unique=True)

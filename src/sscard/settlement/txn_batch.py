@@ -62,7 +62,9 @@ from sscard.db.statements import dialect_of, member_of
 from sscard.ledger.models import LedgerAccount, LedgerPosting
 from sscard.ledger.rules import Leg
 from sscard.ledger.service import NewPosting, post_many
+from sscard.settlement import txn_store
 from sscard.settlement.models import TerminalTxn
+from sscard.terminal.protocol import SignedHeaders
 from sscard.terminal_registry.auth import AuthenticatedTerminal, NonceUse, consume_nonces, purge_is_due
 
 _ACC = cast(Table, LedgerAccount.__table__)
@@ -84,7 +86,7 @@ class Payment(NamedTuple):
 
     terminal_id: str
     txn_id: str
-    digest: str
+    request: dict[str, object]  # the fields of its stored digest (``txn_store.request_digest``), purpose aside
     institution_id: int
     card_id: int
     account_id: int  # the holder's account (−)
@@ -160,12 +162,14 @@ WRITE_PG = text(
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
+Signed = list[SignedHeaders | None]  # each attempt's headers, parsed once a batch (None: malformed)
+
+
 def authenticated(
-    attempts: Sequence[CardAttempt], terminals: dict[str, Any]
+    attempts: Sequence[CardAttempt], signed: Signed, terminals: dict[str, Any]
 ) -> tuple[list[AuthenticatedTerminal | None], dict[int, str], dict[int, NonceUse]]:
     """Each attempt's terminal if its MAC and headers hold (None otherwise), the authentic ones' card
     numbers (normalised) and nonces to spend, by the attempt's index."""
-    signed = [signed_headers(a) for a in attempts]
     authentic = authentic_terminals(attempts, signed, terminals)
     card_nos = {i: normalise_card_no(attempts[i].card_no) for i, t in enumerate(authentic) if t is not None}
     uses = {i: NonceUse(h.terminal_id, h.nonce, h.timestamp) for i, h in enumerate(signed) if h and authentic[i]}
@@ -179,14 +183,13 @@ def drop_replays(authentic: list[AuthenticatedTerminal | None], uses: dict[int, 
             authentic[i] = None
 
 
-def terminal_ids_of(attempts: Sequence[CardAttempt]) -> list[str]:
-    return sorted({h.terminal_id for h in map(signed_headers, attempts) if h is not None})
+def terminal_ids_of(signed: Signed) -> list[str]:
+    return sorted({h.terminal_id for h in signed if h is not None})
 
 
-def stored_params(dialect: str, attempts: Sequence[CardAttempt]) -> dict[str, Any]:
+def stored_params(dialect: str, attempts: Sequence[CardAttempt], signed: Signed) -> dict[str, Any]:
     """``STORED_TXNS``' parameters: the (terminal id, transaction id) pairs of the signed attempts."""
-    signed = zip(map(signed_headers, attempts), attempts, strict=True)
-    pairs = sorted({(h.terminal_id, a.txn_id) for h, a in signed if h is not None})
+    pairs = sorted({(h.terminal_id, a.txn_id) for h, a in zip(signed, attempts, strict=True) if h is not None})
     if dialect == "postgresql":
         return {"terminal_ids": [t for t, _ in pairs], "txn_ids": [x for _, x in pairs]}
     return {"pairs": pairs}
@@ -198,14 +201,19 @@ def stored_params(dialect: str, attempts: Sequence[CardAttempt]) -> dict[str, An
 _GENERIC_PLANS = b"SET LOCAL plan_cache_mode = force_generic_plan"
 
 
+def _digests(paid: list[Payment], purpose: str) -> list[str]:
+    """Each payment's stored request digest, the same as the single path's, in one call of the module."""
+    return txn_store.request_digests(purpose, [p.request for p in paid])
+
+
 def write_params(paid: list[Payment], *, kind: str, purpose: str) -> dict[str, Any]:
     """``WRITE_PG``'s parameters for ``paid`` (postings of ``kind``, stored transactions of ``purpose``)."""
     rows = [
-        {"n": n, "terminal_id": p.terminal_id, "txn_id": p.txn_id, "digest": p.digest,
+        {"n": n, "terminal_id": p.terminal_id, "txn_id": p.txn_id, "digest": digest,
          "institution_id": p.institution_id, "card_id": p.card_id, "account_id": p.account_id,
          "counter_id": p.counter_id, "paid": p.paid, "answer": p.answer, "actor": p.actor.id[:64],
          "channel": p.actor.channel.value[:16]}
-        for n, p in enumerate(paid)
+        for n, (p, digest) in enumerate(zip(paid, _digests(paid, purpose), strict=True))
     ]  # fmt: skip
     return {
         "rows": _JSON.encode(rows),
@@ -221,11 +229,11 @@ def claim_and_post(uow: UnitOfWork, paid: list[Payment], *, kind: str, purpose: 
     batch), post them (``ledger.post_many``: the accounts locked in id order), name the postings."""
     today, now = date.fromisoformat(paid[0].answer["business_date"]), utcnow()
     values = [
-        {"terminal_id": p.terminal_id, "txn_id": p.txn_id, "purpose": purpose, "request_digest": p.digest,
+        {"terminal_id": p.terminal_id, "txn_id": p.txn_id, "purpose": purpose, "request_digest": digest,
          "institution_id": p.institution_id, "card_id": p.card_id, "account_id": p.account_id,
          "amount_fen": -p.paid, "original_id": None, "reversed": False, "business_date": today,
          "answer": p.answer, "created_at": now}
-        for p in paid
+        for p, digest in zip(paid, _digests(paid, purpose), strict=True)
     ]  # fmt: skip
     claim = insert(_TXN).values(values).returning(_TXN.c.id, _TXN.c.terminal_id, _TXN.c.txn_id)
     ids = {(r.terminal_id, r.txn_id): r.id for r in uow.session.execute(claim)}
@@ -293,12 +301,13 @@ def run_batch(uow: UnitOfWork, attempts: list[Any], spec: PaymentBatch, caches: 
     PostgreSQL runs ``run_batch_pg``), in the lock order of the kind's single path: the holders' accounts,
     the PIN rows, the audit heads, the clearing accounts. Thresholds the caches lack are read in ``uow``."""
     connection, dialect = uow.session.connection(), dialect_of(uow)
-    terminal_ids = {"terminal_ids": terminal_ids_of(attempts)}
+    signed = [signed_headers(a) for a in attempts]
+    terminal_ids = {"terminal_ids": terminal_ids_of(signed)}
     terminals = {r.terminal_id: r for r in connection.execute(batch_db.TERMINAL_FACTS[dialect], terminal_ids)}
     generation = PolicyGeneration(*connection.execute(batch_db.POLICY_GENERATION, batch_db.generation_params()).one())
     for cache in caches:
         cache.observe(generation)
-    authentic, card_nos, uses = authenticated(attempts, terminals)
+    authentic, card_nos, uses = authenticated(attempts, signed, terminals)
     if not any(authentic):
         return spec.counted([None] * len(attempts), [])
     wanted = {"card_nos": sorted(set(card_nos.values()))}
@@ -311,9 +320,8 @@ def run_batch(uow: UnitOfWork, attempts: list[Any], spec: PaymentBatch, caches: 
     else:  # SQLite: one writer at a time, nothing to lock
         spent, heads = consume_nonces(uow, [*uses.values()]), lock_heads(uow, streams)
     drop_replays(authentic, uses, spent)
-    stored = {
-        (r.terminal_id, r.txn_id) for r in connection.execute(STORED_TXNS[dialect], stored_params(dialect, attempts))
-    }
+    taken = connection.execute(STORED_TXNS[dialect], stored_params(dialect, attempts, signed))
+    stored = {(r.terminal_id, r.txn_id) for r in taken}
     own = {r.terminal_id: r for r in connection.execute(spec.by_terminal[dialect], terminal_ids)}
     facts = BatchFacts(card_nos, accounts, cards, stored, own)
     outcomes, paid, events = spec.decide(attempts, authentic, facts, [partial(c.get_or_read, uow) for c in caches])
@@ -354,18 +362,20 @@ async def run_batch_pg(
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None  # noqa: S101 - a live connection: the runner checked it out just now
     st = _driver_statements(spec, connection.dialect)
-    terminal_ids = {"terminal_ids": terminal_ids_of(attempts)}
+    signed = [signed_headers(a) for a in attempts]
+    terminal_ids = {"terminal_ids": terminal_ids_of(signed)}
     async with batch_db.BatchUnitOfWork(raw, deadline_s=get_settings().timeouts.answer_deadline_s) as uow:
         found, generation, stored_rows, own_rows = await uow.round_trip(
             _GENERIC_PLANS,
             (st["terminals"], terminal_ids),
             (st["generation"], batch_db.generation_params()),
-            (st["stored"], stored_params("postgresql", attempts)),
+            (st["stored"], stored_params("postgresql", attempts, signed)),
             (st["by_terminal"], terminal_ids),
         )
         for cache in caches:
             cache.observe(PolicyGeneration(*generation[0]))
-        authentic, card_nos, uses = authenticated(attempts, {r.terminal_id: r for r in st["terminals"].rows(found)})
+        terminals = {r.terminal_id: r for r in st["terminals"].rows(found)}
+        authentic, card_nos, uses = authenticated(attempts, signed, terminals)
         if not any(authentic):
             await uow.commit()
             return spec.counted([None] * len(attempts), [])

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, cast
 
@@ -57,9 +58,20 @@ def request_digest(purpose: str, **fields: object) -> str:
     Digests stored before it was keyed (bare SHA-256) match no new one: a retry of such a transaction
     gets ``TXN_CONFLICT`` and moves nothing (terminals retry within minutes, so only a retry straddling
     the upgrade meets it). The same holds across a rotation of the security module's index key."""
-    text = json.dumps({"purpose": purpose, **fields}, sort_keys=True, separators=(",", ":"), default=str)
-    digest = hashlib.sha256(text.encode()).digest()
-    return get_security_module().blind_index(digest, purpose=DIGEST_PURPOSE).hex()
+    return request_digests(purpose, [fields])[0]
+
+
+def request_digests(purpose: str, requests: Sequence[Mapping[str, object]]) -> list[str]:
+    """``request_digest`` of many requests of one purpose (a terminal batch's payments), in order: the
+    security module's index key is looked up once for all of them, not once a payment."""
+    canonical = [
+        hashlib.sha256(
+            json.dumps({"purpose": purpose, **fields}, sort_keys=True, separators=(",", ":"), default=str).encode()
+        ).digest()
+        for fields in requests
+    ]
+    keyed = get_security_module().blind_indexes([(digest, DIGEST_PURPOSE) for digest in canonical])
+    return [digest.hex() for digest in keyed]
 
 
 def replay(uow: UnitOfWork, *, terminal_id: str, txn_id: str, digest: str) -> dict[str, Any] | None:
