@@ -40,3 +40,25 @@ def test_the_app_is_built_once_per_configuration(monkeypatch: pytest.MonkeyPatch
     monkeypatch.undo()
     reset_settings_cache()
     assert shared_app() is first
+
+
+# Each PostgreSQL test schema but a process's first is a copy of that first, migrated one (pg_dump's SQL run
+# under its own name): the copy is what the migrations wrote, object for object and row for row
+def test_a_copied_schema_is_the_migrated_one(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.conftest import _PG_TEMPLATE, _dump_pg_template, fresh_database
+
+    first = fresh_database("postgresql", tmp_path_factory)  # migrated and dumped if it is the process's first
+    next(first)
+    template = _PG_TEMPLATE[0]
+    if template is None:
+        pytest.skip("pg_dump is missing or refused the server: every test schema is migrated")
+    copies = fresh_database("postgresql", tmp_path_factory)
+    try:
+        copy = next(copies)
+        dumped = _dump_pg_template(copy.schema)
+        assert f"INSERT INTO {template.schema}.alembic_version" in template.sql  # rows too: the head,
+        assert f"INSERT INTO {template.schema}.audit_stream_head" in template.sql  # the streams
+        assert dumped is not None and dumped.sql.replace(copy.schema, template.schema) == template.sql
+    finally:
+        next(copies, None)
+        next(first, None)
