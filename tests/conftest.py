@@ -427,6 +427,7 @@ INTEGRATION_NAMES = frozenset({"create_app", "TestClient", "subprocess"})  # in 
 SERVERS_MODULE = "tests.reliability.servers"
 
 
+@pytest.hookimpl(trylast=True)  # after tests/browser's, which marks its own group, and after xdist's
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         module = getattr(item, "module", None)
@@ -440,6 +441,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             or (module is not None and INTEGRATION_NAMES & set(vars(module)))
         ):
             item.add_marker(pytest.mark.integration)
+    if getattr(config.option, "loadgroup", False):  # set in pytest-xdist's workers under --dist loadgroup
+        _name_groups(items)
+
+
+def _name_groups(items: list[pytest.Item]) -> None:
+    """What pytest-xdist's --dist loadgroup reads a test's group from: a "@group" suffix of its id.
+
+    xdist writes it in its own collection hook, which ran before this one (so never saw the servers mark)
+    and, under pytest 9.2, into a field pytest no longer reads (pytest-xdist issue 1386): every group was
+    lost and the tests that start servers ran on any worker, side by side. Written here where pytest keeps
+    the id (``_id`` from 9.2, ``_nodeid`` before); a suffix already there is left alone.
+    """
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        names = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
+        suffix = "@" + "_".join(sorted(names))
+        if not names or item.nodeid.endswith(suffix):
+            continue
+        if hasattr(item, "_id"):
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(item.nodeid + suffix)
+        else:
+            item._nodeid = item.nodeid + suffix
 
 
 def _on_a_backend(item: pytest.Item) -> bool:
