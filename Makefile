@@ -88,7 +88,8 @@ migrations-check: $(STAMP)
 # The whole suite, on SQLite and PostgreSQL, over one pytest-xdist worker per core, at most 4 (each
 # holds PostgreSQL connections of its own); PYTEST_WORKERS=N to choose, 0 for one process. Each worker
 # has its own databases, keystore, token and data dir (tests/conftest.py); tests that start servers
-# share one worker (xdist_group). pytest exits 5 when it collected nothing: a failure here, never a pass.
+# share one worker, the browser tests another (xdist_group; tests/conftest.py names the groups where
+# pytest 9.2 reads them). pytest exits 5 when it collected nothing: a failure here, never a pass.
 PYTEST_WORKERS ?= auto
 pytest: $(STAMP) compile-messages
 	+@$(BIN)/pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadgroup tests; rc=$$?; \

@@ -7,6 +7,9 @@ Speed (issue 18 item 5), for every test written the usual way:
   the database and settings are read per request, so ``db_env`` swaps them without a rebuild;
 - staff passwords are hashed with minimal Argon2id parameters, except in tests marked
   ``real_password_hashing`` (those that check the hash itself or the login throttle);
+- each test database is a copy: SQLite's of a file migrated once per process, PostgreSQL's of the SQL
+  pg_dump wrote of the process's first schema (``_sqlite_template``, ``_PG_TEMPLATE``);
+- the cyclic garbage collector runs less often (``gc.set_threshold`` below);
 - tests that use a database (or start servers) are marked ``integration`` at collection, so
   ``pytest -m "not integration"`` (``make test-quick``) runs only the pure rules;
 - under pytest-xdist every worker is a process of its own: its own data dir, keystore, SoftHSM token,
@@ -16,7 +19,9 @@ Speed (issue 18 item 5), for every test written the usual way:
 
 from __future__ import annotations
 
+import gc
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -36,6 +41,12 @@ from sqlalchemy.orm import Session
 # slow input generation) measure the machine, not the code, and failed CI runs on a loaded host.
 settings.register_profile("sscard", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("sscard")
+
+# The cyclic garbage collector less often (issue 18 item 5): with the default thresholds a test process
+# (~500,000 objects: the app, SQLAlchemy's mappers, the test modules) ran a full collection every few
+# tests, ~0.13 s each, about a fifth of its CPU. Every 10,000 net allocations instead of 700: cycles are
+# still collected, young ones within a test or two, and CPython's own rule still spaces full collections.
+gc.set_threshold(10_000, 10, 10)
 
 PG_URL = os.environ.get("SSCARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -88,6 +99,15 @@ def _pg_reachable() -> str | None:
         return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
+def require_postgresql() -> None:
+    """Skip the test when PostgreSQL is unreachable (fail it under CI=true)."""
+    problem = _pg_reachable()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {PG_URL} is required under CI: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {problem}")
+
+
 def _make_database(backend: str, tmp_root: Path) -> TestDatabase:
     from sscard.db import migrate
     from sscard.db.session import build_engine
@@ -99,14 +119,14 @@ def _make_database(backend: str, tmp_root: Path) -> TestDatabase:
             _sqlite_template.cache_clear()
         shutil.copyfile(_sqlite_template(), tmp_root / "test.db")
     else:
-        problem = _pg_reachable()
-        if problem:
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"PostgreSQL at {PG_URL} is required under CI: {problem}")
-            pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {problem}")
+        require_postgresql()
         url = PG_URL
         schema = f"t_{secrets.token_hex(6)}"
-        migrate.upgrade(url, schema)
+        template = _PG_TEMPLATE[0] if _PG_TEMPLATE else None
+        if template is None:
+            migrate.upgrade(url, schema)
+        else:
+            _restore_pg_schema(template, schema)
     engine = build_engine(url, schema=schema)
     from sscard.audit.service import ensure_streams
     from sscard.db.session import UnitOfWork
@@ -115,6 +135,8 @@ def _make_database(backend: str, tmp_root: Path) -> TestDatabase:
         uow = UnitOfWork(s)
         ensure_streams(uow)
         s.commit()
+    if schema and not _PG_TEMPLATE:
+        _PG_TEMPLATE.append(_dump_pg_template(schema))
     return TestDatabase(backend, url, schema, engine, tmp_root / "anchors.jsonl")
 
 
@@ -136,6 +158,52 @@ def _sqlite_template() -> Path:
         s.commit()
     engine.dispose()
     return template
+
+
+@dataclass(frozen=True)
+class _PgTemplate:
+    schema: str  # the name the dump says, replaced by each copy's own
+    sql: str
+
+
+# The process's first PostgreSQL test schema is migrated, given its streams and dumped (pg_dump: DDL and
+# rows); every later one runs that SQL under its own name, in one transaction. [] until the first.
+_PG_TEMPLATE: list[_PgTemplate | None] = []
+
+
+def _dump_pg_template(schema: str) -> _PgTemplate | None:
+    """pg_dump of a freshly migrated ``schema`` (with its streams), or None when pg_dump is missing or
+    refuses the server (an older major version): then every schema is migrated.
+
+    A copy has the same tables, indexes, constraints, partitions, triggers, functions, sequences and rows
+    as a migration writes (tests/test_harness.py compares the two dumps), in a third of the time: the
+    Alembic run costs its Python and a round trip per operation on top of the same DDL."""
+    import subprocess
+
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        return None
+    dump = subprocess.run(
+        [pg_dump, "--no-owner", "--no-privileges", "--inserts", "--rows-per-insert=1000", "--schema", schema,
+         "--dbname", _libpq_url(PG_URL)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if dump.returncode != 0:
+        return None
+    # pg_dump >= 15.14 brackets its output in psql meta-commands (\restrict KEY ... \unrestrict KEY).
+    return _PgTemplate(schema, re.sub(r"^\\(un)?restrict \S+$", "", dump.stdout, flags=re.MULTILINE))
+
+
+def _libpq_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _restore_pg_schema(template: _PgTemplate, schema: str) -> None:
+    import psycopg
+
+    # The schema's name is random hex (t_ and 12 digits): it appears in the dump only as that name.
+    with psycopg.connect(_libpq_url(PG_URL)) as conn:
+        conn.execute(template.sql.replace(template.schema, schema))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -359,6 +427,7 @@ INTEGRATION_NAMES = frozenset({"create_app", "TestClient", "subprocess"})  # in 
 SERVERS_MODULE = "tests.reliability.servers"
 
 
+@pytest.hookimpl(trylast=True)  # after tests/browser's, which marks its own group, and after xdist's
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         module = getattr(item, "module", None)
@@ -372,6 +441,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             or (module is not None and INTEGRATION_NAMES & set(vars(module)))
         ):
             item.add_marker(pytest.mark.integration)
+    if getattr(config.option, "loadgroup", False):  # set in pytest-xdist's workers under --dist loadgroup
+        _name_groups(items)
+
+
+def _name_groups(items: list[pytest.Item]) -> None:
+    """What pytest-xdist's --dist loadgroup reads a test's group from: a "@group" suffix of its id.
+
+    xdist writes it in its own collection hook, which ran before this one (so never saw the servers mark)
+    and, under pytest 9.2, into a field pytest no longer reads (pytest-xdist issue 1386): every group was
+    lost and the tests that start servers ran on any worker, side by side. Written here where pytest keeps
+    the id (``_id`` from 9.2, ``_nodeid`` before); a suffix already there is left alone.
+    """
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        names = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
+        suffix = "@" + "_".join(sorted(names))
+        if not names or item.nodeid.endswith(suffix):
+            continue
+        if hasattr(item, "_id"):
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(item.nodeid + suffix)
+        else:
+            item._nodeid = item.nodeid + suffix
 
 
 def _on_a_backend(item: pytest.Item) -> bool:

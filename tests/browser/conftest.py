@@ -7,7 +7,8 @@ the modules share its database as the rest of the suite shares the session's, ea
 people, staff and regions. A module that changes what every page does (a national policy) starts a
 server of its own instead (``private_site``).
 
-These tests start servers: they run on the one xdist worker of the server tests (``xdist_group``).
+These tests share one server and one Chromium: they run one after another on one xdist worker
+(``xdist_group("browser")``), beside the worker of the other server tests (``"servers"``, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     here = os.path.dirname(__file__)
     for item in items:
         if str(item.fspath).startswith(here):
-            item.add_marker(pytest.mark.xdist_group("servers"))
+            item.add_marker(pytest.mark.xdist_group("browser"))
             item.add_marker(pytest.mark.integration)
             item.add_marker(pytest.mark.e2e)
 

@@ -98,22 +98,11 @@ def staff(name: str, role: str = "key_custodian") -> Actor:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def isolated_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+def isolated_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A database of its own: rotations and committed CLI runs touch whole tables (and the audit chain)."""
-    from sqlalchemy import text
+    from tests.conftest import fresh_database
 
-    from sscard.db.session import build_engine
-    from tests.conftest import _make_database
-
-    (tmp_path / "db").mkdir()
-    database = _make_database(request.param, tmp_path / "db")
-    yield database
-    database.engine.dispose()
-    if database.schema:
-        admin = build_engine(database.url)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{database.schema}" CASCADE'))
-        admin.dispose()
+    yield from fresh_database(request.param, tmp_path_factory)
 
 
 @pytest.fixture
