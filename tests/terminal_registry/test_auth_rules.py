@@ -315,7 +315,9 @@ def test_unauthenticated_refusals_are_counted_summarised_and_limited(uow, limite
     assert type(throttled) is TerminalThrottled and throttled.extra["retry_after"] == 60
     assert throttled.detail == "try again in 60 seconds"
     entries = _entries(uow, TID)
-    assert [e.result for e in entries] == [TERMINAL_UNKNOWN, "throttled"]
+    assert [_who(e) for e in entries][1:] == [
+        ("terminal.request.refused", "terminal", TID, "terminal", "", "", "throttled")
+    ]
     assert json.loads(entries[1].details) == {**where, "refusals_in_window": 4, "window_seconds": 60, "retry_after": 60}
 
     waiting = refuse(t0 + 13)  # during the wait: answered, not counted, not written
