@@ -73,7 +73,11 @@ def _prepare(name: str, group: dict, common_args: list[str], fresh: bool) -> Pat
             'process_isolation = "forkserver"',
             # A mutant's run starts a pytest session of its own (databases, keystore, app): seconds that the
             # per-test durations mutmut measured do not hold. Without this, quick tests "time out".
-            "timeout_constant = 60.0",
+            # mutmut stops a mutant after (tests' time + constant) x multiplier seconds of wall clock: with its
+            # default multiplier (15) a mutant that loops (expire_loss_reports with its exit test inverted)
+            # held the only child for 15 min; 2 gives 60 s plus twice the tests' time.
+            "timeout_constant = 30.0",
+            "timeout_multiplier = 2.0",
             "",
         ]
     )
@@ -160,6 +164,9 @@ def main() -> int:
         # No PYTHONPATH here: mutmut puts mutants/src first itself (with it set, no test reaches a mutant).
         # Servers and CLIs that tests start as subprocesses run the unmutated code: they kill nothing.
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        # tests/conftest.py: the fork server's collection run builds the SQLite template and the app once,
+        # so that each mutant's pytest session (a fork of it) does not (seconds per mutant).
+        env["SSCARD_MUTATION_WARMUP"] = "1"
         print(f"== {name}: {groups[name]['mutate']} with {groups[name]['tests']}", flush=True)
         done = subprocess.run(  # noqa: S603
             ["nice", "-n", "10", str(ROOT / ".venv" / "bin" / "mutmut"), "run", "--max-children", jobs, *again],  # noqa: S607

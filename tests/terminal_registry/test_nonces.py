@@ -6,6 +6,7 @@ import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -33,6 +34,12 @@ def test_nonce_is_single_use_per_terminal(uow) -> None:
     assert consume_nonce(uow, terminal_id="T1", nonce="a" * 32, timestamp=now)
     assert not consume_nonce(uow, terminal_id="T1", nonce="a" * 32, timestamp=now)
     assert consume_nonce(uow, terminal_id="T2", nonce="a" * 32, timestamp=now)  # nonces are per terminal
+    # rule CH-3 (issue 26): a nonce is kept until its request's timestamp leaves the window, on either database
+    # (PostgreSQL's statement computes the time from the rows it is sent)
+    kept = uow.session.scalar(
+        select(TerminalNonce.expires_at).where(TerminalNonce.terminal_id == "T1", TerminalNonce.nonce == "a" * 32)
+    )
+    assert kept.replace(tzinfo=kept.tzinfo or UTC) == datetime.fromtimestamp(now + WINDOW_SECONDS, UTC)
 
 
 def test_purge_removes_only_nonces_outside_the_window(uow) -> None:
