@@ -12,6 +12,7 @@ each mutant's verdict in var/mutation/<group>/mutants/); `--fresh` starts a grou
     .venv/bin/python scripts/mutation.py --list          # the groups, their files and tests
     .venv/bin/python scripts/mutation.py --summary       # the figures of the groups already run
     .venv/bin/python scripts/mutation.py --recheck pin   # only the survivors again, with today's tests
+    .venv/bin/python scripts/mutation.py audit --only '*x__entry_fault__*'   # these functions' mutants only
 
 Not part of `make test`: a full run takes tens of minutes. MUTATION_JOBS (default 1) sets mutmut's
 --max-children; the run is niced (the machine is shared).
@@ -20,6 +21,7 @@ Not part of `make test`: a full run takes tens of minutes. MUTATION_JOBS (defaul
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -74,6 +76,9 @@ def _prepare(name: str, group: dict, common_args: list[str], fresh: bool) -> Pat
             # A mutant's run starts a pytest session of its own (databases, keystore, app): seconds that the
             # per-test durations mutmut measured do not hold. Without this, quick tests "time out".
             "timeout_constant = 60.0",
+            # A mutant that loops for ever is stopped after (its tests' time + 60 s) x this multiplier of wall
+            # time (twice that of CPU). mutmut's default, 15, let one looping mutant hold a run for 15 minutes.
+            f"timeout_multiplier = {float(group.get('timeout_multiplier', 15.0))}",
             "",
         ]
     )
@@ -105,6 +110,19 @@ def _undecided_or_surviving(work: Path) -> list[str]:
     return names
 
 
+def _not_checked_matching(work: Path, patterns: list[str]) -> list[str]:
+    """The mutants named by ``patterns`` (globs) that no run has decided yet (``mutmut results --all``)."""
+    mutmut = ROOT / ".venv" / "bin" / "mutmut"
+    command = [str(mutmut), "results", "--all", "true"]
+    out = subprocess.run(command, cwd=work, capture_output=True, text=True, check=False)  # noqa: S603
+    names = []
+    for line in out.stdout.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if status == "not checked" and any(fnmatch.fnmatch(name, p) for p in patterns):
+            names.append(name)
+    return names
+
+
 def _line(name: str, stats: dict | None) -> str:
     if not stats or not stats.get("total"):
         return f"{name:16} not run"
@@ -126,6 +144,13 @@ def main() -> int:
         "--recheck",
         action="store_true",
         help="run only the mutants that survived (or had no test) again, with the tests as they are now",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="GLOB",
+        help="only the mutants whose names match these globs (e.g. '*x__entry_fault__*'), those not yet decided; "
+        "with --recheck, those that survived",
     )
     args = parser.parse_args()
 
@@ -157,6 +182,17 @@ def main() -> int:
         if args.recheck and not again:
             print(f"== {name}: nothing to recheck", flush=True)
             continue
+        if args.only:
+            # mutmut reruns every mutant it is given by name: give it only those still to decide (or recheck).
+            if args.recheck:
+                again = [m for m in again if any(fnmatch.fnmatch(m, p) for p in args.only)]
+            elif (work / "mutants").exists():
+                again = _not_checked_matching(work, args.only)
+            else:
+                again = list(args.only)  # first run: mutmut generates the mutants, then runs those matching
+            if not again:
+                print(f"== {name}: nothing left to run among {args.only}", flush=True)
+                continue
         # No PYTHONPATH here: mutmut puts mutants/src first itself (with it set, no test reaches a mutant).
         # Servers and CLIs that tests start as subprocesses run the unmutated code: they kill nothing.
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

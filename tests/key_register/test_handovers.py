@@ -186,3 +186,129 @@ def test_documents_checksum_and_types(uow, officer) -> None:
                 media_type=media_type,
                 actor=officer,
             )
+
+
+def _audit_of(uow, subject: str) -> list[tuple[str, str, dict]]:
+    import json
+
+    from sqlalchemy import select
+
+    from sscard.audit.models import AuditEntry
+
+    rows = uow.session.scalars(select(AuditEntry).where(AuditEntry.subject == subject).order_by(AuditEntry.id))
+    return [(r.action, r.actor_id, json.loads(r.details)) for r in rows]
+
+
+# rule KEY-7: every step of a handover is recorded on it and audited with what it did; the carrier's own
+# moves say to whom it went, for what, and from whom it came back
+def test_each_handover_step_is_recorded_and_audited(uow, custodian, officer) -> None:
+    card = _stored_card(uow, custodian)
+    due = later(3)
+    h = request_handover(
+        uow, carrier_id=card.id, third_party=" 某厂商 ", purpose="制卡", due_back_at=due, actor=custodian
+    )
+    assert (h.third_party, h.purpose, h.region_code, h.requested_by, h.state) == (
+        "某厂商", "制卡", REGION, custodian.id, HandoverState.REQUESTED
+    )  # fmt: skip
+    write_handover_record(uow, handover_id=h.id, record_no="R9", recipient="李四", items="1张", actor=custodian)
+    assert (h.record_no, h.record_recipient, h.record_items, h.record_by) == ("R9", "李四", "1张", custodian.id)
+    assert h.record_at is not None
+    signed = china_today() - timedelta(days=1)
+    attach_agreement(uow, handover_id=h.id, filename="a.pdf", content=PDF, signed_on=signed, actor=custodian)
+    assert h.agreement_signed_on == signed and h.agreement_document_id is not None
+    review = submit_security_plan(uow, handover_id=h.id, filename="p.pdf", content=PDF, actor=custodian)
+    assert (review.handover_id, review.submitted_by) == (h.id, custodian.id)
+    decided = decide_security_plan(uow, review_id=review.id, approve=True, comments="", actor=officer)
+    assert (decided.decided_by, decided.comments, decided.decided_at is not None) == (officer.id, None, True)
+    assign_supervisor(uow, handover_id=h.id, supervisor=officer.id, actor=custodian)
+    assert (h.supervisor, h.supervisor_assigned_by) == (officer.id, custodian.id)
+    assert missing_conditions(uow, h) == []
+    complete_handover(uow, handover_id=h.id, actor=custodian)
+    assert (h.completed_by, h.completed_at is not None) == (custodian.id, True)
+    assert (card.location, card.holder) == ("某厂商", "某厂商")
+    entry = record_supervision(uow, handover_id=h.id, location="车间", observation="正常", actor=officer)
+    assert (entry.handover_id, entry.supervisor, entry.location, entry.observation) == (
+        h.id,
+        officer.id,
+        "车间",
+        "正常",
+    )
+    recover_handover(uow, handover_id=h.id, location="保险柜", note="完好", actor=custodian)
+    assert (h.recovered_by, h.closing_note, h.recovered_at is not None) == (custodian.id, "完好", True)
+    assert (card.location, card.holder) == ("保险柜", custodian.id)
+
+    sha = uow.session.get(KeyDocument, h.agreement_document_id).sha256
+    plan_sha = uow.session.get(KeyDocument, review.document_id).sha256
+    carrier = {"carrier": card.id}
+    assert _audit_of(uow, f"handover:{h.id}") == [
+        ("handover.request", custodian.id, carrier | {"third_party": "某厂商", "due_back_at": due.isoformat()}),
+        ("handover.record", custodian.id, carrier | {"record_no": "R9"}),
+        ("handover.agreement", custodian.id, carrier | {"document": h.agreement_document_id, "sha256": sha}),
+        ("handover.plan_submit", custodian.id,
+         carrier | {"review": review.id, "document": review.document_id, "sha256": plan_sha}),
+        ("handover.plan_decide", officer.id, carrier | {"review": review.id, "decision": "approved"}),
+        ("handover.supervisor", custodian.id, carrier | {"supervisor": officer.id}),
+        ("handover.complete", custodian.id, carrier | {"third_party": "某厂商", "supervisor": officer.id}),
+        ("handover.supervise", officer.id, carrier | {"entry": entry.id, "location": "车间"}),
+        ("handover.recover", custodian.id, carrier | {"overdue": False}),
+    ]  # fmt: skip
+    moves = [
+        (a, d) for a, _, d in _audit_of(uow, f"carrier:{card.id}") if a in ("carrier.hand_over", "carrier.recover")
+    ]
+    assert [(a, d["holder"], d["purpose"], d.get("handover")) for a, d in moves] == [
+        ("carrier.hand_over", "某厂商", "制卡", h.id),
+        ("carrier.recover", custodian.id, "recovered from 某厂商: 完好", h.id),
+    ]
+    assert moves[0][1]["supervisor"] == officer.id and moves[1][1]["overdue"] is False
+
+
+# rule KEY-7: a rejected plan needs a reason; a plan is decided by neither requester nor submitter; a
+# cancelled handover says why; each refusal in words
+def test_handover_refusals_say_why(uow, custodian, officer, monkeypatch) -> None:
+    import sscard.key_register.handovers as handovers
+    from sscard.key_register.errors import KeysInvalid
+
+    card = _stored_card(uow, custodian)
+    now = utcnow()
+    monkeypatch.setattr(handovers, "utcnow", lambda: now)
+    with pytest.raises(KeysInvalid) as past:
+        request_handover(uow, carrier_id=card.id, third_party="x", purpose="y", due_back_at=now, actor=custodian)
+    assert past.value.detail == "the return date must be in the future"
+    h = request_handover(
+        uow,
+        carrier_id=card.id,
+        third_party="厂商",
+        purpose="x",
+        due_back_at=now + timedelta(seconds=1),
+        actor=custodian,
+    )
+    with pytest.raises(HandoverIllegalTransition) as again:
+        request_handover(uow, carrier_id=card.id, third_party="x", purpose="y", due_back_at=later(), actor=custodian)
+    assert again.value.detail == f"handover {h.id} of this carrier is still open"
+    with pytest.raises(KeysInvalid) as future:
+        attach_agreement(uow, handover_id=h.id, filename="a.pdf", content=PDF,
+                         signed_on=china_today() + timedelta(days=1), actor=custodian)  # fmt: skip
+    assert future.value.detail == "the agreement cannot be signed in the future"
+    review = submit_security_plan(uow, handover_id=h.id, filename="p.pdf", content=PDF, actor=officer)
+    third = staff_actor(uow)
+    with pytest.raises(SelfApproval) as own:
+        decide_security_plan(uow, review_id=review.id, approve=False, comments="x", actor=custodian)
+    assert own.value.detail == "the plan must be reviewed by someone other than the requester and the submitter"
+    with pytest.raises(KeysInvalid):  # a rejection says why
+        decide_security_plan(uow, review_id=review.id, approve=False, comments=" ", actor=third)
+    uow.session.expire(review)  # the refused call's changes are its transaction's, rolled back
+    rejected = decide_security_plan(uow, review_id=review.id, approve=False, comments="不完整", actor=third)
+    assert (rejected.decision.value, rejected.comments) == ("rejected", "不完整")
+    with pytest.raises(HandoverIllegalTransition) as twice:
+        decide_security_plan(uow, review_id=review.id, approve=True, comments="", actor=staff_actor(uow))
+    assert twice.value.detail == "this review was already rejected"
+    cancel_handover(uow, handover_id=h.id, reason="撤回", actor=custodian)
+    assert h.closing_note == "撤回"
+    with pytest.raises(HandoverIllegalTransition) as fixed:
+        write_handover_record(uow, handover_id=h.id, record_no="x", recipient="y", items="z", actor=custodian)
+    assert fixed.value.detail == "the handover is cancelled; its conditions are fixed"
+    assert _audit_of(uow, f"handover:{h.id}")[-1] == (
+        "handover.cancel",
+        custodian.id,
+        {"carrier": card.id, "reason": "撤回"},
+    )

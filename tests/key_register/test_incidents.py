@@ -314,3 +314,85 @@ def test_notice_done_only_when_delivered(uow, officer, tmp_path) -> None:
         )
     ).all()
     assert len(done) == 2
+
+
+# rule KEY-9: the loss report says exactly what happened and what was done: each measure with its target,
+# status and words, the notice to each department word for word, the audit entry with what was contained
+def test_a_loss_report_states_each_measure_and_the_notice_word_for_word(uow, custodian, officer) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from sscard.key_register.models import SecurityIncident
+
+    ensure_region(uow, REGION)
+    plan = adopt_emergency_plan(uow, region_code=REGION, title="预案", effective_from=china_today(),
+                                filename="p.pdf", content=PDF, actor=officer)  # fmt: skip
+    key = inventory_key(uow, officer)
+    lost, other = receive(uow, custodian), receive(uow, custodian)
+    for card in (lost, other):
+        load_key(uow, carrier_id=card.id, key_label=key, actor=officer)
+    tid, other_tid = terminal(uow), terminal(uow)
+    for card, where in ((lost, tid), (other, other_tid)):
+        deploy_psam(uow, carrier_id=card.id, terminal_id=where, physical_form="plug_in", environment="收银台",
+                    usage_mode="attended", actor=custodian)  # fmt: skip
+    lost_deployment = current_deployment(uow, carrier_id=lost.id)
+    other_deployment = current_deployment(uow, carrier_id=other.id)
+    was, other_was, holder, place = lost.state.value, other.state.value, lost.holder, lost.location
+    occurred = datetime(2026, 5, 1, 16, 30, tzinfo=UTC)  # 00:30 the next day in China
+
+    incident = report_carrier_loss(uow, carrier_id=lost.id, description="终端被盗", actor=custodian,
+                                   occurred_at=occurred)  # fmt: skip
+
+    stored = uow.session.get(SecurityIncident, incident.id)
+    assert (stored.region_code, stored.carrier_id, stored.plan_id, stored.occurred_at.replace(tzinfo=UTC)) == (
+        REGION, lost.id, plan.id, occurred
+    )  # fmt: skip
+    assert (stored.state, stored.reported_by, stored.description) == (IncidentState.REPORTED, custodian.id, "终端被盗")
+    measures = measures_of(uow, incident_id=incident.id)
+    notices = {m.kind: m.outbox_message_id for m in measures if m.kind in NOTICES}
+    done, pending = MeasureStatus.DONE, MeasureStatus.PENDING
+    expected = [
+        (MeasureKind.CARRIER_BLOCKED, lost.serial, done, f"carrier blocked (was {was})"),
+        (MeasureKind.KEY_REVOKED, key, done, None),
+        (MeasureKind.KEY_ROTATION, key, pending, None),
+        (MeasureKind.TERMINAL_BLOCKED, tid, done, None),
+        (MeasureKind.DEPLOYMENT_ENDED, str(lost_deployment.id), done, "PSAM deployment ended (lost)"),
+        (MeasureKind.CARRIER_BLOCKED, other.serial, done, f"holds a revoked key: blocked (was {other_was})"),
+        (MeasureKind.TERMINAL_BLOCKED, other_tid, done, None),
+        (MeasureKind.DEPLOYMENT_ENDED, str(other_deployment.id), done, "PSAM deployment ended (blocked)"),
+        (MeasureKind.NOTIFY_SUPERIOR, "110100", pending,
+         f"notice queued (outbox message {notices[MeasureKind.NOTIFY_SUPERIOR]}), not yet delivered"),
+        (MeasureKind.NOTIFY_MINISTRY, "000000", pending,
+         f"notice queued (outbox message {notices[MeasureKind.NOTIFY_MINISTRY]}), not yet delivered"),
+    ]  # fmt: skip
+    assert [(m.kind, m.target, m.status) for m in measures] == [e[:3] for e in expected]
+    for measure, (*_, detail) in zip(measures, expected, strict=True):
+        assert detail is None or measure.detail == detail
+        assert (measure.done_at is not None) == (measure.status is done)
+        assert measure.incident_id == incident.id
+    assert notices[MeasureKind.NOTIFY_SUPERIOR] != notices[MeasureKind.NOTIFY_MINISTRY]
+
+    body = (
+        f"【密钥载体遗失报告】事件编号 {incident.id}，地区 {REGION}。\n"
+        f"PSAM卡（序列号 {lost.serial}，签收单 {lost.receipt_no}）于 2026-05-02 00:30 遗失，遗失前状态：{was}，"
+        f"最后保管：{holder}，地点：{place}。\n"
+        "情况：终端被盗\n"
+        f"已采取措施：载体已冻结；涉及密钥 1 个已申请吊销并安排更换（{key}）；"
+        f"持有上述密钥的其他载体 1 个已冻结（{other.serial}）；已停用终端 2 台（{tid}、{other_tid}）。\n"
+        f"应急预案：按预案 {plan.id} 处置。报告人：{custodian.id}。"
+    )
+    for kind, department in ((MeasureKind.NOTIFY_SUPERIOR, "110100"), (MeasureKind.NOTIFY_MINISTRY, "000000")):
+        message = uow.session.get(OutboxMessage, notices[kind])
+        assert (message.department_code, message.topic) == (department, "keys.incident.carrier_loss")
+        assert message.subject == f"【安全事件】PSAM卡遗失 {lost.serial}"
+        assert open_body(message) == body
+    entry = uow.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.subject == f"incident:{incident.id}", AuditEntry.action == "incident.report"
+        )
+    ).one()
+    assert (entry.actor_id, entry.result) == (custodian.id, "ok")
+    assert json.loads(entry.details) == {
+        "kind": "carrier_loss", "carrier": f"carrier:{lost.id}", "keys": [key], "terminals": [tid, other_tid],
+        "carriers_blocked": [other.id], "plan": plan.id,
+    }  # fmt: skip
