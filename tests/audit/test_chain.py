@@ -368,3 +368,56 @@ def test_a_rewritten_head_hash_is_named(uow) -> None:
     assert report.problem.reason == f"stream head's hash differs from entry {last.seq}'s (head or entry rewritten)"
     assert report.problems == (report.problem,) and report.streams == len(report.heads)
     assert last.stream not in {h.stream for h in report.intact_heads}
+
+
+# rule CH-4 (non-repudiation): a staff member's signed operation is signed as it is appended, singly or in a
+# batch, over the entry as stored; an unsigned kind of operation, or a refusal, is not
+def test_signed_operations_are_signed_as_they_are_appended(uow) -> None:
+    from sscard.audit import AuditEvent, record_events
+    from sscard.audit.models import AuditSignature
+    from sscard.audit.signatures import verify_signatures
+
+    single = record_event(uow, actor=CLERK, action="card.cancel", subject="card:signed-1")
+    plain = record_event(uow, actor=CLERK, action="card.activate", subject="card:signed-2")
+    refused = record_event(uow, actor=CLERK, action="card.cancel", subject="card:signed-3", result="refused")
+    record_events(uow, [AuditEvent(actor=CLERK, action="card.activate", subject=f"card:signed-b{i}") for i in range(3)]
+                  + [AuditEvent(actor=CLERK, action="pin.reset", subject="card:signed-b9")])  # fmt: skip
+    batched = uow.session.scalars(select(AuditEntry).where(AuditEntry.subject == "card:signed-b9")).one()
+    signed = {s.entry_id: s.signer for s in uow.session.scalars(select(AuditSignature))}
+    assert signed.get(single.id) == signed.get(batched.id) == "clerk1"
+    assert plain.id not in signed and refused.id not in signed
+    unsigned = uow.session.scalars(
+        select(AuditEntry.id).where(AuditEntry.subject.in_(["card:signed-b0", "card:signed-b2"]))
+    )
+    assert not set(unsigned) & signed.keys()
+    report = verify_signatures(uow)
+    assert report.ok, report.problems
+
+
+# rule CH-4: a database made before more streams were configured gets each new stream's head on first use,
+# by a single append and by a batch, and its chain stays whole
+def test_streams_added_later_get_their_heads(uow, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sscard.audit import AuditEvent, record_events
+    from sscard.audit.models import AuditStreamHead
+    from sscard.audit.service import stream_for
+    from sscard.config import get_settings, reset_settings_cache
+
+    before = get_settings().audit_streams
+    monkeypatch.setenv("SSCARD_AUDIT_STREAMS", str(before + 64))
+    reset_settings_cache()
+    try:
+        keys = [f"card:new-stream-{i}" for i in range(400)]
+        new = [k for k in keys if stream_for(k, before + 64) >= before][:3]
+        assert len(new) == 3
+        first = record_event(uow, actor=CLERK, action="card.activate", subject=new[0])
+        assert first.stream >= before and first.seq == 1 and first.prev_hash == b"\x00" * 32
+        record_events(uow, [AuditEvent(actor=CLERK, action="pin.verify", subject=k) for k in new[1:]])
+        for key in new:
+            head = uow.session.get(AuditStreamHead, stream_for(key, before + 64))
+            uow.session.refresh(head)
+            assert head.seq >= 1
+        report = verify_chain(uow)
+        assert report.ok, report.problem
+        assert report.streams == before + 64
+    finally:
+        reset_settings_cache()
