@@ -82,6 +82,12 @@ def _prepare(name: str, group: dict, common_args: list[str], fresh: bool) -> Pat
             "",
         ]
     )
+    if group.get("type_check"):
+        # mypy over the mutated files first (`make typecheck`'s checker): a mutant it refuses never runs a test
+        # and is counted apart ("caught by type check"), not as killed. mutmut recognises mypy by the word
+        # "mypy" in the command, hence ``python -m mypy``.
+        command = [str(ROOT / ".venv" / "bin" / "python"), "-m", "mypy", *group["mutate"], "--output", "json"]
+        table += f"type_check_command = {_toml_list(command)}\n"
     (work / "pyproject.toml").write_text(pyproject + table, "utf-8")
     return work
 
@@ -94,7 +100,7 @@ def _stats(work: Path) -> dict | None:
 
 
 def _not_checked(stats: dict) -> int:
-    decided = ("killed", "survived", "timeout", "segfault", "no_tests", "suspicious", "skipped")
+    decided = ("killed", "survived", "timeout", "segfault", "no_tests", "suspicious", "skipped", "caught_by_type_check")
     return stats["total"] - sum(stats.get(k, 0) for k in decided)
 
 
@@ -127,8 +133,9 @@ def _line(name: str, stats: dict | None) -> str:
     if not stats or not stats.get("total"):
         return f"{name:16} not run"
     killed, total = stats["killed"], stats["total"]
+    typed = stats.get("caught_by_type_check", 0)
     return (
-        f"{name:16} mutants {total:4}  killed {killed:4}  survived {stats['survived']:4}  "
+        f"{name:16} mutants {total:4}  killed {killed:4}  caught by mypy {typed:3}  survived {stats['survived']:4}  "
         f"timeout {stats.get('timeout', 0):3}  crashed {stats.get('segfault', 0):3}  no tests {stats['no_tests']:3}  "
         f"not checked {_not_checked(stats):3}  {100 * killed / total:5.1f} % killed"
     )

@@ -358,3 +358,17 @@ def test_each_movement_is_stored_posted_and_audited(terminal, funded_card) -> No
             ("settlement.pay", {"txn_id": "M2", "amount_fen": 1_000, "paid_fen": 1_000, "institution_id": institution}),
             ("settlement.reverse", {"txn_id": "M2-V", "original_txn_id": "M2", "amount_fen": 1_000}),
         ]
+
+
+# rule FIN-1: the whole balance can be paid (not one fen more), and a refund may give back exactly what is left
+def test_the_whole_balance_is_paid_and_refunded_exactly(terminal, funded_card) -> None:
+    pharmacy = terminal("clinic")
+    card_no, account = funded_card(2_500)
+    assert refusal(pharmacy.settle, card_no, 2_501, "E0").code == "INSUFFICIENT_FUNDS"
+    assert pharmacy.settle(card_no, 2_500, "E1")["balance_fen"] == 0
+    assert pharmacy.refund("E1", "E1-R1", amount_fen=1_000)["refundable_fen"] == 1_500
+    assert refusal(pharmacy.refund, "E1", "E1-R2", amount_fen=1_501).code == "REFUND_EXCEEDS_PAYMENT"
+    last = pharmacy.refund("E1", "E1-R3", amount_fen=1_500)
+    assert (last["refunded_fen"], last["refundable_fen"], last["balance_fen"]) == (1_500, 0, 2_500)
+    assert balance_of(account) == 2_500
+    ledger_ok()
