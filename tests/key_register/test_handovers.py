@@ -312,3 +312,50 @@ def test_handover_refusals_say_why(uow, custodian, officer, monkeypatch) -> None
         custodian.id,
         {"carrier": card.id, "reason": "撤回"},
     )
+
+
+def _handed_over(uow, custodian, officer, *, due):
+    card = _stored_card(uow, custodian)
+    h = request_handover(uow, carrier_id=card.id, third_party="厂商", purpose="x", due_back_at=due, actor=custodian)
+    write_handover_record(uow, handover_id=h.id, record_no="R1", recipient="李四", items="1张", actor=custodian)
+    attach_agreement(uow, handover_id=h.id, filename="a.pdf", content=PDF, signed_on=china_today(), actor=custodian)
+    review = submit_security_plan(uow, handover_id=h.id, filename="p.pdf", content=PDF, actor=custodian)
+    decide_security_plan(uow, review_id=review.id, approve=True, comments="", actor=officer)
+    assign_supervisor(uow, handover_id=h.id, supervisor=officer.id, actor=officer)
+    complete_handover(uow, handover_id=h.id, actor=custodian)
+    return h, review
+
+
+# rule KEY-7: the lists the security officer works from: handovers newest first by region and state, overdue
+# ones (strictly past their return date) oldest due first, a handover's supervision log and plan reviews
+def test_handover_lists(uow, custodian, officer) -> None:
+    from sscard.db.pagination import Keyset
+    from sscard.key_register.handovers import list_handovers, reviews_of, supervision_of
+
+    due = utcnow() + timedelta(days=2)
+    first, review = _handed_over(uow, custodian, officer, due=due)
+    second, _ = _handed_over(uow, custodian, officer, due=due - timedelta(hours=1))
+    open_one = request_handover(uow, carrier_id=_stored_card(uow, custodian).id, third_party="y", purpose="z",
+                                due_back_at=later(), actor=custodian)  # fmt: skip
+    mine = [h.id for h in list_handovers(uow, region_code=REGION)]
+    assert mine[:3] == [open_one.id, second.id, first.id]  # newest first
+    assert [h.id for h in list_handovers(uow, region_code="310000") if h.id in mine] == []
+    handed = [h.id for h in list_handovers(uow, region_code=REGION, state=HandoverState.HANDED_OVER)]
+    assert open_one.id not in handed and {first.id, second.id} <= set(handed)
+    page = Keyset(limit=1)
+    assert [h.id for h in list_handovers(uow, region_code=REGION, page=page)] == [open_one.id]
+    assert page.next_after is not None
+    overdue = [h.id for h in list_overdue_handovers(uow, at=due, region_code=REGION)]
+    assert second.id in overdue and first.id not in overdue  # due exactly now is not overdue yet
+    later_on = [h.id for h in list_overdue_handovers(uow, at=due + timedelta(seconds=1), region_code=REGION)]
+    assert later_on.index(second.id) < later_on.index(first.id) and open_one.id not in later_on
+    assert [h.id for h in list_overdue_handovers(uow, at=due, region_code=REGION, page=Keyset(limit=1))][:1] == [
+        later_on[0]
+    ]
+    one = record_supervision(uow, handover_id=first.id, location="车间", observation="a", actor=officer)
+    two = record_supervision(uow, handover_id=first.id, location="车间", observation="b", actor=officer)
+    record_supervision(uow, handover_id=second.id, location="仓库", observation="c", actor=officer)
+    assert [e.id for e in supervision_of(uow, handover_id=first.id)] == [one.id, two.id]
+    assert [e.id for e in supervision_of(uow, handover_id=first.id, page=Keyset(limit=1))] == [one.id]
+    assert [r.id for r in reviews_of(uow, handover_id=first.id)] == [review.id]
+    assert reviews_of(uow, handover_id=open_one.id, page=Keyset(limit=5)) == []

@@ -538,3 +538,20 @@ def test_a_measure_confirmed_by_hand_and_a_rotation_seen_done(uow, custodian, of
         )
     ).all()
     assert (entry.actor_kind, entry.region, json.loads(entry.details)["target"]) == ("system", REGION, other_key)
+
+
+# rule KEY-9: the incidents list, newest first, by region (its districts included) and state, page by page
+def test_incident_list(uow, officer) -> None:
+    from sscard.db.pagination import Keyset
+    from sscard.key_register.incidents import list_incidents
+
+    ensure_region(uow, REGION)
+    first = report_incident(uow, region_code=REGION, kind="other", description="a", actor=officer)
+    second = report_incident(uow, region_code=REGION, kind="other", description="b", actor=officer)
+    record_findings(uow, incident_id=first.id, cause="c", actor=officer)
+    assert [i.id for i in list_incidents(uow, region_code="110100")][:2] == [second.id, first.id]
+    assert [i.id for i in list_incidents(uow, region_code="310000") if i.id in (first.id, second.id)] == []
+    reported = [i.id for i in list_incidents(uow, region_code=REGION, state=IncidentState.REPORTED)]
+    assert second.id in reported and first.id not in reported
+    page = Keyset(limit=1)
+    assert [i.id for i in list_incidents(uow, page=page)] == [second.id] and page.next_after is not None
