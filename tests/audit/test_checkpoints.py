@@ -278,3 +278,43 @@ def test_a_walk_from_checkpoints_says_since_when(uow) -> None:
     since = verify_chain(uow, since_checkpoints=True)
     used = [c.verified_at for c in uow.session.scalars(select(AuditCheckpoint))]
     assert since.ok and since.checked_since == min(used)
+
+
+# rule CH-4: the full walk reads every entry of every stream, a stream whose checkpoint is forged included (the
+# forgery is reported, and what lies behind it too); such a stream is not found intact, so it gets no new checkpoint
+def test_the_full_walk_walks_every_stream_even_behind_a_forged_checkpoint(uow) -> None:
+    first = record_event(uow, actor=CLERK, action="card.activate", subject="cp-n:x", details={"n": 1})
+    second = record_event(uow, actor=CLERK, action="card.activate", subject="cp-n:x", details={"n": 2})
+    checkpoint_chain(uow, actor=OPERATOR)
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == first.id).values(result="denied"))
+    uow.session.execute(update(AuditCheckpoint).where(AuditCheckpoint.stream == first.stream).values(seq=second.seq,
+                        hash=second.hash, mac=b"\x00" * 32))  # fmt: skip
+    uow.session.expire_all()
+    report = verify_chain(uow)
+    reasons = {(p.stream, p.seq, p.entry_id): p.reason for p in report.problems}
+    assert reasons[(first.stream, second.seq, None)] == "checkpoint does not match its MAC (altered or forged)"
+    assert reasons[(first.stream, first.seq, first.id)] == "content does not match its hash (entry modified)"
+    assert report.problem.entry_id == first.id  # the written entry first, the checkpoint's fault after it
+    assert first.stream not in {h.stream for h in report.intact_heads}
+    since = verify_chain(uow, since_checkpoints=True)
+    assert [(p.stream, p.reason) for p in since.problems if p.stream == first.stream] == [
+        (first.stream, "checkpoint does not match its MAC (altered or forged)")
+    ]
+
+
+# rule CH-4: the report's first problem is the earliest written bad entry; a tail cut off (no entry) comes last
+def test_problems_are_reported_earliest_entry_first(uow) -> None:
+    entries = _write(uow, 6, "cp-o:")
+    a, b = entries[1], entries[4]
+    tail = next(e for e in reversed(entries) if e.stream not in (a.stream, b.stream))
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id.in_([a.id, b.id])).values(result="denied"))
+    uow.session.delete(uow.session.get(AuditEntry, tail.id))
+    uow.session.flush()
+    uow.session.expire_all()
+    report = verify_chain(uow)
+    assert [(p.entry_id, p.stream) for p in report.problems] == [
+        (a.id, a.stream),
+        (b.id, b.stream),
+        (None, tail.stream),
+    ]
+    assert report.problem == report.problems[0]
