@@ -372,3 +372,46 @@ def test_the_whole_balance_is_paid_and_refunded_exactly(terminal, funded_card) -
     assert (last["refunded_fen"], last["refundable_fen"], last["balance_fen"]) == (1_500, 0, 2_500)
     assert balance_of(account) == 2_500
     ledger_ok()
+
+
+# rule FIN-1: a repeated payment, refund or reversal is answered as a replay (Idempotent-Replayed: true), the
+# first time not; the card number is the same card however it is written (case, spaces)
+def test_a_repeated_request_is_marked_as_a_replay(terminal, funded_card, client) -> None:
+    pharmacy = terminal("pharmacy")
+    card_no, account = funded_card(10_000)
+
+    def send(path: str, body: dict):
+        return client.send(pharmacy.build_request("POST", path, json_body=body))
+
+    settle = {"card_no": card_no, "amount_fen": 700, "txn_id": "H1"}
+    first = send("/terminal/settlement", settle)
+    assert first.status_code == 200 and "Idempotent-Replayed" not in first.headers, first.text
+    spaced = settle | {"card_no": f"{card_no[:4]} {card_no[4:]}".lower()}
+    again = send("/terminal/settlement", spaced)
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true", again.text
+    assert again.json() == first.json()
+    for path, body in (
+        ("/terminal/settlement/refund", {"txn_id": "H1", "refund_txn_id": "H1-R", "amount_fen": 100}),
+        ("/terminal/settlement/reverse", {"txn_id": "H2", "reversal_txn_id": "H2-V"}),
+    ):
+        if path.endswith("reverse"):
+            pharmacy.settle(card_no, 300, "H2")
+        once = send(path, body)
+        assert once.status_code == 200 and "Idempotent-Replayed" not in once.headers, once.text
+        twice = send(path, body)
+        assert twice.status_code == 200 and twice.headers["Idempotent-Replayed"] == "true"
+        assert twice.json() == once.json()
+    assert balance_of(account) == 10_000 - 700 + 100
+
+
+# rule FIN-1: a holder without a medical personal account has nothing to pay with: INSUFFICIENT_FUNDS, balance 0
+def test_a_holder_without_a_medical_account_cannot_pay(terminal, ledger_counts) -> None:
+    from tests.credentials.pin.factories import make_card
+
+    with unit_of_work() as uow:
+        card_no = make_card(uow).card_no
+    counts = ledger_counts()
+    err = refusal(terminal("pharmacy").settle, card_no, 100, "N1")
+    assert (err.code, err.problem["balance_fen"]) == ("INSUFFICIENT_FUNDS", 0)
+    assert refusal(terminal("pharmacy").settle, card_no, 100, "N2", partial=True).code == "INSUFFICIENT_FUNDS"
+    assert ledger_counts() == counts
