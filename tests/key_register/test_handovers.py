@@ -359,3 +359,40 @@ def test_handover_lists(uow, custodian, officer) -> None:
     assert [e.id for e in supervision_of(uow, handover_id=first.id, page=Keyset(limit=1))] == [one.id]
     assert [r.id for r in reviews_of(uow, handover_id=first.id)] == [review.id]
     assert reviews_of(uow, handover_id=open_one.id, page=Keyset(limit=5)) == []
+
+
+# rule KEY-7 / KEY-8: a PSAM handed over with its terminal stays deployed there until it comes back; recovered
+# after its return date, the handover and the carrier's move say it was overdue, and the deployment ends
+def test_a_psam_recovered_late_ends_its_deployment_and_says_overdue(uow, custodian, officer, monkeypatch) -> None:
+    import sscard.key_register.handovers as handovers
+    from sscard.key_register.psam import current_deployment, deploy_psam
+    from tests.key_register.factories import receive, terminal
+
+    psam = receive(uow, custodian, CarrierType.PSAM_CARD)
+    deploy_psam(uow, carrier_id=psam.id, terminal_id=terminal(uow), physical_form="plug_in", environment="收银台",
+                usage_mode="attended", actor=custodian)  # fmt: skip
+    deployment = current_deployment(uow, carrier_id=psam.id)
+    due = utcnow() + timedelta(days=1)
+    h = request_handover(
+        uow, carrier_id=psam.id, third_party="维修商", purpose="维修", due_back_at=due, actor=custodian
+    )
+    write_handover_record(uow, handover_id=h.id, record_no="R2", recipient="赵六", items="终端1台", actor=custodian)
+    attach_agreement(uow, handover_id=h.id, filename="a.pdf", content=PDF, signed_on=china_today(), actor=custodian)
+    review = submit_security_plan(uow, handover_id=h.id, filename="p.pdf", content=PDF, actor=custodian)
+    decide_security_plan(uow, review_id=review.id, approve=True, comments="", actor=officer)
+    assign_supervisor(uow, handover_id=h.id, supervisor=officer.id, actor=officer)
+    complete_handover(uow, handover_id=h.id, actor=custodian)
+    assert current_deployment(uow, carrier_id=psam.id) is deployment  # still bound to its terminal
+    back = due + timedelta(minutes=1)
+    monkeypatch.setattr(handovers, "utcnow", lambda: back)
+    recover_handover(uow, handover_id=h.id, location="机要室", note="逾期", actor=officer, holder="王五")
+    assert (psam.holder, h.recovered_at) == ("王五", back)
+    assert (deployment.end_reason, deployment.ended_by) == ("recovered", officer.id)
+    assert current_deployment(uow, carrier_id=psam.id) is None
+    assert _audit_of(uow, f"handover:{h.id}")[-1] == (
+        "handover.recover",
+        officer.id,
+        {"carrier": psam.id, "overdue": True},
+    )
+    move = [d for a, _, d in _audit_of(uow, f"carrier:{psam.id}") if a == "carrier.recover"][-1]
+    assert (move["overdue"], move["handover"]) == (True, h.id)
