@@ -555,3 +555,37 @@ def test_incident_list(uow, officer) -> None:
     assert second.id in reported and first.id not in reported
     page = Keyset(limit=1)
     assert [i.id for i in list_incidents(uow, page=page)] == [second.id] and page.next_after is not None
+
+
+# rule KEY-9 / KEY-7: a carrier lost while a handover of it is open closes that handover (a measure naming the
+# third party, the handover's note, its own audit entry); holders of the key that are already blocked, lost or
+# destroyed get no new measure
+def test_a_loss_closes_the_open_handover_and_skips_holders_already_out(uow, custodian, officer) -> None:
+    import json
+
+    from sscard.key_register.handovers import request_handover
+    from sscard.key_register.states import HandoverState
+    from tests.key_register.factories import later
+
+    key = inventory_key(uow, officer)
+    lost = receive(uow, custodian, CarrierType.KEY_MOTHER_CARD)
+    blocked, gone = receive(uow, custodian), receive(uow, custodian)
+    for card in (lost, blocked, gone):
+        load_key(uow, carrier_id=card.id, key_label=key, actor=officer)
+    store_carrier(uow, carrier_id=lost.id, location="保险柜", purpose="入库", actor=custodian)
+    blocked.state, gone.state = CarrierState.BLOCKED, CarrierState.DESTROYED
+    uow.flush()
+    handover = request_handover(uow, carrier_id=lost.id, third_party="某厂商", purpose="制卡", due_back_at=later(),
+                                actor=custodian)  # fmt: skip
+    incident = report_carrier_loss(uow, carrier_id=lost.id, description="运输途中遗失", actor=custodian)
+    measures = measures_of(uow, incident_id=incident.id)
+    closed = [m for m in measures if m.kind is MeasureKind.HANDOVER_CLOSED]
+    assert [(m.target, m.status, m.detail) for m in closed] == [(str(handover.id), MeasureStatus.DONE, "某厂商")]
+    assert not {blocked.serial, gone.serial} & {m.target for m in measures}
+    assert (handover.state, handover.closing_note) == (HandoverState.CANCELLED, f"carrier lost, incident {incident.id}")
+    entry = uow.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.subject == f"handover:{handover.id}", AuditEntry.action == "handover.close_on_loss"
+        )
+    ).one()
+    assert json.loads(entry.details) == {"carrier": lost.id, "incident": incident.id}
