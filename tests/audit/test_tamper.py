@@ -408,3 +408,29 @@ def test_cli_and_loop_anchor(db_env) -> None:
         status = anchor_status(uow, full=True)
     assert status.problem is None and status.count > written["n"] + 3
     assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+
+
+# rule CH-4: entries left in the lowest and the highest streams after their heads were removed are found too
+# (the walk looks for headless streams between the heads it has, and at both ends)
+def test_headless_streams_at_both_ends(tuow) -> None:
+    from sscard.audit.service import stream_for
+    from sscard.config import get_settings
+
+    n = get_settings().audit_streams
+    keys = (f"t24-o:{i}" for i in range(1_000_000))
+    ends = {0: None, n - 1: None}
+    for key in keys:
+        stream = stream_for(key, n)
+        if stream in ends and ends[stream] is None:
+            ends[stream] = key
+        if all(ends.values()):
+            break
+    firsts = {s: _stream_of(tuow, key, 2)[0] for s, key in ends.items()}
+    tuow.session.execute(delete(AuditStreamHead).where(AuditStreamHead.stream.in_(list(ends))))
+    tuow.session.expire_all()
+    report = verify_chain(tuow)
+    for stream, first in firsts.items():
+        [problem] = [p for p in report.problems if p.stream == stream]
+        assert (problem.seq, problem.entry_id, problem.reason) == (
+            first.seq, first.id, "entries in a stream that has no head (stream head removed)"
+        )  # fmt: skip
