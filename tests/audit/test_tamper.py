@@ -91,6 +91,9 @@ def test_tail_cut_with_head_rewound_after_checkpoint(tuow) -> None:
     _cut_tail(tuow, entries[-1], entries[-2])
     report = verify_chain(tuow)  # the full walk of `sscard audit verify`
     _broken_at(report, entries[-1].stream, entries[-1].seq, "removed from the end")
+    [problem] = [p for p in report.problems if p.stream == entries[-1].stream]
+    reason = f"stream head records {entries[-2].seq} entries, its checkpoint {entries[-1].seq}"
+    assert (problem.entry_id, problem.reason) == (None, reason + " (entries removed from the end)")
 
 
 # rule CH-4: the same without a checkpoint (the checkpoints deleted too): the anchor outside the
@@ -113,13 +116,19 @@ def test_tail_cut_with_head_rewound_and_checkpoints_deleted(tuow) -> None:
 # the anchored place is not the anchored one
 def test_tail_cut_then_refilled_is_found(tuow) -> None:
     entries = _stream_of(tuow, "t24-c:x", 5)
-    _anchor(tuow)
+    anchor = _anchor(tuow)
     _cut_tail(tuow, entries[-1], entries[-2])
     tuow.session.execute(delete(AuditCheckpoint))
     refill = _stream_of(tuow, "t24-c:x", 3)
     assert refill[0].seq == entries[-1].seq and refill[0].hash != entries[-1].hash
     report = verify_chain(tuow)
     _broken_at(report, entries[-1].stream, entries[-1].seq, "changed or removed")
+    [problem] = [p for p in report.problems if p.stream == entries[-1].stream]
+    what = f"anchor {anchor.n} ({anchor.at:%Y-%m-%d %H:%M} UTC)"
+    assert (problem.entry_id, problem.reason) == (
+        refill[0].id,
+        f"the entry its {what} records at this place was changed or removed",
+    )
 
 
 # rule CH-4: a whole stream removed with its head; its checkpoint (then: no checkpoint, its anchor) remains
