@@ -406,18 +406,41 @@ def test_streams_added_later_get_their_heads(uow, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("SSCARD_AUDIT_STREAMS", str(before + 64))
     reset_settings_cache()
     try:
+        total = before + 64
         keys = [f"card:new-stream-{i}" for i in range(400)]
-        new = [k for k in keys if stream_for(k, before + 64) >= before][:3]
-        assert len(new) == 3
-        first = record_event(uow, actor=CLERK, action="card.activate", subject=new[0])
+        new = [k for k in keys if stream_for(k, total) >= before]
+        batch = new[:2]
+        single = next(k for k in new if stream_for(k, total) not in {stream_for(b, total) for b in batch})
+        record_events(uow, [AuditEvent(actor=CLERK, action="pin.verify", subject=k) for k in batch])  # heads made
+        # Back to a database with only the old streams and the batch's (their heads hold entries now).
+        keep = {stream_for(b, total) for b in batch}
+        stale = [h for h in uow.session.scalars(select(AuditStreamHead).where(AuditStreamHead.stream >= before))
+                 if h.stream not in keep]  # fmt: skip
+        for head in stale:
+            uow.session.delete(head)
+        uow.session.flush()
+        first = record_event(uow, actor=CLERK, action="card.activate", subject=single)  # heads made again
         assert first.stream >= before and first.seq == 1 and first.prev_hash == b"\x00" * 32
-        record_events(uow, [AuditEvent(actor=CLERK, action="pin.verify", subject=k) for k in new[1:]])
-        for key in new:
-            head = uow.session.get(AuditStreamHead, stream_for(key, before + 64))
+        for key in [*batch, single]:
+            head = uow.session.get(AuditStreamHead, stream_for(key, total))
             uow.session.refresh(head)
-            assert head.seq >= 1
+            assert head.seq == 1
         report = verify_chain(uow)
         assert report.ok, report.problem
-        assert report.streams == before + 64
+        assert report.streams == total
     finally:
         reset_settings_cache()
+
+
+# rule CH-4: the streams a batch locks first are those its entries append to; the entry count is every entry
+def test_streams_of_and_count_entries(uow) -> None:
+    from sscard.audit.service import count_entries, stream_for, streams_of
+    from sscard.config import get_settings
+
+    n = get_settings().audit_streams
+    keys = ["card:s-1", "card:s-2", "card:s-1", "person:9"]
+    assert streams_of(keys) == {stream_for(k, n) for k in keys}
+    assert streams_of([]) == set()
+    before = count_entries(uow)
+    _write(uow, 3, "count:")
+    assert count_entries(uow) == before + 3 == uow.session.scalar(select(func.count()).select_from(AuditEntry))
