@@ -380,14 +380,16 @@ def test_signed_operations_are_signed_as_they_are_appended(uow) -> None:
     single = record_event(uow, actor=CLERK, action="card.cancel", subject="card:signed-1")
     plain = record_event(uow, actor=CLERK, action="card.activate", subject="card:signed-2")
     refused = record_event(uow, actor=CLERK, action="card.cancel", subject="card:signed-3", result="refused")
-    record_events(uow, [AuditEvent(actor=CLERK, action="card.activate", subject=f"card:signed-b{i}") for i in range(3)]
-                  + [AuditEvent(actor=CLERK, action="pin.reset", subject="card:signed-b9")])  # fmt: skip
+    plain_events = [AuditEvent(actor=CLERK, action="card.activate", subject=f"card:signed-b{i}") for i in range(3)]
+    signed_ok = AuditEvent(actor=CLERK, action="pin.reset", subject="card:signed-b9")
+    refused_too = AuditEvent(actor=CLERK, action="pin.reset", subject="card:signed-b8", result="refused")
+    record_events(uow, [*plain_events, signed_ok, refused_too])
     batched = uow.session.scalars(select(AuditEntry).where(AuditEntry.subject == "card:signed-b9")).one()
     signed = {s.entry_id: s.signer for s in uow.session.scalars(select(AuditSignature))}
     assert signed.get(single.id) == signed.get(batched.id) == "clerk1"
     assert plain.id not in signed and refused.id not in signed
     unsigned = uow.session.scalars(
-        select(AuditEntry.id).where(AuditEntry.subject.in_(["card:signed-b0", "card:signed-b2"]))
+        select(AuditEntry.id).where(AuditEntry.subject.in_(["card:signed-b0", "card:signed-b2", "card:signed-b8"]))
     )
     assert not set(unsigned) & signed.keys()
     report = verify_signatures(uow)
