@@ -318,3 +318,37 @@ def test_problems_are_reported_earliest_entry_first(uow) -> None:
         (None, tail.stream),
     ]
     assert report.problem == report.problems[0]
+
+
+# rule CH-4: what lies past a head as it was read: honest appends since are not faults, but the highest entry past
+# the head as it is now is (named with its entry), whatever other streams hold; a walk never starts at a forged
+# checkpoint
+def test_past_the_head_goes_by_this_stream_and_its_highest_entry(uow) -> None:
+    from sscard.audit.checkpoints import record_checkpoints
+    from sscard.db.base import utcnow
+
+    entry = record_event(uow, actor=CLERK, action="card.activate", subject="cp-p:x", details={"n": 1})
+    as_read = AuditStreamHead(stream=entry.stream, seq=entry.seq, last_hash=entry.hash)
+    other = next(k for k in (f"cp-p:{i}" for i in range(1000)) if record_event(
+        uow, actor=CLERK, action="card.activate", subject=k).stream != entry.stream)  # fmt: skip
+    for _ in range(6):  # another stream, far ahead
+        record_event(uow, actor=CLERK, action="card.activate", subject=other)
+    honest = record_event(uow, actor=CLERK, action="card.activate", subject="cp-p:x", details={"n": 2})
+    assert _verify_stream(uow, as_read, 5000)[1] is None  # an honest append since the head was read
+    forged = AuditEntry(stream=entry.stream, seq=honest.seq + 3, at=honest.at, actor_kind="staff", actor_id="mallory",
+                        role="x", channel="counter", region="110100", subject="card:forged", action="card.activate",
+                        result="ok", details="{}", prev_hash=honest.hash, hash=b"\x01" * 32)  # fmt: skip
+    uow.session.add(forged)
+    uow.session.flush()
+    _count, problem = _verify_stream(uow, as_read, 5000)
+    assert (problem.stream, problem.seq, problem.entry_id) == (entry.stream, honest.seq + 3, forged.id)
+    assert problem.reason == (
+        f"entry with sequence {honest.seq + 3} past the stream head's {honest.seq} (inserted outside the chain)"
+    )
+    record_checkpoints(uow, [as_read], at=utcnow())
+    checkpoint = _checkpoint_of(uow, entry)
+    checkpoint.mac = b"\x00" * 32
+    count, problem = _verify_stream(uow, as_read, 5000, checkpoint)
+    assert (count, problem.seq, problem.entry_id, problem.reason) == (
+        0, entry.seq, None, "checkpoint does not match its MAC (altered or forged)"
+    )  # fmt: skip
