@@ -443,3 +443,24 @@ def test_headless_streams_at_both_ends(tuow) -> None:
         assert (problem.seq, problem.entry_id, problem.reason) == (
             first.seq, first.id, "entries in a stream that has no head (stream head removed)"
         )  # fmt: skip
+
+
+# rule CH-4: `sscard audit verify` anchors the heads it walked, except a stream it found broken, which keeps its
+# anchored state (an altered entry's stream is never anchored afresh); it tells its progress as it walks
+def test_verify_keeps_a_broken_streams_anchor_and_tells_progress(tuow) -> None:
+    from sscard.audit.service import verify_and_anchor
+
+    entries = _stream_of(tuow, "t24-p:x", 3)
+    first = _anchor(tuow)
+    stream = entries[0].stream
+    tuow.session.execute(update(AuditEntry).where(AuditEntry.id == entries[1].id).values(result="denied"))
+    more = _stream_of(tuow, "t24-p:x", 1)[0]  # the head moves on past the altered entry
+    tuow.session.expire_all()
+    told: list[tuple[int, int]] = []
+    report, _recorded, written = verify_and_anchor(tuow, actor=OPERATOR, progress=lambda a, b: told.append((a, b)))
+    assert not report.ok and report.problem.entry_id == entries[1].id
+    assert written is not None and written.heads[stream] == first.heads[stream] != (more.seq, more.hash)
+    assert told and told[-1][0] == report.entries
+    told.clear()
+    checkpoint_chain(tuow, actor=OPERATOR, progress=lambda a, b: told.append((a, b)))
+    assert told
