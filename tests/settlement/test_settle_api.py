@@ -415,3 +415,20 @@ def test_a_holder_without_a_medical_account_cannot_pay(terminal, ledger_counts) 
     assert (err.code, err.problem["balance_fen"]) == ("INSUFFICIENT_FUNDS", 0)
     assert refusal(terminal("pharmacy").settle, card_no, 100, "N2", partial=True).code == "INSUFFICIENT_FUNDS"
     assert ledger_counts() == counts
+
+
+# rule FIN-1: a refund's or a reversal's own id, used again for another settlement, is TXN_CONFLICT: the same id
+# means the same request, its settlement included
+def test_a_refund_or_reversal_id_reused_for_another_settlement_is_a_conflict(
+    terminal, funded_card, ledger_counts
+) -> None:
+    pharmacy = terminal("pharmacy")
+    card_no, account = funded_card(10_000)
+    for txn in ("O1", "O2", "O3", "O4"):
+        pharmacy.settle(card_no, 1_000, txn)
+    pharmacy.reverse("O1", "V1")
+    pharmacy.refund("O3", "R1", amount_fen=100)
+    counts = ledger_counts()
+    assert refusal(pharmacy.reverse, "O2", "V1").code == "TXN_CONFLICT"
+    assert refusal(pharmacy.refund, "O4", "R1", amount_fen=100).code == "TXN_CONFLICT"
+    assert ledger_counts() == counts and balance_of(account) == 10_000 - 4_000 + 1_000 + 100
