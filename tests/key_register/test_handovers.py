@@ -396,3 +396,30 @@ def test_a_psam_recovered_late_ends_its_deployment_and_says_overdue(uow, custodi
     )
     move = [d for a, _, d in _audit_of(uow, f"carrier:{psam.id}") if a == "carrier.recover"][-1]
     assert (move["overdue"], move["handover"]) == (True, h.id)
+
+
+# rule KEY-7: each written field of a handover is required and bounded, and a refusal names the field and bound
+def test_each_handover_field_is_required_and_bounded(uow, custodian, officer) -> None:
+    from sscard.key_register.errors import KeysInvalid
+
+    def refused(call, field: str, size: int, **kwargs) -> None:
+        for value, words in (
+            (" ", f"{field} is required"),
+            ("字" * (size + 1), f"{field} has at most {size} characters"),
+        ):
+            with pytest.raises(KeysInvalid) as info:
+                call(uow, **(kwargs | {field: value}))
+            assert (info.value.detail, info.value.extra["field"]) == (words, field)
+            uow.session.expire_all()  # what the refused call changed is its transaction's, rolled back
+
+    card = _stored_card(uow, custodian)
+    base = {"carrier_id": card.id, "third_party": "厂商", "purpose": "x", "due_back_at": later(), "actor": custodian}
+    refused(request_handover, "third_party", 128, **base)
+    refused(request_handover, "purpose", 200, **base)
+    h = request_handover(uow, **base)
+    record = {"handover_id": h.id, "record_no": "R", "recipient": "李", "items": "1", "actor": custodian}
+    refused(write_handover_record, "record_no", 64, **record)
+    refused(write_handover_record, "recipient", 64, **record)
+    refused(write_handover_record, "items", 200, **record)
+    refused(cancel_handover, "reason", 200, handover_id=h.id, reason="x", actor=custodian)
+    assert "字" * 200 == cancel_handover(uow, handover_id=h.id, reason="字" * 200, actor=custodian).closing_note

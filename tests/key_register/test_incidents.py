@@ -555,6 +555,7 @@ def test_incident_list(uow, officer) -> None:
     assert second.id in reported and first.id not in reported
     page = Keyset(limit=1)
     assert [i.id for i in list_incidents(uow, page=page)] == [second.id] and page.next_after is not None
+    assert [i.id for i in list_incidents(uow, page=Keyset(limit=1, after=page.next_after))] == [first.id]
 
 
 # rule KEY-9 / KEY-7: a carrier lost while a handover of it is open closes that handover (a measure naming the
