@@ -423,3 +423,38 @@ def test_each_handover_field_is_required_and_bounded(uow, custodian, officer) ->
     refused(write_handover_record, "items", 200, **record)
     refused(cancel_handover, "reason", 200, handover_id=h.id, reason="x", actor=custodian)
     assert "字" * 200 == cancel_handover(uow, handover_id=h.id, reason="字" * 200, actor=custodian).closing_note
+
+
+# rule KEY-7: the recovery note is required and bounded; a carrier back exactly at its return date is not overdue;
+# every list of a handover pages on (the next page follows the cursor)
+def test_recovery_note_bounds_on_time_and_next_pages(uow, custodian, officer, monkeypatch) -> None:
+    import sscard.key_register.handovers as handovers
+    from sscard.db.pagination import Keyset
+    from sscard.key_register.errors import KeysInvalid
+    from sscard.key_register.handovers import list_handovers, reviews_of, supervision_of
+
+    due = utcnow() + timedelta(days=1)
+    h, review = _handed_over(uow, custodian, officer, due=due)
+    for value, words in ((" ", "note is required"), ("字" * 201, "note has at most 200 characters")):
+        with pytest.raises(KeysInvalid) as info, uow.session.begin_nested():  # rolled back, as its transaction
+            recover_handover(uow, handover_id=h.id, location="柜", note=value, actor=custodian)
+        assert (info.value.detail, info.value.extra["field"]) == (words, "note")
+        uow.session.expire_all()
+    one = record_supervision(uow, handover_id=h.id, location="车间", observation="a", actor=officer)
+    two = record_supervision(uow, handover_id=h.id, location="车间", observation="b", actor=officer)
+    page = Keyset(limit=1)
+    assert [e.id for e in supervision_of(uow, handover_id=h.id, page=page)] == [one.id]
+    assert [e.id for e in supervision_of(uow, handover_id=h.id, page=Keyset(limit=1, after=page.next_after))] == [
+        two.id
+    ]
+    page = Keyset(limit=1)
+    assert [r.id for r in reviews_of(uow, handover_id=h.id, page=page)] == [review.id] and page.next_after is None
+    newer, _ = _handed_over(uow, custodian, officer, due=due)
+    page = Keyset(limit=1)
+    assert [x.id for x in list_handovers(uow, region_code=REGION, page=page)] == [newer.id]
+    assert [x.id for x in list_handovers(uow, region_code=REGION, page=Keyset(limit=1, after=page.next_after))] == [
+        h.id
+    ]
+    monkeypatch.setattr(handovers, "utcnow", lambda: due)
+    recover_handover(uow, handover_id=h.id, location="柜", note="按时", actor=custodian)
+    assert _audit_of(uow, f"handover:{h.id}")[-1][2] == {"carrier": h.carrier_id, "overdue": False}
