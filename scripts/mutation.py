@@ -12,6 +12,7 @@ each mutant's verdict in var/mutation/<group>/mutants/); `--fresh` starts a grou
     .venv/bin/python scripts/mutation.py --list          # the groups, their files and tests
     .venv/bin/python scripts/mutation.py --summary       # the figures of the groups already run
     .venv/bin/python scripts/mutation.py --recheck pin   # only the survivors again, with today's tests
+    .venv/bin/python scripts/mutation.py audit --only '*x__entry_fault__*'   # these functions' mutants only
 
 Not part of `make test`: a full run takes tens of minutes. MUTATION_JOBS (default 1) sets mutmut's
 --max-children; the run is niced (the machine is shared).
@@ -20,6 +21,7 @@ Not part of `make test`: a full run takes tens of minutes. MUTATION_JOBS (defaul
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -75,12 +77,18 @@ def _prepare(name: str, group: dict, common_args: list[str], fresh: bool) -> Pat
             # per-test durations mutmut measured do not hold. Without this, quick tests "time out".
             # mutmut stops a mutant after (tests' time + constant) x multiplier seconds of wall clock: with its
             # default multiplier (15) a mutant that loops (expire_loss_reports with its exit test inverted)
-            # held the only child for 15 min; 2 gives 60 s plus twice the tests' time.
+            # held the only child for 15 min; 2 gives 60 s plus twice the tests' time. A group may set its own.
             "timeout_constant = 30.0",
-            "timeout_multiplier = 2.0",
+            f"timeout_multiplier = {float(group.get('timeout_multiplier', 2.0))}",
             "",
         ]
     )
+    if group.get("type_check"):
+        # mypy over the mutated files first (`make typecheck`'s checker): a mutant it refuses never runs a test
+        # and is counted apart ("caught by type check"), not as killed. mutmut recognises mypy by the word
+        # "mypy" in the command, hence ``python -m mypy``.
+        command = [str(ROOT / ".venv" / "bin" / "python"), "-m", "mypy", *group["mutate"], "--output", "json"]
+        table += f"type_check_command = {_toml_list(command)}\n"
     (work / "pyproject.toml").write_text(pyproject + table, "utf-8")
     return work
 
@@ -89,11 +97,18 @@ def _stats(work: Path) -> dict | None:
     mutmut = ROOT / ".venv" / "bin" / "mutmut"
     subprocess.run([str(mutmut), "export-cicd-stats"], cwd=work, capture_output=True, check=False)  # noqa: S603
     path = work / "mutants" / "mutmut-cicd-stats.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    stats = json.loads(path.read_text())
+    # mutmut 3.8.1's export leaves out the mutants mypy caught: counted from ``mutmut results --all``.
+    command = [str(mutmut), "results", "--all", "true"]
+    out = subprocess.run(command, cwd=work, capture_output=True, text=True, check=False)  # noqa: S603  # noqa: S603
+    stats["caught_by_type_check"] = sum(line.endswith(": caught by type check") for line in out.stdout.splitlines())
+    return stats
 
 
 def _not_checked(stats: dict) -> int:
-    decided = ("killed", "survived", "timeout", "segfault", "no_tests", "suspicious", "skipped")
+    decided = ("killed", "survived", "timeout", "segfault", "no_tests", "suspicious", "skipped", "caught_by_type_check")
     return stats["total"] - sum(stats.get(k, 0) for k in decided)
 
 
@@ -109,12 +124,26 @@ def _undecided_or_surviving(work: Path) -> list[str]:
     return names
 
 
+def _not_checked_matching(work: Path, patterns: list[str]) -> list[str]:
+    """The mutants named by ``patterns`` (globs) that no run has decided yet (``mutmut results --all``)."""
+    mutmut = ROOT / ".venv" / "bin" / "mutmut"
+    command = [str(mutmut), "results", "--all", "true"]
+    out = subprocess.run(command, cwd=work, capture_output=True, text=True, check=False)  # noqa: S603
+    names = []
+    for line in out.stdout.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if status == "not checked" and any(fnmatch.fnmatch(name, p) for p in patterns):
+            names.append(name)
+    return names
+
+
 def _line(name: str, stats: dict | None) -> str:
     if not stats or not stats.get("total"):
         return f"{name:16} not run"
     killed, total = stats["killed"], stats["total"]
+    typed = stats.get("caught_by_type_check", 0)
     return (
-        f"{name:16} mutants {total:4}  killed {killed:4}  survived {stats['survived']:4}  "
+        f"{name:16} mutants {total:4}  killed {killed:4}  caught by mypy {typed:3}  survived {stats['survived']:4}  "
         f"timeout {stats.get('timeout', 0):3}  crashed {stats.get('segfault', 0):3}  no tests {stats['no_tests']:3}  "
         f"not checked {_not_checked(stats):3}  {100 * killed / total:5.1f} % killed"
     )
@@ -130,6 +159,13 @@ def main() -> int:
         "--recheck",
         action="store_true",
         help="run only the mutants that survived (or had no test) again, with the tests as they are now",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="GLOB",
+        help="only the mutants whose names match these globs (e.g. '*x__entry_fault__*'), those not yet decided; "
+        "with --recheck, those that survived",
     )
     args = parser.parse_args()
 
@@ -161,6 +197,17 @@ def main() -> int:
         if args.recheck and not again:
             print(f"== {name}: nothing to recheck", flush=True)
             continue
+        if args.only:
+            # mutmut reruns every mutant it is given by name: give it only those still to decide (or recheck).
+            if args.recheck:
+                again = [m for m in again if any(fnmatch.fnmatch(m, p) for p in args.only)]
+            elif (work / "mutants").exists():
+                again = _not_checked_matching(work, args.only)
+            else:
+                again = list(args.only)  # first run: mutmut generates the mutants, then runs those matching
+            if not again:
+                print(f"== {name}: nothing left to run among {args.only}", flush=True)
+                continue
         # No PYTHONPATH here: mutmut puts mutants/src first itself (with it set, no test reaches a mutant).
         # Servers and CLIs that tests start as subprocesses run the unmutated code: they kill nothing.
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import delete, func, select, update
 
 from sscard.audit import Actor, Channel, record_event
@@ -252,3 +253,196 @@ def test_entry_past_the_head_found_in_any_stream(uow) -> None:
         report.problem.reason
         == f"entry with sequence {seq + 1} past the stream head's {seq} (inserted outside the chain)"
     )
+
+
+# rule CH-4: the bytes an entry's hash covers are a stored format: every entry ever written is verified
+# against it, so it is pinned here field by field, in its order (a change would break every old chain)
+def test_the_canonical_bytes_are_pinned() -> None:
+    from datetime import UTC, datetime
+
+    from sscard.audit.service import canonical_bytes, chain_hash
+    from sscard.security_module import get_security_module
+
+    at = datetime(2026, 3, 4, 5, 6, 7, 8, tzinfo=UTC)
+    actor = Actor(kind="staff", id="clerk1", channel=Channel.COUNTER, role="counter_clerk", region="110100")
+    content = canonical_bytes(stream=3, seq=17, at=at, actor=actor, subject="card:维", action="card.activate",
+                              result="ok", details='{"i":1}')  # fmt: skip
+    assert (
+        content
+        == (
+            '["3","17","2026-03-04T05:06:07.000008+00:00","staff","clerk1","counter_clerk","counter","110100",'
+            '"card:维","card.activate","ok","{\\"i\\":1}"]'
+        ).encode()
+    )
+    prev = b"\x05" * 32
+    assert chain_hash(prev, content) == get_security_module().audit_mac(prev + content)[:32]
+
+
+# rule CH-4: what an append writes is what the walk checks: the stored hash is the chain hash of the
+# entry's canonical bytes after its predecessor's hash, and every column is the one given
+def test_an_entry_is_stored_as_given_and_chained_to_its_predecessor(uow) -> None:
+    from sscard.audit.models import AuditStreamHead
+    from sscard.audit.service import canonical_bytes, chain_hash
+
+    first = record_event(uow, actor=CLERK, action="card.activate", subject="card:chained", details={"b": 2, "a": 1})
+    second = record_event(uow, actor=CLERK, action="card.block", subject="card:chained", result="denied")
+    stored = uow.session.get(AuditEntry, second.id)
+    uow.session.refresh(stored)
+    assert (stored.stream, stored.seq, stored.prev_hash) == (first.stream, first.seq + 1, first.hash)
+    assert (stored.actor_kind, stored.actor_id, stored.role, stored.channel, stored.region) == (
+        "staff", "clerk1", "counter_clerk", "counter", "110100"
+    )  # fmt: skip
+    assert (stored.subject, stored.action, stored.result, stored.details) == (
+        "card:chained",
+        "card.block",
+        "denied",
+        "{}",
+    )
+    assert uow.session.get(AuditEntry, first.id).details == '{"a":1,"b":2}'  # sorted keys, compact
+    content = canonical_bytes(stream=stored.stream, seq=stored.seq, at=stored.at, actor=CLERK, subject="card:chained",
+                              action="card.block", result="denied", details="{}")  # fmt: skip
+    assert stored.hash == second.hash == chain_hash(first.hash, content)
+    head = uow.session.get(AuditStreamHead, stored.stream)
+    uow.session.refresh(head)
+    assert (head.seq, head.last_hash) == (stored.seq, stored.hash)
+
+
+# rule CH-4: a subject's stream is fixed by its key (one card, one stream, in order, across releases)
+def test_the_stream_of_a_subject_is_fixed_by_its_key() -> None:
+    import hashlib
+
+    from sscard.audit import AuditEvent
+    from sscard.audit.service import stream_for
+
+    for key in ("card:1", "person:42", "handover:7"):
+        expected = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % 64
+        assert stream_for(key, 64) == expected
+    event = AuditEvent(actor=CLERK, action="x", subject="card:shown", subject_key="card:1")
+    assert event.stream(64) == stream_for("card:1", 64)
+    assert AuditEvent(actor=CLERK, action="x", subject="card:1").stream(64) == stream_for("card:1", 64)
+
+
+# rule CH-4: any column of an entry changed afterwards is found, each named as a modified entry
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("actor_kind", "system"),
+        ("actor_id", "mallory"),
+        ("role", "auditor"),
+        ("channel", "cli"),
+        ("region", "310104"),
+        ("subject", "card:other"),
+        ("action", "card.cancel"),
+        ("details", '{"i":99}'),
+        ("at", None),
+    ],
+)
+def test_every_column_is_covered_by_the_hash(uow, column: str, value: object) -> None:
+    from datetime import timedelta
+
+    entries = _write(uow, 3, "col:")
+    target = entries[1]
+    new = target.at + timedelta(microseconds=1) if column == "at" else value
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == target.id).values({column: new}))
+    uow.session.expire_all()
+    report = verify_chain(uow)
+    assert (report.problem.stream, report.problem.seq, report.problem.entry_id) == (
+        target.stream,
+        target.seq,
+        target.id,
+    )
+    assert report.problem.reason == "content does not match its hash (entry modified)"
+
+
+# rule CH-4: a head whose hash alone was rewritten is named, with why
+def test_a_rewritten_head_hash_is_named(uow) -> None:
+    from sscard.audit.models import AuditStreamHead
+
+    last = _write(uow, 2, "head:")[-1]
+    uow.session.execute(
+        update(AuditStreamHead).where(AuditStreamHead.stream == last.stream).values(last_hash=b"\x03" * 32)
+    )
+    uow.session.expire_all()
+    report = verify_chain(uow)
+    assert (report.problem.stream, report.problem.seq, report.problem.entry_id) == (last.stream, last.seq, None)
+    assert report.problem.reason == f"stream head's hash differs from entry {last.seq}'s (head or entry rewritten)"
+    assert report.problems == (report.problem,) and report.streams == len(report.heads)
+    assert last.stream not in {h.stream for h in report.intact_heads}
+
+
+# rule CH-4 (non-repudiation): a staff member's signed operation is signed as it is appended, singly or in a
+# batch, over the entry as stored; an unsigned kind of operation, or a refusal, is not
+def test_signed_operations_are_signed_as_they_are_appended(uow) -> None:
+    from sscard.audit import AuditEvent, record_events
+    from sscard.audit.models import AuditSignature
+    from sscard.audit.signatures import verify_signatures
+
+    single = record_event(uow, actor=CLERK, action="card.cancel", subject="card:signed-1")
+    plain = record_event(uow, actor=CLERK, action="card.activate", subject="card:signed-2")
+    refused = record_event(uow, actor=CLERK, action="card.cancel", subject="card:signed-3", result="refused")
+    plain_events = [AuditEvent(actor=CLERK, action="card.activate", subject=f"card:signed-b{i}") for i in range(3)]
+    signed_ok = AuditEvent(actor=CLERK, action="pin.reset", subject="card:signed-b9")
+    refused_too = AuditEvent(actor=CLERK, action="pin.reset", subject="card:signed-b8", result="refused")
+    record_events(uow, [*plain_events, signed_ok, refused_too])
+    batched = uow.session.scalars(select(AuditEntry).where(AuditEntry.subject == "card:signed-b9")).one()
+    signed = {s.entry_id: s.signer for s in uow.session.scalars(select(AuditSignature))}
+    assert signed.get(single.id) == signed.get(batched.id) == "clerk1"
+    assert plain.id not in signed and refused.id not in signed
+    unsigned = uow.session.scalars(
+        select(AuditEntry.id).where(AuditEntry.subject.in_(["card:signed-b0", "card:signed-b2", "card:signed-b8"]))
+    )
+    assert not set(unsigned) & signed.keys()
+    report = verify_signatures(uow)
+    assert report.ok, report.problems
+
+
+# rule CH-4: a database made before more streams were configured gets each new stream's head on first use,
+# by a single append and by a batch, and its chain stays whole
+def test_streams_added_later_get_their_heads(uow, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sscard.audit import AuditEvent, record_events
+    from sscard.audit.models import AuditStreamHead
+    from sscard.audit.service import stream_for
+    from sscard.config import get_settings, reset_settings_cache
+
+    before = get_settings().audit_streams
+    monkeypatch.setenv("SSCARD_AUDIT_STREAMS", str(before + 64))
+    reset_settings_cache()
+    try:
+        total = before + 64
+        keys = [f"card:new-stream-{i}" for i in range(400)]
+        new = [k for k in keys if stream_for(k, total) >= before]
+        batch = new[:2]
+        single = next(k for k in new if stream_for(k, total) not in {stream_for(b, total) for b in batch})
+        record_events(uow, [AuditEvent(actor=CLERK, action="pin.verify", subject=k) for k in batch])  # heads made
+        # Back to a database with only the old streams and the batch's (their heads hold entries now).
+        keep = {stream_for(b, total) for b in batch}
+        stale = [h for h in uow.session.scalars(select(AuditStreamHead).where(AuditStreamHead.stream >= before))
+                 if h.stream not in keep]  # fmt: skip
+        for head in stale:
+            uow.session.delete(head)
+        uow.session.flush()
+        first = record_event(uow, actor=CLERK, action="card.activate", subject=single)  # heads made again
+        assert first.stream >= before and first.seq == 1 and first.prev_hash == b"\x00" * 32
+        for key in [*batch, single]:
+            head = uow.session.get(AuditStreamHead, stream_for(key, total))
+            uow.session.refresh(head)
+            assert head.seq == 1
+        report = verify_chain(uow)
+        assert report.ok, report.problem
+        assert report.streams == total
+    finally:
+        reset_settings_cache()
+
+
+# rule CH-4: the streams a batch locks first are those its entries append to; the entry count is every entry
+def test_streams_of_and_count_entries(uow) -> None:
+    from sscard.audit.service import count_entries, stream_for, streams_of
+    from sscard.config import get_settings
+
+    n = get_settings().audit_streams
+    keys = ["card:s-1", "card:s-2", "card:s-1", "person:9"]
+    assert streams_of(keys) == {stream_for(k, n) for k in keys}
+    assert streams_of([]) == set()
+    before = count_entries(uow)
+    _write(uow, 3, "count:")
+    assert count_entries(uow) == before + 3 == uow.session.scalar(select(func.count()).select_from(AuditEntry))

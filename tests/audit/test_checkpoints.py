@@ -174,3 +174,181 @@ def test_checkpoints_only_move_forward(uow) -> None:
     uow.session.expire_all()
     assert _checkpoint_of(uow, later).seq == later.seq
     assert verify_chain(uow, since_checkpoints=True).ok
+
+
+# rule CH-4: the walk's own audit entry says what it found: entries, streams and checkpoints, "ok" or
+# "broken"
+def test_the_walk_audits_what_it_found(uow) -> None:
+    import json
+
+    _write(uow, 4, "cp-j:")
+    report, recorded = checkpoint_chain(uow, actor=OPERATOR)
+    entry = uow.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "audit.checkpoint").order_by(AuditEntry.id.desc())
+    ).first()
+    assert (entry.subject, entry.result, entry.actor_id) == ("audit", "ok", OPERATOR.id)
+    assert json.loads(entry.details) == {"entries": report.entries, "streams": report.streams, "checkpoints": recorded}
+    assert report.streams == len(report.heads) > 0 and recorded == len([h for h in report.intact_heads if h.seq])
+    target = _write(uow, 1, "cp-j-broken:")[0]
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == target.id).values(result="denied"))
+    uow.session.expire_all()
+    broken, _ = checkpoint_chain(uow, actor=OPERATOR)
+    assert not broken.ok
+    last = uow.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "audit.checkpoint").order_by(AuditEntry.id.desc())
+    ).first()
+    assert last.result == "broken"
+
+
+# rule CH-4: a checkpoint is written for each head with entries (none for an empty stream), bound by its MAC
+def test_record_checkpoints_counts_and_binds_each(uow) -> None:
+    from sscard.audit.checkpoints import record_checkpoints
+    from sscard.db.base import utcnow
+
+    a = record_event(uow, actor=CLERK, action="card.activate", subject="cp-k:a")
+    b = next(e for e in _write(uow, 8, "cp-k:b") if e.stream != a.stream)
+    empty = AuditStreamHead(stream=999, seq=0, last_hash=b"\x00" * 32)
+    heads = [AuditStreamHead(stream=e.stream, seq=e.seq, last_hash=e.hash) for e in (a, b)]
+    at = utcnow()
+    assert record_checkpoints(uow, [empty, *heads], at=at) == 2
+    uow.session.expire_all()
+    assert uow.session.get(AuditCheckpoint, 999) is None
+    for entry in (a, b):
+        checkpoint = _checkpoint_of(uow, entry)
+        assert (checkpoint.seq, checkpoint.hash) == (entry.seq, entry.hash)
+        assert checkpoint.mac == checkpoint_mac(
+            stream=entry.stream, seq=entry.seq, hash_=entry.hash, verified_at=checkpoint.verified_at
+        )
+        assert abs(checkpoint.verified_at.replace(tzinfo=None) - at.replace(tzinfo=None)) < timedelta(seconds=1)
+
+
+# rule CH-4: a checkpoint with a wrong MAC, or past its stream's head, is never walked from, and says why
+def test_checkpoint_fault_says_why(uow) -> None:
+    from sscard.audit.checkpoints import checkpoint_fault
+    from sscard.db.base import utcnow
+
+    at = utcnow()
+    mac = checkpoint_mac(stream=5, seq=10, hash_=b"\x01" * 32, verified_at=at)
+    good = AuditCheckpoint(stream=5, seq=10, hash=b"\x01" * 32, verified_at=at, mac=mac)
+    assert checkpoint_fault(good, AuditStreamHead(stream=5, seq=10, last_hash=b"\x01" * 32)) is None
+    assert checkpoint_fault(good, AuditStreamHead(stream=5, seq=9, last_hash=b"\x01" * 32)) == (
+        "stream head records 9 entries, its checkpoint 10 (entries removed from the end)"
+    )
+    forged = AuditCheckpoint(stream=5, seq=11, hash=b"\x01" * 32, verified_at=at, mac=mac)
+    assert checkpoint_fault(forged, AuditStreamHead(stream=5, seq=20, last_hash=b"\x01" * 32)) == (
+        "checkpoint does not match its MAC (altered or forged)"
+    )
+
+
+# rule CH-4: a walk from a checkpoint whose entry is gone or has another hash stops there, and says why
+def test_a_walk_from_a_checkpoint_whose_entry_changed_stops(uow) -> None:
+    from sscard.audit.checkpoints import record_checkpoints
+    from sscard.db.base import utcnow
+
+    entries = [record_event(uow, actor=CLERK, action="card.activate", subject="cp-l:x", details={"n": i})
+               for i in range(3)]  # fmt: skip
+    mid, last = entries[1], entries[2]
+    record_checkpoints(uow, [AuditStreamHead(stream=mid.stream, seq=mid.seq, last_hash=mid.hash)], at=utcnow())
+    head = AuditStreamHead(stream=last.stream, seq=last.seq, last_hash=last.hash)
+    checkpoint = _checkpoint_of(uow, mid)
+    count, problem = _verify_stream(uow, head, 5000, checkpoint)
+    assert problem is None and count == 2  # the checkpoint's entry, then the last
+    reason = "the entry the last full check ended at was changed or removed"
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == mid.id).values(hash=b"\x09" * 32))
+    count, problem = _verify_stream(uow, head, 5000, checkpoint)
+    assert (count, problem.stream, problem.seq, problem.entry_id, problem.reason) == (
+        0,
+        mid.stream,
+        mid.seq,
+        mid.id,
+        reason,
+    )
+    uow.session.delete(uow.session.get(AuditEntry, mid.id))
+    uow.session.flush()
+    count, problem = _verify_stream(uow, head, 5000, checkpoint)
+    assert (count, problem.seq, problem.entry_id, problem.reason) == (0, mid.seq, None, reason)
+
+
+# rule CH-4: verified from checkpoints, the report says since when (the oldest checkpoint used), and that
+# only streams found intact count as such
+def test_a_walk_from_checkpoints_says_since_when(uow) -> None:
+    _checkpointed(uow, 3, "cp-m:")
+    full = verify_chain(uow)
+    assert full.checked_since is None and len(full.intact_heads) == full.streams
+    since = verify_chain(uow, since_checkpoints=True)
+    used = [c.verified_at for c in uow.session.scalars(select(AuditCheckpoint))]
+    assert since.ok and since.checked_since == min(used)
+
+
+# rule CH-4: the full walk reads every entry of every stream, a stream whose checkpoint is forged included (the
+# forgery is reported, and what lies behind it too); such a stream is not found intact, so it gets no new checkpoint
+def test_the_full_walk_walks_every_stream_even_behind_a_forged_checkpoint(uow) -> None:
+    first = record_event(uow, actor=CLERK, action="card.activate", subject="cp-n:x", details={"n": 1})
+    second = record_event(uow, actor=CLERK, action="card.activate", subject="cp-n:x", details={"n": 2})
+    checkpoint_chain(uow, actor=OPERATOR)
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == first.id).values(result="denied"))
+    uow.session.execute(update(AuditCheckpoint).where(AuditCheckpoint.stream == first.stream).values(seq=second.seq,
+                        hash=second.hash, mac=b"\x00" * 32))  # fmt: skip
+    uow.session.expire_all()
+    report = verify_chain(uow)
+    reasons = {(p.stream, p.seq, p.entry_id): p.reason for p in report.problems}
+    assert reasons[(first.stream, second.seq, None)] == "checkpoint does not match its MAC (altered or forged)"
+    assert reasons[(first.stream, first.seq, first.id)] == "content does not match its hash (entry modified)"
+    assert report.problem.entry_id == first.id  # the written entry first, the checkpoint's fault after it
+    assert first.stream not in {h.stream for h in report.intact_heads}
+    since = verify_chain(uow, since_checkpoints=True)
+    assert [(p.stream, p.reason) for p in since.problems if p.stream == first.stream] == [
+        (first.stream, "checkpoint does not match its MAC (altered or forged)")
+    ]
+
+
+# rule CH-4: the report's first problem is the earliest written bad entry; a tail cut off (no entry) comes last
+def test_problems_are_reported_earliest_entry_first(uow) -> None:
+    entries = _write(uow, 6, "cp-o:")
+    a, b = entries[1], entries[4]
+    tail = next(e for e in reversed(entries) if e.stream not in (a.stream, b.stream))
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id.in_([a.id, b.id])).values(result="denied"))
+    uow.session.delete(uow.session.get(AuditEntry, tail.id))
+    uow.session.flush()
+    uow.session.expire_all()
+    report = verify_chain(uow)
+    assert [(p.entry_id, p.stream) for p in report.problems] == [
+        (a.id, a.stream),
+        (b.id, b.stream),
+        (None, tail.stream),
+    ]
+    assert report.problem == report.problems[0]
+
+
+# rule CH-4: what lies past a head as it was read: honest appends since are not faults, but the highest entry past
+# the head as it is now is (named with its entry), whatever other streams hold; a walk never starts at a forged
+# checkpoint
+def test_past_the_head_goes_by_this_stream_and_its_highest_entry(uow) -> None:
+    from sscard.audit.checkpoints import record_checkpoints
+    from sscard.db.base import utcnow
+
+    entry = record_event(uow, actor=CLERK, action="card.activate", subject="cp-p:x", details={"n": 1})
+    as_read = AuditStreamHead(stream=entry.stream, seq=entry.seq, last_hash=entry.hash)
+    other = next(k for k in (f"cp-p:{i}" for i in range(1000)) if record_event(
+        uow, actor=CLERK, action="card.activate", subject=k).stream != entry.stream)  # fmt: skip
+    for _ in range(6):  # another stream, far ahead
+        record_event(uow, actor=CLERK, action="card.activate", subject=other)
+    honest = record_event(uow, actor=CLERK, action="card.activate", subject="cp-p:x", details={"n": 2})
+    assert _verify_stream(uow, as_read, 5000)[1] is None  # an honest append since the head was read
+    forged = AuditEntry(stream=entry.stream, seq=honest.seq + 3, at=honest.at, actor_kind="staff", actor_id="mallory",
+                        role="x", channel="counter", region="110100", subject="card:forged", action="card.activate",
+                        result="ok", details="{}", prev_hash=honest.hash, hash=b"\x01" * 32)  # fmt: skip
+    uow.session.add(forged)
+    uow.session.flush()
+    _count, problem = _verify_stream(uow, as_read, 5000)
+    assert (problem.stream, problem.seq, problem.entry_id) == (entry.stream, honest.seq + 3, forged.id)
+    assert problem.reason == (
+        f"entry with sequence {honest.seq + 3} past the stream head's {honest.seq} (inserted outside the chain)"
+    )
+    record_checkpoints(uow, [as_read], at=utcnow())
+    checkpoint = _checkpoint_of(uow, entry)
+    checkpoint.mac = b"\x00" * 32
+    count, problem = _verify_stream(uow, as_read, 5000, checkpoint)
+    assert (count, problem.seq, problem.entry_id, problem.reason) == (
+        0, entry.seq, None, "checkpoint does not match its MAC (altered or forged)"
+    )  # fmt: skip

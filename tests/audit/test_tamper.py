@@ -91,6 +91,9 @@ def test_tail_cut_with_head_rewound_after_checkpoint(tuow) -> None:
     _cut_tail(tuow, entries[-1], entries[-2])
     report = verify_chain(tuow)  # the full walk of `sscard audit verify`
     _broken_at(report, entries[-1].stream, entries[-1].seq, "removed from the end")
+    [problem] = [p for p in report.problems if p.stream == entries[-1].stream]
+    reason = f"stream head records {entries[-2].seq} entries, its checkpoint {entries[-1].seq}"
+    assert (problem.entry_id, problem.reason) == (None, reason + " (entries removed from the end)")
 
 
 # rule CH-4: the same without a checkpoint (the checkpoints deleted too): the anchor outside the
@@ -113,13 +116,19 @@ def test_tail_cut_with_head_rewound_and_checkpoints_deleted(tuow) -> None:
 # the anchored place is not the anchored one
 def test_tail_cut_then_refilled_is_found(tuow) -> None:
     entries = _stream_of(tuow, "t24-c:x", 5)
-    _anchor(tuow)
+    anchor = _anchor(tuow)
     _cut_tail(tuow, entries[-1], entries[-2])
     tuow.session.execute(delete(AuditCheckpoint))
     refill = _stream_of(tuow, "t24-c:x", 3)
     assert refill[0].seq == entries[-1].seq and refill[0].hash != entries[-1].hash
     report = verify_chain(tuow)
     _broken_at(report, entries[-1].stream, entries[-1].seq, "changed or removed")
+    [problem] = [p for p in report.problems if p.stream == entries[-1].stream]
+    what = f"anchor {anchor.n} ({anchor.at:%Y-%m-%d %H:%M} UTC)"
+    assert (problem.entry_id, problem.reason) == (
+        refill[0].id,
+        f"the entry its {what} records at this place was changed or removed",
+    )
 
 
 # rule CH-4: a whole stream removed with its head; its checkpoint (then: no checkpoint, its anchor) remains
@@ -408,3 +417,50 @@ def test_cli_and_loop_anchor(db_env) -> None:
         status = anchor_status(uow, full=True)
     assert status.problem is None and status.count > written["n"] + 3
     assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+
+
+# rule CH-4: entries left in the lowest and the highest streams after their heads were removed are found too
+# (the walk looks for headless streams between the heads it has, and at both ends)
+def test_headless_streams_at_both_ends(tuow) -> None:
+    from sscard.audit.service import stream_for
+    from sscard.config import get_settings
+
+    n = get_settings().audit_streams
+    keys = (f"t24-o:{i}" for i in range(1_000_000))
+    ends = {0: None, n - 1: None}
+    for key in keys:
+        stream = stream_for(key, n)
+        if stream in ends and ends[stream] is None:
+            ends[stream] = key
+        if all(ends.values()):
+            break
+    firsts = {s: _stream_of(tuow, key, 2)[0] for s, key in ends.items()}
+    tuow.session.execute(delete(AuditStreamHead).where(AuditStreamHead.stream.in_(list(ends))))
+    tuow.session.expire_all()
+    report = verify_chain(tuow)
+    for stream, first in firsts.items():
+        [problem] = [p for p in report.problems if p.stream == stream]
+        assert (problem.seq, problem.entry_id, problem.reason) == (
+            first.seq, first.id, "entries in a stream that has no head (stream head removed)"
+        )  # fmt: skip
+
+
+# rule CH-4: `sscard audit verify` anchors the heads it walked, except a stream it found broken, which keeps its
+# anchored state (an altered entry's stream is never anchored afresh); it tells its progress as it walks
+def test_verify_keeps_a_broken_streams_anchor_and_tells_progress(tuow) -> None:
+    from sscard.audit.service import verify_and_anchor
+
+    entries = _stream_of(tuow, "t24-p:x", 3)
+    first = _anchor(tuow)
+    stream = entries[0].stream
+    tuow.session.execute(update(AuditEntry).where(AuditEntry.id == entries[1].id).values(result="denied"))
+    more = _stream_of(tuow, "t24-p:x", 1)[0]  # the head moves on past the altered entry
+    tuow.session.expire_all()
+    told: list[tuple[int, int]] = []
+    report, _recorded, written = verify_and_anchor(tuow, actor=OPERATOR, progress=lambda a, b: told.append((a, b)))
+    assert not report.ok and report.problem.entry_id == entries[1].id
+    assert written is not None and written.heads[stream] == first.heads[stream] != (more.seq, more.hash)
+    assert told and told[-1][0] == report.entries
+    told.clear()
+    checkpoint_chain(tuow, actor=OPERATOR, progress=lambda a, b: told.append((a, b)))
+    assert told

@@ -186,3 +186,275 @@ def test_documents_checksum_and_types(uow, officer) -> None:
                 media_type=media_type,
                 actor=officer,
             )
+
+
+def _audit_of(uow, subject: str) -> list[tuple[str, str, dict]]:
+    import json
+
+    from sqlalchemy import select
+
+    from sscard.audit.models import AuditEntry
+
+    rows = uow.session.scalars(select(AuditEntry).where(AuditEntry.subject == subject).order_by(AuditEntry.id))
+    return [(r.action, r.actor_id, json.loads(r.details)) for r in rows]
+
+
+# rule KEY-7: every step of a handover is recorded on it and audited with what it did; the carrier's own
+# moves say to whom it went, for what, and from whom it came back
+def test_each_handover_step_is_recorded_and_audited(uow, custodian, officer) -> None:
+    card = _stored_card(uow, custodian)
+    due = later(3)
+    h = request_handover(
+        uow, carrier_id=card.id, third_party=" 某厂商 ", purpose="制卡", due_back_at=due, actor=custodian
+    )
+    assert (h.third_party, h.purpose, h.region_code, h.requested_by, h.state) == (
+        "某厂商", "制卡", REGION, custodian.id, HandoverState.REQUESTED
+    )  # fmt: skip
+    write_handover_record(uow, handover_id=h.id, record_no="R9", recipient="李四", items="1张", actor=custodian)
+    assert (h.record_no, h.record_recipient, h.record_items, h.record_by) == ("R9", "李四", "1张", custodian.id)
+    assert h.record_at is not None
+    signed = china_today() - timedelta(days=1)
+    attach_agreement(uow, handover_id=h.id, filename="a.pdf", content=PDF, signed_on=signed, actor=custodian)
+    assert h.agreement_signed_on == signed and h.agreement_document_id is not None
+    review = submit_security_plan(uow, handover_id=h.id, filename="p.pdf", content=PDF, actor=custodian)
+    assert (review.handover_id, review.submitted_by) == (h.id, custodian.id)
+    decided = decide_security_plan(uow, review_id=review.id, approve=True, comments="", actor=officer)
+    assert (decided.decided_by, decided.comments, decided.decided_at is not None) == (officer.id, None, True)
+    assign_supervisor(uow, handover_id=h.id, supervisor=officer.id, actor=custodian)
+    assert (h.supervisor, h.supervisor_assigned_by) == (officer.id, custodian.id)
+    assert missing_conditions(uow, h) == []
+    complete_handover(uow, handover_id=h.id, actor=custodian)
+    assert (h.completed_by, h.completed_at is not None) == (custodian.id, True)
+    assert (card.location, card.holder) == ("某厂商", "某厂商")
+    entry = record_supervision(uow, handover_id=h.id, location="车间", observation="正常", actor=officer)
+    assert (entry.handover_id, entry.supervisor, entry.location, entry.observation) == (
+        h.id,
+        officer.id,
+        "车间",
+        "正常",
+    )
+    recover_handover(uow, handover_id=h.id, location="保险柜", note="完好", actor=custodian)
+    assert (h.recovered_by, h.closing_note, h.recovered_at is not None) == (custodian.id, "完好", True)
+    assert (card.location, card.holder) == ("保险柜", custodian.id)
+
+    sha = uow.session.get(KeyDocument, h.agreement_document_id).sha256
+    plan_sha = uow.session.get(KeyDocument, review.document_id).sha256
+    carrier = {"carrier": card.id}
+    assert _audit_of(uow, f"handover:{h.id}") == [
+        ("handover.request", custodian.id, carrier | {"third_party": "某厂商", "due_back_at": due.isoformat()}),
+        ("handover.record", custodian.id, carrier | {"record_no": "R9"}),
+        ("handover.agreement", custodian.id, carrier | {"document": h.agreement_document_id, "sha256": sha}),
+        ("handover.plan_submit", custodian.id,
+         carrier | {"review": review.id, "document": review.document_id, "sha256": plan_sha}),
+        ("handover.plan_decide", officer.id, carrier | {"review": review.id, "decision": "approved"}),
+        ("handover.supervisor", custodian.id, carrier | {"supervisor": officer.id}),
+        ("handover.complete", custodian.id, carrier | {"third_party": "某厂商", "supervisor": officer.id}),
+        ("handover.supervise", officer.id, carrier | {"entry": entry.id, "location": "车间"}),
+        ("handover.recover", custodian.id, carrier | {"overdue": False}),
+    ]  # fmt: skip
+    moves = [
+        (a, d) for a, _, d in _audit_of(uow, f"carrier:{card.id}") if a in ("carrier.hand_over", "carrier.recover")
+    ]
+    assert [(a, d["holder"], d["purpose"], d.get("handover")) for a, d in moves] == [
+        ("carrier.hand_over", "某厂商", "制卡", h.id),
+        ("carrier.recover", custodian.id, "recovered from 某厂商: 完好", h.id),
+    ]
+    assert moves[0][1]["supervisor"] == officer.id and moves[1][1]["overdue"] is False
+
+
+# rule KEY-7: a rejected plan needs a reason; a plan is decided by neither requester nor submitter; a
+# cancelled handover says why; each refusal in words
+def test_handover_refusals_say_why(uow, custodian, officer, monkeypatch) -> None:
+    import sscard.key_register.handovers as handovers
+    from sscard.key_register.errors import KeysInvalid
+
+    card = _stored_card(uow, custodian)
+    now = utcnow()
+    monkeypatch.setattr(handovers, "utcnow", lambda: now)
+    with pytest.raises(KeysInvalid) as past:
+        request_handover(uow, carrier_id=card.id, third_party="x", purpose="y", due_back_at=now, actor=custodian)
+    assert past.value.detail == "the return date must be in the future"
+    h = request_handover(
+        uow,
+        carrier_id=card.id,
+        third_party="厂商",
+        purpose="x",
+        due_back_at=now + timedelta(seconds=1),
+        actor=custodian,
+    )
+    with pytest.raises(HandoverIllegalTransition) as again:
+        request_handover(uow, carrier_id=card.id, third_party="x", purpose="y", due_back_at=later(), actor=custodian)
+    assert again.value.detail == f"handover {h.id} of this carrier is still open"
+    with pytest.raises(KeysInvalid) as future:
+        attach_agreement(uow, handover_id=h.id, filename="a.pdf", content=PDF,
+                         signed_on=china_today() + timedelta(days=1), actor=custodian)  # fmt: skip
+    assert future.value.detail == "the agreement cannot be signed in the future"
+    review = submit_security_plan(uow, handover_id=h.id, filename="p.pdf", content=PDF, actor=officer)
+    third = staff_actor(uow)
+    with pytest.raises(SelfApproval) as own:
+        decide_security_plan(uow, review_id=review.id, approve=False, comments="x", actor=custodian)
+    assert own.value.detail == "the plan must be reviewed by someone other than the requester and the submitter"
+    with pytest.raises(KeysInvalid):  # a rejection says why
+        decide_security_plan(uow, review_id=review.id, approve=False, comments=" ", actor=third)
+    uow.session.expire(review)  # the refused call's changes are its transaction's, rolled back
+    rejected = decide_security_plan(uow, review_id=review.id, approve=False, comments="不完整", actor=third)
+    assert (rejected.decision.value, rejected.comments) == ("rejected", "不完整")
+    with pytest.raises(HandoverIllegalTransition) as twice:
+        decide_security_plan(uow, review_id=review.id, approve=True, comments="", actor=staff_actor(uow))
+    assert twice.value.detail == "this review was already rejected"
+    cancel_handover(uow, handover_id=h.id, reason="撤回", actor=custodian)
+    assert h.closing_note == "撤回"
+    with pytest.raises(HandoverIllegalTransition) as fixed:
+        write_handover_record(uow, handover_id=h.id, record_no="x", recipient="y", items="z", actor=custodian)
+    assert fixed.value.detail == "the handover is cancelled; its conditions are fixed"
+    assert _audit_of(uow, f"handover:{h.id}")[-1] == (
+        "handover.cancel",
+        custodian.id,
+        {"carrier": card.id, "reason": "撤回"},
+    )
+
+
+def _handed_over(uow, custodian, officer, *, due):
+    card = _stored_card(uow, custodian)
+    h = request_handover(uow, carrier_id=card.id, third_party="厂商", purpose="x", due_back_at=due, actor=custodian)
+    write_handover_record(uow, handover_id=h.id, record_no="R1", recipient="李四", items="1张", actor=custodian)
+    attach_agreement(uow, handover_id=h.id, filename="a.pdf", content=PDF, signed_on=china_today(), actor=custodian)
+    review = submit_security_plan(uow, handover_id=h.id, filename="p.pdf", content=PDF, actor=custodian)
+    decide_security_plan(uow, review_id=review.id, approve=True, comments="", actor=officer)
+    assign_supervisor(uow, handover_id=h.id, supervisor=officer.id, actor=officer)
+    complete_handover(uow, handover_id=h.id, actor=custodian)
+    return h, review
+
+
+# rule KEY-7: the lists the security officer works from: handovers newest first by region and state, overdue
+# ones (strictly past their return date) oldest due first, a handover's supervision log and plan reviews
+def test_handover_lists(uow, custodian, officer) -> None:
+    from sscard.db.pagination import Keyset
+    from sscard.key_register.handovers import list_handovers, reviews_of, supervision_of
+
+    due = utcnow() + timedelta(days=2)
+    first, review = _handed_over(uow, custodian, officer, due=due)
+    second, _ = _handed_over(uow, custodian, officer, due=due - timedelta(hours=1))
+    open_one = request_handover(uow, carrier_id=_stored_card(uow, custodian).id, third_party="y", purpose="z",
+                                due_back_at=later(), actor=custodian)  # fmt: skip
+    mine = [h.id for h in list_handovers(uow, region_code=REGION)]
+    assert mine[:3] == [open_one.id, second.id, first.id]  # newest first
+    assert [h.id for h in list_handovers(uow, region_code="310000") if h.id in mine] == []
+    handed = [h.id for h in list_handovers(uow, region_code=REGION, state=HandoverState.HANDED_OVER)]
+    assert open_one.id not in handed and {first.id, second.id} <= set(handed)
+    page = Keyset(limit=1)
+    assert [h.id for h in list_handovers(uow, region_code=REGION, page=page)] == [open_one.id]
+    assert page.next_after is not None
+    overdue = [h.id for h in list_overdue_handovers(uow, at=due, region_code=REGION)]
+    assert second.id in overdue and first.id not in overdue  # due exactly now is not overdue yet
+    later_on = [h.id for h in list_overdue_handovers(uow, at=due + timedelta(seconds=1), region_code=REGION)]
+    assert later_on.index(second.id) < later_on.index(first.id) and open_one.id not in later_on
+    assert [h.id for h in list_overdue_handovers(uow, at=due, region_code=REGION, page=Keyset(limit=1))][:1] == [
+        later_on[0]
+    ]
+    one = record_supervision(uow, handover_id=first.id, location="车间", observation="a", actor=officer)
+    two = record_supervision(uow, handover_id=first.id, location="车间", observation="b", actor=officer)
+    record_supervision(uow, handover_id=second.id, location="仓库", observation="c", actor=officer)
+    assert [e.id for e in supervision_of(uow, handover_id=first.id)] == [one.id, two.id]
+    assert [e.id for e in supervision_of(uow, handover_id=first.id, page=Keyset(limit=1))] == [one.id]
+    assert [r.id for r in reviews_of(uow, handover_id=first.id)] == [review.id]
+    assert reviews_of(uow, handover_id=open_one.id, page=Keyset(limit=5)) == []
+
+
+# rule KEY-7 / KEY-8: a PSAM handed over with its terminal stays deployed there until it comes back; recovered
+# after its return date, the handover and the carrier's move say it was overdue, and the deployment ends
+def test_a_psam_recovered_late_ends_its_deployment_and_says_overdue(uow, custodian, officer, monkeypatch) -> None:
+    import sscard.key_register.handovers as handovers
+    from sscard.key_register.psam import current_deployment, deploy_psam
+    from tests.key_register.factories import receive, terminal
+
+    psam = receive(uow, custodian, CarrierType.PSAM_CARD)
+    deploy_psam(uow, carrier_id=psam.id, terminal_id=terminal(uow), physical_form="plug_in", environment="收银台",
+                usage_mode="attended", actor=custodian)  # fmt: skip
+    deployment = current_deployment(uow, carrier_id=psam.id)
+    due = utcnow() + timedelta(days=1)
+    h = request_handover(
+        uow, carrier_id=psam.id, third_party="维修商", purpose="维修", due_back_at=due, actor=custodian
+    )
+    write_handover_record(uow, handover_id=h.id, record_no="R2", recipient="赵六", items="终端1台", actor=custodian)
+    attach_agreement(uow, handover_id=h.id, filename="a.pdf", content=PDF, signed_on=china_today(), actor=custodian)
+    review = submit_security_plan(uow, handover_id=h.id, filename="p.pdf", content=PDF, actor=custodian)
+    decide_security_plan(uow, review_id=review.id, approve=True, comments="", actor=officer)
+    assign_supervisor(uow, handover_id=h.id, supervisor=officer.id, actor=officer)
+    complete_handover(uow, handover_id=h.id, actor=custodian)
+    assert current_deployment(uow, carrier_id=psam.id) is deployment  # still bound to its terminal
+    back = due + timedelta(minutes=1)
+    monkeypatch.setattr(handovers, "utcnow", lambda: back)
+    recover_handover(uow, handover_id=h.id, location="机要室", note="逾期", actor=officer, holder="王五")
+    assert (psam.holder, h.recovered_at) == ("王五", back)
+    assert (deployment.end_reason, deployment.ended_by) == ("recovered", officer.id)
+    assert current_deployment(uow, carrier_id=psam.id) is None
+    assert _audit_of(uow, f"handover:{h.id}")[-1] == (
+        "handover.recover",
+        officer.id,
+        {"carrier": psam.id, "overdue": True},
+    )
+    move = [d for a, _, d in _audit_of(uow, f"carrier:{psam.id}") if a == "carrier.recover"][-1]
+    assert (move["overdue"], move["handover"]) == (True, h.id)
+
+
+# rule KEY-7: each written field of a handover is required and bounded, and a refusal names the field and bound
+def test_each_handover_field_is_required_and_bounded(uow, custodian, officer) -> None:
+    from sscard.key_register.errors import KeysInvalid
+
+    def refused(call, field: str, size: int, **kwargs) -> None:
+        for value, words in (
+            (" ", f"{field} is required"),
+            ("字" * (size + 1), f"{field} has at most {size} characters"),
+        ):
+            with pytest.raises(KeysInvalid) as info:
+                call(uow, **(kwargs | {field: value}))
+            assert (info.value.detail, info.value.extra["field"]) == (words, field)
+            uow.session.expire_all()  # what the refused call changed is its transaction's, rolled back
+
+    card = _stored_card(uow, custodian)
+    base = {"carrier_id": card.id, "third_party": "厂商", "purpose": "x", "due_back_at": later(), "actor": custodian}
+    refused(request_handover, "third_party", 128, **base)
+    refused(request_handover, "purpose", 200, **base)
+    h = request_handover(uow, **base)
+    record = {"handover_id": h.id, "record_no": "R", "recipient": "李", "items": "1", "actor": custodian}
+    refused(write_handover_record, "record_no", 64, **record)
+    refused(write_handover_record, "recipient", 64, **record)
+    refused(write_handover_record, "items", 200, **record)
+    refused(cancel_handover, "reason", 200, handover_id=h.id, reason="x", actor=custodian)
+    assert "字" * 200 == cancel_handover(uow, handover_id=h.id, reason="字" * 200, actor=custodian).closing_note
+
+
+# rule KEY-7: the recovery note is required and bounded; a carrier back exactly at its return date is not overdue;
+# every list of a handover pages on (the next page follows the cursor)
+def test_recovery_note_bounds_on_time_and_next_pages(uow, custodian, officer, monkeypatch) -> None:
+    import sscard.key_register.handovers as handovers
+    from sscard.db.pagination import Keyset
+    from sscard.key_register.errors import KeysInvalid
+    from sscard.key_register.handovers import list_handovers, reviews_of, supervision_of
+
+    due = utcnow() + timedelta(days=1)
+    h, review = _handed_over(uow, custodian, officer, due=due)
+    for value, words in ((" ", "note is required"), ("字" * 201, "note has at most 200 characters")):
+        with pytest.raises(KeysInvalid) as info, uow.session.begin_nested():  # rolled back, as its transaction
+            recover_handover(uow, handover_id=h.id, location="柜", note=value, actor=custodian)
+        assert (info.value.detail, info.value.extra["field"]) == (words, "note")
+        uow.session.expire_all()
+    one = record_supervision(uow, handover_id=h.id, location="车间", observation="a", actor=officer)
+    two = record_supervision(uow, handover_id=h.id, location="车间", observation="b", actor=officer)
+    page = Keyset(limit=1)
+    assert [e.id for e in supervision_of(uow, handover_id=h.id, page=page)] == [one.id]
+    assert [e.id for e in supervision_of(uow, handover_id=h.id, page=Keyset(limit=1, after=page.next_after))] == [
+        two.id
+    ]
+    page = Keyset(limit=1)
+    assert [r.id for r in reviews_of(uow, handover_id=h.id, page=page)] == [review.id] and page.next_after is None
+    newer, _ = _handed_over(uow, custodian, officer, due=due)
+    page = Keyset(limit=1)
+    assert [x.id for x in list_handovers(uow, region_code=REGION, page=page)] == [newer.id]
+    assert [x.id for x in list_handovers(uow, region_code=REGION, page=Keyset(limit=1, after=page.next_after))] == [
+        h.id
+    ]
+    monkeypatch.setattr(handovers, "utcnow", lambda: due)
+    recover_handover(uow, handover_id=h.id, location="柜", note="按时", actor=custodian)
+    assert _audit_of(uow, f"handover:{h.id}")[-1][2] == {"carrier": h.carrier_id, "overdue": False}

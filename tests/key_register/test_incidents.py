@@ -314,3 +314,279 @@ def test_notice_done_only_when_delivered(uow, officer, tmp_path) -> None:
         )
     ).all()
     assert len(done) == 2
+
+
+# rule KEY-9: the loss report says exactly what happened and what was done: each measure with its target,
+# status and words, the notice to each department word for word, the audit entry with what was contained
+def test_a_loss_report_states_each_measure_and_the_notice_word_for_word(uow, custodian, officer) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from sscard.key_register.models import SecurityIncident
+
+    ensure_region(uow, REGION)
+    plan = adopt_emergency_plan(uow, region_code=REGION, title="预案", effective_from=china_today(),
+                                filename="p.pdf", content=PDF, actor=officer)  # fmt: skip
+    key = inventory_key(uow, officer)
+    lost, other = receive(uow, custodian), receive(uow, custodian)
+    for card in (lost, other):
+        load_key(uow, carrier_id=card.id, key_label=key, actor=officer)
+    tid, other_tid = terminal(uow), terminal(uow)
+    for card, where in ((lost, tid), (other, other_tid)):
+        deploy_psam(uow, carrier_id=card.id, terminal_id=where, physical_form="plug_in", environment="收银台",
+                    usage_mode="attended", actor=custodian)  # fmt: skip
+    lost_deployment = current_deployment(uow, carrier_id=lost.id)
+    other_deployment = current_deployment(uow, carrier_id=other.id)
+    was, other_was, holder, place = lost.state.value, other.state.value, lost.holder, lost.location
+    occurred = datetime(2026, 5, 1, 16, 30, tzinfo=UTC)  # 00:30 the next day in China
+
+    incident = report_carrier_loss(uow, carrier_id=lost.id, description="终端被盗", actor=custodian,
+                                   occurred_at=occurred)  # fmt: skip
+
+    stored = uow.session.get(SecurityIncident, incident.id)
+    assert (stored.region_code, stored.carrier_id, stored.plan_id, stored.occurred_at.replace(tzinfo=UTC)) == (
+        REGION, lost.id, plan.id, occurred
+    )  # fmt: skip
+    assert (stored.state, stored.reported_by, stored.description) == (IncidentState.REPORTED, custodian.id, "终端被盗")
+    measures = measures_of(uow, incident_id=incident.id)
+    notices = {m.kind: m.outbox_message_id for m in measures if m.kind in NOTICES}
+    done, pending = MeasureStatus.DONE, MeasureStatus.PENDING
+    expected = [
+        (MeasureKind.CARRIER_BLOCKED, lost.serial, done, f"carrier blocked (was {was})"),
+        (MeasureKind.KEY_REVOKED, key, done, None),
+        (MeasureKind.KEY_ROTATION, key, pending, None),
+        (MeasureKind.TERMINAL_BLOCKED, tid, done, None),
+        (MeasureKind.DEPLOYMENT_ENDED, str(lost_deployment.id), done, "PSAM deployment ended (lost)"),
+        (MeasureKind.CARRIER_BLOCKED, other.serial, done, f"holds a revoked key: blocked (was {other_was})"),
+        (MeasureKind.TERMINAL_BLOCKED, other_tid, done, None),
+        (MeasureKind.DEPLOYMENT_ENDED, str(other_deployment.id), done, "PSAM deployment ended (blocked)"),
+        (MeasureKind.NOTIFY_SUPERIOR, "110100", pending,
+         f"notice queued (outbox message {notices[MeasureKind.NOTIFY_SUPERIOR]}), not yet delivered"),
+        (MeasureKind.NOTIFY_MINISTRY, "000000", pending,
+         f"notice queued (outbox message {notices[MeasureKind.NOTIFY_MINISTRY]}), not yet delivered"),
+    ]  # fmt: skip
+    assert [(m.kind, m.target, m.status) for m in measures] == [e[:3] for e in expected]
+    for measure, (*_, detail) in zip(measures, expected, strict=True):
+        assert detail is None or measure.detail == detail
+        assert (measure.done_at is not None) == (measure.status is done)
+        assert measure.incident_id == incident.id
+    assert notices[MeasureKind.NOTIFY_SUPERIOR] != notices[MeasureKind.NOTIFY_MINISTRY]
+
+    body = (
+        f"【密钥载体遗失报告】事件编号 {incident.id}，地区 {REGION}。\n"
+        f"PSAM卡（序列号 {lost.serial}，签收单 {lost.receipt_no}）于 2026-05-02 00:30 遗失，遗失前状态：{was}，"
+        f"最后保管：{holder}，地点：{place}。\n"
+        "情况：终端被盗\n"
+        f"已采取措施：载体已冻结；涉及密钥 1 个已申请吊销并安排更换（{key}）；"
+        f"持有上述密钥的其他载体 1 个已冻结（{other.serial}）；已停用终端 2 台（{tid}、{other_tid}）。\n"
+        f"应急预案：按预案 {plan.id} 处置。报告人：{custodian.id}。"
+    )
+    for kind, department in ((MeasureKind.NOTIFY_SUPERIOR, "110100"), (MeasureKind.NOTIFY_MINISTRY, "000000")):
+        message = uow.session.get(OutboxMessage, notices[kind])
+        assert (message.department_code, message.topic) == (department, "keys.incident.carrier_loss")
+        assert message.subject == f"【安全事件】PSAM卡遗失 {lost.serial}"
+        assert open_body(message) == body
+    entry = uow.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.subject == f"incident:{incident.id}", AuditEntry.action == "incident.report"
+        )
+    ).one()
+    assert (entry.actor_id, entry.result) == (custodian.id, "ok")
+    assert json.loads(entry.details) == {
+        "kind": "carrier_loss", "carrier": f"carrier:{lost.id}", "keys": [key], "terminals": [tid, other_tid],
+        "carriers_blocked": [other.id], "plan": plan.id,
+    }  # fmt: skip
+
+
+# rule KEY-9: an incident's life in words: reported upward once per department (a province's superior is the
+# ministry: one notice), findings recorded, nothing confirmed by hand that the outbox must deliver, a failed
+# delivery said as such, the close told to the same departments; each step audited with what it did
+def test_an_incident_from_report_to_close_in_words(uow, monkeypatch) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from sscard.key_register.errors import MeasureNotFound
+    from sscard.key_register.incidents import refresh_measures
+
+    province = "110000"
+    ensure_region(uow, province)
+    officer = staff_actor(uow, Role.SECURITY_OFFICER, region_code=province)
+    with pytest.raises(KeysInvalid) as future:
+        report_incident(uow, region_code=province, kind="other", description="x", actor=officer,
+                        occurred_at=utcnow() + timedelta(minutes=1))  # fmt: skip
+    assert future.value.detail == "the incident cannot have occurred in the future"
+    with pytest.raises(KeysInvalid) as loss:
+        report_incident(uow, region_code=province, kind="carrier_loss", description="x", actor=officer)
+    assert loss.value.detail == "report a carrier loss against the carrier (it is blocked and its keys revoked)"
+    incident = report_incident(uow, region_code=province, kind="device_compromise", description="口令泄露",
+                               actor=officer, occurred_at=utcnow() - timedelta(hours=1))  # fmt: skip
+    assert (incident.plan_id, incident.state, incident.reported_by) == (None, IncidentState.REPORTED, officer.id)
+    superior, ministry = measures_of(uow, incident_id=incident.id)
+    assert (superior.kind, superior.target, ministry.kind, ministry.target) == (
+        MeasureKind.NOTIFY_SUPERIOR, "000000", MeasureKind.NOTIFY_MINISTRY, "000000"
+    )  # fmt: skip
+    assert superior.outbox_message_id == ministry.outbox_message_id  # one notice to one department
+    message = uow.session.get(OutboxMessage, superior.outbox_message_id)
+    assert (message.topic, message.subject) == (
+        "keys.incident.device_compromise",
+        f"【安全事件】device_compromise {province}",
+    )
+    assert open_body(message) == (
+        f"【安全事件报告】事件编号 {incident.id}，地区 {province}，类别 device_compromise。\n"
+        f"情况：口令泄露\n报告人：{officer.id}。"
+    )
+
+    other = report_incident(uow, region_code=province, kind="other", description="y", actor=officer)
+    stray = measures_of(uow, incident_id=other.id)[0]
+    with pytest.raises(MeasureNotFound) as missing:
+        confirm_measure(uow, incident_id=incident.id, measure_id=stray.id, note="x", actor=officer)
+    assert missing.value.detail == f"incident {incident.id} has no measure {stray.id}"
+    with pytest.raises(KeysInvalid) as by_hand:
+        confirm_measure(uow, incident_id=incident.id, measure_id=superior.id, note="电话", actor=officer)
+    assert by_hand.value.detail == "a department notice is done once the outbox delivers it: dispatch or requeue it"
+    with pytest.raises(KeysInvalid) as nothing:
+        record_findings(uow, incident_id=incident.id, cause=" ", handling=None, actor=officer)
+    assert nothing.value.detail == "give the cause, the handling, or both"
+    record_findings(uow, incident_id=incident.id, cause="弱口令", actor=officer)
+    record_findings(uow, incident_id=incident.id, handling="已改口令", actor=officer)
+    assert (incident.cause, incident.handling, incident.findings_by) == ("弱口令", "已改口令", officer.id)
+    assert incident.state is IncidentState.HANDLING
+
+    message.state = MessageState.FAILED
+    uow.flush()
+    with pytest.raises(IncidentMeasuresPending) as pending:
+        close_incident(uow, incident_id=incident.id, actor=officer)
+    assert pending.value.detail == "pending: notify_superior:000000, notify_ministry:000000"
+    assert superior.detail == f"notice delivery failed (outbox message {message.id}): requeue it"
+    sent_at = datetime(2026, 5, 1, 16, 5, tzinfo=UTC)  # 00:05 the next day in China
+    message.state, message.sent_at = MessageState.SENT, sent_at
+    uow.flush()
+    refresh_measures(uow, incident=incident)
+    assert superior.detail == ministry.detail == f"notice delivered (outbox message {message.id}) at 2026-05-02 00:05"
+    assert (superior.status, superior.done_by, superior.done_at is not None) == (MeasureStatus.DONE, "system", True)
+    close_incident(uow, incident_id=incident.id, actor=officer)
+    assert (incident.state, incident.closed_by, incident.closed_at is not None) == (
+        IncidentState.CLOSED, officer.id, True
+    )  # fmt: skip
+    closings = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "keys.incident.closed"))
+    [closing] = [m for m in closings if f"事件编号 {incident.id}，" in open_body(m)]
+    assert (closing.department_code, closing.subject) == ("000000", f"【安全事件结案】事件 {incident.id}")
+    assert open_body(closing) == (
+        f"【安全事件结案】事件编号 {incident.id}，地区 {province}。\n"
+        f"原因：弱口令\n处理情况：已改口令\n结案人：{officer.id}。"
+    )
+    with pytest.raises(IncidentIllegalTransition) as closed:
+        confirm_measure(uow, incident_id=incident.id, measure_id=superior.id, note="x", actor=officer)
+    assert closed.value.detail == "the incident is closed"
+    entries = uow.session.scalars(
+        select(AuditEntry).where(AuditEntry.subject == f"incident:{incident.id}").order_by(AuditEntry.id)
+    ).all()
+    assert [(e.action, e.actor_id, e.region, json.loads(e.details)) for e in entries] == [
+        ("incident.report", officer.id, province, {"kind": "device_compromise"}),
+        ("incident.findings", officer.id, province, {"cause_recorded": True, "handling_recorded": False}),
+        ("incident.findings", officer.id, province, {"cause_recorded": True, "handling_recorded": True}),
+        ("incident.measure_done", "system", province,
+         {"measure": superior.id, "kind": "notify_superior", "target": "000000"}),
+        ("incident.measure_done", "system", province,
+         {"measure": ministry.id, "kind": "notify_ministry", "target": "000000"}),
+        ("incident.close", officer.id, province, {"kind": "device_compromise"}),
+    ]  # fmt: skip
+
+
+# rule KEY-9: a measure a registry could not take is confirmed by hand, with the note, once and audited; a key's
+# rotation is marked done by the inventory, in the system's name
+def test_a_measure_confirmed_by_hand_and_a_rotation_seen_done(uow, custodian, officer) -> None:
+    import json
+
+    from sscard.key_register.incidents import refresh_measures
+
+    key = inventory_key(uow, officer)
+    card = receive(uow, custodian)
+    load_key(uow, carrier_id=card.id, key_label=key, actor=officer)
+    incident = report_carrier_loss(uow, carrier_id=card.id, description="丢失", actor=custodian)
+    rotation = next(m for m in measures_of(uow, incident_id=incident.id) if m.kind is MeasureKind.KEY_ROTATION)
+    confirmed = confirm_measure(uow, incident_id=incident.id, measure_id=rotation.id, note=" 控制台 ", actor=officer)
+    assert (confirmed.status, confirmed.done_by, confirmed.detail) == (
+        MeasureStatus.DONE,
+        officer.id,
+        "confirmed: 控制台",
+    )
+    done_at = confirmed.done_at
+    assert done_at is not None
+    again = confirm_measure(uow, incident_id=incident.id, measure_id=rotation.id, note="again", actor=custodian)
+    assert (again.done_by, again.detail, again.done_at) == (officer.id, "confirmed: 控制台", done_at)  # once
+    entries = uow.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.subject == f"incident:{incident.id}", AuditEntry.action == "incident.measure_done"
+        )
+    ).all()
+    assert [(e.actor_id, json.loads(e.details)) for e in entries] == [
+        (officer.id, {"measure": rotation.id, "kind": "key_rotation", "target": key})
+    ]
+
+    other_key = inventory_key(uow, officer)
+    second = receive(uow, custodian)
+    load_key(uow, carrier_id=second.id, key_label=other_key, actor=officer)
+    later_incident = report_carrier_loss(uow, carrier_id=second.id, description="丢失", actor=custodian)
+    rotate_key(uow, label=other_key, actor=officer)
+    refresh_measures(uow, incident=later_incident)
+    [seen] = [m for m in measures_of(uow, incident_id=later_incident.id) if m.kind is MeasureKind.KEY_ROTATION]
+    assert (seen.status, seen.done_by, seen.detail) == (MeasureStatus.DONE, "system", "rotated in the key inventory")
+    [entry] = uow.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.subject == f"incident:{later_incident.id}", AuditEntry.action == "incident.measure_done"
+        )
+    ).all()
+    assert (entry.actor_kind, entry.region, json.loads(entry.details)["target"]) == ("system", REGION, other_key)
+
+
+# rule KEY-9: the incidents list, newest first, by region (its districts included) and state, page by page
+def test_incident_list(uow, officer) -> None:
+    from sscard.db.pagination import Keyset
+    from sscard.key_register.incidents import list_incidents
+
+    ensure_region(uow, REGION)
+    first = report_incident(uow, region_code=REGION, kind="other", description="a", actor=officer)
+    second = report_incident(uow, region_code=REGION, kind="other", description="b", actor=officer)
+    record_findings(uow, incident_id=first.id, cause="c", actor=officer)
+    assert [i.id for i in list_incidents(uow, region_code="110100")][:2] == [second.id, first.id]
+    assert [i.id for i in list_incidents(uow, region_code="310000") if i.id in (first.id, second.id)] == []
+    reported = [i.id for i in list_incidents(uow, region_code=REGION, state=IncidentState.REPORTED)]
+    assert second.id in reported and first.id not in reported
+    page = Keyset(limit=1)
+    assert [i.id for i in list_incidents(uow, page=page)] == [second.id] and page.next_after is not None
+    assert [i.id for i in list_incidents(uow, page=Keyset(limit=1, after=page.next_after))] == [first.id]
+
+
+# rule KEY-9 / KEY-7: a carrier lost while a handover of it is open closes that handover (a measure naming the
+# third party, the handover's note, its own audit entry); holders of the key that are already blocked, lost or
+# destroyed get no new measure
+def test_a_loss_closes_the_open_handover_and_skips_holders_already_out(uow, custodian, officer) -> None:
+    import json
+
+    from sscard.key_register.handovers import request_handover
+    from sscard.key_register.states import HandoverState
+    from tests.key_register.factories import later
+
+    key = inventory_key(uow, officer)
+    lost = receive(uow, custodian, CarrierType.KEY_MOTHER_CARD)
+    blocked, gone = receive(uow, custodian), receive(uow, custodian)
+    for card in (lost, blocked, gone):
+        load_key(uow, carrier_id=card.id, key_label=key, actor=officer)
+    store_carrier(uow, carrier_id=lost.id, location="保险柜", purpose="入库", actor=custodian)
+    blocked.state, gone.state = CarrierState.BLOCKED, CarrierState.DESTROYED
+    uow.flush()
+    handover = request_handover(uow, carrier_id=lost.id, third_party="某厂商", purpose="制卡", due_back_at=later(),
+                                actor=custodian)  # fmt: skip
+    incident = report_carrier_loss(uow, carrier_id=lost.id, description="运输途中遗失", actor=custodian)
+    measures = measures_of(uow, incident_id=incident.id)
+    closed = [m for m in measures if m.kind is MeasureKind.HANDOVER_CLOSED]
+    assert [(m.target, m.status, m.detail) for m in closed] == [(str(handover.id), MeasureStatus.DONE, "某厂商")]
+    assert not {blocked.serial, gone.serial} & {m.target for m in measures}
+    assert (handover.state, handover.closing_note) == (HandoverState.CANCELLED, f"carrier lost, incident {incident.id}")
+    entry = uow.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.subject == f"handover:{handover.id}", AuditEntry.action == "handover.close_on_loss"
+        )
+    ).one()
+    assert json.loads(entry.details) == {"carrier": lost.id, "incident": incident.id}

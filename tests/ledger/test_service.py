@@ -154,3 +154,109 @@ def test_check_finds_broken_references(uow) -> None:
         ("txn_unknown_institution", f"terminal_txn:{ids[3]}"),
         ("txn_unknown_card", f"terminal_txn:{ids[4]}"),
     }
+
+
+def _posting(uow, *legs: tuple[int, int], on: date = DAY, leg_dates: tuple[date, ...] = ()) -> int:
+    """A posting written straight into the tables (what a faulty writer or an editor of the database does)."""
+    from sscard.db.base import utcnow
+    from sscard.ledger.models import LedgerLeg, LedgerPosting
+
+    posting = LedgerPosting(kind="contribution", business_date=on, created_at=utcnow(), actor="t", channel="system",
+                            source_ref="t:raw")  # fmt: skip
+    uow.session.add(posting)
+    uow.session.flush()
+    for n, (account_id, fen) in enumerate(legs):
+        posted_on = leg_dates[n] if n < len(leg_dates) else on
+        uow.session.add(LedgerLeg(posting_id=posting.id, account_id=account_id, amount_fen=fen, posted_on=posted_on))
+    uow.session.flush()
+    return posting.id
+
+
+# rule FIN-2 / INS-3: `ledger check` names each kind of fault with its place and figures, at most `limit` of each
+def test_check_names_each_discrepancy(uow) -> None:
+    from sqlalchemy import func, select
+
+    from sscard.ledger.models import LedgerAccount, LedgerLeg, LedgerPosting
+    from sscard.ledger.rules import Discrepancy
+
+    assert check(uow).ok
+    mine, clearing = _accounts(uow)
+    empty = _posting(uow)
+    lopsided = _posting(uow, (clearing.id, 5))
+    misdated = _posting(uow, (mine.id, 7), (clearing.id, -7), leg_dates=(date(2025, 4, 1),))
+    leg = uow.session.scalars(select(LedgerLeg).where(LedgerLeg.posting_id == misdated).order_by(LedgerLeg.id)).first()
+    uow.session.execute(text("UPDATE ledger_account SET balance_fen = 9 WHERE id = :i"), {"i": mine.id})
+    uow.session.execute(text("UPDATE ledger_account SET balance_fen = -2 WHERE id = :i"), {"i": clearing.id})
+    expected = [
+        Discrepancy("posting_without_legs", f"posting:{empty}", "no legs"),
+        Discrepancy("posting_unbalanced", f"posting:{lopsided}", "legs sum to 5 fen"),
+        Discrepancy("leg_misdated", f"posting:{misdated}", f"leg {leg.id} dated 2025-04-01, its posting 2025-03-01"),
+        Discrepancy("balance_mismatch", f"account:{mine.id}", "balance 9 fen, its legs sum to 7 fen"),
+    ]  # (below zero cannot be stored: ck_ledger_account_non_negative)
+    report = check(uow)
+    assert report.discrepancies == expected and not report.ok
+    count = uow.session.scalar
+    assert (report.accounts, report.postings, report.legs) == (
+        count(select(func.count()).select_from(LedgerAccount)),
+        count(select(func.count()).select_from(LedgerPosting)),
+        count(select(func.count()).select_from(LedgerLeg)),
+    )
+    assert check(uow, limit=1).discrepancies == [expected[0], expected[2], expected[3]]
+
+
+# rule FIN-2: a posting to an account that does not exist or is closed is refused, in words, and moves nothing;
+# each posting has one actor; the statement's movements and a past balance go by business date, both ends included
+def test_refusals_in_words_and_movements_by_date(uow) -> None:
+    from sscard.db.base import utcnow
+    from sscard.ledger.errors import AccountClosed, AccountNotFound
+    from sscard.ledger.service import NewPosting, post_many
+
+    mine, clearing = _accounts(uow)
+    legs = [Leg(mine.id, 10), Leg(clearing.id, -10)]
+    with pytest.raises(AccountNotFound) as missing:
+        post(uow, kind="contribution", legs=[Leg(mine.id, 1), Leg(10**12, -1)], business_date=DAY, actor=ACTOR,
+             source_ref="t")  # fmt: skip
+    assert missing.value.detail == f"ledger account {10**12} does not exist"
+    with pytest.raises(ValueError, match="one actor per posting"):
+        post_many(uow, postings=[NewPosting("contribution", legs, DAY, "t")] * 2, actor=[ACTOR])
+    days = [date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)]
+    for n, day in enumerate(days, start=1):
+        post(uow, kind="contribution", legs=[Leg(mine.id, n), Leg(clearing.id, -n)], business_date=day, actor=ACTOR,
+             source_ref=f"t:{n}")  # fmt: skip
+    assert [m.amount_fen for m in movements(uow, account_id=mine.id, start=days[1])] == [2, 3]
+    assert [m.amount_fen for m in movements(uow, account_id=mine.id, end=days[1])] == [1, 2]
+    assert [m.business_date for m in movements(uow, account_id=mine.id, start=days[1], end=days[1])] == [days[1]]
+    assert [balance_on(uow, account_id=mine.id, on=d) for d in days] == [1, 3, 6]
+    uow.session.execute(text("UPDATE ledger_account SET closed_at = :t WHERE id = :i"), {"t": utcnow(), "i": mine.id})
+    with pytest.raises(AccountClosed) as closed:
+        post(uow, kind="contribution", legs=legs, business_date=DAY, actor=ACTOR, source_ref="t")
+    assert closed.value.detail == f"ledger account {mine.id} is closed"
+    assert balance(uow, mine.id) == 6
+    with pytest.raises(AccountNotFound) as gone:
+        balance(uow, 10**12)
+    assert gone.value.detail == f"ledger account {10**12} does not exist"
+
+
+# rule FIN-2: the personal accounts of many people opened in one go, once each; an institution made once
+def test_accounts_and_institutions_are_made_once(uow) -> None:
+    from sscard.ledger.service import ensure_institution, ensure_personal_accounts, get_account
+
+    people = [add_test_person(uow).id for _ in range(3)]
+    region = "110105"
+    before = open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region, person_id=people[0])
+    found = ensure_personal_accounts(uow, kind=AccountKind.MEDICAL_PERSONAL.value,
+                                     person_regions=dict.fromkeys(people, region))  # fmt: skip
+    assert set(found) == set(people) and found[people[0]] == before.id
+    for person in people:
+        account = get_account(uow, kind=AccountKind.MEDICAL_PERSONAL.value, person_id=person)
+        assert (account.id, account.region_code, account.balance_fen, account.may_go_negative) == (
+            found[person], region, 0, False
+        )  # fmt: skip
+    assert ensure_personal_accounts(uow, kind=AccountKind.MEDICAL_PERSONAL.value, person_regions={}) == {}
+    again = ensure_personal_accounts(uow, kind=AccountKind.MEDICAL_PERSONAL.value,
+                                     person_regions=dict.fromkeys(people, region))  # fmt: skip
+    assert again == found
+    first = ensure_institution(uow, region_code=region, name="测试医院", institution_type="hospital")
+    assert ensure_institution(uow, region_code=region, name="测试医院", institution_type="hospital") == first
+    assert ensure_institution(uow, region_code=region, name="测试药房", institution_type="pharmacy") != first
+    assert ensure_institution(uow, region_code="310104", name="测试医院", institution_type="hospital") != first

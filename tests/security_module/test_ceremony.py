@@ -6,11 +6,14 @@ import pytest
 from sqlalchemy import select
 
 from sscard.api.refusals import refusals_audited
+from sscard.audit import Actor, Channel
 from sscard.audit.models import AuditEntry
 from sscard.key_register.ceremony import add_component, cancel_ceremony, complete_ceremony, start_ceremony
 from sscard.key_register.models.module_keys import KeyCeremony, KeyCeremonyComponent
 from sscard.security_module.errors import (
+    CeremonyError,
     CeremonyIncomplete,
+    CeremonyNotFound,
     CeremonyNotOpen,
     CeremonySameCustodian,
     KcvMismatch,
@@ -109,3 +112,110 @@ def test_wrong_kcv_is_refused_and_audited(uow, installed: HierarchyModule) -> No
     cancel_ceremony(uow, ceremony_id=ceremony.id, actor=OFFICER)
     with pytest.raises(CeremonyNotOpen):
         complete_ceremony(uow, ceremony_id=ceremony.id, kcv=None, actor=ALICE)
+
+
+def _refusal(error: type[Exception], call, **kwargs) -> str:
+    with pytest.raises(error) as info:
+        call(**kwargs)
+    return info.value.detail  # type: ignore[attr-defined]
+
+
+# rule KEY-6: who may start, what a ceremony may form and with how many components — each refusal in words
+def test_start_refusals_say_why(uow, installed: HierarchyModule) -> None:
+    start = {"label": "KTK/CITY01", "purpose": "transport", "actor": OFFICER}
+    clerk = staff("clerk", role="counter_clerk")
+    assert _refusal(NotCustodian, start_ceremony, uow=uow, **(start | {"actor": clerk})) == (
+        "a key custodian or security officer starts a ceremony"
+    )
+    system = Actor(kind="system", id="system", channel=Channel.CLI, role="key_custodian")
+    assert _refusal(NotCustodian, start_ceremony, uow=uow, **(start | {"actor": system})).startswith("a key custodian")
+    for components in (1, 10):
+        assert _refusal(KeyInputInvalid, start_ceremony, uow=uow, components=components, **start) == (
+            "a ceremony has 2 to 9 components (dual control)"
+        )
+    assert _refusal(KeyInputInvalid, start_ceremony, uow=uow, **(start | {"label": "TMK/440300"})) == (
+        "region keys are derived or imported, not formed in a ceremony"
+    )
+    shape = "a ceremony forms ROOT, or a transport / zone PIN key labelled like KTK/CITY01"
+    for label, purpose in (
+        ("KTK/CITY01", "root"),
+        ("ktk/city01", "transport"),
+        ("K" * 17, "zone_pin"),
+        ("", "transport"),
+    ):
+        assert (
+            _refusal(KeyInputInvalid, start_ceremony, uow=uow, **(start | {"label": label, "purpose": purpose}))
+            == shape
+        )
+    nine = start_ceremony(uow, components=9, **start)
+    assert (
+        _refusal(CeremonyError, start_ceremony, uow=uow, **start) == f"ceremony {nine.id} for KTK/CITY01 is still open"
+    )
+    cancel_ceremony(uow, ceremony_id=nine.id, actor=ALICE)  # a custodian may cancel too
+    two = start_ceremony(uow, **(start | {"actor": ALICE}))  # the label is free again
+    assert (two.label, two.purpose, two.level, two.region_code, two.components_required, two.state, two.started_by) == (
+        "KTK/CITY01", "transport", "local", "000000", 2, "open", "alice"
+    )  # fmt: skip
+    root = start_ceremony(uow, label="ROOT", purpose="transport", region_code="440300", actor=OFFICER)
+    assert (root.purpose, root.level, root.region_code) == ("root", "national", "000000")  # from the hierarchy
+    assert _refusal(NotCustodian, cancel_ceremony, uow=uow, ceremony_id=root.id, actor=clerk) == (
+        "a key custodian or security officer cancels a ceremony"
+    )
+    assert _refusal(CeremonyNotFound, add_component, uow=uow, ceremony_id=10**9, component_hex=ref.C1.hex(),
+                    kcv="", actor=ALICE) == f"no key ceremony {10**9}"  # fmt: skip
+    cancel_ceremony(uow, ceremony_id=root.id, actor=OFFICER)
+    assert _refusal(CeremonyNotOpen, add_component, uow=uow, ceremony_id=root.id, component_hex=ref.C1.hex(),
+                    kcv="", actor=ALICE) == f"ceremony {root.id} is cancelled"  # fmt: skip
+
+
+# rule KEY-6: each step is audited with what it did (never a component in clear); the KCV is read in any case
+# and with blanks around it; the components are counted and the custodians named at completion
+def test_each_step_is_audited_with_its_details(uow, installed: HierarchyModule) -> None:
+    import json
+
+    ceremony = start_ceremony(uow, label="ZPK/BANK7", purpose="zone_pin", components=2, actor=OFFICER)
+    first_kcv = kcv(installed, ref.C1)
+    assert add_component(uow, ceremony_id=ceremony.id, component_hex=f" {ref.C1.hex()} ",
+                         kcv=f" {first_kcv.lower()} ", actor=BOB) == 1  # fmt: skip
+    assert add_component(uow, ceremony_id=ceremony.id, component_hex=ref.C2.hex(), kcv=kcv(installed, ref.C2),
+                         actor=ALICE) == 2  # fmt: skip
+    stored = uow.session.scalars(select(KeyCeremonyComponent).where(KeyCeremonyComponent.ceremony_id == ceremony.id))
+    assert sorted((c.custodian, c.kcv) for c in stored) == sorted(
+        [("bob", first_kcv), ("alice", kcv(installed, ref.C2))]
+    )
+    done = complete_ceremony(uow, ceremony_id=ceremony.id, kcv=f" {ref.kcv(installed.suite, ref.ROOT)} ", actor=ALICE)
+    assert (done.state, done.completed_by, done.completed_at is not None) == ("completed", "alice", True)
+    entries = uow.session.scalars(
+        select(AuditEntry).where(AuditEntry.subject == f"ceremony:{ceremony.id}").order_by(AuditEntry.id)
+    ).all()
+    assert [(e.action, e.actor_id, json.loads(e.details)) for e in entries] == [
+        ("key.ceremony.start", "officer", {"label": "ZPK/BANK7", "purpose": "zone_pin", "components": 2}),
+        ("key.ceremony.component", "bob", {"custodian": "bob", "component_kcv": first_kcv, "entered": 1}),
+        ("key.ceremony.component", "alice",
+         {"custodian": "alice", "component_kcv": kcv(installed, ref.C2), "entered": 2}),
+        ("key.ceremony.complete", "alice", {"label": "ZPK/BANK7", "version": done.key_version, "kcv": done.kcv,
+                                            "custodians": ["alice", "bob"]}),
+    ]  # fmt: skip
+    assert all(ref.C1.hex() not in e.details.lower() for e in entries)
+    other = start_ceremony(uow, label="ZPK/BANK8", purpose="zone_pin", actor=OFFICER)
+    cancelled = cancel_ceremony(uow, ceremony_id=other.id, actor=OFFICER)
+    assert cancelled.state == "cancelled"
+    last = uow.session.scalars(select(AuditEntry).where(AuditEntry.subject == f"ceremony:{other.id}")
+                               .order_by(AuditEntry.id.desc())).first()  # fmt: skip
+    assert (last.action, last.actor_id) == ("key.ceremony.cancel", "officer")
+
+
+# rule KEY-6: a component is exactly 32 hexadecimal digits; its KCV must match; nothing stored otherwise
+def test_a_component_must_be_32_hex_digits(uow, installed: HierarchyModule) -> None:
+    ceremony = start_ceremony(uow, label="KTK/CITY02", purpose="transport", actor=OFFICER)
+    for bad in ("", ref.C1.hex()[:-1], ref.C1.hex() + "0", "g" * 32):
+        assert _refusal(KeyInputInvalid, add_component, uow=uow, ceremony_id=ceremony.id, component_hex=bad,
+                        kcv="", actor=ALICE) == "a component is 32 hexadecimal digits"  # fmt: skip
+    assert _refusal(KcvMismatch, add_component, uow=uow, ceremony_id=ceremony.id, component_hex=ref.C1.hex(),
+                    kcv="", actor=ALICE) == "the component does not match its key check value"  # fmt: skip
+    assert (
+        uow.session.scalar(select(KeyCeremonyComponent).where(KeyCeremonyComponent.ceremony_id == ceremony.id)) is None
+    )
+    add_component(uow, ceremony_id=ceremony.id, component_hex=ref.C1.hex(), kcv=kcv(installed, ref.C1), actor=ALICE)
+    assert _refusal(CeremonyIncomplete, complete_ceremony, uow=uow, ceremony_id=ceremony.id, kcv=None,
+                    actor=ALICE) == "1 of 2 custodians have entered a component"  # fmt: skip

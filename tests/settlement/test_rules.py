@@ -38,3 +38,27 @@ def test_every_settlement_kind_is_reconciled_and_labelled() -> None:
     assert kinds == SETTLEMENT_KINDS == set(KIND_OF.values())
     assert kinds == set(POSTING_KIND_LABELS)
     assert all(label["zh"] and label["en"] for label in POSTING_KIND_LABELS.values())
+
+
+# rule FIN-1: the service's own bounds on an amount (whatever the schema in front of it lets through): a whole
+# number of fen from 1 to 100,000,000, never a bool; no amount (a refund of the rest) passes
+def test_the_amount_bounds_of_the_service() -> None:
+    import pytest
+
+    from sscard.settlement.errors import AmountInvalid
+    from sscard.settlement.service import MAX_AMOUNT_FEN, _check_amount
+
+    assert MAX_AMOUNT_FEN == 100_000_000
+    for fine in (1, 2, MAX_AMOUNT_FEN, None):
+        _check_amount(fine)
+    for wrong in (0, -1, MAX_AMOUNT_FEN + 1, True, False, 1.0, "1"):
+        with pytest.raises(AmountInvalid) as refused:
+            _check_amount(wrong, what="refund amount")  # type: ignore[arg-type]
+        assert refused.value.detail == "the refund amount must be a whole number of fen from 1 to 100000000"
+
+
+# rule FIN-1 / PIN-4: only designated medical institutions settle
+def test_the_medical_kinds() -> None:
+    from sscard.settlement.service import MEDICAL_KINDS
+
+    assert frozenset({"hospital", "pharmacy", "clinic", "community_health_station"}) == MEDICAL_KINDS
