@@ -107,7 +107,10 @@ def private_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield own
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is started it leaves its event loop set as the
+# thread's running loop, so every later test on the same xdist worker that calls asyncio.run() fails
+# ("cannot be called from a running event loop"); the browser group runs first on its worker, then others.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
