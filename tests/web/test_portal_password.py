@@ -113,3 +113,18 @@ def test_throttled_login_is_told_in_words(browser) -> None:
     r = _sign_in(browser, number, initial)  # QPW-7: correct, but within the wait
     assert r.status_code == 429 and LoginThrottled.title_zh in r.text
     assert re.search(r'name="password"[^>]*value=', r.text) is None  # a password is never sent back
+
+
+# rule QPW-1: the page says the holder's region's shortest password (its policy), not a fixed 8
+def test_the_hint_gives_the_regions_shortest_password(browser) -> None:
+    from sscard.policy.service import set_policy
+    from tests.people.factories import CLERK
+
+    region = fresh_district()
+    with unit_of_work() as uow:
+        ensure_region(uow, region)
+        set_policy(uow, region_code=region, values={"password_min_length": 10}, reason="QPW-1 test", actor=CLERK)
+        _, number, initial = make_holder(uow, region=region)
+    _sign_in(browser, number, initial)
+    page = browser.get("/portal/password")
+    assert "至少 10 位" in page.text and "至少 8 位" not in page.text

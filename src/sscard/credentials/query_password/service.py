@@ -314,6 +314,13 @@ def change_password(
     notify_holder(uow, person=person, event="password_changed", now=now)
 
 
+def password_min_length(uow: UnitOfWork, *, person_id: int) -> int:
+    """The shortest new password the holder's region accepts (its policy, QPW-1): what the change page says."""
+    person = uow.session.get(Person, person_id)
+    region = person.region_code if person is not None else NATIONAL
+    return get_effective_policy(uow, region_code=region).password_min_length
+
+
 def acknowledge_notice(uow: UnitOfWork, *, session: HolderSession, version: str, now: datetime | None = None) -> None:
     """QPW-4: record that the holder acknowledged this version of the liability notice."""
     now = now or utcnow()

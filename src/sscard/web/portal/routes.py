@@ -15,7 +15,12 @@ from sscard.credentials.query_password.errors import (
     PasswordWeak,
 )
 from sscard.credentials.query_password.notices import LIABILITY_NOTICE
-from sscard.credentials.query_password.service import acknowledge_notice, change_password, login_holder
+from sscard.credentials.query_password.service import (
+    acknowledge_notice,
+    change_password,
+    login_holder,
+    password_min_length,
+)
 from sscard.credentials.query_password.sessions import end_session
 from sscard.db.base import utcnow
 from sscard.db.early_commit import Why, commit_early_on
@@ -115,6 +120,7 @@ def _password_page(
         must_change=holder.must_change,
         via_temporary=holder.via_temporary,
         weak_reason=weak_reason,
+        min_length=password_min_length(page.uow, person_id=holder.person_id),
     )
 
 
