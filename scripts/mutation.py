@@ -8,14 +8,14 @@ group costs its own tests once plus a few seconds per mutant. Results are kept b
 each mutant's verdict in var/mutation/<group>/mutants/); `--fresh` starts a group over.
 
     .venv/bin/python scripts/mutation.py                 # every group, most important first
-    .venv/bin/python scripts/mutation.py pin cards       # only these groups
+    .venv/bin/python scripts/mutation.py pin-rules card-states   # only these groups (names: --list)
     .venv/bin/python scripts/mutation.py --list          # the groups, their files and tests
     .venv/bin/python scripts/mutation.py --summary       # the figures of the groups already run
     .venv/bin/python scripts/mutation.py --recheck pin   # only the survivors again, with today's tests
     .venv/bin/python scripts/mutation.py audit --only '*x__entry_fault__*'   # these functions' mutants only
 
-Not part of `make test`: a full run takes tens of minutes. MUTATION_JOBS (default 1) sets mutmut's
---max-children; the run is niced (the machine is shared).
+Not part of `make test`: a full run takes hours on 2 cores (docs/mutation-report.md: each group's time).
+MUTATION_JOBS (default 1) sets mutmut's --max-children; the run is niced (the machine is shared).
 """
 
 from __future__ import annotations

@@ -138,10 +138,10 @@ def _pg_url() -> str:
     return PG_URL
 
 
-# rule ID-5 (migration 0014): rows sealed before row binding are re-sealed bound on upgrade (and read
+# rule ID-5 (migration 0015): rows sealed before row binding are re-sealed bound on upgrade (and read
 # bound afterwards, no longer unbound), unbound again on downgrade
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_migration_0014_binds_existing_rows(backend, tmp_path) -> None:
+def test_migration_0015_binds_existing_rows(backend, tmp_path) -> None:
     from sscard.db import migrate
     from sscard.db.session import build_engine
     from sscard.identity.protected import EMAIL, ID_NUMBER, NAME, PHONE, employer_row, person_row
