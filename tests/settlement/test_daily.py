@@ -84,3 +84,19 @@ def test_file_and_reconcile(terminal, funded_card, tmp_path) -> None:
         )
     result = _cli("settlement", "reconcile", "--date", today, "--dir", str(tmp_path))
     assert result.exit_code == 1 and "has no terminal" in result.output, result.output
+
+
+# rule FIN-1: a day whose ledger legs (or terminal transactions) are archived is refused as PERIOD_ARCHIVED
+# by the settlement files and the reconciliation, not written empty or "reconciled, 0 transactions"
+def test_an_archived_day_is_refused(uow, monkeypatch, tmp_path) -> None:
+    from sscard.ledger import archive
+    from sscard.ledger.errors import PeriodArchived
+    from sscard.settlement.daily import reconcile, write_files
+
+    monkeypatch.setattr(archive, "cut", lambda session: date(2026, 1, 1))  # the ledger archived before 2026
+    for run in (write_files, reconcile):
+        with pytest.raises(PeriodArchived) as info:
+            run(uow, on=date(2025, 12, 31), directory=tmp_path)
+        assert "2025-12-31" in str(info.value) and info.value.code == "PERIOD_ARCHIVED"
+    assert write_files(uow, on=date(2026, 1, 1), directory=tmp_path) == []  # the cut's own day is kept
+    assert reconcile(uow, on=date(2026, 1, 1), directory=tmp_path).ok

@@ -29,7 +29,10 @@ from sqlalchemy.orm import aliased
 
 from sscard.cards.models import Card
 from sscard.cards.numbers import mask_card_no
+from sscard.db.partitions import archived_before
 from sscard.db.session import UnitOfWork
+from sscard.ledger import archive
+from sscard.ledger.errors import PeriodArchived
 from sscard.ledger.models import AccountKind, Institution, LedgerAccount, LedgerLeg, LedgerPosting, PostingKind
 from sscard.settlement.models import TerminalTxn, TxnPurpose
 
@@ -103,8 +106,20 @@ def file_path(directory: Path, on: date, institution_id: int) -> Path:
     return directory / on.isoformat() / f"institution-{institution_id}.csv"
 
 
+def refuse_archived(uow: UnitOfWork, on: date) -> None:
+    """PERIOD_ARCHIVED for a day whose terminal transactions or ledger legs ``sscard partitions detach``
+    archived: its file would be empty and its reconciliation a false "0 transactions" (or a false
+    difference against the file written before the archive)."""
+    what = f"the settlement day {on:%Y-%m-%d}"
+    archive.refuse_before(uow.session, on, what)
+    first = archived_before(uow.session.connection(), "terminal_txn")
+    if first is not None and on < first:
+        raise PeriodArchived(f"{what}: terminal transactions before {first:%Y-%m-%d} are archived")
+
+
 def write_files(uow: UnitOfWork, *, on: date, directory: Path) -> list[Path]:
     """Write the day's settlement file of every institution with transactions that day; the paths."""
+    refuse_archived(uow, on)
     written = []
     for institution_id, rows in sorted(_rows(uow, on).items()):
         path = file_path(directory, on, institution_id)
@@ -161,6 +176,7 @@ def _check_postings(uow: UnitOfWork, on: date, report: DayReport) -> None:
 
 def reconcile(uow: UnitOfWork, *, on: date, directory: Path) -> DayReport:
     """Prove that the day's terminal transactions, ledger postings and settlement files agree."""
+    refuse_archived(uow, on)
     report = DayReport(on)
     rows = _rows(uow, on)
     report.institutions = len(rows)
