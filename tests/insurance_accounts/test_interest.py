@@ -145,3 +145,22 @@ def test_cli_credit_interest(db_env) -> None:
     assert refused.exit_code != 0 and "INTEREST_YEAR_OPEN" in refused.output
     unknown = runner.invoke(app, ["accounts", "credit-interest", "--year", "2024", "--region", "999999"])
     assert unknown.exit_code == 1 and "REGION_NOT_FOUND" in unknown.output  # not "0 accounts credited"
+
+
+# rule INS-5: only a duplicate key counts as "already credited" when a chunk is redone one by one; another
+# refusal (a month archived meanwhile: the default partition's CHECK) is raised, not reported as credited
+def test_only_a_duplicate_key_is_already_credited() -> None:
+    import sqlite3
+
+    import psycopg
+    from sqlalchemy.exc import IntegrityError
+
+    from sscard.insurance.accounts.interest import _is_unique_violation
+
+    def error(orig: Exception) -> IntegrityError:
+        return IntegrityError("INSERT INTO ledger_posting ...", {}, orig)
+
+    assert _is_unique_violation(error(psycopg.errors.UniqueViolation()))
+    assert not _is_unique_violation(error(psycopg.errors.CheckViolation()))
+    assert _is_unique_violation(error(sqlite3.IntegrityError("UNIQUE constraint failed: ledger_posting.source_ref")))
+    assert not _is_unique_violation(error(sqlite3.IntegrityError("CHECK constraint failed: archived_months")))

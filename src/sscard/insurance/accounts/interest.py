@@ -244,12 +244,23 @@ def credit_interest(
     return run
 
 
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    """A duplicate key (the year's interest already posted), not another refusal: a month archived meanwhile
+    is the default partition's CHECK, which must not be counted as "already credited"."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)  # psycopg
+    if sqlstate is not None:
+        return bool(sqlstate == "23505")
+    return "UNIQUE constraint failed" in str(exc.orig)  # SQLite
+
+
 def _one_by_one(uow: UnitOfWork, *, postings: Sequence[NewPosting], actor: Actor, run: InterestRun) -> None:
     for new in postings:
         try:
             with uow.session.begin_nested():
                 post_many(uow, postings=[new], actor=actor)
-        except IntegrityError:
+        except IntegrityError as exc:
+            if not _is_unique_violation(exc):
+                raise
             run.credited -= 1
             run.already += 1
             run.total_fen -= new.legs[0].amount_fen
