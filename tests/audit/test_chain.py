@@ -137,8 +137,12 @@ def test_a_broken_link_is_named(uow) -> None:
 
 
 # rule CH-4: the entry is part of the caller's transaction
-def test_rolled_back_change_leaves_no_entry(db) -> None:
+def test_rolled_back_change_leaves_no_entry(db_env) -> None:
+    # db_env: the chain's check reads this database's own anchor file, which CLI tests that ran before on the
+    # shared database may have anchored (with db alone it read the default path: "missing or empty").
     from sscard.db.session import unit_of_work
+
+    db = db_env
 
     try:
         with unit_of_work(db.engine) as uow:
