@@ -194,7 +194,7 @@ def test_batch_append_tampering_detected(uow) -> None:
 
 
 # rule CH-4: batches appended at once on separate connections neither deadlock nor break a chain
-def test_parallel_batch_appends_keep_every_chain_intact(db) -> None:
+def test_parallel_batch_appends_keep_every_chain_intact(db_env) -> None:
     import threading
 
     import pytest
@@ -202,6 +202,7 @@ def test_parallel_batch_appends_keep_every_chain_intact(db) -> None:
     from sscard.audit import AuditEvent, record_events
     from sscard.db.session import unit_of_work
 
+    db = db_env  # the chain's check reads this database's own anchor file (see the test above)
     if db.backend != "postgresql":
         pytest.skip("real parallelism needs PostgreSQL (SQLite serialises writers)")
     barrier = threading.Barrier(6, timeout=30)
