@@ -256,12 +256,17 @@ def fresh_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> It
 def _drop_database(database: TestDatabase) -> None:
     database.engine.dispose()
     if database.schema:
-        from sscard.db.session import build_engine
+        drop_schema(database.url, database.schema)
 
-        admin = build_engine(database.url)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{database.schema}" CASCADE'))
-        admin.dispose()
+
+def drop_schema(url: str, schema: str) -> None:
+    """Drop a PostgreSQL test schema (and everything in it) through an engine of its own."""
+    from sscard.db.session import build_engine
+
+    admin = build_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
 
 
 @pytest.fixture

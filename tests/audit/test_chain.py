@@ -19,6 +19,16 @@ def _write(uow, n: int, subject_prefix: str = "card:") -> list[AuditEntry]:
     ]
 
 
+def _modified_at(report, target) -> None:
+    """The report names ``target`` (stream, place, id) as the first entry whose content was changed."""
+    assert (report.problem.stream, report.problem.seq, report.problem.entry_id) == (
+        target.stream,
+        target.seq,
+        target.id,
+    )
+    assert report.problem.reason == "content does not match its hash (entry modified)"
+
+
 # rule CH-4
 def test_intact_chain_verifies(uow) -> None:
     _write(uow, 40)
@@ -35,12 +45,7 @@ def test_modified_entry_detected(uow) -> None:
     uow.session.expire_all()
     report = verify_chain(uow)
     assert not report.ok
-    assert (report.problem.stream, report.problem.seq, report.problem.entry_id) == (
-        target.stream,
-        target.seq,
-        target.id,
-    )
-    assert report.problem.reason == "content does not match its hash (entry modified)"
+    _modified_at(report, target)
 
 
 # rule CH-4: a deleted entry breaks the chain at its successor
@@ -351,12 +356,7 @@ def test_every_column_is_covered_by_the_hash(uow, column: str, value: object) ->
     uow.session.execute(update(AuditEntry).where(AuditEntry.id == target.id).values({column: new}))
     uow.session.expire_all()
     report = verify_chain(uow)
-    assert (report.problem.stream, report.problem.seq, report.problem.entry_id) == (
-        target.stream,
-        target.seq,
-        target.id,
-    )
-    assert report.problem.reason == "content does not match its hash (entry modified)"
+    _modified_at(report, target)
 
 
 # rule CH-4: a head whose hash alone was rewritten is named, with why

@@ -24,6 +24,7 @@ from sscard.ledger.models import LedgerPosting
 from sscard.ledger.rules import Leg
 from sscard.ledger.service import balance, balance_on, movements, open_account, post, reverse
 from sscard.ledger.service import check as check_ledger
+from tests.conftest import drop_schema
 
 THIS_MONTH = month_start(datetime.now(UTC))
 YEAR = [add_months(THIS_MONTH, n) for n in range(-14, -2)]  # twelve months of postings, the last 3 months ago
@@ -317,7 +318,4 @@ def test_migration_round_trip_keeps_the_ledger(pg, tmp_path, monkeypatch) -> Non
         assert state() == (True, 3, 6, [(undo, paid)], True)
     finally:
         engine.dispose()
-        admin = build_engine(pg.url)
-        with admin.begin() as c:
-            c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+        drop_schema(pg.url, schema)

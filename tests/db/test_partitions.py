@@ -25,7 +25,7 @@ from sscard.db import partitions
 from sscard.db.partitions import PartitionError, add_months, month_start
 from sscard.db.session import UnitOfWork
 from sscard.ledger.service import check as check_ledger
-from tests.conftest import rolled_back_uow
+from tests.conftest import drop_schema, rolled_back_uow
 
 THIS_MONTH = month_start(datetime.now(UTC))
 # One worker, in this order: archiving takes months out of the module's database for good.
@@ -422,10 +422,7 @@ def test_migration_round_trip_keeps_the_chain(pg, monkeypatch, tmp_path) -> None
         assert state() == (True, True, 5, 3, True)
     finally:
         engine.dispose()
-        admin = build_engine(pg.url)
-        with admin.begin() as c:
-            c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+        drop_schema(pg.url, schema)
 
 
 # rule CH-4: an entry committed while ``ensure`` moves its month out of the default partition is kept, not
