@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
