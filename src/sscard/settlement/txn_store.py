@@ -38,6 +38,8 @@ from sscard.settlement.models import TerminalTxn
 
 T = cast(Table, TerminalTxn.__table__)
 DIGEST_PURPOSE = "terminal_txn_request"  # the blind index's purpose: no other index shares these values
+# The canonical request's encoder, built once (``json.dumps`` with these arguments builds one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 _FIND = select(T.c.request_digest, T.c.answer).where(
     T.c.terminal_id == bindparam("terminal_id"), T.c.txn_id == bindparam("txn_id")
 )
@@ -65,10 +67,7 @@ def request_digests(purpose: str, requests: Sequence[Mapping[str, object]]) -> l
     """``request_digest`` of many requests of one purpose (a terminal batch's payments), in order: the
     security module's index key is looked up once for all of them, not once a payment."""
     canonical = [
-        hashlib.sha256(
-            json.dumps({"purpose": purpose, **fields}, sort_keys=True, separators=(",", ":"), default=str).encode()
-        ).digest()
-        for fields in requests
+        hashlib.sha256(_CANONICAL.encode({"purpose": purpose, **fields}).encode()).digest() for fields in requests
     ]
     keyed = get_security_module().blind_indexes([(digest, DIGEST_PURPOSE) for digest in canonical])
     return [digest.hex() for digest in keyed]
