@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from sscard.db.session import UnitOfWork
@@ -156,3 +156,16 @@ def get_txn(uow: UnitOfWork, *, terminal_id: str, txn_id: str) -> TerminalTxn | 
     """The stored transaction (ORM row), or None."""
     query = select(TerminalTxn).where(TerminalTxn.terminal_id == terminal_id, TerminalTxn.txn_id == txn_id)
     return uow.session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+
+
+# PostgreSQL: the key row ``sscard partitions detach`` leaves behind (docs/partitioning.md).
+_ARCHIVED_KEY = text("SELECT 1 FROM terminal_txn_key WHERE terminal_id = :terminal_id AND txn_id = :txn_id")
+
+
+def is_archived(uow: UnitOfWork, *, terminal_id: str, txn_id: str) -> bool:
+    """Whether the terminal's transaction id names a row of an archived month: its key is kept (so the id
+    stays taken) while its row left with the month. Call it after ``get_txn`` found no row. Never on
+    SQLite (nothing is archived there)."""
+    if dialect_of(uow) != "postgresql":
+        return False
+    return uow.session.execute(_ARCHIVED_KEY, {"terminal_id": terminal_id, "txn_id": txn_id}).first() is not None
