@@ -223,14 +223,15 @@ def _entry_field(i: int, column: str) -> str:
 
 # PostgreSQL: every head and entry of a batch in one statement whatever the batch's size, the rows as
 # one JSON document (one parameter to send, where an array per column cost more than the statement),
-# each entry an array of its columns in ``_ENTRY_COLUMNS`` order (no key names to encode, send and
-# parse), inserted in the order given: the ids, and so the order verify_chain walks, follow seq.
-# Shared by every batch that appends (``record_events``, the terminal batches' ``credentials/pin/batch_db.py``).
-# The SQL is built once from the table's own column names, never from input.
+# each head and entry an array of its columns (entries in ``_ENTRY_COLUMNS`` order): no key names to
+# encode, send and parse (objects through ``jsonb_to_recordset`` cost the backend more CPU: bench/README.md,
+# settlement, sixteenth session). Inserted in the order given: the ids, and so the order verify_chain
+# walks, follow seq. Shared by every batch that appends (``record_events``, the terminal batches'
+# ``credentials/pin/batch_db.py``). The SQL is built once from the table's own column names, never from input.
 APPEND_MANY_PG = text(
     "WITH moved AS (UPDATE audit_stream_head AS h SET seq = m.seq, last_hash = decode(m.hash, 'hex') "  # noqa: S608
-    "FROM jsonb_to_recordset(CAST(:heads AS jsonb)) AS m(stream integer, seq bigint, hash text) "
-    "WHERE h.stream = m.stream) "
+    "FROM (SELECT CAST(x->>0 AS integer) AS stream, CAST(x->>1 AS bigint) AS seq, x->>2 AS hash "
+    "FROM jsonb_array_elements(CAST(:heads AS jsonb)) AS x) AS m WHERE h.stream = m.stream) "
     f"INSERT INTO audit_entry (at, {', '.join(_ENTRY_COLUMNS)}) "
     "SELECT :at, "
     + ", ".join(_entry_field(i, c) for i, c in enumerate(_ENTRY_COLUMNS))
@@ -325,7 +326,7 @@ def by_stream(events: Iterable[AuditEvent]) -> dict[int, list[AuditEvent]]:
 
 def append_many_params(at: datetime, rows: list[dict[str, Any]], moves: list[dict[str, Any]]) -> dict[str, Any]:
     """The parameters of ``APPEND_MANY_PG`` (PostgreSQL) for ``chain_entries``' result."""
-    heads_json = [{"stream": m["h_stream"], "seq": m["h_seq"], "hash": m["h_hash"].hex()} for m in moves]
+    heads_json = [[m["h_stream"], m["h_seq"], m["h_hash"].hex()] for m in moves]
     entries_json = [_as_json_row(r) for r in rows]
     return {"at": at, "heads": _COMPACT.encode(heads_json), "entries": _COMPACT.encode(entries_json)}
 
