@@ -288,6 +288,25 @@ def test_the_canonical_bytes_are_pinned() -> None:
     assert chain_hash(prev, content) == get_security_module().audit_mac(prev + content)[:32]
 
 
+# rule CH-4: a batch's links, MACed in one call of the module (one key look-up), are the bytes one
+# ``audit_mac`` per link gives: each after its predecessor's link, stream by stream
+def test_a_batch_of_links_is_chained_as_one_mac_per_link() -> None:
+    from sscard.security_module import get_security_module
+    from sscard.security_module.module import SecurityModule
+
+    module = get_security_module()
+    chains = [(b"\x01" * 32, [b"a", b"bb", b"ccc"]), (b"\x02" * 32, [b"d"]), (b"\x03" * 32, [])]
+    expected = []
+    for prev, contents in chains:
+        links = []
+        for content in contents:
+            prev = module.audit_mac(prev + content)[:32]
+            links.append(prev)
+        expected.append(links)
+    assert module.audit_chains(chains) == expected
+    assert SecurityModule.audit_chains(module, chains) == expected  # the interface's own, for other modules
+
+
 # rule CH-4: what an append writes is what the walk checks: the stored hash is the chain hash of the
 # entry's canonical bytes after its predecessor's hash, and every column is the one given
 def test_an_entry_is_stored_as_given_and_chained_to_its_predecessor(uow) -> None:

@@ -432,3 +432,26 @@ def test_a_refund_or_reversal_id_reused_for_another_settlement_is_a_conflict(
     assert refusal(pharmacy.reverse, "O2", "V1").code == "TXN_CONFLICT"
     assert refusal(pharmacy.refund, "O4", "R1", amount_fen=100).code == "TXN_CONFLICT"
     assert ledger_counts() == counts and balance_of(account) == 10_000 - 4_000 + 1_000 + 100
+
+
+# rule FIN-1: a refund or reversal of a settlement whose month is archived (its row detached, its key kept
+# in terminal_txn_key: docs/partitioning.md) is refused as archived, not as unknown, and moves nothing; an
+# id never used is still unknown
+def test_a_refund_of_an_archived_settlement_is_period_archived(terminal, funded_card, ledger_counts, db) -> None:
+    from sqlalchemy import text
+
+    pharmacy = terminal("pharmacy")
+    card_no, account = funded_card(5_000)
+    pharmacy.settle(card_no, 1_000, "A1")
+    assert refusal(pharmacy.refund, "A0", "R0").code == "TXN_NOT_FOUND"
+    if db.backend != "postgresql":
+        pytest.skip("months are archived on PostgreSQL only (partitions)")
+    with db.engine.begin() as c:  # what a detach leaves: the key, not the row (as ``partitions.ensure`` moves)
+        c.execute(text("SET LOCAL sscard.partition_move = 'on'"))
+        c.execute(text("DELETE FROM terminal_txn WHERE terminal_id = :t AND txn_id = 'A1'"),
+                  {"t": pharmacy.profile.terminal_id})  # fmt: skip
+    counts = ledger_counts()
+    assert refusal(pharmacy.refund, "A1", "R1").code == "PERIOD_ARCHIVED"
+    assert refusal(pharmacy.reverse, "A1", "V1").code == "PERIOD_ARCHIVED"
+    assert refusal(pharmacy.refund, "A0", "R2").code == "TXN_NOT_FOUND"
+    assert ledger_counts() == counts and balance_of(account) == 4_000

@@ -11,7 +11,6 @@ request is already authenticated (its nonce spent): every refusal, replay and co
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -64,6 +63,6 @@ async def _decide(scope: Scope, body: bytes) -> Outcome:
 
 
 async def _answer(scope: Scope, send: Send, answer: dict[str, object]) -> None:
-    """200 with the answer as the route renders it (``SettlementOut``) and the stack's headers."""
-    body = json.dumps(SettlementOut.model_validate(answer).model_dump(mode="json"), separators=(",", ":")).encode()
+    """200 with the answer as the route renders it (``SettlementOut``, compact JSON) and the stack's headers."""
+    body = SettlementOut.model_validate(answer).model_dump_json().encode()
     await send_ok(scope, send, body)

@@ -21,7 +21,14 @@ from sscard.cards.errors import CardBlocked, CardIllegalTransition, CardNotActiv
 from sscard.credentials.pin.errors import PinLocked, PinRequired, PinWrong
 from sscard.db.early_commit import Why, commit_early_on
 from sscard.db.session import UnitOfWork
-from sscard.ledger.errors import AccountClosed, AccountNotFound, InsufficientFunds, LegInvalid, LegsUnbalanced
+from sscard.ledger.errors import (
+    AccountClosed,
+    AccountNotFound,
+    InsufficientFunds,
+    LegInvalid,
+    LegsUnbalanced,
+    PeriodArchived,
+)
 from sscard.people.errors import PersonNotFound
 from sscard.policy.errors import PolicyInvalid
 from sscard.settlement import service
@@ -100,6 +107,7 @@ def settle(
     NotAMedicalTerminal,
     AccountNotFound,
     TxnNotFound,
+    PeriodArchived,
     InsufficientFunds,
     AccountClosed,
     RefundExceedsPayment,
@@ -132,6 +140,7 @@ def refund(
     NotAMedicalTerminal,
     AccountNotFound,
     TxnNotFound,
+    PeriodArchived,
     InsufficientFunds,
     AccountClosed,
     ReversalNotAllowed,

@@ -122,12 +122,18 @@ class AuditEvent:
 def _entry_values(
     event: AuditEvent, *, stream: int, seq: int, prev_hash: bytes, at: datetime, at_text: str | None = None
 ) -> dict[str, Any]:
-    """The row of one entry, its chain hash computed over the canonical bytes (shared by both appends).
+    """The row of one entry, its chain hash computed over the canonical bytes (the single append).
     ``at_text``: ``at`` already formatted, when many entries share it."""
+    values, content = _unchained(event, stream=stream, seq=seq, at=at, at_text=at_text or _at_text(at))
+    values["prev_hash"], values["hash"] = prev_hash, chain_hash(prev_hash, content)
+    return values
+
+
+def _unchained(event: AuditEvent, *, stream: int, seq: int, at: datetime, at_text: str) -> tuple[dict[str, Any], bytes]:
+    """The row of one entry but its hashes, and the canonical bytes its hash is computed over."""
     details_json = _COMPACT_SORTED.encode(event.details or {})
     actor = event.actor
-    content = _canonical(stream, seq, at_text or _at_text(at), actor, event.subject, event.action, event.result,
-                         details_json)  # fmt: skip
+    content = _canonical(stream, seq, at_text, actor, event.subject, event.action, event.result, details_json)
     return {
         "stream": stream,
         "seq": seq,
@@ -141,9 +147,7 @@ def _entry_values(
         "action": event.action,
         "result": event.result,
         "details": details_json,
-        "prev_hash": prev_hash,
-        "hash": chain_hash(prev_hash, content),
-    }
+    }, content
 
 
 def record_event(
@@ -206,32 +210,37 @@ _SET_HEAD = (
 
 
 _ENTRY_COLUMNS = [c.name for c in _ENTRY.c if c.name not in ("id", "at")]
-_SQL_TYPES = {"stream": "integer", "seq": "bigint", "n": "integer"}
+_SQL_TYPES = {"stream": "integer", "seq": "bigint"}
 _HASHES = ("prev_hash", "hash")  # bytea, sent as hex: JSON has no bytes
+
+
+def _entry_field(i: int, column: str) -> str:
+    """The SQL of an entry's ``column``, the ``i``-th of its JSON array."""
+    if column in _HASHES:
+        return f"decode(e.r->>{i}, 'hex')"
+    return f"CAST(e.r->>{i} AS {_SQL_TYPES[column]})" if column in _SQL_TYPES else f"e.r->>{i}"
+
+
 # PostgreSQL: every head and entry of a batch in one statement whatever the batch's size, the rows as
 # one JSON document (one parameter to send, where an array per column cost more than the statement),
-# inserted in the order given: the ids, and so the order verify_chain walks, follow seq. Shared by every
-# batch that appends (``record_events``, the terminal batches' ``credentials/pin/batch_db.py``).
-# The SQL is built once from the table's own column names, never from input.
+# each head and entry an array of its columns (entries in ``_ENTRY_COLUMNS`` order): no key names to
+# encode, send and parse (objects through ``jsonb_to_recordset`` cost the backend more CPU: bench/README.md,
+# settlement, sixteenth session). Inserted in the order given: the ids, and so the order verify_chain
+# walks, follow seq. Shared by every batch that appends (``record_events``, the terminal batches'
+# ``credentials/pin/batch_db.py``). The SQL is built once from the table's own column names, never from input.
 APPEND_MANY_PG = text(
     "WITH moved AS (UPDATE audit_stream_head AS h SET seq = m.seq, last_hash = decode(m.hash, 'hex') "  # noqa: S608
-    "FROM jsonb_to_recordset(CAST(:heads AS jsonb)) AS m(stream integer, seq bigint, hash text) "
-    "WHERE h.stream = m.stream) "
+    "FROM (SELECT CAST(x->>0 AS integer) AS stream, CAST(x->>1 AS bigint) AS seq, x->>2 AS hash "
+    "FROM jsonb_array_elements(CAST(:heads AS jsonb)) AS x) AS m WHERE h.stream = m.stream) "
     f"INSERT INTO audit_entry (at, {', '.join(_ENTRY_COLUMNS)}) "
     "SELECT :at, "
-    + ", ".join(f"decode(e.{c}, 'hex')" if c in _HASHES else f"e.{c}" for c in _ENTRY_COLUMNS)
-    + " FROM jsonb_to_recordset(CAST(:entries AS jsonb)) AS e("
-    + ", ".join(f"{c} {_SQL_TYPES.get(c, 'text')}" for c in [*_ENTRY_COLUMNS, "n"])
-    + ") ORDER BY e.n"
+    + ", ".join(_entry_field(i, c) for i, c in enumerate(_ENTRY_COLUMNS))
+    + " FROM jsonb_array_elements(CAST(:entries AS jsonb)) WITH ORDINALITY AS e(r, n) ORDER BY e.n"
 ).bindparams(bindparam("at", type_=_ENTRY.c.at.type))
 
 
-def _as_json_row(n: int, values: dict[str, Any]) -> dict[str, Any]:
-    row = {c: values[c] for c in _ENTRY_COLUMNS}
-    for c in _HASHES:
-        row[c] = values[c].hex()
-    row["n"] = n
-    return row
+def _as_json_row(values: dict[str, Any]) -> list[Any]:
+    return [values[c].hex() if c in _HASHES else values[c] for c in _ENTRY_COLUMNS]
 
 
 def streams_of(subject_keys: Iterable[str]) -> set[int]:
@@ -282,20 +291,28 @@ def chain_entries(
     by_stream: Mapping[int, Sequence[AuditEvent]], heads: Mapping[int, Any]
 ) -> tuple[datetime, list[dict[str, Any]], list[dict[str, Any]]]:
     """The rows of the entries, chained after the locked ``heads`` (rows with ``seq`` and ``last_hash``)
-    stream by stream in the order given, and the heads' moves."""
+    stream by stream in the order given, and the heads' moves. Every link is MACed in one call of the
+    security module (one key look-up for the batch, not one per entry)."""
     at = utcnow()
     at_text = _at_text(at)
-    rows: list[dict[str, Any]] = []
-    moves: list[dict[str, Any]] = []
+    rows: list[list[dict[str, Any]]] = []
+    chains: list[tuple[bytes, list[bytes]]] = []
     for stream, stream_events in by_stream.items():
-        seq, prev_hash = heads[stream].seq, heads[stream].last_hash
-        for event in stream_events:
-            seq += 1
-            values = _entry_values(event, stream=stream, seq=seq, prev_hash=prev_hash, at=at, at_text=at_text)
-            prev_hash = values["hash"]
-            rows.append(values)
-        moves.append({"h_stream": stream, "h_seq": seq, "h_hash": prev_hash})
-    return at, rows, moves
+        stream_rows, contents = [], []
+        for seq, event in enumerate(stream_events, start=heads[stream].seq + 1):
+            values, content = _unchained(event, stream=stream, seq=seq, at=at, at_text=at_text)
+            stream_rows.append(values)
+            contents.append(content)
+        rows.append(stream_rows)
+        chains.append((heads[stream].last_hash, contents))
+    moves: list[dict[str, Any]] = []
+    all_links = get_security_module().audit_chains(chains)
+    for stream_rows, (prev_hash, _), links in zip(rows, chains, all_links, strict=True):
+        for values, link in zip(stream_rows, links, strict=True):
+            values["prev_hash"], values["hash"] = prev_hash, link
+            prev_hash = link
+        moves.append({"h_stream": stream_rows[-1]["stream"], "h_seq": stream_rows[-1]["seq"], "h_hash": prev_hash})
+    return at, [values for stream_rows in rows for values in stream_rows], moves
 
 
 def by_stream(events: Iterable[AuditEvent]) -> dict[int, list[AuditEvent]]:
@@ -309,8 +326,8 @@ def by_stream(events: Iterable[AuditEvent]) -> dict[int, list[AuditEvent]]:
 
 def append_many_params(at: datetime, rows: list[dict[str, Any]], moves: list[dict[str, Any]]) -> dict[str, Any]:
     """The parameters of ``APPEND_MANY_PG`` (PostgreSQL) for ``chain_entries``' result."""
-    heads_json = [{"stream": m["h_stream"], "seq": m["h_seq"], "hash": m["h_hash"].hex()} for m in moves]
-    entries_json = [_as_json_row(n, r) for n, r in enumerate(rows)]
+    heads_json = [[m["h_stream"], m["h_seq"], m["h_hash"].hex()] for m in moves]
+    entries_json = [_as_json_row(r) for r in rows]
     return {"at": at, "heads": _COMPACT.encode(heads_json), "entries": _COMPACT.encode(entries_json)}
 
 

@@ -136,6 +136,14 @@ class KeyBackend(ABC):
         """``hmac`` of many messages under one key (a backend may batch)."""
         return [self.hmac(ref, data) for data in items]
 
+    def hmac_chain(self, ref: str, prev: bytes, items: Sequence[bytes]) -> list[bytes]:
+        """Chained ``hmac``s under one key: link i = ``hmac(link i-1 ‖ items[i])[:32]``, link -1 = ``prev``."""
+        links = []
+        for data in items:
+            prev = self.hmac(ref, prev + data)[:32]
+            links.append(prev)
+        return links
+
     @abstractmethod
     def aead_decrypt(self, ref: str, blob: bytes, aad: bytes) -> bytes:
         """Reverse ``aead_encrypt``; ``ProtectedDataInvalid`` on any tampering."""

@@ -294,6 +294,12 @@ class ModuleCore(SecurityModule):
         entry = self._usable("AUDIT")
         return self.backend.hmac(self._load("AUDIT", entry.current), data)
 
+    def audit_chains(self, chains: Sequence[tuple[bytes, Sequence[bytes]]]) -> list[list[bytes]]:
+        self._refresh()
+        entry = self._usable("AUDIT")
+        ref = self._load("AUDIT", entry.current)
+        return [self.backend.hmac_chain(ref, prev, contents) for prev, contents in chains]
+
     def anchor_mac(self, data: bytes) -> bytes:
         self._refresh()
         entry = self._usable("ANCHOR")

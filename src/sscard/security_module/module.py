@@ -51,6 +51,19 @@ class SecurityModule(ABC):
     def audit_mac(self, data: bytes) -> bytes:
         """MAC that chains audit entries; its key never leaves the module."""
 
+    def audit_chains(self, chains: Sequence[tuple[bytes, Sequence[bytes]]]) -> list[list[bytes]]:
+        """The links of audit chains: for each ``(prev, contents)``, link i is
+        ``audit_mac(link i-1 ‖ contents[i])[:32]``, link -1 being ``prev``. The same bytes as one
+        ``audit_mac`` per link; an implementation checks and loads the key once per call (a batch's append)."""
+        links: list[list[bytes]] = []
+        for prev, contents in chains:
+            out = []
+            for content in contents:
+                prev = self.audit_mac(prev + content)[:32]
+                out.append(prev)
+            links.append(out)
+        return links
+
     @abstractmethod
     def anchor_mac(self, data: bytes) -> bytes:
         """MAC of an audit anchor (``audit/anchors.py``) under a key used for nothing else."""

@@ -190,6 +190,17 @@ class SoftBackend(KeyBackend):
             out.append(mac.finalize())
         return out
 
+    def hmac_chain(self, ref: str, prev: bytes, items: Sequence[bytes]) -> list[bytes]:
+        self.hmac(ref, b"")  # builds (and checks) the keyed template once
+        template = self._hmacs[ref]
+        links = []
+        for data in items:
+            mac = template.copy()
+            mac.update(prev + data)
+            prev = mac.finalize()[:32]
+            links.append(prev)
+        return links
+
     def aead_decrypt(self, ref: str, blob: bytes, aad: bytes) -> bytes:
         return p.aead_decrypt(self.suite, self._get(ref, "data", ("data",)).value, blob, aad)
 

@@ -42,7 +42,7 @@ from sscard.cards.numbers import normalise_card_no
 from sscard.credentials.pin.campaign import local_date
 from sscard.credentials.pin.service import verify_card_pin
 from sscard.db.session import UnitOfWork
-from sscard.ledger.errors import InsufficientFunds
+from sscard.ledger.errors import InsufficientFunds, PeriodArchived
 from sscard.ledger.models import PostingKind
 from sscard.ledger.rules import Leg
 from sscard.ledger.service import NewPosting, post_many
@@ -222,6 +222,8 @@ def _post(
 
 def _original(uow: UnitOfWork, terminal: SettlingTerminal, txn_id: str) -> TerminalTxn:
     original = txn_store.get_txn(uow, terminal_id=terminal.terminal_id, txn_id=txn_id)
+    if original is None and txn_store.is_archived(uow, terminal_id=terminal.terminal_id, txn_id=txn_id):
+        raise PeriodArchived(f"terminal {terminal.terminal_id}'s transaction {txn_id} is of an archived month")
     if original is None or original.purpose != TxnPurpose.SETTLE:
         raise TxnNotFound(f"terminal {terminal.terminal_id} has no settlement {txn_id}")
     return original

@@ -134,10 +134,18 @@ LOCK_COUNTER_ACCOUNTS = (
 # The row ids are drawn first, so each posting names its transaction (``source_ref``) and each transaction
 # its posting (the sequences looked up once a statement, not twice a row); the foreign keys are checked at
 # the statement's end. No ``ON CONFLICT`` (module docstring).
+# The rows come as one JSON array of arrays (``write_params``: ``_WRITE_FIELDS`` in order, no key names to
+# encode, send and parse), numbered by their place.
+_WRITE_FIELDS = (("terminal_id", None), ("txn_id", None), ("digest", None), ("institution_id", "bigint"),
+                 ("card_id", "bigint"), ("account_id", "bigint"), ("counter_id", "bigint"), ("paid", "bigint"),
+                 ("answer", "json"), ("actor", None), ("channel", None))  # fmt: skip
 WRITE_PG = text(
-    "WITH r AS (SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(n integer, terminal_id text, "
-    "txn_id text, digest text, institution_id bigint, card_id bigint, account_id bigint, counter_id bigint, "
-    "paid bigint, answer json, actor text, channel text)), "
+    "WITH r AS (SELECT x.n, "  # noqa: S608 - built from the constants above, never from input
+    + ", ".join(
+        f"CAST(x.r->{i} AS {sql_type}) AS {name}" if sql_type else f"x.r->>{i} AS {name}"
+        for i, (name, sql_type) in enumerate(_WRITE_FIELDS)
+    )
+    + " FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS x(r, n)), "
     "seqs AS MATERIALIZED (SELECT CAST(pg_get_serial_sequence('terminal_txn', 'id') AS regclass) AS txn_seq, "
     "CAST(pg_get_serial_sequence('ledger_posting', 'id') AS regclass) AS posting_seq), "
     "ids AS MATERIALIZED (SELECT r.*, nextval(seqs.txn_seq) AS txn_row_id, nextval(seqs.posting_seq) AS posting_id "
@@ -209,12 +217,21 @@ def _digests(paid: list[Payment], purpose: str) -> list[str]:
 def write_params(paid: list[Payment], *, kind: str, purpose: str) -> dict[str, Any]:
     """``WRITE_PG``'s parameters for ``paid`` (postings of ``kind``, stored transactions of ``purpose``)."""
     rows = [
-        {"n": n, "terminal_id": p.terminal_id, "txn_id": p.txn_id, "digest": digest,
-         "institution_id": p.institution_id, "card_id": p.card_id, "account_id": p.account_id,
-         "counter_id": p.counter_id, "paid": p.paid, "answer": p.answer, "actor": p.actor.id[:64],
-         "channel": p.actor.channel.value[:16]}
-        for n, (p, digest) in enumerate(zip(paid, _digests(paid, purpose), strict=True))
-    ]  # fmt: skip
+        [
+            p.terminal_id,
+            p.txn_id,
+            digest,
+            p.institution_id,
+            p.card_id,
+            p.account_id,
+            p.counter_id,
+            p.paid,
+            p.answer,
+            p.actor.id[:64],
+            p.actor.channel.value[:16],
+        ]
+        for p, digest in zip(paid, _digests(paid, purpose), strict=True)
+    ]  # fmt: skip (``_WRITE_FIELDS``' order)
     return {
         "rows": _JSON.encode(rows),
         "kind": kind,

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from sscard.db.session import UnitOfWork
@@ -38,6 +38,8 @@ from sscard.settlement.models import TerminalTxn
 
 T = cast(Table, TerminalTxn.__table__)
 DIGEST_PURPOSE = "terminal_txn_request"  # the blind index's purpose: no other index shares these values
+# The canonical request's encoder, built once (``json.dumps`` with these arguments builds one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 _FIND = select(T.c.request_digest, T.c.answer).where(
     T.c.terminal_id == bindparam("terminal_id"), T.c.txn_id == bindparam("txn_id")
 )
@@ -65,10 +67,7 @@ def request_digests(purpose: str, requests: Sequence[Mapping[str, object]]) -> l
     """``request_digest`` of many requests of one purpose (a terminal batch's payments), in order: the
     security module's index key is looked up once for all of them, not once a payment."""
     canonical = [
-        hashlib.sha256(
-            json.dumps({"purpose": purpose, **fields}, sort_keys=True, separators=(",", ":"), default=str).encode()
-        ).digest()
-        for fields in requests
+        hashlib.sha256(_CANONICAL.encode({"purpose": purpose, **fields}).encode()).digest() for fields in requests
     ]
     keyed = get_security_module().blind_indexes([(digest, DIGEST_PURPOSE) for digest in canonical])
     return [digest.hex() for digest in keyed]
@@ -157,3 +156,16 @@ def get_txn(uow: UnitOfWork, *, terminal_id: str, txn_id: str) -> TerminalTxn | 
     """The stored transaction (ORM row), or None."""
     query = select(TerminalTxn).where(TerminalTxn.terminal_id == terminal_id, TerminalTxn.txn_id == txn_id)
     return uow.session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+
+
+# PostgreSQL: the key row ``sscard partitions detach`` leaves behind (docs/partitioning.md).
+_ARCHIVED_KEY = text("SELECT 1 FROM terminal_txn_key WHERE terminal_id = :terminal_id AND txn_id = :txn_id")
+
+
+def is_archived(uow: UnitOfWork, *, terminal_id: str, txn_id: str) -> bool:
+    """Whether the terminal's transaction id names a row of an archived month: its key is kept (so the id
+    stays taken) while its row left with the month. Call it after ``get_txn`` found no row. Never on
+    SQLite (nothing is archived there)."""
+    if dialect_of(uow) != "postgresql":
+        return False
+    return uow.session.execute(_ARCHIVED_KEY, {"terminal_id": terminal_id, "txn_id": txn_id}).first() is not None
