@@ -54,6 +54,9 @@ VOLATILE = {"audit_entry", "audit_stream_head", "audit_checkpoint", "login_throt
 # Audit results that a caller of the other region may leave behind: refusals, and the hotline's
 # "not registered" (its answer for a number it may not disclose).
 NOT_SUCCESS = {"refused", "not_registered", "throttled", "no_card"}  # no_card: a refused hotline loss report
+# The module's tests on one xdist worker: each backend's rows and tokens (``backend``, module scope, the
+# costliest set-up of the suite's in-process tests) are then built once, not once per worker that runs one.
+pytestmark = pytest.mark.xdist_group("authz_matrix")
 
 
 # --- the operations of the app -------------------------------------------------------------------
@@ -80,9 +83,9 @@ def app_operations(app: Any) -> set[str]:
 
 # rule CH-2: every operation is in the expected-permissions table, and every entry is an operation
 def test_table_names_every_route() -> None:
-    from sscard.api.app import create_app
+    from tests.conftest import shared_app
 
-    app = create_app()
+    app = shared_app()  # the routes create_app() serves, built once per process (and its OpenAPI document)
     served = app_operations(app)
     assert len(served) >= 100, f"the route walk found only {len(served)} operations: FastAPI changed?"
     # The OpenAPI document is a second, independent list: each of its operations must be walked too.
@@ -502,13 +505,13 @@ def last_audit_id() -> int:
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[TestClient, Fixtures]]:
-    """One database, one app and one set of tokens and rows per backend."""
+    """One database and one set of tokens and rows per backend."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from sscard.api.app import create_app
     from sscard.config import reset_settings_cache
     from sscard.db.session import reset_engine_cache, unit_of_work
+    from tests.conftest import shared_app
     from tests.staff.factories import PASSWORD, make_staff
 
     for db in fresh_database(request.param, tmp_path_factory):
@@ -521,7 +524,9 @@ def backend(
             reset_settings_cache()
             reset_engine_cache()
             try:
-                with InProcessClient(create_app(), raise_server_exceptions=False) as client:
+                # One app for both backends and both modules (test_region_checks): it reads the database
+                # per request; its build depends only on the settings, the same here each time.
+                with InProcessClient(shared_app(), raise_server_exceptions=False) as client:
                     fx = build(client)
                     with unit_of_work() as uow:
                         fx.ids["login_user"] = make_staff(uow, role=Role.AUDITOR, region_code=REGION_A).username

@@ -29,6 +29,9 @@ from tests.reliability.test_authz_matrix import (
 )
 
 REGION_CHECKED = [key for key, op in TABLE.items() if op.roles and op.region in (TARGET, HIDDEN, OWN)]
+# The module's cases on one xdist worker, so each backend's rows and tokens (``backend``, module scope) are
+# built once rather than on every worker that runs some of them.
+pytestmark = pytest.mark.xdist_group("region_checks")
 
 
 # rule CH-2, CH-4, ID-5: an allowed role of another region is refused on this route, changes nothing, and

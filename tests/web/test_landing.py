@@ -8,17 +8,21 @@ from fastapi.testclient import TestClient
 
 @pytest.fixture
 def page(db_env, monkeypatch):
-    from sscard.api.app import create_app
     from sscard.config import reset_settings_cache
+    from tests.conftest import shared_app
 
     # Production's start-up refusal (the suite's keystore has a development root) is tested in
-    # tests/security_module/test_production_start.py; here only the page's text matters.
+    # tests/security_module/test_production_start.py; here only the page's text matters. Both names:
+    # create_app() calls the first, shared_app() the second when it hands back an app already built.
     monkeypatch.setattr("sscard.api.app.ensure_production_ready", lambda: None)
+    monkeypatch.setattr("sscard.startup.ensure_production_ready", lambda: None)
 
     def get(env: str = "test", **params: str):
+        # The app of this environment, built once per process (the page reads the environment per
+        # request, but the app's build differs between dev, test and prod: shared_app keys on it).
         monkeypatch.setenv("SSCARD_ENV", env)
         reset_settings_cache()
-        return TestClient(create_app()).get("/", params=params)
+        return TestClient(shared_app()).get("/", params=params)
 
     yield get
     reset_settings_cache()
@@ -49,9 +53,9 @@ def test_demo_logins_only_in_dev(page) -> None:
 
 
 def test_api_docs_are_served_without_a_cdn(page) -> None:
-    from sscard.api.app import create_app
+    from tests.conftest import shared_app
 
-    client = TestClient(create_app())
+    client = TestClient(shared_app())
     for url in ("/api/docs", "/api/redoc"):
         html = client.get(url).text
         assert "/api/docs-static/" in html and "cdn" not in html.lower() and "googleapis" not in html
