@@ -476,3 +476,56 @@ def test_a_settlement_of_another_day_or_refunded_is_not_reversed(uow, funded) ->
     assert _refused(_reverse, uow, t, "D2", "V3").code == "TXN_CONFLICT"
     assert balance(uow, account) == 5_000 - 1_000 + 1
     _ledger_ok(uow)
+
+
+# --------------------------------------------------------------------------------- a copy that won the race
+@pytest.fixture
+def copy_not_yet_committed(monkeypatch):
+    """``copy_not_yet_committed()``: the next request's first look-up (before the account's lock) finds
+    nothing, as when a copy of it commits while this one waits for the lock; later look-ups find its answer."""
+    from sscard.settlement import txn_store
+
+    real, blind = txn_store.replay, [0]
+
+    def replay(uow, **key: Any) -> dict[str, Any] | None:
+        if blind[0]:
+            blind[0] -= 1
+            return None
+        return real(uow, **key)
+
+    monkeypatch.setattr(txn_store, "replay", replay)
+
+    def arm() -> None:
+        blind[0] = 1
+
+    return arm
+
+
+# rule FIN-1: a copy of the request that committed while this one waited for the account's lock is found under
+# the lock and its answer given as a replay, not decided again (its money has moved: a second decision would
+# refuse it as too little money, nothing left to refund, already reversed — or pay twice)
+def test_a_copy_answered_while_waiting_for_the_lock_is_replayed(uow, funded, copy_not_yet_committed) -> None:
+    t = _terminal()
+    card_no, account = funded(3_000)
+    _pay(uow, t, card_no, 1_000, "S1")
+    whole = _pay(uow, t, card_no, 2_000, "S2")  # the balance is now 0
+    moves = _moves(uow)
+    copy_not_yet_committed()
+    assert _pay(uow, t, card_no, 2_000, "S2") == Answer(whole.body, replayed=True)
+    assert _moves(uow) == moves
+    refunded = _refund(uow, t, "S2", "R1")  # the whole of it
+    moves = _moves(uow)
+    copy_not_yet_committed()
+    assert _refund(uow, t, "S2", "R1") == Answer(refunded.body, replayed=True)
+    assert _moves(uow) == moves
+    reversed_ = _reverse(uow, t, "S1", "V1")
+    moves = _moves(uow)
+    copy_not_yet_committed()
+    assert _reverse(uow, t, "S1", "V1") == Answer(reversed_.body, replayed=True)
+    assert _moves(uow) == moves
+    # with money left, the copy's claim of the transaction id is what finds it
+    again = _pay(uow, t, card_no, 500, "S3")
+    moves = _moves(uow)
+    copy_not_yet_committed()
+    assert _pay(uow, t, card_no, 500, "S3") == Answer(again.body, replayed=True)
+    assert _moves(uow) == moves and balance(uow, account) == 2_500
