@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from sscard.audit import Actor, Channel, record_event
 from sscard.audit.checkpoints import checkpoint_mac
@@ -158,6 +158,9 @@ def test_walk_tells_progress(uow) -> None:
     assert report.ok and told
     assert all(a[0] <= b[0] for a, b in zip(told, told[1:], strict=False))
     assert told[-1] == (report.entries, report.entries)
+    # what is to walk is known before the walk: every entry, told the same in every call, and counted exactly
+    entries = uow.session.scalar(select(func.count()).select_from(AuditEntry))
+    assert report.entries == entries and {total for _walked, total in told} == {entries}
 
 
 # Two walks may overlap (a national walk can outlast the night): checkpoints only move forward
@@ -173,6 +176,12 @@ def test_checkpoints_only_move_forward(uow) -> None:
     record_checkpoints(uow, [older], at=utcnow())  # the slower walk, finishing last
     uow.session.expire_all()
     assert _checkpoint_of(uow, later).seq == later.seq
+    # a walk that read the same head leaves the checkpoint as it was: its time is when the place was first vouched
+    kept = _checkpoint_of(uow, later)
+    stamped = (kept.verified_at, kept.mac)
+    record_checkpoints(uow, [newer], at=utcnow() + timedelta(minutes=5))
+    uow.session.expire_all()
+    assert (_checkpoint_of(uow, later).verified_at, _checkpoint_of(uow, later).mac) == stamped
     assert verify_chain(uow, since_checkpoints=True).ok
 
 

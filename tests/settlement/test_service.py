@@ -189,6 +189,20 @@ def test_a_repeated_payment_is_replayed_and_another_request_under_its_id_conflic
     assert _pay(uow, _terminal("clinic"), card_no, 1_000, "X1").body["balance_fen"] == 8_000
 
 
+# rule FIN-1: a repeat is answered from the store before anything else is checked: a terminal retrying a payment
+# after the holder reported the card lost gets the first answer, not CARD_BLOCKED (the money did move)
+def test_a_repeat_is_answered_before_the_card_is_checked_again(uow, funded) -> None:
+    t = _terminal()
+    id_number = new_id_number()
+    card_no, account = funded(5_000, id_number=id_number)
+    first = _pay(uow, t, card_no, 1_000, "L1")
+    report_loss_by_hotline(uow, id_number=id_number, actor=CLERK)
+    moves = _moves(uow)
+    assert _pay(uow, t, card_no, 1_000, "L1") == Answer(first.body, replayed=True)
+    assert _refused(_pay, uow, t, card_no, 1_000, "L2").code == "CARD_BLOCKED"
+    assert _moves(uow) == moves and balance(uow, account) == 4_000
+
+
 # rule FIN-1: not enough money is INSUFFICIENT_FUNDS (with the balance), nothing stored; a partial payment
 # pays what the account holds and answers the rest; the whole balance is paid, not one fen more
 def test_insufficient_funds_and_partial_payment(uow, funded) -> None:
