@@ -464,3 +464,17 @@ def test_verify_keeps_a_broken_streams_anchor_and_tells_progress(tuow) -> None:
     told.clear()
     checkpoint_chain(tuow, actor=OPERATOR, progress=lambda a, b: told.append((a, b)))
     assert told
+
+
+# rule CH-4: a tail cut off after the last anchor but behind a checkpoint is found by the checkpoint, anchors or
+# not: what the anchors vouch for is checked besides what the checkpoints vouch for, not instead of it
+def test_a_tail_cut_behind_a_checkpoint_is_found_when_an_older_anchor_is_intact(tuow) -> None:
+    entries = _stream_of(tuow, "t24-q:x", 3)
+    _anchor(tuow)  # vouches for the first three
+    entries += _stream_of(tuow, "t24-q:x", 2)
+    assert checkpoint_chain(tuow, actor=OPERATOR)[0].ok  # vouches for all five
+    _cut_tail(tuow, entries[-1], entries[-2])
+    tuow.session.expire_all()
+    report = verify_chain(tuow)
+    assert [(p.stream, p.seq, p.entry_id) for p in report.problems] == [(entries[-1].stream, entries[-1].seq, None)]
+    assert "removed from the end" in report.problem.reason and "checkpoint" in report.problem.reason
