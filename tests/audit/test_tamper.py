@@ -478,3 +478,22 @@ def test_a_tail_cut_behind_a_checkpoint_is_found_when_an_older_anchor_is_intact(
     report = verify_chain(tuow)
     assert [(p.stream, p.seq, p.entry_id) for p in report.problems] == [(entries[-1].stream, entries[-1].seq, None)]
     assert "removed from the end" in report.problem.reason and "checkpoint" in report.problem.reason
+
+
+# rule CH-4: a stream without its head between two streams that hold entries (neither the lowest nor the
+# highest) is found too
+def test_a_headless_stream_between_others_is_found(tuow) -> None:
+    from sscard.audit.service import stream_for
+    from sscard.config import get_settings
+
+    n = get_settings().audit_streams
+    by_stream = {stream_for(f"t24-r:{i}", n): f"t24-r:{i}" for i in range(200)}
+    low, middle, high = sorted(by_stream)[0], sorted(by_stream)[len(by_stream) // 2], sorted(by_stream)[-1]
+    assert low < middle < high
+    entries = {s: _stream_of(tuow, by_stream[s], 2) for s in (low, middle, high)}
+    tuow.session.execute(delete(AuditStreamHead).where(AuditStreamHead.stream == middle))
+    tuow.session.expire_all()
+    report = verify_chain(tuow)
+    assert [(p.stream, p.seq, p.entry_id, p.reason) for p in report.problems] == [
+        (middle, 1, entries[middle][0].id, "entries in a stream that has no head (stream head removed)")
+    ]
