@@ -243,11 +243,12 @@ def test_parallel_batch_appends_keep_every_chain_intact(db_env) -> None:
 
 # rule CH-4: an entry slipped in past a head is found in any stream, the last one included (the walk
 # looks for such entries a few hundred streams per query)
-def test_entry_past_the_head_found_in_any_stream(uow) -> None:
+@pytest.mark.parametrize("place", ["first", "last"])
+def test_entry_past_the_head_found_in_any_stream(uow, place: str) -> None:
     from sscard.audit.models import AuditStreamHead
     from sscard.config import get_settings
 
-    last = get_settings().audit_streams - 1
+    last = get_settings().audit_streams - 1 if place == "last" else 0
     head = uow.session.get(AuditStreamHead, last)
     assert head is not None
     seq = head.seq

@@ -11,6 +11,7 @@ in a test outlives the test's rolled-back transaction, so neither may be shared 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -482,13 +483,18 @@ def test_a_tail_cut_behind_a_checkpoint_is_found_when_an_older_anchor_is_intact(
 
 # rule CH-4: a stream without its head between two streams that hold entries (neither the lowest nor the
 # highest) is found too
-def test_a_headless_stream_between_others_is_found(tuow) -> None:
+@pytest.mark.parametrize("where", ["middle", "just below the highest"])
+def test_a_headless_stream_between_others_is_found(tuow, where: str) -> None:
     from sscard.audit.service import stream_for
     from sscard.config import get_settings
 
     n = get_settings().audit_streams
     by_stream = {stream_for(f"t24-r:{i}", n): f"t24-r:{i}" for i in range(200)}
-    low, middle, high = sorted(by_stream)[0], sorted(by_stream)[len(by_stream) // 2], sorted(by_stream)[-1]
+    ordered = sorted(by_stream)
+    if where == "middle":
+        low, middle, high = ordered[0], ordered[len(ordered) // 2], ordered[-1]
+    else:  # the highest stream with entries right after the headless one
+        low, (middle, high) = ordered[0], next((a, b) for a, b in itertools.pairwise(ordered) if b == a + 1)
     assert low < middle < high
     entries = {s: _stream_of(tuow, by_stream[s], 2) for s in (low, middle, high)}
     tuow.session.execute(delete(AuditStreamHead).where(AuditStreamHead.stream == middle))
