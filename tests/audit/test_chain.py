@@ -243,11 +243,12 @@ def test_parallel_batch_appends_keep_every_chain_intact(db_env) -> None:
 
 # rule CH-4: an entry slipped in past a head is found in any stream, the last one included (the walk
 # looks for such entries a few hundred streams per query)
-def test_entry_past_the_head_found_in_any_stream(uow) -> None:
+@pytest.mark.parametrize("place", ["first", "last"])
+def test_entry_past_the_head_found_in_any_stream(uow, place: str) -> None:
     from sscard.audit.models import AuditStreamHead
     from sscard.config import get_settings
 
-    last = get_settings().audit_streams - 1
+    last = get_settings().audit_streams - 1 if place == "last" else 0
     head = uow.session.get(AuditStreamHead, last)
     assert head is not None
     seq = head.seq
@@ -470,3 +471,41 @@ def test_streams_of_and_count_entries(uow) -> None:
     before = count_entries(uow)
     _write(uow, 3, "count:")
     assert count_entries(uow) == before + 3 == uow.session.scalar(select(func.count()).select_from(AuditEntry))
+
+
+# rule CH-4: PostgreSQL's batch append sends its heads and entries as two JSON documents; what they carry is
+# the chain as computed (every column but the id and the time, which is one parameter; hashes as hex; each
+# entry numbered in the order given, which is the order of the inserted ids the walk follows)
+def test_the_batch_statements_parameters_carry_the_chain_as_computed() -> None:
+    import json
+    from types import SimpleNamespace
+
+    from sscard.audit import AuditEvent
+    from sscard.audit.service import append_many_params, chain_entries
+
+    other = Actor(kind="terminal", id="T1101050000000A", channel=Channel.TERMINAL, role="pharmacy", region="110105")
+    events = {
+        3: [AuditEvent(CLERK, "card.activate", "card:维", details={"i": 1}),
+            AuditEvent(other, "pin.verify", "card:b", "wrong")],
+        8: [AuditEvent(other, "settlement.pay", "card:c", details={"fen": 5})],
+    }  # fmt: skip
+    heads = {3: SimpleNamespace(seq=41, last_hash=b"\x01" * 32), 8: SimpleNamespace(seq=0, last_hash=b"\x00" * 32)}
+    at, rows, moves = chain_entries(events, heads)
+    params = append_many_params(at, rows, moves)
+    assert set(params) == {"at", "heads", "entries"} and params["at"] == at
+    assert json.loads(params["heads"]) == [
+        {"stream": 3, "seq": 43, "hash": rows[1]["hash"].hex()},
+        {"stream": 8, "seq": 1, "hash": rows[2]["hash"].hex()},
+    ]
+    columns = ["stream", "seq", "actor_kind", "actor_id", "role", "channel", "region", "subject", "action",
+               "result", "details", "prev_hash", "hash"]  # fmt: skip
+    assert sorted(columns) == sorted(c.name for c in AuditEntry.__table__.c if c.name not in ("id", "at"))
+    sent = json.loads(params["entries"])
+    assert [e["n"] for e in sent] == [0, 1, 2]
+    for entry, row in zip(sent, rows, strict=True):
+        expected = {c: row[c].hex() if c.endswith("hash") else row[c] for c in columns}
+        assert {k: v for k, v in entry.items() if k != "n"} == expected
+    assert [(e["stream"], e["seq"], e["subject"], e["result"]) for e in sent] == [
+        (3, 42, "card:维", "ok"), (3, 43, "card:b", "wrong"), (8, 1, "card:c", "ok")
+    ]  # fmt: skip
+    assert sent[0]["prev_hash"] == "01" * 32 and sent[1]["prev_hash"] == sent[0]["hash"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from sscard.audit import Actor, Channel, record_event
 from sscard.audit.checkpoints import checkpoint_mac
@@ -20,6 +21,12 @@ def _checkpointed(uow, n: int, prefix: str) -> list[AuditEntry]:
     report, recorded = checkpoint_chain(uow, actor=OPERATOR)
     assert report.ok and recorded >= 1
     return entries
+
+
+def n_streams() -> int:
+    from sscard.config import get_settings
+
+    return get_settings().audit_streams
 
 
 def _checkpoint_of(uow, entry: AuditEntry) -> AuditCheckpoint:
@@ -158,6 +165,9 @@ def test_walk_tells_progress(uow) -> None:
     assert report.ok and told
     assert all(a[0] <= b[0] for a, b in zip(told, told[1:], strict=False))
     assert told[-1] == (report.entries, report.entries)
+    # what is to walk is known before the walk: every entry, told the same in every call, and counted exactly
+    entries = uow.session.scalar(select(func.count()).select_from(AuditEntry))
+    assert report.entries == entries and {total for _walked, total in told} == {entries}
 
 
 # Two walks may overlap (a national walk can outlast the night): checkpoints only move forward
@@ -173,6 +183,12 @@ def test_checkpoints_only_move_forward(uow) -> None:
     record_checkpoints(uow, [older], at=utcnow())  # the slower walk, finishing last
     uow.session.expire_all()
     assert _checkpoint_of(uow, later).seq == later.seq
+    # a walk that read the same head leaves the checkpoint as it was: its time is when the place was first vouched
+    kept = _checkpoint_of(uow, later)
+    stamped = (kept.verified_at, kept.mac)
+    record_checkpoints(uow, [newer], at=utcnow() + timedelta(minutes=5))
+    uow.session.expire_all()
+    assert (_checkpoint_of(uow, later).verified_at, _checkpoint_of(uow, later).mac) == stamped
     assert verify_chain(uow, since_checkpoints=True).ok
 
 
@@ -283,8 +299,11 @@ def test_a_walk_from_checkpoints_says_since_when(uow) -> None:
 # rule CH-4: the full walk reads every entry of every stream, a stream whose checkpoint is forged included (the
 # forgery is reported, and what lies behind it too); such a stream is not found intact, so it gets no new checkpoint
 def test_the_full_walk_walks_every_stream_even_behind_a_forged_checkpoint(uow) -> None:
-    first = record_event(uow, actor=CLERK, action="card.activate", subject="cp-n:x", details={"n": 1})
-    second = record_event(uow, actor=CLERK, action="card.activate", subject="cp-n:x", details={"n": 2})
+    from sscard.audit.service import stream_for
+
+    subject = next(s for s in (f"cp-n:x{i}" for i in range(1000)) if stream_for(s, n_streams()) == 0)
+    first = record_event(uow, actor=CLERK, action="card.activate", subject=subject, details={"n": 1})
+    second = record_event(uow, actor=CLERK, action="card.activate", subject=subject, details={"n": 2})
     checkpoint_chain(uow, actor=OPERATOR)
     uow.session.execute(update(AuditEntry).where(AuditEntry.id == first.id).values(result="denied"))
     uow.session.execute(update(AuditCheckpoint).where(AuditCheckpoint.stream == first.stream).values(seq=second.seq,
@@ -296,16 +315,24 @@ def test_the_full_walk_walks_every_stream_even_behind_a_forged_checkpoint(uow) -
     assert reasons[(first.stream, first.seq, first.id)] == "content does not match its hash (entry modified)"
     assert report.problem.entry_id == first.id  # the written entry first, the checkpoint's fault after it
     assert first.stream not in {h.stream for h in report.intact_heads}
+    # the walk from checkpoints goes on to the streams after the one it cannot start: an entry altered there
+    # since the checkpoint is found too
+    later = next(s for s in (f"cp-n:y{i}" for i in range(1000)) if stream_for(s, n_streams()) > first.stream)
+    altered = record_event(uow, actor=CLERK, action="card.activate", subject=later)
+    uow.session.execute(update(AuditEntry).where(AuditEntry.id == altered.id).values(result="denied"))
+    uow.session.expire_all()
     since = verify_chain(uow, since_checkpoints=True)
     assert [(p.stream, p.reason) for p in since.problems if p.stream == first.stream] == [
         (first.stream, "checkpoint does not match its MAC (altered or forged)")
     ]
+    assert (altered.stream, altered.id) in {(p.stream, p.entry_id) for p in since.problems}
 
 
 # rule CH-4: the report's first problem is the earliest written bad entry; a tail cut off (no entry) comes last
 def test_problems_are_reported_earliest_entry_first(uow) -> None:
-    entries = _write(uow, 6, "cp-o:")
-    a, b = entries[1], entries[4]
+    entries = _write(uow, 12, "cp-o:")
+    # the earlier written of the two in the higher stream: the order is the entries', not the streams'
+    a, b = next((x, y) for x, y in itertools.combinations(entries, 2) if x.stream > y.stream)
     tail = next(e for e in reversed(entries) if e.stream not in (a.stream, b.stream))
     uow.session.execute(update(AuditEntry).where(AuditEntry.id.in_([a.id, b.id])).values(result="denied"))
     uow.session.delete(uow.session.get(AuditEntry, tail.id))

@@ -11,6 +11,7 @@ in a test outlives the test's rolled-back transaction, so neither may be shared 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -464,3 +465,41 @@ def test_verify_keeps_a_broken_streams_anchor_and_tells_progress(tuow) -> None:
     told.clear()
     checkpoint_chain(tuow, actor=OPERATOR, progress=lambda a, b: told.append((a, b)))
     assert told
+
+
+# rule CH-4: a tail cut off after the last anchor but behind a checkpoint is found by the checkpoint, anchors or
+# not: what the anchors vouch for is checked besides what the checkpoints vouch for, not instead of it
+def test_a_tail_cut_behind_a_checkpoint_is_found_when_an_older_anchor_is_intact(tuow) -> None:
+    entries = _stream_of(tuow, "t24-q:x", 3)
+    _anchor(tuow)  # vouches for the first three
+    entries += _stream_of(tuow, "t24-q:x", 2)
+    assert checkpoint_chain(tuow, actor=OPERATOR)[0].ok  # vouches for all five
+    _cut_tail(tuow, entries[-1], entries[-2])
+    tuow.session.expire_all()
+    report = verify_chain(tuow)
+    assert [(p.stream, p.seq, p.entry_id) for p in report.problems] == [(entries[-1].stream, entries[-1].seq, None)]
+    assert "removed from the end" in report.problem.reason and "checkpoint" in report.problem.reason
+
+
+# rule CH-4: a stream without its head between two streams that hold entries (neither the lowest nor the
+# highest) is found too
+@pytest.mark.parametrize("where", ["middle", "just below the highest"])
+def test_a_headless_stream_between_others_is_found(tuow, where: str) -> None:
+    from sscard.audit.service import stream_for
+    from sscard.config import get_settings
+
+    n = get_settings().audit_streams
+    by_stream = {stream_for(f"t24-r:{i}", n): f"t24-r:{i}" for i in range(200)}
+    ordered = sorted(by_stream)
+    if where == "middle":
+        low, middle, high = ordered[0], ordered[len(ordered) // 2], ordered[-1]
+    else:  # the highest stream with entries right after the headless one
+        low, (middle, high) = ordered[0], next((a, b) for a, b in itertools.pairwise(ordered) if b == a + 1)
+    assert low < middle < high
+    entries = {s: _stream_of(tuow, by_stream[s], 2) for s in (low, middle, high)}
+    tuow.session.execute(delete(AuditStreamHead).where(AuditStreamHead.stream == middle))
+    tuow.session.expire_all()
+    report = verify_chain(tuow)
+    assert [(p.stream, p.seq, p.entry_id, p.reason) for p in report.problems] == [
+        (middle, 1, entries[middle][0].id, "entries in a stream that has no head (stream head removed)")
+    ]
