@@ -458,3 +458,24 @@ def test_recovery_note_bounds_on_time_and_next_pages(uow, custodian, officer, mo
     monkeypatch.setattr(handovers, "utcnow", lambda: due)
     recover_handover(uow, handover_id=h.id, location="柜", note="按时", actor=custodian)
     assert _audit_of(uow, f"handover:{h.id}")[-1][2] == {"carrier": h.carrier_id, "overdue": False}
+    move = [d for a, _, d in _audit_of(uow, f"carrier:{h.carrier_id}") if a == "carrier.recover"][-1]
+    assert (move["overdue"], move["handover"]) == (False, h.id)  # the carrier's own move says the same
+
+
+# rule KEY-7: a handover's plan reviews (a rejected plan, then a new one) are listed oldest first and page on
+def test_plan_reviews_page_on_by_the_cursor(uow, custodian, officer) -> None:
+    from sscard.db.pagination import Keyset
+    from sscard.key_register.handovers import reviews_of
+
+    h = request_handover(uow, carrier_id=_stored_card(uow, custodian).id, third_party="厂商", purpose="x",
+                         due_back_at=later(), actor=custodian)  # fmt: skip
+    first = submit_security_plan(uow, handover_id=h.id, filename="p.pdf", content=PDF, actor=custodian)
+    decide_security_plan(uow, review_id=first.id, approve=False, comments="不完整", actor=officer)
+    second = submit_security_plan(uow, handover_id=h.id, filename="p2.pdf", content=PDF, actor=custodian)
+    assert [r.id for r in reviews_of(uow, handover_id=h.id)] == [first.id, second.id]
+    page = Keyset(limit=1)
+    assert [r.id for r in reviews_of(uow, handover_id=h.id, page=page)] == [first.id]
+    assert page.next_after is not None
+    following = Keyset(limit=1, after=page.next_after)
+    assert [r.id for r in reviews_of(uow, handover_id=h.id, page=following)] == [second.id]
+    assert following.next_after is None
