@@ -244,6 +244,8 @@ def test_accounts_and_institutions_are_made_once(uow) -> None:
     people = [add_test_person(uow).id for _ in range(3)]
     region = "110105"
     before = open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region, person_id=people[0])
+    stranger = add_test_person(uow).id  # an account of someone not asked about is not among the answers
+    open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region, person_id=stranger)
     found = ensure_personal_accounts(uow, kind=AccountKind.MEDICAL_PERSONAL.value,
                                      person_regions=dict.fromkeys(people, region))  # fmt: skip
     assert set(found) == set(people) and found[people[0]] == before.id
@@ -256,7 +258,38 @@ def test_accounts_and_institutions_are_made_once(uow) -> None:
     again = ensure_personal_accounts(uow, kind=AccountKind.MEDICAL_PERSONAL.value,
                                      person_regions=dict.fromkeys(people, region))  # fmt: skip
     assert again == found
+    # an account of another kind is not taken for this one: a pension account is opened beside the medical one
+    pension = ensure_personal_accounts(uow, kind=AccountKind.PENSION_PERSONAL.value, person_regions={people[0]: region})
+    assert set(pension) == {people[0]} and pension[people[0]] != found[people[0]]
+    assert get_account(uow, kind=AccountKind.PENSION_PERSONAL.value, person_id=people[0]).id == pension[people[0]]
     first = ensure_institution(uow, region_code=region, name="测试医院", institution_type="hospital")
     assert ensure_institution(uow, region_code=region, name="测试医院", institution_type="hospital") == first
     assert ensure_institution(uow, region_code=region, name="测试药房", institution_type="pharmacy") != first
     assert ensure_institution(uow, region_code="310104", name="测试医院", institution_type="hospital") != first
+
+
+# rule INS-7: a reversal of any posting but a contribution is of kind "reversal"; it carries its memo, channel and
+# business date, its legs opposite the original's in the same order; a second reversal is refused in words.
+# The statement lists movements by business date (oldest first), not by the order they were posted.
+def test_a_reversal_is_recorded_whole_and_movements_go_by_business_date(uow) -> None:
+    from sscard.ledger.models import LedgerPosting
+    from sscard.ledger.service import legs_of
+
+    mine, clearing = _accounts(uow)
+    later_day, earlier_day = date(2025, 3, 5), date(2025, 3, 2)
+    paid_in = post(uow, kind="contribution", legs=[Leg(mine.id, 300), Leg(clearing.id, -300)],
+                   business_date=later_day, actor=ACTOR, source_ref="t:in")  # fmt: skip
+    spent = post(uow, kind=PostingKind.SETTLEMENT, legs=[Leg(clearing.id, 120), Leg(mine.id, -120)],
+                 business_date=earlier_day, actor=ACTOR, source_ref="t:spent")  # fmt: skip
+    assert [m.posting_id for m in movements(uow, account_id=mine.id)] == [spent.id, paid_in.id]
+    undo = reverse(uow, posting=spent, actor=ACTOR, source_ref="t:undo", channel="counter", memo="误操作",
+                   business_date=date(2025, 3, 6))  # fmt: skip
+    row = uow.session.get_one(LedgerPosting, undo.id)
+    assert (row.kind, row.reverses_id, row.memo, row.channel, row.business_date, row.source_ref) == (
+        PostingKind.REVERSAL.value, spent.id, "误操作", "counter", date(2025, 3, 6), "t:undo"
+    )  # fmt: skip
+    assert legs_of(uow, undo.id) == [Leg(clearing.id, -120), Leg(mine.id, 120)]
+    with pytest.raises(AlreadyReversed) as twice:
+        reverse(uow, posting=spent, actor=ACTOR, source_ref="t:undo2")
+    assert twice.value.detail == f"posting {spent.id} has already been reversed"
+    assert balance(uow, mine) == 300
