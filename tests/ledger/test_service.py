@@ -293,3 +293,16 @@ def test_a_reversal_is_recorded_whole_and_movements_go_by_business_date(uow) -> 
         reverse(uow, posting=spent, actor=ACTOR, source_ref="t:undo2")
     assert twice.value.detail == f"posting {spent.id} has already been reversed"
     assert balance(uow, mine) == 300
+
+
+# rule FIN-2 / INS-3: `ledger check` counts what it proved — nothing on an empty ledger — and names at most 100 faults
+# of a kind unless told otherwise, the first ones by posting
+def test_check_counts_an_empty_ledger_and_names_100_of_a_kind(uow) -> None:
+    from sscard.ledger.rules import Discrepancy
+
+    empty = check(uow)
+    assert (empty.accounts, empty.postings, empty.legs, empty.ok) == (0, 0, 0, True)
+    ids = [_posting(uow) for _ in range(101)]
+    assert check(uow).discrepancies == [
+        Discrepancy("posting_without_legs", f"posting:{i}", "no legs") for i in ids[:100]
+    ]
