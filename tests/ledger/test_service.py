@@ -306,3 +306,34 @@ def test_check_counts_an_empty_ledger_and_names_100_of_a_kind(uow) -> None:
     assert check(uow).discrepancies == [
         Discrepancy("posting_without_legs", f"posting:{i}", "no legs") for i in ids[:100]
     ]
+
+
+# rule FIN-2 / INS-3: an account without legs proves a zero balance (and is sound at zero); `limit` bounds each
+# kind of fault, misdated legs and balances alike, the first ones kept
+def test_check_an_account_without_legs_and_the_limit_of_each_kind(uow) -> None:
+    from sscard.ledger.rules import Discrepancy
+
+    mine, clearing = _accounts(uow)
+    assert check(uow).ok
+    uow.session.execute(text("UPDATE ledger_account SET balance_fen = 9 WHERE id = :i"), {"i": clearing.id})
+    assert check(uow).discrepancies == [
+        Discrepancy("balance_mismatch", f"account:{clearing.id}", "balance 9 fen, its legs sum to 0 fen")
+    ]
+    uow.session.execute(text("UPDATE ledger_account SET balance_fen = 0 WHERE id = :i"), {"i": clearing.id})
+    late = date(2025, 4, 1)
+    first = _posting(uow, (mine.id, 7), (clearing.id, -7), leg_dates=(late,))
+    second = _posting(uow, (mine.id, 7), (clearing.id, -7), leg_dates=(late,))
+    misdated = [
+        Discrepancy("leg_misdated", f"posting:{p}", f"leg {leg} dated 2025-04-01, its posting 2025-03-01")
+        for p, leg in ((first, _first_leg(uow, first)), (second, _first_leg(uow, second)))
+    ]
+    unproved = [
+        Discrepancy("balance_mismatch", f"account:{mine.id}", "balance 0 fen, its legs sum to 14 fen"),
+        Discrepancy("balance_mismatch", f"account:{clearing.id}", "balance 0 fen, its legs sum to -14 fen"),
+    ]
+    assert check(uow).discrepancies == misdated + unproved
+    assert check(uow, limit=1).discrepancies == [misdated[0], unproved[0]]
+
+
+def _first_leg(uow, posting_id: int) -> int:
+    return uow.session.scalar(text("SELECT min(id) FROM ledger_leg WHERE posting_id = :p"), {"p": posting_id})
