@@ -156,6 +156,60 @@ def test_check_finds_broken_references(uow) -> None:
     }
 
 
+# rule FIN-1 / FIN-2: each reference fault in words; a transaction is proved by a leg of its own posting (not the
+# same amount on the same account in another posting); a card that exists is no fault; `limit` bounds orphan legs
+def test_reference_faults_in_words(uow) -> None:
+    from sscard.ledger.models import Institution
+    from sscard.ledger.rules import Discrepancy
+    from sscard.settlement.models import TerminalTxn
+    from tests.credentials.pin.factories import make_card
+
+    mine, clearing = _accounts(uow)
+    institution = Institution(region_code=mine.region_code, name=f"words {mine.id}", institution_type="pharmacy")
+    uow.session.add(institution)
+    uow.session.flush()
+    card = make_card(uow)
+    p1, p2, p3, p4 = (
+        post(uow, kind="contribution", legs=[Leg(mine.id, fen), Leg(clearing.id, -fen)], business_date=DAY,
+             actor=ACTOR, source_ref=f"t:w{fen}").id
+        for fen in (10, 20, 30, 40)
+    )  # fmt: skip
+    nowhere = 10**12
+    txns = [  # (posting, amount, institution, card)
+        (p1, 10, institution.id, card.id),  # sound, with a card that exists
+        (p3, 20, institution.id, None),  # 20 fen moved on this account, but by another posting (p2)
+        (p2, 20, nowhere, None),
+        (p4, 40, institution.id, nowhere),
+    ]
+    ids = []
+    for n, (posting_id, amount, institution_id, card_id) in enumerate(txns):
+        row = TerminalTxn(terminal_id="T-WORDS", txn_id=f"w{mine.id}-{n}", purpose="settle", request_digest="0" * 64,
+                          institution_id=institution_id, card_id=card_id, account_id=mine.id, amount_fen=amount,
+                          posting_id=posting_id, reversed=False, business_date=DAY, answer={})  # fmt: skip
+        uow.session.add(row)
+        uow.session.flush()
+        ids.append(row.id)
+    orphan = "INSERT INTO ledger_leg (posting_id, account_id, amount_fen, posted_on) VALUES (:p, :a, 0, :d)"
+    for posting_id in (p1, p2):
+        uow.session.execute(text(orphan), {"p": posting_id, "a": nowhere, "d": DAY})
+    legs = list(
+        uow.session.scalars(text("SELECT id FROM ledger_leg WHERE account_id = :a ORDER BY id"), {"a": nowhere})
+    )
+    orphans = [
+        Discrepancy("leg_without_account", f"posting:{p}", f"leg {leg} on account {nowhere}: no such account")
+        for p, leg in zip((p1, p2), legs, strict=True)
+    ]
+    txn_faults = [
+        Discrepancy(
+            "txn_not_posted", f"terminal_txn:{ids[1]}", f"its posting {p3} moves no 20 fen on account {mine.id}"
+        ),
+        Discrepancy("txn_unknown_institution", f"terminal_txn:{ids[2]}", f"no institution {nowhere}"),
+        Discrepancy("txn_unknown_card", f"terminal_txn:{ids[3]}", f"no card {nowhere}"),
+    ]
+    assert check(uow).discrepancies == orphans + txn_faults
+    assert check(uow, limit=1).discrepancies == orphans[:1] + txn_faults
+
+
 def _posting(uow, *legs: tuple[int, int], on: date = DAY, leg_dates: tuple[date, ...] = ()) -> int:
     """A posting written straight into the tables (what a faulty writer or an editor of the database does)."""
     from sscard.db.base import utcnow
