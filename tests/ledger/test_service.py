@@ -271,8 +271,9 @@ def test_refusals_in_words_and_movements_by_date(uow) -> None:
         post(uow, kind="contribution", legs=[Leg(mine.id, 1), Leg(10**12, -1)], business_date=DAY, actor=ACTOR,
              source_ref="t")  # fmt: skip
     assert missing.value.detail == f"ledger account {10**12} does not exist"
-    with pytest.raises(ValueError, match="one actor per posting"):
+    with pytest.raises(ValueError) as one_each:
         post_many(uow, postings=[NewPosting("contribution", legs, DAY, "t")] * 2, actor=[ACTOR])
+    assert str(one_each.value) == "one actor per posting"
     days = [date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)]
     for n, day in enumerate(days, start=1):
         post(uow, kind="contribution", legs=[Leg(mine.id, n), Leg(clearing.id, -n)], business_date=day, actor=ACTOR,
@@ -391,3 +392,15 @@ def test_check_an_account_without_legs_and_the_limit_of_each_kind(uow) -> None:
 
 def _first_leg(uow, posting_id: int) -> int:
     return uow.session.scalar(text("SELECT min(id) FROM ledger_leg WHERE posting_id = :p"), {"p": posting_id})
+
+
+# rule FIN-2: a posting keeps its actor's id and its channel within their columns (64 and 16 characters)
+def test_a_posting_keeps_actor_and_channel_within_their_columns(uow) -> None:
+    from sscard.ledger.models import LedgerPosting
+
+    mine, clearing = _accounts(uow)
+    long_actor = Actor(kind="staff", id="a" * 70, channel=Channel.SYSTEM)
+    made = post(uow, kind="contribution", legs=[Leg(mine.id, 1), Leg(clearing.id, -1)], business_date=DAY,
+                actor=long_actor, source_ref="t:long", channel="c" * 20)  # fmt: skip
+    row = uow.session.get_one(LedgerPosting, made.id)
+    assert (row.actor, row.channel) == ("a" * 64, "c" * 16)
