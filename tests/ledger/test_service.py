@@ -404,3 +404,26 @@ def test_a_posting_keeps_actor_and_channel_within_their_columns(uow) -> None:
                 actor=long_actor, source_ref="t:long", channel="c" * 20)  # fmt: skip
     row = uow.session.get_one(LedgerPosting, made.id)
     assert (row.actor, row.channel) == ("a" * 64, "c" * 16)
+
+
+# rule FIN-1 / FIN-2: each account is found by its owner: a person's own, an institution's, a region's (none of them
+# taken for another), each opened once
+def test_each_account_is_found_by_its_owner(uow) -> None:
+    from sscard.ledger.service import ensure_institution, get_account
+
+    region = f"9{random.randrange(10**5):05d}"
+    kind = AccountKind.SETTLEMENT_CLEARING.value
+    first = ensure_institution(uow, region_code=region, name="甲医院", institution_type="hospital")
+    second = ensure_institution(uow, region_code=region, name="乙医院", institution_type="hospital")
+    of_region = open_account(uow, kind=kind, region_code=region)
+    of_first = open_account(uow, kind=kind, region_code=region, institution_id=first)
+    of_second = open_account(uow, kind=kind, region_code=region, institution_id=second)
+    assert len({of_region.id, of_first.id, of_second.id}) == 3
+    assert open_account(uow, kind=kind, region_code=region, institution_id=first).id == of_first.id
+    assert get_account(uow, kind=kind, institution_id=second).id == of_second.id
+    assert get_account(uow, kind=kind, region_code=region).id == of_region.id
+    assert get_account(uow, kind=kind) is None  # no region named: no region's account
+    person = add_test_person(uow)
+    own = open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region, person_id=person.id)
+    assert open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region, person_id=person.id).id == own.id
+    assert get_account(uow, kind=AccountKind.MEDICAL_PERSONAL.value, region_code=region) is None
