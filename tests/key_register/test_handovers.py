@@ -458,3 +458,52 @@ def test_recovery_note_bounds_on_time_and_next_pages(uow, custodian, officer, mo
     monkeypatch.setattr(handovers, "utcnow", lambda: due)
     recover_handover(uow, handover_id=h.id, location="柜", note="按时", actor=custodian)
     assert _audit_of(uow, f"handover:{h.id}")[-1][2] == {"carrier": h.carrier_id, "overdue": False}
+    move = [d for a, _, d in _audit_of(uow, f"carrier:{h.carrier_id}") if a == "carrier.recover"][-1]
+    assert (move["overdue"], move["handover"]) == (False, h.id)  # the carrier's own move says the same
+
+
+# rule KEY-7: a handover's plan reviews (a rejected plan, then a new one) are listed oldest first and page on
+def test_plan_reviews_page_on_by_the_cursor(uow, custodian, officer) -> None:
+    from sscard.db.pagination import Keyset
+    from sscard.key_register.handovers import reviews_of
+
+    h = request_handover(uow, carrier_id=_stored_card(uow, custodian).id, third_party="厂商", purpose="x",
+                         due_back_at=later(), actor=custodian)  # fmt: skip
+    first = submit_security_plan(uow, handover_id=h.id, filename="p.pdf", content=PDF, actor=custodian)
+    decide_security_plan(uow, review_id=first.id, approve=False, comments="不完整", actor=officer)
+    second = submit_security_plan(uow, handover_id=h.id, filename="p2.pdf", content=PDF, actor=custodian)
+    assert [r.id for r in reviews_of(uow, handover_id=h.id)] == [first.id, second.id]
+    page = Keyset(limit=1)
+    assert [r.id for r in reviews_of(uow, handover_id=h.id, page=page)] == [first.id]
+    assert page.next_after is not None
+    following = Keyset(limit=1, after=page.next_after)
+    assert [r.id for r in reviews_of(uow, handover_id=h.id, page=following)] == [second.id]
+    assert following.next_after is None
+
+
+# rule KEY-7: only the assigned supervisor records supervision, and says where and what, each field bounded; a
+# supervisor who may not be one is refused in words naming the part
+def test_supervision_refusals_and_bounds_in_words(uow, custodian, officer) -> None:
+    from sscard.key_register.errors import KeysInvalid
+
+    clerk = staff_actor(uow, Role.COUNTER_CLERK)
+    h, _ = _handed_over(uow, custodian, officer, due=later(2))
+    fresh = request_handover(uow, carrier_id=_stored_card(uow, custodian).id, third_party="厂商", purpose="x",
+                             due_back_at=later(), actor=custodian)  # fmt: skip
+    with pytest.raises(StaffNotEligible) as not_one:
+        assign_supervisor(uow, handover_id=fresh.id, supervisor=clerk.id, actor=officer)
+    assert not_one.value.detail == "the supervisor must be a security officer or key custodian"
+    with pytest.raises(NotSupervisor) as other:
+        record_supervision(uow, handover_id=h.id, location="车间", observation="x", actor=custodian)
+    assert other.value.detail == "only the assigned supervisor records supervision of this handover"
+    for field, size in (("location", 128), ("observation", 500)):
+        for value, words in (
+            (" ", f"{field} is required"),
+            ("字" * (size + 1), f"{field} has at most {size} characters"),
+        ):
+            with pytest.raises(KeysInvalid) as info:
+                record_supervision(uow, **({"handover_id": h.id, "location": "车间", "observation": "x",
+                                            "actor": officer} | {field: value}))  # fmt: skip
+            assert (info.value.detail, info.value.extra["field"]) == (words, field)
+    entry = record_supervision(uow, handover_id=h.id, location="字" * 128, observation="字" * 500, actor=officer)
+    assert (len(entry.location), len(entry.observation)) == (128, 500)

@@ -156,6 +156,60 @@ def test_check_finds_broken_references(uow) -> None:
     }
 
 
+# rule FIN-1 / FIN-2: each reference fault in words; a transaction is proved by a leg of its own posting (not the
+# same amount on the same account in another posting); a card that exists is no fault; `limit` bounds orphan legs
+def test_reference_faults_in_words(uow) -> None:
+    from sscard.ledger.models import Institution
+    from sscard.ledger.rules import Discrepancy
+    from sscard.settlement.models import TerminalTxn
+    from tests.credentials.pin.factories import make_card
+
+    mine, clearing = _accounts(uow)
+    institution = Institution(region_code=mine.region_code, name=f"words {mine.id}", institution_type="pharmacy")
+    uow.session.add(institution)
+    uow.session.flush()
+    card = make_card(uow)
+    p1, p2, p3, p4 = (
+        post(uow, kind="contribution", legs=[Leg(mine.id, fen), Leg(clearing.id, -fen)], business_date=DAY,
+             actor=ACTOR, source_ref=f"t:w{fen}").id
+        for fen in (10, 20, 30, 40)
+    )  # fmt: skip
+    nowhere = 10**12
+    txns = [  # (posting, amount, institution, card)
+        (p1, 10, institution.id, card.id),  # sound, with a card that exists
+        (p3, 20, institution.id, None),  # 20 fen moved on this account, but by another posting (p2)
+        (p2, 20, nowhere, None),
+        (p4, 40, institution.id, nowhere),
+    ]
+    ids = []
+    for n, (posting_id, amount, institution_id, card_id) in enumerate(txns):
+        row = TerminalTxn(terminal_id="T-WORDS", txn_id=f"w{mine.id}-{n}", purpose="settle", request_digest="0" * 64,
+                          institution_id=institution_id, card_id=card_id, account_id=mine.id, amount_fen=amount,
+                          posting_id=posting_id, reversed=False, business_date=DAY, answer={})  # fmt: skip
+        uow.session.add(row)
+        uow.session.flush()
+        ids.append(row.id)
+    orphan = "INSERT INTO ledger_leg (posting_id, account_id, amount_fen, posted_on) VALUES (:p, :a, 0, :d)"
+    for posting_id in (p1, p2):
+        uow.session.execute(text(orphan), {"p": posting_id, "a": nowhere, "d": DAY})
+    legs = list(
+        uow.session.scalars(text("SELECT id FROM ledger_leg WHERE account_id = :a ORDER BY id"), {"a": nowhere})
+    )
+    orphans = [
+        Discrepancy("leg_without_account", f"posting:{p}", f"leg {leg} on account {nowhere}: no such account")
+        for p, leg in zip((p1, p2), legs, strict=True)
+    ]
+    txn_faults = [
+        Discrepancy(
+            "txn_not_posted", f"terminal_txn:{ids[1]}", f"its posting {p3} moves no 20 fen on account {mine.id}"
+        ),
+        Discrepancy("txn_unknown_institution", f"terminal_txn:{ids[2]}", f"no institution {nowhere}"),
+        Discrepancy("txn_unknown_card", f"terminal_txn:{ids[3]}", f"no card {nowhere}"),
+    ]
+    assert check(uow).discrepancies == orphans + txn_faults
+    assert check(uow, limit=1).discrepancies == orphans[:1] + txn_faults
+
+
 def _posting(uow, *legs: tuple[int, int], on: date = DAY, leg_dates: tuple[date, ...] = ()) -> int:
     """A posting written straight into the tables (what a faulty writer or an editor of the database does)."""
     from sscard.db.base import utcnow
@@ -217,8 +271,9 @@ def test_refusals_in_words_and_movements_by_date(uow) -> None:
         post(uow, kind="contribution", legs=[Leg(mine.id, 1), Leg(10**12, -1)], business_date=DAY, actor=ACTOR,
              source_ref="t")  # fmt: skip
     assert missing.value.detail == f"ledger account {10**12} does not exist"
-    with pytest.raises(ValueError, match="one actor per posting"):
+    with pytest.raises(ValueError) as one_each:
         post_many(uow, postings=[NewPosting("contribution", legs, DAY, "t")] * 2, actor=[ACTOR])
+    assert str(one_each.value) == "one actor per posting"
     days = [date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)]
     for n, day in enumerate(days, start=1):
         post(uow, kind="contribution", legs=[Leg(mine.id, n), Leg(clearing.id, -n)], business_date=day, actor=ACTOR,
@@ -244,6 +299,8 @@ def test_accounts_and_institutions_are_made_once(uow) -> None:
     people = [add_test_person(uow).id for _ in range(3)]
     region = "110105"
     before = open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region, person_id=people[0])
+    stranger = add_test_person(uow).id  # an account of someone not asked about is not among the answers
+    open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region, person_id=stranger)
     found = ensure_personal_accounts(uow, kind=AccountKind.MEDICAL_PERSONAL.value,
                                      person_regions=dict.fromkeys(people, region))  # fmt: skip
     assert set(found) == set(people) and found[people[0]] == before.id
@@ -256,7 +313,117 @@ def test_accounts_and_institutions_are_made_once(uow) -> None:
     again = ensure_personal_accounts(uow, kind=AccountKind.MEDICAL_PERSONAL.value,
                                      person_regions=dict.fromkeys(people, region))  # fmt: skip
     assert again == found
+    # an account of another kind is not taken for this one: a pension account is opened beside the medical one
+    pension = ensure_personal_accounts(uow, kind=AccountKind.PENSION_PERSONAL.value, person_regions={people[0]: region})
+    assert set(pension) == {people[0]} and pension[people[0]] != found[people[0]]
+    assert get_account(uow, kind=AccountKind.PENSION_PERSONAL.value, person_id=people[0]).id == pension[people[0]]
     first = ensure_institution(uow, region_code=region, name="测试医院", institution_type="hospital")
     assert ensure_institution(uow, region_code=region, name="测试医院", institution_type="hospital") == first
     assert ensure_institution(uow, region_code=region, name="测试药房", institution_type="pharmacy") != first
     assert ensure_institution(uow, region_code="310104", name="测试医院", institution_type="hospital") != first
+
+
+# rule INS-7: a reversal of any posting but a contribution is of kind "reversal"; it carries its memo, channel and
+# business date, its legs opposite the original's in the same order; a second reversal is refused in words.
+# The statement lists movements by business date (oldest first), not by the order they were posted.
+def test_a_reversal_is_recorded_whole_and_movements_go_by_business_date(uow) -> None:
+    from sscard.ledger.models import LedgerPosting
+    from sscard.ledger.service import legs_of
+
+    mine, clearing = _accounts(uow)
+    later_day, earlier_day = date(2025, 3, 5), date(2025, 3, 2)
+    paid_in = post(uow, kind="contribution", legs=[Leg(mine.id, 300), Leg(clearing.id, -300)],
+                   business_date=later_day, actor=ACTOR, source_ref="t:in")  # fmt: skip
+    spent = post(uow, kind=PostingKind.SETTLEMENT, legs=[Leg(clearing.id, 120), Leg(mine.id, -120)],
+                 business_date=earlier_day, actor=ACTOR, source_ref="t:spent")  # fmt: skip
+    assert [m.posting_id for m in movements(uow, account_id=mine.id)] == [spent.id, paid_in.id]
+    undo = reverse(uow, posting=spent, actor=ACTOR, source_ref="t:undo", channel="counter", memo="误操作",
+                   business_date=date(2025, 3, 6))  # fmt: skip
+    row = uow.session.get_one(LedgerPosting, undo.id)
+    assert (row.kind, row.reverses_id, row.memo, row.channel, row.business_date, row.source_ref) == (
+        PostingKind.REVERSAL.value, spent.id, "误操作", "counter", date(2025, 3, 6), "t:undo"
+    )  # fmt: skip
+    assert legs_of(uow, undo.id) == [Leg(clearing.id, -120), Leg(mine.id, 120)]
+    with pytest.raises(AlreadyReversed) as twice:
+        reverse(uow, posting=spent, actor=ACTOR, source_ref="t:undo2")
+    assert twice.value.detail == f"posting {spent.id} has already been reversed"
+    assert balance(uow, mine) == 300
+
+
+# rule FIN-2 / INS-3: `ledger check` counts what it proved — nothing on an empty ledger — and names at most 100 faults
+# of a kind unless told otherwise, the first ones by posting
+def test_check_counts_an_empty_ledger_and_names_100_of_a_kind(uow) -> None:
+    from sscard.ledger.rules import Discrepancy
+
+    empty = check(uow)
+    assert (empty.accounts, empty.postings, empty.legs, empty.ok) == (0, 0, 0, True)
+    ids = [_posting(uow) for _ in range(101)]
+    assert check(uow).discrepancies == [
+        Discrepancy("posting_without_legs", f"posting:{i}", "no legs") for i in ids[:100]
+    ]
+
+
+# rule FIN-2 / INS-3: an account without legs proves a zero balance (and is sound at zero); `limit` bounds each
+# kind of fault, misdated legs and balances alike, the first ones kept
+def test_check_an_account_without_legs_and_the_limit_of_each_kind(uow) -> None:
+    from sscard.ledger.rules import Discrepancy
+
+    mine, clearing = _accounts(uow)
+    assert check(uow).ok
+    uow.session.execute(text("UPDATE ledger_account SET balance_fen = 9 WHERE id = :i"), {"i": clearing.id})
+    assert check(uow).discrepancies == [
+        Discrepancy("balance_mismatch", f"account:{clearing.id}", "balance 9 fen, its legs sum to 0 fen")
+    ]
+    uow.session.execute(text("UPDATE ledger_account SET balance_fen = 0 WHERE id = :i"), {"i": clearing.id})
+    late = date(2025, 4, 1)
+    first = _posting(uow, (mine.id, 7), (clearing.id, -7), leg_dates=(late,))
+    second = _posting(uow, (mine.id, 7), (clearing.id, -7), leg_dates=(late,))
+    misdated = [
+        Discrepancy("leg_misdated", f"posting:{p}", f"leg {leg} dated 2025-04-01, its posting 2025-03-01")
+        for p, leg in ((first, _first_leg(uow, first)), (second, _first_leg(uow, second)))
+    ]
+    unproved = [
+        Discrepancy("balance_mismatch", f"account:{mine.id}", "balance 0 fen, its legs sum to 14 fen"),
+        Discrepancy("balance_mismatch", f"account:{clearing.id}", "balance 0 fen, its legs sum to -14 fen"),
+    ]
+    assert check(uow).discrepancies == misdated + unproved
+    assert check(uow, limit=1).discrepancies == [misdated[0], unproved[0]]
+
+
+def _first_leg(uow, posting_id: int) -> int:
+    return uow.session.scalar(text("SELECT min(id) FROM ledger_leg WHERE posting_id = :p"), {"p": posting_id})
+
+
+# rule FIN-2: a posting keeps its actor's id and its channel within their columns (64 and 16 characters)
+def test_a_posting_keeps_actor_and_channel_within_their_columns(uow) -> None:
+    from sscard.ledger.models import LedgerPosting
+
+    mine, clearing = _accounts(uow)
+    long_actor = Actor(kind="staff", id="a" * 70, channel=Channel.SYSTEM)
+    made = post(uow, kind="contribution", legs=[Leg(mine.id, 1), Leg(clearing.id, -1)], business_date=DAY,
+                actor=long_actor, source_ref="t:long", channel="c" * 20)  # fmt: skip
+    row = uow.session.get_one(LedgerPosting, made.id)
+    assert (row.actor, row.channel) == ("a" * 64, "c" * 16)
+
+
+# rule FIN-1 / FIN-2: each account is found by its owner: a person's own, an institution's, a region's (none of them
+# taken for another), each opened once
+def test_each_account_is_found_by_its_owner(uow) -> None:
+    from sscard.ledger.service import ensure_institution, get_account
+
+    region = f"9{random.randrange(10**5):05d}"
+    kind = AccountKind.SETTLEMENT_CLEARING.value
+    first = ensure_institution(uow, region_code=region, name="甲医院", institution_type="hospital")
+    second = ensure_institution(uow, region_code=region, name="乙医院", institution_type="hospital")
+    of_region = open_account(uow, kind=kind, region_code=region)
+    of_first = open_account(uow, kind=kind, region_code=region, institution_id=first)
+    of_second = open_account(uow, kind=kind, region_code=region, institution_id=second)
+    assert len({of_region.id, of_first.id, of_second.id}) == 3
+    assert open_account(uow, kind=kind, region_code=region, institution_id=first).id == of_first.id
+    assert get_account(uow, kind=kind, institution_id=second).id == of_second.id
+    assert get_account(uow, kind=kind, region_code=region).id == of_region.id
+    assert get_account(uow, kind=kind) is None  # no region named: no region's account
+    person = add_test_person(uow)
+    own = open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region, person_id=person.id)
+    assert open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region, person_id=person.id).id == own.id
+    assert get_account(uow, kind=AccountKind.MEDICAL_PERSONAL.value, region_code=region) is None

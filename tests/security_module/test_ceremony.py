@@ -219,3 +219,27 @@ def test_a_component_must_be_32_hex_digits(uow, installed: HierarchyModule) -> N
     add_component(uow, ceremony_id=ceremony.id, component_hex=ref.C1.hex(), kcv=kcv(installed, ref.C1), actor=ALICE)
     assert _refusal(CeremonyIncomplete, complete_ceremony, uow=uow, ceremony_id=ceremony.id, kcv=None,
                     actor=ALICE) == "1 of 2 custodians have entered a component"  # fmt: skip
+
+
+# rule KEY-6: cancelling a ceremony wipes its own sealed components, not those of another open ceremony; the key
+# a ceremony forms enters the inventory under the custodian who completed it (not as the system)
+def test_cancel_wipes_only_its_own_components_and_completion_registers_as_the_custodian(
+    uow, installed: HierarchyModule
+) -> None:
+    import json
+
+    dropped = start_ceremony(uow, label="KTK/CITY03", purpose="transport", actor=OFFICER)
+    kept = start_ceremony(uow, label="KTK/CITY04", purpose="transport", actor=OFFICER)
+    add_component(uow, ceremony_id=dropped.id, component_hex=ref.C1.hex(), kcv=kcv(installed, ref.C1), actor=ALICE)
+    add_component(uow, ceremony_id=kept.id, component_hex=ref.C1.hex(), kcv=kcv(installed, ref.C1), actor=ALICE)
+    cancel_ceremony(uow, ceremony_id=dropped.id, actor=OFFICER)
+    assert list(uow.session.scalars(select(KeyCeremonyComponent.ceremony_id))) == [kept.id]
+    add_component(uow, ceremony_id=kept.id, component_hex=ref.C2.hex(), kcv=kcv(installed, ref.C2), actor=BOB)
+    done = complete_ceremony(uow, ceremony_id=kept.id, kcv=None, actor=BOB)
+    registered = uow.session.scalar(
+        select(AuditEntry).where(
+            AuditEntry.action == "key.registered", AuditEntry.subject == f"key:KTK/CITY04@{done.key_version}"
+        )
+    )
+    assert registered is not None and registered.actor_id == "bob"
+    assert (json.loads(registered.details)["kcv"], json.loads(registered.details)["origin"]) == (done.kcv, "ceremony")
