@@ -481,7 +481,7 @@ def test_the_batch_statements_parameters_carry_the_chain_as_computed() -> None:
     from types import SimpleNamespace
 
     from sscard.audit import AuditEvent
-    from sscard.audit.service import append_many_params, chain_entries
+    from sscard.audit.service import _ENTRY_COLUMNS, append_many_params, chain_entries
 
     other = Actor(kind="terminal", id="T1101050000000A", channel=Channel.TERMINAL, role="pharmacy", region="110105")
     events = {
@@ -493,18 +493,14 @@ def test_the_batch_statements_parameters_carry_the_chain_as_computed() -> None:
     at, rows, moves = chain_entries(events, heads)
     params = append_many_params(at, rows, moves)
     assert set(params) == {"at", "heads", "entries"} and params["at"] == at
-    assert json.loads(params["heads"]) == [
-        {"stream": 3, "seq": 43, "hash": rows[1]["hash"].hex()},
-        {"stream": 8, "seq": 1, "hash": rows[2]["hash"].hex()},
-    ]
+    assert json.loads(params["heads"]) == [[3, 43, rows[1]["hash"].hex()], [8, 1, rows[2]["hash"].hex()]]
     columns = ["stream", "seq", "actor_kind", "actor_id", "role", "channel", "region", "subject", "action",
                "result", "details", "prev_hash", "hash"]  # fmt: skip
     assert sorted(columns) == sorted(c.name for c in AuditEntry.__table__.c if c.name not in ("id", "at"))
-    sent = json.loads(params["entries"])
-    assert [e["n"] for e in sent] == [0, 1, 2]
+    # Each entry an array of its columns in the statement's order; entries inserted in the order sent.
+    sent = [dict(zip(_ENTRY_COLUMNS, entry, strict=True)) for entry in json.loads(params["entries"])]
     for entry, row in zip(sent, rows, strict=True):
-        expected = {c: row[c].hex() if c.endswith("hash") else row[c] for c in columns}
-        assert {k: v for k, v in entry.items() if k != "n"} == expected
+        assert entry == {c: row[c].hex() if c.endswith("hash") else row[c] for c in columns}
     assert [(e["stream"], e["seq"], e["subject"], e["result"]) for e in sent] == [
         (3, 42, "card:维", "ok"), (3, 43, "card:b", "wrong"), (8, 1, "card:c", "ok")
     ]  # fmt: skip
