@@ -18,9 +18,6 @@ def test_the_operators_pgoptions_are_kept_beside_the_schema_and_timeouts(monkeyp
 
 def test_without_pgoptions_only_the_schema_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PGOPTIONS", raising=False)
-    assert _postgres_args("postgresql://u@h/db", "s1") == (
-        "postgresql+psycopg://u@h/db",
-        {"options": "-csearch_path=s1"},
-    )
+    assert _postgres_args("postgresql://u@h/db", "s1") == ("postgresql+psycopg://u@h/db", {"options": "-csearch_path=s1"})
     monkeypatch.setenv("PGOPTIONS", "  ")
     assert _postgres_args("postgresql://u@h/db", "") == ("postgresql+psycopg://u@h/db", {})

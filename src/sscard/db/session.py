@@ -9,6 +9,7 @@ roll back). The few deliberate commits before that end go through ``sscard.db.ea
 from __future__ import annotations
 
 import os
+
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
