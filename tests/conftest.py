@@ -55,12 +55,6 @@ _DATA_DIR = Path(tempfile.mkdtemp(prefix="sscard-test-"))
 os.environ["SSCARD_DATA_DIR"] = str(_DATA_DIR)
 os.environ.setdefault("SSCARD_LOG_JSON", "true")
 os.environ["SSCARD_ENV"] = "test"
-# A test database is thrown away with its schema: its commits need not wait for the disk (issue 18 item 5:
-# an fdatasync per commit, a few ms each here, over tens of thousands of commits). Every other guarantee of
-# a commit stays (visibility, locks, constraints, the order of the WAL). The tests that crash things run
-# their ``sscard serve`` processes without it (tests/reliability/servers.py), so what a server acknowledged
-# is on disk before a kill or a stopped database, as in production.
-os.environ["PGOPTIONS"] = "-c synchronous_commit=off"
 # One master key for the process: a second pytest session in the same process (mutmut's runs, `make
 # mutation`) opens the keystore the first one sealed under _DATA_DIR/keys.
 _MASTER_KEY = secrets.token_hex(32)

@@ -66,9 +66,7 @@ class Server:
 
     def start(self, timeout: float = 60) -> Server:
         self.log = Path(tempfile.mkstemp(prefix="sscard-serve-", suffix=".log")[1])
-        # Without the suite's asynchronous commits (tests/conftest.py): a server acknowledges what is on disk.
         env = {**self.env, "SSCARD_PORT": str(self.port), "SSCARD_HOST": "127.0.0.1"}
-        env.pop("PGOPTIONS", None)
         self.process = subprocess.Popen(
             [str(SSCARD), "serve", "--no-dispatch"],
             env=env,

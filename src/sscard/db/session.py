@@ -8,8 +8,6 @@ roll back). The few deliberate commits before that end go through ``sscard.db.ea
 
 from __future__ import annotations
 
-import os
-
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -69,12 +67,7 @@ def _postgres_args(url: str, schema: str, timeouts: DatabaseTimeouts | None = No
     """The psycopg URL and connection arguments (search path, timeouts) of both engines."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    # libpq reads PGOPTIONS only when a connection names no options, and ours always name some: keep the
-    # operator's (e.g. `-c work_mem=64MB`) first, so the schema and timeouts below still hold.
-    extra = os.environ.get("PGOPTIONS", "").strip()
-    options = [extra] if extra else []
-    if schema:
-        options.append(f"-csearch_path={schema}")
+    options = [f"-csearch_path={schema}"] if schema else []
     connect_args: dict[str, Any] = {}
     if timeouts is not None:
         options.append(timeouts.options())
