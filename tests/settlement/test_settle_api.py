@@ -446,10 +446,19 @@ def test_a_refund_of_an_archived_settlement_is_period_archived(terminal, funded_
     assert refusal(pharmacy.refund, "A0", "R0").code == "TXN_NOT_FOUND"
     if db.backend != "postgresql":
         pytest.skip("months are archived on PostgreSQL only (partitions)")
+    from sscard.settlement import txn_store
+    from tests.conftest import rolled_back_uow
+
+    def archived() -> bool:
+        with rolled_back_uow(db.engine) as uow:
+            return txn_store.is_archived(uow, terminal_id=pharmacy.profile.terminal_id, txn_id="A1")
+
+    assert not archived()  # the key with its row (read in one statement: a copy committing meanwhile is not archived)
     with db.engine.begin() as c:  # what a detach leaves: the key, not the row (as ``partitions.ensure`` moves)
         c.execute(text("SET LOCAL sscard.partition_move = 'on'"))
         c.execute(text("DELETE FROM terminal_txn WHERE terminal_id = :t AND txn_id = 'A1'"),
                   {"t": pharmacy.profile.terminal_id})  # fmt: skip
+    assert archived()
     counts = ledger_counts()
     assert refusal(pharmacy.refund, "A1", "R1").code == "PERIOD_ARCHIVED"
     assert refusal(pharmacy.reverse, "A1", "V1").code == "PERIOD_ARCHIVED"

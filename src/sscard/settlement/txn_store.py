@@ -159,7 +159,12 @@ def get_txn(uow: UnitOfWork, *, terminal_id: str, txn_id: str) -> TerminalTxn | 
 
 
 # PostgreSQL: the key row ``sscard partitions detach`` leaves behind (docs/partitioning.md).
-_ARCHIVED_KEY = text("SELECT 1 FROM terminal_txn_key WHERE terminal_id = :terminal_id AND txn_id = :txn_id")
+# One statement, so one snapshot: the key kept and its row gone. A key and a row read apart would call a
+# transaction committed between the two reads (a copy of the request in flight) archived.
+_ARCHIVED_KEY = text(
+    "SELECT 1 FROM terminal_txn_key AS k WHERE k.terminal_id = :terminal_id AND k.txn_id = :txn_id "
+    "AND NOT EXISTS (SELECT 1 FROM terminal_txn AS t WHERE t.id = k.id)"
+)
 
 
 def is_archived(uow: UnitOfWork, *, terminal_id: str, txn_id: str) -> bool:
