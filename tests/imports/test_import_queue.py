@@ -271,7 +271,7 @@ def test_a_killed_worker_leaves_its_ranges_to_the_other(broker_env, tmp_path: Pa
         stop(doomed, signal.SIGKILL)  # the worker and its process, mid-range: nothing acknowledged
         killed_at = _receipts(_job_of(path))
         _progress_is_the_rows(_job_of(path), staff)
-        assert killed_at < len(lines) // 8 - 1, "the run finished before the kill: nothing proven"
+        assert killed_at <= len(lines) // 8 // 2, "the kill came late: most ranges must be left to the survivor"
         out, err = run.communicate(timeout=TIMEOUT_S)
         assert run.returncode == 0, err.decode()[-2000:]
     finally:

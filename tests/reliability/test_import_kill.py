@@ -171,7 +171,7 @@ def test_killed_import_leaves_no_process_and_resumes_exactly_once(
 
     job_id, killed_batches, status = _job_state(db_env.engine, sha)  # type: ignore[misc]
     assert status == ImportStatus.RUNNING.value
-    assert killed_batches < (ROWS + 20) // BATCH  # really stopped part-way
+    assert killed_batches <= ROWS // BATCH // 2  # really stopped part-way: at most half the file done
 
     # The re-run resumes (it must not wait on locks an orphan kept) and finishes the file.
     out_path = tmp_path / "resume.json"

@@ -85,12 +85,13 @@ def installed(module: HierarchyModule) -> Iterator[HierarchyModule]:
     # written while this module is installed must keep verifying after it is gone (other tests check
     # the whole chain). The module's own audit MAC is tested directly (test_fields).
     module.audit_mac = before.audit_mac  # type: ignore[method-assign]
+    module.audit_chains = before.audit_chains  # type: ignore[method-assign]  # a batch's links, the same key
     set_security_module(module)
     try:
         yield module
     finally:
         set_security_module(before)
-        del module.audit_mac
+        del module.audit_mac, module.audit_chains
 
 
 def staff(name: str, role: str = "key_custodian") -> Actor:
