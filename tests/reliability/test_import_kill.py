@@ -30,9 +30,9 @@ from sscard.imports.synthetic import synthetic_rows
 from sscard.people.models import Person
 from sscard.security_module.factory import open_security_module
 
-# 30 batches: the kill after the third lands with ~27 still to do (asserted below), and the re-run has
-# few enough rows to stay cheap; the faults fall both before and after the kill.
-ROWS = 6_000
+# 75 batches: the kill is sent once 3 are done and must land before half (asserted below; with 30 batches it
+# landed after the 19th once, the two workers racing ahead of the poll); the faults fall before and after it.
+ROWS = 15_000
 BATCH = 200
 KILL_AFTER_BATCHES = 3
 TIMEOUT_S = 150  # hang guards only, generous for a loaded 2-core CI machine
