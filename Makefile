@@ -95,7 +95,7 @@ pytest: $(STAMP) compile-messages
 	+@$(BIN)/pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadgroup tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing"; exit 1; fi; exit $$rc
 
-## The quick check while working (~1 min): lint and the unit tests (pure rules: no database, no app,
+## The quick check while working (about 25 s): lint and the unit tests (pure rules: no database, no app,
 ## no server; tests/conftest.py marks the others "integration" at collection). Not a substitute for make test.
 test-quick: $(STAMP) compile-messages lint
 	@$(BIN)/pytest -p no:cacheprovider -q -m "not integration" tests; rc=$$?; \
