@@ -437,7 +437,9 @@ def test_a_refund_or_reversal_id_reused_for_another_settlement_is_a_conflict(
 # rule FIN-1: a refund or reversal of a settlement whose month is archived (its row detached, its key kept
 # in terminal_txn_key: docs/partitioning.md) is refused as archived, not as unknown, and moves nothing; an
 # id never used is still unknown
-def test_a_refund_or_reversal_of_an_archived_settlement_is_period_archived(terminal, funded_card, ledger_counts, db) -> None:
+def test_a_refund_or_reversal_of_an_archived_settlement_is_period_archived(
+    terminal, funded_card, ledger_counts, db
+) -> None:
     from sqlalchemy import text
 
     pharmacy = terminal("pharmacy")
