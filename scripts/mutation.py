@@ -191,7 +191,9 @@ def main() -> int:
     for name in selected:
         # A group may set its own pytest_args: one whose module has a PostgreSQL-only path runs those tests there too.
         pytest_args = groups[name].get("pytest_args", config.get("pytest_args", []))
-        work = _prepare(name, groups[name], pytest_args, args.fresh)
+        # mypy over the mutated files first, unless the group says otherwise (pyproject's common `type_check`).
+        group = {"type_check": config.get("type_check", False), **groups[name]}
+        work = _prepare(name, group, pytest_args, args.fresh)
         # mutmut keeps each verdict; named mutants are run again (new tests are found and mapped first).
         again = _undecided_or_surviving(work) if args.recheck and (work / "mutants").exists() else []
         if args.recheck and not again:
