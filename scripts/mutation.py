@@ -87,7 +87,9 @@ def _prepare(name: str, group: dict, common_args: list[str], fresh: bool) -> Pat
         # mypy over the mutated files first (`make typecheck`'s checker): a mutant it refuses never runs a test
         # and is counted apart ("caught by type check"), not as killed. mutmut recognises mypy by the word
         # "mypy" in the command, hence ``python -m mypy``.
-        command = [str(ROOT / ".venv" / "bin" / "python"), "-m", "mypy", *group["mutate"], "--output", "json"]
+        # mypy takes paths, not globs (pin-rules mutates `rules/*`): expanded here, without the caches.
+        files = sorted(str(p.relative_to(ROOT)) for g in group["mutate"] for p in ROOT.glob(g) if p.suffix == ".py")
+        command = [str(ROOT / ".venv" / "bin" / "python"), "-m", "mypy", *files, "--output", "json"]
         table += f"type_check_command = {_toml_list(command)}\n"
     (work / "pyproject.toml").write_text(pyproject + table, "utf-8")
     return work
