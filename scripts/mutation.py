@@ -24,9 +24,11 @@ import argparse
 import fnmatch
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -107,6 +109,12 @@ def _stats(work: Path) -> dict | None:
     out = subprocess.run(command, cwd=work, capture_output=True, text=True, check=False)  # noqa: S603  # noqa: S603
     stats["caught_by_type_check"] = sum(line.endswith(": caught by type check") for line in out.stdout.splitlines())
     return stats
+
+
+def _children_cpu() -> float:
+    """User + system seconds of the waited-for child processes so far (mutmut, its fork server and mutants)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _not_checked(stats: dict) -> int:
@@ -219,6 +227,7 @@ def main() -> int:
         # so that each mutant's pytest session (a fork of it) does not (seconds per mutant).
         env["SSCARD_MUTATION_WARMUP"] = "1"
         print(f"== {name}: {groups[name]['mutate']} with {groups[name]['tests']}", flush=True)
+        started, cpu_before = time.monotonic(), _children_cpu()
         done = subprocess.run(  # noqa: S603
             ["nice", "-n", "10", str(ROOT / ".venv" / "bin" / "mutmut"), "run", "--max-children", jobs, *again],  # noqa: S607
             cwd=work,
@@ -227,6 +236,10 @@ def main() -> int:
         )
         rc = rc or done.returncode
         print(_line(name, _stats(work)), flush=True)
+        # CPU is what the group costs whatever else runs; the wall clock says how long it took beside it.
+        wall, cpu = time.monotonic() - started, _children_cpu() - cpu_before
+        load = os.getloadavg()[0]
+        print(f"{name:16} wall {wall / 60:5.1f} min  CPU {cpu / 60:5.1f} min (mutmut and children)  load {load:.1f}")
     print("\nSummary (mutmut results --all in var/mutation/<group>/ lists each mutant):")
     for name in selected:
         work = SCRATCH / name
