@@ -391,7 +391,7 @@ def test_check_an_account_without_legs_and_the_limit_of_each_kind(uow) -> None:
     second = _posting(uow, (mine.id, 7), (clearing.id, -7), leg_dates=(late,))
     misdated = [
         Discrepancy("leg_misdated", f"posting:{p}", f"leg {leg} dated 2025-04-01, its posting 2025-03-01")
-        for p, leg in ((first, _first_leg(uow, first)), (second, _first_leg(uow, second)))
+        for p, leg in ((first, _leg_ids(uow, first)[0]), (second, _leg_ids(uow, second)[0]))
     ]
     unproved = [
         Discrepancy("balance_mismatch", f"account:{mine.id}", "balance 0 fen, its legs sum to 14 fen"),
@@ -399,10 +399,6 @@ def test_check_an_account_without_legs_and_the_limit_of_each_kind(uow) -> None:
     ]
     assert check(uow).discrepancies == misdated + unproved
     assert check(uow, limit=1).discrepancies == [misdated[0], unproved[0]]
-
-
-def _first_leg(uow, posting_id: int) -> int:
-    return uow.session.scalar(text("SELECT min(id) FROM ledger_leg WHERE posting_id = :p"), {"p": posting_id})
 
 
 # rule FIN-2: a posting keeps its actor's id and its channel within their columns (64 and 16 characters)
@@ -438,3 +434,122 @@ def test_each_account_is_found_by_its_owner(uow) -> None:
     own = open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region, person_id=person.id)
     assert open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region, person_id=person.id).id == own.id
     assert get_account(uow, kind=AccountKind.MEDICAL_PERSONAL.value, region_code=region) is None
+
+
+# rule FIN-2 / INS-3: on PostgreSQL a batch's postings go by COPY (`post_many_in_sets`, the contributions import): each
+# posting whole with its actor and channel within their columns, its legs dated by it, the ids in order, the balances
+# moved (loaded accounts too), a reversal's reference kept; no postings, no ids. The group `ledger-service` of
+# `make mutation` runs this test on PostgreSQL (pyproject.toml).
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_postings_in_sets_are_written_whole(uow) -> None:
+    from sqlalchemy import select
+
+    from sscard.db.bulk import writes_in_sets
+    from sscard.ledger.models import LedgerLeg, LedgerPosting
+    from sscard.ledger.service import NewPosting, post_many_in_sets
+
+    assert writes_in_sets(uow)
+    assert post_many_in_sets(uow, postings=[], actor=ACTOR) == []
+    mine, clearing = _accounts(uow)
+    staff = Actor(kind="staff", id="s" * 70, channel=Channel.COUNTER)
+    paid_in, spent = date(2025, 3, 5), date(2025, 3, 2)
+    ids = post_many_in_sets(uow, actor=[staff, ACTOR], postings=[
+        NewPosting("contribution", [Leg(mine.id, 300), Leg(clearing.id, -300)], paid_in, "t:in", memo="缴费"),
+        NewPosting("settlement", [Leg(clearing.id, 120), Leg(mine.id, -120)], spent, "t:out"),
+    ])  # fmt: skip
+    (undo,) = post_many_in_sets(uow, actor=ACTOR, channel="c" * 20, postings=[
+        NewPosting("reversal", [Leg(clearing.id, -120), Leg(mine.id, 120)], paid_in, "t:undo", reverses_id=ids[1])
+    ])  # fmt: skip
+    assert len(ids) == 2 and ids[0] < ids[1] < undo
+    rows = [uow.session.get_one(LedgerPosting, i) for i in (*ids, undo)]
+    assert [(r.kind, r.business_date, r.actor, r.channel, r.source_ref, r.reverses_id, r.memo) for r in rows] == [
+        ("contribution", paid_in, "s" * 64, "counter", "t:in", None, "缴费"),
+        ("settlement", spent, "test", "system", "t:out", None, None),
+        ("reversal", paid_in, "test", "c" * 16, "t:undo", ids[1], None),
+    ]
+    legs = uow.session.scalars(select(LedgerLeg).where(LedgerLeg.posting_id.in_([*ids, undo])).order_by(LedgerLeg.id))
+    assert [(leg.posting_id, leg.account_id, leg.amount_fen, leg.posted_on) for leg in legs] == [
+        (ids[0], mine.id, 300, paid_in), (ids[0], clearing.id, -300, paid_in),
+        (ids[1], clearing.id, 120, spent), (ids[1], mine.id, -120, spent),
+        (undo, clearing.id, -120, paid_in), (undo, mine.id, 120, paid_in),
+    ]  # fmt: skip
+    assert (mine.balance_fen, clearing.balance_fen) == (300, -300)  # the loaded accounts moved with their rows
+    assert (balance(uow, mine), balance(uow, clearing)) == (300, -300)
+    assert check(uow).ok
+
+
+# The ledger's cut in the test below: older than any posting of the session's database (nothing else is archived).
+CUT = date(1900, 2, 1)
+BEFORE_CUT = date(1900, 1, 31)
+
+
+# rule FIN-1 / FIN-2: with the ledger's older months archived (PostgreSQL), `ledger check` proves each cached balance
+# equals the balance carried at the cut plus the legs still attached; it names each posting and leg dated before the
+# cut and carried balances that do not sum to zero (at most `limit` of each kind), and leaves a terminal transaction
+# dated before the cut to the archive; a balance or the movements needing the legs before the cut are
+# PERIOD_ARCHIVED, in words. The group `ledger-service` of `make mutation` runs this test on PostgreSQL.
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_check_with_archived_months(uow) -> None:
+    from sscard.db.base import utcnow
+    from sscard.ledger.errors import PeriodArchived
+    from sscard.ledger.models import Institution
+    from sscard.ledger.rules import Discrepancy
+    from sscard.settlement.models import TerminalTxn
+
+    mine, clearing = _accounts(uow)
+    other = open_account(uow, kind=AccountKind.SETTLEMENT_CLEARING, region_code=mine.region_code)
+
+    # What `sscard partitions detach` records at the cut, and the balance the account keeps.
+    carried = ("INSERT INTO ledger_carried_balance (account_id, carried_before, balance_fen, recorded_at) "
+               "VALUES (:a, :c, :b, :t)")  # fmt: skip
+    kept = "UPDATE ledger_account SET balance_fen = :b WHERE id = :a"
+
+    def carry(account_id: int, fen: int) -> None:
+        uow.session.execute(text(carried), {"a": account_id, "c": CUT, "b": fen, "t": utcnow()})
+        uow.session.execute(text(kept), {"a": account_id, "b": fen})
+
+    carry(mine.id, 50)
+    carry(clearing.id, -50)
+    on_cut = post(uow, kind="contribution", legs=[Leg(mine.id, 7), Leg(clearing.id, -7)], business_date=CUT,
+                  actor=ACTOR, source_ref="t:cut").id  # fmt: skip
+    report = check(uow)
+    assert (report.ok, report.carried_before) == (True, CUT), report.discrepancies
+    assert [balance_on(uow, account_id=mine.id, on=day) for day in (BEFORE_CUT, CUT)] == [50, 57]
+    assert [m.posting_id for m in movements(uow, account_id=mine.id, start=CUT)] == [on_cut]
+    with pytest.raises(PeriodArchived) as balance_refused:
+        balance_on(uow, account_id=mine.id, on=date(1900, 1, 30))
+    assert balance_refused.value.detail == "the balance on 1900-01-30: the ledger before 1900-02-01 is archived"
+    with pytest.raises(PeriodArchived) as movements_refused:
+        movements(uow, account_id=mine.id, start=BEFORE_CUT)
+    assert movements_refused.value.detail == "the movements from 1900-01-31: the ledger before 1900-02-01 is archived"
+
+    early = [_posting(uow, (clearing.id, fen), (clearing.id, -fen), on=BEFORE_CUT) for fen in (3, 4)]
+    carry(other.id, 1)  # carried beside the others: they no longer sum to zero
+    institution = Institution(region_code=mine.region_code, name=f"cut {mine.id}", institution_type="pharmacy")
+    uow.session.add(institution)
+    uow.session.flush()
+    txns = []  # each naming no institution: the one dated before the cut is the archive's, not looked for
+    for n, (posting_id, account_id, fen, day) in enumerate(((early[0], clearing.id, 3, BEFORE_CUT),
+                                                            (on_cut, mine.id, 7, CUT))):  # fmt: skip
+        row = TerminalTxn(terminal_id="T-CUT", txn_id=f"cut{mine.id}-{n}", purpose="settle", request_digest="0" * 64,
+                          institution_id=10**12, card_id=None, account_id=account_id, amount_fen=fen,
+                          posting_id=posting_id, reversed=False, business_date=day, answer={})  # fmt: skip
+        uow.session.add(row)
+        uow.session.flush()
+        txns.append(row.id)
+    archived = "before the cut 1900-02-01 (its month is archived)"
+    expected = [
+        *(Discrepancy("posting_before_cut", f"posting:{p}", f"dated 1900-01-31, {archived}") for p in early),
+        *(Discrepancy("leg_before_cut", f"posting:{p}", f"leg {leg} dated 1900-01-31, {archived}")
+          for p in early for leg in _leg_ids(uow, p)),
+        Discrepancy("carried_unbalanced", "cut:1900-02-01",
+                    "the balances carried at 1900-02-01 sum to 1 fen, not zero"),
+        Discrepancy("txn_unknown_institution", f"terminal_txn:{txns[1]}", f"no institution {10**12}"),
+    ]  # fmt: skip
+    assert check(uow).discrepancies == expected
+    assert check(uow, limit=1).discrepancies == [expected[0], expected[2], expected[6], expected[7]]
+
+
+def _leg_ids(uow, posting_id: int) -> list[int]:
+    legs = text("SELECT id FROM ledger_leg WHERE posting_id = :p ORDER BY id")
+    return list(uow.session.scalars(legs, {"p": posting_id}))
