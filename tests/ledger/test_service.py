@@ -401,16 +401,30 @@ def test_check_an_account_without_legs_and_the_limit_of_each_kind(uow) -> None:
     assert check(uow, limit=1).discrepancies == [misdated[0], unproved[0]]
 
 
-# rule FIN-2: a posting keeps its actor's id and its channel within their columns (64 and 16 characters)
-def test_a_posting_keeps_actor_and_channel_within_their_columns(uow) -> None:
+# rule FIN-2: a posting keeps its memo, and its actor's id and its channel within their columns (64 and 16 characters)
+def test_a_posting_keeps_its_memo_and_actor_and_channel_within_their_columns(uow) -> None:
     from sscard.ledger.models import LedgerPosting
 
     mine, clearing = _accounts(uow)
     long_actor = Actor(kind="staff", id="a" * 70, channel=Channel.SYSTEM)
     made = post(uow, kind="contribution", legs=[Leg(mine.id, 1), Leg(clearing.id, -1)], business_date=DAY,
-                actor=long_actor, source_ref="t:long", channel="c" * 20)  # fmt: skip
+                actor=long_actor, source_ref="t:long", channel="c" * 20, memo="补缴")  # fmt: skip
     row = uow.session.get_one(LedgerPosting, made.id)
-    assert (row.actor, row.channel) == ("a" * 64, "c" * 16)
+    assert (row.actor, row.channel, row.memo) == ("a" * 64, "c" * 16, "补缴")
+
+
+# rule FIN-2: the statement lists a day's movements by posting, whatever order their legs were written in (two
+# transactions posting at once take their postings' ids and their legs' ids in different orders)
+def test_a_days_movements_go_by_posting(uow) -> None:
+    from sscard.ledger.models import LedgerLeg
+
+    mine, clearing = _accounts(uow)
+    first, second = _posting(uow), _posting(uow)
+    for posting_id, fen in ((second, 2), (first, 1)):
+        for account_id, amount in ((mine.id, fen), (clearing.id, -fen)):
+            uow.session.add(LedgerLeg(posting_id=posting_id, account_id=account_id, amount_fen=amount, posted_on=DAY))
+        uow.session.flush()
+    assert [(m.posting_id, m.amount_fen) for m in movements(uow, account_id=mine.id)] == [(first, 1), (second, 2)]
 
 
 # rule FIN-1 / FIN-2: each account is found by its owner: a person's own, an institution's, a region's (none of them
