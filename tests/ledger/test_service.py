@@ -169,6 +169,7 @@ def test_check_finds_broken_references(uow) -> None:
 
 # rule FIN-1 / FIN-2: each reference fault in words; a transaction is proved by a leg of its own posting (not the
 # same amount on the same account in another posting); a card that exists is no fault; `limit` bounds orphan legs
+# and each kind of transaction fault, the first ones kept
 def test_reference_faults_in_words(uow) -> None:
     from sscard.ledger.models import Institution
     from sscard.ledger.rules import Discrepancy
@@ -180,10 +181,10 @@ def test_reference_faults_in_words(uow) -> None:
     uow.session.add(institution)
     uow.session.flush()
     card = make_card(uow)
-    p1, p2, p3, p4 = (
+    p1, p2, p3, p4, p5 = (
         post(uow, kind="contribution", legs=[Leg(mine.id, fen), Leg(clearing.id, -fen)], business_date=DAY,
              actor=ACTOR, source_ref=f"t:w{fen}").id
-        for fen in (10, 20, 30, 40)
+        for fen in (10, 20, 30, 40, 50)
     )  # fmt: skip
     nowhere = 10**12
     txns = [  # (posting, amount, institution, card)
@@ -191,6 +192,7 @@ def test_reference_faults_in_words(uow) -> None:
         (p3, 20, institution.id, None),  # 20 fen moved on this account, but by another posting (p2)
         (p2, 20, nowhere, None),
         (p4, 40, institution.id, nowhere),
+        (p5, 50, nowhere, None),
     ]
     ids = []
     for n, (posting_id, amount, institution_id, card_id) in enumerate(txns):
@@ -215,10 +217,11 @@ def test_reference_faults_in_words(uow) -> None:
             "txn_not_posted", f"terminal_txn:{ids[1]}", f"its posting {p3} moves no 20 fen on account {mine.id}"
         ),
         Discrepancy("txn_unknown_institution", f"terminal_txn:{ids[2]}", f"no institution {nowhere}"),
+        Discrepancy("txn_unknown_institution", f"terminal_txn:{ids[4]}", f"no institution {nowhere}"),
         Discrepancy("txn_unknown_card", f"terminal_txn:{ids[3]}", f"no card {nowhere}"),
     ]
     assert check(uow).discrepancies == orphans + txn_faults
-    assert check(uow, limit=1).discrepancies == orphans[:1] + txn_faults
+    assert check(uow, limit=1).discrepancies == orphans[:1] + txn_faults[:2] + txn_faults[3:]
 
 
 def _posting(uow, *legs: tuple[int, int], on: date = DAY, leg_dates: tuple[date, ...] = ()) -> int:
@@ -399,6 +402,56 @@ def test_check_an_account_without_legs_and_the_limit_of_each_kind(uow) -> None:
     ]
     assert check(uow).discrepancies == misdated + unproved
     assert check(uow, limit=1).discrepancies == [misdated[0], unproved[0]]
+
+
+# rule FIN-2 / INS-3: `limit` bounds the faulty accounts named, not the accounts read: sound ones before them (a
+# personal account in credit or at zero, a clearing account below zero) take no place; a clearing account's balance
+# below zero is no fault of its own, only its mismatch is
+def test_check_names_the_faulty_accounts_past_sound_ones(uow) -> None:
+    from sscard.ledger.rules import Discrepancy
+
+    mine, clearing = _accounts(uow)
+    post(uow, kind="contribution", legs=[Leg(mine.id, 5), Leg(clearing.id, -5)], business_date=DAY, actor=ACTOR,
+         source_ref="t:sound")  # fmt: skip
+    at_zero = open_account(
+        uow, kind=AccountKind.PENSION_PERSONAL, region_code=mine.region_code, person_id=mine.person_id
+    )
+    faulty = open_account(uow, kind=AccountKind.INTEREST_EXPENSE, region_code=mine.region_code)
+    assert mine.id < clearing.id < at_zero.id < faulty.id
+    uow.session.execute(text("UPDATE ledger_account SET balance_fen = -9 WHERE id = :i"), {"i": faulty.id})
+    mismatch = [Discrepancy("balance_mismatch", f"account:{faulty.id}", "balance -9 fen, its legs sum to 0 fen")]
+    assert check(uow).discrepancies == mismatch
+    assert check(uow, limit=1).discrepancies == mismatch
+
+
+# rule FIN-2: a person's account never goes below zero unless its opener says so, whatever its kind (a holder's
+# debit account too); a region's account of a personal kind neither; a region's system account may
+def test_only_system_accounts_may_go_negative_by_default(uow) -> None:
+    region = f"9{random.randrange(10**5):05d}"
+    person = add_test_person(uow).id
+    opened = [
+        open_account(uow, kind=AccountKind.DEBIT, region_code=region, person_id=person),
+        open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region),
+        open_account(uow, kind=AccountKind.BANK_CASH, region_code=region),
+    ]
+    assert [account.may_go_negative for account in opened] == [False, False, True]
+
+
+# rule FIN-2: an account another transaction opened between the look-up and the insert (two first uses at once) is
+# read back: the unique index refuses the second, and the loser takes the winner's account
+def test_an_account_opened_meanwhile_is_read_back(uow, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sscard.ledger import service
+
+    mine, _ = _accounts(uow)
+    looked_up, get_account = [], service.get_account
+
+    def missed_once(uow, **owner):  # the first look-up ran before the other transaction committed
+        looked_up.append(owner)
+        return None if len(looked_up) == 1 else get_account(uow, **owner)
+
+    monkeypatch.setattr(service, "get_account", missed_once)
+    again = open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=mine.region_code, person_id=mine.person_id)
+    assert (again.id, len(looked_up)) == (mine.id, 2)
 
 
 # rule FIN-2: a posting keeps its memo, and its actor's id and its channel within their columns (64 and 16 characters)
