@@ -337,6 +337,36 @@ def test_accounts_and_institutions_are_made_once(uow) -> None:
     assert ensure_institution(uow, region_code="310104", name="测试医院", institution_type="hospital") != first
 
 
+# rule INS-3: on PostgreSQL the missing personal accounts of a batch are made once each in one statement, whatever
+# their number (a row a statement was ~330 a batch of the contributions import). The group `ledger-service` of
+# `make mutation` runs this test on PostgreSQL.
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_personal_accounts_are_made_once_in_one_statement(uow) -> None:
+    from sqlalchemy import event
+
+    from sscard.ledger.service import ensure_personal_accounts
+
+    region = f"9{random.randrange(10**5):05d}"
+    engine, sent = uow.session.get_bind().engine, []
+
+    def counted(_conn, _cursor, _statement, parameters, _context, executemany) -> None:  # noqa: ANN001
+        sent.append(len(parameters) if executemany else 1)
+
+    statements = []
+    for number in (1, 3):
+        people = {add_test_person(uow).id: region for _ in range(number)}
+        uow.session.flush()
+        event.listen(engine, "before_cursor_execute", counted)
+        try:
+            found = ensure_personal_accounts(uow, kind=AccountKind.PENSION_PERSONAL.value, person_regions=people)
+        finally:
+            event.remove(engine, "before_cursor_execute", counted)
+        assert set(found) == set(people)
+        statements.append(sum(sent))
+        sent.clear()
+    assert statements[0] == statements[1]
+
+
 # rule INS-7: a reversal of any posting but a contribution is of kind "reversal"; it carries its memo, channel and
 # business date, its legs opposite the original's in the same order; a second reversal is refused in words.
 # The statement lists movements by business date (oldest first), not by the order they were posted.
