@@ -169,6 +169,7 @@ def test_check_finds_broken_references(uow) -> None:
 
 # rule FIN-1 / FIN-2: each reference fault in words; a transaction is proved by a leg of its own posting (not the
 # same amount on the same account in another posting); a card that exists is no fault; `limit` bounds orphan legs
+# and each kind of transaction fault, the first ones kept
 def test_reference_faults_in_words(uow) -> None:
     from sscard.ledger.models import Institution
     from sscard.ledger.rules import Discrepancy
@@ -180,10 +181,10 @@ def test_reference_faults_in_words(uow) -> None:
     uow.session.add(institution)
     uow.session.flush()
     card = make_card(uow)
-    p1, p2, p3, p4 = (
+    p1, p2, p3, p4, p5 = (
         post(uow, kind="contribution", legs=[Leg(mine.id, fen), Leg(clearing.id, -fen)], business_date=DAY,
              actor=ACTOR, source_ref=f"t:w{fen}").id
-        for fen in (10, 20, 30, 40)
+        for fen in (10, 20, 30, 40, 50)
     )  # fmt: skip
     nowhere = 10**12
     txns = [  # (posting, amount, institution, card)
@@ -191,6 +192,7 @@ def test_reference_faults_in_words(uow) -> None:
         (p3, 20, institution.id, None),  # 20 fen moved on this account, but by another posting (p2)
         (p2, 20, nowhere, None),
         (p4, 40, institution.id, nowhere),
+        (p5, 50, nowhere, None),
     ]
     ids = []
     for n, (posting_id, amount, institution_id, card_id) in enumerate(txns):
@@ -215,10 +217,11 @@ def test_reference_faults_in_words(uow) -> None:
             "txn_not_posted", f"terminal_txn:{ids[1]}", f"its posting {p3} moves no 20 fen on account {mine.id}"
         ),
         Discrepancy("txn_unknown_institution", f"terminal_txn:{ids[2]}", f"no institution {nowhere}"),
+        Discrepancy("txn_unknown_institution", f"terminal_txn:{ids[4]}", f"no institution {nowhere}"),
         Discrepancy("txn_unknown_card", f"terminal_txn:{ids[3]}", f"no card {nowhere}"),
     ]
     assert check(uow).discrepancies == orphans + txn_faults
-    assert check(uow, limit=1).discrepancies == orphans[:1] + txn_faults
+    assert check(uow, limit=1).discrepancies == orphans[:1] + txn_faults[:2] + txn_faults[3:]
 
 
 def _posting(uow, *legs: tuple[int, int], on: date = DAY, leg_dates: tuple[date, ...] = ()) -> int:
@@ -334,6 +337,36 @@ def test_accounts_and_institutions_are_made_once(uow) -> None:
     assert ensure_institution(uow, region_code="310104", name="测试医院", institution_type="hospital") != first
 
 
+# rule INS-3: on PostgreSQL the missing personal accounts of a batch are made once each in one statement, whatever
+# their number (a row a statement was ~330 a batch of the contributions import). The group `ledger-service` of
+# `make mutation` runs this test on PostgreSQL.
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_personal_accounts_are_made_once_in_one_statement(uow) -> None:
+    from sqlalchemy import event
+
+    from sscard.ledger.service import ensure_personal_accounts
+
+    region = f"9{random.randrange(10**5):05d}"
+    engine, sent = uow.session.get_bind().engine, []
+
+    def counted(_conn, _cursor, _statement, parameters, _context, executemany) -> None:  # noqa: ANN001
+        sent.append(len(parameters) if executemany else 1)
+
+    statements = []
+    for number in (1, 3):
+        people = {add_test_person(uow).id: region for _ in range(number)}
+        uow.session.flush()
+        event.listen(engine, "before_cursor_execute", counted)
+        try:
+            found = ensure_personal_accounts(uow, kind=AccountKind.PENSION_PERSONAL.value, person_regions=people)
+        finally:
+            event.remove(engine, "before_cursor_execute", counted)
+        assert set(found) == set(people)
+        statements.append(sum(sent))
+        sent.clear()
+    assert statements[0] == statements[1]
+
+
 # rule INS-7: a reversal of any posting but a contribution is of kind "reversal"; it carries its memo, channel and
 # business date, its legs opposite the original's in the same order; a second reversal is refused in words.
 # The statement lists movements by business date (oldest first), not by the order they were posted.
@@ -391,7 +424,7 @@ def test_check_an_account_without_legs_and_the_limit_of_each_kind(uow) -> None:
     second = _posting(uow, (mine.id, 7), (clearing.id, -7), leg_dates=(late,))
     misdated = [
         Discrepancy("leg_misdated", f"posting:{p}", f"leg {leg} dated 2025-04-01, its posting 2025-03-01")
-        for p, leg in ((first, _first_leg(uow, first)), (second, _first_leg(uow, second)))
+        for p, leg in ((first, _leg_ids(uow, first)[0]), (second, _leg_ids(uow, second)[0]))
     ]
     unproved = [
         Discrepancy("balance_mismatch", f"account:{mine.id}", "balance 0 fen, its legs sum to 14 fen"),
@@ -401,20 +434,80 @@ def test_check_an_account_without_legs_and_the_limit_of_each_kind(uow) -> None:
     assert check(uow, limit=1).discrepancies == [misdated[0], unproved[0]]
 
 
-def _first_leg(uow, posting_id: int) -> int:
-    return uow.session.scalar(text("SELECT min(id) FROM ledger_leg WHERE posting_id = :p"), {"p": posting_id})
+# rule FIN-2 / INS-3: `limit` bounds the faulty accounts named, not the accounts read: sound ones before them (a
+# personal account in credit or at zero, a clearing account below zero) take no place; a clearing account's balance
+# below zero is no fault of its own, only its mismatch is
+def test_check_names_the_faulty_accounts_past_sound_ones(uow) -> None:
+    from sscard.ledger.rules import Discrepancy
+
+    mine, clearing = _accounts(uow)
+    post(uow, kind="contribution", legs=[Leg(mine.id, 5), Leg(clearing.id, -5)], business_date=DAY, actor=ACTOR,
+         source_ref="t:sound")  # fmt: skip
+    at_zero = open_account(
+        uow, kind=AccountKind.PENSION_PERSONAL, region_code=mine.region_code, person_id=mine.person_id
+    )
+    faulty = open_account(uow, kind=AccountKind.INTEREST_EXPENSE, region_code=mine.region_code)
+    assert mine.id < clearing.id < at_zero.id < faulty.id
+    uow.session.execute(text("UPDATE ledger_account SET balance_fen = -9 WHERE id = :i"), {"i": faulty.id})
+    mismatch = [Discrepancy("balance_mismatch", f"account:{faulty.id}", "balance -9 fen, its legs sum to 0 fen")]
+    assert check(uow).discrepancies == mismatch
+    assert check(uow, limit=1).discrepancies == mismatch
 
 
-# rule FIN-2: a posting keeps its actor's id and its channel within their columns (64 and 16 characters)
-def test_a_posting_keeps_actor_and_channel_within_their_columns(uow) -> None:
+# rule FIN-2: a person's account never goes below zero unless its opener says so, whatever its kind (a holder's
+# debit account too); a region's account of a personal kind neither; a region's system account may
+def test_only_system_accounts_may_go_negative_by_default(uow) -> None:
+    region = f"9{random.randrange(10**5):05d}"
+    person = add_test_person(uow).id
+    opened = [
+        open_account(uow, kind=AccountKind.DEBIT, region_code=region, person_id=person),
+        open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region),
+        open_account(uow, kind=AccountKind.BANK_CASH, region_code=region),
+    ]
+    assert [account.may_go_negative for account in opened] == [False, False, True]
+
+
+# rule FIN-2: an account another transaction opened between the look-up and the insert (two first uses at once) is
+# read back: the unique index refuses the second, and the loser takes the winner's account
+def test_an_account_opened_meanwhile_is_read_back(uow, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sscard.ledger import service
+
+    mine, _ = _accounts(uow)
+    looked_up, get_account = [], service.get_account
+
+    def missed_once(uow, **owner):  # the first look-up ran before the other transaction committed
+        looked_up.append(owner)
+        return None if len(looked_up) == 1 else get_account(uow, **owner)
+
+    monkeypatch.setattr(service, "get_account", missed_once)
+    again = open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=mine.region_code, person_id=mine.person_id)
+    assert (again.id, len(looked_up)) == (mine.id, 2)
+
+
+# rule FIN-2: a posting keeps its memo, and its actor's id and its channel within their columns (64 and 16 characters)
+def test_a_posting_keeps_its_memo_and_actor_and_channel_within_their_columns(uow) -> None:
     from sscard.ledger.models import LedgerPosting
 
     mine, clearing = _accounts(uow)
     long_actor = Actor(kind="staff", id="a" * 70, channel=Channel.SYSTEM)
     made = post(uow, kind="contribution", legs=[Leg(mine.id, 1), Leg(clearing.id, -1)], business_date=DAY,
-                actor=long_actor, source_ref="t:long", channel="c" * 20)  # fmt: skip
+                actor=long_actor, source_ref="t:long", channel="c" * 20, memo="补缴")  # fmt: skip
     row = uow.session.get_one(LedgerPosting, made.id)
-    assert (row.actor, row.channel) == ("a" * 64, "c" * 16)
+    assert (row.actor, row.channel, row.memo) == ("a" * 64, "c" * 16, "补缴")
+
+
+# rule FIN-2: the statement lists a day's movements by posting, whatever order their legs were written in (two
+# transactions posting at once take their postings' ids and their legs' ids in different orders)
+def test_a_days_movements_go_by_posting(uow) -> None:
+    from sscard.ledger.models import LedgerLeg
+
+    mine, clearing = _accounts(uow)
+    first, second = _posting(uow), _posting(uow)
+    for posting_id, fen in ((second, 2), (first, 1)):
+        for account_id, amount in ((mine.id, fen), (clearing.id, -fen)):
+            uow.session.add(LedgerLeg(posting_id=posting_id, account_id=account_id, amount_fen=amount, posted_on=DAY))
+        uow.session.flush()
+    assert [(m.posting_id, m.amount_fen) for m in movements(uow, account_id=mine.id)] == [(first, 1), (second, 2)]
 
 
 # rule FIN-1 / FIN-2: each account is found by its owner: a person's own, an institution's, a region's (none of them
@@ -438,3 +531,122 @@ def test_each_account_is_found_by_its_owner(uow) -> None:
     own = open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region, person_id=person.id)
     assert open_account(uow, kind=AccountKind.MEDICAL_PERSONAL, region_code=region, person_id=person.id).id == own.id
     assert get_account(uow, kind=AccountKind.MEDICAL_PERSONAL.value, region_code=region) is None
+
+
+# rule FIN-2 / INS-3: on PostgreSQL a batch's postings go by COPY (`post_many_in_sets`, the contributions import): each
+# posting whole with its actor and channel within their columns, its legs dated by it, the ids in order, the balances
+# moved (loaded accounts too), a reversal's reference kept; no postings, no ids. The group `ledger-service` of
+# `make mutation` runs this test on PostgreSQL (pyproject.toml).
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_postings_in_sets_are_written_whole(uow) -> None:
+    from sqlalchemy import select
+
+    from sscard.db.bulk import writes_in_sets
+    from sscard.ledger.models import LedgerLeg, LedgerPosting
+    from sscard.ledger.service import NewPosting, post_many_in_sets
+
+    assert writes_in_sets(uow)
+    assert post_many_in_sets(uow, postings=[], actor=ACTOR) == []
+    mine, clearing = _accounts(uow)
+    staff = Actor(kind="staff", id="s" * 70, channel=Channel.COUNTER)
+    paid_in, spent = date(2025, 3, 5), date(2025, 3, 2)
+    ids = post_many_in_sets(uow, actor=[staff, ACTOR], postings=[
+        NewPosting("contribution", [Leg(mine.id, 300), Leg(clearing.id, -300)], paid_in, "t:in", memo="缴费"),
+        NewPosting("settlement", [Leg(clearing.id, 120), Leg(mine.id, -120)], spent, "t:out"),
+    ])  # fmt: skip
+    (undo,) = post_many_in_sets(uow, actor=ACTOR, channel="c" * 20, postings=[
+        NewPosting("reversal", [Leg(clearing.id, -120), Leg(mine.id, 120)], paid_in, "t:undo", reverses_id=ids[1])
+    ])  # fmt: skip
+    assert len(ids) == 2 and ids[0] < ids[1] < undo
+    rows = [uow.session.get_one(LedgerPosting, i) for i in (*ids, undo)]
+    assert [(r.kind, r.business_date, r.actor, r.channel, r.source_ref, r.reverses_id, r.memo) for r in rows] == [
+        ("contribution", paid_in, "s" * 64, "counter", "t:in", None, "缴费"),
+        ("settlement", spent, "test", "system", "t:out", None, None),
+        ("reversal", paid_in, "test", "c" * 16, "t:undo", ids[1], None),
+    ]
+    legs = uow.session.scalars(select(LedgerLeg).where(LedgerLeg.posting_id.in_([*ids, undo])).order_by(LedgerLeg.id))
+    assert [(leg.posting_id, leg.account_id, leg.amount_fen, leg.posted_on) for leg in legs] == [
+        (ids[0], mine.id, 300, paid_in), (ids[0], clearing.id, -300, paid_in),
+        (ids[1], clearing.id, 120, spent), (ids[1], mine.id, -120, spent),
+        (undo, clearing.id, -120, paid_in), (undo, mine.id, 120, paid_in),
+    ]  # fmt: skip
+    assert (mine.balance_fen, clearing.balance_fen) == (300, -300)  # the loaded accounts moved with their rows
+    assert (balance(uow, mine), balance(uow, clearing)) == (300, -300)
+    assert check(uow).ok
+
+
+# The ledger's cut in the test below: older than any posting of the session's database (nothing else is archived).
+CUT = date(1900, 2, 1)
+BEFORE_CUT = date(1900, 1, 31)
+
+
+# rule FIN-1 / FIN-2: with the ledger's older months archived (PostgreSQL), `ledger check` proves each cached balance
+# equals the balance carried at the cut plus the legs still attached; it names each posting and leg dated before the
+# cut and carried balances that do not sum to zero (at most `limit` of each kind), and leaves a terminal transaction
+# dated before the cut to the archive; a balance or the movements needing the legs before the cut are
+# PERIOD_ARCHIVED, in words. The group `ledger-service` of `make mutation` runs this test on PostgreSQL.
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_check_with_archived_months(uow) -> None:
+    from sscard.db.base import utcnow
+    from sscard.ledger.errors import PeriodArchived
+    from sscard.ledger.models import Institution
+    from sscard.ledger.rules import Discrepancy
+    from sscard.settlement.models import TerminalTxn
+
+    mine, clearing = _accounts(uow)
+    other = open_account(uow, kind=AccountKind.SETTLEMENT_CLEARING, region_code=mine.region_code)
+
+    # What `sscard partitions detach` records at the cut, and the balance the account keeps.
+    carried = ("INSERT INTO ledger_carried_balance (account_id, carried_before, balance_fen, recorded_at) "
+               "VALUES (:a, :c, :b, :t)")  # fmt: skip
+    kept = "UPDATE ledger_account SET balance_fen = :b WHERE id = :a"
+
+    def carry(account_id: int, fen: int) -> None:
+        uow.session.execute(text(carried), {"a": account_id, "c": CUT, "b": fen, "t": utcnow()})
+        uow.session.execute(text(kept), {"a": account_id, "b": fen})
+
+    carry(mine.id, 50)
+    carry(clearing.id, -50)
+    on_cut = post(uow, kind="contribution", legs=[Leg(mine.id, 7), Leg(clearing.id, -7)], business_date=CUT,
+                  actor=ACTOR, source_ref="t:cut").id  # fmt: skip
+    report = check(uow)
+    assert (report.ok, report.carried_before) == (True, CUT), report.discrepancies
+    assert [balance_on(uow, account_id=mine.id, on=day) for day in (BEFORE_CUT, CUT)] == [50, 57]
+    assert [m.posting_id for m in movements(uow, account_id=mine.id, start=CUT)] == [on_cut]
+    with pytest.raises(PeriodArchived) as balance_refused:
+        balance_on(uow, account_id=mine.id, on=date(1900, 1, 30))
+    assert balance_refused.value.detail == "the balance on 1900-01-30: the ledger before 1900-02-01 is archived"
+    with pytest.raises(PeriodArchived) as movements_refused:
+        movements(uow, account_id=mine.id, start=BEFORE_CUT)
+    assert movements_refused.value.detail == "the movements from 1900-01-31: the ledger before 1900-02-01 is archived"
+
+    early = [_posting(uow, (clearing.id, fen), (clearing.id, -fen), on=BEFORE_CUT) for fen in (3, 4)]
+    carry(other.id, 1)  # carried beside the others: they no longer sum to zero
+    institution = Institution(region_code=mine.region_code, name=f"cut {mine.id}", institution_type="pharmacy")
+    uow.session.add(institution)
+    uow.session.flush()
+    txns = []  # each naming no institution: the one dated before the cut is the archive's, not looked for
+    for n, (posting_id, account_id, fen, day) in enumerate(((early[0], clearing.id, 3, BEFORE_CUT),
+                                                            (on_cut, mine.id, 7, CUT))):  # fmt: skip
+        row = TerminalTxn(terminal_id="T-CUT", txn_id=f"cut{mine.id}-{n}", purpose="settle", request_digest="0" * 64,
+                          institution_id=10**12, card_id=None, account_id=account_id, amount_fen=fen,
+                          posting_id=posting_id, reversed=False, business_date=day, answer={})  # fmt: skip
+        uow.session.add(row)
+        uow.session.flush()
+        txns.append(row.id)
+    archived = "before the cut 1900-02-01 (its month is archived)"
+    expected = [
+        *(Discrepancy("posting_before_cut", f"posting:{p}", f"dated 1900-01-31, {archived}") for p in early),
+        *(Discrepancy("leg_before_cut", f"posting:{p}", f"leg {leg} dated 1900-01-31, {archived}")
+          for p in early for leg in _leg_ids(uow, p)),
+        Discrepancy("carried_unbalanced", "cut:1900-02-01",
+                    "the balances carried at 1900-02-01 sum to 1 fen, not zero"),
+        Discrepancy("txn_unknown_institution", f"terminal_txn:{txns[1]}", f"no institution {10**12}"),
+    ]  # fmt: skip
+    assert check(uow).discrepancies == expected
+    assert check(uow, limit=1).discrepancies == [expected[0], expected[2], expected[6], expected[7]]
+
+
+def _leg_ids(uow, posting_id: int) -> list[int]:
+    legs = text("SELECT id FROM ledger_leg WHERE posting_id = :p ORDER BY id")
+    return list(uow.session.scalars(legs, {"p": posting_id}))
