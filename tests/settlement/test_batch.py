@@ -220,6 +220,31 @@ def test_a_stored_txn_id_is_the_terminals_own(terminal, funded_card, driver) -> 
     _ledger_and_chain_ok()
 
 
+# rule FIN-1: an institution's first settlement opens its clearing account on the single path: in a batch
+# with a terminal whose institution has settled before, that terminal's request is handed back and the
+# other's paid (the pipeline reads each terminal's clearing row in the statement of its facts, left-joined)
+def test_a_first_settlement_is_handed_back_beside_a_paid_one(
+    terminal, funded_card, driver, client, staff_headers
+) -> None:
+    from sscard.staff.roles import Role
+    from sscard.terminal.client import TerminalClient, enroll
+
+    opened = terminal("pharmacy")
+    token = staff_headers(Role.SECURITY_OFFICER, "110000")["Authorization"].split()[1]
+    profile = enroll("http://testserver", staff_token=token, institution=f"新开诊所{time.time_ns()}",
+                     institution_type="clinic", region_code="110105", http=client)  # fmt: skip
+    new = TerminalClient("http://testserver", profile, http=client)  # an institution that never settled
+    _opened(opened, funded_card)
+    card_no, account = _enabled(opened, funded_card, 5_000)
+    paid, handed_back = _run(driver, [_attempt(opened, card_no, 100, "N1"), _attempt(new, card_no, 200, "N2")],
+                             [card_no])  # fmt: skip
+    assert isinstance(paid, Settled) and paid.answer["balance_fen"] == 5_000 - 100
+    assert isinstance(handed_back, Authenticated) and _stored(new.profile.terminal_id, "N2") == 0
+    assert balance_of(account) == 5_000 - 100
+    assert new.settle(card_no, 200, "N2", pin=PIN)["balance_fen"] == 5_000 - 300  # the single path opens it
+    _ledger_and_chain_ok()
+
+
 # rule FIN-1: a transaction id claimed by another transaction while the batch ran fails the batch as a
 # whole (rolled back: nothing of it kept), and the single path then answers each request
 def test_a_txn_claimed_meanwhile_fails_the_whole_batch(terminal, funded_card, driver, db) -> None:

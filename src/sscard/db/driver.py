@@ -109,6 +109,12 @@ class PipelinedTransaction:
         self._prepared = _prepared.setdefault(connection, set())
         self._transformer: psycopg_abc.Transformer = Transformer.from_context(connection)
         self._in_flight = False
+        # The socket's reader stays registered from the first wait to ``finish``/``abandon`` (one add and one
+        # remove a transaction, not one of each per wait: a batch waits a few times a round trip), and wakes
+        # whichever wait is current (``_waiter``; a readiness with nobody waiting is dropped, the next wait
+        # reads what came). Removed before the connection is psycopg's again: its own waits register theirs.
+        self._reading: tuple[asyncio.AbstractEventLoop, int] | None = None
+        self._waiter: asyncio.Future[None] | None = None
         self._pgconn.enter_pipeline_mode()
 
     async def round_trip(self, *commands: Command) -> list[list[tuple[Any, ...]]]:
@@ -166,29 +172,55 @@ class PipelinedTransaction:
         """Wait until the socket can be written to (or read from)."""
         loop = asyncio.get_running_loop()
         ready = loop.create_future()
-        fd = self._pgconn.socket
-        (loop.add_writer if writable else loop.add_reader)(fd, _set_once, ready)
+        if writable:  # rare (a round trip larger than the socket's buffer): registered for this wait only
+            fd = self._pgconn.socket
+            loop.add_writer(fd, _set_once, ready)
+            try:
+                await ready
+            finally:
+                loop.remove_writer(fd)
+            return
+        if self._reading is None:
+            self._reading = (loop, self._pgconn.socket)
+            loop.add_reader(self._reading[1], self._readable)
+        self._waiter = ready
         try:
             await ready
         finally:
-            (loop.remove_writer if writable else loop.remove_reader)(fd)
+            self._waiter = None
+
+    def _readable(self) -> None:
+        if self._waiter is not None:
+            _set_once(self._waiter)
+
+    def _stop_reading(self) -> None:
+        if self._reading is not None:
+            loop, fd = self._reading
+            self._reading = None
+            loop.remove_reader(fd)
 
     async def finish(self) -> None:
         """Commit unless a round trip already did, and leave pipeline mode: the connection idle."""
-        if self._pgconn.transaction_status != pq.TransactionStatus.IDLE:
-            await self.round_trip(COMMIT)
+        try:
+            if self._pgconn.transaction_status != pq.TransactionStatus.IDLE:
+                await self.round_trip(COMMIT)
+        finally:
+            self._stop_reading()
         self._pgconn.exit_pipeline_mode()
 
     async def abandon(self) -> None:
         """Roll back after an error: cleanly when nothing is in flight, else by closing the connection
         (its results can no longer be told apart); a database error has closed it for reuse anyway."""
-        if not self._in_flight and self._pgconn.status == pq.ConnStatus.OK:
-            try:
-                await self.round_trip(ROLLBACK)
-                self._pgconn.exit_pipeline_mode()
-                return
-            except (psycopg.Error, OSError):
-                pass
+        try:
+            if not self._in_flight and self._pgconn.status == pq.ConnStatus.OK:
+                try:
+                    await self.round_trip(ROLLBACK)
+                    self._pgconn.exit_pipeline_mode()
+                    return
+                except (psycopg.Error, OSError):
+                    pass
+        finally:
+            self._stop_reading()
         await self._connection.close()
 
 

@@ -19,12 +19,13 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache, partial
+from functools import cached_property, lru_cache, partial
 from typing import Any, NamedTuple, Protocol, cast
 
 from prometheus_client import Counter
 from sqlalchemy import (
     Dialect,
+    Select,
     Table,
     bindparam,
     column,
@@ -133,7 +134,11 @@ LOCK_COUNTER_ACCOUNTS = (
 # PostgreSQL: every accepted payment's posting, legs, balances and stored transaction in one statement.
 # The row ids are drawn first, so each posting names its transaction (``source_ref``) and each transaction
 # its posting (the sequences looked up once a statement, not twice a row); the foreign keys are checked at
-# the statement's end. No ``ON CONFLICT`` (module docstring).
+# the statement's end. No ``ON CONFLICT`` (module docstring). The balances' accounts are also named as one
+# array (``a.id = ANY(ARRAY(...))``): the generic plan, made once per connection and estimating 100 rows a
+# batch, then probes the accounts' primary key whatever the table's size; without it, on a table of a few
+# thousand accounts (the benchmarks'), it hash-joined a scan of every account, once per batch
+# (bench/README.md, settlement, seventeenth session).
 # The rows come as one JSON array of arrays (``write_params``: ``_WRITE_FIELDS`` in order, no key names to
 # encode, send and parse), numbered by their place.
 _WRITE_FIELDS = (("terminal_id", None), ("txn_id", None), ("digest", None), ("institution_id", "bigint"),
@@ -158,7 +163,8 @@ WRITE_PG = text(
     "UNION ALL SELECT posting_id, counter_id, paid, :business_date FROM ids), "
     "balances AS (UPDATE ledger_account AS a SET balance_fen = a.balance_fen + d.delta FROM "
     "(SELECT account_id AS id, -sum(paid) AS delta FROM ids GROUP BY account_id UNION ALL "
-    "SELECT counter_id, sum(paid) FROM ids GROUP BY counter_id) AS d WHERE a.id = d.id) "
+    "SELECT counter_id, sum(paid) FROM ids GROUP BY counter_id) AS d WHERE a.id = d.id "
+    "AND a.id = ANY(ARRAY(SELECT account_id FROM ids UNION ALL SELECT counter_id FROM ids))) "
     "INSERT INTO terminal_txn (id, terminal_id, txn_id, purpose, request_digest, institution_id, card_id, "
     "account_id, amount_fen, posting_id, reversed, business_date, answer, created_at) "
     "SELECT txn_row_id, terminal_id, txn_id, :purpose, digest, institution_id, card_id, account_id, -paid, "
@@ -296,7 +302,8 @@ Decide = Callable[[list[Any], list[AuthenticatedTerminal | None], BatchFacts, li
 class PaymentBatch:
     """A kind of batched payment, as the shared drivers (``run_batch``, ``run_batch_pg``) run it:
     ``accounts`` reads and locks the holders' accounts (bound ``card_nos``, rows with ``card_no``, locked in
-    id order), ``by_terminal`` reads each terminal's row (bound ``terminal_ids``, rows with ``terminal_id``),
+    id order), ``by_terminal`` reads each terminal's row (bound ``terminal_ids``, rows with ``terminal_id`` first
+    and then a column never NULL, the row's key: on PostgreSQL it is left-joined to the terminals' facts),
     ``decide`` applies the kind's rules, and the payments are written as postings of ``kind`` and stored
     transactions of ``purpose``; ``decided`` counts what the batches paid and handed on."""
 
@@ -307,9 +314,15 @@ class PaymentBatch:
     purpose: str
     decided: Counter
 
+    @cached_property
+    def _counters(self) -> tuple[Any, Any]:
+        """The two children of ``decided``, looked up once (``labels`` takes a lock and checks its labels)."""
+        return self.decided.labels("paid"), self.decided.labels("handed_on")
+
     def counted(self, outcomes: list[Any], paid: list[Payment]) -> list[Any]:
-        self.decided.labels("paid").inc(len(paid))
-        self.decided.labels("handed_on").inc(len(outcomes) - len(paid))
+        paid_counter, handed_on = self._counters
+        paid_counter.inc(len(paid))
+        handed_on.inc(len(outcomes) - len(paid))
         return outcomes
 
 
@@ -350,13 +363,36 @@ def run_batch(uow: UnitOfWork, attempts: list[Any], spec: PaymentBatch, caches: 
     return spec.counted(outcomes, paid)
 
 
+def terminal_rows_pg(by_terminal: Select[Any]) -> Select[Any]:
+    """PostgreSQL: one statement for what the first round trip reads of the batch's terminals — each terminal's
+    facts (``batch_db.TERMINAL_FACTS``) with its own row of the kind (``by_terminal``, left-joined: its columns
+    NULL when it has none) and, on every row, the policy's generation (``batch_db.POLICY_GENERATION``): one
+    statement where three were sent (each costs the backend and the client its fixed part, whatever the
+    batch's size; bench/README.md, settlement, seventeenth session). No terminal found, no row: then no
+    request of the batch is authentic, and nothing is decided with the generation."""
+    facts = batch_db.TERMINAL_FACTS["postgresql"].subquery("facts")
+    own = by_terminal.subquery("own")
+    generation = batch_db.POLICY_GENERATION.subquery("generation")
+    own_columns = [c for c in own.c if c.key != "terminal_id"]
+    clash = {c.key for c in own_columns} & {c.key for c in facts.c}
+    if clash:  # the rows are read by name: a kind's row may not shadow a terminal fact
+        raise ValueError(f"by_terminal columns named as terminal facts: {sorted(clash)}")
+    versions, in_force = generation.c
+    return select(
+        *facts.c, *own_columns, versions.label("generation_versions"), in_force.label("generation_in_force")
+    ).select_from(facts.outerjoin(own, own.c.terminal_id == facts.c.terminal_id).join(generation, true()))
+
+
+# The place in ``terminal_rows_pg``'s rows of the kind's first column after ``terminal_id``: never NULL in a
+# row of the kind (``PaymentBatch.by_terminal``), so NULL there means the terminal has none.
+_OWN_KEY = len(batch_db.TERMINAL_FACTS["postgresql"].selected_columns)
+
+
 @lru_cache(maxsize=8)
 def _driver_statements(spec: PaymentBatch, dialect: Dialect) -> dict[str, DriverStatement]:
     return compiled({
-        "terminals": batch_db.TERMINAL_FACTS["postgresql"],
-        "generation": batch_db.POLICY_GENERATION,
+        "terminals": terminal_rows_pg(spec.by_terminal["postgresql"]),
         "stored": STORED_TXNS["postgresql"],
-        "by_terminal": spec.by_terminal["postgresql"],
         "accounts": spec.accounts["postgresql"],
         "cards": batch_db.CARD_ROWS["postgresql"],
         "spend_and_lock": batch_db.SPEND_AND_LOCK_PG,
@@ -382,16 +418,17 @@ async def run_batch_pg(
     signed = [signed_headers(a) for a in attempts]
     terminal_ids = {"terminal_ids": terminal_ids_of(signed)}
     async with batch_db.BatchUnitOfWork(raw, deadline_s=get_settings().timeouts.answer_deadline_s) as uow:
-        found, generation, stored_rows, own_rows = await uow.round_trip(
+        found, stored_rows = await uow.round_trip(
             _GENERIC_PLANS,
-            (st["terminals"], terminal_ids),
-            (st["generation"], batch_db.generation_params()),
+            (st["terminals"], {**terminal_ids, **batch_db.generation_params()}),
             (st["stored"], stored_params("postgresql", attempts, signed)),
-            (st["by_terminal"], terminal_ids),
         )
-        for cache in caches:
-            cache.observe(PolicyGeneration(*generation[0]))
-        terminals = {r.terminal_id: r for r in st["terminals"].rows(found)}
+        terminal_rows = st["terminals"].rows(found)
+        if terminal_rows:
+            first = terminal_rows[0]
+            for cache in caches:
+                cache.observe(PolicyGeneration(first.generation_versions, first.generation_in_force))
+        terminals = {r.terminal_id: r for r in terminal_rows}
         authentic, card_nos, uses = authenticated(attempts, signed, terminals)
         if not any(authentic):
             await uow.commit()
@@ -410,7 +447,7 @@ async def run_batch_pg(
             {r.card_no: r for r in st["accounts"].rows(account_rows)},
             {r.card_no: r for r in st["cards"].rows(card_rows)},
             {(r.terminal_id, r.txn_id) for r in st["stored"].rows(stored_rows)},
-            {r.terminal_id: r for r in st["by_terminal"].rows(own_rows)},
+            {r.terminal_id: r for r in terminal_rows if r[_OWN_KEY] is not None},
         )
         outcomes, paid, events = spec.decide(attempts, authentic, facts, [c.get for c in caches])
         commands: list[Command] = []
