@@ -435,3 +435,10 @@ def test_a_stream_is_walked_from_its_archive_horizon(uow, monkeypatch) -> None:
         (stream, last_archived.seq, None, "archive horizon does not match its MAC (altered or forged)"),
         (stream, last_archived.seq, None, "the entry its checkpoint records at this place was changed or removed"),
     }
+    # the stream removed with its head since: its horizon still says how long it was
+    horizons[stream] = replace(horizons[stream], mac=mac)
+    uow.session.execute(delete(AuditEntry).where(AuditEntry.stream == stream))
+    uow.session.execute(delete(AuditStreamHead).where(AuditStreamHead.stream == stream))
+    removed = verify_chain(uow)
+    reason = f"stream has no head, its archive horizon records {last_archived.seq} entries (stream removed)"
+    assert (stream, last_archived.seq, None, reason) in {(p.stream, p.seq, p.entry_id, p.reason) for p in removed.problems}
