@@ -441,4 +441,5 @@ def test_a_stream_is_walked_from_its_archive_horizon(uow, monkeypatch) -> None:
     uow.session.execute(delete(AuditStreamHead).where(AuditStreamHead.stream == stream))
     removed = verify_chain(uow)
     reason = f"stream has no head, its archive horizon records {last_archived.seq} entries (stream removed)"
-    assert (stream, last_archived.seq, None, reason) in {(p.stream, p.seq, p.entry_id, p.reason) for p in removed.problems}
+    assert (stream, last_archived.seq, None, reason) in {(p.stream, p.seq, p.entry_id, p.reason)
+                                                          for p in removed.problems}  # fmt: skip
