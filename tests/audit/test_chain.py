@@ -311,7 +311,8 @@ def test_a_batch_of_links_is_chained_as_one_mac_per_link() -> None:
 # entry's canonical bytes after its predecessor's hash, and every column is the one given
 def test_an_entry_is_stored_as_given_and_chained_to_its_predecessor(uow) -> None:
     from sscard.audit.models import AuditStreamHead
-    from sscard.audit.service import canonical_bytes, chain_hash
+    from sscard.audit.service import canonical_bytes, chain_hash, stream_for
+    from sscard.config import get_settings
 
     first = record_event(uow, actor=CLERK, action="card.activate", subject="card:chained", details={"b": 2, "a": 1})
     second = record_event(uow, actor=CLERK, action="card.block", subject="card:chained", result="denied")
@@ -328,12 +329,18 @@ def test_an_entry_is_stored_as_given_and_chained_to_its_predecessor(uow) -> None
         "{}",
     )
     assert uow.session.get(AuditEntry, first.id).details == '{"a":1,"b":2}'  # sorted keys, compact
+    assert uow.session.get(AuditEntry, first.id).result == "ok"  # the result when none is given
     content = canonical_bytes(stream=stored.stream, seq=stored.seq, at=stored.at, actor=CLERK, subject="card:chained",
                               action="card.block", result="denied", details="{}")  # fmt: skip
     assert stored.hash == second.hash == chain_hash(first.hash, content)
     head = uow.session.get(AuditStreamHead, stored.stream)
     uow.session.refresh(head)
     assert (head.seq, head.last_hash) == (stored.seq, stored.hash)
+    # a subject shown masked goes to the stream of its key (one card, one stream), stored as shown
+    assert stream_for("card:shown", get_settings().audit_streams) != stored.stream
+    third = record_event(uow, actor=CLERK, action="card.block", subject="card:shown", subject_key="card:chained")
+    assert (third.stream, third.seq, third.prev_hash) == (stored.stream, stored.seq + 1, stored.hash)
+    assert uow.session.get(AuditEntry, third.id).subject == "card:shown"
 
 
 # rule CH-4: a subject's stream is fixed by its key (one card, one stream, in order, across releases)

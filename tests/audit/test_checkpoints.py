@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from sscard.audit import Actor, Channel, record_event
 from sscard.audit.checkpoints import checkpoint_mac
@@ -160,6 +160,8 @@ def test_checkpoint_mac_binds_every_value() -> None:
 # A full walk tells how far it is (the CLI shows it): never backwards, ending at every entry walked
 def test_walk_tells_progress(uow) -> None:
     _write(uow, 20, "cp-h:")
+    for i in range(16):  # one stream walked in pages: two full ones and the rest
+        record_event(uow, actor=CLERK, action="card.activate", subject="cp-h:paged", details={"n": i})
     told: list[tuple[int, int]] = []
     report = verify_chain(uow, batch=7, progress=lambda walked, to_walk: told.append((walked, to_walk)))
     assert report.ok and told
@@ -379,3 +381,65 @@ def test_past_the_head_goes_by_this_stream_and_its_highest_entry(uow) -> None:
     assert (count, problem.seq, problem.entry_id, problem.reason) == (
         0, entry.seq, None, "checkpoint does not match its MAC (altered or forged)"
     )  # fmt: skip
+
+
+# rule CH-4: a walk reads the checkpoints as stored now, not as this session holds them from before a later walk
+# moved them (the checkpoints are written by Core statements, which the session does not see)
+def test_a_walk_reads_the_checkpoints_as_last_moved(uow) -> None:
+    from sscard.audit.checkpoints import load_checkpoints
+
+    record_event(uow, actor=CLERK, action="card.activate", subject="cp-q:x", details={"n": 1})
+    checkpoint_chain(uow, actor=OPERATOR)
+    held = load_checkpoints(uow)  # e.g. a report's, still held
+    assert held
+    record_event(uow, actor=CLERK, action="card.activate", subject="cp-q:x", details={"n": 2})
+    checkpoint_chain(uow, actor=OPERATOR)  # moves them
+    stored = uow.session.execute(select(AuditCheckpoint.stream, AuditCheckpoint.seq, AuditCheckpoint.verified_at)).all()
+    assert {(c.stream, c.seq, c.verified_at) for c in load_checkpoints(uow).values()} == set(map(tuple, stored))
+    since = verify_chain(uow, since_checkpoints=True)
+    assert since.ok and since.checked_since == min(c.verified_at for c in stored)
+
+
+# rule CH-4: a stream whose oldest months were archived (docs/partitioning.md) is walked from its horizon: the first
+# entry left must link to the horizon's hash, a checkpoint at or behind the horizon is not walked from, the progress
+# counts from the horizon, and a horizon not matching its MAC is reported. SQLite has no partitions: the horizons
+# PostgreSQL reads from its archive table are handed to the walk here, the archived entries deleted.
+def test_a_stream_is_walked_from_its_archive_horizon(uow, monkeypatch) -> None:
+    from dataclasses import replace
+    from datetime import date
+
+    import sscard.audit.service as service
+    from sscard.audit.archive import Horizon, horizon_mac
+    from sscard.audit.checkpoints import record_checkpoints
+    from sscard.db.base import utcnow
+
+    entries = [record_event(uow, actor=CLERK, action="card.activate", subject="cp-r:x", details={"n": i})
+               for i in range(5)]  # fmt: skip
+    last_archived, stream = entries[1], entries[1].stream
+    head = AuditStreamHead(stream=stream, seq=last_archived.seq, last_hash=last_archived.hash)
+    record_checkpoints(uow, [head], at=utcnow())  # a checkpoint exactly at the horizon
+    uow.session.execute(delete(AuditEntry).where(AuditEntry.id.in_([e.id for e in entries[:2]])))
+    before = date(2026, 1, 1)
+    mac = horizon_mac(stream=stream, seq=last_archived.seq, hash_=last_archived.hash, archived_before=before)
+    horizons = {stream: Horizon(stream, last_archived.seq, last_archived.hash, before, mac)}
+    monkeypatch.setattr(service, "load_horizons", lambda connection: horizons)
+    told: list[tuple[int, int]] = []
+    report = verify_chain(uow, batch=2, progress=lambda walked, to_walk: told.append((walked, to_walk)))
+    assert report.ok, report.problems
+    assert report.entries == 3 and told == [(2, 3), (3, 3)]
+    since = verify_chain(uow, since_checkpoints=True)
+    assert since.ok and since.entries == 3, since.problems
+    horizons[stream] = replace(horizons[stream], mac=b"\x00" * 32)
+    forged = verify_chain(uow)  # and the checkpoint in the archived months cannot be vouched for by it either
+    assert {(p.stream, p.seq, p.entry_id, p.reason) for p in forged.problems} == {
+        (stream, last_archived.seq, None, "archive horizon does not match its MAC (altered or forged)"),
+        (stream, last_archived.seq, None, "the entry its checkpoint records at this place was changed or removed"),
+    }
+    # the stream removed with its head since: its horizon still says how long it was
+    horizons[stream] = replace(horizons[stream], mac=mac)
+    uow.session.execute(delete(AuditEntry).where(AuditEntry.stream == stream))
+    uow.session.execute(delete(AuditStreamHead).where(AuditStreamHead.stream == stream))
+    removed = verify_chain(uow)
+    reason = f"stream has no head, its archive horizon records {last_archived.seq} entries (stream removed)"
+    assert (stream, last_archived.seq, None, reason) in {(p.stream, p.seq, p.entry_id, p.reason)
+                                                          for p in removed.problems}  # fmt: skip

@@ -25,16 +25,11 @@ from sscard.audit import Actor, Channel, record_event
 from sscard.audit.checkpoints import load_checkpoints
 from sscard.audit.models import AuditCheckpoint, AuditEntry, AuditStreamHead
 from sscard.audit.service import checkpoint_chain, verify_chain
-from tests.conftest import fresh_database, rolled_back_uow
+from tests.conftest import rolled_back_uow
 
 CLERK = Actor(kind="staff", id="clerk1", channel=Channel.COUNTER, role="counter_clerk", region="110100")
 OPERATOR = Actor(kind="staff", id="cli:ops", channel=Channel.CLI, role="operator")
 HAS_ANCHORS = importlib.util.find_spec("sscard.audit.anchors") is not None
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def own_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    yield from fresh_database(request.param, tmp_path_factory)
 
 
 @pytest.fixture
@@ -43,22 +38,28 @@ def anchor_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def tuow(own_db, anchor_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    """Like the ``uow`` fixture (rolled back afterwards), on this module's database and a fresh anchor file."""
+def tuow(chain_db, chain_settings, anchor_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """Like the ``uow`` fixture (rolled back afterwards), on this module's database (tests/audit/conftest.py)
+    and a fresh anchor file."""
     from sscard.config import reset_settings_cache
 
     monkeypatch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(anchor_file))
     monkeypatch.setenv("SSCARD_AUDIT_ANCHOR_DEPARTMENT", "110000")
     reset_settings_cache()
     try:
-        with rolled_back_uow(own_db.engine) as unit:
+        with rolled_back_uow(chain_db.engine) as unit:
             yield unit
     finally:
         reset_settings_cache()
 
 
 def _stream_of(uow, subject: str, n: int) -> list[AuditEntry]:
-    """``n`` entries on the stream of ``subject`` (one stream: the subject decides it)."""
+    """``n`` entries on the stream of ``subject`` (one stream: the subject decides it), a stream of the test's
+    own: not the one the walks' and anchors' own entries (subject "audit") append to."""
+    from sscard.audit.service import stream_for
+    from sscard.config import get_settings
+
+    assert stream_for(subject, get_settings().audit_streams) != stream_for("audit", get_settings().audit_streams)
     return [record_event(uow, actor=CLERK, action="card.activate", subject=subject, details={"n": i}) for i in range(n)]
 
 
@@ -100,7 +101,7 @@ def test_tail_cut_with_head_rewound_after_checkpoint(tuow) -> None:
 # rule CH-4: the same without a checkpoint (the checkpoints deleted too): the anchor outside the
 # database still says how long the stream was
 def test_tail_cut_with_head_rewound_and_checkpoints_deleted(tuow) -> None:
-    entries = _stream_of(tuow, "t24-b:x", 7)
+    entries = _stream_of(tuow, "t24-b:y", 7)
     assert checkpoint_chain(tuow, actor=OPERATOR)[0].ok
     _anchor(tuow)
     _cut_tail(tuow, entries[-1], entries[-2])
@@ -449,13 +450,18 @@ def test_headless_streams_at_both_ends(tuow) -> None:
 # rule CH-4: `sscard audit verify` anchors the heads it walked, except a stream it found broken, which keeps its
 # anchored state (an altered entry's stream is never anchored afresh); it tells its progress as it walks
 def test_verify_keeps_a_broken_streams_anchor_and_tells_progress(tuow) -> None:
-    from sscard.audit.service import verify_and_anchor
+    from sscard.audit.service import stream_for, verify_and_anchor
+    from sscard.config import get_settings
 
-    entries = _stream_of(tuow, "t24-p:x", 3)
+    # progress is told after each page walked: the broken stream (whose walk stops at the altered entry) is not
+    # the last walked, the stream of the walk's own entries comes after it
+    n = get_settings().audit_streams
+    subject = next(s for s in (f"t24-p:{i}" for i in range(1000)) if stream_for(s, n) < stream_for("audit", n))
+    entries = _stream_of(tuow, subject, 3)
     first = _anchor(tuow)
     stream = entries[0].stream
     tuow.session.execute(update(AuditEntry).where(AuditEntry.id == entries[1].id).values(result="denied"))
-    more = _stream_of(tuow, "t24-p:x", 1)[0]  # the head moves on past the altered entry
+    more = _stream_of(tuow, subject, 1)[0]  # the head moves on past the altered entry
     tuow.session.expire_all()
     told: list[tuple[int, int]] = []
     report, _recorded, written = verify_and_anchor(tuow, actor=OPERATOR, progress=lambda a, b: told.append((a, b)))
@@ -494,7 +500,7 @@ def test_a_headless_stream_between_others_is_found(tuow, where: str) -> None:
     if where == "middle":
         low, middle, high = ordered[0], ordered[len(ordered) // 2], ordered[-1]
     else:  # the highest stream with entries right after the headless one
-        low, (middle, high) = ordered[0], next((a, b) for a, b in itertools.pairwise(ordered) if b == a + 1)
+        low, (middle, high) = ordered[0], next((a, b) for a, b in itertools.pairwise(ordered[1:]) if b == a + 1)
     assert low < middle < high
     entries = {s: _stream_of(tuow, by_stream[s], 2) for s in (low, middle, high)}
     tuow.session.execute(delete(AuditStreamHead).where(AuditStreamHead.stream == middle))
