@@ -199,8 +199,8 @@ def main() -> int:
     jobs = os.environ.get("MUTATION_JOBS", "1")
     rc = 0
     for name in selected:
-        # A group may set its own pytest_args: one whose module has a PostgreSQL-only path runs those tests there too.
-        pytest_args = groups[name].get("pytest_args", config.get("pytest_args", []))
+        # A group may select its own tests (`-k`): one whose module has a PostgreSQL-only path runs those there too.
+        pytest_args = [*config.get("pytest_args", []), "-k", groups[name].get("select", config["select"])]
         # mypy over the mutated files first, unless the group says otherwise (pyproject's common `type_check`).
         group = {"type_check": config.get("type_check", False), **groups[name]}
         work = _prepare(name, group, pytest_args, args.fresh)

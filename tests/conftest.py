@@ -477,7 +477,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     a collection run, then forks one child per mutant, each a pytest session of its own. Migrating the
     SQLite template and building the app here, once, spares every child that work (1.5 s and 2.5 s measured
     on an idle host, more under load); each child still copies the template and runs its session fixtures.
-    A group that runs some tests on PostgreSQL too (its own ``pytest_args``): the PostgreSQL template is dumped
+    A group that runs some tests on PostgreSQL too (its own ``select``): the PostgreSQL template is dumped
     here as well (a schema migrated, dumped and dropped), so that each child restores it (~2 s) instead of
     migrating one (~5 s, measured at load 5)."""
     if session.config.option.collectonly and os.environ.get("SSCARD_MUTATION_WARMUP") == "1":
