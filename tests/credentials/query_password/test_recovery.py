@@ -309,3 +309,45 @@ def test_the_captcha_is_checked_at_the_time_of_the_request(uow, monkeypatch) -> 
     issued = _captcha(uow, monkeypatch)
     with pytest.raises(CaptchaInvalid):
         _submit(uow, number, issued, source="192.0.2.54", now=issued.expires_at + timedelta(seconds=1))
+
+
+# rule QPW-5: the policy in force at the request's time decides the expiry (a change scheduled before it counts)
+def test_the_expiry_follows_the_policy_in_force_at_the_request(uow, monkeypatch) -> None:
+    from sscard.policy.service import set_policy
+    from tests.credentials.query_password.factories import ADMIN
+
+    region = registered_district(uow)
+    region_policy(uow, region, temporary_password_minutes=7)
+    person, number, _ = make_holder(uow, region=region)
+    now = utcnow()
+    set_policy(
+        uow, region_code=region, values={"temporary_password_minutes": 30}, reason="longer from tomorrow",
+        actor=ADMIN, effective_from=now + timedelta(days=1), now=now,
+    )  # fmt: skip
+    later = now + timedelta(days=2)  # the request is handled as of a time the new version is in force
+    _request(uow, monkeypatch, number, now=later)
+    row = uow.session.get(QueryPassword, person.id)
+    assert row.temp_expires_at == later + timedelta(minutes=30)
+
+
+# rule QPW-5: an employer's temporary password is hashed with the national parameters in force at the request
+def test_an_employers_temporary_password_is_hashed_with_the_parameters_in_force(uow, monkeypatch) -> None:
+    from argon2 import extract_parameters
+
+    from sscard.employers.accounts import create_account
+    from sscard.employers.models import EmployerAccount
+    from sscard.policy.service import NATIONAL, get_effective_policy, set_policy
+    from tests.credentials.query_password.factories import ADMIN
+    from tests.employers.factories import AGENCY, add_test_employer
+
+    employer = add_test_employer(uow, contact_phone="13800138003")
+    create_account(uow, employer=employer, actor=AGENCY)
+    now = utcnow()
+    cost = get_effective_policy(uow, region_code=NATIONAL, at=now).password_hash_time_cost + 1
+    set_policy(
+        uow, region_code=NATIONAL, values={"password_hash_time_cost": cost}, reason="dearer hashes from tomorrow",
+        actor=ADMIN, effective_from=now + timedelta(days=1), now=now,
+    )  # fmt: skip
+    _request(uow, monkeypatch, employer.uscc, channel="sms", user_type="employer", now=now + timedelta(days=2))
+    account = uow.session.scalar(select(EmployerAccount).where(EmployerAccount.employer_id == employer.id))
+    assert extract_parameters(account.temp_hash).time_cost == cost
