@@ -54,3 +54,15 @@ def uow(chain_db: TestDatabase, chain_settings: None) -> Iterator[object]:
     checks against its own anchor file."""
     with rolled_back_uow(chain_db.engine) as unit:
         yield unit
+
+
+@pytest.fixture
+def db_env(db_env: TestDatabase, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestDatabase]:
+    """tests/conftest.py's ``db_env`` (the session's shared database, 1024 streams) without the module's
+    ``STREAMS``: a test committing there, or a CLI it starts, must map subjects to that database's streams,
+    whichever ``chain_db`` test of the module ran before it."""
+    from sscard.config import reset_settings_cache
+
+    monkeypatch.delenv("SSCARD_AUDIT_STREAMS", raising=False)
+    reset_settings_cache()
+    yield db_env

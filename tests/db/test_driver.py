@@ -178,3 +178,25 @@ def test_a_cancelled_round_trip_closes_the_connection(pg: str) -> None:
     closed = next((c for c in (_run(pg, body) for _ in range(20)) if c is not None), None)
     assert closed is True
     assert _labels(pg) == []
+
+
+@postgresql_only
+def test_the_socket_is_left_unwatched_after_finish_and_abandon(pg: str) -> None:
+    """The driver's reader lives from a transaction's first wait to its end: left behind, a connection idle in
+    the pool would keep the loop calling it once the server closes the socket (the selector is level-triggered)."""
+
+    async def body(connection: psycopg.AsyncConnection[Any]) -> Any:
+        loop, fd = asyncio.get_running_loop(), connection.pgconn.socket
+        transaction = PipelinedTransaction(connection)
+        await transaction.round_trip(BEGIN, (_BY_IDS, {"ids": [1]}))
+        await transaction.round_trip((_BY_IDS, {"ids": [2]}))
+        await transaction.finish()
+        after_finish = loop.remove_reader(fd)  # True only if a reader was still registered
+        (await connection.execute("SELECT 1")).close()  # psycopg's own waits work on the connection again
+        failed = PipelinedTransaction(connection)
+        await failed.round_trip(BEGIN, (_BY_IDS, {"ids": [3]}))
+        await failed.abandon()
+        after_abandon = loop.remove_reader(fd)
+        return after_finish, after_abandon, connection.closed
+
+    assert _run(pg, body) == (False, False, False)

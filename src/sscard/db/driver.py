@@ -173,6 +173,7 @@ class PipelinedTransaction:
         loop = asyncio.get_running_loop()
         ready = loop.create_future()
         if writable:  # rare (a round trip larger than the socket's buffer): registered for this wait only
+            self._stop_reading()  # readable data would wake nobody here: the loop would call the reader unceasingly
             fd = self._pgconn.socket
             loop.add_writer(fd, _set_once, ready)
             try:
@@ -192,6 +193,9 @@ class PipelinedTransaction:
     def _readable(self) -> None:
         if self._waiter is not None:
             _set_once(self._waiter)
+        else:  # nobody waits (the selector is level-triggered: it would call again at every turn of the loop,
+            # e.g. after the server closed the connection): removed until the next wait adds it again
+            self._stop_reading()
 
     def _stop_reading(self) -> None:
         if self._reading is not None:
