@@ -348,3 +348,32 @@ def test_a_card_blocked_mid_batch_is_not_paid(terminal, funded_card, driver, db)
             select(func.count()).select_from(AuditEntry).where(paid, AuditEntry.details.contains('"txn_id":"B1"'))
         )
         assert entries == 0
+
+
+# rules PIN-5 FIN-1: the payment batch follows the policy's generation as the PIN verify batch does — a policy
+# change committed before a batch starts makes it forget the thresholds it knew (hand back, then read afresh)
+def test_a_policy_change_reaches_the_next_payment_batch(terminal, funded_card, db) -> None:
+    from sscard.audit import Actor, Channel
+    from sscard.policy.service import set_policy
+    from tests.people.factories import new_id_number
+    from tests.staff.factories import ensure_region
+
+    if db.backend != "postgresql":
+        pytest.skip("the driver path runs on PostgreSQL only")
+    region = "150108"  # a region of its own: its policy changes here
+    admin = Actor(kind="staff", id="admin1", channel=Channel.ADMIN, role="administrator", region="000000")
+    t, card_no, _ = _terminal_and_card(terminal, funded_card, id_number=new_id_number(region=region))
+    thresholds = _thresholds([card_no])
+
+    async def batch(txn_id: str) -> Any:
+        engine = get_async_engine()
+        assert engine is not None
+        async with engine.connect() as connection:
+            return (await settle_batch_pg(connection, [_attempt(t, card_no, 1, txn_id)], thresholds=thresholds))[0]
+
+    assert isinstance(asyncio.run(batch("G1")), Settled)  # the threshold known: paid in the batch
+    with unit_of_work() as uow:
+        ensure_region(uow, region)
+        set_policy(uow, region_code=region, actor=admin, reason="stricter lockout", values={"pin_lockout_threshold": 4})
+    assert isinstance(asyncio.run(batch("G2")), Authenticated)  # the generation moved: nothing stale decided
+    assert isinstance(asyncio.run(batch("G3")), Settled)  # read afresh after that batch
