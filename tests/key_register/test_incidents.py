@@ -559,26 +559,36 @@ def test_incident_list(uow, officer) -> None:
 
 
 # rule KEY-9 / KEY-7: a carrier lost while a handover of it is open closes that handover (a measure naming the
-# third party, the handover's note, its own audit entry); holders of the key that are already blocked, lost or
-# destroyed get no new measure
+# third party, the handover's note, its own audit entry), not an earlier one of it nor another carrier's; holders
+# of the key that are already blocked, lost or destroyed get no new measure
 def test_a_loss_closes_the_open_handover_and_skips_holders_already_out(uow, custodian, officer) -> None:
     import json
 
-    from sscard.key_register.handovers import request_handover
+    from sscard.key_register.handovers import cancel_handover, request_handover
     from sscard.key_register.states import HandoverState
     from tests.key_register.factories import later
 
+    def requested(card, third_party="某厂商"):
+        return request_handover(uow, carrier_id=card.id, third_party=third_party, purpose="制卡", due_back_at=later(),
+                                actor=custodian)  # fmt: skip
+
     key = inventory_key(uow, officer)
-    lost = receive(uow, custodian, CarrierType.KEY_MOTHER_CARD)
+    lost, elsewhere = receive(uow, custodian, CarrierType.KEY_MOTHER_CARD), receive(uow, custodian)
     blocked, gone = receive(uow, custodian), receive(uow, custodian)
     for card in (lost, blocked, gone):
         load_key(uow, carrier_id=card.id, key_label=key, actor=officer)
-    store_carrier(uow, carrier_id=lost.id, location="保险柜", purpose="入库", actor=custodian)
+    for card in (lost, elsewhere):
+        store_carrier(uow, carrier_id=card.id, location="保险柜", purpose="入库", actor=custodian)
     blocked.state, gone.state = CarrierState.BLOCKED, CarrierState.DESTROYED
     uow.flush()
-    handover = request_handover(uow, carrier_id=lost.id, third_party="某厂商", purpose="制卡", due_back_at=later(),
-                                actor=custodian)  # fmt: skip
+    earlier = requested(lost, "前一厂商")
+    cancel_handover(uow, handover_id=earlier.id, reason="撤回", actor=custodian)
+    other = requested(elsewhere, "另一厂商")  # open, of another carrier
+    handover = requested(lost)
     incident = report_carrier_loss(uow, carrier_id=lost.id, description="运输途中遗失", actor=custodian)
+    assert (earlier.state, earlier.closing_note, other.state) == (
+        HandoverState.CANCELLED, "撤回", HandoverState.REQUESTED
+    )  # fmt: skip
     measures = measures_of(uow, incident_id=incident.id)
     closed = [m for m in measures if m.kind is MeasureKind.HANDOVER_CLOSED]
     assert [(m.target, m.status, m.detail) for m in closed] == [(str(handover.id), MeasureStatus.DONE, "某厂商")]
