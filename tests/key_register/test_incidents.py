@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from sscard.audit.models import AuditEntry
-from sscard.db.base import china_today, utcnow
+from sscard.db.base import CHINA, china_today, utcnow
 from sscard.key_register.carriers import deploy_carrier, load_key, record_carrier_use, recover_carrier, store_carrier
 from sscard.key_register.errors import (
     CarrierIllegalTransition,
@@ -213,7 +213,16 @@ def test_loss_in_custody_without_plan(uow) -> None:
         for m in uow.session.scalars(select(OutboxMessage).where(OutboxMessage.department_code == "540100"))
         if card.serial in open_body(m)
     ]
-    assert "尚无应急预案" in open_body(notice)
+    at = incident.reported_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    assert open_body(notice) == (  # no key, no other carrier, no terminal: each count said without a list
+        f"【密钥载体遗失报告】事件编号 {incident.id}，地区 540102。\n"
+        f"主密钥卡（序列号 {card.serial}，签收单 {card.receipt_no}）于 {at} 遗失，遗失前状态：in_custody，"
+        f"最后保管：{custodian.id}，地点：保险柜。\n"
+        "情况：盘点时发现缺失\n"
+        "已采取措施：载体已冻结；涉及密钥 0 个已申请吊销并安排更换；"
+        "持有上述密钥的其他载体 0 个已冻结；已停用终端 0 台。\n"
+        f"应急预案：本地区尚无应急预案。报告人：{custodian.id}。"
+    )
 
 
 # rule KEY-9: other incidents are reported upward too; a carrier loss must name the carrier
@@ -230,6 +239,8 @@ def test_other_incident(uow, officer) -> None:
 
 # rule KEY-9: an incident revoking a key blocks every carrier and PSAM holding it, the PSAMs' terminals too
 def test_loss_blocks_every_holder_of_the_revoked_key(uow, officer, custodian) -> None:
+    import json
+
     key = inventory_key(uow, officer)
     lost = receive(uow, custodian)
     second = receive(uow, custodian)  # a second PSAM with the same key, still as received
@@ -269,6 +280,15 @@ def test_loss_blocks_every_holder_of_the_revoked_key(uow, officer, custodian) ->
         select(AuditEntry).where(AuditEntry.action == "carrier.block", AuditEntry.subject == f"carrier:{second.id}")
     ).all()
     assert len(blocks) == 1
+    # the report names the one terminal blocked (the holders without one add none) and every carrier blocked
+    report = uow.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "incident.report", AuditEntry.subject == f"incident:{incident.id}"
+        )
+    ).one()
+    assert (json.loads(report.details)["terminals"], sorted(json.loads(report.details)["carriers_blocked"])) == (
+        [tid], sorted([second.id, deployed.id, mother.id])
+    )  # fmt: skip
     # a blocked carrier cannot be used, deployed or handed over; it is withdrawn for destruction
     with pytest.raises(CarrierNotUsable):
         record_carrier_use(uow, carrier_id=second.id, location="x", purpose="y", actor=custodian)
@@ -395,6 +415,24 @@ def test_a_loss_report_states_each_measure_and_the_notice_word_for_word(uow, cus
     assert json.loads(entry.details) == {
         "kind": "carrier_loss", "carrier": f"carrier:{lost.id}", "keys": [key], "terminals": [tid, other_tid],
         "carriers_blocked": [other.id], "plan": plan.id,
+    }  # fmt: skip
+    # each carrier's own move: the lost one where it was last, by the reporter; the other blocked by the system
+    moves = {
+        e.subject: (e.action, e.actor_kind, e.actor_id, e.region, json.loads(e.details))
+        for e in uow.session.scalars(
+            select(AuditEntry).where(AuditEntry.action.in_(["carrier.report_loss", "carrier.block"]),
+                                     AuditEntry.subject.in_([f"carrier:{lost.id}", f"carrier:{other.id}"]))
+        )
+    }  # fmt: skip
+    assert moves == {
+        f"carrier:{lost.id}": ("carrier.report_loss", "staff", custodian.id, REGION, {
+            "type": "psam_card", "serial": lost.serial, "from": was, "to": "lost", "location": place, "holder": holder,
+            "purpose": f"reported lost: incident {incident.id}", "incident": incident.id}),
+        f"carrier:{other.id}": ("carrier.block", "system", "system", REGION, {
+            "type": "psam_card", "serial": other.serial, "from": other_was, "to": "blocked",
+            "location": other.location, "holder": other.holder,
+            "purpose": f"holds a key revoked by incident {incident.id}", "incident": incident.id,
+            "reported_by": custodian.id}),
     }  # fmt: skip
 
 
