@@ -40,8 +40,8 @@ from sscard.staff.roles import Role
 from tests.key_register.factories import PDF, REGION, later, receive, staff_actor
 
 
-def _stored_card(uow, actor, carrier_type=CarrierType.KEY_MOTHER_CARD):
-    card = receive(uow, actor, carrier_type)
+def _stored_card(uow, actor, carrier_type=CarrierType.KEY_MOTHER_CARD, region_code=REGION):
+    card = receive(uow, actor, carrier_type, region_code=region_code)
     store_carrier(uow, carrier_id=card.id, location="保险柜", purpose="入库", actor=actor)
     return card
 
@@ -314,8 +314,8 @@ def test_handover_refusals_say_why(uow, custodian, officer, monkeypatch) -> None
     )
 
 
-def _handed_over(uow, custodian, officer, *, due):
-    card = _stored_card(uow, custodian)
+def _handed_over(uow, custodian, officer, *, due, region_code=REGION):
+    card = _stored_card(uow, custodian, region_code=region_code)
     h = request_handover(uow, carrier_id=card.id, third_party="厂商", purpose="x", due_back_at=due, actor=custodian)
     write_handover_record(uow, handover_id=h.id, record_no="R1", recipient="李四", items="1张", actor=custodian)
     attach_agreement(uow, handover_id=h.id, filename="a.pdf", content=PDF, signed_on=china_today(), actor=custodian)
@@ -589,3 +589,31 @@ def test_only_an_open_handover_of_the_same_carrier_blocks_a_request(uow, custodi
     cancel_handover(uow, handover_id=first.id, reason="撤回", actor=custodian)
     again = requested(card)
     assert (again.id != first.id, again.state, first.state) == (True, HandoverState.REQUESTED, HandoverState.CANCELLED)
+
+
+# rule KEY-7: only a carrier still with the third party is overdue (not one requested, recovered or cancelled past
+# its date), and the overdue list pages on by its cursor
+def test_only_carriers_still_away_are_overdue_page_by_page(uow) -> None:
+    from sscard.db.pagination import Keyset
+    from sscard.key_register.handovers import list_overdue_handovers
+
+    district = "110109"  # a district no other test uses: the list holds only this test's handovers
+    custodian = staff_actor(uow, Role.KEY_CUSTODIAN, region_code=district)
+    officer = staff_actor(uow, Role.SECURITY_OFFICER, region_code=district)
+    due = utcnow() + timedelta(days=1)
+    away = [_handed_over(uow, custodian, officer, due=due + timedelta(minutes=m), region_code=district)[0]
+            for m in (1, 2)]  # fmt: skip
+    back, _ = _handed_over(uow, custodian, officer, due=due, region_code=district)
+    recover_handover(uow, handover_id=back.id, location="柜", note="按时", actor=custodian)
+    cancelled = request_handover(uow, carrier_id=_stored_card(uow, custodian, region_code=district).id,
+                                 third_party="厂商", purpose="x", due_back_at=due, actor=custodian)  # fmt: skip
+    cancel_handover(uow, handover_id=cancelled.id, reason="撤回", actor=custodian)
+    request_handover(uow, carrier_id=_stored_card(uow, custodian, region_code=district).id, third_party="厂商",
+                     purpose="x", due_back_at=due, actor=custodian)  # fmt: skip
+    at = due + timedelta(days=1)
+    assert [h.id for h in list_overdue_handovers(uow, at=at, region_code=district)] == [h.id for h in away]
+    page = Keyset(limit=1)
+    assert [h.id for h in list_overdue_handovers(uow, at=at, region_code=district, page=page)] == [away[0].id]
+    following = Keyset(limit=1, after=page.next_after)
+    assert [h.id for h in list_overdue_handovers(uow, at=at, region_code=district, page=following)] == [away[1].id]
+    assert following.next_after is None

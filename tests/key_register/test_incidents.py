@@ -23,6 +23,7 @@ from sscard.key_register.incidents import (
     confirm_measure,
     measures_of,
     record_findings,
+    refresh_measures,
     report_carrier_loss,
     report_incident,
 )
@@ -310,6 +311,8 @@ def test_holder_with_a_third_party_stays_pending(uow, officer, custodian) -> Non
     [measure] = [m for m in measures_of(uow, incident_id=incident.id) if m.target == away.serial]
     assert measure.kind is MeasureKind.CARRIER_BLOCKED and measure.status is MeasureStatus.PENDING
     assert away.state is CarrierState.HANDED_OVER
+    refresh_measures(uow, incident=incident)  # no registry reports it done: it waits for the officer
+    assert (measure.status, measure.done_by) == (MeasureStatus.PENDING, None)
 
 
 # rule KEY-9: the department notice is done when the dispatcher delivered it, not when it was queued
@@ -319,6 +322,10 @@ def test_notice_done_only_when_delivered(uow, officer, tmp_path) -> None:
     record_findings(uow, incident_id=incident.id, cause="门禁故障", handling="已修复", actor=officer)
     notices = [m for m in measures_of(uow, incident_id=incident.id) if m.kind in NOTICES]
     assert len(notices) == 2 and {m.status for m in notices} == {MeasureStatus.PENDING}
+    message_id, notices[1].outbox_message_id = notices[1].outbox_message_id, None  # as recorded before 0016
+    refresh_measures(uow, incident=incident)
+    assert notices[1].status is MeasureStatus.PENDING  # no message: nothing shows it delivered
+    notices[1].outbox_message_id = message_id
     failed = uow.session.get(OutboxMessage, notices[0].outbox_message_id)
     failed.state = MessageState.FAILED
     uow.flush()
@@ -482,9 +489,12 @@ def test_an_incident_from_report_to_close_in_words(uow, monkeypatch) -> None:
     with pytest.raises(KeysInvalid) as by_hand:
         confirm_measure(uow, incident_id=incident.id, measure_id=superior.id, note="电话", actor=officer)
     assert by_hand.value.detail == "a department notice is done once the outbox delivers it: dispatch or requeue it"
+    with pytest.raises(IncidentCauseRequired) as unfound:
+        close_incident(uow, incident_id=incident.id, actor=officer)
+    assert unfound.value.detail == "record the cause and the handling before closing"
     with pytest.raises(KeysInvalid) as nothing:
         record_findings(uow, incident_id=incident.id, cause=" ", handling=None, actor=officer)
-    assert nothing.value.detail == "give the cause, the handling, or both"
+    assert (nothing.value.detail, nothing.value.extra["field"]) == ("give the cause, the handling, or both", "cause")
     record_findings(uow, incident_id=incident.id, cause="弱口令", actor=officer)
     record_findings(uow, incident_id=incident.id, handling="已改口令", actor=officer)
     assert (incident.cause, incident.handling, incident.findings_by) == ("弱口令", "已改口令", officer.id)
@@ -638,3 +648,32 @@ def test_a_loss_closes_the_open_handover_and_skips_holders_already_out(uow, cust
         )
     ).one()
     assert json.loads(entry.details) == {"carrier": lost.id, "incident": incident.id}
+
+
+# rule KEY-9: the cause and the handling are each bounded (4,000 characters), a refusal names the field and bound;
+# the closing notice carries them held to the outbox's 4,000; a note confirming a measure by hand has at most 180
+def test_findings_notes_and_the_closing_notice_are_bounded(uow, officer, custodian) -> None:
+    ensure_region(uow, REGION)
+    incident = report_incident(uow, region_code=REGION, kind="other", description="x", actor=officer)
+    for field in ("cause", "handling"):
+        with pytest.raises(KeysInvalid) as info:
+            record_findings(uow, incident_id=incident.id, actor=officer, **{field: "字" * 4001})
+        assert (info.value.detail, info.value.extra["field"]) == (f"{field} has at most 4000 characters", field)
+    record_findings(uow, incident_id=incident.id, cause="因" * 4000, handling="处" * 4000, actor=officer)
+    assert (len(incident.cause), len(incident.handling)) == (4000, 4000)
+    _deliver(uow, *(m.outbox_message_id for m in measures_of(uow, incident_id=incident.id)))
+    close_incident(uow, incident_id=incident.id, actor=officer)
+    closings = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "keys.incident.closed"))
+    bodies = [open_body(m) for m in closings if open_body(m).startswith(f"【安全事件结案】事件编号 {incident.id}，")]
+    assert [len(b) for b in bodies] == [4000, 4000] and bodies[0].endswith("因" * 10)
+
+    card = receive(uow, custodian)
+    load_key(uow, carrier_id=card.id, key_label=inventory_key(uow, officer), actor=officer)
+    loss = report_carrier_loss(uow, carrier_id=card.id, description="丢失", actor=custodian)
+    rotation = next(m for m in measures_of(uow, incident_id=loss.id) if m.kind is MeasureKind.KEY_ROTATION)
+    with pytest.raises(KeysInvalid) as long_note, uow.session.begin_nested():  # rolled back, as its transaction
+        confirm_measure(uow, incident_id=loss.id, measure_id=rotation.id, note="字" * 181, actor=officer)
+    assert (long_note.value.detail, long_note.value.extra["field"]) == ("note has at most 180 characters", "note")
+    uow.session.expire_all()
+    done = confirm_measure(uow, incident_id=loss.id, measure_id=rotation.id, note="字" * 180, actor=officer)
+    assert done.detail == "confirmed: " + "字" * 180
