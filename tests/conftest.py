@@ -215,11 +215,33 @@ def security_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object
     # The keystore settings point at (SSCARD_DATA_DIR/keys, SSCARD_MASTER_KEY): a CLI run as a subprocess
     # (imports, rotations) opens these same keys, so what it writes verifies here, and the reverse.
     master = os.environ["SSCARD_MASTER_KEY"] = _MASTER_KEY
+    data_dir = _mutant_data_dir() if _MUTATION_WARMUP else None
     with dev_env():  # the session's keystore stands for a development installation's
-        module = open_soft_module(_DATA_DIR / "keys", suite="sm", master_key=master, dev_root=True)
+        module = open_soft_module((data_dir or _DATA_DIR) / "keys", suite="sm", master_key=master, dev_root=True)
     set_security_module(module)
     yield module
     set_security_module(None)
+    if data_dir is not None:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# `make mutation` (scripts/mutation.py sets it): mutmut's fork server warms up with a collection run in this
+# process, then forks one child per mutant, each a pytest session of its own (pytest_collection_finish below).
+_MUTATION_WARMUP = os.environ.get("SSCARD_MUTATION_WARMUP") == "1"
+
+
+def _mutant_data_dir() -> Path:
+    """A data dir of this mutant's session's own, with a copy of the keystore the warm-up made (its development
+    root). Shared, the keystore grew with every mutant's run, and every inventory sync (KEY-1) registered and
+    signed again each key all earlier mutants had generated: a key-register test's CPU time grew ~0.04 s a run."""
+    from sscard.config import reset_settings_cache
+
+    own = Path(tempfile.mkdtemp(prefix="mutant-", dir=_DATA_DIR))
+    if (_DATA_DIR / "keys").is_dir():
+        shutil.copytree(_DATA_DIR / "keys", own / "keys")
+    os.environ["SSCARD_DATA_DIR"] = str(own)  # a CLI run as a subprocess opens this session's keys
+    reset_settings_cache()
+    return own
 
 
 # The session's databases, one per backend, made when first asked for and dropped at the end of the
@@ -480,11 +502,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     A group that runs some tests on PostgreSQL too (its own ``select``): the PostgreSQL template is dumped
     here as well (a schema migrated, dumped and dropped), so that each child restores it (~2 s) instead of
     migrating one (~5 s, measured at load 5)."""
-    if session.config.option.collectonly and os.environ.get("SSCARD_MUTATION_WARMUP") == "1":
+    if session.config.option.collectonly and _MUTATION_WARMUP:
+        from sscard.security_module.factory import open_soft_module
+
         _sqlite_template()
         shared_app()
         if not _PG_TEMPLATE and any(_on_postgresql(item) for item in session.items) and _pg_reachable() is None:
             _drop_database(_make_database("postgresql", Path(tempfile.mkdtemp(dir=_DATA_DIR))))
+        with dev_env():  # the keystore and its development root, generated once: each child copies it
+            open_soft_module(_DATA_DIR / "keys", suite="sm", master_key=_MASTER_KEY, dev_root=True)
+        # What the warm-up built stays as it is in every child: the cyclic collector no longer walks it (a
+        # child's collections, pytest's own at its end, cost ~1 s a session on ~500,000 objects under load).
+        gc.freeze()
 
 
 def _on_postgresql(item: pytest.Item) -> bool:

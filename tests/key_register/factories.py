@@ -79,8 +79,11 @@ def later(days: int = 7):
 
 def inventory_key(uow: UnitOfWork, actor: Actor, region_code: str = REGION, purpose: str = "local") -> str:
     """A real local key (KEY-2) generated in the session's security module; returns its inventory label."""
-    from sscard.key_register.inventory import generate_key
+    from sscard.key_register.inventory import generate_key, sync_inventory
 
+    # The session's module holds the keys earlier tests generated (their rows rolled back): mirrored here in the
+    # system's name, not again in ``actor``'s by generate_key, each entry signed (SM2 in Python, ~10 ms each).
+    sync_inventory(uow)
     label = unique("LK/T")
     generate_key(uow, label=label, purpose=purpose, region_code=region_code, actor=actor)
     return label

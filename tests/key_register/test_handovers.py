@@ -40,8 +40,8 @@ from sscard.staff.roles import Role
 from tests.key_register.factories import PDF, REGION, later, receive, staff_actor
 
 
-def _stored_card(uow, actor, carrier_type=CarrierType.KEY_MOTHER_CARD):
-    card = receive(uow, actor, carrier_type)
+def _stored_card(uow, actor, carrier_type=CarrierType.KEY_MOTHER_CARD, region_code=REGION):
+    card = receive(uow, actor, carrier_type, region_code=region_code)
     store_carrier(uow, carrier_id=card.id, location="保险柜", purpose="入库", actor=actor)
     return card
 
@@ -314,8 +314,8 @@ def test_handover_refusals_say_why(uow, custodian, officer, monkeypatch) -> None
     )
 
 
-def _handed_over(uow, custodian, officer, *, due):
-    card = _stored_card(uow, custodian)
+def _handed_over(uow, custodian, officer, *, due, region_code=REGION):
+    card = _stored_card(uow, custodian, region_code=region_code)
     h = request_handover(uow, carrier_id=card.id, third_party="厂商", purpose="x", due_back_at=due, actor=custodian)
     write_handover_record(uow, handover_id=h.id, record_no="R1", recipient="李四", items="1张", actor=custodian)
     attach_agreement(uow, handover_id=h.id, filename="a.pdf", content=PDF, signed_on=china_today(), actor=custodian)
@@ -507,3 +507,113 @@ def test_supervision_refusals_and_bounds_in_words(uow, custodian, officer) -> No
             assert (info.value.detail, info.value.extra["field"]) == (words, field)
     entry = record_supervision(uow, handover_id=h.id, location="字" * 128, observation="字" * 500, actor=officer)
     assert (len(entry.location), len(entry.observation)) == (128, 500)
+
+
+# rule KEY-7: a refusal names what it refuses: the handover or plan review that does not exist by its number, a
+# carrier not in our hands by its state, a date by its field, a document by what its bytes are and what it was
+# declared to be (the agreement's and the plan's alike)
+def test_refusals_name_the_record_the_state_and_the_field(uow, custodian) -> None:
+    from sscard.key_register.errors import DocumentInvalid, HandoverNotFound, KeysInvalid
+
+    with pytest.raises(HandoverIllegalTransition) as not_ours:
+        request_handover(uow, carrier_id=receive(uow, custodian).id, third_party="x", purpose="y",
+                         due_back_at=later(), actor=custodian)  # fmt: skip
+    assert not_ours.value.detail == "a carrier that is received cannot be handed over"
+    card = _stored_card(uow, custodian)
+    with pytest.raises(KeysInvalid) as past:
+        request_handover(uow, carrier_id=card.id, third_party="x", purpose="y",
+                         due_back_at=utcnow() - timedelta(minutes=1), actor=custodian)  # fmt: skip
+    assert (past.value.detail, past.value.extra["field"]) == ("the return date must be in the future", "due_back_at")
+    h = request_handover(uow, carrier_id=card.id, third_party="厂商", purpose="x", due_back_at=later(), actor=custodian)
+    with pytest.raises(KeysInvalid) as ahead:
+        attach_agreement(uow, handover_id=h.id, filename="a.pdf", content=PDF,
+                         signed_on=china_today() + timedelta(days=1), actor=custodian)  # fmt: skip
+    assert (ahead.value.detail, ahead.value.extra["field"]) == (
+        "the agreement cannot be signed in the future",
+        "signed_on",
+    )
+    upload = {"handover_id": h.id, "filename": "a.png", "content": PDF, "actor": custodian, "media_type": "image/png"}
+    for step, args in ((attach_agreement, upload | {"signed_on": china_today()}), (submit_security_plan, upload)):
+        with pytest.raises(DocumentInvalid) as declared:
+            step(uow, **args)
+        assert declared.value.detail == "the file is application/pdf, not image/png"
+    missing = h.id + 1_000_000
+    with pytest.raises(HandoverNotFound) as no_handover:
+        write_handover_record(uow, handover_id=missing, record_no="R", recipient="李", items="1", actor=custodian)
+    assert no_handover.value.detail == f"no handover {missing}"
+    with pytest.raises(HandoverNotFound) as no_review:
+        decide_security_plan(uow, review_id=missing, approve=True, comments="", actor=custodian)
+    assert no_review.value.detail == f"no security plan review {missing}"
+
+
+# rule KEY-7: a rejected plan says why, in at most 500 characters; an approval may say why too
+def test_a_plan_decision_gives_its_reasons_within_500_characters(uow, custodian, officer) -> None:
+    from sscard.key_register.errors import KeysInvalid
+
+    h = request_handover(uow, carrier_id=_stored_card(uow, custodian).id, third_party="厂商", purpose="x",
+                         due_back_at=later(), actor=custodian)  # fmt: skip
+    review = submit_security_plan(uow, handover_id=h.id, filename="p.pdf", content=PDF, actor=custodian)
+    for value, words in ((" ", "comments is required"), ("字" * 501, "comments has at most 500 characters")):
+        with pytest.raises(KeysInvalid) as info, uow.session.begin_nested():  # rolled back, as its transaction
+            decide_security_plan(uow, review_id=review.id, approve=False, comments=value, actor=officer)
+        assert (info.value.detail, info.value.extra["field"]) == (words, "comments")
+        uow.session.expire_all()
+    approved = decide_security_plan(uow, review_id=review.id, approve=True, comments="字" * 500, actor=officer)
+    assert (approved.decision.value, approved.comments) == ("approved", "字" * 500)
+
+
+# rule KEY-7: the conditions are the handover's own: a record needs both its number and its recipient, and a plan
+# approved for another handover does not count for this one
+def test_the_conditions_met_are_this_handovers_own(uow, custodian, officer) -> None:
+    from sscard.key_register.handovers import CONDITIONS
+
+    _handed_over(uow, custodian, officer, due=later())  # another handover, its plan approved
+    h = request_handover(uow, carrier_id=_stored_card(uow, custodian).id, third_party="厂商", purpose="x",
+                         due_back_at=later(), actor=custodian)  # fmt: skip
+    assert missing_conditions(uow, h) == list(CONDITIONS)
+    for record_no, recipient in (("R1", None), (None, "李四")):  # a record half written
+        h.record_no, h.record_recipient = record_no, recipient
+        assert missing_conditions(uow, h) == list(CONDITIONS)
+
+
+# rule KEY-7: one open handover per carrier: neither a cancelled handover of the carrier nor another carrier's open
+# one stands in the way of a new request
+def test_only_an_open_handover_of_the_same_carrier_blocks_a_request(uow, custodian) -> None:
+    def requested(card):
+        return request_handover(uow, carrier_id=card.id, third_party="厂商", purpose="x", due_back_at=later(),
+                                actor=custodian)  # fmt: skip
+
+    card = _stored_card(uow, custodian)
+    requested(_stored_card(uow, custodian))  # another carrier's, open
+    first = requested(card)
+    cancel_handover(uow, handover_id=first.id, reason="撤回", actor=custodian)
+    again = requested(card)
+    assert (again.id != first.id, again.state, first.state) == (True, HandoverState.REQUESTED, HandoverState.CANCELLED)
+
+
+# rule KEY-7: only a carrier still with the third party is overdue (not one requested, recovered or cancelled past
+# its date), and the overdue list pages on by its cursor
+def test_only_carriers_still_away_are_overdue_page_by_page(uow) -> None:
+    from sscard.db.pagination import Keyset
+    from sscard.key_register.handovers import list_overdue_handovers
+
+    district = "110109"  # a district no other test uses: the list holds only this test's handovers
+    custodian = staff_actor(uow, Role.KEY_CUSTODIAN, region_code=district)
+    officer = staff_actor(uow, Role.SECURITY_OFFICER, region_code=district)
+    due = utcnow() + timedelta(days=1)
+    away = [_handed_over(uow, custodian, officer, due=due + timedelta(minutes=m), region_code=district)[0]
+            for m in (1, 2)]  # fmt: skip
+    back, _ = _handed_over(uow, custodian, officer, due=due, region_code=district)
+    recover_handover(uow, handover_id=back.id, location="柜", note="按时", actor=custodian)
+    cancelled = request_handover(uow, carrier_id=_stored_card(uow, custodian, region_code=district).id,
+                                 third_party="厂商", purpose="x", due_back_at=due, actor=custodian)  # fmt: skip
+    cancel_handover(uow, handover_id=cancelled.id, reason="撤回", actor=custodian)
+    request_handover(uow, carrier_id=_stored_card(uow, custodian, region_code=district).id, third_party="厂商",
+                     purpose="x", due_back_at=due, actor=custodian)  # fmt: skip
+    at = due + timedelta(days=1)
+    assert [h.id for h in list_overdue_handovers(uow, at=at, region_code=district)] == [h.id for h in away]
+    page = Keyset(limit=1)
+    assert [h.id for h in list_overdue_handovers(uow, at=at, region_code=district, page=page)] == [away[0].id]
+    following = Keyset(limit=1, after=page.next_after)
+    assert [h.id for h in list_overdue_handovers(uow, at=at, region_code=district, page=following)] == [away[1].id]
+    assert following.next_after is None

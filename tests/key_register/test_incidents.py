@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from sscard.audit.models import AuditEntry
-from sscard.db.base import china_today, utcnow
+from sscard.db.base import CHINA, china_today, utcnow
 from sscard.key_register.carriers import deploy_carrier, load_key, record_carrier_use, recover_carrier, store_carrier
 from sscard.key_register.errors import (
     CarrierIllegalTransition,
@@ -23,6 +23,7 @@ from sscard.key_register.incidents import (
     confirm_measure,
     measures_of,
     record_findings,
+    refresh_measures,
     report_carrier_loss,
     report_incident,
 )
@@ -213,7 +214,16 @@ def test_loss_in_custody_without_plan(uow) -> None:
         for m in uow.session.scalars(select(OutboxMessage).where(OutboxMessage.department_code == "540100"))
         if card.serial in open_body(m)
     ]
-    assert "尚无应急预案" in open_body(notice)
+    at = incident.reported_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    assert open_body(notice) == (  # no key, no other carrier, no terminal: each count said without a list
+        f"【密钥载体遗失报告】事件编号 {incident.id}，地区 540102。\n"
+        f"主密钥卡（序列号 {card.serial}，签收单 {card.receipt_no}）于 {at} 遗失，遗失前状态：in_custody，"
+        f"最后保管：{custodian.id}，地点：保险柜。\n"
+        "情况：盘点时发现缺失\n"
+        "已采取措施：载体已冻结；涉及密钥 0 个已申请吊销并安排更换；"
+        "持有上述密钥的其他载体 0 个已冻结；已停用终端 0 台。\n"
+        f"应急预案：本地区尚无应急预案。报告人：{custodian.id}。"
+    )
 
 
 # rule KEY-9: other incidents are reported upward too; a carrier loss must name the carrier
@@ -230,6 +240,8 @@ def test_other_incident(uow, officer) -> None:
 
 # rule KEY-9: an incident revoking a key blocks every carrier and PSAM holding it, the PSAMs' terminals too
 def test_loss_blocks_every_holder_of_the_revoked_key(uow, officer, custodian) -> None:
+    import json
+
     key = inventory_key(uow, officer)
     lost = receive(uow, custodian)
     second = receive(uow, custodian)  # a second PSAM with the same key, still as received
@@ -269,6 +281,15 @@ def test_loss_blocks_every_holder_of_the_revoked_key(uow, officer, custodian) ->
         select(AuditEntry).where(AuditEntry.action == "carrier.block", AuditEntry.subject == f"carrier:{second.id}")
     ).all()
     assert len(blocks) == 1
+    # the report names the one terminal blocked (the holders without one add none) and every carrier blocked
+    report = uow.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "incident.report", AuditEntry.subject == f"incident:{incident.id}"
+        )
+    ).one()
+    assert (json.loads(report.details)["terminals"], sorted(json.loads(report.details)["carriers_blocked"])) == (
+        [tid], sorted([second.id, deployed.id, mother.id])
+    )  # fmt: skip
     # a blocked carrier cannot be used, deployed or handed over; it is withdrawn for destruction
     with pytest.raises(CarrierNotUsable):
         record_carrier_use(uow, carrier_id=second.id, location="x", purpose="y", actor=custodian)
@@ -290,6 +311,8 @@ def test_holder_with_a_third_party_stays_pending(uow, officer, custodian) -> Non
     [measure] = [m for m in measures_of(uow, incident_id=incident.id) if m.target == away.serial]
     assert measure.kind is MeasureKind.CARRIER_BLOCKED and measure.status is MeasureStatus.PENDING
     assert away.state is CarrierState.HANDED_OVER
+    refresh_measures(uow, incident=incident)  # no registry reports it done: it waits for the officer
+    assert (measure.status, measure.done_by) == (MeasureStatus.PENDING, None)
 
 
 # rule KEY-9: the department notice is done when the dispatcher delivered it, not when it was queued
@@ -299,6 +322,10 @@ def test_notice_done_only_when_delivered(uow, officer, tmp_path) -> None:
     record_findings(uow, incident_id=incident.id, cause="门禁故障", handling="已修复", actor=officer)
     notices = [m for m in measures_of(uow, incident_id=incident.id) if m.kind in NOTICES]
     assert len(notices) == 2 and {m.status for m in notices} == {MeasureStatus.PENDING}
+    message_id, notices[1].outbox_message_id = notices[1].outbox_message_id, None  # as recorded before 0016
+    refresh_measures(uow, incident=incident)
+    assert notices[1].status is MeasureStatus.PENDING  # no message: nothing shows it delivered
+    notices[1].outbox_message_id = message_id
     failed = uow.session.get(OutboxMessage, notices[0].outbox_message_id)
     failed.state = MessageState.FAILED
     uow.flush()
@@ -396,6 +423,24 @@ def test_a_loss_report_states_each_measure_and_the_notice_word_for_word(uow, cus
         "kind": "carrier_loss", "carrier": f"carrier:{lost.id}", "keys": [key], "terminals": [tid, other_tid],
         "carriers_blocked": [other.id], "plan": plan.id,
     }  # fmt: skip
+    # each carrier's own move: the lost one where it was last, by the reporter; the other blocked by the system
+    moves = {
+        e.subject: (e.action, e.actor_kind, e.actor_id, e.region, json.loads(e.details))
+        for e in uow.session.scalars(
+            select(AuditEntry).where(AuditEntry.action.in_(["carrier.report_loss", "carrier.block"]),
+                                     AuditEntry.subject.in_([f"carrier:{lost.id}", f"carrier:{other.id}"]))
+        )
+    }  # fmt: skip
+    assert moves == {
+        f"carrier:{lost.id}": ("carrier.report_loss", "staff", custodian.id, REGION, {
+            "type": "psam_card", "serial": lost.serial, "from": was, "to": "lost", "location": place, "holder": holder,
+            "purpose": f"reported lost: incident {incident.id}", "incident": incident.id}),
+        f"carrier:{other.id}": ("carrier.block", "system", "system", REGION, {
+            "type": "psam_card", "serial": other.serial, "from": other_was, "to": "blocked",
+            "location": other.location, "holder": other.holder,
+            "purpose": f"holds a key revoked by incident {incident.id}", "incident": incident.id,
+            "reported_by": custodian.id}),
+    }  # fmt: skip
 
 
 # rule KEY-9: an incident's life in words: reported upward once per department (a province's superior is the
@@ -444,9 +489,12 @@ def test_an_incident_from_report_to_close_in_words(uow, monkeypatch) -> None:
     with pytest.raises(KeysInvalid) as by_hand:
         confirm_measure(uow, incident_id=incident.id, measure_id=superior.id, note="电话", actor=officer)
     assert by_hand.value.detail == "a department notice is done once the outbox delivers it: dispatch or requeue it"
+    with pytest.raises(IncidentCauseRequired) as unfound:
+        close_incident(uow, incident_id=incident.id, actor=officer)
+    assert unfound.value.detail == "record the cause and the handling before closing"
     with pytest.raises(KeysInvalid) as nothing:
         record_findings(uow, incident_id=incident.id, cause=" ", handling=None, actor=officer)
-    assert nothing.value.detail == "give the cause, the handling, or both"
+    assert (nothing.value.detail, nothing.value.extra["field"]) == ("give the cause, the handling, or both", "cause")
     record_findings(uow, incident_id=incident.id, cause="弱口令", actor=officer)
     record_findings(uow, incident_id=incident.id, handling="已改口令", actor=officer)
     assert (incident.cause, incident.handling, incident.findings_by) == ("弱口令", "已改口令", officer.id)
@@ -559,26 +607,36 @@ def test_incident_list(uow, officer) -> None:
 
 
 # rule KEY-9 / KEY-7: a carrier lost while a handover of it is open closes that handover (a measure naming the
-# third party, the handover's note, its own audit entry); holders of the key that are already blocked, lost or
-# destroyed get no new measure
+# third party, the handover's note, its own audit entry), not an earlier one of it nor another carrier's; holders
+# of the key that are already blocked, lost or destroyed get no new measure
 def test_a_loss_closes_the_open_handover_and_skips_holders_already_out(uow, custodian, officer) -> None:
     import json
 
-    from sscard.key_register.handovers import request_handover
+    from sscard.key_register.handovers import cancel_handover, request_handover
     from sscard.key_register.states import HandoverState
     from tests.key_register.factories import later
 
+    def requested(card, third_party="某厂商"):
+        return request_handover(uow, carrier_id=card.id, third_party=third_party, purpose="制卡", due_back_at=later(),
+                                actor=custodian)  # fmt: skip
+
     key = inventory_key(uow, officer)
-    lost = receive(uow, custodian, CarrierType.KEY_MOTHER_CARD)
+    lost, elsewhere = receive(uow, custodian, CarrierType.KEY_MOTHER_CARD), receive(uow, custodian)
     blocked, gone = receive(uow, custodian), receive(uow, custodian)
     for card in (lost, blocked, gone):
         load_key(uow, carrier_id=card.id, key_label=key, actor=officer)
-    store_carrier(uow, carrier_id=lost.id, location="保险柜", purpose="入库", actor=custodian)
+    for card in (lost, elsewhere):
+        store_carrier(uow, carrier_id=card.id, location="保险柜", purpose="入库", actor=custodian)
     blocked.state, gone.state = CarrierState.BLOCKED, CarrierState.DESTROYED
     uow.flush()
-    handover = request_handover(uow, carrier_id=lost.id, third_party="某厂商", purpose="制卡", due_back_at=later(),
-                                actor=custodian)  # fmt: skip
+    earlier = requested(lost, "前一厂商")
+    cancel_handover(uow, handover_id=earlier.id, reason="撤回", actor=custodian)
+    other = requested(elsewhere, "另一厂商")  # open, of another carrier
+    handover = requested(lost)
     incident = report_carrier_loss(uow, carrier_id=lost.id, description="运输途中遗失", actor=custodian)
+    assert (earlier.state, earlier.closing_note, other.state) == (
+        HandoverState.CANCELLED, "撤回", HandoverState.REQUESTED
+    )  # fmt: skip
     measures = measures_of(uow, incident_id=incident.id)
     closed = [m for m in measures if m.kind is MeasureKind.HANDOVER_CLOSED]
     assert [(m.target, m.status, m.detail) for m in closed] == [(str(handover.id), MeasureStatus.DONE, "某厂商")]
@@ -590,3 +648,32 @@ def test_a_loss_closes_the_open_handover_and_skips_holders_already_out(uow, cust
         )
     ).one()
     assert json.loads(entry.details) == {"carrier": lost.id, "incident": incident.id}
+
+
+# rule KEY-9: the cause and the handling are each bounded (4,000 characters), a refusal names the field and bound;
+# the closing notice carries them held to the outbox's 4,000; a note confirming a measure by hand has at most 180
+def test_findings_notes_and_the_closing_notice_are_bounded(uow, officer, custodian) -> None:
+    ensure_region(uow, REGION)
+    incident = report_incident(uow, region_code=REGION, kind="other", description="x", actor=officer)
+    for field in ("cause", "handling"):
+        with pytest.raises(KeysInvalid) as info:
+            record_findings(uow, incident_id=incident.id, actor=officer, **{field: "字" * 4001})
+        assert (info.value.detail, info.value.extra["field"]) == (f"{field} has at most 4000 characters", field)
+    record_findings(uow, incident_id=incident.id, cause="因" * 4000, handling="处" * 4000, actor=officer)
+    assert (len(incident.cause), len(incident.handling)) == (4000, 4000)
+    _deliver(uow, *(m.outbox_message_id for m in measures_of(uow, incident_id=incident.id)))
+    close_incident(uow, incident_id=incident.id, actor=officer)
+    closings = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "keys.incident.closed"))
+    bodies = [open_body(m) for m in closings if open_body(m).startswith(f"【安全事件结案】事件编号 {incident.id}，")]
+    assert [len(b) for b in bodies] == [4000, 4000] and bodies[0].endswith("因" * 10)
+
+    card = receive(uow, custodian)
+    load_key(uow, carrier_id=card.id, key_label=inventory_key(uow, officer), actor=officer)
+    loss = report_carrier_loss(uow, carrier_id=card.id, description="丢失", actor=custodian)
+    rotation = next(m for m in measures_of(uow, incident_id=loss.id) if m.kind is MeasureKind.KEY_ROTATION)
+    with pytest.raises(KeysInvalid) as long_note, uow.session.begin_nested():  # rolled back, as its transaction
+        confirm_measure(uow, incident_id=loss.id, measure_id=rotation.id, note="字" * 181, actor=officer)
+    assert (long_note.value.detail, long_note.value.extra["field"]) == ("note has at most 180 characters", "note")
+    uow.session.expire_all()
+    done = confirm_measure(uow, incident_id=loss.id, measure_id=rotation.id, note="字" * 180, actor=officer)
+    assert done.detail == "confirmed: " + "字" * 180
