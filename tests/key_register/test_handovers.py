@@ -107,8 +107,9 @@ def test_handover_needs_all_four_conditions(uow, custodian, officer) -> None:
     )
     recover_handover(uow, handover_id=handover.id, location="保险柜", note="封签完好", actor=custodian)
     assert card.state is CarrierState.RECOVERED and handover.state is HandoverState.RECOVERED
-    with pytest.raises(HandoverIllegalTransition):
+    with pytest.raises(HandoverIllegalTransition) as recovered:
         record_supervision(uow, handover_id=handover.id, location="x", observation="y", actor=officer)
+    assert recovered.value.detail == "supervision runs while the carrier is handed over, not recovered"
 
 
 # rule KEY-7: a rejected plan does not count; whoever submitted the plan cannot decide it either
