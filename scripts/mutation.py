@@ -14,8 +14,10 @@ each mutant's verdict in var/mutation/<group>/mutants/); `--fresh` starts a grou
     .venv/bin/python scripts/mutation.py --recheck pin   # only the survivors again, with today's tests
     .venv/bin/python scripts/mutation.py audit --only '*x__entry_fault__*'   # these functions' mutants only
 
-Not part of `make test`: a full run takes hours on 2 cores (docs/mutation-report.md: each group's time).
-MUTATION_JOBS (default 1) sets mutmut's --max-children; the run is niced (the machine is shared).
+Not part of `make test` (docs/mutation-report.md: each group's time). MUTATION_JOBS (default 1) sets mutmut's
+--max-children; the run is niced (the machine is shared). After each group it prints the group's figures
+("killed by tests" and "with mypy's": mypy's catches are counted apart) and its wall clock and CPU time (m:ss;
+the CPU of mutmut and every child: what the group costs whatever else runs on the machine).
 """
 
 from __future__ import annotations
@@ -111,6 +113,10 @@ def _stats(work: Path) -> dict | None:
     return stats
 
 
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
 def _children_cpu() -> float:
     """User + system seconds of the waited-for child processes so far (mutmut, its fork server and mutants)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -155,7 +161,8 @@ def _line(name: str, stats: dict | None) -> str:
     return (
         f"{name:16} mutants {total:4}  killed {killed:4}  caught by mypy {typed:3}  survived {stats['survived']:4}  "
         f"timeout {stats.get('timeout', 0):3}  crashed {stats.get('segfault', 0):3}  no tests {stats['no_tests']:3}  "
-        f"not checked {_not_checked(stats):3}  {100 * killed / total:5.1f} % killed"
+        f"not checked {_not_checked(stats):3}  killed by tests {100 * killed / total:5.1f} %, "
+        f"with mypy's {100 * (killed + typed) / total:5.1f} %"
     )
 
 
@@ -241,8 +248,8 @@ def main() -> int:
         # CPU is what the group costs whatever else runs; the wall clock says how long it took beside it.
         wall, cpu = time.monotonic() - started, _children_cpu() - cpu_before
         load = os.getloadavg()[0]
-        print(f"{name:16} wall {wall / 60:5.1f} min  CPU {cpu / 60:5.1f} min (mutmut and children)  load {load:.1f}")
-    print("\nSummary (mutmut results --all in var/mutation/<group>/ lists each mutant):")
+        print(f"{name:16} wall {_clock(wall)}  CPU {_clock(cpu)} (mutmut and its children)  load now {load:.1f}")
+    print("\nSummary (`mutmut results --all true` in var/mutation/<group>/ lists each mutant):")
     for name in selected:
         work = SCRATCH / name
         print(_line(name, _stats(work) if (work / "mutants").exists() else None))

@@ -2,7 +2,7 @@
 
 Every walk (``verify_chain``), checkpoint run and anchor reads, checks or writes every stream head, written to
 or not: with the default 1024 streams that was most of these tests' time, and of every mutant's of the
-``audit`` mutation group (issue 26: ~55 of these tests run for each mutant of the append or the walk). No rule
+``audit`` mutation group (issue 26: ~64 of these tests run for each mutant of the append or the walk). No rule
 depends on the number of streams; the walk's look-up of entries past the heads goes by chunks of 256 heads
 (``service._PAST_HEADS_CHUNK``), so the tests keep more than one chunk, the last one short.
 """
