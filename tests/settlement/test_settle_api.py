@@ -462,7 +462,9 @@ def test_a_refund_or_reversal_of_an_archived_settlement_is_period_archived(
                   {"t": pharmacy.profile.terminal_id})  # fmt: skip
     assert archived()
     counts = ledger_counts()
-    assert refusal(pharmacy.refund, "A1", "R1").code == "PERIOD_ARCHIVED"
+    refused = refusal(pharmacy.refund, "A1", "R1")
+    words = f"terminal {pharmacy.profile.terminal_id}'s transaction A1 is of an archived month"
+    assert (refused.code, refused.detail) == ("PERIOD_ARCHIVED", words)
     assert refusal(pharmacy.reverse, "A1", "V1").code == "PERIOD_ARCHIVED"
     assert refusal(pharmacy.refund, "A0", "R2").code == "TXN_NOT_FOUND"
     assert ledger_counts() == counts and balance_of(account) == 4_000
