@@ -106,12 +106,13 @@ test-quick: $(STAMP) compile-messages lint
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py --seconds $${SOAK_SECONDS:-600}
 
-## Mutation testing of the rule modules (issue 26; not part of make test; hours on 2 cores): mutmut, one
-## group of modules at a time with the tests that cover it ([tool.sscard-mutation] in pyproject.toml).
-## MUTATION_GROUPS="pin-rules card-states" to pick groups, MUTATION_JOBS=2 for two processes. Report: docs/mutation-report.md.
+## Mutation testing of the rule modules (issue 26; not part of make test; every group ~22 min on 2 cores): mutmut,
+## one group of modules at a time with the tests that cover it ([tool.sscard-mutation] in pyproject.toml).
+## MUTATION_GROUPS="pin-rules card-states" to pick groups, MUTATION_JOBS=1 for one process. Report: docs/mutation-report.md.
+MUTATION_JOBS ?= 2
 mutation: $(STAMP)
 	@$(BIN)/python -c "import mutmut" 2>/dev/null || $(BIN)/pip install --quiet -c requirements.lock -e '.[test,dev]'
-	$(BIN)/python scripts/mutation.py $(MUTATION_GROUPS)
+	MUTATION_JOBS=$(MUTATION_JOBS) $(BIN)/python scripts/mutation.py $(MUTATION_GROUPS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
