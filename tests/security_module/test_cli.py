@@ -22,9 +22,10 @@ from tests.security_module import reference as ref
 from tests.security_module.test_rotation import add_people, versions
 
 runner = CliRunner()
-# rotate-data-key runs one row per batch until killed after 20: ~600 batches leave it far from done
-# (a rotation that finished first fails the test), and the resume stays cheap.
-PEOPLE = 600
+# rotate-data-key runs one row per batch until killed after 20. On a quiet host a batch of one takes well under
+# a millisecond: with 600 rows the whole rotation fit between two looks of the loop below in 2 runs of 3
+# (seen 0, then finished); 3,000 leave it some 0.2 s of work to be caught in, and the resume stays cheap.
+PEOPLE = 3000
 
 
 def keys(*args: str, stdin: str | None = None) -> tuple[int, str]:
@@ -219,9 +220,9 @@ def _kill_and_resume(isolated_db, module: HierarchyModule, data_dir, master: str
             proc.send_signal(signal.SIGKILL)
             killed_at = done
             break
-        time.sleep(0.005)
+        time.sleep(0.001)
     proc.wait(timeout=30)
-    # Never a skip: a kill that missed the work would prove nothing, so it fails (580 of 600 rows remain).
+    # Never a skip: a kill that missed the work would prove nothing, so it fails (most of the rows remain).
     assert killed_at is not None, "the rotation finished before it could be killed"
     module.refresh()
     with engine.connect() as conn:
