@@ -173,7 +173,7 @@ class PipelinedTransaction:
         loop = asyncio.get_running_loop()
         ready = loop.create_future()
         if writable:  # rare (a round trip larger than the socket's buffer): registered for this wait only
-            self._stop_reading()  # readable data would wake nobody here: the loop would call the reader unceasingly
+            # (the reader, if registered, wakes nobody meanwhile: ``_readable`` removes it when it fires)
             fd = self._pgconn.socket
             loop.add_writer(fd, _set_once, ready)
             try:
