@@ -47,18 +47,124 @@ def _problems_of(uow, entry_ids: set[int]) -> dict[int, str]:
 def test_sm2_sign_verify() -> None:
     d, public = generate_key_pair()
     assert on_curve(public) and 1 <= d
-    sig = sm2_sign(d, public, b"pin.reset card:6222****1234")
+    sig = sm2_sign(d, b"pin.reset card:6222****1234")
     assert len(sig) == 64 and sm2_verify(public, b"pin.reset card:6222****1234", sig)
     assert not sm2_verify(public, b"pin.reset card:6222****1235", sig)
     _, other = generate_key_pair()
     assert not sm2_verify(other, b"pin.reset card:6222****1234", sig)
     assert not sm2_verify(public, b"pin.reset card:6222****1234", bytes(32) + sig[32:])  # r = 0
     assert not sm2_verify(public[:32] + bytes(32), b"x", sig)  # not a point of the curve
-    assert sm2_sign(d, public, b"m") != sm2_sign(d, public, b"m")  # a fresh k each time
+    assert sm2_sign(d, b"m") != sm2_sign(d, b"m")  # a fresh k each time
 
 
-# gmssl's constructor strips a leading "04" with ``lstrip``, eating any further '0'/'4' digits of x: a key
-# whose x starts with the byte 0x04 (one in 256) must still sign and verify, and OpenSSL must agree
+# Signatures stored before the move to Tongsuo (issue 18 item 5) were made by gmssl: these were made by it
+# (key, message, r ‖ s), including a key whose x starts with 0x04 and signatures whose r or s starts with a
+# zero byte. They verify now, and the same private keys sign for the same public keys (Z_A agrees).
+GMSSL_VECTORS = [
+    (
+        "8793e23980fd3a7976eb76c46c1bcf38e2737ad8ac9f70a082df298ebd04acb1",
+        "536fb80612774410755266c758fe158b46f1dbb382c444a3af1fc63de299defff333aa67aa801c6cc1020ca97b670768ff0469d2ac45129e86f7760f2d04601b",
+        b"sscard/audit-signature/v1\nkey.ceremony.component \xe7\xbb\x84\xe4\xbb\xb6",
+        "c335b8635675fc4f5ab538f751eb21397aba96336f50e229043d8b542b8d3358f9f332adcccb181cfe19be7f38ba74fc3fcf20820038eded2e2c24bd511971d0",
+    ),
+    (
+        "17ea470e60f35e4d9d907e73bba7c6fe6dfa10f0dbf2e558acd95b5b016f585f",
+        "04dede24fd942255a95769162eb346d0879d65bf548d7a750433d1879bde4232a86417d026cef540a555328aa189f2b07c0ace9d183dd8d4ba6854bcad20931b",
+        b"record",
+        "09899e60fd1e1c099e32cddaae28b8148b2884402674efe60d3483bb4e7c4846737a4ad7f256fbf46a5090c21a8b92d3dbccef713181c153183bfd913f7ccbf9",
+    ),
+    (
+        "8793e23980fd3a7976eb76c46c1bcf38e2737ad8ac9f70a082df298ebd04acb1",
+        "536fb80612774410755266c758fe158b46f1dbb382c444a3af1fc63de299defff333aa67aa801c6cc1020ca97b670768ff0469d2ac45129e86f7760f2d04601b",
+        b"pin.reset card:6222****1234 #440",
+        "0092c958e8cae579e038dca8a08ade3f117b95c23b846219e517b032f3c5c01de6d0203501dbc512aea50981b310be1733574e867bc4aa763a97ab0c08959f93",
+    ),
+    (
+        "8793e23980fd3a7976eb76c46c1bcf38e2737ad8ac9f70a082df298ebd04acb1",
+        "536fb80612774410755266c758fe158b46f1dbb382c444a3af1fc63de299defff333aa67aa801c6cc1020ca97b670768ff0469d2ac45129e86f7760f2d04601b",
+        b"pin.reset card:6222****1234 #185",
+        "0daf148e684e798de3e4315a646451191c13f444380c5671747d33d62e0275b600abded7e4db1ac7da931729ca440409f925c8919614007d91dc948ecfb91267",
+    ),
+    (
+        "8793e23980fd3a7976eb76c46c1bcf38e2737ad8ac9f70a082df298ebd04acb1",
+        "536fb80612774410755266c758fe158b46f1dbb382c444a3af1fc63de299defff333aa67aa801c6cc1020ca97b670768ff0469d2ac45129e86f7760f2d04601b",
+        b"",
+        "6e080fc162a2133a1b288a428126b269a6e0d2a54169e7245495e313cc880624d65161735addb3268044ace6ef55098c16cd82ac2ee7d6681c19d89c06f41371",
+    ),
+]
+
+
+def test_signatures_made_by_gmssl_verify() -> None:
+    for d_hex, public_hex, message, signature_hex in GMSSL_VECTORS:
+        d, public, signature = int(d_hex, 16), bytes.fromhex(public_hex), bytes.fromhex(signature_hex)
+        assert sm2_verify(public, message, signature)
+        assert not sm2_verify(public, message + b"!", signature)
+        assert not sm2_verify(public, message, signature[:63] + bytes([signature[63] ^ 1]))
+        assert sm2_verify(public, message, sm2_sign(d, message))
+
+
+def _non_canonical_point() -> bytes:
+    """A point of the curve written with x + p in place of x (it fits in 32 bytes for a small x)."""
+    from sscard.audit.signatures import _A, _B, _P
+
+    for x in range(1, 1000):
+        rhs = (x**3 + _A * x + _B) % _P
+        y = pow(rhs, (_P + 1) // 4, _P)  # p ≡ 3 (mod 4): the square root, when rhs is a square
+        if y * y % _P == rhs:
+            return (x + _P).to_bytes(32, "big") + y.to_bytes(32, "big")
+    raise AssertionError("no small x on the curve")
+
+
+def _malformed(public: bytes, sig: bytes) -> dict[str, tuple[bytes, bytes]]:
+    """(public key, signature) pairs sm2_verify must refuse: wrong lengths (the 65-byte ones hold the right
+    numbers, one with a leading zero byte), r or s out of [1, n-1], a public key that is not a point of the
+    curve or not in canonical form."""
+    from sscard.audit.signatures import _N
+
+    def rs(r: int, s: int) -> bytes:
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+    x, y = public[:32], int.from_bytes(public[32:], "big")
+    return {
+        "signature 63 bytes": (public, sig[:63]), "signature 65 bytes": (public, sig[:32] + b"\x00" + sig[32:]),
+        "signature empty": (public, b""), "public 63 bytes": (public[:63], sig),
+        "public 65 bytes": (public[:32] + b"\x00" + public[32:], sig), "public empty": (b"", sig),
+        "r = 0": (public, rs(0, s)), "s = 0": (public, rs(r, 0)), "r = n": (public, rs(_N, s)),
+        "s = n": (public, rs(r, _N)), "r = 2^256 - 1": (public, rs(2**256 - 1, s)),
+        "off the curve": (x + (y + 1).to_bytes(32, "big"), sig), "(0, 0)": (bytes(64), sig),
+        "x + p": (_non_canonical_point(), sig),
+    }  # fmt: skip
+
+
+# sm2_verify answers False, never raises, on malformed input, and refuses it by its own checks before
+# Tongsuo sees it (a tripwire in Tongsuo's point loading); a point Tongsuo refuses (ValueError) is a False
+# too, should one get past the curve check
+def test_sm2_verify_refuses_malformed_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tongsuopy.crypto.asymciphers import ec
+
+    from sscard.audit import signatures
+
+    d, public = generate_key_pair()
+    sig = sm2_sign(d, b"m")
+    cases = _malformed(public, sig)
+    assert {name: sm2_verify(p, b"m", s) for name, (p, s) in cases.items()} == dict.fromkeys(cases, False)
+
+    def tripwire(*_: object) -> None:
+        raise AssertionError("malformed input reached Tongsuo")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ec.EllipticCurvePublicKey, "from_encoded_point", classmethod(tripwire))
+        assert {name: sm2_verify(p, b"m", s) for name, (p, s) in cases.items()} == dict.fromkeys(cases, False)
+    with monkeypatch.context() as patch:
+        patch.setattr(signatures, "on_curve", lambda public_key: len(public_key) == 64)
+        for name in ("off the curve", "(0, 0)", "x + p"):
+            assert sm2_verify(cases[name][0], b"m", sig) is False, name
+    assert sm2_verify(public, b"m", sig)
+
+
+# a key whose x starts with the byte 0x04 (one in 256; gmssl, the former implementation, mangled it and
+# Tongsuo is handed 0x04 ‖ x ‖ y) must still sign and verify, and OpenSSL must agree
 def test_public_keys_starting_with_04_sign_and_verify(tmp_path: Path) -> None:
     for _ in range(20_000):
         d, public = generate_key_pair()
@@ -66,7 +172,7 @@ def test_public_keys_starting_with_04_sign_and_verify(tmp_path: Path) -> None:
             break
     else:
         pytest.fail("no key with x starting 0x04 in 20000 draws (one in 256 expected)")
-    sig = sm2_sign(d, public, b"record")
+    sig = sm2_sign(d, b"record")
     assert sm2_verify(public, b"record", sig) and not sm2_verify(public, b"recorD", sig)
     _openssl_verifies(tmp_path, public, b"record", sig)
 
@@ -124,11 +230,11 @@ def test_sm2_interoperates_with_openssl(tmp_path: Path) -> None:
     subprocess.run([openssl, "pkey", "-pubin", "-inform", "DER", "-out", str(pem)], input=_der_spki(public),
                    check=True, capture_output=True)  # fmt: skip
     sig = tmp_path / "sig.der"
-    sig.write_bytes(_der_signature(sm2_sign(d, public, message.read_bytes())))
+    sig.write_bytes(_der_signature(sm2_sign(d, message.read_bytes())))
     verify = [openssl, "pkeyutl", "-verify", "-pubin", "-inkey", str(pem), "-rawin", "-in", str(message),
               "-sigfile", str(sig), "-digest", "sm3", "-pkeyopt", f"distid:{DIST_ID}"]  # fmt: skip
     assert subprocess.run(verify, capture_output=True, text=True).returncode == 0
-    sig.write_bytes(_der_signature(sm2_sign(d, public, message.read_bytes() + b"!")))
+    sig.write_bytes(_der_signature(sm2_sign(d, message.read_bytes() + b"!")))
     assert subprocess.run(verify, capture_output=True, text=True).returncode != 0  # OpenSSL can say no
     # and the other way round: OpenSSL signs, sscard verifies
     key = tmp_path / "key.pem"
