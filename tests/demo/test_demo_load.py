@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from sscard.audit import Actor, Channel
 from sscard.audit.models import AuditEntry
 from sscard.audit.service import verify_chain
 from sscard.cards.models import Card
+from sscard.db.session import UnitOfWork
 from sscard.demo import data
-from sscard.demo.loader import DemoRefused, load_demo
+from sscard.demo.loader import DemoRefused, DemoReport, load_demo
 from sscard.identity import parse_citizen_id
 from sscard.people.models import Person
 from sscard.regions.models import Region
@@ -23,6 +29,49 @@ from sscard.staff.roles import Role
 from sscard.staff.sessions import authenticate_staff
 
 ACTOR = Actor.system(Channel.CLI)
+
+
+@dataclass
+class LoadedDemo:
+    report: DemoReport  # what the first load said
+    data_dir: Path  # where it saved the demo terminal's profile
+    connection: Connection  # inside the transaction that holds the load (rolled back after the module)
+
+    @contextmanager
+    def uow(self) -> Iterator[UnitOfWork]:
+        """A unit of work on the loaded demo whose changes are undone after the test (a savepoint of the
+        module's transaction: its commits only release savepoints inside it)."""
+        point = self.connection.begin_nested()
+        session = Session(bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield UnitOfWork(session)
+        finally:
+            session.close()
+            point.rollback()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedDemo]:
+    """The demo loaded once per backend, as the ``uow`` fixture would (never committed), for the tests that
+    read what a first load leaves: a load costs seconds (its statements are rendered), and four tests each
+    loaded it anew. In a database of its own: the load's open transaction would lock SQLite's shared file."""
+    from sscard.config import reset_settings_cache
+    from tests.conftest import fresh_database, rolled_back_uow
+
+    data_dir = tmp_path_factory.mktemp("demo-data")
+    for database in fresh_database(request.param, tmp_path_factory):
+        with pytest.MonkeyPatch.context() as patch, rolled_back_uow(database.engine) as uow:
+            patch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(database.anchor_file))
+            with pytest.MonkeyPatch.context() as during_load:
+                during_load.setenv("SSCARD_DATA_DIR", str(data_dir))  # the demo terminal's profile is written there
+                reset_settings_cache()
+                report = load_demo(uow, actor=ACTOR, env="dev")
+                uow.commit()  # as `sscard demo load` does: the terminal profile is saved only once the data commits
+            reset_settings_cache()
+            try:
+                yield LoadedDemo(report, data_dir, uow.session.connection())
+            finally:
+                reset_settings_cache()
 
 
 def _counts(uow) -> dict[str, int]:
@@ -42,26 +91,25 @@ def test_demo_data_is_well_formed() -> None:
 
 
 # rule CH-4: the demo's state changes are audited; loading twice changes nothing (no second audit entry)
-def test_demo_load_is_idempotent(uow, tmp_path, monkeypatch) -> None:
+def test_demo_load_is_idempotent(demo: LoadedDemo, monkeypatch: pytest.MonkeyPatch) -> None:
     from sscard.config import reset_settings_cache
 
-    monkeypatch.setenv("SSCARD_DATA_DIR", str(tmp_path))  # the demo terminal's profile is written there
+    first = demo.report
+    monkeypatch.setenv("SSCARD_DATA_DIR", str(demo.data_dir))  # where the first load saved the terminal profile
     reset_settings_cache()
-    first = load_demo(uow, actor=ACTOR, env="dev")
-    uow.commit()  # as `sscard demo load` does: the terminal profile is saved only once the data commits
-    assert first.terminals and (tmp_path / "terminals").is_dir()
-    after_first = _counts(uow)
-    second = load_demo(uow, actor=ACTOR, env="dev")
-    assert _counts(uow) == after_first
-    assert not second.changed
-    assert [s.username for s in second.staff] == [s.username for s in first.staff]
-    assert second.persons == first.persons
-    assert verify_chain(uow).ok
+    assert first.terminals and (demo.data_dir / "terminals").is_dir()
+    with demo.uow() as uow:
+        after_first = _counts(uow)
+        second = load_demo(uow, actor=ACTOR, env="dev")
+        assert _counts(uow) == after_first
+        assert not second.changed
+        assert [s.username for s in second.staff] == [s.username for s in first.staff]
+        assert second.persons == first.persons
+        assert verify_chain(uow).ok
 
 
-def test_demo_cards_in_each_planned_state(uow) -> None:
-    report = load_demo(uow, actor=ACTOR, env="dev")
-    states = {p["id_number"]: p["card_state"] for p in report.persons}
+def test_demo_cards_in_each_planned_state(demo: LoadedDemo) -> None:
+    states = {p["id_number"]: p["card_state"] for p in demo.report.persons}
     for person in data.PERSONS:
         expected = {
             None: "-",
@@ -73,33 +121,33 @@ def test_demo_cards_in_each_planned_state(uow) -> None:
         }[person.card]
         assert states[person.id_number] == expected
     # rule ID-5: the demo's citizen IDs and phones are stored encrypted like any other
-    ciphertexts = uow.session.scalars(select(Person.id_number_enc)).all()
+    with demo.uow() as uow:
+        ciphertexts = uow.session.scalars(select(Person.id_number_enc)).all()
     assert all(p.id_number.encode() not in c for c in ciphertexts for p in data.PERSONS)
 
 
 # rule PIN-6 / FIN-3: each demo bank clerk works for a bank, and some demo cards of the province are
 # issued through it (issue 17 item 9), so the bank outlet's PIN work can be tried on the demo
-def test_demo_bank_clerks_have_a_bank_with_cards(uow) -> None:
-    load_demo(uow, actor=ACTOR, env="dev")
+def test_demo_bank_clerks_have_a_bank_with_cards(demo: LoadedDemo) -> None:
     # Only the demo's own clerks: other tests commit bank clerks of a test bank to the shared database.
     demo_clerks = {s.username for s in data.STAFF if s.role == Role.BANK_CLERK}
-    clerks = uow.session.scalars(select(StaffAccount).where(StaffAccount.username.in_(demo_clerks))).all()
-    assert {c.username for c in clerks} == demo_clerks >= {"bj_bank_clerk", "gd_bank_clerk"}
-    for clerk in clerks:
-        assert clerk.bank_code
-        cards = uow.session.scalars(
-            select(Card).where(Card.bank_code == clerk.bank_code, Card.region_code.startswith(clerk.region_code[:2]))
-        ).all()
-        assert cards and all(c.financial for c in cards)
-        assert any(c.state.value == "active" for c in cards)
+    with demo.uow() as uow:
+        clerks = uow.session.scalars(select(StaffAccount).where(StaffAccount.username.in_(demo_clerks))).all()
+        assert {c.username for c in clerks} == demo_clerks >= {"bj_bank_clerk", "gd_bank_clerk"}
+        for clerk in clerks:
+            assert clerk.bank_code
+            in_province = Card.region_code.startswith(clerk.region_code[:2])
+            cards = uow.session.scalars(select(Card).where(Card.bank_code == clerk.bank_code, in_province)).all()
+            assert cards and all(c.financial for c in cards)
+            assert any(c.state.value == "active" for c in cards)
 
 
 # rule CH-2: the printed demo logins work, with the role and region they claim
-def test_demo_logins_work(uow) -> None:
-    load_demo(uow, actor=ACTOR, env="dev")
-    for staff in (data.STAFF[0], data.STAFF[-1]):
-        login = authenticate_staff(uow, username=staff.username, password=data.DEMO_STAFF_PASSWORD)
-        assert (login.principal.role, login.principal.region_code) == (staff.role, staff.region_code)
+def test_demo_logins_work(demo: LoadedDemo) -> None:
+    with demo.uow() as uow:
+        for staff in (data.STAFF[0], data.STAFF[-1]):
+            login = authenticate_staff(uow, username=staff.username, password=data.DEMO_STAFF_PASSWORD)
+            assert (login.principal.role, login.principal.region_code) == (staff.role, staff.region_code)
 
 
 def test_demo_refused_in_production(uow) -> None:

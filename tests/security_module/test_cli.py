@@ -9,8 +9,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from sscard.audit.models import AuditEntry
@@ -26,6 +28,10 @@ runner = CliRunner()
 # a millisecond: with 600 rows the whole rotation fit between two looks of the loop below in 2 runs of 3
 # (seen 0, then finished); 3,000 leave it some 0.2 s of work to be caught in, and the resume stays cheap.
 PEOPLE = 3000
+# On PostgreSQL the test holds one person's row locked (FOR UPDATE) while the rotation runs: it waits there,
+# mid-batch, until it is killed, so the kill lands mid-work whatever the host's speed and fewer rows do.
+# SQLite has no row lock (and the loop's own reads there queue for its one write lock).
+PG_PEOPLE, HELD_ROW = 300, 100
 
 
 def keys(*args: str, stdin: str | None = None) -> tuple[int, str]:
@@ -204,24 +210,42 @@ def test_rotate_data_key_survives_a_kill(isolated_db, tmp_path, monkeypatch) -> 
         reset_engine_cache()
 
 
+@contextmanager
+def _row_held(engine, position: int) -> Iterator[None]:
+    """The person row at ``position`` (in id order, the rotation's) locked until the block ends (PostgreSQL)."""
+    with engine.connect() as conn:
+        person = conn.scalar(text("SELECT id FROM person ORDER BY id LIMIT 1 OFFSET :n"), {"n": position})
+        conn.execute(text("SELECT id FROM person WHERE id = :id FOR UPDATE"), {"id": person})
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
 def _kill_and_resume(isolated_db, module: HierarchyModule, data_dir, master: str) -> None:
     engine = isolated_db.engine
-    add_people(engine, PEOPLE)
+    on_postgresql = bool(isolated_db.schema)
+    people = PG_PEOPLE if on_postgresql else PEOPLE
+    add_people(engine, people)
+    # The statement held at the locked row must not time out (SSCARD_DATABASE_STATEMENT_TIMEOUT_S, 5 s) first.
     env = {**os.environ, "SSCARD_DATA_DIR": str(data_dir), "SSCARD_MASTER_KEY": master, "SSCARD_HSM": "soft",
-           "SSCARD_CRYPTO_SUITE": "sm", "SSCARD_ENV": "test"}  # fmt: skip
+           "SSCARD_CRYPTO_SUITE": "sm", "SSCARD_ENV": "test", "SSCARD_DATABASE_STATEMENT_TIMEOUT_S": "300"}  # fmt: skip
     command = [sys.executable, "-m", "sscard.cli.main", "keys", "rotate-data-key", "--batch-size", "1"]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
     killed_at = None
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        with engine.connect() as conn:
-            done = conn.exec_driver_sql("SELECT coalesce(sum(rows_done), 0) FROM data_key_rotation_progress").scalar()
-        if done and done >= 20:
-            proc.send_signal(signal.SIGKILL)
-            killed_at = done
-            break
-        time.sleep(0.001)
-    proc.wait(timeout=30)
+    with _row_held(engine, HELD_ROW) if on_postgresql else nullcontext():
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            with engine.connect() as conn:
+                done = conn.exec_driver_sql(
+                    "SELECT coalesce(sum(rows_done), 0) FROM data_key_rotation_progress"
+                ).scalar()
+            if done and done >= 20:
+                proc.send_signal(signal.SIGKILL)
+                killed_at = done
+                break
+            time.sleep(0.001)
+        proc.wait(timeout=30)
     # Never a skip: a kill that missed the work would prove nothing, so it fails (most of the rows remain).
     assert killed_at is not None, "the rotation finished before it could be killed"
     module.refresh()
@@ -236,6 +260,6 @@ def _kill_and_resume(isolated_db, module: HierarchyModule, data_dir, master: str
     with engine.connect() as conn:  # the operator's SM2 signing key (audit/signatures.py), sealed too
         signing_keys = conn.exec_driver_sql("SELECT count(*) FROM audit_signing_key").scalar()
     # Resumed where the last committed batch ended: no row visited twice, no third data-key version.
-    assert summary["data_key_version"] == 2 and summary["rows"] == PEOPLE + 2 + signing_keys - done_at_kill
+    assert summary["data_key_version"] == 2 and summary["rows"] == people + 2 + signing_keys - done_at_kill
     assert versions(module, engine) == {2}
     assert module.describe("DATA").versions[1].state == "retired"

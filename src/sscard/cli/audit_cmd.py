@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sscard.audit import Actor
 from sscard.cli.common import console, err_console, handle_errors, print_json
 
 if TYPE_CHECKING:
@@ -61,6 +60,7 @@ def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     anchor (audit/anchors.py; the whole anchor file is checked too). Each stream found intact gets a
     checkpoint, where the audit report's check starts, and the heads are anchored: a line appended to
     the anchor file (run this nightly, where the anchor file lives)."""
+    from sscard.audit import Actor
     from sscard.audit.service import verify_and_anchor
     from sscard.db.session import unit_of_work
 
@@ -138,6 +138,7 @@ def anchor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     <data dir>/audit/anchors.jsonl), records it in the database and notifies the auditors. Exit 1
     when a stream does not continue the previous anchor (tampering: named, and kept anchored as it
     was) or when the anchor file does not match the database's record of it (nothing written)."""
+    from sscard.audit import Actor
     from sscard.audit.anchors import anchor_now
     from sscard.db.session import unit_of_work
 

@@ -14,7 +14,6 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from sscard.db.ids import MAX_ROW_ID
 from sscard.errors import DomainError
 from sscard.logging import mask_text
 
@@ -28,6 +27,8 @@ R = TypeVar("R")
 def row_id(value: int) -> int:
     """A row id on the command line: outside 1 … BIGINT it names no row (and no driver could bind
     it), so it is refused as a usage error (exit 2), never a traceback."""
+    from sscard.db.ids import MAX_ROW_ID  # here: importing the database layer costs every command's start
+
     if not 1 <= value <= MAX_ROW_ID:
         raise typer.BadParameter(f"an id is a whole number from 1 to {MAX_ROW_ID}")
     return value

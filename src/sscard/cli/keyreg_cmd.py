@@ -9,16 +9,18 @@ key custodian) with the password from a hidden prompt, ``SSCARD_STAFF_PASSWORD``
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sscard.cli import keyreg_devices_cmd, keyreg_records_cmd
 from sscard.cli.common import RowIdArg, handle_errors, staff_only
 from sscard.cli.keyreg_common import OFFICER_ONLY, AsOption, JsonOption, columns_of, emit, parse_date, read, run, table
-from sscard.db.session import UnitOfWork
-from sscard.key_register.models import KeyCarrier
 from sscard.key_register.states import CarrierState, CarrierType
+
+if TYPE_CHECKING:  # imported when a command runs (keyreg_common.py)
+    from sscard.db.session import UnitOfWork
+    from sscard.key_register.models import KeyCarrier
 
 carriers = typer.Typer(help="Key carriers received from the ministry (KEY-5).", no_args_is_help=True)
 psam = typer.Typer(help="PSAM cards: deployment and recovery (KEY-8).", no_args_is_help=True)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sscard.api.refusals import refusals_audited
-from sscard.audit import Actor, Channel
 from sscard.cli.common import authenticate_cli_staff, console, print_json
-from sscard.db.session import UnitOfWork, unit_of_work
 from sscard.key_register.errors import KeysInvalid, StaffNotEligible
 from sscard.staff.roles import Role
+
+# The audit and database layers are imported where a command runs, not here: `sscard --help`, `sscard worker`
+# and every other command would otherwise pay for them at start-up (the CLI imports every group's module).
+if TYPE_CHECKING:
+    from sscard.audit import Actor
+    from sscard.db.session import UnitOfWork
 
 # Two-person rules (approval, witnessed destruction, supervision) need to know who acts: every change
 # here is made by a named staff member who authenticates (``--as`` plus their password), never by an
@@ -32,6 +35,8 @@ OFFICER_ONLY = frozenset({Role.SECURITY_OFFICER})
 
 def acting(as_user: str | None, roles: frozenset[Role] = KEY_ROLES) -> Actor:
     """The audit actor: the named staff member, authenticated (role and region included)."""
+    from sscard.audit import Channel
+
     needed = " or ".join(sorted(r.value for r in roles))
     if as_user is None:
         raise StaffNotEligible(f"this change is made by a named {needed}: pass --as USERNAME", part="actor")
@@ -51,6 +56,9 @@ def run(
 ) -> dict[str, Any]:
     """Authenticate ``--as``, then run one change in its own transaction; a refusal is rolled back,
     audited and re-raised."""
+    from sscard.api.refusals import refusals_audited
+    from sscard.db.session import unit_of_work
+
     actor = acting(as_user, roles)
     with unit_of_work() as uow:
         with refusals_audited(uow, actor=actor, action=action, subject=subject):
@@ -59,6 +67,8 @@ def run(
 
 def read(work: Callable[[UnitOfWork], Any]) -> Any:
     """Run a read-only query."""
+    from sscard.db.session import unit_of_work
+
     with unit_of_work() as uow:
         return work(uow)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sscard.cli.common import RowIdArg, handle_errors, staff_only
 from sscard.cli.keyreg_common import OFFICER_ONLY, AsOption, JsonOption, columns_of, emit, parse_date, read, run, table
-from sscard.db.session import UnitOfWork
+
+if TYPE_CHECKING:  # imported when a command runs (keyreg_common.py)
+    from sscard.db.session import UnitOfWork
 
 devices = typer.Typer(help="Certified cryptographic devices (KEY-4).", no_args_is_help=True)
 DEVICE_COLS = ("id", "model", "serial", "certificate_no", "certificate_valid_until", "state", "region_code", "location")

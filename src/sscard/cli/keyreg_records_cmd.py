@@ -4,7 +4,7 @@ and incidents (KEY-9), and the inventory and audit reports."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,7 +22,9 @@ from sscard.cli.keyreg_common import (
     run,
     table,
 )
-from sscard.db.session import UnitOfWork
+
+if TYPE_CHECKING:  # imported when a command runs (keyreg_common.py)
+    from sscard.db.session import UnitOfWork
 
 handovers = typer.Typer(help="Handing a carrier to a third party (KEY-7).", no_args_is_help=True)
 plans = typer.Typer(help="Emergency plans per region (KEY-9).", no_args_is_help=True)

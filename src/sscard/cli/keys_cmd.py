@@ -18,14 +18,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from sscard.api.refusals import refusals_audited
-from sscard.audit import Actor, Channel
 from sscard.cli.common import (
     SECOND_OTP_VARIABLE,
     RowIdArg,
@@ -38,7 +34,12 @@ from sscard.cli.common import (
     second_password,
     staff_only,
 )
-from sscard.db.session import UnitOfWork, unit_of_work
+
+# The audit and database layers (and Rich's tables and bars) are imported where a command runs: `sscard
+# --help`, `sscard worker` and every other command would otherwise pay for them at start-up.
+if TYPE_CHECKING:
+    from sscard.audit import Actor
+    from sscard.db.session import UnitOfWork
 
 app = typer.Typer(
     help="Keys and their register: hierarchy, rotation, export, ceremonies; devices, carriers, PSAM, incidents.",
@@ -66,6 +67,10 @@ COLUMNS = ("label", "version", "level", "region", "purpose", "kcv", "state", "cu
 
 def _change(action: str, subject: str, work: Callable[[UnitOfWork, Actor], Any], actor: Actor | None = None) -> Any:
     """One audited change in its own transaction; a refusal is rolled back, audited and re-raised."""
+    from sscard.api.refusals import refusals_audited
+    from sscard.audit import Actor
+    from sscard.db.session import unit_of_work
+
     with unit_of_work() as uow:
         who = actor or Actor.cli_operator()
         with refusals_audited(uow, actor=who, action=action, subject=subject):
@@ -77,6 +82,8 @@ def _acting(as_user: str | None, second: str | None, *, dual: bool, what: str) -
 
     ``dual`` (the root or a province key, KEY-6): the service layer refuses unless both are two different
     custodians (``DUAL_CONTROL_REQUIRED``, audited as any refusal); here only a usage hint is added."""
+    from sscard.audit import Channel
+
     if second and not as_user:
         raise fail("--second needs --as (the first custodian)", "DUAL_CONTROL_REQUIRED")
     if dual and not second:
@@ -96,6 +103,8 @@ def _dual(label: str) -> bool:
 
 
 def _rows(rows: list[Any], as_json: bool) -> None:
+    from rich.table import Table
+
     from sscard.key_register.inventory import key_summary
 
     data = [key_summary(r) for r in rows]
@@ -168,6 +177,7 @@ def list_cmd(
     region: Annotated[str | None, typer.Option(help="Only this region.")] = None, as_json: JsonOption = False
 ) -> None:
     """List the key inventory: metadata and KCVs, never key bytes."""
+    from sscard.db.session import unit_of_work
     from sscard.key_register.inventory import list_keys
 
     with unit_of_work() as uow:
@@ -284,6 +294,9 @@ def rotate_data_key_cmd(
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 500, as_json: JsonOption = False
 ) -> None:
     """Re-encrypt every protected field under a new data key, in batches; rerun to resume after a kill."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from sscard.db.session import unit_of_work
     from sscard.key_register import rotation
 
     start = _change("key.data.rotation.start", "key:DATA", lambda uow, actor: rotation.begin_rotation(uow, actor=actor))
@@ -329,6 +342,8 @@ def _read_secret(prompt: str, stdin: bool) -> str:
 def _custodian(username: str, password: str | None) -> Actor:
     """Authenticate a staff member (their login is audited; a failure is committed before raising); a
     second factor comes from SSCARD_STAFF_OTP (``cli.common.authenticate_cli_staff``)."""
+    from sscard.audit import Channel
+
     return authenticate_cli_staff(username, password=password).actor(Channel.CLI)
 
 

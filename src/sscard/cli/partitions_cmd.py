@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sscard.audit import Actor
 from sscard.cli.common import console, fail, handle_errors, print_json
 
 if TYPE_CHECKING:
@@ -87,6 +86,7 @@ def ensure(
 
     A month whose rows went to the default partition (nobody created it in time) gets its partition
     too, its rows moved there."""
+    from sscard.audit import Actor
     from sscard.audit.service import record_event
     from sscard.db.partitions import ensure as ensure_partitions
 
@@ -118,6 +118,7 @@ def detach(
     Months younger than SSCARD_PARTITION_DETACH_MIN_AGE_MONTHS (default 24) are refused
     (PARTITION_TOO_RECENT): the last full year and the current one stay attached for yearly statements,
     contribution discrepancy reports, settlement refunds and reconciliation, and the yearly audit."""
+    from sscard.audit import Actor
     from sscard.audit.detach import detach_before
     from sscard.db.partitions import dump_hint
 

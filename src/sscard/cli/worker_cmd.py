@@ -32,8 +32,6 @@ def worker(
     broker's queues until stopped (Ctrl+C, SIGTERM)."""
     from sscard.config import get_settings
     from sscard.jobs import broker as queue
-    from sscard.jobs.queued_imports import KIND as IMPORTS
-    from sscard.jobs.queued_statements import KIND as STATEMENTS
     from sscard.statements.fonts import register_font
 
     if not queue.configured():
@@ -46,7 +44,7 @@ def worker(
     register_font()  # a machine without the statement font says so before taking any batch
     count = processes or os.cpu_count() or 1
     url = queue.display_url(get_settings().broker_url.get_secret_value())  # type: ignore[union-attr]
-    queues = [queue.queue_name(STATEMENTS), queue.queue_name(IMPORTS)]
+    queues = [queue.queue_name(queue.STATEMENTS), queue.queue_name(queue.IMPORTS)]
     err_console.print(
         f"sscard worker: {count} process(es) × {threads} thread(s) on queues {', '.join(queues)} at {url}",
         highlight=False,

@@ -62,7 +62,7 @@ from sscard.jobs.queued_statements import actor_from_message, actor_message
 
 log = structlog.get_logger("sscard.jobs.queue")
 
-KIND = "imports"
+KIND = queue.IMPORTS
 TIME_LIMIT_S = 15 * 60  # one range; far above the seconds a range of 5,000 rows takes
 POLL_S = 0.5
 STALL_NOTE_S = 60.0

@@ -35,7 +35,7 @@ from sscard.statements.service import already_issued
 
 log = structlog.get_logger("sscard.jobs.queue")
 
-KIND = "statements"
+KIND = queue.STATEMENTS
 POLL_S = 0.5
 STALL_NOTE_S = 60.0  # "no progress": said once a minute (no worker running, all busy elsewhere …)
 
