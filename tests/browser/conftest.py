@@ -1,6 +1,6 @@
 """Browser fixtures (harness.py): ``site`` (a real server on a SQLite database of its own, started once per
-session and lent to each module), ``chromium`` (per session) and ``tab`` (a fresh browser context and page
-per test).
+session and lent to each module), ``chromium`` (one for the browser tests, which run one after another)
+and ``tab`` (a fresh browser context and page per test).
 
 One server for every module (issue 18 item 5: starting ``sscard serve`` took ~6 s of CPU, twelve times):
 the modules share its database as the rest of the suite shares the session's, each making its own
@@ -26,9 +26,8 @@ from tests.reliability.servers import Server
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    here = os.path.dirname(__file__)
     for item in items:
-        if str(item.fspath).startswith(here):
+        if _is_browser_test(item):
             item.add_marker(pytest.mark.xdist_group("browser"))
             item.add_marker(pytest.mark.integration)
             item.add_marker(pytest.mark.e2e)
@@ -107,17 +106,57 @@ def private_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield own
 
 
-# Per module, not per session: while Playwright's sync API is started it leaves its event loop set as the
-# thread's running loop, so every later test on the same xdist worker that calls asyncio.run() fails
-# ("cannot be called from a running event loop"); the browser group runs first on its worker, then others.
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+class _Browser:
+    """One Playwright driver and Chromium for a run of consecutive browser tests, started by the first and
+    stopped after the last (``pytest_runtest_teardown`` below), not per module: each start cost ~3 s of
+    CPU (the Node driver, Chromium and its zygotes and GPU process), twelve times (issue 18 item 5).
 
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
+    Not left running to the session's end: while Playwright's sync API is started it leaves its event loop
+    set as the thread's running loop, so every later test on the same xdist worker that calls
+    asyncio.run() fails ("cannot be called from a running event loop"); the browser group runs first on
+    its worker, then others. Each test still gets a browser context of its own (``tab``)."""
+
+    def __init__(self) -> None:
+        self._playwright: Any = None
+        self._browser: Any = None
+
+    def get(self) -> Any:
+        if self._browser is None:
+            from playwright.sync_api import sync_playwright
+
+            self._playwright = sync_playwright().start()
+            self._browser = launch(self._playwright)
+        return self._browser
+
+    def stop(self) -> None:
+        browser, playwright, self._browser, self._playwright = self._browser, self._playwright, None, None
+        try:
+            if browser is not None:
+                browser.close()
+        finally:
+            if playwright is not None:
+                playwright.stop()
+
+
+_BROWSER = _Browser()
+
+
+def _is_browser_test(item: pytest.Item | None) -> bool:
+    return item is not None and str(item.fspath).startswith(os.path.dirname(__file__))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    try:
+        return (yield)  # the test's fixtures first: its contexts close while the browser is up
+    finally:
+        if not _is_browser_test(nextitem):
+            _BROWSER.stop()
+
+
+@pytest.fixture
+def chromium() -> Any:
+    return _BROWSER.get()
 
 
 @pytest.fixture

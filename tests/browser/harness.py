@@ -1,5 +1,5 @@
 """The browser harness: a real ``sscard serve`` on a free 127.0.0.1 port over a SQLite database of its own,
-Debian's /usr/bin/chromium driven by Playwright (never ``playwright install``), screenshots under
+Debian's /usr/bin/chromium-headless-shell driven by Playwright (never ``playwright install``), screenshots under
 ``test-artifacts/screenshots/`` and an axe-core check that fails on serious or critical violations.
 
     def test_something(site, tab):              # fixtures of tests/browser/conftest.py
@@ -22,7 +22,11 @@ from playwright.sync_api import Error as PlaywrightError
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-CHROMIUM = "/usr/bin/chromium"
+# Debian's headless shell: the Blink and V8 of /usr/bin/chromium (one source package, one version) without the
+# browser around them, as Playwright itself uses for headless runs. /usr/bin/chromium's headless mode is the
+# whole browser with its window unseen: each context got a WebUI omnibox-popup renderer of its own and each
+# navigation updated that unseen UI, ~35% of the browser tests' CPU (issue 18 item 5).
+CHROMIUM = "/usr/bin/chromium-headless-shell"
 BLOCKING = ("serious", "critical")
 
 
@@ -32,7 +36,7 @@ CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # fonts-wqy-m
 def launch(playwright: Any) -> Any:
     # Without a CJK font the Chinese pages render as boxes and their screenshots show nothing.
     assert CJK_FONT.exists(), f"{CJK_FONT} is missing: apt-get install fonts-wqy-microhei"
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium-headless-shell"
     # --disable-dev-shm-usage: a container's small /dev/shm makes Chromium's captures fail under load.
     return playwright.chromium.launch(
         executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"], headless=True
