@@ -90,9 +90,12 @@ migrations-check: $(STAMP)
 # has its own databases, keystore, token and data dir (tests/conftest.py); tests that start servers
 # share one worker, the browser tests another (xdist_group; tests/conftest.py names the groups where
 # pytest 9.2 reads them). pytest exits 5 when it collected nothing: a failure here, never a pass.
+# Bytecode is written even where the environment says PYTHONDONTWRITEBYTECODE (into the ignored __pycache__
+# directories): otherwise every worker compiled sscard and rewrote every test module's asserts anew (~5 s of
+# a worker's ~10 s collection), and every sscard subprocess a test starts (~100) compiled what it imports.
 PYTEST_WORKERS ?= auto
 pytest: $(STAMP) compile-messages
-	+@$(BIN)/pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadgroup tests; rc=$$?; \
+	+@env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadgroup tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing"; exit 1; fi; exit $$rc
 
 ## The quick check while working (about 25 s): lint and the unit tests (pure rules: no database, no app,

@@ -9,7 +9,9 @@ Speed (issue 18 item 5), for every test written the usual way:
   ``real_password_hashing`` (those that check the hash itself or the login throttle);
 - each test database is a copy: SQLite's of a file migrated once per process, PostgreSQL's of the SQL
   pg_dump wrote of the process's first schema (``_sqlite_template``, ``_PG_TEMPLATE``);
-- the cyclic garbage collector runs less often (``gc.set_threshold`` below);
+- soft keystores are sealed with small scrypt parameters (``_cheap_keystore_kdf``);
+- the cyclic garbage collector runs less often (``gc.set_threshold`` below), and never walks what
+  collection built (``gc.freeze`` in ``pytest_collection_finish``);
 - tests that use a database (or start servers) are marked ``integration`` at collection, so
   ``pytest -m "not integration"`` (``make test-quick``) runs only the pure rules;
 - under pytest-xdist every worker is a process of its own: its own data dir, keystore, SoftHSM token,
@@ -207,7 +209,22 @@ def _restore_pg_schema(template: _PgTemplate, schema: str) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def security_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def _cheap_keystore_kdf() -> Iterator[None]:
+    """Soft keystores sealed with scrypt at N = 2**10 instead of 2**14 for the whole session: every test of
+    the security module opens a fresh keystore (a KEK derived for it: ~50 ms each, ~9 s of the suite).
+
+    Only the cost changes: still scrypt, salted, the same seal and checks; the header names the parameters,
+    so a CLI subprocess (production parameters) opens these keystores, and re-seals under its own what it
+    saves. No test depends on the cost itself."""
+    from sscard.security_module import keystore
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keystore, "SCRYPT", {**keystore.SCRYPT, "n": 2**10})
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def security_module(tmp_path_factory: pytest.TempPathFactory, _cheap_keystore_kdf: None) -> Iterator[object]:
     """A real soft security module (sealed keystore, SM suite, development root) in a temporary directory."""
     from sscard.security_module import set_security_module
     from sscard.security_module.factory import open_soft_module
@@ -511,9 +528,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             _drop_database(_make_database("postgresql", Path(tempfile.mkdtemp(dir=_DATA_DIR))))
         with dev_env():  # the keystore and its development root, generated once: each child copies it
             open_soft_module(_DATA_DIR / "keys", suite="sm", master_key=_MASTER_KEY, dev_root=True)
-        # What the warm-up built stays as it is in every child: the cyclic collector no longer walks it (a
-        # child's collections, pytest's own at its end, cost ~1 s a session on ~500,000 objects under load).
-        gc.freeze()
+    # What collection built (the test modules, what they import, the items: ~500,000 objects) lives until the
+    # process ends: the cyclic collector no longer walks it. Each full collection of a test process (dozens
+    # a session, pytest's own at its end) cost ~0.3 s over them; a mutant's, forked from mutmut's warmed-up
+    # server, also copied every page it walked. Collection's own garbage is collected first, so none is kept.
+    # Objects made by the tests are collected as before.
+    gc.collect()
+    gc.freeze()
 
 
 def _on_postgresql(item: pytest.Item) -> bool:

@@ -21,6 +21,9 @@ from pathlib import Path
 import httpx
 
 SSCARD = Path(sys.executable).parent / "sscard"
+# httpx.get builds a TLS context (loads certifi's roots, ~15 ms) on every call, even for http://: polled
+# every 0.1 s while a server starts, that was ~10 s of the suite's CPU. One, made once.
+_TLS = httpx.create_ssl_context()
 
 
 def free_port() -> int:
@@ -82,7 +85,7 @@ class Server:
         if self.process.poll() is not None:
             raise AssertionError(f"sscard serve exited with {self.process.returncode}: {self.output()[-2000:]}")
         try:
-            return httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200
+            return httpx.get(f"{self.url}/api/v1/health", timeout=2, verify=_TLS).status_code == 200
         except httpx.HTTPError:
             return False
 

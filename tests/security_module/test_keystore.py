@@ -54,6 +54,22 @@ def test_tampered_keystore_is_refused(tmp_path, where: str) -> None:
     assert err.value.code == "KEYSTORE_TAMPERED"
 
 
+def test_a_keystore_sealed_under_other_scrypt_parameters_is_resealed_under_the_current(tmp_path, monkeypatch) -> None:
+    """A keystore sealed under other parameters (an older SCRYPT; the tests' cheap ones, saved by a CLI
+    subprocess) opens, and saved again its header names the parameters its new KEK was derived under."""
+    from sscard.security_module import keystore
+
+    path = tmp_path / KEYSTORE
+    monkeypatch.setattr(keystore, "SCRYPT", {"n": 2**4, "r": 8, "p": 1})
+    keystore.SealedFile(path, "m", "sm").save({"a": 1})
+    monkeypatch.setattr(keystore, "SCRYPT", {"n": 2**5, "r": 8, "p": 1})
+    opened = keystore.SealedFile(path, "m", "sm")
+    assert opened.load() == {"a": 1}
+    opened.save({"a": 2})
+    assert b'"n":32,' in path.read_bytes()
+    assert keystore.SealedFile(path, "m", "sm").load() == {"a": 2}
+
+
 def test_wrong_master_key_and_wrong_suite(tmp_path) -> None:
     open_soft_module(tmp_path, suite="sm", master_key="right")
     with pytest.raises(MasterKeyWrong):

@@ -70,10 +70,13 @@ class SealedFile:
         self._master = master_key
         self._kek: bytes | None = None
         self._salt: bytes | None = None
+        self._params: dict[str, int] | None = None
 
     def _kek_for(self, salt: bytes, params: dict[str, int]) -> bytes:
-        if self._kek is None or self._salt != salt:
-            self._kek, self._salt = derive_kek(self._master, salt, params), salt
+        # Keyed by the parameters too: a file sealed under other scrypt parameters (an older SCRYPT) is
+        # re-sealed under the current ones with a KEK derived under them, never the one its load derived.
+        if self._kek is None or self._salt != salt or self._params != params:
+            self._kek, self._salt, self._params = derive_kek(self._master, salt, params), salt, dict(params)
         return self._kek
 
     def load(self) -> dict[str, Any] | None:

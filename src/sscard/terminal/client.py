@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import time
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import httpx
@@ -27,6 +29,18 @@ from sscard.terminal.protocol import sign_request
 
 API_PREFIX = "/api/v1"
 PROBLEM_JSON = "application/problem+json"
+
+
+@cache
+def _tls() -> ssl.SSLContext:
+    """The TLS settings every client of this process verifies servers with: httpx's defaults (certifi's
+    roots, or SSL_CERT_FILE / SSL_CERT_DIR as read at first use), built once. httpx builds them anew for
+    each client, ~15 ms of loading the root certificates each time, for every terminal and every login."""
+    return httpx.create_ssl_context()
+
+
+def _client(timeout: float) -> httpx.Client:
+    return httpx.Client(timeout=timeout, verify=_tls())
 
 
 class TerminalError(Exception):
@@ -85,7 +99,7 @@ class TerminalClient:
         self.base_url = base_url.rstrip("/")
         self.profile = profile
         self._own_http = http is None
-        self._http = http or httpx.Client(timeout=timeout)
+        self._http = http or _client(timeout)
         self._clock = clock
 
     def __enter__(self) -> TerminalClient:
@@ -176,7 +190,7 @@ def staff_login(
     base_url: str, username: str, password: str, *, otp: str | None = None, http: httpx.Client | None = None
 ) -> str:
     """A staff bearer token (enrollment is done by an administrator or security officer on site)."""
-    client = http or httpx.Client(timeout=10.0)
+    client = http or _client(10.0)
     try:
         request = client.build_request(
             "POST",
@@ -191,7 +205,7 @@ def staff_login(
 
 def staff_logout(base_url: str, token: str, *, http: httpx.Client | None = None) -> None:
     """End a staff session opened for enrollment (best effort: the token expires anyway)."""
-    client = http or httpx.Client(timeout=10.0)
+    client = http or _client(10.0)
     try:
         url = base_url.rstrip("/") + API_PREFIX + "/staff/logout"
         client.post(url, headers={"Authorization": f"Bearer {token}"})
@@ -221,7 +235,7 @@ def enroll(
     }
     if region_code:
         body["region_code"] = region_code
-    client = http or httpx.Client(timeout=10.0)
+    client = http or _client(10.0)
     try:
         request = client.build_request(
             "POST",
