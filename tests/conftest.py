@@ -471,7 +471,9 @@ INTEGRATION_NAMES = frozenset({"create_app", "TestClient", "subprocess"})  # in 
 SERVERS_MODULE = "tests.reliability.servers"
 
 
-@pytest.hookimpl(trylast=True)  # after tests/browser's, which marks its own group, and after xdist's
+# Not trylast: pytest's own ``-m`` selection is a hook of the same name that runs after every plain hook of
+# a conftest. Marked last (as it once was), the ``integration`` marks came after the selection, so
+# ``make test-quick`` (``-m "not integration"``) ran nearly the whole suite.
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         module = getattr(item, "module", None)
@@ -485,6 +487,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             or (module is not None and INTEGRATION_NAMES & set(vars(module)))
         ):
             item.add_marker(pytest.mark.integration)
+
+
+# Last, after every group mark (the servers' above, the browser's, xdist's own); pytest registers only
+# functions named pytest_*, hence the name and specname.
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_names_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
     if getattr(config.option, "loadgroup", False):  # set in pytest-xdist's workers under --dist loadgroup
         _name_groups(items)
 
