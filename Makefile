@@ -93,6 +93,8 @@ migrations-check: $(STAMP)
 # Bytecode is written even where the environment says PYTHONDONTWRITEBYTECODE (into the ignored __pycache__
 # directories): otherwise every worker compiled sscard and rewrote every test module's asserts anew (~5 s of
 # a worker's ~10 s collection), and every sscard subprocess a test starts (~100) compiled what it imports.
+# Python trusts a .pyc by its source's size and mtime (whole seconds): before A/B timing runs that swap
+# sources by script (git stash, checkouts), remove the __pycache__ directories.
 PYTEST_WORKERS ?= auto
 pytest: $(STAMP) compile-messages
 	+@env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -p no:cacheprovider -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadgroup tests; rc=$$?; \

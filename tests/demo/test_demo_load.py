@@ -36,16 +36,23 @@ class LoadedDemo:
     report: DemoReport  # what the first load said
     data_dir: Path  # where it saved the demo terminal's profile
     connection: Connection  # inside the transaction that holds the load (rolled back after the module)
+    anchor_file: Path  # the database's audit anchors: set only while the load or a test's unit of work runs
 
     @contextmanager
     def uow(self) -> Iterator[UnitOfWork]:
         """A unit of work on the loaded demo whose changes are undone after the test (a savepoint of the
         module's transaction: its commits only release savepoints inside it)."""
+        from sscard.config import reset_settings_cache
+
         point = self.connection.begin_nested()
         session = Session(bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
         try:
-            yield UnitOfWork(session)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(self.anchor_file))
+                reset_settings_cache()
+                yield UnitOfWork(session)
         finally:
+            reset_settings_cache()
             session.close()
             point.rollback()
 
@@ -60,18 +67,17 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
     data_dir = tmp_path_factory.mktemp("demo-data")
     for database in fresh_database(request.param, tmp_path_factory):
-        with pytest.MonkeyPatch.context() as patch, rolled_back_uow(database.engine) as uow:
-            patch.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(database.anchor_file))
+        # The anchors and data dir are set only while the load runs (and in ``LoadedDemo.uow``): the module's
+        # other tests, which run while this fixture lives, keep their own environment.
+        with rolled_back_uow(database.engine) as uow:
             with pytest.MonkeyPatch.context() as during_load:
+                during_load.setenv("SSCARD_AUDIT_ANCHOR_FILE", str(database.anchor_file))
                 during_load.setenv("SSCARD_DATA_DIR", str(data_dir))  # the demo terminal's profile is written there
                 reset_settings_cache()
                 report = load_demo(uow, actor=ACTOR, env="dev")
                 uow.commit()  # as `sscard demo load` does: the terminal profile is saved only once the data commits
             reset_settings_cache()
-            try:
-                yield LoadedDemo(report, data_dir, uow.session.connection())
-            finally:
-                reset_settings_cache()
+            yield LoadedDemo(report, data_dir, uow.session.connection(), database.anchor_file)
 
 
 def _counts(uow) -> dict[str, int]:

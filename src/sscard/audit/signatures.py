@@ -19,8 +19,9 @@ format and the verification stay the same.
 The SM2 arithmetic is Tongsuo's (``tongsuopy``, the Python binding of Tongsuo, the OpenSSL fork, formerly
 BabaSSL, that carries the GM/T algorithms; ``cryptography`` has no SM2 signatures). Its ECDSA interface
 on an SM2 key computes the SM2 signature (SM3 over Z_A ‖ message, default distinguishing ID) in C, with
-the nonce ``k`` from OpenSSL's generator. It replaced gmssl (pure Python: ~6.5 ms a signature, ~11 ms a
-verification against ~0.5 and ~0.3 ms here; issue 18 item 5). The stored formats did not change (the
+the nonce ``k`` from OpenSSL's generator. It replaced gmssl (pure Python, some twenty times slower to
+sign and forty to verify: bench/sm2_sign.py, bench/README.md; issue 18 item 5); docs/compliance.md says
+what the bundled library is and why its age is accepted. The stored formats did not change (the
 private scalar sealed as 64 hex digits, the public key x ‖ y and the signature r ‖ s, 64 bytes each) and
 signatures made by either verify with the other (tests/compliance/test_signatures.py keeps gmssl-made
 vectors). The private key still comes from ``secrets``, in [1, n-2] as GB/T 32918.1 asks; verification
@@ -101,6 +102,8 @@ def on_curve(public_key: bytes) -> bool:
 def sm2_sign(d: int, message: bytes) -> bytes:
     """SM2 signature (r ‖ s, 64 bytes) of ``message`` with the SM3 digest over Z_A ‖ message, Z_A from d's
     public key (Tongsuo derives it: one point multiplication, about as long as the signature itself)."""
+    if not 1 <= d <= _N - 2:  # GB/T 32918.1's range; with d = n - 1 the signing loop never ends (1 + d = n)
+        raise ValueError("SM2 private key out of range")
     r, s = decode_dss_signature(ec.derive_private_key(d, _SM2).sign(message, _SM2_WITH_SM3))
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
