@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.table import Table  # loaded at start-up anyway (through Typer and Rich, by sscard.cli.common)
 
 from sscard.cli.common import (
     SECOND_OTP_VARIABLE,
@@ -35,7 +36,7 @@ from sscard.cli.common import (
     staff_only,
 )
 
-# The audit and database layers (and Rich's tables and bars) are imported where a command runs: `sscard
+# The audit and database layers (and Rich's progress bars) are imported where a command runs: `sscard
 # --help`, `sscard worker` and every other command would otherwise pay for them at start-up.
 if TYPE_CHECKING:
     from sscard.audit import Actor
@@ -103,8 +104,6 @@ def _dual(label: str) -> bool:
 
 
 def _rows(rows: list[Any], as_json: bool) -> None:
-    from rich.table import Table
-
     from sscard.key_register.inventory import key_summary
 
     data = [key_summary(r) for r in rows]
