@@ -367,10 +367,11 @@ def _dispose_global_engine() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ the app
-# Settings a test points at its own database or directory: read per request (or per command), never
-# captured when the app is built, so they are not part of an app's identity.
+# Settings a test points at its own database or directory, or raises (the matrix's terminal refusals): read
+# per request (or per command), never captured when the app is built, so they are not part of an app's identity.
 _PER_TEST_SETTINGS = {
     "database_url", "database_schema", "database_replica_url", "audit_anchor_file", "data_dir", "master_key",
+    "terminal_refusals_per_window",
 }  # fmt: skip
 _APPS: dict[str, object] = {}
 _MAX_APPS = 8

@@ -399,9 +399,14 @@ class CardLife(RuleBasedStateMachine):
             return
         ids = [c.card_id for c in self.cards]
         with unit_of_work() as uow:
-            rows = uow.session.execute(select(Card.id, Card.state).where(Card.id.in_(ids))).all()
+            # Each card with its PIN row (the card's primary key is the PIN row's): one query, not two.
+            rows = uow.session.execute(
+                select(Card.id, Card.state, CardPin)
+                .outerjoin(CardPin, CardPin.card_id == Card.id)
+                .where(Card.id.in_(ids))
+            ).all()
             states: dict[int, Any] = {row[0]: row[1] for row in rows}
-            pins = {row.card_id: row for row in uow.session.scalars(select(CardPin).where(CardPin.card_id.in_(ids)))}
+            pins = {row[0]: row[2] for row in rows if row[2] is not None}
             streams = {stream_for(f"card:{c.card_no}", get_settings().audit_streams) for c in self.cards}
             entries = uow.session.execute(
                 select(AuditEntry.action, AuditEntry.result, AuditEntry.details)

@@ -47,6 +47,7 @@ from sscard.api.openapi import API_DESCRIPTION, install_openapi, operation_id
 from sscard.api.pin_verify_lane import PinVerifyLane
 from sscard.api.problems import install_problem_handlers
 from sscard.api.query_params import reject_unknown_query
+from sscard.api.route_prefix import install as install_route_prefix_skip
 from sscard.api.security_headers import SecurityHeadersMiddleware
 from sscard.api.settlement_lane import SettlementLane
 from sscard.config import get_settings
@@ -116,6 +117,8 @@ def create_app() -> FastAPI:
     app.add_middleware(SettlementLane)  # the same for settlements (api/settlement_lane.py)
     app.add_middleware(PinVerifyLane)
 
+    # Included routers skip a path outside their routes' common prefix (api/route_prefix.py).
+    install_route_prefix_skip()
     # Every /api/v1 route refuses query parameters it does not declare (api/query_params.py).
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_unknown_query)])
     # Routes match in order, router by router: the terminal channel carries most of the traffic
