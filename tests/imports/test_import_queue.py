@@ -296,7 +296,7 @@ def test_a_redelivered_range_posts_nothing_twice(db_env, tmp_path: Path) -> None
     from sscard.imports.source import read_header, scan_file
     from sscard.jobs import contributions_import as contributions
     from sscard.jobs import queued_imports as q
-    from sscard.jobs.queued_statements import actor_message
+    from sscard.jobs.actors import actor_message
 
     uscc, staff = _contribution_world(3)
     lines = ["uscc,id_number,period,base_fen"] + [

@@ -22,11 +22,9 @@ import time
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import dramatiq
 import structlog
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -58,12 +56,11 @@ from sscard.imports.source import PERSON_COLUMNS, FileScan, Header, RawChunk, re
 from sscard.imports.writers import insert_persons
 from sscard.jobs import broker as queue
 from sscard.jobs import contributions_import as contributions
-from sscard.jobs.queued_statements import actor_from_message, actor_message
+from sscard.jobs.actors import actor_from_message, actor_message, chunks_actor
 
 log = structlog.get_logger("sscard.jobs.queue")
 
 KIND = queue.IMPORTS
-TIME_LIMIT_S = 15 * 60  # one range; far above the seconds a range of 5,000 rows takes
 POLL_S = 0.5
 STALL_NOTE_S = 60.0
 QUEUE_ACTION = "import.queued"  # the job handed to the queue (its resume point moved to the end)
@@ -177,11 +174,6 @@ def _contributions_context(path: Path, header: Header, plan: dict[str, Any]) -> 
     with path.open("rb") as fh:
         header_bytes = fh.read(header.data_offset)
     return contributions.ImportContext(header_bytes, plan["file_sha256"], plan.get("employer_uscc"))
-
-
-@lru_cache(maxsize=1)
-def chunks_actor() -> dramatiq.Actor[Any, Any]:
-    return queue.declare_actor(do_chunk, name="import_chunk", kind=KIND, time_limit_s=TIME_LIMIT_S)
 
 
 # ------------------------------------------------------------------------------------- the coordinator

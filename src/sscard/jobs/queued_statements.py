@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
-from functools import lru_cache
 from typing import Any
 
-import dramatiq
 import structlog
 from sqlalchemy import func, select
 
 from sscard.audit import Actor
-from sscard.audit.actor import Channel
 from sscard.db.session import unit_of_work
 from sscard.errors import DomainError
 from sscard.jobs import broker as queue
-from sscard.jobs.statements import QUEUED_BATCH_LIMIT_S, prepare_batch, record_batch, render_batch
+from sscard.jobs.actors import actor_from_message, actor_message, statements_actor
+from sscard.jobs.statements import prepare_batch, record_batch, render_batch
 from sscard.statements.fonts import register_font
 from sscard.statements.loading import region_filter
 from sscard.statements.models import Statement
@@ -47,17 +44,6 @@ class StatementBatchesFailed(DomainError):
     title_zh = "部分权益记录单批次在重试后仍失败（请查看 worker 日志）。"
 
 
-def actor_message(actor: Actor) -> dict[str, str]:
-    return {key: str(value) for key, value in asdict(actor).items()}
-
-
-def actor_from_message(fields: dict[str, str]) -> Actor:
-    return Actor(
-        kind=fields["kind"], id=fields["id"], channel=Channel(fields["channel"]),
-        role=fields.get("role", ""), region=fields.get("region", ""),
-    )  # fmt: skip
-
-
 def issue_batch(year: int, persons: list[list[Any]], actor: dict[str, str]) -> None:
     """The actor: issue the batch's statements not issued yet (the count goes to the log: an actor's
     return value would need Dramatiq's results middleware, and progress is read from the rows)."""
@@ -71,11 +57,6 @@ def issue_batch(year: int, persons: list[list[Any]], actor: dict[str, str]) -> N
         return
     issued = record_batch(render_batch(prepare_batch(todo, year)), actor_from_message(actor))
     log.info("statements batch", year=year, persons=len(batch), issued=issued, skipped=len(batch) - len(todo))
-
-
-@lru_cache(maxsize=1)
-def statements_actor() -> dramatiq.Actor[Any, Any]:
-    return queue.declare_actor(issue_batch, name="issue_statements", kind=KIND, time_limit_s=QUEUED_BATCH_LIMIT_S)
 
 
 def _issued(year: int, region: str | None) -> int:

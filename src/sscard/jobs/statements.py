@@ -31,6 +31,7 @@ from sscard.db.session import UnitOfWork, unit_of_work
 from sscard.db.statements import dialect_of, member_of
 from sscard.files import private_dir
 from sscard.imports.pipeline import worker_init
+from sscard.jobs.actors import STATEMENTS_TIME_LIMIT_S
 from sscard.people.models import Person
 from sscard.statements.data import StatementData
 from sscard.statements.errors import StatementsBusy
@@ -38,12 +39,11 @@ from sscard.statements.files import data_dir
 from sscard.statements.fonts import register_font
 from sscard.statements.loading import contributors, load_statements
 from sscard.statements.models import Statement
-from sscard.statements.render import Holder
+from sscard.statements.render import Holder  # and the renderer with it, loaded before the workers fork
 from sscard.statements.service import Rendered, check_year, holder_of, issue_rendered, render_and_write
 
 DEFAULT_BATCH = 50
 T = TypeVar("T")
-QUEUED_BATCH_LIMIT_S = 15 * 60  # a queued batch's time limit (jobs/queued_statements.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +154,7 @@ def generate_statements(
 
         over_queue = broker_configured()
     with _run_lock(year):
-        _sweep_temporaries(year, older_than_s=QUEUED_BATCH_LIMIT_S if over_queue else 0.0)
+        _sweep_temporaries(year, older_than_s=STATEMENTS_TIME_LIMIT_S if over_queue else 0.0)
         with unit_of_work() as uow:
             everyone = contributors(uow.session, year=year, region=region)
             done = set(uow.session.scalars(select(Statement.person_id).where(Statement.year == year)))

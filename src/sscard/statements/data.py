@@ -23,11 +23,27 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 PENSION = "pension_personal"
 MEDICAL = "medical_personal"
 ACCOUNT_KINDS = (PENSION, MEDICAL)
+
+# The languages a statement is printed in, and whom it is for: here rather than in render.py, so that
+# what only records or looks up statements does not load reportlab (issue 18 item 5).
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Who the statement is for, as printed: the name in full (it is the holder's own document) and
+    the citizen ID masked (a lost statement must not hand out the full number)."""
+
+    name: str
+    id_masked: str
+
+
 CREDIT_KINDS = frozenset({"contribution", "contribution_reversal"})
 INTEREST_KINDS = frozenset({"interest"})
 

@@ -8,9 +8,7 @@ can be compared byte for byte with a fresh rendering (``sscard statements verify
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -18,21 +16,8 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from sscard.statements.data import MEDICAL, PENSION, StatementData
+from sscard.statements.data import MEDICAL, PENSION, Holder, Lang, StatementData
 from sscard.statements.fonts import register_font
-
-Lang = Literal["zh", "en"]
-LANGS: tuple[Lang, ...] = ("zh", "en")
-
-
-@dataclass(frozen=True, slots=True)
-class Holder:
-    """Who the statement is for, as printed: the name in full (it is the holder's own document) and
-    the citizen ID masked (a lost statement must not hand out the full number)."""
-
-    name: str
-    id_masked: str
-
 
 _LABELS: dict[str, dict[Lang, str]] = {
     "title": {"zh": "社会保险个人权益记录单（{year}年度）", "en": "Social Insurance Personal Account Statement {year}"},

@@ -27,12 +27,11 @@ from sscard.notify.outbox import enqueue_rows, person_notice_values
 from sscard.people.models import Person
 from sscard.people.service import get_person_by_id_number_or_raise, person_subject
 from sscard.statements import codes
-from sscard.statements.data import StatementData
+from sscard.statements.data import Holder, Lang, StatementData
 from sscard.statements.errors import StatementNotFound, StatementNotGenuine, StatementYearInvalid
 from sscard.statements.files import read_file, relative_path, write_atomically
 from sscard.statements.loading import load_statements
 from sscard.statements.models import Statement
-from sscard.statements.render import Holder, Lang, render_statement
 
 CODE = FieldKind("statement_code")  # its own AEAD context: a code copied into another column does not open
 FIRST_YEAR = 1990
@@ -77,6 +76,10 @@ def holder_of(person: Person) -> Holder:
 
 def render_and_write(data: StatementData, holder: Holder, *, code: str | None = None) -> Rendered:
     """Render the Chinese statement with a fresh code (or ``code``) and write its file atomically."""
+    # reportlab is loaded where a statement is rendered, not by every process that imports this module
+    # (the server, the queue workers; issue 18 item 5).
+    from sscard.statements.render import render_statement
+
     code = code or codes.new_code()
     pdf = render_statement(data, holder, code=code, lang="zh")
     path = relative_path(year=data.year, region_code=data.region_code, person_id=data.person_id)
@@ -169,6 +172,8 @@ def statement_pdf(uow: UnitOfWork, *, statement: Statement, lang: Lang = "zh") -
     person = uow.session.get(Person, statement.person_id)
     assert person is not None  # noqa: S101 - a foreign key
     code = codes.group(CODE.open(statement.code_enc))
+    from sscard.statements.render import render_statement  # see render_and_write
+
     return render_statement(StatementData.from_json(statement.snapshot), holder_of(person), code=code, lang=lang)
 
 

@@ -38,7 +38,6 @@ from sscard.key_register.errors import (
     ReportInvalid,
 )
 from sscard.key_register.models import SecurityIncident
-from sscard.key_register.pdf import audit_pdf, inventory_pdf
 from sscard.key_register.schemas import (
     ConfirmIn,
     FindingsIn,
@@ -266,6 +265,9 @@ def inventory_report(
     if format == "csv":
         return _file(report_service.inventory_csv(report), "csv", f"key-inventory-{scope}")
     if format == "pdf":
+        # reportlab is loaded by the first PDF report, not at every server's start (issue 18 item 5).
+        from sscard.key_register.pdf import inventory_pdf
+
         return _file(inventory_pdf(report), "pdf", f"key-inventory-{scope}")
     return JSONResponse(jsonable_encoder(report))
 
@@ -294,5 +296,7 @@ def audit_report(
     if format == "csv":
         return _file(report_service.audit_csv(report), "csv", name)
     if format == "pdf":
+        from sscard.key_register.pdf import audit_pdf  # loaded by the first PDF report (as above)
+
         return _file(audit_pdf(report), "pdf", name)
     return JSONResponse(jsonable_encoder(report))

@@ -13,7 +13,6 @@ from fastapi import Depends, Response
 from sscard.audit import record_event
 from sscard.errors import DomainError
 from sscard.key_register import reports as report_service
-from sscard.key_register.pdf import audit_pdf, inventory_pdf
 from sscard.web.console.auth import REPORTS, StaffPage, register_sections, staff_with
 from sscard.web.console.routes import CHINA, parse_day
 from sscard.web.page import page_router
@@ -63,6 +62,9 @@ def inventory(current: StaffPage = Depends(staff_with(*REPORTS)), region: str = 
     fmt = _format(format)
 
     def make(fmt: str) -> bytes:
+        # reportlab is loaded by the first PDF report, not at every server's start (issue 18 item 5).
+        from sscard.key_register.pdf import inventory_pdf
+
         report = report_service.inventory_report(current.page.uow, region_code=scope)
         return report_service.inventory_csv(report) if fmt == "csv" else inventory_pdf(report)
 
@@ -92,6 +94,8 @@ def audit(
     upper = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC) - CHINA
 
     def make(fmt: str) -> bytes:
+        from sscard.key_register.pdf import audit_pdf  # loaded by the first PDF report (as above)
+
         report = report_service.audit_report(page.uow, region_code=scope, start=lower, end=upper)
         return report_service.audit_csv(report) if fmt == "csv" else audit_pdf(report)
 
