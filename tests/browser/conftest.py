@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.harness import launch
+from tests.browser.harness import axe_init_script, launch
 from tests.reliability.servers import Server
 
 
@@ -165,6 +165,7 @@ def tab(chromium: Any, site: Site) -> Iterator[Any]:
     ``harness.visit``."""
     # A browser set to Chinese, as most cardholders' are (English pages: the switch or ?lang=en).
     context = chromium.new_context(base_url=site.url, locale="zh-CN", viewport={"width": 1100, "height": 800})
+    context.add_init_script(axe_init_script())
     page = context.new_page()
     page.set_default_timeout(15_000)
     violations: list[str] = []
