@@ -82,3 +82,19 @@ def test_an_unreachable_broker_is_one_line(db_env) -> None:
     assert done.returncode == 1
     assert "BROKER_UNREACHABLE" in done.stderr and "amqp://guest@127.0.0.1:1/" in done.stderr
     assert "secret-pw" not in done.stderr and "Traceback" not in done.stderr
+
+
+# A worker's processes load the rendering with their first batch (jobs/actors.py): a machine without the
+# statement font is still refused when `sscard worker` starts, before any process takes a batch.
+def test_a_worker_without_the_statement_font_refuses_to_start(broker_env, tmp_path) -> None:
+    env = {**broker_env, "SSCARD_STATEMENT_FONT": str(tmp_path / "missing.ttf")}
+    command = [sys.executable, "-m", "sscard.cli.main", "worker", "--processes", "1"]
+    worker = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)  # fmt: skip
+    try:
+        _, err = worker.communicate(timeout=TIMEOUT_S)
+    finally:
+        stop(worker)
+    assert worker.returncode == 1
+    assert "missing.ttf" in err and "not a file" in err and "Traceback" not in err
+    assert "Dramatiq" not in err  # refused before the supervisor was started
