@@ -113,10 +113,10 @@ class _Strategies(SimpleNamespace):
 
     Each object it draws builds a new ``fixed_dictionaries`` of the same property strategies (the required
     ones and the optional ones drawn), and Hypothesis validates every new strategy on its first draw: that
-    was about a seventh of the drawing time (issue 18 item 5). A strategy is immutable and draws the same
+    was a large share of the drawing time (issue 18 item 5). A strategy is immutable and draws the same
     value from the same choices, so one built once per mapping of the same strategies (by identity, kept
-    alive here) draws what a fresh one would (the ~7,400 requests of both modes compared byte for byte,
-    scope and body, with and without it)."""
+    alive here) draws what a fresh one would (every request of both modes compared byte for byte,
+    scope and body, with and without it, when this was written)."""
 
     def __init__(self) -> None:
         super().__init__(**{name: getattr(st, name) for name in st.__all__})

@@ -112,9 +112,9 @@ _AXE_LOAD = f"""() => typeof window.axe !== 'undefined' ? true
 @functools.cache
 def axe_init_script() -> str:
     """For ``context.add_init_script``: axe's source as a string kept on every page of the context (a
-    literal costs next to nothing to parse), so that ``load_axe`` evaluates it there instead of sending the
-    650 KB through Playwright and the DevTools protocol on every visit (issue 18 item 5). Only the visited
-    pages run it; a page's Content-Security-Policy does not govern init scripts nor eval during
+    literal costs next to nothing to parse), so that ``load_axe`` evaluates it there instead of sending its
+    source (hundreds of KB) through Playwright and the DevTools protocol on every visit (issue 18 item 5).
+    Only the visited pages run it; a page's Content-Security-Policy does not govern init scripts nor eval during
     ``page.evaluate``, and stays enforced for the page's own scripts."""
     source = json.dumps(AXE.read_text(encoding="utf-8"))
     return f"Object.defineProperty(window, {_AXE_SOURCE!r}, {{value: {source}}});"

@@ -18,10 +18,12 @@ from sscard.jobs import broker as queue
 if TYPE_CHECKING:
     import dramatiq
 
-STATEMENTS_TIME_LIMIT_S = 15 * 60  # one batch of statements (jobs/queued_statements.py)
-IMPORT_CHUNK_TIME_LIMIT_S = 15 * 60  # one range; far above the seconds a range of 5,000 rows takes
+STATEMENTS_TIME_LIMIT_S = 15 * 60  # one batch of statements (jobs/queued_statements.py; jobs/statements.py also
+# reads it to tell an abandoned temporary file from one still being written)
+IMPORT_CHUNK_TIME_LIMIT_S = 15 * 60  # one range; far above the seconds a range of the default size takes
 
 
+# What a message says of the person or system that asked for the work (the audit's Actor), not a queue actor.
 def actor_message(actor: Actor) -> dict[str, str]:
     return {key: str(value) for key, value in asdict(actor).items()}
 

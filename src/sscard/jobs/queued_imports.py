@@ -104,7 +104,8 @@ def _stage(path: Path, scan: FileScan) -> Path:
 def do_chunk(
     kind: str, job_id: int, ref: list[Any], header: list[Any], plan: dict[str, Any], actor: dict[str, str]
 ) -> None:
-    """The actor: do one range of an import job unless its receipt exists (a redelivered message)."""
+    """One range's work (run by the queue actor of jobs/actors.py): do one range of an import job unless its
+    receipt exists (a redelivered message)."""
     chunk_ref = ChunkRef(*ref)
     with unit_of_work() as uow:
         done = uow.session.scalar(

@@ -45,8 +45,9 @@ class StatementBatchesFailed(DomainError):
 
 
 def issue_batch(year: int, persons: list[list[Any]], actor: dict[str, str]) -> None:
-    """The actor: issue the batch's statements not issued yet (the count goes to the log: an actor's
-    return value would need Dramatiq's results middleware, and progress is read from the rows)."""
+    """One batch's work (run by the queue actor of jobs/actors.py): issue the batch's statements not issued
+    yet (the count goes to the log: an actor's return value would need Dramatiq's results middleware, and
+    progress is read from the rows)."""
     register_font()  # once per process (cached); a missing font fails the batch, visibly, before any work
     batch = [(int(pid), str(region)) for pid, region in persons]
     with unit_of_work() as uow:

@@ -39,7 +39,10 @@ from sscard.statements.files import data_dir
 from sscard.statements.fonts import register_font
 from sscard.statements.loading import contributors, load_statements
 from sscard.statements.models import Statement
-from sscard.statements.render import Holder  # and the renderer with it, loaded before the workers fork
+
+# Not only for Holder: importing render loads reportlab here, before this command's local render pool forks, so
+# its processes inherit it instead of each loading it (queue workers load it with their first batch instead).
+from sscard.statements.render import Holder
 from sscard.statements.service import Rendered, check_year, holder_of, issue_rendered, render_and_write
 
 DEFAULT_BATCH = 50
