@@ -26,6 +26,9 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+# Loaded for its side effect: reportlab here, before this command's local render pool forks, so its processes
+# inherit it instead of each loading it (a queue worker loads it with its first batch instead).
+import sscard.statements.render  # noqa: F401
 from sscard.audit import Actor
 from sscard.db.session import UnitOfWork, unit_of_work
 from sscard.db.statements import dialect_of, member_of
@@ -33,16 +36,12 @@ from sscard.files import private_dir
 from sscard.imports.pipeline import worker_init
 from sscard.jobs.actors import STATEMENTS_TIME_LIMIT_S
 from sscard.people.models import Person
-from sscard.statements.data import StatementData
+from sscard.statements.data import Holder, StatementData
 from sscard.statements.errors import StatementsBusy
 from sscard.statements.files import data_dir
 from sscard.statements.fonts import register_font
 from sscard.statements.loading import contributors, load_statements
 from sscard.statements.models import Statement
-
-# Not only for Holder: importing render loads reportlab here, before this command's local render pool forks, so
-# its processes inherit it instead of each loading it (queue workers load it with their first batch instead).
-from sscard.statements.render import Holder
 from sscard.statements.service import Rendered, check_year, holder_of, issue_rendered, render_and_write
 
 DEFAULT_BATCH = 50
