@@ -84,8 +84,9 @@ def test_an_unreachable_broker_is_one_line(db_env) -> None:
     assert "secret-pw" not in done.stderr and "Traceback" not in done.stderr
 
 
-# A worker's processes load the rendering with their first batch (jobs/actors.py): a machine without the
-# statement font is still refused when `sscard worker` starts, before any process takes a batch.
+# rule INS-4 (every contributor's yearly statement is printed with the CJK font): a worker's processes load the
+# rendering with their first batch (jobs/actors.py), yet a machine without the statement font is still refused
+# when `sscard worker` starts, before any process takes a batch.
 def test_a_worker_without_the_statement_font_refuses_to_start(broker_env, tmp_path) -> None:
     env = {**broker_env, "SSCARD_STATEMENT_FONT": str(tmp_path / "missing.ttf")}
     command = [sys.executable, "-m", "sscard.cli.main", "worker", "--processes", "1"]
