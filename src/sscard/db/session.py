@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, NullPool, create_engine, event
+from sqlalchemy import Connection, Engine, NullPool, create_engine, event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -64,10 +64,22 @@ def build_engine(url: str, *, schema: str = "", timeouts: DatabaseTimeouts | Non
 
 
 def _postgres_args(url: str, schema: str, timeouts: DatabaseTimeouts | None = None) -> tuple[str, dict[str, Any]]:
-    """The psycopg URL and connection arguments (search path, timeouts) of both engines."""
+    """The psycopg URL and connection arguments (search path, timeouts) of both engines.
+
+    Server options the URL itself carries (``?options=-c%20lock_timeout%3D2s``: an operator's
+    ``application_name``, ``synchronous_commit``, ...) are kept, ahead of ours: the driver passes one
+    ``options`` string, and ours would otherwise replace the URL's silently. Where both set the same
+    parameter, ours (the schema's search path, the configured timeouts) come last and win, as the
+    settings document them."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    options = [f"-csearch_path={schema}"] if schema else []
+    parsed = make_url(url)
+    given = parsed.query.get("options", ())
+    options = [given] if isinstance(given, str) else list(given)
+    if options:
+        url = parsed.difference_update_query(["options"]).render_as_string(hide_password=False)
+    if schema:
+        options.append(f"-csearch_path={schema}")
     connect_args: dict[str, Any] = {}
     if timeouts is not None:
         options.append(timeouts.options())
