@@ -21,6 +21,7 @@ Speed (issue 18 item 5), for every test written the usual way:
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import re
@@ -55,6 +56,17 @@ PG_URL = os.environ.get("SSCARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5
 # Settings read by code under test must never point at a developer's real ./var.
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="sscard-test-"))
 os.environ["SSCARD_DATA_DIR"] = str(_DATA_DIR)
+_DATA_DIR_OWNER = os.getpid()
+
+
+@atexit.register
+def _remove_data_dir() -> None:
+    """The process's data dir (keystore, SQLite files, server logs) goes when the process ends: every pytest
+    process made one, and /tmp kept them all. Only the process that made it: mutmut's forked children share it."""
+    if os.getpid() == _DATA_DIR_OWNER:
+        shutil.rmtree(_DATA_DIR, ignore_errors=True)
+
+
 os.environ.setdefault("SSCARD_LOG_JSON", "true")
 os.environ["SSCARD_ENV"] = "test"
 # One master key for the process: a second pytest session in the same process (mutmut's runs, `make

@@ -68,7 +68,9 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> Server:
-        self.log = Path(tempfile.mkstemp(prefix="sscard-serve-", suffix=".log")[1])
+        # In the test process's data dir (tests/conftest.py), removed with it when the process ends.
+        logs = os.environ.get("SSCARD_DATA_DIR")
+        self.log = Path(tempfile.mkstemp(prefix="sscard-serve-", suffix=".log", dir=logs)[1])
         env = {**self.env, "SSCARD_PORT": str(self.port), "SSCARD_HOST": "127.0.0.1"}
         self.process = subprocess.Popen(
             [str(SSCARD), "serve", "--no-dispatch"],
@@ -77,7 +79,10 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_until(self._healthy, timeout, f"sscard serve on {self.url} (log {self.log})")
+        try:
+            wait_until(self._healthy, timeout, f"sscard serve on {self.url}")
+        except AssertionError as exc:  # the log goes with the data dir: its end is kept in the failure
+            raise AssertionError(f"{exc}; its output ends: {self.output()[-2000:]}") from None
         return self
 
     def _healthy(self) -> bool:
