@@ -95,6 +95,8 @@ def test_metrics_by_route_template(db_env) -> None:
     for code in ("110000", "440300", "999999"):
         client.get(f"/api/v1/regions/{code}")
     client.get("/definitely/not/a/route/11010519880318101X")
+    static = [client.get(f"/static/{name}") for name in ("site.css", "no-such-file-11010519880318101X.css")]
+    assert [answer.status_code for answer in static] == [200, 404]
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     lines = r.text.splitlines()
@@ -113,4 +115,9 @@ def test_metrics_by_route_template(db_env) -> None:
         for value in sample.labels.values()
     }
     assert "/api/v1/regions/{code}" in label_values
+    # The pages' static files share their mount's label, found or not; only unrouted paths are "unmatched".
+    assert any(line.startswith('sscard_http_requests_total{method="GET",route="/static/{path}",status="200"}')
+               for line in lines)  # fmt: skip
+    assert any(line.startswith('sscard_http_requests_total{method="GET",route="/static/{path}",status="404"}')
+               for line in lines)  # fmt: skip
     assert not any("440300" in v or "11010519880318101X" in v for v in label_values)

@@ -51,6 +51,10 @@ def route_label(scope: Scope) -> str:
     if not path:
         route = scope.get("route")
         path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if not path and scope.get("endpoint") is not None and scope.get("root_path"):
+        # A mounted app (the pages' /static files): Starlette's Mount names no route, only the app it
+        # hands the request to and the prefix it matched; its files share one label, as a route's ids do.
+        path = f"{scope['root_path']}/{{path}}"
     return str(path) if path else "unmatched"
 
 
