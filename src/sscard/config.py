@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -166,6 +167,16 @@ class Settings(BaseSettings):
     @classmethod
     def _log_level_upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("database_url", "database_replica_url")
+    @classmethod
+    def _url_options_closed(cls, value: str) -> str:
+        # libpq reads a backslash in ``options`` as escaping the next character: at the very end it would
+        # swallow the separator before the schema's search path and the timeouts added after it (db/session.py).
+        for given in parse_qs(urlsplit(value).query).get("options", []):
+            if (len(given) - len(given.rstrip("\\"))) % 2:
+                raise ValueError("its options end with a lone backslash, which would swallow the options after it")
+        return value
 
     @field_validator("data_dir")
     @classmethod

@@ -121,3 +121,17 @@ def test_metrics_by_route_template(db_env) -> None:
     assert any(line.startswith('sscard_http_requests_total{method="GET",route="/static/{path}",status="404"}')
                for line in lines)  # fmt: skip
     assert not any("440300" in v or "11010519880318101X" in v for v in label_values)
+
+
+def test_only_a_mount_lends_its_template() -> None:
+    """An endpoint without a route template behind a deployment prefix (root_path) is not taken for a mount,
+    and a mount's label is its template, never the path asked for."""
+    from sscard.api.app import create_app
+    from sscard.api.metrics import route_label
+
+    app = create_app()
+    static = next(route for route in app.routes if getattr(route, "path", None) == "/static")
+    mounted = {"app": app, "endpoint": static.app, "root_path": "/prefix/static", "app_root_path": "/prefix"}
+    assert route_label({**mounted, "path": "/prefix/static/11010519880318101X.css"}) == "/static/{path}"
+    assert route_label({"app": app, "endpoint": lambda: None, "root_path": "/prefix"}) == "unmatched"
+    assert route_label({**mounted, "endpoint": object()}) == "unmatched"  # not the app of any mount

@@ -59,3 +59,25 @@ def test_other_query_parameters_stay_in_the_url(db: Any) -> None:
     shown = _shown(f"{db.url}?application_name=from-query&options=-cwork_mem%3D5MB", db.schema, None,
                    "application_name", "work_mem")  # fmt: skip
     assert shown == {"application_name": "from-query", "work_mem": "5MB"}
+
+
+@postgresql_only
+def test_an_unbounded_engine_is_not_cut_short_by_the_urls_statement_timeout(db: Any) -> None:
+    """Migrations build their engine without timeouts: a long DDL statement may run as long as it needs."""
+    options = quote("-c statement_timeout=1 -c lock_timeout=2500", safe="")
+    shown = _shown(f"{db.url}?options={options}", db.schema, None, "statement_timeout", "lock_timeout")
+    assert shown == {"statement_timeout": "0", "lock_timeout": "2500ms"}
+
+
+@pytest.mark.parametrize("options", ["-cwork_mem%3D5MB%5C", "-capplication_name%3Dx%5C%5C%5C"])
+def test_options_ending_in_a_lone_backslash_are_refused(options: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """libpq would read it as escaping the space before the search path and timeouts added after it."""
+    from pydantic import ValidationError
+
+    from sscard.config import Settings
+
+    monkeypatch.setenv("SSCARD_DATABASE_URL", f"postgresql://u@127.0.0.1/db?options={options}")
+    with pytest.raises(ValidationError, match="lone backslash"):
+        Settings()
+    monkeypatch.setenv("SSCARD_DATABASE_URL", f"postgresql://u@127.0.0.1/db?options={options}%5C")  # escaped: fine
+    assert Settings().database_url.endswith("%5C")

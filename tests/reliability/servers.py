@@ -81,7 +81,11 @@ class Server:
         )
         try:
             wait_until(self._healthy, timeout, f"sscard serve on {self.url}")
-        except AssertionError as exc:  # the log goes with the data dir: its end is kept in the failure
+        except AssertionError as exc:
+            self.kill()  # a server that never answered is not left running after the test
+            if str(exc).startswith("sscard serve exited"):
+                raise  # _healthy's message holds its output already
+            # The log goes with the data dir when the test process ends: its end is kept in the failure.
             raise AssertionError(f"{exc}; its output ends: {self.output()[-2000:]}") from None
         return self
 

@@ -1,8 +1,9 @@
 """Prometheus metrics: request counts and latency by route template (never the raw path).
 
 Labelling by template (``/api/v1/cards/{card_no}``) keeps the series bounded and keeps card numbers
-and IDs out of the metrics; requests that match no route share the label ``unmatched``. With several
-worker processes set ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` aggregates them.
+and IDs out of the metrics; a mounted app's files share their mount's (``/static/{path}``), and requests
+that match nothing share the label ``unmatched``. With several worker processes set
+``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` aggregates them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sscard.config import get_settings
@@ -43,7 +45,8 @@ log = structlog.get_logger("sscard.http")
 
 
 def route_label(scope: Scope) -> str:
-    """The matched route's full template, e.g. ``/api/v1/regions/{code}``; ``unmatched`` if none."""
+    """The matched route's full template, e.g. ``/api/v1/regions/{code}``, or its mount's (``/static/{path}``);
+    ``unmatched`` if none."""
     # FastAPI >= 0.16x keeps nested routers unflattened: the full template (with every prefix) is in
     # its effective route context; ``scope["route"]`` holds the template relative to its router.
     context = (scope.get("fastapi") or {}).get("effective_route_context")
@@ -51,11 +54,22 @@ def route_label(scope: Scope) -> str:
     if not path:
         route = scope.get("route")
         path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    if not path and scope.get("endpoint") is not None and scope.get("root_path"):
-        # A mounted app (the pages' /static files): Starlette's Mount names no route, only the app it
-        # hands the request to and the prefix it matched; its files share one label, as a route's ids do.
-        path = f"{scope['root_path']}/{{path}}"
+    if not path:
+        path = _mount_template(scope)
     return str(path) if path else "unmatched"
+
+
+def _mount_template(scope: Scope) -> str | None:
+    """``/static/{path}`` for a request a mounted app answered (the pages' files, the API docs' assets):
+    Starlette's Mount names no route in the scope, only the app it handed the request to, so the mount is
+    found among the app's routes by that app; its template, never the request's path, is the label."""
+    endpoint = scope.get("endpoint")
+    if endpoint is None or "app_root_path" not in scope:  # only a Mount sets app_root_path
+        return None
+    for route in getattr(scope.get("app"), "routes", ()):
+        if isinstance(route, Mount) and route.app is endpoint:
+            return route.path_format  # "/static/{path}"
+    return None
 
 
 class MetricsMiddleware:

@@ -69,8 +69,9 @@ def _postgres_args(url: str, schema: str, timeouts: DatabaseTimeouts | None = No
     Server options the URL itself carries (``?options=-c%20lock_timeout%3D2s``: an operator's
     ``application_name``, ``synchronous_commit``, ...) are kept, ahead of ours: the driver passes one
     ``options`` string, and ours would otherwise replace the URL's silently. Where both set the same
-    parameter, ours (the schema's search path, the configured timeouts) come last and win, as the
-    settings document them."""
+    parameter, ours (the schema's search path, the configured timeouts, or none for an unbounded engine)
+    come last and win, as the settings document them (settings refuse URL options ending in a lone
+    backslash, which would swallow ours)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     parsed = make_url(url)
@@ -84,6 +85,8 @@ def _postgres_args(url: str, schema: str, timeouts: DatabaseTimeouts | None = No
     if timeouts is not None:
         options.append(timeouts.options())
         connect_args["connect_timeout"] = timeouts.connect_s
+    elif options:  # unbounded (migrations): a statement timeout in the URL must not cut a long one short
+        options.append("-cstatement_timeout=0")
     if options:
         connect_args["options"] = " ".join(options)
     return url, connect_args
