@@ -95,6 +95,8 @@ def dev_env() -> Iterator[None]:
 
 @dataclass
 class TestDatabase:
+    __test__ = False  # a fixture's value, not a test class
+
     backend: str
     url: str
     schema: str

@@ -192,7 +192,7 @@ def test_the_socket_is_left_unwatched_after_finish_and_abandon(pg: str) -> None:
         await transaction.round_trip((_BY_IDS, {"ids": [2]}))
         await transaction.finish()
         after_finish = loop.remove_reader(fd)  # True only if a reader was still registered
-        (await connection.execute("SELECT 1")).close()  # psycopg's own waits work on the connection again
+        await (await connection.execute("SELECT 1")).close()  # psycopg's own waits work on the connection again
         failed = PipelinedTransaction(connection)
         await failed.round_trip(BEGIN, (_BY_IDS, {"ids": [3]}))
         await failed.abandon()

@@ -327,7 +327,7 @@ def test_detach_refuses_months_younger_than_the_minimum_age(pg, db_env, monkeypa
     from sscard.config import Settings
     from sscard.db.partitions import PartitionTooRecent
 
-    assert Settings().model_fields["partition_detach_min_age_months"].default == 24
+    assert Settings.model_fields["partition_detach_min_age_months"].default == 24
     monkeypatch.setenv("SSCARD_PARTITION_DETACH_MIN_AGE_MONTHS", "6")
     reset_settings_cache()
     old = add_months(THIS_MONTH, -8)

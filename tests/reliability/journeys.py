@@ -157,13 +157,13 @@ def ok_entries(action: str) -> Counter[int]:
 def card_ids(card_nos: list[str]) -> dict[str, int]:
     with unit_of_work() as uow:
         rows = uow.session.execute(select(Card.card_no, Card.id).where(Card.card_no.in_(card_nos)))
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
 
 def card_states(card_nos: list[str]) -> dict[str, str]:
     with unit_of_work() as uow:
         rows = uow.session.execute(select(Card.card_no, Card.state).where(Card.card_no.in_(card_nos)))
-        return {card_no: str(getattr(state, "value", state)) for card_no, state in rows.tuples().all()}
+        return {card_no: str(getattr(state, "value", state)) for card_no, state in rows}
 
 
 def run_until(enough: Callable[[], bool], workers: list[threading.Thread], *, at_least: float, at_most: float) -> None:
