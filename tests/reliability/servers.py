@@ -54,6 +54,10 @@ def children_of(pid: int) -> list[int]:
     return children
 
 
+class ServerExited(AssertionError):
+    """``sscard serve`` ended before it answered (the message holds its output)."""
+
+
 @dataclass
 class Server:
     """One ``sscard serve`` process (its own session, so a kill takes its workers too)."""
@@ -81,10 +85,10 @@ class Server:
         )
         try:
             wait_until(self._healthy, timeout, f"sscard serve on {self.url}")
+        except ServerExited:
+            raise  # its message holds the output already
         except AssertionError as exc:
             self.kill()  # a server that never answered is not left running after the test
-            if str(exc).startswith("sscard serve exited"):
-                raise  # _healthy's message holds its output already
             # The log goes with the data dir when the test process ends: its end is kept in the failure.
             raise AssertionError(f"{exc}; its output ends: {self.output()[-2000:]}") from None
         return self
@@ -92,7 +96,7 @@ class Server:
     def _healthy(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise AssertionError(f"sscard serve exited with {self.process.returncode}: {self.output()[-2000:]}")
+            raise ServerExited(f"sscard serve exited with {self.process.returncode}: {self.output()[-2000:]}")
         try:
             return httpx.get(f"{self.url}/api/v1/health", timeout=2, verify=_TLS).status_code == 200
         except httpx.HTTPError:
